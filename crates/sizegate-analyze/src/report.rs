@@ -1,0 +1,353 @@
+//! The analysis report: the stable, versioned JSON contract written by
+//! `sizegate analyze --format json` and read back by `sizegate diff`, the
+//! worker and the store. Field names are public API (see DESIGN.md).
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON layout of [`Report`]. Bump it on any incompatible
+/// change; readers reject versions they do not know.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything sizegate knows about one artifact (one architecture of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`] when written by this crate.
+    pub schema_version: u32,
+    /// The file that was measured.
+    pub file: FileInfo,
+    /// Container format.
+    pub format: Format,
+    /// Architecture, as `object` names it in lower case (`x86_64`, `aarch64`,
+    /// `arm`, `i386`, `wasm32`, ...).
+    pub arch: String,
+    /// Dominant source language, judged from the symbols and toolchain facts.
+    pub language: Language,
+    /// True when the file carries no symbol table (stripped, or Go `-s`).
+    pub stripped: bool,
+    /// Compiler, linker and build facts found in the file.
+    pub toolchain: Toolchain,
+    /// The headline figures.
+    pub sizes: Sizes,
+    /// Every section plus bracketed pseudo-sections; `file_size` sums to
+    /// exactly `file.size`.
+    pub sections: Vec<Section>,
+    /// Crates, Go packages, C++ namespaces...; `size` sums to exactly
+    /// `sizes.shipped`. Sorted by size, largest first.
+    pub units: Vec<Unit>,
+    /// Symbols, largest first. The analyzer returns all of them; writers
+    /// may truncate to the top N (see [`Report::truncate_symbols`]).
+    pub symbols: Vec<Symbol>,
+    /// True when `symbols` was truncated to a top N.
+    #[serde(default)]
+    pub symbols_truncated: bool,
+    /// Levers of the size playbook this binary has not pulled.
+    pub advice: Vec<Advice>,
+}
+
+/// Identity of the measured file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// File name as given to the analyzer (for a universal Mach-O member:
+    /// `name (arch)`).
+    pub name: String,
+    /// Size in bytes of what was measured (for a universal Mach-O member:
+    /// the size of that member's slice).
+    pub size: u64,
+    /// Lower-case hex sha256 of those bytes.
+    pub sha256: String,
+}
+
+/// Container format of an artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// ELF (Linux, BSDs, most embedded targets).
+    Elf,
+    /// Mach-O (macOS, iOS).
+    Macho,
+    /// PE/COFF (Windows).
+    Pe,
+    /// WebAssembly module.
+    Wasm,
+}
+
+/// Source language of the bulk of the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Rust (rustc).
+    Rust,
+    /// Go (gc).
+    Go,
+    /// C.
+    C,
+    /// C++.
+    Cpp,
+    /// More than one of the above in significant amounts.
+    Mixed,
+    /// Nothing to tell.
+    Unknown,
+}
+
+/// Compiler, linker and build facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Toolchain {
+    /// rustc version string from `.comment`, e.g. `rustc version 1.95.0 (59807616e 2026-04-14)`.
+    pub rustc: Option<String>,
+    /// Go version from the build info, e.g. `go1.19.8`.
+    pub go: Option<String>,
+    /// Other compiler and linker identification strings (`GCC: (Debian 12.2.0-14) 12.2.0`,
+    /// `Linker: LLD 17.0.6`, ...), deduplicated, in file order.
+    pub compilers: Vec<String>,
+    /// Whether DWARF (or PDB reference / other) debug information is present.
+    pub debug_info: bool,
+    /// Go build information (`\xff Go buildinf:`), when present.
+    pub go_build: Option<GoBuildInfo>,
+}
+
+/// What `go version -m` prints: the Go version, modules and build settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoBuildInfo {
+    /// Go version, e.g. `go1.19.8`.
+    pub go_version: String,
+    /// Import path of the main package (`path` line).
+    pub path: Option<String>,
+    /// The main module (`mod` line).
+    pub main: Option<GoModule>,
+    /// Dependency modules (`dep` lines), in the order given.
+    pub deps: Vec<GoModule>,
+    /// Build settings (`build` lines) in the order given: `-ldflags`,
+    /// `-trimpath`, `-buildmode`, `CGO_ENABLED`, `GOOS`, `GOARCH`, `vcs.revision`, ...
+    pub settings: Vec<GoBuildSetting>,
+}
+
+/// A Go module with its version and optional replacement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoModule {
+    /// Module path.
+    pub path: String,
+    /// Version (`(devel)` for the main module built from a checkout).
+    pub version: String,
+    /// go.sum hash, when recorded.
+    pub sum: Option<String>,
+    /// The module that replaces this one (`=>` line), when any.
+    pub replace: Option<Box<GoModule>>,
+}
+
+/// One `build KEY=VALUE` line of the Go build info.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoBuildSetting {
+    /// Setting name, e.g. `-ldflags` or `CGO_ENABLED`.
+    pub key: String,
+    /// Its value, unquoted.
+    pub value: String,
+}
+
+/// The headline sizes, all in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sizes {
+    /// Size of the file.
+    pub file: u64,
+    /// Memory the loaded image occupies (sum of allocated sections, bss included).
+    pub vm: u64,
+    /// What the file would weigh after `strip --strip-all` (Go: after `-s -w`).
+    /// The default metric of budgets.
+    pub shipped: u64,
+    /// Whole file compressed with deflate (gzip) level 6.
+    pub gzip: u64,
+    /// Whole file compressed with zstd level 3.
+    pub zstd: u64,
+    /// Bytes of debug information (DWARF sections and the like).
+    pub debug: u64,
+    /// Bytes of symbol tables (`.symtab`, `.strtab`, Mach-O symtab, COFF symbols).
+    pub symbols: u64,
+}
+
+impl Sizes {
+    /// The size for a metric name used in `sizegate.toml` (`file`, `vm`,
+    /// `shipped`, `gzip`, `zstd`, `debug`, `symbols`).
+    pub fn get(&self, metric: Metric) -> u64 {
+        match metric {
+            Metric::File => self.file,
+            Metric::Vm => self.vm,
+            Metric::Shipped => self.shipped,
+            Metric::Gzip => self.gzip,
+            Metric::Zstd => self.zstd,
+            Metric::Debug => self.debug,
+            Metric::Symbols => self.symbols,
+        }
+    }
+}
+
+/// A size metric, as named in `sizegate.toml` and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Size of the file.
+    File,
+    /// Loaded image size.
+    Vm,
+    /// Size after stripping (default).
+    #[default]
+    Shipped,
+    /// gzip -6 of the file.
+    Gzip,
+    /// zstd -3 of the file.
+    Zstd,
+    /// Debug info bytes.
+    Debug,
+    /// Symbol table bytes.
+    Symbols,
+}
+
+impl Metric {
+    /// Every metric, in display order.
+    pub const ALL: [Metric; 7] = [
+        Metric::File,
+        Metric::Shipped,
+        Metric::Vm,
+        Metric::Gzip,
+        Metric::Zstd,
+        Metric::Debug,
+        Metric::Symbols,
+    ];
+
+    /// The lower-case name used in JSON, TOML and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::File => "file",
+            Metric::Vm => "vm",
+            Metric::Shipped => "shipped",
+            Metric::Gzip => "gzip",
+            Metric::Zstd => "zstd",
+            Metric::Debug => "debug",
+            Metric::Symbols => "symbols",
+        }
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown metric `{s}`: expected one of file, shipped, vm, gzip, zstd, debug, symbols")
+            })
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A section of the file, or a bracketed pseudo-section (`[headers]`,
+/// `[padding]`, `[unmapped]`, ...) covering bytes outside any section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    /// Section name as in the file (Mach-O: `__TEXT,__text`), or `[...]`.
+    pub name: String,
+    /// What the section holds.
+    pub kind: SectionKind,
+    /// Bytes it occupies in the file (0 for bss-like sections).
+    pub file_size: u64,
+    /// Bytes it occupies in memory once loaded (0 if not allocated).
+    pub vm_size: u64,
+}
+
+/// Classification of a section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKind {
+    /// Executable code.
+    Code,
+    /// Read-only data.
+    Rodata,
+    /// Writable initialized data.
+    Data,
+    /// Zero-initialized data (no file bytes).
+    Bss,
+    /// Debug information (DWARF...).
+    Debug,
+    /// Symbol and string tables.
+    Symbols,
+    /// Unwind tables (`.eh_frame`, `.gcc_except_table`, `.pdata`...).
+    Unwind,
+    /// Relocations.
+    Relocations,
+    /// Dynamic linking (`.dynsym`, `.dynstr`, `.plt`, `.got`, imports...).
+    Dynamic,
+    /// Go runtime metadata (`.gopclntab`, `.typelink`, `.itablink`, `.go.buildinfo`...).
+    GoRuntime,
+    /// Headers, padding and anything else.
+    Other,
+}
+
+/// A unit of attribution: a Rust crate, a Go package, a C++ namespace, C
+/// code, or a bracketed pseudo-unit for bytes no symbol explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// `serde_json`, `github.com/spf13/cobra`, `std`, `[C]`,
+    /// `[.rodata unattributed]`, ...
+    pub name: String,
+    /// What kind of unit this is.
+    pub kind: UnitKind,
+    /// Shipped bytes charged to it.
+    pub size: u64,
+    /// Number of symbols charged to it.
+    pub symbols: u64,
+}
+
+/// Classification of a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A Rust crate.
+    Crate,
+    /// A Go package (full import path).
+    Package,
+    /// A C++ namespace.
+    Namespace,
+    /// C code (or C++ at global scope).
+    C,
+    /// Bytes no symbol explains: headers, padding, unattributed section bytes.
+    Pseudo,
+}
+
+/// One symbol with its attributed size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbol {
+    /// Demangled name (Rust without the `::h…` hash).
+    pub name: String,
+    /// The unit it is charged to.
+    pub unit: String,
+    /// The section it lives in.
+    pub section: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// A lever of the size playbook that this binary has not pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advice {
+    /// Stable identifier: `strip-symbols`, `strip-debug`, `go-ldflags-s-w`,
+    /// `panic-abort`, `duplicate-dependency`, `large-blob`, `generic-bloat`.
+    pub id: String,
+    /// Estimated bytes saved (shipped or file size, as the message says).
+    pub saving: u64,
+    /// What to do, in one or two sentences.
+    pub message: String,
+}
+
+impl Report {
+    /// Keep only the `n` largest symbols (`n == 0` keeps all).
+    pub fn truncate_symbols(&mut self, n: usize) {
+        if n != 0 && self.symbols.len() > n {
+            self.symbols.truncate(n);
+            self.symbols_truncated = true;
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! `sizegate-gate`: pure policy. Parses `sizegate.toml` budgets, chooses the
+//! baseline, computes verdicts and renders the PR comment and check text.

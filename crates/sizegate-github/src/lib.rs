@@ -1,0 +1,2 @@
+//! `sizegate-github`: GitHub App auth, sticky PR comments, check runs, and
+//! webhook signature checks and event parsing.

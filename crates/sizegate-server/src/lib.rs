@@ -1,0 +1,2 @@
+//! `sizegate-server`: the axum application: uploads, webhooks, JSON API,
+//! dashboard, `/healthz` and `/metrics`.

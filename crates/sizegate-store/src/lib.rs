@@ -1,0 +1,1 @@
+//! `sizegate-store`: Postgres history, the job queue and the blob store.

@@ -1,0 +1,1 @@
+//! `sizegate-worker`: the job loop: claim, analyze, store, gate, report.

@@ -1,0 +1,4 @@
+//! One module per subcommand; each exposes `Args` and `run`.
+
+pub mod analyze;
+pub mod diff;

@@ -1,0 +1,39 @@
+//! The `sizegate` binary: one executable for every role (CLI analysis,
+//! uploads, the server, the worker, administration).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// A self-hosted CI gate for binary size.
+#[derive(Debug, Parser)]
+#[command(name = "sizegate", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure a binary: sections, units (crates, Go packages), symbols, advice.
+    Analyze(cmd::analyze::Args),
+    /// Compare two binaries or two JSON reports written by `analyze`.
+    Diff(cmd::diff::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
