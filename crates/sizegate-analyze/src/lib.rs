@@ -6,6 +6,8 @@
 //! file's size.
 
 pub mod diff;
+pub mod go;
+pub mod human;
 pub mod report;
 
 pub use diff::{Cause, Change, ChangeStatus, DiffSide, ReportDiff, diff};
