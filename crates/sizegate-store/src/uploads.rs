@@ -1,0 +1,293 @@
+//! Recording an upload: the commit, its targets, the content-addressed
+//! artifacts, one build per (commit, target) and one job per new build, all
+//! in one transaction so an upload is recorded whole or not at all.
+
+use serde::Serialize;
+
+use crate::{Error, Store};
+
+/// Commit metadata sent with an upload (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct CommitMeta {
+    /// 40 lower-case hex digits.
+    pub sha: String,
+    /// Branch the commit was built on.
+    pub branch: Option<String>,
+    /// Pull request number.
+    pub pr_number: Option<i64>,
+    /// Base commit of the pull request.
+    pub base_sha: Option<String>,
+    /// First-parent history, nearest first.
+    pub ancestors: Vec<String>,
+    /// The `sizegate.toml` of the commit, verbatim.
+    pub config: Option<String>,
+}
+
+/// One artifact of an upload, already in the blob store.
+#[derive(Debug, Clone)]
+pub struct NewArtifact {
+    /// Target name (`x86_64-unknown-linux-gnu/app`).
+    pub target: String,
+    /// Lower-case hex sha256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Key in the blob store.
+    pub blob_key: String,
+}
+
+/// What became of one artifact of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildOutcome {
+    /// First artifact for this (commit, target): a job was queued.
+    Created,
+    /// The same artifact was already recorded: nothing changed.
+    Duplicate,
+    /// A different artifact replaced the previous one: a job was queued.
+    Replaced,
+}
+
+/// The ids of one recorded artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedBuild {
+    /// Target name.
+    pub target: String,
+    /// Build id.
+    pub build_id: i64,
+    /// Artifact id.
+    pub artifact_id: i64,
+    /// The job measuring it.
+    pub job_id: i64,
+    /// Current job state (`queued` for a new build).
+    pub status: String,
+    /// Artifact sha256.
+    pub sha256: String,
+    /// Artifact size.
+    pub size: u64,
+    /// Created, duplicate or replaced.
+    pub outcome: BuildOutcome,
+    /// The build this one replaced.
+    pub replaced_build_id: Option<i64>,
+}
+
+fn size_to_db(size: u64) -> Result<i64, Error> {
+    i64::try_from(size).map_err(|_| Error::Invalid(format!("artifact size {size} is too large")))
+}
+
+impl Store {
+    /// Record an upload for `repository_id`. Idempotent: an artifact already
+    /// recorded for its (commit, target) is reported as
+    /// [`BuildOutcome::Duplicate`] and gets no new job.
+    pub async fn record_upload(
+        &self,
+        repository_id: i64,
+        meta: &CommitMeta,
+        artifacts: &[NewArtifact],
+        max_attempts: i32,
+    ) -> Result<Vec<RecordedBuild>, Error> {
+        let mut tx = self.pool.begin().await?;
+        // The upsert locks the commit row until commit: concurrent uploads
+        // for one commit are serialized, so the duplicate/replace decision
+        // below cannot race.
+        let commit_id: i64 = sqlx::query_scalar(
+            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors, config)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (repository_id, sha) DO UPDATE SET
+                 branch = COALESCE(EXCLUDED.branch, commits.branch),
+                 pr_number = COALESCE(EXCLUDED.pr_number, commits.pr_number),
+                 base_sha = COALESCE(EXCLUDED.base_sha, commits.base_sha),
+                 ancestors = CASE WHEN cardinality(EXCLUDED.ancestors) > 0
+                                  THEN EXCLUDED.ancestors ELSE commits.ancestors END,
+                 config = COALESCE(EXCLUDED.config, commits.config),
+                 updated_at = now()
+             RETURNING id",
+        )
+        .bind(repository_id)
+        .bind(&meta.sha)
+        .bind(&meta.branch)
+        .bind(meta.pr_number)
+        .bind(&meta.base_sha)
+        .bind(&meta.ancestors)
+        .bind(&meta.config)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let mut recorded = Vec::with_capacity(artifacts.len());
+        for artifact in artifacts {
+            let target_id: i64 = sqlx::query_scalar(
+                "INSERT INTO targets (repository_id, name) VALUES ($1, $2)
+                 ON CONFLICT (repository_id, name) DO UPDATE SET name = EXCLUDED.name
+                 RETURNING id",
+            )
+            .bind(repository_id)
+            .bind(&artifact.target)
+            .fetch_one(&mut *tx)
+            .await?;
+            let artifact_id: i64 = sqlx::query_scalar(
+                "INSERT INTO artifacts (sha256, size, blob_key) VALUES ($1, $2, $3)
+                 ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+                 RETURNING id",
+            )
+            .bind(&artifact.sha256)
+            .bind(size_to_db(artifact.size)?)
+            .bind(&artifact.blob_key)
+            .fetch_one(&mut *tx)
+            .await?;
+
+            let current: Option<(i64, i64, i64, String)> = sqlx::query_as(
+                "SELECT b.id, b.artifact_id, j.id, j.state
+                 FROM builds b JOIN jobs j ON j.build_id = b.id
+                 WHERE b.commit_id = $1 AND b.target_id = $2 AND b.superseded_at IS NULL",
+            )
+            .bind(commit_id)
+            .bind(target_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+
+            let base = |build_id, job_id, status, outcome, replaced_build_id| RecordedBuild {
+                target: artifact.target.clone(),
+                build_id,
+                artifact_id,
+                job_id,
+                status,
+                sha256: artifact.sha256.clone(),
+                size: artifact.size,
+                outcome,
+                replaced_build_id,
+            };
+            if let Some((build_id, current_artifact, job_id, state)) = &current {
+                if *current_artifact == artifact_id {
+                    recorded.push(base(
+                        *build_id,
+                        *job_id,
+                        state.clone(),
+                        BuildOutcome::Duplicate,
+                        None,
+                    ));
+                    continue;
+                }
+                sqlx::query("UPDATE builds SET superseded_at = now() WHERE id = $1")
+                    .bind(build_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let build_id: i64 = sqlx::query_scalar(
+                "INSERT INTO builds (commit_id, target_id, artifact_id) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(commit_id)
+            .bind(target_id)
+            .bind(artifact_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let replaced = current.map(|(previous, ..)| previous);
+            if let Some(previous) = replaced {
+                sqlx::query("UPDATE builds SET superseded_by = $2 WHERE id = $1")
+                    .bind(previous)
+                    .bind(build_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let job_id: i64 = sqlx::query_scalar(
+                "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(build_id)
+            .bind(max_attempts.max(1))
+            .fetch_one(&mut *tx)
+            .await?;
+            let outcome = if replaced.is_some() {
+                BuildOutcome::Replaced
+            } else {
+                BuildOutcome::Created
+            };
+            recorded.push(base(build_id, job_id, "queued".into(), outcome, replaced));
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RepoName;
+
+    fn artifact(target: &str, byte: u8) -> NewArtifact {
+        let sha256 = hex::encode([byte; 32]);
+        NewArtifact {
+            target: target.into(),
+            blob_key: crate::blob::artifact_key(&sha256),
+            sha256,
+            size: 1000 + u64::from(byte),
+        }
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn record_duplicate_and_replace(pool: sqlx::PgPool) {
+        let store = Store::new(pool);
+        let repo = store
+            .ensure_repository(&RepoName::parse("acme/app").unwrap())
+            .await
+            .unwrap();
+        let meta = CommitMeta {
+            sha: "a".repeat(40),
+            branch: Some("main".into()),
+            ancestors: vec!["b".repeat(40)],
+            ..Default::default()
+        };
+        let first = store
+            .record_upload(
+                repo,
+                &meta,
+                &[artifact("linux/app", 1), artifact("wasm/app", 2)],
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|b| b.outcome == BuildOutcome::Created));
+
+        let again = store
+            .record_upload(
+                repo,
+                &CommitMeta {
+                    branch: None,
+                    ..meta.clone()
+                },
+                &[artifact("linux/app", 1)],
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again[0].outcome, BuildOutcome::Duplicate);
+        assert_eq!(again[0].build_id, first[0].build_id);
+        assert_eq!(again[0].job_id, first[0].job_id);
+
+        let replaced = store
+            .record_upload(repo, &meta, &[artifact("linux/app", 3)], 5)
+            .await
+            .unwrap();
+        assert_eq!(replaced[0].outcome, BuildOutcome::Replaced);
+        assert_eq!(replaced[0].replaced_build_id, Some(first[0].build_id));
+        assert_ne!(replaced[0].job_id, first[0].job_id);
+
+        let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(jobs, 3);
+        // The branch of the first upload survives an upload without one.
+        let branch: Option<String> = sqlx::query_scalar("SELECT branch FROM commits")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(branch.as_deref(), Some("main"));
+        let superseded_by: Option<i64> =
+            sqlx::query_scalar("SELECT superseded_by FROM builds WHERE id = $1")
+                .bind(first[0].build_id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(superseded_by, Some(replaced[0].build_id));
+    }
+}
