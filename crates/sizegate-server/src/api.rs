@@ -24,10 +24,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}", get(repository))
         .route("/api/v1/repos/{owner}/{repo}/targets", get(targets))
         .route("/api/v1/repos/{owner}/{repo}/commits/{sha}", get(commit))
-        .route("/api/v1/repos/{owner}/{repo}/targets/{*rest}", get(target_route))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/targets/{*rest}",
+            get(target_route),
+        )
 }
 
-async fn find_repository(state: &AppState, owner: &str, repo: &str) -> Result<Repository, ApiError> {
+async fn find_repository(
+    state: &AppState,
+    owner: &str,
+    repo: &str,
+) -> Result<Repository, ApiError> {
     state
         .store
         .find_repository(owner, repo)
@@ -100,7 +107,9 @@ async fn commit(
         .store
         .commit_status(repository.id, &sha)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
+        })?;
     let complete = commit
         .targets
         .iter()
@@ -164,7 +173,13 @@ async fn target_route(
     let branch = query.branch.filter(|b| !b.is_empty());
     let points = state
         .store
-        .target_history(repository.id, target, branch.as_deref(), query.before, limit)
+        .target_history(
+            repository.id,
+            target,
+            branch.as_deref(),
+            query.before,
+            limit,
+        )
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no target `{target}` in {owner}/{repo}")))?;
     let next = match points.last() {

@@ -27,7 +27,10 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let jobs = state.store.job_counts().await?;
     let body = state.metrics.render(&jobs, &state.worker_metrics);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     ))
 }

@@ -55,7 +55,11 @@ impl ServerMetrics {
              # TYPE sizegate_jobs gauge"
         );
         for job in jobs {
-            let _ = writeln!(out, "sizegate_jobs{{state=\"{}\"}} {}", job.state, job.count);
+            let _ = writeln!(
+                out,
+                "sizegate_jobs{{state=\"{}\"}} {}",
+                job.state, job.count
+            );
         }
         workers.render(&mut out);
         out

@@ -86,7 +86,11 @@ fn check_sha(field: &str, value: &str) -> Result<String, ApiError> {
 /// Target names: printable, at most 200 characters, no `..`, no control
 /// characters, not starting with `/`.
 pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
-    let shown: String = name.chars().take(60).flat_map(char::escape_default).collect();
+    let shown: String = name
+        .chars()
+        .take(60)
+        .flat_map(char::escape_default)
+        .collect();
     let problem = if name.trim().is_empty() {
         Some("is empty")
     } else if name.chars().count() > MAX_TARGET_CHARS {
@@ -300,7 +304,9 @@ async fn receive_and_record(
         .trim_end_matches('/');
     let repo = &uploader.repository;
     let status_url = format!("{base}/api/v1/repos/{repo}/commits/{}", meta.sha);
-    let queued = recorded.iter().any(|b| b.outcome != BuildOutcome::Duplicate);
+    let queued = recorded
+        .iter()
+        .any(|b| b.outcome != BuildOutcome::Duplicate);
     for build in &recorded {
         tracing::info!(
             repository = %repo,
@@ -358,7 +364,10 @@ mod tests {
 
     #[test]
     fn shas() {
-        assert_eq!(check_sha("commit", &"A".repeat(40)).unwrap(), "a".repeat(40));
+        assert_eq!(
+            check_sha("commit", &"A".repeat(40)).unwrap(),
+            "a".repeat(40)
+        );
         let err = check_sha("commit", "abc").unwrap_err();
         assert!(err.to_string().starts_with("meta.commit"), "{err}");
     }

@@ -21,6 +21,14 @@ use sqlx::{ConnectOptions, PgPool};
 
 pub use blob::{BlobError, BlobStore, open_blob_store};
 
+/// Install ring as the process-wide rustls crypto provider, once. reqwest
+/// (used for S3) is built without a bundled provider to avoid the aws-lc-rs
+/// C build; any HTTPS client in the process needs a provider installed
+/// before it is built. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The migrations of `migrations/` at the repository root, embedded.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 

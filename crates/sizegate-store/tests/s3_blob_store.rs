@@ -42,7 +42,10 @@ fn start_moto() -> Moto {
     let moto = Moto { child, port };
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen on {port} within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {port} within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     moto
@@ -50,14 +53,19 @@ fn start_moto() -> Moto {
 
 /// Create a bucket with a bare HTTP request (moto does not check signatures).
 async fn create_bucket(port: u16, bucket: &str) {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let request = format!(
         "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "bucket creation: {response}");
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "bucket creation: {response}"
+    );
 }
 
 fn s3_store(port: u16, url: &str) -> S3BlobStore {
@@ -114,7 +122,10 @@ async fn s3_round_trip_dedup_and_limit() {
         .put("reports/ab/r.json.zst", Bytes::from_static(b"report"))
         .await
         .unwrap();
-    assert_eq!(&store.get("reports/ab/r.json.zst").await.unwrap()[..], b"report");
+    assert_eq!(
+        &store.get("reports/ab/r.json.zst").await.unwrap()[..],
+        b"report"
+    );
     assert!(!store.exists("reports/ab/missing").await.unwrap());
     assert!(matches!(
         store.get("reports/ab/missing").await,
@@ -123,20 +134,33 @@ async fn s3_round_trip_dedup_and_limit() {
 
     // Everything went under the prefix; the temporary objects are gone.
     let unprefixed = s3_store(moto.port, "s3://sizegate-test");
-    assert!(unprefixed.exists(&format!("some/prefix/{key}")).await.unwrap());
+    assert!(
+        unprefixed
+            .exists(&format!("some/prefix/{key}"))
+            .await
+            .unwrap()
+    );
     let listing = list_keys(moto.port, "sizegate-test").await;
-    assert!(!listing.contains("/tmp/"), "temporary objects left: {listing}");
+    assert!(
+        !listing.contains("/tmp/"),
+        "temporary objects left: {listing}"
+    );
 }
 
 /// The raw ListObjects XML of a bucket.
 async fn list_keys(port: u16, bucket: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let request = format!(
         "GET /{bucket}?list-type=2 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.contains("<Key>some/prefix/artifacts/"), "{response}");
+    assert!(
+        response.contains("<Key>some/prefix/artifacts/"),
+        "{response}"
+    );
     response
 }

@@ -38,7 +38,9 @@ pub enum AnalyzerError {
     #[error("{0}")]
     Rejected(String),
     /// It ran out of the memory it is allowed.
-    #[error("the analyzer ran out of memory (limit {limit_mib} MiB, SIZEGATE_ANALYZER_MEMORY_MIB): {stderr}")]
+    #[error(
+        "the analyzer ran out of memory (limit {limit_mib} MiB, SIZEGATE_ANALYZER_MEMORY_MIB): {stderr}"
+    )]
     OutOfMemory {
         /// The limit in MiB.
         limit_mib: u64,
@@ -74,7 +76,9 @@ impl AnalyzerError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            AnalyzerError::Rejected(_) | AnalyzerError::OutOfMemory { .. } | AnalyzerError::BadOutput(_)
+            AnalyzerError::Rejected(_)
+                | AnalyzerError::OutOfMemory { .. }
+                | AnalyzerError::BadOutput(_)
         )
     }
 }
@@ -231,7 +235,10 @@ mod tests {
         let program = script(
             dir.path(),
             "ok",
-            &format!("echo \"$@\" > {}\ncat <<'EOF'\n{REPORT}\nEOF", log.display()),
+            &format!(
+                "echo \"$@\" > {}\ncat <<'EOF'\n{REPORT}\nEOF",
+                log.display()
+            ),
         );
         let report = command(program).run(Path::new("/some/file")).await.unwrap();
         assert_eq!(report.sizes.file, 3);
@@ -240,7 +247,10 @@ mod tests {
             "analyze --format json --top 0 /some/file"
         );
         let many = script(dir.path(), "many", &format!("cat <<'EOF'\n[{REPORT}]\nEOF"));
-        assert_eq!(command(many).run(Path::new("f")).await.unwrap().arch, "x86_64");
+        assert_eq!(
+            command(many).run(Path::new("f")).await.unwrap().arch,
+            "x86_64"
+        );
     }
 
     #[tokio::test]
@@ -276,7 +286,11 @@ mod tests {
     #[tokio::test]
     async fn the_memory_limit_applies_to_the_child() {
         let dir = tempfile::tempdir().unwrap();
-        let program = script(dir.path(), "limits", "echo \"limit $(ulimit -v)\" >&2; exit 3");
+        let program = script(
+            dir.path(),
+            "limits",
+            "echo \"limit $(ulimit -v)\" >&2; exit 3",
+        );
         let err = command(program).run(Path::new("f")).await.unwrap_err();
         assert_eq!(err.to_string(), format!("limit {}", 512 * 1024));
     }

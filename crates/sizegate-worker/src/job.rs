@@ -95,7 +95,9 @@ impl Worker {
                         tracing::info!(measurement = measurement_id, "job done");
                     }
                     Ok(false) => tracing::warn!("job done but its lease was lost meanwhile"),
-                    Err(e) => tracing::error!(error = %e, "could not mark the job done; it returns after its lease"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not mark the job done; it returns after its lease")
+                    }
                 }
                 return;
             }
@@ -105,7 +107,11 @@ impl Worker {
             }
             Outcome::Internal(e) => (e.to_string(), true),
         };
-        let delay = backoff(job.attempts, self.config.backoff_base, self.config.backoff_max);
+        let delay = backoff(
+            job.attempts,
+            self.config.backoff_base,
+            self.config.backoff_max,
+        );
         match self
             .store
             .fail_job(job.job_id, worker_id, &message, retry, delay)
@@ -119,8 +125,12 @@ impl Worker {
                 self.metrics.job_failed();
                 tracing::warn!(error = %message, "job failed");
             }
-            Ok(FailureOutcome::NotOwner) => tracing::warn!("job failed but its lease was lost meanwhile"),
-            Err(e) => tracing::error!(error = %e, "could not record the failure; the job returns after its lease"),
+            Ok(FailureOutcome::NotOwner) => {
+                tracing::warn!("job failed but its lease was lost meanwhile")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the failure; the job returns after its lease")
+            }
         }
     }
 

@@ -177,7 +177,11 @@ impl Worker {
 
     async fn job_loop(&self, worker_id: &str, wake: &Notify, shutdown: &CancellationToken) {
         while !shutdown.is_cancelled() {
-            match self.store.claim_next_job(worker_id, self.config.lease).await {
+            match self
+                .store
+                .claim_next_job(worker_id, self.config.lease)
+                .await
+            {
                 Ok(Some(job)) => {
                     self.run_job(worker_id, job, shutdown).await;
                     continue;

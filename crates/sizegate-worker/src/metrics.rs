@@ -32,7 +32,8 @@ impl WorkerMetrics {
         }
         self.duration_count.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.duration_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.duration_sum_micros
+            .fetch_add(micros, Ordering::Relaxed);
     }
 
     /// A job was measured and stored.

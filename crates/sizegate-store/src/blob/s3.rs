@@ -57,7 +57,7 @@ impl S3BlobStore {
         options: &[(String, String)],
     ) -> Result<Self, BlobError> {
         // reqwest is built without a bundled crypto provider; use ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let parsed = url::Url::parse(url)
             .map_err(|e| BlobError::Config(format!("blob store URL `{url}`: {e}")))?;
         for (key, value) in options {
