@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# sizegate upload: send this commit's artifacts to a sizegate server in one
+# multipart request. Used by action.yml; reads its inputs from the
+# environment so that it runs (and is tested) outside GitHub too.
+#
+# Inputs:  INPUT_SERVER, INPUT_FILES, INPUT_CONFIG, INPUT_TOKEN,
+#          INPUT_FAIL_ON_ERROR
+# GitHub:  GITHUB_REPOSITORY, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
+#          GITHUB_SHA, GITHUB_REF_NAME, RUNNER_OS, RUNNER_ARCH,
+#          GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
+#          ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN (OIDC, when no token)
+# Needs:   bash, curl, git (and the awk every runner has).
+set -euo pipefail
+export LC_ALL=C
+
+MAX_ANCESTORS=50
+
+die() {
+  echo "::error title=sizegate upload::$*" >&2
+  if [ "${INPUT_FAIL_ON_ERROR:-true}" = "false" ]; then
+    echo "sizegate: fail-on-error is false, continuing" >&2
+    exit 0
+  fi
+  exit 1
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- JSON without jq -----------------------------------------------------------
+# json_flatten FILE prints one `path<TAB>value` line per scalar of a JSON
+# document (`pull_request.head.sha`, `labels.0.name`); string escapes other
+# than \" \\ \/ are kept as written. A small recursive-descent reader in awk.
+json_flatten() {
+  awk '
+    function fail(msg) { printf "invalid JSON at byte %d: %s\n", pos, msg > "/dev/stderr"; bad = 1; exit 2 }
+    function ws() { while (pos <= n && index(" \t\r\n", substr(s, pos, 1))) pos++ }
+    function value(path,   c) {
+      ws(); c = substr(s, pos, 1)
+      if (c == "{") object(path)
+      else if (c == "[") array(path)
+      else if (c == "\"") print path "\t" str()
+      else literal(path)
+    }
+    function object(path,   key, c) {
+      pos++; ws()
+      if (substr(s, pos, 1) == "}") { pos++; return }
+      for (;;) {
+        ws(); if (substr(s, pos, 1) != "\"") fail("expected a key")
+        key = str(); ws()
+        if (substr(s, pos, 1) != ":") fail("expected :")
+        pos++
+        value(path == "" ? key : path "." key)
+        ws(); c = substr(s, pos, 1); pos++
+        if (c == "}") return
+        if (c != ",") fail("expected , or }")
+      }
+    }
+    function array(path,   i, c) {
+      pos++; ws()
+      if (substr(s, pos, 1) == "]") { pos++; return }
+      for (i = 0; ; i++) {
+        value(path == "" ? i : path "." i)
+        ws(); c = substr(s, pos, 1); pos++
+        if (c == "]") return
+        if (c != ",") fail("expected , or ]")
+      }
+    }
+    function str(   out, c) {
+      pos++; out = ""
+      while (pos <= n) {
+        c = substr(s, pos, 1)
+        if (c == "\"") { pos++; return out }
+        if (c == "\\") {
+          pos++; c = substr(s, pos, 1)
+          if (c == "\"" || c == "\\" || c == "/") out = out c
+          else out = out "\\" c
+          pos++; continue
+        }
+        out = out c; pos++
+      }
+      fail("unterminated string")
+    }
+    function literal(path,   start) {
+      start = pos
+      while (pos <= n && !index(" \t\r\n,]}", substr(s, pos, 1))) pos++
+      if (pos == start) fail("expected a value")
+      print path "\t" substr(s, start, pos - start)
+    }
+    { s = s $0 "\n" }
+    END { if (bad) exit 2; n = length(s); pos = 1; value("") }
+  ' "$1"
+}
+
+# json_get FLAT PATH prints the value at PATH in a flattened document.
+json_get() {
+  JSON_GET_PATH=$2 awk -F'\t' '$1 == ENVIRON["JSON_GET_PATH"] { sub(/^[^\t]*\t/, ""); print; exit }' "$1"
+}
+
+# json_string prints its argument as a JSON string literal.
+json_string() {
+  JSON_STRING_VALUE=$1 awk 'BEGIN {
+    v = ENVIRON["JSON_STRING_VALUE"]; out = ""
+    for (i = 1; i <= length(v); i++) {
+      c = substr(v, i, 1)
+      if (c == "\\") out = out "\\\\"
+      else if (c == "\"") out = out "\\\""
+      else if (c == "\n") out = out "\\n"
+      else if (c == "\t") out = out "\\t"
+      else if (c == "\r") out = out "\\r"
+      else if (c < " ") continue
+      else out = out c
+    }
+    printf "\"%s\"", out
+  }'
+}
+
+# --- inputs --------------------------------------------------------------------
+server=${INPUT_SERVER:-}
+[ -n "$server" ] || die "input 'server' is required (the URL of your sizegate server)"
+server=${server%/}
+[ -n "${INPUT_FILES:-}" ] || die "input 'files' is required (one 'target=path' per line)"
+repo=${GITHUB_REPOSITORY:-}
+[ -n "$repo" ] || die "GITHUB_REPOSITORY is not set (OWNER/REPO)"
+
+event_name=${GITHUB_EVENT_NAME:-push}
+event_flat="$work/event.tsv"
+: > "$event_flat"
+if [ -n "${GITHUB_EVENT_PATH:-}" ] && [ -f "$GITHUB_EVENT_PATH" ]; then
+  json_flatten "$GITHUB_EVENT_PATH" > "$event_flat" || die "cannot read the event payload $GITHUB_EVENT_PATH"
+fi
+
+pr=""
+base_sha=""
+case "$event_name" in
+  pull_request | pull_request_target)
+    # The PR head, not the merge commit GitHub checks out: budgets and
+    # history follow the commits developers push.
+    commit=$(json_get "$event_flat" pull_request.head.sha)
+    branch=$(json_get "$event_flat" pull_request.head.ref)
+    pr=$(json_get "$event_flat" pull_request.number)
+    [ -n "$pr" ] || pr=$(json_get "$event_flat" number)
+    base_sha=$(json_get "$event_flat" pull_request.base.sha)
+    [ -n "$commit" ] && [ -n "$base_sha" ] && [ -n "$pr" ] ||
+      die "the pull_request event payload lacks head.sha, base.sha or number"
+    ;;
+  *)
+    commit=${GITHUB_SHA:-$(git rev-parse HEAD)}
+    branch=${GITHUB_REF_NAME:-$(git rev-parse --abbrev-ref HEAD)}
+    ;;
+esac
+case "$commit" in
+  [0-9a-f]*) [ ${#commit} -eq 40 ] || die "commit '$commit' is not a 40-hex sha" ;;
+  *) die "commit '$commit' is not a 40-hex sha" ;;
+esac
+
+# --- first-parent ancestors ---------------------------------------------------
+# For a pull request: the base's first-parent history, so that the server can
+# fall back to an older baseline when the base itself was never measured. For
+# a push: the commit's own first-parent history. Shallow clones are deepened
+# as needed; a failure here only costs fallback baselines.
+history_of() {
+  local rev=$1
+  if ! git cat-file -e "$rev^{commit}" 2>/dev/null || [ "$(git rev-list --count "$rev" 2>/dev/null || echo 0)" -le "$MAX_ANCESTORS" ]; then
+    git fetch --quiet --no-tags --depth=$((MAX_ANCESTORS + 1)) origin "$rev" 2>/dev/null || true
+  fi
+  git rev-list --first-parent --max-count=$((MAX_ANCESTORS + 1)) "$rev" 2>/dev/null | tail -n +2 || true
+}
+if [ -n "$base_sha" ]; then
+  ancestors=$(history_of "$base_sha")
+else
+  ancestors=$(history_of "$commit")
+fi
+
+# --- config ------------------------------------------------------------------------
+config_path=${INPUT_CONFIG:-}
+if [ -z "$config_path" ] && [ -f sizegate.toml ]; then
+  config_path=sizegate.toml
+fi
+if [ -n "$config_path" ] && [ ! -f "$config_path" ]; then
+  die "config file '$config_path' does not exist"
+fi
+
+# --- artifacts -------------------------------------------------------------------
+os=$(printf '%s' "${RUNNER_OS:-$(uname -s)}" | tr '[:upper:]' '[:lower:]')
+arch=$(printf '%s' "${RUNNER_ARCH:-$(uname -m)}" | tr '[:upper:]' '[:lower:]')
+curl_parts=()
+targets=()
+add_artifact() {
+  local target=$1 path=$2
+  [ -f "$path" ] || die "artifact '$path' (target '$target') does not exist or is not a file"
+  case "$target" in
+    *'"'* | *'\'* | *..*) die "target name '$target' may not contain quotes, backslashes or '..'" ;;
+  esac
+  for t in "${targets[@]+"${targets[@]}"}"; do
+    [ "$t" != "$target" ] || die "target '$target' is listed twice"
+  done
+  targets+=("$target")
+  curl_parts+=(-F "artifact=@\"$path\";filename=\"$target\";type=application/octet-stream")
+}
+# expand_glob PATTERN sets `matches` to the files it names; an unmatched
+# pattern stays literal, so that it fails below as a missing file.
+expand_glob() {
+  local IFS=
+  shopt -s nullglob
+  # shellcheck disable=SC2206 # globbing wanted, word splitting is off
+  matches=($1)
+  shopt -u nullglob
+  [ ${#matches[@]} -gt 0 ] || matches=("$1")
+}
+while IFS= read -r line || [ -n "$line" ]; do
+  line=${line#"${line%%[![:space:]]*}"}
+  line=${line%"${line##*[![:space:]]}"}
+  [ -n "$line" ] || continue
+  case "$line" in \#*) continue ;; esac
+  explicit=""
+  pattern=$line
+  if [[ "$line" == *=* ]]; then
+    explicit=${line%%=*}
+    pattern=${line#*=}
+  fi
+  expand_glob "$pattern"
+  for path in "${matches[@]}"; do
+    if [ -z "$explicit" ]; then
+      add_artifact "$os-$arch/$(basename "$path")" "$path"
+    elif [ ${#matches[@]} -gt 1 ]; then
+      add_artifact "$explicit/$(basename "$path")" "$path"
+    else
+      add_artifact "$explicit" "$path"
+    fi
+  done
+done <<< "$INPUT_FILES"
+[ ${#targets[@]} -gt 0 ] || die "input 'files' names no artifact"
+
+# --- meta ----------------------------------------------------------------------
+{
+  printf '{"repo":%s,"commit":%s,"branch":%s' "$(json_string "$repo")" "$(json_string "$commit")" "$(json_string "$branch")"
+  if [ -n "$pr" ]; then printf ',"pr":%d,"base_sha":%s' "$pr" "$(json_string "$base_sha")"; fi
+  printf ',"ancestors":['
+  sep=""
+  for a in $ancestors; do printf '%s"%s"' "$sep" "$a"; sep=","; done
+  printf ']'
+  if [ -n "$config_path" ]; then printf ',"config":%s' "$(json_string "$(cat "$config_path")")"; fi
+  printf '}\n'
+} > "$work/meta.json"
+
+# --- auth ---------------------------------------------------------------------------
+token=${INPUT_TOKEN:-}
+if [ -z "$token" ]; then
+  if [ -z "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] || [ -z "${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}" ]; then
+    die "no token given and no GitHub OIDC token available: pass 'token', or grant the job 'permissions: id-token: write'"
+  fi
+  audience=$(printf '%s' "$server" | sed -e 's/%/%25/g' -e 's/:/%3A/g' -e 's#/#%2F#g')
+  curl -sS --fail --retry 3 -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
+    "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$audience" -o "$work/oidc.json" ||
+    die "could not obtain a GitHub OIDC token"
+  json_flatten "$work/oidc.json" > "$work/oidc.tsv" || die "GitHub returned an unreadable OIDC answer"
+  token=$(json_get "$work/oidc.tsv" value)
+  [ -n "$token" ] || die "GitHub returned no OIDC token"
+  echo "::add-mask::$token"
+fi
+
+# --- upload --------------------------------------------------------------------
+echo "sizegate: uploading ${#targets[@]} artifact(s) of $repo@$commit to $server"
+status=$(curl -sS --retry 3 --retry-connrefused --retry-delay 2 \
+  -o "$work/response.json" -w '%{http_code}' \
+  -H "Authorization: Bearer $token" \
+  -F "meta=@$work/meta.json;type=application/json" \
+  "${curl_parts[@]}" \
+  "$server/api/v1/uploads") || die "could not reach $server"
+case "$status" in
+  200 | 201 | 202) ;;
+  *) die "the server answered HTTP $status: $(head -c 2000 "$work/response.json")" ;;
+esac
+json_flatten "$work/response.json" > "$work/response.tsv" || die "the server's answer is not JSON"
+status_url=$(json_get "$work/response.tsv" status_url)
+[ -n "$status_url" ] || status_url="$server/api/v1/repos/$repo/commits/$commit"
+echo "sizegate: accepted; status at $status_url"
+
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  echo "status-url=$status_url" >> "$GITHUB_OUTPUT"
+fi
+if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+  {
+    echo "### sizegate"
+    echo
+    echo "Uploaded ${#targets[@]} artifact(s) of \`${commit:0:12}\` to $server."
+    echo
+    echo "| target |"
+    echo "|---|"
+    for t in "${targets[@]}"; do echo "| \`$t\` |"; done
+    echo
+    echo "Status: $status_url"
+  } >> "$GITHUB_STEP_SUMMARY"
+fi
