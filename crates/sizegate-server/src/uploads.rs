@@ -6,7 +6,7 @@
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -202,9 +202,15 @@ async fn receive_artifact(
 async fn upload(
     State(state): State<AppState>,
     uploader: Uploader,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    let result = receive_and_record(&state, &uploader, multipart).await;
+    // Without SIZEGATE_PUBLIC_URL, status URLs point at the host the client used.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
+    let result = receive_and_record(&state, &uploader, host, multipart).await;
     match &result {
         Ok(_) => state.metrics.upload_accepted(),
         Err(e) => {
@@ -218,6 +224,7 @@ async fn upload(
 async fn receive_and_record(
     state: &AppState,
     uploader: &Uploader,
+    host: Option<&str>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let mut multipart = multipart.map_err(|e| {
@@ -232,7 +239,13 @@ async fn receive_and_record(
     let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
-        match field.file_name().map(str::to_owned) {
+        // `meta` may come with a filename (`curl -F meta=@meta.json`).
+        let file_name = if name == "meta" {
+            None
+        } else {
+            field.file_name().map(str::to_owned)
+        };
+        match file_name {
             None if name == "meta" => {
                 if meta.is_some() {
                     return Err(ApiError::BadRequest("more than one `meta` part".into()));
@@ -296,12 +309,10 @@ async fn receive_and_record(
         )
         .await?;
 
-    let base = state
-        .config
-        .public_url
-        .as_deref()
-        .unwrap_or("")
-        .trim_end_matches('/');
+    let base = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => host.map(|h| format!("http://{h}")).unwrap_or_default(),
+    };
     let repo = &uploader.repository;
     let status_url = format!("{base}/api/v1/repos/{repo}/commits/{}", meta.sha);
     let queued = recorded

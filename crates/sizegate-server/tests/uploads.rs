@@ -478,3 +478,34 @@ async fn unparseable_artifacts_fail_at_once_and_crashes_are_retried(pool: sqlx::
     );
     server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn meta_sent_as_a_file_like_curl_does(pool: sqlx::PgPool) {
+    let server =
+        TestServer::start_with(pool, sizegate_server::ServerConfig::for_tests(), false).await;
+    let token = server.token(REPO).await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "meta",
+            reqwest::multipart::Part::text(meta(REPO, &sha(1)).to_string())
+                .file_name("meta.json")
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "artifact",
+            reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("linux/app"),
+        );
+    let response = server
+        .client
+        .post(format!("{}/api/v1/uploads", server.url))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["targets"][0]["target"], "linux/app");
+    server.stop().await;
+}
