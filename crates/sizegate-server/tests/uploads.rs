@@ -28,7 +28,7 @@ async fn upload_is_measured_and_visible_in_the_api(pool: sqlx::PgPool) {
     assert_eq!(body["commit"], sha(1));
     assert_eq!(
         body["status_url"],
-        format!("/api/v1/repos/{REPO}/commits/{}", sha(1))
+        format!("{}/api/v1/repos/{REPO}/commits/{}", server.url, sha(1))
     );
     let targets = body["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2);
