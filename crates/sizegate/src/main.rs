@@ -21,6 +21,14 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Compare two binaries or two JSON reports written by `analyze`.
     Diff(cmd::diff::Args),
+    /// Run the HTTP server with in-process workers.
+    Serve(cmd::serve::Args),
+    /// Run job workers only (no HTTP).
+    Worker(cmd::worker::Args),
+    /// Create the database if missing and apply migrations.
+    Migrate(cmd::migrate::Args),
+    /// Create, list and revoke upload tokens.
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +36,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
+        Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,3 +2,8 @@
 
 pub mod analyze;
 pub mod diff;
+pub mod migrate;
+pub mod serve;
+pub mod service;
+pub mod token;
+pub mod worker;
