@@ -172,6 +172,7 @@ impl LogArgs {
             .with_context(|| format!("invalid log filter `{}`", self.log))?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr);
         let result = match self.log_format {
             LogFormat::Text => builder.try_init(),

@@ -13,8 +13,6 @@ use super::service::{DatabaseArgs, runtime};
 pub struct Args {
     #[command(subcommand)]
     action: Action,
-    #[command(flatten)]
-    database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -23,29 +21,40 @@ enum Action {
     Create {
         /// The repository, `OWNER/REPO`.
         repo: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// List the tokens of OWNER/REPO (ids and dates, never the secrets).
     List {
         /// The repository, `OWNER/REPO`.
         repo: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Revoke a token, given in full or by its id.
     Revoke {
         /// The token, or its id (the 16 hex digits after `sgu_`).
         token: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
 /// Run `sizegate token`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let database = match &args.action {
+        Action::Create { database, .. }
+        | Action::List { database, .. }
+        | Action::Revoke { database, .. } => database.clone(),
+    };
     runtime()?.block_on(async {
-        let store = args.database.connect(true).await?;
+        let store = database.connect(true).await?;
         store
             .migrate()
             .await
             .context("applying database migrations")?;
         match args.action {
-            Action::Create { repo } => {
+            Action::Create { repo, .. } => {
                 let repo = RepoName::parse(&repo)?;
                 let token = store.create_upload_token(&repo).await?;
                 eprintln!(
@@ -55,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("{}", token.token);
                 Ok(ExitCode::SUCCESS)
             }
-            Action::List { repo } => {
+            Action::List { repo, .. } => {
                 let repo = RepoName::parse(&repo)?;
                 for token in store.list_upload_tokens(&repo).await? {
                     let state = match token.revoked_at {
@@ -72,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Action::Revoke { token } => {
+            Action::Revoke { token, .. } => {
                 if store.revoke_upload_token(&token).await? {
                     eprintln!("token revoked");
                     Ok(ExitCode::SUCCESS)
