@@ -1,0 +1,150 @@
+//! Helpers for the end-to-end tests: the `sizegate` binary as child
+//! processes (server, workers) over a real Postgres.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use sizegate_store::Store;
+use sizegate_store::blob::{BlobUpload, LocalBlobStore};
+use sizegate_store::uploads::{CommitMeta, NewArtifact};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sizegate");
+
+pub fn fake_analyzer() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fake-analyzer")
+}
+
+/// The server URL of `DATABASE_URL` (as CI sets it) with database `name`.
+pub fn database_url(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
+    url.set_path(name);
+    url.to_string()
+}
+
+/// A child process whose stderr goes to a file, killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], envs: &[(&str, &Path)], log: PathBuf) -> Proc {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("SIZEGATE_LOG", "info,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        Proc {
+            child: command.spawn().unwrap(),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, as an orchestrator would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn wait_timeout(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process did not exit within {limit:?}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Store `contents` as artifacts of one commit, as an upload would.
+pub async fn enqueue(store: &Store, data_dir: &Path, contents: &[Vec<u8>]) -> Vec<i64> {
+    let blobs = LocalBlobStore::open(data_dir).await.unwrap();
+    let repo = store
+        .ensure_repository(&sizegate_store::RepoName::parse("acme/app").unwrap())
+        .await
+        .unwrap();
+    let mut artifacts = Vec::new();
+    for (i, content) in contents.iter().enumerate() {
+        let upload = BlobUpload::start(&blobs, 1 << 30).await.unwrap();
+        let blob = upload.write(content).await.unwrap().finish();
+        let (sha256, size) = (blob.sha256.clone(), blob.size);
+        let blob_key = blob.commit().await.unwrap();
+        artifacts.push(NewArtifact {
+            target: format!("target-{i}"),
+            sha256,
+            size,
+            blob_key,
+        });
+    }
+    let meta = CommitMeta {
+        sha: "a".repeat(40),
+        ..Default::default()
+    };
+    store
+        .record_upload(repo, &meta, &artifacts, 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.job_id)
+        .collect()
+}
+
+/// Poll until `check` holds, or panic after `limit` with `context()`.
+pub async fn wait_for<F, Fut>(limit: Duration, mut check: F, context: impl Fn() -> String)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?}: {}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn job_states(store: &Store) -> Vec<(i64, String, i32)> {
+    sqlx::query_as("SELECT id, state, attempts FROM jobs ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
