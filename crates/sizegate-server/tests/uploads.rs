@@ -1,6 +1,8 @@
 //! Uploads through real HTTP: measurement visible in the API, duplicates,
 //! replacements, size limit, auth, malformed requests, analyzer failures.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod common;
 
 use common::{TestServer, meta, sha};
@@ -138,7 +140,11 @@ async fn duplicate_upload_is_idempotent_and_a_new_artifact_replaces(pool: sqlx::
     let token = server.token(REPO).await;
     let artifact = ("linux/app", vec![1u8; 500]);
     let (status, first) = server
-        .upload(Some(&token), &meta(REPO, &sha(1)), &[artifact.clone()])
+        .upload(
+            Some(&token),
+            &meta(REPO, &sha(1)),
+            std::slice::from_ref(&artifact),
+        )
         .await;
     assert_eq!(status, 202, "{first}");
     server.wait_complete(REPO, &sha(1)).await;
@@ -348,7 +354,8 @@ async fn malformed_requests_get_clear_errors(pool: sqlx::PgPool) {
     assert_eq!(response.status().as_u16(), 400);
 
     let long_name = "x".repeat(201);
-    let cases: Vec<(Value, Vec<(&str, Vec<u8>)>, u16, &str)> = vec![
+    type Case<'a> = (Value, Vec<(&'a str, Vec<u8>)>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (json!({"repo": REPO}), artifact.to_vec(), 422, "commit"),
         (
             json!({"repo": REPO, "commit": "abc"}),

@@ -174,6 +174,16 @@ impl HistoryRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct CommitRow {
+    id: i64,
+    sha: String,
+    branch: Option<String>,
+    pr_number: Option<i64>,
+    base_sha: Option<String>,
+    ancestors: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
 struct TargetStatusRow {
     target: String,
     status: String,
@@ -264,14 +274,7 @@ impl Store {
         repository_id: i64,
         sha: &str,
     ) -> Result<Option<CommitStatus>, Error> {
-        let commit: Option<(
-            i64,
-            String,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Vec<String>,
-        )> = sqlx::query_as(
+        let commit: Option<CommitRow> = sqlx::query_as(
             "SELECT id, sha, branch, pr_number, base_sha, ancestors
                  FROM commits WHERE repository_id = $1 AND sha = $2",
         )
@@ -279,7 +282,15 @@ impl Store {
         .bind(sha)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((commit_id, sha, branch, pr_number, base_sha, ancestors)) = commit else {
+        let Some(CommitRow {
+            id: commit_id,
+            sha,
+            branch,
+            pr_number,
+            base_sha,
+            ancestors,
+        }) = commit
+        else {
             return Ok(None);
         };
         let rows: Vec<TargetStatusRow> = sqlx::query_as(

@@ -2,6 +2,8 @@
 //! started on loopback for the test (`pip install 'moto[server]'`; the
 //! `moto_server` command must be on PATH, or named by `MOTO_SERVER`).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

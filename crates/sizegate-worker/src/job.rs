@@ -81,7 +81,6 @@ impl Worker {
                 }
             }
         };
-        drop(work);
         self.metrics.observe_duration(started.elapsed());
         self.finish(worker_id, &job, outcome).await;
     }

@@ -2,6 +2,8 @@
 //! yet, with a token from `sizegate token create`, an upload measured end to
 //! end, and a clean stop on SIGTERM.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod common;
 
 use std::path::Path;

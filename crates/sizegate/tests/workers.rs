@@ -2,6 +2,8 @@
 //! a worker killed mid-job loses it to another after the lease, SIGTERM
 //! finishes or releases the current job.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod common;
 
 use std::time::Duration;
