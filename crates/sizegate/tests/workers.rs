@@ -213,3 +213,44 @@ async fn sigterm_lets_a_short_job_finish(_: PgPoolOptions, options: PgConnectOpt
         worker.log_text()
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn notify_wakes_an_idle_worker_long_before_its_poll(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (store, db) = setup(options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let analyzer = fake_analyzer();
+    let mut args = worker_args(
+        &db,
+        data.to_str().unwrap(),
+        analyzer.to_str().unwrap(),
+        "30",
+    );
+    // Poll only every 10 minutes.
+    let poll = args
+        .iter()
+        .position(|a| *a == "--poll-interval-ms")
+        .unwrap();
+    args[poll + 1] = "600000";
+    let worker = Proc::spawn(&args, &[], dir.path().join("w.log"));
+    wait_for(
+        Duration::from_secs(30),
+        || async { worker.log_text().contains("workers started") },
+        || worker.log_text(),
+    )
+    .await;
+    // Let the loops go idle and the listener subscribe.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    enqueue(&store, &data, &[b"quick\n".to_vec()]).await;
+    wait_for(
+        Duration::from_secs(20),
+        || async { job_states(&store).await[0].1 == "done" },
+        || worker.log_text(),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
