@@ -3,11 +3,15 @@
 //! whose directory is fsynced. A blob that already exists is not rewritten.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
 use super::{BlobError, BlobStore, StagedBlob, check_key, random_hex};
+
+/// Temporary files older than this are left-overs of a crash.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// A blob store in a local directory (`--data-dir`, default `./sizegate-data`).
 #[derive(Debug, Clone)]
@@ -25,7 +29,35 @@ impl LocalBlobStore {
         let root = tokio::fs::canonicalize(&root)
             .await
             .map_err(|e| BlobError::io(format!("resolving {}", root.display()), e))?;
-        Ok(LocalBlobStore { root })
+        let store = LocalBlobStore { root };
+        store.remove_stale_temporaries(STALE_AFTER).await;
+        Ok(store)
+    }
+
+    /// Remove temporary files older than `age`: left by a process killed in
+    /// the middle of an upload (no upload lasts that long).
+    pub async fn remove_stale_temporaries(&self, age: Duration) -> usize {
+        let Ok(mut entries) = tokio::fs::read_dir(self.tmp_dir()).await else {
+            return 0;
+        };
+        let mut removed = 0;
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let stale = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(modified) => modified.elapsed().is_ok_and(|elapsed| elapsed > age),
+                Err(_) => false,
+            };
+            let is_part = entry.file_name().to_string_lossy().ends_with(".part");
+            if stale && is_part && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed stale temporary files of interrupted uploads"
+            );
+        }
+        removed
     }
 
     /// The directory holding temporary files of uploads in progress.
@@ -259,6 +291,26 @@ mod tests {
         dropped.write(b"partial").await.unwrap();
         drop(dropped);
         assert!(files_under(dir.path()).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn stale_temporaries_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let old = store.tmp_dir().join("old.part");
+        let fresh = store.tmp_dir().join("fresh.part");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&fresh, b"x").unwrap();
+        let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(48 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        LocalBlobStore::open(dir.path()).await.unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists());
     }
 
     #[tokio::test]
