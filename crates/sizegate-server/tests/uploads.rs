@@ -483,6 +483,21 @@ async fn unparseable_artifacts_fail_at_once_and_crashes_are_retried(pool: sqlx::
         metrics.contains("sizegate_jobs{state=\"failed\"} 2\n"),
         "{metrics}"
     );
+
+    // Uploading a failed artifact again (a CI re-run) queues its job again.
+    let (status, again) = server
+        .upload(
+            Some(&token),
+            &meta(REPO, &sha(1)),
+            &[("rejected", b"REJECT\n".to_vec())],
+        )
+        .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["targets"][0]["outcome"], "requeued");
+    assert_eq!(again["targets"][0]["job_id"], rejected["job_id"]);
+    let commit = server.wait_complete(REPO, &sha(1)).await;
+    assert_eq!(commit["targets"][1]["status"], "failed");
+    assert_eq!(commit["targets"][1]["attempts"], 1);
     server.stop().await;
 }
 

@@ -44,6 +44,9 @@ pub enum BuildOutcome {
     Created,
     /// The same artifact was already recorded: nothing changed.
     Duplicate,
+    /// The same artifact was already recorded but its job had failed: the
+    /// same job was queued again (a re-run of CI is the natural retry).
+    Requeued,
     /// A different artifact replaced the previous one: a job was queued.
     Replaced,
 }
@@ -78,7 +81,8 @@ fn size_to_db(size: u64) -> Result<i64, Error> {
 impl Store {
     /// Record an upload for `repository_id`. Idempotent: an artifact already
     /// recorded for its (commit, target) is reported as
-    /// [`BuildOutcome::Duplicate`] and gets no new job.
+    /// [`BuildOutcome::Duplicate`] and gets no new job (its job is queued
+    /// again if it had failed: [`BuildOutcome::Requeued`]).
     pub async fn record_upload(
         &self,
         repository_id: i64,
@@ -158,13 +162,26 @@ impl Store {
             };
             if let Some((build_id, current_artifact, job_id, state)) = &current {
                 if *current_artifact == artifact_id {
-                    recorded.push(base(
-                        *build_id,
-                        *job_id,
-                        state.clone(),
-                        BuildOutcome::Duplicate,
-                        None,
-                    ));
+                    let outcome = if state == "failed" {
+                        sqlx::query(
+                            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),
+                                 locked_by = NULL, locked_until = NULL, finished_at = NULL,
+                                 updated_at = now()
+                             WHERE id = $1 AND state = 'failed'",
+                        )
+                        .bind(job_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        BuildOutcome::Requeued
+                    } else {
+                        BuildOutcome::Duplicate
+                    };
+                    let status = if outcome == BuildOutcome::Requeued {
+                        "queued".to_owned()
+                    } else {
+                        state.clone()
+                    };
+                    recorded.push(base(*build_id, *job_id, status, outcome, None));
                     continue;
                 }
                 sqlx::query("UPDATE builds SET superseded_at = now() WHERE id = $1")
@@ -262,6 +279,26 @@ mod tests {
         assert_eq!(again[0].outcome, BuildOutcome::Duplicate);
         assert_eq!(again[0].build_id, first[0].build_id);
         assert_eq!(again[0].job_id, first[0].job_id);
+
+        // A failed job is queued again by the same upload, with the same ids.
+        sqlx::query("UPDATE jobs SET state = 'failed', attempts = 5 WHERE id = $1")
+            .bind(first[0].job_id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let retried = store
+            .record_upload(repo, &meta, &[artifact("linux/app", 1)], 5)
+            .await
+            .unwrap();
+        assert_eq!(retried[0].outcome, BuildOutcome::Requeued);
+        assert_eq!(retried[0].job_id, first[0].job_id);
+        let (state, attempts): (String, i32) =
+            sqlx::query_as("SELECT state, attempts FROM jobs WHERE id = $1")
+                .bind(first[0].job_id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!((state.as_str(), attempts), ("queued", 0));
 
         let replaced = store
             .record_upload(repo, &meta, &[artifact("linux/app", 3)], 5)
