@@ -189,7 +189,8 @@ async fn target_route(
                 .map(|b| format!("&branch={}", encode_query(b)))
                 .unwrap_or_default();
             Some(format!(
-                "/api/v1/repos/{owner}/{repo}/targets/{target}/history?limit={limit}&before={}{branch_param}",
+                "/api/v1/repos/{owner}/{repo}/targets/{}/history?limit={limit}&before={}{branch_param}",
+                encode_query(target),
                 last.build_id
             ))
         }
@@ -204,8 +205,9 @@ async fn target_route(
     }))
 }
 
-/// Percent-encode a query value.
-fn encode_query(value: &str) -> String {
+/// Percent-encode a query value or a target name in a path (`/` is kept:
+/// the target routes take it as is).
+pub(crate) fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {

@@ -335,7 +335,7 @@ async fn receive_and_record(
         .map(|build| UploadedTarget {
             history_url: format!(
                 "{base}/api/v1/repos/{repo}/targets/{}/history",
-                build.target
+                crate::api::encode_query(&build.target)
             ),
             status_url: status_url.clone(),
             build,

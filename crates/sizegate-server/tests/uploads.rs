@@ -40,6 +40,13 @@ async fn upload_is_measured_and_visible_in_the_api(pool: sqlx::PgPool) {
             .all(|t| t["outcome"] == "created" && t["status"] == "queued")
     );
     assert_eq!(targets[0]["size"], 3000);
+    assert_eq!(
+        targets[0]["history_url"],
+        format!(
+            "{}/api/v1/repos/{REPO}/targets/x86_64-unknown-linux-gnu/app/history",
+            server.url
+        )
+    );
 
     let commit = server.wait_complete(REPO, &sha(1)).await;
     let by_name = |name: &str| {

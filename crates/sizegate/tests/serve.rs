@@ -35,7 +35,14 @@ async fn drop_database(name: &str) {
 }
 
 /// Start `sizegate serve` and return it with the address its log announces.
-fn start_serve(db: &str, data: &Path, analyzer: Option<&Path>, log: &Path) -> (Proc, String) {
+/// With `analyzer`, the fake one is used; the log is JSON lines when asked.
+fn start_serve(
+    db: &str,
+    data: &Path,
+    analyzer: Option<&Path>,
+    log: &Path,
+    json_logs: bool,
+) -> (Proc, String) {
     let mut args = vec![
         "serve".to_owned(),
         "--listen".into(),
@@ -50,12 +57,31 @@ fn start_serve(db: &str, data: &Path, analyzer: Option<&Path>, log: &Path) -> (P
     if let Some(analyzer) = analyzer {
         args.extend(["--analyzer".into(), analyzer.to_str().unwrap().into()]);
     }
+    if json_logs {
+        args.extend(["--log-format".into(), "json".into()]);
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let proc = Proc::spawn(&args, &[], log.to_owned());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let text = proc.log_text();
-        if let Some(line) = text.lines().find(|l| l.contains("listening on http://")) {
+        let messages: Vec<String> = if json_logs {
+            // Every complete line is a JSON object with the message in `fields`.
+            text.lines()
+                .filter(|l| text.ends_with('\n') || !text.ends_with(*l))
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"));
+                    v["fields"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        } else {
+            text.lines().map(str::to_owned).collect()
+        };
+        if let Some(line) = messages.iter().find(|l| l.contains("listening on http://")) {
             let address = line.rsplit("http://").next().unwrap().trim().to_owned();
             return (proc, format!("http://{address}"));
         }
@@ -126,7 +152,13 @@ async fn serve_starts_on_an_empty_database_and_measures_an_upload() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let analyzer = common::fake_analyzer();
-    let (mut server, url) = start_serve(&db, &data, Some(&analyzer), &dir.path().join("serve.log"));
+    let (mut server, url) = start_serve(
+        &db,
+        &data,
+        Some(&analyzer),
+        &dir.path().join("serve.log"),
+        true,
+    );
 
     let health: Value = reqwest::get(format!("{url}/healthz"))
         .await
@@ -188,6 +220,7 @@ async fn serve_measures_a_real_binary_with_the_real_analyzer() {
         &dir.path().join("data"),
         None,
         &dir.path().join("serve.log"),
+        false,
     );
     let token = create_token(&db, "acme/app");
     let commit = upload_and_wait(
