@@ -53,7 +53,7 @@ async fn two_worker_processes_do_each_job_exactly_once(
     let (data_s, analyzer_s) = (data.to_str().unwrap(), analyzer.to_str().unwrap());
     let mut args = worker_args(&db, data_s, analyzer_s, "10");
     args.extend(["--workers", "2"]);
-    let envs = [("FAKE_ANALYZER_LOG", analyzer_log.as_path())];
+    let envs = [("FAKE_ANALYZER_LOG", analyzer_log.as_os_str())];
     let mut a = Proc::spawn(&args, &envs, dir.path().join("a.log"));
     let mut b = Proc::spawn(&args, &envs, dir.path().join("b.log"));
 

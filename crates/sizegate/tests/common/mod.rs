@@ -3,11 +3,13 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use sizegate_store::Store;
 use sizegate_store::blob::{BlobUpload, LocalBlobStore};
 use sizegate_store::uploads::{CommitMeta, NewArtifact};
@@ -34,7 +36,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub fn spawn(args: &[&str], envs: &[(&str, &Path)], log: PathBuf) -> Proc {
+    pub fn spawn(args: &[&str], envs: &[(&str, &OsStr)], log: PathBuf) -> Proc {
         let mut command = Command::new(BIN);
         command
             .args(args)
@@ -147,4 +149,136 @@ pub async fn job_states(store: &Store) -> Vec<(i64, String, i32)> {
         .fetch_all(store.pool())
         .await
         .unwrap()
+}
+
+/// A database name no other test uses.
+pub fn fresh_name(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("sizegate_e2e_{tag}_{}_{nanos}", std::process::id())
+}
+
+pub async fn drop_database(name: &str) {
+    let admin = sqlx::PgPool::connect(&database_url("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
+
+/// Start `sizegate serve` and return it with the address its log announces.
+/// With `analyzer`, the fake one is used; the log is JSON lines when asked.
+pub fn start_serve(
+    db: &str,
+    data: &Path,
+    analyzer: Option<&Path>,
+    log: &Path,
+    json_logs: bool,
+    envs: &[(&str, &OsStr)],
+) -> (Proc, String) {
+    let mut args = vec![
+        "serve".to_owned(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--database-url".into(),
+        db.into(),
+        "--data-dir".into(),
+        data.to_str().unwrap().into(),
+        "--poll-interval-ms".into(),
+        "200".into(),
+    ];
+    if let Some(analyzer) = analyzer {
+        args.extend(["--analyzer".into(), analyzer.to_str().unwrap().into()]);
+    }
+    if json_logs {
+        args.extend(["--log-format".into(), "json".into()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let proc = Proc::spawn(&args, envs, log.to_owned());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = proc.log_text();
+        let messages: Vec<String> = if json_logs {
+            // Every complete line is a JSON object with the message in `fields`.
+            text.lines()
+                .filter(|l| text.ends_with('\n') || !text.ends_with(*l))
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"));
+                    v["fields"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        } else {
+            text.lines().map(str::to_owned).collect()
+        };
+        if let Some(line) = messages.iter().find(|l| l.contains("listening on http://")) {
+            let address = line.rsplit("http://").next().unwrap().trim().to_owned();
+            return (proc, format!("http://{address}"));
+        }
+        assert!(Instant::now() < deadline, "serve did not start:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn create_token(db: &str, repo: &str) -> String {
+    let output = Command::new(BIN)
+        .args(["token", "create", repo, "--database-url", db])
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("sgu_"), "{token}");
+    token
+}
+
+pub async fn upload_and_wait(url: &str, token: &str, target: &str, bytes: Vec<u8>) -> Value {
+    sizegate_store::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let sha = "b".repeat(40);
+    let meta = serde_json::json!({"repo": "acme/app", "commit": sha, "branch": "main"});
+    let form = reqwest::multipart::Form::new()
+        .text("meta", meta.to_string())
+        .part(
+            "artifact",
+            reqwest::multipart::Part::bytes(bytes).file_name(target.to_owned()),
+        );
+    let response = client
+        .post(format!("{url}/api/v1/uploads"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body: Value = client
+            .get(format!("{url}/api/v1/repos/acme/app/commits/{sha}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["complete"] == Value::Bool(true) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "not measured in time: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
