@@ -538,3 +538,15 @@ async fn meta_sent_as_a_file_like_curl_does(pool: sqlx::PgPool) {
     assert_eq!(body["targets"][0]["target"], "linux/app");
     server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn healthz_reports_an_unreachable_database(pool: sqlx::PgPool) {
+    let server =
+        TestServer::start_with(pool, sizegate_server::ServerConfig::for_tests(), false).await;
+    assert_eq!(server.get("/healthz").await.0, 200);
+    server.store.pool().close().await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "database unreachable");
+    server.stop().await;
+}

@@ -188,6 +188,12 @@ impl Store {
                     .bind(build_id)
                     .execute(&mut *tx)
                     .await?;
+                // Measuring a replaced artifact that nobody will look at is
+                // wasted work: drop its job if no worker has started it.
+                sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'queued'")
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let build_id: i64 = sqlx::query_scalar(
                 "INSERT INTO builds (commit_id, target_id, artifact_id) VALUES ($1, $2, $3) RETURNING id",
@@ -308,11 +314,12 @@ mod tests {
         assert_eq!(replaced[0].replaced_build_id, Some(first[0].build_id));
         assert_ne!(replaced[0].job_id, first[0].job_id);
 
-        let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(store.pool())
+        // The replaced build's job was still queued: it is gone.
+        let jobs: Vec<i64> = sqlx::query_scalar("SELECT id FROM jobs ORDER BY id")
+            .fetch_all(store.pool())
             .await
             .unwrap();
-        assert_eq!(jobs, 3);
+        assert_eq!(jobs, [first[1].job_id, replaced[0].job_id]);
         // The branch of the first upload survives an upload without one.
         let branch: Option<String> = sqlx::query_scalar("SELECT branch FROM commits")
             .fetch_one(store.pool())
