@@ -6,6 +6,15 @@
 //! container format; the format-specific code in the analyzer builds the
 //! [`GoSection`] list.
 
+mod buildinfo;
+mod decode;
+mod names;
+mod pclntab;
+
+pub use names::{
+    CGO, GO_LINKER, GO_STRINGS, GO_TYPE_DATA, NO_PACKAGE, package_path, unescape_package,
+};
+
 use crate::report::GoBuildInfo;
 
 /// A section of the file as the Go readers need it.
@@ -69,21 +78,22 @@ pub struct Pclntab {
 /// sections (PIE and externally linked ELF put it in `.data.rel.ro`; PE in
 /// `.rdata`/`.text`). `None` when there is no (valid) pclntab.
 pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
-    let _ = (sections, target);
-    None
+    pclntab::read(sections, target)
 }
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in
 /// `.go.buildinfo` / `__go_buildinfo` and else in the data sections.
 pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoBuildInfo> {
-    let _ = (sections, target);
-    None
+    buildinfo::read(sections, target)
 }
 
 /// The package (full import path) a Go symbol belongs to:
 /// `github.com/a/b.(*T).M` → `github.com/a/b`, `main.main.func1` → `main`,
 /// `fmt.Println[...]` → `fmt`, `type:*foo.Bar` and `go:string.*` → the
-/// pseudo-packages `type:`/`go:` resolve to (see the implementation).
+/// pseudo-packages `type:`/`go:` resolve to ([`GO_TYPE_DATA`],
+/// [`GO_STRINGS`], [`GO_LINKER`]; cgo glue is [`CGO`], names without a
+/// package [`NO_PACKAGE`]). Escapes in the path are kept
+/// (`gopkg.in/yaml%2ev3`): [`package_path`] decodes them.
 pub fn package_of(symbol: &str) -> &str {
-    symbol
+    names::package_of(symbol)
 }
