@@ -274,6 +274,7 @@ fn hex_char(chars: &mut std::str::CharIndices<'_>, digits: usize) -> Option<char
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -84,6 +84,7 @@ pub(crate) fn uvarint(data: &[u8]) -> Option<(u64, usize)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
