@@ -25,6 +25,10 @@ use super::{GoFunction, GoSection, Pclntab, PclntabVersion, Target};
 /// instantiations, are far shorter; a longer one means a corrupt table.
 const MAX_NAME_LEN: usize = 64 * 1024;
 
+/// Largest text a table may cover. Go 1.18+ tables store entries as `u32`
+/// offsets, so no real table spans more; an older table claiming to is corrupt.
+const MAX_TEXT_SPAN: u64 = u32::MAX as u64;
+
 /// How many magic-number hits a scan may try to decode before giving up, so
 /// crafted input full of fake headers cannot make the scan quadratic.
 const MAX_SCAN_CANDIDATES: usize = 64;
@@ -269,7 +273,8 @@ fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
     let end = table
         .text_start
         .checked_add(functab_field(2 * table.nfunc)?)?;
-    if end < table.text_start.checked_add(previous_entry)? {
+    let first_entry = functions.first()?.entry;
+    if end < table.text_start.checked_add(previous_entry)? || end - first_entry > MAX_TEXT_SPAN {
         return None;
     }
     let mut next_entry = end;
