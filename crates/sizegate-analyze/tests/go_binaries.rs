@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use go_support::{Binary, Variant, build, go_version_m, nm_text_symbols};
 use sizegate_analyze::GoBuildInfo;
 use sizegate_analyze::go::{
-    GoSection, Pclntab, PclntabVersion, package_of, package_path, read_build_info, read_pclntab,
+    CGO, GoSection, Pclntab, PclntabVersion, package_of, package_path, read_build_info,
+    read_pclntab,
 };
 
 const PLAIN: Variant = Variant::native("plain", &[]);
@@ -214,6 +215,12 @@ fn externally_linked_pie_pclntab_is_found_inside_data_rel_ro() {
 fn externally_linked_pclntab_matches_the_symbol_table() {
     let table = assert_matches_symbol_table(EXTERNAL);
     assert_eq!(table.section, ".gopclntab");
+    // The cgo glue written in assembly is in the table, charged to [cgo].
+    for name in ["crosscall2", "_cgo_topofstack"] {
+        let function = table.functions.iter().find(|f| f.name == name);
+        let function = function.unwrap_or_else(|| panic!("{name} not in the pclntab"));
+        assert_eq!(package_of(&function.name), CGO);
+    }
 }
 
 #[test]

@@ -129,6 +129,7 @@ fn package_path_decodes_escaped_dots() {
     assert_eq!(package_path("main.main"), "main");
     // A malformed escape is kept as it is.
     assert_eq!(package_path("example.com/a%2.F"), "example.com/a%2");
+    assert_eq!(package_path("example.com/a%+1b.F"), "example.com/a%+1b");
 }
 
 #[test]
