@@ -3,6 +3,9 @@
 //! binary's sections into `GoSection`s with the `object` crate, and parsing
 //! the output of `go tool nm` and `go version -m` as the truth to compare to.
 
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -231,7 +234,7 @@ pub fn go_version_m(binary: &Path) -> GoVersionM {
     let mut lines = text.lines();
     let first = lines.next().unwrap();
     let mut parsed = GoVersionM {
-        go_version: first.rsplit(": ").next().unwrap().to_owned(),
+        go_version: first.split_once(": ").unwrap().1.to_owned(),
         ..GoVersionM::default()
     };
     for line in lines {
