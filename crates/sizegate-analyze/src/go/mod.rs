@@ -40,7 +40,11 @@ pub struct Target {
 /// One function from the pclntab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoFunction {
-    /// Full symbol name, e.g. `main.(*server).handle.func1`.
+    /// Full symbol name as the pclntab spells it, e.g.
+    /// `main.(*server).handle.func1`. Go 1.18+ tables elide what is in
+    /// brackets (`main.Map[...]`, `type:.eq.[...]pkg.T`), so instantiations
+    /// of one generic function share a name; assembly functions lack the
+    /// symbol table's `.abi0` suffix.
     pub name: String,
     /// Entry address (absolute virtual address).
     pub entry: u64,
@@ -77,6 +81,12 @@ pub struct Pclntab {
 /// present, else by its magic plus header sanity checks inside the given
 /// sections (PIE and externally linked ELF put it in `.data.rel.ro`; PE in
 /// `.rdata`/`.text`). `None` when there is no (valid) pclntab.
+///
+/// Every function is checked against its `_func` record, entries must be
+/// sorted, and the table must fit in its section, so a corrupt table gives
+/// `None`. When a Go 1.18+ header holds an unrelocated text start of 0, the
+/// address of the `.text`/`__text` section (if given) is used instead; sizes
+/// do not depend on it.
 pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
     pclntab::read(sections, target)
 }
