@@ -1,6 +1,8 @@
 //! `package_of` over a table of tricky Go symbol names, in the spellings of
 //! Go ≤1.19 (`type..`, `go.`) and 1.20+ (`type:`, `go:`).
 
+#![allow(clippy::unwrap_used)]
+
 use sizegate_analyze::go::{
     CGO, GO_LINKER, GO_STRINGS, GO_TYPE_DATA, NO_PACKAGE, package_of, package_path,
 };
