@@ -93,6 +93,15 @@ const CASES: &[(&str, &str)] = &[
     ("type.*", GO_TYPE_DATA),
     ("go:itab.*os.File,io.Writer", GO_TYPE_DATA),
     ("go.itab.*os.File,io.Writer", GO_TYPE_DATA),
+    // Methods of unnamed types (promoted through embedded fields).
+    ("go:struct { io.Reader; io.WriterTo }.Read", GO_TYPE_DATA),
+    ("go.struct { io.Reader; io.WriterTo }.Read", GO_TYPE_DATA),
+    ("go:(*struct { *github.com/a/b.T }).M", GO_TYPE_DATA),
+    ("go.(*struct { io.Reader; io.Closer }).Close", GO_TYPE_DATA),
+    (
+        "go:interface { ForceFlush(context.Context) error }.ForceFlush",
+        GO_TYPE_DATA,
+    ),
     // Linker data.
     ("go:string.\"hello/world\"", GO_STRINGS),
     ("go.string.\"hello\"", GO_STRINGS),

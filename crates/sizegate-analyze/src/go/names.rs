@@ -18,7 +18,9 @@
 //!   `type..hash.pkg.T`) are charged to the package of that type. When the
 //!   type has no package (`type:.eq.[2]interface {}`), they go to
 //!   [`GO_TYPE_DATA`], with all other runtime type data (`type:*pkg.T`,
-//!   `type:.namedata.*`, `go:itab.*`, `go:typelink`...).
+//!   `type:.namedata.*`, `go:itab.*`, `go:typelink`...) and the methods of
+//!   unnamed types (`go:struct { io.Reader; io.WriterTo }.Read`), whose
+//!   names do not tell which package declared the type.
 //! - String data (`go:string.*`) goes to [`GO_STRINGS`]; other linker-made
 //!   symbols (`go:buildid`, `go:func.*`, `go:cuinfo.*`...) to [`GO_LINKER`].
 //! - cgo glue (`_cgo_*`, `x_cgo_*`, `crosscall2`...) goes to [`CGO`]; names
@@ -28,7 +30,8 @@
 use std::borrow::Cow;
 
 /// Pseudo-package for runtime type data: type descriptors, name data,
-/// itabs, typelinks, and equality/hash helpers of types without a package.
+/// itabs, typelinks; and code generated for types without a package:
+/// equality/hash helpers and promoted-method wrappers of unnamed types.
 pub const GO_TYPE_DATA: &str = "[go type data]";
 /// Pseudo-package for string literal data (`go:string.*`).
 pub const GO_STRINGS: &str = "[go strings]";
@@ -138,8 +141,29 @@ fn strip_go_prefix(symbol: &str) -> Option<&str> {
         return Some(rest);
     }
     let rest = symbol.strip_prefix("go.")?;
-    let word_end = rest.find(['.', '/', '"', '*']).unwrap_or(rest.len());
-    LINKER_WORDS.contains(&&rest[..word_end]).then_some(rest)
+    let word_end = rest
+        .find(['.', '/', '"', '*', ' ', '(', '{'])
+        .unwrap_or(rest.len());
+    (LINKER_WORDS.contains(&&rest[..word_end]) || is_unnamed_type_method(rest)).then_some(rest)
+}
+
+/// Methods of unnamed types, which the compiler makes for promoted methods of
+/// embedded fields: `go:struct { io.Reader; io.WriterTo }.Read`,
+/// `go:(*struct { io.Reader }).Read` (`go.` before Go 1.20). The name does
+/// not say which package declared the type.
+fn is_unnamed_type_method(rest: &str) -> bool {
+    [
+        "struct {",
+        "(*",
+        "interface {",
+        "*",
+        "[",
+        "func(",
+        "map[",
+        "chan ",
+    ]
+    .iter()
+    .any(|prefix| rest.starts_with(prefix))
 }
 
 /// Package of what follows `type:` / `type.`.
@@ -197,7 +221,10 @@ fn named_type_package(type_name: &str) -> Option<&str> {
 fn linker_symbol_package(rest: &str) -> &str {
     if rest.starts_with("string.") || rest.starts_with("string\"") {
         GO_STRINGS
-    } else if rest.starts_with("itab") || rest.starts_with("typelink") {
+    } else if rest.starts_with("itab")
+        || rest.starts_with("typelink")
+        || is_unnamed_type_method(rest)
+    {
         GO_TYPE_DATA
     } else {
         GO_LINKER
