@@ -256,3 +256,19 @@ fn truncated_and_corrupt_blobs_never_panic() {
         let _ = read_build_info(&layout.sections(), TARGET);
     }
 }
+
+#[test]
+fn only_go_versions_are_accepted() {
+    let devel = inline_blob(
+        "devel go1.23-4f7a9b2 Tue Jan 2 10:00:00 2024 +0000",
+        &framed(MODINFO),
+    );
+    let info = read_build_info(&[section(".go.buildinfo", 0, &devel)], TARGET).unwrap();
+    assert!(info.go_version.starts_with("devel go1.23"));
+    assert_eq!(info.deps.len(), 2);
+    for version in ["", "1.21", "rustc 1.95.0", "\u{0}go1.2"] {
+        let blob = inline_blob(version, &framed(MODINFO));
+        let found = read_build_info(&[section(".go.buildinfo", 0, &blob)], TARGET);
+        assert!(found.is_none(), "{version:?} accepted");
+    }
+}

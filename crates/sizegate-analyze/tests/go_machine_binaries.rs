@@ -137,3 +137,39 @@ fn go_binaries_on_the_machine_decode() {
         check(&path);
     }
 }
+
+#[test]
+fn non_go_binaries_have_neither_pclntab_nor_build_info() {
+    // A C program built now, and this Rust test binary itself.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("hello.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
+    )
+    .unwrap();
+    let c_binary = dir.path().join("hello");
+    let status = std::process::Command::new("gcc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&c_binary)
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for path in [c_binary, std::env::current_exe().unwrap()] {
+        let binary = Binary::read(&path);
+        let (sections, target) = binary.sections();
+        assert!(sections.len() > 5, "{}", path.display());
+        assert!(
+            read_pclntab(&sections, target).is_none(),
+            "{}",
+            path.display()
+        );
+        assert!(
+            read_build_info(&sections, target).is_none(),
+            "{}",
+            path.display()
+        );
+    }
+}

@@ -67,8 +67,11 @@ fn decode_blob(blob: &[u8], sections: &[GoSection<'_>]) -> Option<GoBuildInfo> {
             pointed_string(blob, 16 + usize::from(ptr_size), layout, sections).unwrap_or_default();
         (version, modinfo)
     };
+    // Released toolchains say `go1.N...`, development ones `devel ...`;
+    // anything else is not a build info blob (e.g. the magic string itself
+    // in the rodata of a program that searches for it).
     let version = std::str::from_utf8(version).ok()?;
-    if version.is_empty() {
+    if !version.starts_with("go") && !version.starts_with("devel") {
         return None;
     }
     let modinfo = strip_sentinels(modinfo);

@@ -93,6 +93,9 @@ pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclnta
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in
 /// `.go.buildinfo` / `__go_buildinfo` and else in the data sections.
+/// The blob states its own pointer size and byte order. Lines of the module
+/// information that do not parse are skipped; a blob whose Go version cannot
+/// be read gives `None`.
 pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoBuildInfo> {
     buildinfo::read(sections, target)
 }
