@@ -90,7 +90,7 @@ pub fn package_of(symbol: &str) -> &str {
     }
 }
 
-/// [`package_of`] with `%xx` escapes in the path decoded:
+/// [`package_of`](crate::go::package_of) with `%xx` escapes in the path decoded:
 /// `gopkg.in/yaml%2ev3.(*decoder).unmarshal` → `gopkg.in/yaml.v3`.
 pub fn package_path(symbol: &str) -> Cow<'_, str> {
     unescape_package(package_of(symbol))
