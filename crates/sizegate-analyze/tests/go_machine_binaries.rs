@@ -12,7 +12,7 @@ mod go_support;
 use std::path::{Path, PathBuf};
 
 use go_support::{Binary, go_command, go_version_m};
-use sizegate_analyze::go::{PclntabVersion, package_of, read_build_info, read_pclntab};
+use sizegate_analyze::go::{GoSection, PclntabVersion, package_of, read_build_info, read_pclntab};
 
 /// Third-party Go binaries checked when present.
 const OPTIONAL: &[&str] = &[
@@ -20,6 +20,9 @@ const OPTIONAL: &[&str] = &[
     "/usr/lib/google-cloud-sdk/platform/google_appengine/go-app-stager",
     "/usr/lib/google-cloud-sdk/bin/kubectl",
     "/usr/local/bin/docker",
+    "/usr/lib/google-cloud-sdk/bin/cbt",
+    "/usr/lib/google-cloud-sdk/bin/local-extract",
+    "/usr/sbin/nats-server",
 ];
 
 fn goroot() -> PathBuf {
@@ -111,6 +114,20 @@ fn check(path: &Path) {
         let function = table.functions.iter().find(|f| f.name == wanted);
         assert!(function.is_some_and(|f| f.size > 0), "{name}: {wanted}");
     }
+    // Found by its magic too, when its section is not named as such.
+    let hidden: Vec<GoSection<'_>> = sections
+        .iter()
+        .map(|s| GoSection {
+            name: if s.name == table.section {
+                "hidden"
+            } else {
+                s.name
+            },
+            ..*s
+        })
+        .collect();
+    let scanned = read_pclntab(&hidden, target).unwrap_or_else(|| panic!("{name}: scan failed"));
+    assert_eq!(scanned.functions, table.functions, "{name}");
     let runtime: u64 = table
         .functions
         .iter()
