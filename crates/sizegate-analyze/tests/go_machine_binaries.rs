@@ -11,8 +11,8 @@ mod go_support;
 
 use std::path::{Path, PathBuf};
 
-use go_support::{Binary, go_command, go_version_m};
-use sizegate_analyze::go::{GoSection, PclntabVersion, package_of, read_build_info, read_pclntab};
+use go_support::{Binary, expected_layout, go_command, go_version_m};
+use sizegate_analyze::go::{GoSection, package_of, read_build_info, read_pclntab};
 
 /// Third-party Go binaries checked when present.
 const OPTIONAL: &[&str] = &[
@@ -43,26 +43,6 @@ fn toolchain_binaries() -> Vec<PathBuf> {
         }
     }
     binaries
-}
-
-/// The pclntab layout a Go release writes: `go1.22.5`,
-/// `go1.22-20231128-RC02 cl/...` → 1.20+.
-fn expected_layout(go_version: &str) -> PclntabVersion {
-    let minor: u32 = go_version
-        .strip_prefix("go1.")
-        .map(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .and_then(|digits| digits.parse().ok())
-        .expect("a go1.N version");
-    match minor {
-        2..=15 => PclntabVersion::Go12,
-        16..=17 => PclntabVersion::Go116,
-        18..=19 => PclntabVersion::Go118,
-        _ => PclntabVersion::Go120,
-    }
 }
 
 fn check(path: &Path) {

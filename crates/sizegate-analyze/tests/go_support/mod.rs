@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use object::{Object, ObjectSection};
-use sizegate_analyze::go::{GoSection, Target};
+use sizegate_analyze::go::{GoSection, PclntabVersion, Target};
 
 /// One way of building the fixture program.
 #[derive(Debug, Clone, Copy)]
@@ -266,5 +266,25 @@ fn unquote(value: &str) -> String {
     match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
         Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
         None => value.to_owned(),
+    }
+}
+
+/// The pclntab layout a Go release writes: `go1.22.5`,
+/// `go1.22-20231128-RC02 cl/...` → 1.20+.
+pub fn expected_layout(go_version: &str) -> PclntabVersion {
+    let minor: u32 = go_version
+        .strip_prefix("go1.")
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|digits| digits.parse().ok())
+        .expect("a go1.N version");
+    match minor {
+        2..=15 => PclntabVersion::Go12,
+        16..=17 => PclntabVersion::Go116,
+        18..=19 => PclntabVersion::Go118,
+        _ => PclntabVersion::Go120,
     }
 }
