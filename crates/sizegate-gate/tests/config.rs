@@ -1,0 +1,149 @@
+//! `sizegate.toml` parsing: accepted files and the errors users see.
+
+use sizegate_analyze::Metric;
+use sizegate_gate::Config;
+
+fn error(text: &str) -> String {
+    Config::parse(text, "sizegate.toml")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn parses_the_design_example() {
+    let text = r#"
+metric = "shipped"                 # file | shipped | gzip | zstd | vm
+approve_label = "size-approved"
+
+[[budget]]
+target = "x86_64-unknown-linux-gnu/*"
+max_size = "8 MiB"
+max_increase = "64 KiB"
+max_increase_percent = 1.0
+
+[[budget.unit]]
+name = "regex*"
+max_size = "512 KiB"
+
+[[budget]]
+target = "*"
+max_size = 1500000
+max_increase_percent = 2
+"#;
+    let config = Config::parse(text, "sizegate.toml").unwrap();
+    assert_eq!(config.metric, Metric::Shipped);
+    assert_eq!(config.approve_label.as_deref(), Some("size-approved"));
+    assert_eq!(config.budgets.len(), 2);
+    let first = &config.budgets[0];
+    assert_eq!(first.target.as_str(), "x86_64-unknown-linux-gnu/*");
+    assert_eq!(first.max_size.unwrap().bytes(), 8 << 20);
+    assert_eq!(first.max_increase.unwrap().bytes(), 64 << 10);
+    assert_eq!(first.max_increase_percent, Some(1.0));
+    assert_eq!(first.unit.len(), 1);
+    assert_eq!(first.unit[0].name.as_str(), "regex*");
+    assert_eq!(first.unit[0].max_size.unwrap().bytes(), 512 << 10);
+    assert_eq!(config.budgets[1].max_size.unwrap().bytes(), 1_500_000);
+    assert_eq!(config.budgets[1].max_increase_percent, Some(2.0));
+    assert_eq!(
+        first.describe(),
+        "≤ 8.0 MiB, ≤ +64.0 KiB, ≤ +1.0%, 1 unit limit"
+    );
+}
+
+#[test]
+fn an_empty_file_is_no_budget_and_the_default_metric() {
+    let config = Config::parse("", "sizegate.toml").unwrap();
+    assert_eq!(config.metric, Metric::Shipped);
+    assert!(config.budgets.is_empty());
+    assert!(config.approve_label.is_none());
+}
+
+#[test]
+fn the_first_matching_budget_judges_a_target() {
+    let text = r#"
+[[budget]]
+target = "x86_64-unknown-linux-gnu/*"
+max_size = "8 MiB"
+
+[[budget]]
+target = "*"
+max_size = "1 MiB"
+"#;
+    let config = Config::parse(text, "sizegate.toml").unwrap();
+    assert_eq!(
+        config.budget_for("x86_64-unknown-linux-gnu/app").unwrap().0,
+        0
+    );
+    assert_eq!(config.budget_for("aarch64-apple-darwin/app").unwrap().0, 1);
+    let only_linux = Config::parse(&text.replace("\"*\"", "\"*-linux-*/*\""), "f").unwrap();
+    assert!(only_linux.budget_for("aarch64-apple-darwin/app").is_none());
+}
+
+#[test]
+fn a_bad_size_names_line_and_field() {
+    let text = "metric = \"gzip\"\n\n[[budget]]\ntarget = \"x/*\"\n\nmax_size = \"1 KiB\"\nmax_increase = \"8 MB/s\"\n";
+    assert_eq!(
+        error(text),
+        "sizegate.toml:7: budget[0].max_increase: `8 MB/s` is not a size (examples: \"8 MiB\", \"64 KiB\", 1500000)"
+    );
+}
+
+#[test]
+fn negative_fractional_and_overflowing_sizes_are_rejected() {
+    let budget = |value: &str| format!("[[budget]]\ntarget = \"x\"\nmax_size = {value}\n");
+    assert!(
+        error(&budget("-4")).starts_with("sizegate.toml:3: budget[0].max_size: `-4` is negative")
+    );
+    assert!(error(&budget("\"-4 KiB\"")).contains("is negative"));
+    assert!(error(&budget("1.5")).contains("`1.5` is not a whole number of bytes"));
+    assert!(error(&budget("\"0.5 B\"")).contains("not a whole number of bytes"));
+    assert!(error(&budget("\"99999999999 TiB\"")).contains("too large"));
+    assert!(error(&budget("true")).contains("budget[0].max_size"));
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_suggestion() {
+    let text = "[[budget]]\ntarget = \"x/*\"\nmax_sise = \"8 MB\"\n";
+    assert_eq!(
+        error(text),
+        "sizegate.toml:3: budget[0].max_sise: unknown key `max_sise` (did you mean `max_size`?); \
+         allowed here: target, max_size, max_increase, max_increase_percent, unit"
+    );
+    assert!(error("metrc = \"file\"\n").contains("(did you mean `metric`?)"));
+    let far = error("colour = 3\n");
+    assert!(
+        far.contains("unknown key `colour`") && !far.contains("did you mean"),
+        "{far}"
+    );
+    let unit = "[[budget]]\ntarget = \"x\"\n[[budget.unit]]\nname = \"a\"\nmax_increse = 1\n";
+    assert!(error(unit).starts_with("sizegate.toml:5: budget[0].unit[0].max_increse: unknown key"));
+}
+
+#[test]
+fn semantic_errors_name_the_table() {
+    let empty = "[[budget]]\ntarget = \"x\"\nmax_size = 1\n\n[[budget]]\ntarget = \"y\"\n";
+    let message = error(empty);
+    assert!(
+        message.contains("budget[1]: the budget for `y` sets no limit"),
+        "{message}"
+    );
+    let unit = "[[budget]]\ntarget = \"x\"\n[[budget.unit]]\nname = \"serde*\"\n";
+    assert!(error(unit).contains("budget[0].unit[0]: the unit budget for `serde*` sets no limit"));
+    assert!(
+        error("metric = \"bytes\"\n")
+            .starts_with("sizegate.toml:1: metric: unknown variant `bytes`")
+    );
+    assert!(error("approve_label = \"\"\n").contains("approve_label: the label is empty"));
+    let glob = "[[budget]]\ntarget = \"x/[\"\nmax_size = 1\n";
+    assert!(error(glob).starts_with("sizegate.toml:2: budget[0].target: `x/[` is not a glob"));
+    let percent = "[[budget]]\ntarget = \"x\"\nmax_increase_percent = -1\n";
+    assert!(error(percent).contains("budget[0].max_increase_percent: `-1` is not a percentage"));
+    let nan = "[[budget]]\ntarget = \"x\"\nmax_increase_percent = nan\n";
+    assert!(error(nan).contains("is not a percentage"));
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let message = error("metric = \"file\"\n[[budget]\n");
+    assert!(message.starts_with("sizegate.toml:2: "), "{message}");
+}
