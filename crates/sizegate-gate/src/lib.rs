@@ -6,3 +6,18 @@ pub mod size;
 
 pub use config::{Budget, Config, ConfigError, Glob, UnitBudget};
 pub use size::{ByteSize, SizeError, parse_size};
+pub mod evaluate;
+pub mod input;
+pub mod selection;
+
+pub use evaluate::{
+    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, Violation, evaluate,
+};
+pub use input::{
+    BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
+    UnitSize,
+};
+pub use selection::{
+    BaselineCandidates, BaselineCommit, ChosenConfig, ConfigSource, NoBaseline, choose_baseline,
+    choose_config,
+};

@@ -156,6 +156,7 @@ impl Visitor<'_> for ByteSizeVisitor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
 //! `sizegate.toml` parsing: accepted files and the errors users see.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use sizegate_analyze::Metric;
 use sizegate_gate::Config;
