@@ -161,10 +161,52 @@ pub enum Violation {
         limit: f64,
         /// The growth in percent.
         increase: f64,
+        /// The limit in bytes: that percentage of the baseline size.
+        allowed: u64,
+        /// The growth in bytes.
+        grew: u64,
     },
 }
 
 impl Violation {
+    /// A few words for a table cell: the limit and the excess, e.g.
+    /// `max_size +1.0 MiB` or `regex: max_increase +12.0 KiB`.
+    pub fn short(&self) -> String {
+        use sizegate_analyze::human::size;
+        let of = |unit: &Option<String>| match unit {
+            Some(unit) => format!("{unit}: "),
+            None => String::new(),
+        };
+        match self {
+            Violation::MaxSize {
+                unit,
+                limit,
+                size: actual,
+            } => {
+                format!(
+                    "{}max_size +{}",
+                    of(unit),
+                    size(actual.saturating_sub(*limit))
+                )
+            }
+            Violation::MaxIncrease {
+                unit,
+                limit,
+                increase,
+            } => format!(
+                "{}max_increase +{}",
+                of(unit),
+                size(increase.unsigned_abs().saturating_sub(*limit))
+            ),
+            Violation::MaxIncreasePercent { allowed, grew, .. } => {
+                format!(
+                    "max_increase_percent +{}",
+                    size(grew.saturating_sub(*allowed))
+                )
+            }
+        }
+    }
+
     /// One sentence: which limit, and by how much it is exceeded.
     pub fn describe(&self) -> String {
         use sizegate_analyze::human::{delta, size};
@@ -195,9 +237,16 @@ impl Violation {
                 size(*limit),
                 size(increase.unsigned_abs().saturating_sub(*limit))
             ),
-            Violation::MaxIncreasePercent { limit, increase } => format!(
-                "grew +{increase:.2}%, over max_increase_percent {limit:.2}% by {:.2} points",
-                increase - limit
+            Violation::MaxIncreasePercent {
+                limit,
+                increase,
+                allowed,
+                grew,
+            } => format!(
+                "grew {} (+{increase:.2}%), over max_increase_percent {limit}% ({}) by {}",
+                delta(i64::try_from(*grew).unwrap_or(i64::MAX)),
+                size(*allowed),
+                size(grew.saturating_sub(*allowed))
             ),
         }
     }
@@ -406,6 +455,9 @@ fn violations(
                 found.push(Violation::MaxIncreasePercent {
                     limit,
                     increase: percent,
+                    // Saturates for absurd limits, which then cannot be exceeded anyway.
+                    allowed: (base_size as f64 * limit / 100.0) as u64,
+                    grew: increase.unsigned_abs(),
                 });
             }
         }

@@ -82,7 +82,7 @@ fn each_limit_is_reported_with_its_excess() {
         [
             "9.0 MiB is over max_size 8.0 MiB by 1.0 MiB",
             "grew +5.0 MiB, over max_increase 64.0 KiB by 4.9 MiB",
-            "grew +125.00%, over max_increase_percent 1.00% by 124.00 points",
+            "grew +5.0 MiB (+125.00%), over max_increase_percent 1% (41.0 KiB) by 5.0 MiB",
             "unit `regex_automata`: 921.6 KiB is over max_size 512.0 KiB by 409.6 KiB",
         ]
     );
