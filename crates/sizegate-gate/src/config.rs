@@ -12,6 +12,10 @@ use sizegate_analyze::Metric;
 
 use crate::size::ByteSize;
 
+/// Largest `sizegate.toml` accepted, in bytes. Real files are a few hundred
+/// bytes; the limit keeps a hostile upload from costing memory and time.
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+
 /// A parsed and validated `sizegate.toml`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
@@ -134,6 +138,17 @@ impl Config {
     /// Parse and validate the text of a `sizegate.toml`. `origin` names the
     /// file in error messages (usually `sizegate.toml`).
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError {
+                origin: origin.to_string(),
+                line: None,
+                path: String::new(),
+                message: format!(
+                    "the file is {} bytes; a sizegate.toml may be at most {MAX_CONFIG_BYTES} bytes",
+                    text.len()
+                ),
+            });
+        }
         let located =
             |span: Option<std::ops::Range<usize>>, path: String, message: String| ConfigError {
                 origin: origin.to_string(),

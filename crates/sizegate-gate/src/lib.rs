@@ -13,7 +13,7 @@ pub mod render;
 pub mod selection;
 pub mod size;
 
-pub use config::{Budget, Config, ConfigError, Glob, UnitBudget};
+pub use config::{Budget, Config, ConfigError, Glob, MAX_CONFIG_BYTES, UnitBudget};
 pub use evaluate::{
     BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, Violation, evaluate,
 };

@@ -148,3 +148,18 @@ fn syntax_errors_name_the_line() {
     let message = error("metric = \"file\"\n[[budget]\n");
     assert!(message.starts_with("sizegate.toml:2: "), "{message}");
 }
+
+#[test]
+fn oversized_files_are_refused_before_parsing() {
+    let text = format!("# {}\n", "x".repeat(sizegate_gate::MAX_CONFIG_BYTES));
+    assert_eq!(
+        error(&text),
+        "sizegate.toml: the file is 262148 bytes; a sizegate.toml may be at most 262144 bytes"
+    );
+}
+
+#[test]
+fn deeply_nested_input_is_an_error_not_a_crash() {
+    let text = format!("metric = {}{}\n", "[".repeat(5000), "]".repeat(5000));
+    assert!(error(&text).starts_with("sizegate.toml:1: "));
+}
