@@ -154,7 +154,7 @@ fn oversized_files_are_refused_before_parsing() {
     let text = format!("# {}\n", "x".repeat(sizegate_gate::MAX_CONFIG_BYTES));
     assert_eq!(
         error(&text),
-        "sizegate.toml: the file is 262148 bytes; a sizegate.toml may be at most 262144 bytes"
+        "sizegate.toml: the file is 262147 bytes; a sizegate.toml may be at most 262144 bytes"
     );
 }
 
