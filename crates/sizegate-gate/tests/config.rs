@@ -163,3 +163,24 @@ fn deeply_nested_input_is_an_error_not_a_crash() {
     let text = format!("metric = {}{}\n", "[".repeat(5000), "]".repeat(5000));
     assert!(error(&text).starts_with("sizegate.toml:1: "));
 }
+
+#[test]
+fn the_readme_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Budgets: `sizegate.toml`").nth(1).unwrap();
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let config = Config::parse(example, "README.md").unwrap();
+    assert_eq!(config.budgets.len(), 2);
+    assert_eq!(config.approve_label.as_deref(), Some("size-approved"));
+    assert_eq!(
+        config.budgets[0].unit[0].max_increase.unwrap().bytes(),
+        16 * 1024
+    );
+}
