@@ -159,10 +159,15 @@ impl Config {
         let deserializer = toml::Deserializer::parse(text)
             .map_err(|e| located(e.span(), String::new(), e.message().to_string()))?;
         let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let span = span_at(text, e.path());
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
             let inner = e.into_inner();
-            located(inner.span(), path, improve_message(inner.message()))
+            located(
+                span.or(inner.span()),
+                path,
+                improve_message(inner.message()),
+            )
         })?;
         Ok(Config {
             metric: raw.metric.unwrap_or_default(),
@@ -364,6 +369,37 @@ fn improve_message(message: &str) -> String {
         }
         None => format!("unknown key `{field}`{list}"),
     }
+}
+
+/// The span of the value at `path` in the document tree. serde's errors
+/// place every table of an array of tables (`[[budget]]`) at the first one;
+/// the tree knows where each is.
+fn span_at(text: &str, path: &serde_path_to_error::Path) -> Option<std::ops::Range<usize>> {
+    use serde_path_to_error::Segment;
+    use toml::de::{DeArray, DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut array: Option<&DeArray<'_>> = None;
+    let mut span = None;
+    for segment in path.iter() {
+        let value = match segment {
+            Segment::Map { key } => {
+                table?
+                    .iter()
+                    .find(|(k, _)| k.get_ref().as_ref() == key.as_str())?
+                    .1
+            }
+            Segment::Seq { index } => array?.get(*index)?,
+            Segment::Enum { .. } | Segment::Unknown => return span,
+        };
+        span = Some(value.span());
+        (table, array) = match value.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(a)),
+            _ => (None, None),
+        };
+    }
+    span
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -123,13 +123,26 @@ fn unknown_keys_are_errors_with_a_suggestion() {
 #[test]
 fn semantic_errors_name_the_table() {
     let empty = "[[budget]]\ntarget = \"x\"\nmax_size = 1\n\n[[budget]]\ntarget = \"y\"\n";
-    let message = error(empty);
-    assert!(
-        message.contains("budget[1]: the budget for `y` sets no limit"),
-        "{message}"
+    assert_eq!(
+        error(empty),
+        "sizegate.toml:5: budget[1]: the budget for `y` sets no limit: add max_size, \
+         max_increase, max_increase_percent or a [[budget.unit]]"
     );
-    let unit = "[[budget]]\ntarget = \"x\"\n[[budget.unit]]\nname = \"serde*\"\n";
-    assert!(error(unit).contains("budget[0].unit[0]: the unit budget for `serde*` sets no limit"));
+    let third = "[[budget]]\ntarget = \"x\"\nmax_size = 1\n\n[[budget]]\ntarget = \"y\"\nmax_size = 1\n\n\
+                 [[budget]]\nmax_size = 3\n";
+    assert_eq!(
+        error(third),
+        "sizegate.toml:9: budget[2]: missing field `target`"
+    );
+    let unit = "[[budget]]\ntarget = \"x\"\n[[budget.unit]]\nname = \"a\"\nmax_size = 1\n\
+                [[budget.unit]]\nname = \"serde*\"\n";
+    assert!(
+        error(unit).starts_with(
+            "sizegate.toml:6: budget[0].unit[1]: the unit budget for `serde*` sets no limit"
+        ),
+        "{}",
+        error(unit)
+    );
     assert!(
         error("metric = \"bytes\"\n")
             .starts_with("sizegate.toml:1: metric: unknown variant `bytes`")
@@ -147,6 +160,14 @@ fn semantic_errors_name_the_table() {
 fn syntax_errors_name_the_line() {
     let message = error("metric = \"file\"\n[[budget]\n");
     assert!(message.starts_with("sizegate.toml:2: "), "{message}");
+    assert_eq!(
+        error("metric = \"file\"\nmetric = \"vm\"\n"),
+        "sizegate.toml:2: duplicate key"
+    );
+    assert_eq!(
+        error("[budget]\ntarget = \"x\"\n"),
+        "sizegate.toml:1: budget: invalid type: map, expected a sequence"
+    );
 }
 
 #[test]
