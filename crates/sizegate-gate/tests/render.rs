@@ -27,7 +27,10 @@ max_size = "512 KiB"
 "#;
 
 fn ctx() -> RenderContext {
-    RenderContext::new("https://sizegate.example.com/", "acme", "rocket")
+    RenderContext {
+        head_sha: Some("4ead00000000000000000000000000000000beef".to_string()),
+        ..RenderContext::new("https://sizegate.example.com/", "acme", "rocket")
+    }
 }
 
 fn pr(labels: &[&str]) -> Event {
@@ -281,6 +284,7 @@ fn a_huge_comment_is_cut_with_a_notice() {
     assert!(comment.contains("This report was cut to fit GitHub's size limit"));
     assert!(comment.contains("of 500 targets in the table"));
     assert!(comment.trim_end().ends_with("sizes are `shipped` bytes"));
+    assert!(comment.contains("commit [4ead000000]("));
     insta::assert_snapshot!(head_and_tail(&comment));
 
     let check = render_check(&eval, &ctx());

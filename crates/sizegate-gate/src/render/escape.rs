@@ -7,13 +7,25 @@
 /// Rust symbol must not eat the comment's size limit on its own.
 pub const MAX_NAME_CHARS: usize = 160;
 
-/// Escape `text` for markdown inline text, cut to [`MAX_NAME_CHARS`].
+/// Messages (analysis errors, advice) longer than this are cut with `…`.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// Escape a name for markdown inline text, cut to [`MAX_NAME_CHARS`].
 /// Markdown punctuation gets a backslash, `<`, `>` and `&` become entities,
-/// control characters (newlines included) become spaces and `@` is followed
-/// by a zero-width space so that it cannot mention anyone.
+/// control and bidirectional-override characters become spaces, and `@` is
+/// followed by a zero-width space so that it cannot mention anyone.
 pub fn markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_NAME_CHARS * 2));
-    for c in cut(text) {
+    markdown_cut(text, MAX_NAME_CHARS)
+}
+
+/// Escape a message like [`markdown`], cut to [`MAX_MESSAGE_CHARS`].
+pub fn markdown_message(text: &str) -> String {
+    markdown_cut(text, MAX_MESSAGE_CHARS)
+}
+
+fn markdown_cut(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 2));
+    for c in text.chars().take(max_chars) {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '~' | '#' | '!' | '$' => {
                 out.push('\\');
@@ -23,14 +35,20 @@ pub fn markdown(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '@' => out.push_str("@\u{200b}"),
-            c if c.is_control() => out.push(' '),
+            c if is_invisible_control(c) => out.push(' '),
             c => out.push(c),
         }
     }
-    if text.chars().nth(MAX_NAME_CHARS).is_some() {
+    if text.chars().nth(max_chars).is_some() {
         out.push('…');
     }
     out
+}
+
+/// Control characters and the bidirectional overrides that could make a
+/// name display as something else.
+fn is_invisible_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Escape `text` for raw HTML text (inside `<summary>`), cut to
@@ -44,7 +62,7 @@ pub fn html(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '@' => out.push_str("@\u{200b}"),
-            c if c.is_control() => out.push(' '),
+            c if is_invisible_control(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -84,10 +102,19 @@ mod tests {
             "a\\|b &lt;img src=x&gt; \\`code\\` \\*x\\* \\[l\\]\\(u\\) @\u{200b}dev"
         );
         assert_eq!(markdown("line\nbreak\r"), "line break ");
+        assert_eq!(markdown("abc\u{202e}fed"), "abc fed");
         assert_eq!(
             markdown("<!-- sizegate:comment -->"),
             "&lt;\\!-- sizegate:comment --&gt;"
         );
+    }
+
+    #[test]
+    fn messages_get_more_room_than_names() {
+        let message = "m".repeat(MAX_NAME_CHARS * 2);
+        assert_eq!(markdown_message(&message), message);
+        let long = "m".repeat(MAX_MESSAGE_CHARS + 1);
+        assert!(markdown_message(&long).ends_with('…'));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct RenderContext {
     /// Rows per table of changes in a target's details (units, symbols,
     /// sections) and advice items.
     pub top: usize,
+    /// The head commit, named and linked in the footer when set.
+    pub head_sha: Option<String>,
 }
 
 impl RenderContext {
@@ -53,6 +55,7 @@ impl RenderContext {
             owner: owner.to_string(),
             repo: repo.to_string(),
             top: 10,
+            head_sha: None,
         }
     }
 }
@@ -183,8 +186,17 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
         Some(n) => format!("{}/pulls/{n}", view::repo_url(ctx)),
         None => view::repo_url(ctx),
     };
+    let commit = ctx.head_sha.as_deref().map_or_else(String::new, |sha| {
+        let short: String = sha.chars().take(10).collect();
+        format!(
+            " · commit [{}]({}/commits/{})",
+            escape::markdown(&short),
+            view::repo_url(ctx),
+            escape::url_path(sha)
+        )
+    });
     let footer = format!(
-        "[Open in the sizegate dashboard]({dashboard}) · sizes are `{}` bytes",
+        "[Open in the sizegate dashboard]({dashboard}){commit} · sizes are `{}` bytes",
         evaluation.metric
     );
     let total = Shown {

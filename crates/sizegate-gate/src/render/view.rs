@@ -7,7 +7,7 @@ use sizegate_analyze::human::{delta, percent, size};
 use sizegate_analyze::{Cause, Change};
 
 use super::RenderContext;
-use super::escape::{html, markdown, url_path};
+use super::escape::{html, markdown, markdown_message, url_path};
 use crate::evaluate::{Evaluation, TargetEvaluation, Verdict};
 
 /// One line of the summary table.
@@ -190,7 +190,10 @@ pub(crate) fn details(target: &TargetEvaluation, ctx: &RenderContext, pull: bool
         lines.push(format!("Note: {}.", markdown(note)));
     }
     if let Some(error) = &target.error {
-        lines.push(format!("⚠️ The analysis failed: {}", markdown(error)));
+        lines.push(format!(
+            "⚠️ The analysis failed: {}",
+            markdown_message(error)
+        ));
     }
     match target.verdict {
         Verdict::Missing => lines.push(
@@ -229,7 +232,13 @@ pub(crate) fn details(target: &TargetEvaluation, ctx: &RenderContext, pull: bool
             .advice
             .iter()
             .take(ctx.top)
-            .map(|a| format!("{} (saves about {})", markdown(&a.message), size(a.saving)))
+            .map(|a| {
+                format!(
+                    "{} (saves about {})",
+                    markdown_message(&a.message),
+                    size(a.saving)
+                )
+            })
             .collect(),
         link: target_url(ctx, &target.name),
     }
