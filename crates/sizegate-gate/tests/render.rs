@@ -312,3 +312,33 @@ fn a_huge_comment_keeps_failing_targets_first() {
     assert!(comment.len() <= COMMENT_LIMIT);
     assert!(comment.contains("x86_64-linux-000/app"));
 }
+
+#[test]
+fn multibyte_and_hostile_names_stay_within_the_limit() {
+    let hostile = "é<|`@x\u{202e}".repeat(100);
+    let targets = (0..300)
+        .map(|i| {
+            let mut target = measured(&format!("{i}{hostile}"), MIB, 2 * MIB);
+            let diff = target.diff.as_mut().unwrap();
+            diff.symbols = (0..200u64)
+                .map(|s| Change {
+                    name: format!("{s}{hostile}"),
+                    unit: None,
+                    old: 0,
+                    new: s,
+                    delta: s as i64,
+                    status: ChangeStatus::Added,
+                })
+                .collect();
+            target
+        })
+        .collect();
+    let eval = judge(&config(BUDGETS), pr(&[]), targets);
+    let comment = render_comment(&eval, &ctx());
+    assert!(comment.len() <= COMMENT_LIMIT);
+    assert!(comment.chars().count() <= COMMENT_LIMIT);
+    assert!(!comment.contains("<|") && !comment.contains('\u{202e}'));
+    assert!(comment.contains("This report was cut"));
+    let summary = render_check(&eval, &ctx()).summary;
+    assert!(summary.len() <= CHECK_SUMMARY_LIMIT);
+}
