@@ -135,8 +135,14 @@ pub fn title(evaluation: &Evaluation) -> String {
             plural(compared)
         )),
         None => {
-            let n = evaluation.uploaded();
-            parts.push(format!("no baseline for {n} target{}", plural(n)));
+            let n = evaluation
+                .targets
+                .iter()
+                .filter(|t| t.head_size.is_some())
+                .count();
+            if n > 0 {
+                parts.push(format!("no baseline for {n} target{}", plural(n)));
+            }
         }
     }
     let failed = evaluation.count(Verdict::Fail);
@@ -155,6 +161,10 @@ pub fn title(evaluation: &Evaluation) -> String {
     }
     if evaluation.approved {
         parts.push("approved by label".to_string());
+    }
+    if parts.is_empty() {
+        let n = evaluation.uploaded();
+        return format!("{n} target{} uploaded", plural(n));
     }
     parts.join(", ")
 }
