@@ -9,18 +9,20 @@
 pub mod config;
 pub mod evaluate;
 pub mod input;
+pub mod limits;
 pub mod render;
 pub mod selection;
 pub mod size;
 
 pub use config::{Budget, Config, ConfigError, Glob, MAX_CONFIG_BYTES, UnitBudget};
 pub use evaluate::{
-    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, Violation, evaluate,
+    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, evaluate,
 };
 pub use input::{
     BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
     UnitSize,
 };
+pub use limits::Violation;
 pub use render::{
     CHECK_NAME, CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, COMMENT_MARKER, CheckOutput, RenderContext,
     render_check, render_comment,
