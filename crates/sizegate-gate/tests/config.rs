@@ -205,3 +205,19 @@ fn the_readme_example_is_valid() {
         16 * 1024
     );
 }
+
+#[test]
+fn globs_match_go_packages_targets_and_alternatives() {
+    use sizegate_gate::Glob;
+    let go = Glob::new("github.com/spf13/*").unwrap();
+    assert!(go.is_match("github.com/spf13/cobra"));
+    assert!(go.is_match("github.com/spf13/cobra/doc"));
+    assert!(!go.is_match("github.com/sirupsen/logrus"));
+    let alternatives = Glob::new("{x86_64,aarch64}-*-linux-*/app").unwrap();
+    assert!(alternatives.is_match("aarch64-unknown-linux-musl/app"));
+    assert!(!alternatives.is_match("aarch64-apple-darwin/app"));
+    let single = Glob::new("app-v?").unwrap();
+    assert!(single.is_match("app-v2") && !single.is_match("app-v10"));
+    let pseudo = Glob::new("[[].rodata*").unwrap();
+    assert!(pseudo.is_match("[.rodata unattributed]"));
+}
