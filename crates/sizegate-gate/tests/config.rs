@@ -143,10 +143,9 @@ fn semantic_errors_name_the_table() {
         "{}",
         error(unit)
     );
-    assert!(
-        error("metric = \"bytes\"\n")
-            .starts_with("sizegate.toml:1: metric: unknown variant `bytes`")
-    );
+    assert!(error("metric = \"bytes\"\n").starts_with(
+        "sizegate.toml:1: metric: unknown value `bytes`; allowed here: file, vm, shipped"
+    ));
     assert!(error("approve_label = \"\"\n").contains("approve_label: the label is empty"));
     let glob = "[[budget]]\ntarget = \"x/[\"\nmax_size = 1\n";
     assert!(error(glob).starts_with("sizegate.toml:2: budget[0].target: `x/[` is not a glob"));
@@ -166,7 +165,7 @@ fn syntax_errors_name_the_line() {
     );
     assert_eq!(
         error("[budget]\ntarget = \"x\"\n"),
-        "sizegate.toml:1: budget: invalid type: map, expected a sequence"
+        "sizegate.toml:1: budget: expected [[budget]] tables (an array of tables), not a single value or [budget]"
     );
 }
 
@@ -220,4 +219,40 @@ fn globs_match_go_packages_targets_and_alternatives() {
     assert!(single.is_match("app-v2") && !single.is_match("app-v10"));
     let pseudo = Glob::new("[[].rodata*").unwrap();
     assert!(pseudo.is_match("[.rodata unattributed]"));
+}
+
+#[test]
+fn all_mistakes_are_reported_in_line_order() {
+    let text = "metric = \"bytes\"\ncolour = 1\n\n[[budget]]\ntarget = \"a\"\nmax_size = \"1 KB/s\"\n\n\
+                [[budget]]\ntarget = \"b\"\nmax_size = 1\n\n[[budget]]\ntarget = \"c\"\nmax_sise = 1\n";
+    let errors = Config::parse(text, "sizegate.toml").unwrap_err();
+    let lines: Vec<(Option<usize>, &str)> =
+        errors.0.iter().map(|e| (e.line, e.path.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (Some(1), "metric"),
+            (Some(2), "colour"),
+            (Some(6), "budget[0].max_size"),
+            (Some(14), "budget[2].max_sise"),
+        ]
+    );
+    assert_eq!(errors.to_string().lines().count(), 4);
+}
+
+#[test]
+fn a_budget_that_is_not_a_table_says_what_is_expected() {
+    assert_eq!(
+        error("budget = [1]\n"),
+        "sizegate.toml:1: budget[0]: invalid type: integer `1`, expected a [[budget]] table"
+    );
+}
+
+#[test]
+fn a_mistyped_metric_gets_a_suggestion() {
+    assert_eq!(
+        error("metric = \"shiped\"\n"),
+        "sizegate.toml:1: metric: unknown value `shiped` (did you mean `shipped`?); \
+         allowed here: file, vm, shipped, gzip, zstd, debug, symbols"
+    );
 }

@@ -111,3 +111,17 @@ fn missing_oversized_and_binary_files_are_errors() {
             .contains("bin.toml is not UTF-8 text")
     );
 }
+
+#[test]
+fn every_mistake_is_listed_in_line_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sizegate.toml",
+        "metric = \"bytes\"\ncolour = 1\n\n[[budget]]\ntarget = \"a\"\nmax_size = \"1 KB/s\"\n\n\
+         [[budget]]\ntarget = \"b\"\nmax_size = 1\n\n[[budget]]\ntarget = \"c\"\nmax_sise = 1\n",
+    );
+    let out = check_config(dir.path(), "sizegate.toml");
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(String::from_utf8(out.stderr).unwrap());
+}

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 /// Run `sizegate check-config`: exit 0 and a summary when the file is
-/// valid, exit 2 and the error otherwise.
+/// valid, exit 2 and every error otherwise.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let origin = args.file.display().to_string();
     let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {origin}"))?;
@@ -34,8 +34,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             print!("{}", summary(&config, &origin));
             Ok(ExitCode::SUCCESS)
         }
-        Err(error) => {
-            eprintln!("error: {error}");
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("error: {error}");
+            }
             Ok(ExitCode::from(2))
         }
     }
