@@ -1,4 +1,4 @@
-//! What the worker hands to [`crate::evaluate`]: every target uploaded for
+//! What the worker hands to [`crate::evaluate()`]: every target uploaded for
 //! the head commit with its state and baseline, the targets only the baseline
 //! has, the event (pull request or push) and the chosen config.
 

@@ -3,7 +3,7 @@
 //!
 //! The worker calls, in order: [`Config::parse`] on the uploaded configs,
 //! [`choose_config`], [`choose_baseline`] per target (with the set of commits
-//! the store knows to have measured it), [`evaluate`], then
+//! the store knows to have measured it), [`evaluate()`], then
 //! [`render_comment`] and [`render_check`]. Nothing here does I/O.
 
 pub mod config;

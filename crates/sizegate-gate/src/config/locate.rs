@@ -12,7 +12,7 @@ use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 /// What is wrong with a `sizegate.toml`, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
-    /// File name as given to [`Config::parse`].
+    /// File name as given to [`crate::Config::parse`].
     pub origin: String,
     /// 1-based line, when known.
     pub line: Option<usize>,
