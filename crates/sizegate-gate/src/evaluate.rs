@@ -42,6 +42,16 @@ pub enum CheckStatus {
     Completed,
 }
 
+impl CheckStatus {
+    /// The name GitHub's check-runs API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::InProgress => "in_progress",
+            CheckStatus::Completed => "completed",
+        }
+    }
+}
+
 /// Conclusion of the check run, as GitHub names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +62,17 @@ pub enum Conclusion {
     Failure,
     /// Nothing could be judged: no baseline, or no budget.
     Neutral,
+}
+
+impl Conclusion {
+    /// The name GitHub's check-runs API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Neutral => "neutral",
+        }
+    }
 }
 
 /// The verdict of one target. Ordered from most to least severe.

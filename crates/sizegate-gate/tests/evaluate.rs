@@ -287,3 +287,31 @@ fn evaluations_round_trip_through_json() {
     let back: sizegate_gate::Evaluation = serde_json::from_value(json).unwrap();
     assert_eq!(back, eval);
 }
+
+#[test]
+fn names_match_serde_and_the_github_api() {
+    use sizegate_gate::{CheckStatus, Conclusion, Verdict};
+    for status in [CheckStatus::InProgress, CheckStatus::Completed] {
+        assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+    }
+    for conclusion in [
+        Conclusion::Success,
+        Conclusion::Failure,
+        Conclusion::Neutral,
+    ] {
+        assert_eq!(
+            serde_json::to_value(conclusion).unwrap(),
+            conclusion.as_str()
+        );
+    }
+    for verdict in [
+        Verdict::Fail,
+        Verdict::Error,
+        Verdict::Missing,
+        Verdict::Pending,
+        Verdict::Neutral,
+        Verdict::Pass,
+    ] {
+        assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.as_str());
+    }
+}
