@@ -29,6 +29,8 @@ enum Command {
     Migrate(cmd::migrate::Args),
     /// Create, list and revoke upload tokens.
     Token(cmd::token::Args),
+    /// Validate a sizegate.toml: print its budgets, or its errors (exit 2).
+    CheckConfig(cmd::check_config::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => cmd::worker::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::CheckConfig(args) => cmd::check_config::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,15 @@
 //! container format; the format-specific code in the analyzer builds the
 //! [`GoSection`] list.
 
+mod buildinfo;
+mod decode;
+mod names;
+mod pclntab;
+
+pub use names::{
+    CGO, GO_LINKER, GO_STRINGS, GO_TYPE_DATA, NO_PACKAGE, package_path, unescape_package,
+};
+
 use crate::report::GoBuildInfo;
 
 /// A section of the file as the Go readers need it.
@@ -31,7 +40,11 @@ pub struct Target {
 /// One function from the pclntab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoFunction {
-    /// Full symbol name, e.g. `main.(*server).handle.func1`.
+    /// Full symbol name as the pclntab spells it, e.g.
+    /// `main.(*server).handle.func1`. Go 1.18+ tables elide what is in
+    /// brackets (`main.Map[...]`, `type:.eq.[...]pkg.T`), so instantiations
+    /// of one generic function share a name; assembly functions lack the
+    /// symbol table's `.abi0` suffix.
     pub name: String,
     /// Entry address (absolute virtual address).
     pub entry: u64,
@@ -68,22 +81,32 @@ pub struct Pclntab {
 /// present, else by its magic plus header sanity checks inside the given
 /// sections (PIE and externally linked ELF put it in `.data.rel.ro`; PE in
 /// `.rdata`/`.text`). `None` when there is no (valid) pclntab.
+///
+/// Every function is checked against its `_func` record, entries must be
+/// sorted, and the table must fit in its section, so a corrupt table gives
+/// `None`. When a Go 1.18+ header holds an unrelocated text start of 0, the
+/// address of the `.text`/`__text` section (if given) is used instead; sizes
+/// do not depend on it.
 pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
-    let _ = (sections, target);
-    None
+    pclntab::read(sections, target)
 }
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in
 /// `.go.buildinfo` / `__go_buildinfo` and else in the data sections.
+/// The blob states its own pointer size and byte order. Lines of the module
+/// information that do not parse are skipped; a blob whose Go version cannot
+/// be read gives `None`.
 pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoBuildInfo> {
-    let _ = (sections, target);
-    None
+    buildinfo::read(sections, target)
 }
 
 /// The package (full import path) a Go symbol belongs to:
 /// `github.com/a/b.(*T).M` → `github.com/a/b`, `main.main.func1` → `main`,
 /// `fmt.Println[...]` → `fmt`, `type:*foo.Bar` and `go:string.*` → the
-/// pseudo-packages `type:`/`go:` resolve to (see the implementation).
+/// pseudo-packages `type:`/`go:` resolve to ([`GO_TYPE_DATA`],
+/// [`GO_STRINGS`], [`GO_LINKER`]; cgo glue is [`CGO`], names without a
+/// package [`NO_PACKAGE`]). Escapes in the path are kept
+/// (`gopkg.in/yaml%2ev3`): [`package_path`] decodes them.
 pub fn package_of(symbol: &str) -> &str {
-    symbol
+    names::package_of(symbol)
 }

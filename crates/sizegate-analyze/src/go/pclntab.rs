@@ -1,0 +1,286 @@
+//! Decoding of the Go pclntab: the runtime's table of functions, kept even
+//! in binaries built with `-ldflags "-s -w"` or stripped, which gives every
+//! function's name, entry address and (by difference) size.
+//!
+//! Layouts handled (header words are pointer-sized):
+//! - Go 1.2–1.15, magic `0xfffffffb`: `nfunc`, then `functab` right after
+//!   the header as (entry pc, func offset) pairs; offsets from the table start.
+//! - Go 1.16–1.17, magic `0xfffffffa`: `nfunc, nfiles, funcnameOffset,
+//!   cuOffset, filetabOffset, pctabOffset, pclnOffset`; `functab` at
+//!   `pclnOffset` with pointer-sized (entry pc, func offset) pairs.
+//! - Go 1.18+, magic `0xfffffff0` / `0xfffffff1`: as 1.16 with `textStart`
+//!   after `nfiles`, and `functab` pairs of `u32` (entry offset from
+//!   `textStart`, func offset).
+//!
+//! In every layout the functab ends with one extra entry, the end of the
+//! text, and each `_func` record starts with its entry (pc or offset) and the
+//! offset of its name. Every entry is checked against its `_func` record, so
+//! a candidate found by scanning for the magic is only accepted when the whole
+//! table is consistent.
+
+use super::decode::{Layout, c_str, offset_of, to_usize};
+use super::{GoFunction, GoSection, Pclntab, PclntabVersion, Target};
+
+/// Longest function name accepted. Real names, even of generic
+/// instantiations, are far shorter; a longer one means a corrupt table.
+const MAX_NAME_LEN: usize = 64 * 1024;
+
+/// Largest text a table may cover. Go 1.18+ tables store entries as `u32`
+/// offsets, so no real table spans more; an older table claiming to is corrupt.
+const MAX_TEXT_SPAN: u64 = u32::MAX as u64;
+
+/// How many magic-number hits a scan may try to decode before giving up, so
+/// crafted input full of fake headers cannot make the scan quadratic.
+const MAX_SCAN_CANDIDATES: usize = 64;
+
+/// Sections that hold the pclntab and nothing else.
+fn is_pclntab_section(name: &str) -> bool {
+    name.ends_with("gopclntab")
+}
+
+/// Find and decode the pclntab; see [`super::read_pclntab`].
+pub(crate) fn read(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
+    let text_hint = text_section_address(sections);
+    let byte_orders = [target.big_endian, !target.big_endian];
+    for section in sections.iter().filter(|s| is_pclntab_section(s.name)) {
+        for big_endian in byte_orders {
+            if let Some((version, functions)) = decode(section.data, big_endian, text_hint) {
+                return Some(found(section, version, functions));
+            }
+        }
+    }
+    let mut candidates = 0;
+    for section in sections.iter().filter(|s| !is_pclntab_section(s.name)) {
+        for offset in magic_offsets(section, target) {
+            candidates += 1;
+            if candidates > MAX_SCAN_CANDIDATES {
+                return None;
+            }
+            let Some(data) = section.data.get(offset..) else {
+                continue;
+            };
+            if let Some((version, functions)) = decode(data, target.big_endian, text_hint) {
+                return Some(found(section, version, functions));
+            }
+        }
+    }
+    None
+}
+
+fn found(section: &GoSection<'_>, version: PclntabVersion, functions: Vec<GoFunction>) -> Pclntab {
+    Pclntab {
+        version,
+        section: section.name.to_owned(),
+        functions,
+    }
+}
+
+/// Address of the text section, used as `textStart` when a Go 1.18+ header
+/// holds 0 there (the field is relocated at load time, and in some PIE
+/// binaries the file keeps 0). For internally linked binaries `runtime.text`
+/// is the start of `.text`; with external linking it may sit a few bytes
+/// later, so entries are then approximate (sizes are exact either way).
+fn text_section_address(sections: &[GoSection<'_>]) -> Option<u64> {
+    sections
+        .iter()
+        .find(|s| s.name == ".text" || s.name == "__text")
+        .map(|s| s.address)
+}
+
+/// Offsets in `section` (4-byte aligned in memory) where a pclntab header of
+/// any known version, in the target's byte order and pointer size, starts.
+fn magic_offsets<'a>(
+    section: &'a GoSection<'a>,
+    target: Target,
+) -> impl Iterator<Item = usize> + 'a {
+    let misalignment = usize::try_from(section.address % 4).unwrap_or(0);
+    let first = (4 - misalignment) % 4;
+    let data = section.data;
+    (first..data.len().saturating_sub(8))
+        .step_by(4)
+        .filter(move |&offset| {
+            let header = &data[offset..offset + 8];
+            let magic = header[..4].try_into().map_or(0, |bytes: [u8; 4]| {
+                if target.big_endian {
+                    u32::from_be_bytes(bytes)
+                } else {
+                    u32::from_le_bytes(bytes)
+                }
+            });
+            version_of(magic).is_some()
+                && header[4] == 0
+                && header[5] == 0
+                && matches!(header[6], 1 | 2 | 4)
+                && header[7] == target.ptr_size
+        })
+}
+
+fn version_of(magic: u32) -> Option<PclntabVersion> {
+    match magic {
+        0xffff_fffb => Some(PclntabVersion::Go12),
+        0xffff_fffa => Some(PclntabVersion::Go116),
+        0xffff_fff0 => Some(PclntabVersion::Go118),
+        0xffff_fff1 => Some(PclntabVersion::Go120),
+        _ => None,
+    }
+}
+
+/// Where the parts of one table are, from its header.
+#[derive(Debug)]
+struct TableLayout {
+    version: PclntabVersion,
+    layout: Layout,
+    nfunc: usize,
+    /// Start of the (entry, func offset) pairs.
+    functab: usize,
+    /// Size of one functab field: 4 (Go 1.18+) or the pointer size.
+    field_size: u8,
+    /// `_func` offsets are relative to this.
+    funcdata: usize,
+    /// Name offsets are relative to this.
+    funcnames: usize,
+    /// Go 1.18+: entries are offsets from here. Older: 0 (absolute pcs).
+    text_start: u64,
+}
+
+/// Decode the table at the start of `data`: version and functions sorted by
+/// entry, or `None` when it is not a consistent pclntab.
+fn decode(
+    data: &[u8],
+    big_endian: bool,
+    text_hint: Option<u64>,
+) -> Option<(PclntabVersion, Vec<GoFunction>)> {
+    let table = parse_header(data, big_endian, text_hint)?;
+    let functions = read_functions(data, &table)?;
+    Some((table.version, functions))
+}
+
+fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option<TableLayout> {
+    let header = data.get(..8)?;
+    let probe = Layout {
+        big_endian,
+        ptr_size: 4,
+    };
+    let version = version_of(probe.u32(header, 0)?)?;
+    if header[4] != 0 || header[5] != 0 || !matches!(header[6], 1 | 2 | 4) {
+        return None;
+    }
+    let ptr_size = header[7];
+    if !matches!(ptr_size, 4 | 8) {
+        return None;
+    }
+    let layout = Layout {
+        big_endian,
+        ptr_size,
+    };
+    let ptr = usize::from(ptr_size);
+    let header_word =
+        |index: usize| -> Option<usize> { to_usize(layout.word(data, offset_of(8, index, ptr)?)?) };
+    let nfunc = header_word(0)?;
+    let table = match version {
+        PclntabVersion::Go12 => TableLayout {
+            version,
+            layout,
+            nfunc,
+            functab: 8 + ptr,
+            field_size: ptr_size,
+            funcdata: 0,
+            funcnames: 0,
+            text_start: 0,
+        },
+        PclntabVersion::Go116 => {
+            let pcln = header_word(6)?;
+            TableLayout {
+                version,
+                layout,
+                nfunc,
+                functab: pcln,
+                field_size: ptr_size,
+                funcdata: pcln,
+                funcnames: header_word(2)?,
+                text_start: 0,
+            }
+        }
+        PclntabVersion::Go118 | PclntabVersion::Go120 => {
+            let pcln = header_word(7)?;
+            let stored_text = layout.word(data, 8 + 2 * ptr)?;
+            let text_start = match (stored_text, text_hint) {
+                (0, Some(hint)) => hint,
+                (stored, _) => stored,
+            };
+            TableLayout {
+                version,
+                layout,
+                nfunc,
+                functab: pcln,
+                field_size: 4,
+                funcdata: pcln,
+                funcnames: header_word(3)?,
+                text_start,
+            }
+        }
+    };
+    // The functab (nfunc pairs and the end entry) must fit in the data; this
+    // also bounds every allocation made from `nfunc`.
+    let entries = table.nfunc.checked_mul(2)?.checked_add(1)?;
+    let functab_end = offset_of(table.functab, entries, usize::from(table.field_size))?;
+    if table.nfunc == 0 || functab_end > data.len() || table.funcnames >= data.len() {
+        return None;
+    }
+    Some(table)
+}
+
+fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
+    let field = usize::from(table.field_size);
+    let functab_field = |index: usize| -> Option<u64> {
+        table.layout.sized(
+            data,
+            offset_of(table.functab, index, field)?,
+            table.field_size,
+        )
+    };
+    let names = data.get(table.funcnames..)?;
+    // Names are distinct and live inside `data`, so a consistent table never
+    // needs more name bytes than that; a crafted one pointing every function
+    // at one long name could, so cap the total.
+    let mut name_budget = data.len();
+    let mut functions = Vec::with_capacity(table.nfunc);
+    let mut previous_entry = 0u64;
+    for index in 0..table.nfunc {
+        let raw_entry = functab_field(2 * index)?;
+        let func_offset = to_usize(functab_field(2 * index + 1)?)?;
+        if raw_entry < previous_entry {
+            return None;
+        }
+        previous_entry = raw_entry;
+        let record = table.funcdata.checked_add(func_offset)?;
+        // The `_func` record repeats the entry: a strong consistency check.
+        if table.layout.sized(data, record, table.field_size)? != raw_entry {
+            return None;
+        }
+        let name_offset = table.layout.u32(data, record.checked_add(field)?)?;
+        let name = c_str(names, to_usize(name_offset.into())?, MAX_NAME_LEN)?;
+        if name.is_empty() || name.len() > name_budget {
+            return None;
+        }
+        name_budget -= name.len();
+        functions.push(GoFunction {
+            name: name.to_owned(),
+            entry: table.text_start.checked_add(raw_entry)?,
+            size: 0,
+        });
+    }
+    let end = table
+        .text_start
+        .checked_add(functab_field(2 * table.nfunc)?)?;
+    let first_entry = functions.first()?.entry;
+    if end < table.text_start.checked_add(previous_entry)? || end - first_entry > MAX_TEXT_SPAN {
+        return None;
+    }
+    let mut next_entry = end;
+    for function in functions.iter_mut().rev() {
+        function.size = next_entry - function.entry;
+        next_entry = function.entry;
+    }
+    Some(functions)
+}
