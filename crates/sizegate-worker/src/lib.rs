@@ -108,14 +108,6 @@ pub enum Error {
     /// Blob store.
     #[error(transparent)]
     Blob(#[from] sizegate_store::BlobError),
-    /// Local file system.
-    #[error("{action}: {source}")]
-    Io {
-        /// What was being done.
-        action: String,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 /// The workers of one process.
