@@ -2,12 +2,13 @@
 //! memory while parsing an untrusted artifact cannot take the worker (or the
 //! server it runs in) down.
 //!
-//! The child is `<analyzer> analyze --format json --top 0 <file>`, started
-//! through `/bin/sh -c 'ulimit -v KiB; exec ...'`: the shell sets the
-//! address-space limit (RLIMIT_AS) on itself and then becomes the analyzer,
-//! which inherits it. This needs no `unsafe` `pre_exec` (the workspace denies
-//! unsafe code) and no extra crate. The wall-time limit is enforced here:
-//! past it the child is killed.
+//! The child is `<analyzer> analyze --format json --top 0 <file>`, under an
+//! address-space limit (RLIMIT_AS) set before the analyzer starts, by one of
+//! two [`Limiter`]s: the `sizegate` binary itself (`sizegate run-limited`,
+//! see [`crate::limits`]: no shell needed, what `serve` and `worker` use), or
+//! `/bin/sh -c 'ulimit -v KiB; exec ...'` (for embedding without the
+//! binary). Both avoid an `unsafe` `pre_exec` (the workspace denies unsafe
+//! code). The wall-time limit is enforced here: past it the child is killed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,11 +18,23 @@ use sizegate_analyze::Report;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+/// How the memory limit is put on the analyzer child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limiter {
+    /// Through `/bin/sh` and `ulimit -v` (needs a POSIX shell).
+    Shell,
+    /// Through `<sizegate> run-limited --memory-bytes N -- ANALYZER ARGS...`,
+    /// with the path of a `sizegate` binary.
+    Exec(PathBuf),
+}
+
 /// How to run the analyzer.
 #[derive(Debug, Clone)]
 pub struct AnalyzerCommand {
     /// The `sizegate` binary (or a stand-in taking the same arguments).
     pub program: PathBuf,
+    /// How the memory limit is set.
+    pub limiter: Limiter,
     /// Wall-time limit.
     pub timeout: Duration,
     /// Address-space limit in bytes (0: none).
@@ -97,16 +110,26 @@ fn tail(bytes: &[u8], max: usize) -> String {
 impl AnalyzerCommand {
     /// Analyze `file` and return its report.
     pub async fn run(&self, file: &Path) -> Result<Report, AnalyzerError> {
-        let mut command = if self.memory_limit > 0 {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c")
-                .arg(r#"ulimit -v "$1" || exit 125; shift; exec "$@""#)
-                .arg("sh")
-                .arg((self.memory_limit / 1024).max(1).to_string())
-                .arg(&self.program);
-            c
-        } else {
-            Command::new(&self.program)
+        let mut command = match (&self.limiter, self.memory_limit) {
+            (_, 0) => Command::new(&self.program),
+            (Limiter::Shell, limit) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c")
+                    .arg(r#"ulimit -v "$1" || exit 125; shift; exec "$@""#)
+                    .arg("sh")
+                    .arg((limit / 1024).max(1).to_string())
+                    .arg(&self.program);
+                c
+            }
+            (Limiter::Exec(sizegate), limit) => {
+                let mut c = Command::new(sizegate);
+                c.arg("run-limited")
+                    .arg("--memory-bytes")
+                    .arg(limit.to_string())
+                    .arg("--")
+                    .arg(&self.program);
+                c
+            }
         };
         command
             .args(["analyze", "--format", "json", "--top", "0"])
@@ -216,6 +239,7 @@ mod tests {
     fn command(program: PathBuf) -> AnalyzerCommand {
         AnalyzerCommand {
             program,
+            limiter: Limiter::Shell,
             timeout: Duration::from_secs(10),
             memory_limit: 512 << 20,
             max_output: 1 << 20,

@@ -9,6 +9,7 @@
 
 pub mod analyzer;
 mod job;
+pub mod limits;
 mod metrics;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use analyzer::{AnalyzerCommand, AnalyzerError};
+pub use analyzer::{AnalyzerCommand, AnalyzerError, Limiter};
 pub use metrics::WorkerMetrics;
 
 /// Settings of the workers (flags and env vars of `sizegate serve` and
@@ -34,6 +35,8 @@ pub struct WorkerConfig {
     pub analyzer_timeout: Duration,
     /// Address-space limit of the analyzer in bytes, 0 for none (`SIZEGATE_ANALYZER_MEMORY_MIB`).
     pub analyzer_memory_limit: u64,
+    /// How that limit is set (the binary uses itself: `sizegate run-limited`).
+    pub limiter: Limiter,
     /// Job loops in this process (`SIZEGATE_WORKERS`).
     pub concurrency: usize,
     /// Lease of a claimed job; renewed every third of it (`SIZEGATE_JOB_LEASE_SECS`).
@@ -61,6 +64,7 @@ impl WorkerConfig {
             analyzer,
             analyzer_timeout: Duration::from_secs(300),
             analyzer_memory_limit: 4096 << 20,
+            limiter: Limiter::Shell,
             concurrency: 2,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
@@ -92,6 +96,7 @@ impl WorkerConfig {
     fn analyzer_command(&self) -> AnalyzerCommand {
         AnalyzerCommand {
             program: self.analyzer.clone(),
+            limiter: self.limiter.clone(),
             timeout: self.analyzer_timeout,
             memory_limit: self.analyzer_memory_limit,
             max_output: 1 << 30,

@@ -29,6 +29,9 @@ enum Command {
     Migrate(cmd::migrate::Args),
     /// Create, list and revoke upload tokens.
     Token(cmd::token::Args),
+    /// Run a program under a memory limit (used by the worker for the analyzer).
+    #[command(hide = true)]
+    RunLimited(cmd::run_limited::Args),
     /// Validate a sizegate.toml: print its budgets, or its errors (exit 2).
     CheckConfig(cmd::check_config::Args),
 }
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => cmd::worker::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::RunLimited(args) => cmd::run_limited::run(args),
         Command::CheckConfig(args) => cmd::check_config::run(args),
     };
     match result {

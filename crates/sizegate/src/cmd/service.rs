@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sizegate_store::{BlobStore, DatabaseSettings, Store};
-use sizegate_worker::WorkerConfig;
+use sizegate_worker::{Limiter, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Where the database is.
@@ -118,10 +118,8 @@ pub struct WorkerArgs {
 impl WorkerArgs {
     /// The worker configuration; scratch files go under `data_dir`.
     pub fn config(&self, data_dir: &std::path::Path) -> anyhow::Result<WorkerConfig> {
-        let analyzer = match &self.analyzer {
-            Some(path) => path.clone(),
-            None => std::env::current_exe().context("locating the sizegate executable")?,
-        };
+        let sizegate = std::env::current_exe().context("locating the sizegate executable")?;
+        let analyzer = self.analyzer.clone().unwrap_or_else(|| sizegate.clone());
         let scratch_dir = data_dir.join("scratch");
         std::fs::create_dir_all(&scratch_dir)
             .with_context(|| format!("creating {}", scratch_dir.display()))?;
@@ -132,6 +130,8 @@ impl WorkerArgs {
             analyzer,
             analyzer_timeout: Duration::from_secs(self.analyzer_timeout_secs.max(1)),
             analyzer_memory_limit: self.analyzer_memory_mib << 20,
+            // This binary sets the limit itself (`run-limited`): no shell needed.
+            limiter: Limiter::Exec(sizegate),
             concurrency: self.workers.max(1),
             lease: Duration::from_secs(self.job_lease_secs),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
