@@ -1,0 +1,238 @@
+//! The GitHub App client: configuration, App (JWT) authentication, the
+//! installation of each repository and installation tokens, both cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use http::{Method, StatusCode};
+use serde::Deserialize;
+
+use crate::app_key::AppKey;
+use crate::clock::{Clock, SystemClock, later};
+use crate::error::Error;
+use crate::repo::Repo;
+use crate::retry::{RetryPolicy, WaitHint};
+use crate::transport::{Answer, Call, Failure, Transport, is_status};
+
+/// The public GitHub API.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Settings of the GitHub App client, filled by the binary from the
+/// environment (see the field docs); nothing here reads the environment.
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    /// API base URL (`SIZEGATE_GITHUB_API_URL`; default
+    /// `https://api.github.com`, `https://HOST/api/v3` on Enterprise Server).
+    pub api_url: String,
+    /// The App id (`SIZEGATE_GITHUB_APP_ID`).
+    pub app_id: u64,
+    /// The App private key in PEM (`SIZEGATE_GITHUB_PRIVATE_KEY`, or the
+    /// contents of `SIZEGATE_GITHUB_PRIVATE_KEY_FILE`).
+    pub private_key_pem: String,
+    /// Retries of failed calls.
+    pub retry: RetryPolicy,
+    /// An installation token is replaced this long before it expires.
+    pub token_refresh_margin: Duration,
+}
+
+impl GitHubConfig {
+    /// Settings for App `app_id` on api.github.com with default retries.
+    pub fn new(app_id: u64, private_key_pem: impl Into<String>) -> Self {
+        Self {
+            api_url: DEFAULT_API_URL.to_owned(),
+            app_id,
+            private_key_pem: private_key_pem.into(),
+            retry: RetryPolicy::default(),
+            token_refresh_margin: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A client acting as one GitHub App on the repositories it is installed on.
+#[derive(Debug)]
+pub struct GitHubClient {
+    pub(crate) transport: Transport,
+    app_id: u64,
+    key: AppKey,
+    refresh_margin: Duration,
+    /// Repository key → installation id.
+    installations: Mutex<HashMap<String, u64>>,
+    /// Installation id → token. A Tokio mutex, held while a token is
+    /// fetched, so concurrent callers wait for one fetch instead of racing.
+    tokens: tokio::sync::Mutex<HashMap<u64, CachedToken>>,
+}
+
+#[derive(Deserialize)]
+struct InstallationAnswer {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl GitHubClient {
+    /// A client using the real clock. Must be called inside a Tokio runtime.
+    pub fn new(config: GitHubConfig) -> Result<Self, Error> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A client whose time and waits come from `clock` (tests pass a fake).
+    pub fn with_clock(config: GitHubConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        let key = AppKey::from_pem(config.private_key_pem.as_bytes())?;
+        let transport = Transport::new(&config.api_url, clock, config.retry)?;
+        Ok(Self {
+            transport,
+            app_id: config.app_id,
+            key,
+            refresh_margin: config.token_refresh_margin,
+            installations: Mutex::new(HashMap::new()),
+            tokens: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The App id this client acts as.
+    pub fn app_id(&self) -> u64 {
+        self.app_id
+    }
+
+    /// The id of the App's installation on `repo`
+    /// (`GET /repos/{owner}/{repo}/installation`), cached.
+    pub async fn installation_id(&self, repo: &Repo) -> Result<u64, Error> {
+        if let Some(id) = self.lock_installations().get(&repo.key()) {
+            return Ok(*id);
+        }
+        let path = format!("/repos/{}/{}/installation", repo.owner(), repo.name());
+        let what = format!("GET {path}");
+        let answer = self
+            .transport
+            .retrying(&what, || self.send_as_app(&what, Method::GET, &path))
+            .await
+            .map_err(|e| {
+                if is_status(&e, StatusCode::NOT_FOUND) {
+                    Error::NotInstalled {
+                        repo: repo.to_string(),
+                    }
+                } else {
+                    e
+                }
+            })?;
+        let id = answer.json::<InstallationAnswer>(&what)?.id;
+        self.lock_installations().insert(repo.key(), id);
+        Ok(id)
+    }
+
+    /// A token for installation `installation_id`, fetched with
+    /// `POST /app/installations/{id}/access_tokens` and reused until
+    /// [`GitHubConfig::token_refresh_margin`] before it expires.
+    pub async fn installation_token(&self, installation_id: u64) -> Result<String, Error> {
+        let mut tokens = self.tokens.lock().await;
+        let now = self.transport.clock.now();
+        if let Some(cached) = tokens.get(&installation_id)
+            && later(now, self.refresh_margin) < cached.expires_at
+        {
+            return Ok(cached.token.clone());
+        }
+        let path = format!("/app/installations/{installation_id}/access_tokens");
+        let what = format!("POST {path}");
+        let answer = self
+            .transport
+            .retrying(&what, || self.send_as_app(&what, Method::POST, &path))
+            .await?;
+        let fresh: TokenAnswer = answer.json(&what)?;
+        tokens.insert(
+            installation_id,
+            CachedToken {
+                token: fresh.token.clone(),
+                expires_at: fresh.expires_at,
+            },
+        );
+        Ok(fresh.token)
+    }
+
+    /// Drop what is cached about an installation (call it when the App is
+    /// uninstalled or loses repositories).
+    pub async fn forget_installation(&self, installation_id: u64) {
+        self.tokens.lock().await.remove(&installation_id);
+        self.lock_installations()
+            .retain(|_, id| *id != installation_id);
+    }
+
+    /// Drop the cached installation of one repository.
+    pub fn forget_repository(&self, repo: &Repo) {
+        self.lock_installations().remove(&repo.key());
+    }
+
+    /// One attempt of a call authenticated as the App (JWT).
+    async fn send_as_app(&self, what: &str, method: Method, path: &str) -> Result<Answer, Failure> {
+        let jwt = self.key.jwt(self.app_id, self.transport.clock.now())?;
+        let authorization = format!("Bearer {jwt}");
+        self.transport
+            .send(
+                what,
+                Call {
+                    method,
+                    path_and_query: path,
+                    authorization: &authorization,
+                    body: None,
+                },
+            )
+            .await
+    }
+
+    /// One attempt of a call on `repo` authenticated as its installation.
+    /// A 401 means the cached token was revoked: it is dropped and the
+    /// attempt counts as transient so the retry fetches a new one.
+    pub(crate) async fn send_as_installation(
+        &self,
+        repo: &Repo,
+        what: &str,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, Failure> {
+        let installation_id = self.installation_id(repo).await?;
+        let token = self.installation_token(installation_id).await?;
+        let authorization = format!("token {token}");
+        let result = self
+            .transport
+            .send(
+                what,
+                Call {
+                    method,
+                    path_and_query,
+                    authorization: &authorization,
+                    body,
+                },
+            )
+            .await;
+        match result {
+            Err(Failure::Fatal(error)) if is_status(&error, StatusCode::UNAUTHORIZED) => {
+                self.tokens.lock().await.remove(&installation_id);
+                Err(Failure::Transient {
+                    hint: WaitHint::Backoff,
+                    reason: error.to_string(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn lock_installations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // The map holds plain values; a panic elsewhere cannot leave it half
+        // written, so a poisoned lock is still usable.
+        self.installations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
