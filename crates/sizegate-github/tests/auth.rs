@@ -47,12 +47,20 @@ fn keys_that_are_not_rsa_pem_are_refused_with_a_clear_error() {
 #[tokio::test]
 async fn the_fake_accepts_our_jwt_and_answers_the_installation() {
     let h = harness().await;
-    assert_eq!(h.client.installation_id(&h.repo).await.unwrap(), INSTALLATION_ID);
+    assert_eq!(
+        h.client.installation_id(&h.repo).await.unwrap(),
+        INSTALLATION_ID
+    );
     let calls = h.fake.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].path, "/repos/octo-org/app/installation");
     assert_eq!(calls[0].status, 200);
-    assert!(calls[0].header("authorization").unwrap().starts_with("Bearer "));
+    assert!(
+        calls[0]
+            .header("authorization")
+            .unwrap()
+            .starts_with("Bearer ")
+    );
 }
 
 #[tokio::test]
@@ -71,7 +79,10 @@ async fn a_jwt_signed_with_another_key_is_rejected() {
 async fn installation_is_looked_up_once_per_repository() {
     let h = harness().await;
     for _ in 0..3 {
-        assert_eq!(h.client.installation_id(&h.repo).await.unwrap(), INSTALLATION_ID);
+        assert_eq!(
+            h.client.installation_id(&h.repo).await.unwrap(),
+            INSTALLATION_ID
+        );
     }
     // GitHub names are case-insensitive: same cache entry.
     let shouting = Repo::new("OCTO-ORG", "App").unwrap();
@@ -99,7 +110,10 @@ async fn installation_token_is_cached_then_refreshed_near_expiry() {
 
     // Tokens live an hour; 54 minutes in, the cached one is still used.
     h.clock.advance(Duration::from_secs(54 * 60));
-    assert_eq!(h.client.installation_token(INSTALLATION_ID).await.unwrap(), first);
+    assert_eq!(
+        h.client.installation_token(INSTALLATION_ID).await.unwrap(),
+        first
+    );
     assert_eq!(token_requests(&h), 1);
 
     // 56 minutes in, less than the 5-minute margin is left: a new one.

@@ -68,8 +68,11 @@ pub async fn harness() -> Harness {
 pub async fn harness_with(adjust: impl FnOnce(FakeGitHubConfig) -> FakeGitHubConfig) -> Harness {
     let key = generate_key();
     let clock = Arc::new(FakeClock::new());
-    let config = FakeGitHubConfig::new(APP_ID, key.public_der.clone(), clock.clone())
-        .with_repo(OWNER, NAME, INSTALLATION_ID);
+    let config = FakeGitHubConfig::new(APP_ID, key.public_der.clone(), clock.clone()).with_repo(
+        OWNER,
+        NAME,
+        INSTALLATION_ID,
+    );
     let fake = FakeGitHub::start(adjust(config)).await.unwrap();
     let client = client_for(&fake, &key.private_pem, clock.clone());
     Harness {

@@ -1,0 +1,177 @@
+//! The sticky comment against the fake GitHub: one comment per pull
+//! request, found across pages with credentials on every page.
+
+mod support;
+
+use sizegate_github::CommentOutcome;
+use sizegate_github::fake::FakeGitHubConfig;
+use support::*;
+
+#[tokio::test]
+async fn sticky_comment_is_created_then_updated_in_place() {
+    let h = harness().await;
+    let body = format!("{MARKER}\n## Size report\n+1 KiB");
+    let created = h
+        .client
+        .upsert_sticky_comment(&h.repo, 7, MARKER, &body)
+        .await
+        .unwrap();
+    let CommentOutcome::Created { id } = created else {
+        panic!("expected a new comment, got {created:?}");
+    };
+
+    let newer = format!("{MARKER}\n## Size report\n-3 KiB");
+    let updated = h
+        .client
+        .upsert_sticky_comment(&h.repo, 7, MARKER, &newer)
+        .await
+        .unwrap();
+    assert_eq!(updated, CommentOutcome::Updated { id });
+
+    let same = h
+        .client
+        .upsert_sticky_comment(&h.repo, 7, MARKER, &newer)
+        .await
+        .unwrap();
+    assert_eq!(same, CommentOutcome::Unchanged { id });
+
+    let comments = h.fake.comments(OWNER, NAME, 7);
+    assert_eq!(comments.len(), 1, "never two comments on one PR");
+    assert_eq!(comments[0].id, id);
+    assert_eq!(comments[0].body, newer);
+    assert!(comments[0].bot);
+
+    let patch = h
+        .fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        patch.path,
+        format!("/repos/{OWNER}/{NAME}/issues/comments/{id}")
+    );
+    let sent: serde_json::Value = serde_json::from_str(&patch.body).unwrap();
+    assert_eq!(sent["body"], newer);
+}
+
+#[tokio::test]
+async fn marker_is_appended_when_the_body_lacks_it() {
+    let h = harness().await;
+    h.client
+        .upsert_sticky_comment(&h.repo, 3, MARKER, "no marker here")
+        .await
+        .unwrap();
+    h.client
+        .upsert_sticky_comment(&h.repo, 3, MARKER, "still none")
+        .await
+        .unwrap();
+    let comments = h.fake.comments(OWNER, NAME, 3);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body, format!("still none\n\n{MARKER}"));
+}
+
+#[tokio::test]
+async fn comment_on_page_two_is_found_with_authorization_on_every_page() {
+    // Served under /api/v3 like GitHub Enterprise Server; the fake's next
+    // links use /repositories/{id}/… paths like GitHub's do.
+    let h = harness_with(|mut config: FakeGitHubConfig| {
+        config.path_prefix = "/api/v3".to_owned();
+        config
+    })
+    .await;
+    // A person quoting the marker on page 1 must not be taken for us.
+    h.fake.add_comment(
+        OWNER,
+        NAME,
+        9,
+        "alice",
+        false,
+        &format!("what is {MARKER}?"),
+    );
+    for n in 0..119 {
+        h.fake
+            .add_comment(OWNER, NAME, 9, "alice", false, &format!("comment {n}"));
+    }
+    let ours = h.fake.add_comment(
+        OWNER,
+        NAME,
+        9,
+        "sizegate[bot]",
+        true,
+        &format!("{MARKER}\nold"),
+    );
+    for n in 0..30 {
+        h.fake
+            .add_comment(OWNER, NAME, 9, "bob", false, &format!("later {n}"));
+    }
+    // Look up the installation and its token first, so that every call
+    // recorded below is an installation-token call.
+    h.client.installation_id(&h.repo).await.unwrap();
+    h.client.installation_token(INSTALLATION_ID).await.unwrap();
+    h.fake.clear_calls();
+
+    let outcome = h
+        .client
+        .upsert_sticky_comment(&h.repo, 9, MARKER, &format!("{MARKER}\nnew"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, CommentOutcome::Updated { id: ours });
+
+    let calls = h.fake.calls();
+    let pages: Vec<_> = calls.iter().filter(|c| c.method == "GET").collect();
+    assert_eq!(
+        pages.len(),
+        2,
+        "{:#?}",
+        calls.iter().map(|c| &c.path).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        pages[0].path,
+        "/api/v3/repos/octo-org/app/issues/9/comments?per_page=100"
+    );
+    assert!(
+        pages[1].path.starts_with("/api/v3/repositories/") && pages[1].path.ends_with("page=2"),
+        "{}",
+        pages[1].path
+    );
+    for call in &calls {
+        let auth = call.header("authorization").unwrap_or_default();
+        assert!(
+            auth.starts_with("token ghs_"),
+            "{} {} had {auth:?}",
+            call.method,
+            call.path
+        );
+        assert_eq!(
+            call.status / 100,
+            2,
+            "{} {} answered {}",
+            call.method,
+            call.path,
+            call.status
+        );
+    }
+    let comments = h.fake.comments(OWNER, NAME, 9);
+    assert_eq!(comments.len(), 151);
+    assert_eq!(
+        comments.iter().filter(|c| c.body.contains("new")).count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn comments_on_other_pull_requests_are_left_alone() {
+    let h = harness().await;
+    h.client
+        .upsert_sticky_comment(&h.repo, 1, MARKER, "first")
+        .await
+        .unwrap();
+    h.client
+        .upsert_sticky_comment(&h.repo, 2, MARKER, "second")
+        .await
+        .unwrap();
+    assert_eq!(h.fake.comments(OWNER, NAME, 1).len(), 1);
+    assert_eq!(h.fake.comments(OWNER, NAME, 2).len(), 1);
+    assert!(h.fake.comments(OWNER, NAME, 1)[0].body.starts_with("first"));
+}
