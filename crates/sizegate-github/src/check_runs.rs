@@ -221,6 +221,7 @@ fn check_run_body(request: &CheckRunRequest) -> Result<serde_json::Value, Error>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -190,6 +190,7 @@ fn with_marker(body: &str, marker: &str) -> Result<String, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -30,6 +30,7 @@ pub(crate) fn next_page(headers: &HeaderMap) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

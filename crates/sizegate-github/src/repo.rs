@@ -80,6 +80,7 @@ pub(crate) fn check_sha(sha: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -119,6 +119,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

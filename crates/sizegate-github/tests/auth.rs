@@ -1,6 +1,8 @@
 //! App authentication against the fake GitHub: the JWT, the installation
 //! lookup and the installation token cache.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod support;
 
 use std::time::Duration;

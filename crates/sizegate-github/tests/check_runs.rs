@@ -1,5 +1,7 @@
 //! Check runs against the fake GitHub: one per name and head sha.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod support;
 
 use sizegate_github::{CheckConclusion, CheckRunOutcome, CheckRunRequest, CheckStatus, Error};

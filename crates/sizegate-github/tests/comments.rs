@@ -1,6 +1,8 @@
 //! The sticky comment against the fake GitHub: one comment per pull
 //! request, found across pages with credentials on every page.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod support;
 
 use sizegate_github::CommentOutcome;

@@ -3,6 +3,8 @@
 //! stay idempotent, and persistent failures end in an error saying what
 //! failed.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! octokit/webhooks) parses into the expected event, and signatures of real
 //! payloads verify.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use sizegate_github::Repo;
 use sizegate_github::webhook::{
     InstallationAction, PullRequestAction, SignatureError, WebhookEvent, parse_event,

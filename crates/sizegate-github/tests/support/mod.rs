@@ -2,7 +2,7 @@
 //! openssl CLI (no key is committed), a fake GitHub on loopback trusting it,
 //! and a client pointed at the fake with a fake clock.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // shared by several test binaries; tests may unwrap
 
 use std::process::Command;
 use std::sync::Arc;
