@@ -116,6 +116,15 @@ impl GitHubClient {
             "check run {:?} on {repo}@{}",
             request.name, request.head_sha
         );
+        let _serialized = self
+            .targets
+            .lock(format!(
+                "{}@{}:{}",
+                repo.key(),
+                request.head_sha.to_ascii_lowercase(),
+                request.name
+            ))
+            .await;
         self.transport
             .retrying(&what, || self.upsert_check_run_once(repo, request, &body))
             .await

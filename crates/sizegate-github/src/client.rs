@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::app_key::AppKey;
 use crate::clock::{Clock, SystemClock, later};
 use crate::error::Error;
+use crate::key_lock::KeyedLocks;
 use crate::repo::Repo;
 use crate::retry::{RetryPolicy, WaitHint};
 use crate::transport::{Answer, Call, Failure, Transport, is_status};
@@ -65,10 +66,17 @@ pub struct GitHubClient {
     refresh_margin: Duration,
     /// Repository key → installation id.
     installations: Mutex<HashMap<String, u64>>,
-    /// Installation id → token. A Tokio mutex, held while a token is
-    /// fetched, so concurrent callers wait for one fetch instead of racing.
-    tokens: tokio::sync::Mutex<HashMap<u64, CachedToken>>,
+    /// Installation id → its token slot. Each slot is a Tokio mutex held
+    /// while a token is fetched, so concurrent callers for one installation
+    /// wait for one fetch instead of racing, and other installations are
+    /// not held up.
+    tokens: Mutex<HashMap<u64, TokenSlot>>,
+    /// Serializes the upserts of this process per pull request and per
+    /// check run target.
+    pub(crate) targets: KeyedLocks,
 }
+
+type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 
 #[derive(Deserialize)]
 struct InstallationAnswer {
@@ -97,7 +105,8 @@ impl GitHubClient {
             key,
             refresh_margin: config.token_refresh_margin,
             installations: Mutex::new(HashMap::new()),
-            tokens: tokio::sync::Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            targets: KeyedLocks::default(),
         })
     }
 
@@ -136,9 +145,14 @@ impl GitHubClient {
     /// `POST /app/installations/{id}/access_tokens` and reused until
     /// [`GitHubConfig::token_refresh_margin`] before it expires.
     pub async fn installation_token(&self, installation_id: u64) -> Result<String, Error> {
-        let mut tokens = self.tokens.lock().await;
+        let slot = Arc::clone(
+            self.lock_tokens()
+                .entry(installation_id)
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None))),
+        );
+        let mut slot = slot.lock().await;
         let now = self.transport.clock.now();
-        if let Some(cached) = tokens.get(&installation_id)
+        if let Some(cached) = slot.as_ref()
             && later(now, self.refresh_margin) < cached.expires_at
         {
             return Ok(cached.token.clone());
@@ -150,20 +164,17 @@ impl GitHubClient {
             .retrying(&what, || self.send_as_app(&what, Method::POST, &path))
             .await?;
         let fresh: TokenAnswer = answer.json(&what)?;
-        tokens.insert(
-            installation_id,
-            CachedToken {
-                token: fresh.token.clone(),
-                expires_at: fresh.expires_at,
-            },
-        );
+        *slot = Some(CachedToken {
+            token: fresh.token.clone(),
+            expires_at: fresh.expires_at,
+        });
         Ok(fresh.token)
     }
 
     /// Drop what is cached about an installation (call it when the App is
     /// uninstalled or loses repositories).
-    pub async fn forget_installation(&self, installation_id: u64) {
-        self.tokens.lock().await.remove(&installation_id);
+    pub fn forget_installation(&self, installation_id: u64) {
+        self.lock_tokens().remove(&installation_id);
         self.lock_installations()
             .retain(|_, id| *id != installation_id);
     }
@@ -218,7 +229,7 @@ impl GitHubClient {
             .await;
         match result {
             Err(Failure::Fatal(error)) if is_status(&error, StatusCode::UNAUTHORIZED) => {
-                self.tokens.lock().await.remove(&installation_id);
+                self.lock_tokens().remove(&installation_id);
                 Err(Failure::Transient {
                     hint: WaitHint::Backoff,
                     reason: error.to_string(),
@@ -226,6 +237,11 @@ impl GitHubClient {
             }
             other => other,
         }
+    }
+
+    fn lock_tokens(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TokenSlot>> {
+        // As above: plain values, usable after a panic elsewhere.
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_installations(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {

@@ -80,6 +80,10 @@ impl GitHubClient {
         }
         let body = with_marker(body, marker)?;
         let what = format!("sticky comment on {repo}#{issue_number}");
+        let _serialized = self
+            .targets
+            .lock(format!("{}#{issue_number}", repo.key()))
+            .await;
         self.transport
             .retrying(&what, || {
                 self.upsert_comment_once(repo, issue_number, marker, &body)

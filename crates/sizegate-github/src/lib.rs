@@ -9,6 +9,7 @@ mod client;
 mod clock;
 mod comments;
 mod error;
+mod key_lock;
 mod pagination;
 mod repo;
 mod retry;

@@ -177,3 +177,95 @@ async fn comments_on_other_pull_requests_are_left_alone() {
     assert_eq!(h.fake.comments(OWNER, NAME, 2).len(), 1);
     assert!(h.fake.comments(OWNER, NAME, 1)[0].body.starts_with("first"));
 }
+
+#[tokio::test]
+async fn next_page_on_another_host_is_fetched_from_the_configured_host_with_credentials() {
+    // GitHub names a host the client was not configured with (a proxy, a
+    // GHES hostname alias): the token must neither be dropped nor sent
+    // there; the page is read from the configured API host.
+    let h = harness_with(|mut config: FakeGitHubConfig| {
+        config.link_base_url = Some("https://api.github.invalid".to_owned());
+        config
+    })
+    .await;
+    for n in 0..100 {
+        h.fake
+            .add_comment(OWNER, NAME, 11, "alice", false, &format!("comment {n}"));
+    }
+    let ours = h.fake.add_comment(
+        OWNER,
+        NAME,
+        11,
+        "sizegate[bot]",
+        true,
+        &format!("{MARKER}\nold"),
+    );
+    let outcome = h
+        .client
+        .upsert_sticky_comment(&h.repo, 11, MARKER, &format!("{MARKER}\nnew"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, CommentOutcome::Updated { id: ours });
+    let page_two = h
+        .fake
+        .calls()
+        .into_iter()
+        .find(|c| c.path.starts_with("/repositories/"))
+        .unwrap();
+    assert!(page_two.path.ends_with("page=2"), "{}", page_two.path);
+    assert!(
+        page_two
+            .header("authorization")
+            .unwrap()
+            .starts_with("token ghs_")
+    );
+    assert_eq!(page_two.status, 200);
+}
+
+#[tokio::test]
+async fn concurrent_upserts_on_one_pull_request_leave_one_comment() {
+    let h = harness().await;
+    let bodies: Vec<String> = (0..6).map(|n| format!("{MARKER}\nreport {n}")).collect();
+    let outcomes = futures_join_all(
+        bodies
+            .iter()
+            .map(|body| h.client.upsert_sticky_comment(&h.repo, 12, MARKER, body)),
+    )
+    .await;
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(CommentOutcome::Created { .. })))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(h.fake.comments(OWNER, NAME, 12).len(), 1);
+}
+
+/// Run futures concurrently on the current task and collect their outputs.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in set.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}

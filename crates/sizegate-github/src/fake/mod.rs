@@ -35,6 +35,10 @@ pub struct FakeGitHubConfig {
     /// A path prefix before every route, e.g. `/api/v3` as on GitHub
     /// Enterprise Server; empty for api.github.com's layout.
     pub path_prefix: String,
+    /// The base URL written in `Link` headers instead of the fake's own, to
+    /// check that a client keeps its credentials and its configured host
+    /// when GitHub names another host (octocrab #602, #738, #754).
+    pub link_base_url: Option<String>,
     /// The fake's time (JWT checks, token expiry).
     pub clock: Arc<dyn Clock>,
     repos: Vec<FakeRepo>,
@@ -57,6 +61,7 @@ impl FakeGitHubConfig {
             public_key_der,
             token_lifetime: Duration::from_secs(3600),
             path_prefix: String::new(),
+            link_base_url: None,
             clock,
             repos: Vec::new(),
         }
@@ -170,10 +175,12 @@ impl FakeGitHub {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let path_prefix = config.path_prefix.trim_end_matches('/').to_owned();
-        let state = Arc::new(Mutex::new(State::new(
-            config,
-            format!("http://{addr}{path_prefix}"),
-        )));
+        let own_url = format!("http://{addr}{path_prefix}");
+        let link_url = config
+            .link_base_url
+            .clone()
+            .unwrap_or_else(|| own_url.clone());
+        let state = Arc::new(Mutex::new(State::new(config, own_url, link_url)));
         let router = routes::router(Arc::clone(&state));
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {

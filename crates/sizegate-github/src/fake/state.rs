@@ -92,6 +92,7 @@ impl Reply {
 pub(crate) struct FakeState {
     config: FakeGitHubConfig,
     base_url: String,
+    link_url: String,
     pub calls: Vec<RecordedCall>,
     pub failures: Vec<FailureRule>,
     comments: Vec<FakeComment>,
@@ -103,10 +104,11 @@ pub(crate) struct FakeState {
 }
 
 impl FakeState {
-    pub fn new(config: FakeGitHubConfig, base_url: String) -> Self {
+    pub fn new(config: FakeGitHubConfig, base_url: String, link_url: String) -> Self {
         Self {
             config,
             base_url,
+            link_url,
             calls: Vec::new(),
             failures: Vec::new(),
             comments: Vec::new(),
@@ -403,7 +405,7 @@ impl FakeState {
         let link = |p: usize, rel: &str| {
             format!(
                 "<{}/repositories/{}/issues/{number}/comments?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-                self.base_url, repo.id
+                self.link_url, repo.id
             )
         };
         let mut links = Vec::new();
