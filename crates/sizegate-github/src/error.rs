@@ -22,6 +22,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// The HTTPS client could not be built, typically because the system
+    /// has no root CA certificates.
+    #[error(
+        "the HTTPS client for GitHub could not be built: {0} (install the system's CA \
+         certificates, e.g. the ca-certificates package, or point SSL_CERT_FILE at a PEM bundle)"
+    )]
+    HttpClient(String),
+
     /// The caller asked for something GitHub would reject.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

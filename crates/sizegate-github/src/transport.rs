@@ -99,7 +99,7 @@ impl Transport {
             .set_connect_timeout(Some(REQUEST_TIMEOUT))
             .set_read_timeout(Some(REQUEST_TIMEOUT))
             .build()
-            .map_err(|e| invalid(&format!("building the HTTP client failed: {e}")))?;
+            .map_err(|e| Error::HttpClient(error_chain(&e)))?;
         Ok(Self {
             octocrab,
             clock,

@@ -5,6 +5,15 @@
 //! lists and updates agree, checks the App JWT on `/app/...` and the
 //! installation token elsewhere, paginates comment lists with `Link`
 //! headers, fails the calls it is told to fail, and records every call.
+//!
+//! Other crates enable the `fake` feature in their dev-dependencies, start
+//! it with [`FakeGitHub::start`] and a [`FakeGitHubConfig`] built from a
+//! test key (`openssl genrsa -traditional 2048`, public half from
+//! `openssl rsa -RSAPublicKey_out -outform DER`) and
+//! [`FakeGitHubConfig::with_repo`], point [`crate::GitHubConfig::api_url`]
+//! at [`FakeGitHub::url`], then assert on [`FakeGitHub::comments`],
+//! [`FakeGitHub::check_runs`] and [`FakeGitHub::calls`]. This crate's
+//! `tests/support/mod.rs` does exactly that.
 
 mod routes;
 mod state;
