@@ -162,7 +162,14 @@ impl GitHubClient {
         let answer = self
             .transport
             .retrying(&what, || self.send_as_app(&what, Method::POST, &path))
-            .await?;
+            .await
+            .inspect_err(|e| {
+                if is_status(e, StatusCode::NOT_FOUND) {
+                    // Uninstalled since we cached it: look it up again next time.
+                    self.lock_installations()
+                        .retain(|_, id| *id != installation_id);
+                }
+            })?;
         let fresh: TokenAnswer = answer.json(&what)?;
         *slot = Some(CachedToken {
             token: fresh.token.clone(),
@@ -213,7 +220,18 @@ impl GitHubClient {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, Failure> {
         let installation_id = self.installation_id(repo).await?;
-        let token = self.installation_token(installation_id).await?;
+        let token = match self.installation_token(installation_id).await {
+            Ok(token) => token,
+            // The App was uninstalled (maybe reinstalled under a new id);
+            // the cache entry is gone, so the next attempt looks it up again.
+            Err(error) if is_status(&error, StatusCode::NOT_FOUND) => {
+                return Err(Failure::Transient {
+                    hint: WaitHint::Backoff,
+                    reason: format!("installation {installation_id} of {repo} is gone: {error}"),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
         let authorization = format!("token {token}");
         let result = self
             .transport

@@ -151,3 +151,60 @@ fn token_requests(h: &Harness) -> usize {
         .filter(|c| c.method == "POST" && c.path.ends_with("/access_tokens"))
         .count()
 }
+
+#[test]
+fn client_and_its_futures_can_move_between_threads() {
+    // The worker spawns reports on a multi-threaded runtime.
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<sizegate_github::GitHubClient>();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let key = generate_key();
+    let client = sizegate_github::GitHubClient::new(sizegate_github::GitHubConfig::new(
+        APP_ID,
+        key.private_pem,
+    ))
+    .unwrap();
+    let repo = Repo::new(OWNER, NAME).unwrap();
+    let request = sizegate_github::CheckRunRequest {
+        name: "sizegate".to_owned(),
+        head_sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821".to_owned(),
+        status: sizegate_github::CheckStatus::Queued,
+        conclusion: None,
+        title: String::new(),
+        summary: String::new(),
+        details_url: None,
+        external_id: None,
+    };
+    assert_send(&client.upsert_sticky_comment(&repo, 1, MARKER, "body"));
+    assert_send(&client.upsert_check_run(&repo, &request));
+    assert_send(&client.installation_token(INSTALLATION_ID));
+}
+
+#[tokio::test]
+async fn a_reinstalled_app_is_found_under_its_new_installation() {
+    let h = harness().await;
+    h.client
+        .upsert_sticky_comment(&h.repo, 8, MARKER, "before")
+        .await
+        .unwrap();
+    // Uninstalled and installed again: installation 77 is gone, the
+    // repository now belongs to 78, and the cached token no longer works.
+    h.fake.reinstall(OWNER, NAME, 78);
+    h.client
+        .upsert_sticky_comment(&h.repo, 8, MARKER, "after")
+        .await
+        .unwrap();
+    assert_eq!(h.client.installation_id(&h.repo).await.unwrap(), 78);
+    let comments = h.fake.comments(OWNER, NAME, 8);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.starts_with("after"));
+    let lookups = h
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/installation"))
+        .count();
+    assert_eq!(lookups, 2);
+}

@@ -248,6 +248,13 @@ impl FakeGitHub {
         self.lock().check_runs_of(owner, name, sha)
     }
 
+    /// Move `owner/name` to installation `installation_id`, as when the App
+    /// is uninstalled and installed again; its old installation is gone if
+    /// no other repository uses it.
+    pub fn reinstall(&self, owner: &str, name: &str, installation_id: u64) {
+        self.lock().reinstall(owner, name, installation_id);
+    }
+
     /// How many installation tokens were handed out.
     pub fn tokens_issued(&self) -> usize {
         self.lock().tokens_issued

@@ -373,6 +373,14 @@ impl FakeState {
         id
     }
 
+    pub fn reinstall(&mut self, owner: &str, name: &str, installation_id: u64) {
+        for repo in &mut self.config.repos {
+            if repo.owner.eq_ignore_ascii_case(owner) && repo.name.eq_ignore_ascii_case(name) {
+                repo.installation_id = installation_id;
+            }
+        }
+    }
+
     pub fn check_runs_of(&self, owner: &str, name: &str, sha: &str) -> Vec<FakeCheckRun> {
         let repo = format!("{owner}/{name}");
         self.check_runs
