@@ -15,6 +15,8 @@
 //! [`FakeGitHub::check_runs`] and [`FakeGitHub::calls`]. This crate's
 //! `tests/support/mod.rs` does exactly that.
 
+mod check_runs;
+mod comments;
 mod routes;
 mod state;
 
@@ -28,8 +30,9 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 
+pub use check_runs::FakeCheckRun;
+pub use comments::FakeComment;
 use state::FakeState as State;
-pub use state::{FakeCheckRun, FakeComment};
 
 /// Who the fake trusts and which repositories it serves.
 #[derive(Debug, Clone)]

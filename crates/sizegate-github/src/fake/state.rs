@@ -1,5 +1,6 @@
-//! The fake's state and routing: comments, check runs, tokens, failure rules
-//! and the record of calls, behind one mutex.
+//! The fake's state behind one mutex, and its routing: App JWT and
+//! installation-token checks, injected failures, the record of calls.
+//! Comments and check runs are in their own modules.
 
 use std::collections::HashMap;
 
@@ -11,56 +12,14 @@ use percent_encoding::percent_decode_str;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 
+use super::check_runs::FakeCheckRun;
+use super::comments::FakeComment;
 use super::{FailureRule, FakeGitHubConfig, FakeRepo, InjectedFailure, RecordedCall};
 use crate::clock::later;
 
-const COMMENT_EXAMPLE: &str = include_str!("../../fixtures/api/issue-comment.create.json");
-const CHECK_RUN_EXAMPLE: &str = include_str!("../../fixtures/api/check-run.create.completed.json");
 const INSTALLATION_EXAMPLE: &str =
     include_str!("../../fixtures/api/installation.get-repo-installation.json");
 const TOKEN_EXAMPLE: &str = include_str!("../../fixtures/api/installation-token.create.json");
-
-/// A comment held by the fake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeComment {
-    /// Comment id.
-    pub id: u64,
-    /// `owner/name`.
-    pub repo: String,
-    /// Issue or pull request number.
-    pub issue: u64,
-    /// Author login.
-    pub login: String,
-    /// Whether the author is a bot (an App).
-    pub bot: bool,
-    /// Body.
-    pub body: String,
-}
-
-/// A check run held by the fake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeCheckRun {
-    /// Check run id.
-    pub id: u64,
-    /// `owner/name`.
-    pub repo: String,
-    /// Commit sha.
-    pub head_sha: String,
-    /// Name.
-    pub name: String,
-    /// `queued`, `in_progress` or `completed`.
-    pub status: String,
-    /// Conclusion, when completed.
-    pub conclusion: Option<String>,
-    /// `output.title`.
-    pub title: String,
-    /// `output.summary`.
-    pub summary: String,
-    /// `details_url`.
-    pub details_url: Option<String>,
-    /// `external_id`.
-    pub external_id: Option<String>,
-}
 
 /// A reply before it becomes an HTTP response.
 #[derive(Debug)]
@@ -71,7 +30,7 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: Value) -> Self {
+    pub(super) fn json(status: u16, body: Value) -> Self {
         Self {
             status,
             headers: Vec::new(),
@@ -79,7 +38,7 @@ impl Reply {
         }
     }
 
-    fn message(status: u16, message: &str) -> Self {
+    pub(super) fn message(status: u16, message: &str) -> Self {
         Self::json(
             status,
             json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }),
@@ -90,13 +49,13 @@ impl Reply {
 /// Everything the fake knows.
 #[derive(Debug)]
 pub(crate) struct FakeState {
-    config: FakeGitHubConfig,
-    base_url: String,
-    link_url: String,
+    pub(super) config: FakeGitHubConfig,
+    pub(super) base_url: String,
+    pub(super) link_url: String,
     pub calls: Vec<RecordedCall>,
     pub failures: Vec<FailureRule>,
-    comments: Vec<FakeComment>,
-    check_runs: Vec<FakeCheckRun>,
+    pub(super) comments: Vec<FakeComment>,
+    pub(super) check_runs: Vec<FakeCheckRun>,
     /// Token → (installation id, expiry).
     pub tokens: HashMap<String, (u64, DateTime<Utc>)>,
     pub tokens_issued: usize,
@@ -338,39 +297,9 @@ impl FakeState {
         Reply::json(201, reply)
     }
 
-    fn next_id(&mut self) -> u64 {
+    pub(super) fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
-    }
-
-    pub fn comments_of(&self, owner: &str, name: &str, number: u64) -> Vec<FakeComment> {
-        let repo = format!("{owner}/{name}");
-        self.comments
-            .iter()
-            .filter(|c| c.repo.eq_ignore_ascii_case(&repo) && c.issue == number)
-            .cloned()
-            .collect()
-    }
-
-    pub fn add_comment(
-        &mut self,
-        owner: &str,
-        name: &str,
-        number: u64,
-        login: &str,
-        bot: bool,
-        body: &str,
-    ) -> u64 {
-        let id = self.next_id();
-        self.comments.push(FakeComment {
-            id,
-            repo: format!("{owner}/{name}"),
-            issue: number,
-            login: login.to_owned(),
-            bot,
-            body: body.to_owned(),
-        });
-        id
     }
 
     pub fn reinstall(&mut self, owner: &str, name: &str, installation_id: u64) {
@@ -380,214 +309,6 @@ impl FakeState {
             }
         }
     }
-
-    pub fn check_runs_of(&self, owner: &str, name: &str, sha: &str) -> Vec<FakeCheckRun> {
-        let repo = format!("{owner}/{name}");
-        self.check_runs
-            .iter()
-            .filter(|c| c.repo.eq_ignore_ascii_case(&repo) && c.head_sha == sha)
-            .cloned()
-            .collect()
-    }
-
-    fn list_comments(&self, repo: &FakeRepo, number: &str, query: &str) -> Reply {
-        let Ok(number) = number.parse::<u64>() else {
-            return Reply::message(404, "Not Found");
-        };
-        let per_page = query_param(query, "per_page")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(30)
-            .clamp(1, 100);
-        let page = query_param(query, "page")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
-        let all = self.comments_of(&repo.owner, &repo.name, number);
-        let last = all.len().div_ceil(per_page).max(1);
-        let items: Vec<Value> = all
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .map(|c| self.render_comment(c))
-            .collect();
-        let link = |p: usize, rel: &str| {
-            format!(
-                "<{}/repositories/{}/issues/{number}/comments?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-                self.link_url, repo.id
-            )
-        };
-        let mut links = Vec::new();
-        if page > 1 {
-            links.push(link(page - 1, "prev"));
-            links.push(link(1, "first"));
-        }
-        if page < last {
-            links.push(link(page + 1, "next"));
-            links.push(link(last, "last"));
-        }
-        let mut reply = Reply::json(200, Value::Array(items));
-        if !links.is_empty() {
-            reply.headers.push(("link".to_owned(), links.join(", ")));
-        }
-        reply
-    }
-
-    fn create_comment(&mut self, repo: &FakeRepo, number: &str, body: &Value) -> Reply {
-        let (Ok(number), Some(text)) = (number.parse::<u64>(), body["body"].as_str()) else {
-            return Reply::message(422, "Invalid request: body is required");
-        };
-        let id = self.add_comment(&repo.owner, &repo.name, number, "sizegate[bot]", true, text);
-        let comment = self.comments.iter().find(|c| c.id == id).cloned();
-        match comment {
-            Some(comment) => Reply::json(201, self.render_comment(&comment)),
-            None => Reply::message(500, "comment vanished"),
-        }
-    }
-
-    fn update_comment(&mut self, repo: &FakeRepo, id: &str, body: &Value) -> Reply {
-        let Some(text) = body["body"].as_str() else {
-            return Reply::message(422, "Invalid request: body is required");
-        };
-        let full_name = format!("{}/{}", repo.owner, repo.name);
-        let id = id.parse::<u64>().unwrap_or(0);
-        let Some(comment) = self
-            .comments
-            .iter_mut()
-            .find(|c| c.id == id && c.repo.eq_ignore_ascii_case(&full_name))
-        else {
-            return Reply::message(404, "Not Found");
-        };
-        comment.body = text.to_owned();
-        let comment = comment.clone();
-        Reply::json(200, self.render_comment(&comment))
-    }
-
-    fn render_comment(&self, comment: &FakeComment) -> Value {
-        let mut value: Value = serde_json::from_str(COMMENT_EXAMPLE).unwrap_or_default();
-        let api = format!("{}/repos/{}", self.base_url, comment.repo);
-        value["id"] = json!(comment.id);
-        value["body"] = json!(comment.body);
-        value["url"] = json!(format!("{api}/issues/comments/{}", comment.id));
-        value["issue_url"] = json!(format!("{api}/issues/{}", comment.issue));
-        value["html_url"] = json!(format!(
-            "https://github.com/{}/pull/{}#issuecomment-{}",
-            comment.repo, comment.issue, comment.id
-        ));
-        value["user"]["login"] = json!(comment.login);
-        value["user"]["type"] = json!(if comment.bot { "Bot" } else { "User" });
-        value
-    }
-
-    fn list_check_runs(&self, repo: &FakeRepo, sha: &str, query: &str) -> Reply {
-        let name = query_param(query, "check_name");
-        let runs: Vec<Value> = self
-            .check_runs_of(&repo.owner, &repo.name, sha)
-            .iter()
-            .rev()
-            .filter(|run| name.as_deref().is_none_or(|n| n == run.name))
-            .map(|run| self.render_check_run(run))
-            .collect();
-        Reply::json(
-            200,
-            json!({ "total_count": runs.len(), "check_runs": runs }),
-        )
-    }
-
-    fn create_check_run(&mut self, repo: &FakeRepo, body: &Value) -> Reply {
-        let (Some(name), Some(head_sha)) = (body["name"].as_str(), body["head_sha"].as_str())
-        else {
-            return Reply::message(422, "Invalid request: name and head_sha are required");
-        };
-        let id = self.next_id();
-        let mut run = FakeCheckRun {
-            id,
-            repo: format!("{}/{}", repo.owner, repo.name),
-            head_sha: head_sha.to_owned(),
-            name: name.to_owned(),
-            status: "queued".to_owned(),
-            conclusion: None,
-            title: String::new(),
-            summary: String::new(),
-            details_url: None,
-            external_id: None,
-        };
-        if let Err(reason) = apply_check_run_fields(&mut run, body) {
-            return Reply::message(422, &reason);
-        }
-        self.check_runs.push(run.clone());
-        Reply::json(201, self.render_check_run(&run))
-    }
-
-    fn update_check_run(&mut self, repo: &FakeRepo, id: &str, body: &Value) -> Reply {
-        let full_name = format!("{}/{}", repo.owner, repo.name);
-        let id = id.parse::<u64>().unwrap_or(0);
-        let Some(run) = self
-            .check_runs
-            .iter_mut()
-            .find(|r| r.id == id && r.repo.eq_ignore_ascii_case(&full_name))
-        else {
-            return Reply::message(404, "Not Found");
-        };
-        let mut updated = run.clone();
-        if let Err(reason) = apply_check_run_fields(&mut updated, body) {
-            return Reply::message(422, &reason);
-        }
-        *run = updated.clone();
-        Reply::json(200, self.render_check_run(&updated))
-    }
-
-    fn render_check_run(&self, run: &FakeCheckRun) -> Value {
-        let mut value: Value = serde_json::from_str(CHECK_RUN_EXAMPLE).unwrap_or_default();
-        value["id"] = json!(run.id);
-        value["head_sha"] = json!(run.head_sha);
-        value["name"] = json!(run.name);
-        value["status"] = json!(run.status);
-        value["conclusion"] = json!(run.conclusion);
-        value["output"]["title"] = json!(run.title);
-        value["output"]["summary"] = json!(run.summary);
-        value["details_url"] = json!(run.details_url);
-        value["external_id"] = json!(run.external_id.clone().unwrap_or_default());
-        value["url"] = json!(format!(
-            "{}/repos/{}/check-runs/{}",
-            self.base_url, run.repo, run.id
-        ));
-        value["app"]["id"] = json!(self.config.app_id);
-        value
-    }
-}
-
-/// Copy the fields GitHub takes on create and update into `run`, with
-/// GitHub's rule that a conclusion means completed.
-fn apply_check_run_fields(run: &mut FakeCheckRun, body: &Value) -> Result<(), String> {
-    if let Some(name) = body["name"].as_str() {
-        run.name = name.to_owned();
-    }
-    if let Some(status) = body["status"].as_str() {
-        if !matches!(status, "queued" | "in_progress" | "completed") {
-            return Err(format!("Invalid request: status {status:?}"));
-        }
-        run.status = status.to_owned();
-    }
-    if let Some(conclusion) = body["conclusion"].as_str() {
-        run.conclusion = Some(conclusion.to_owned());
-        run.status = "completed".to_owned();
-    }
-    if run.status == "completed" && run.conclusion.is_none() {
-        return Err("Invalid request: conclusion is required when status is completed".to_owned());
-    }
-    if let Some(title) = body["output"]["title"].as_str() {
-        run.title = title.to_owned();
-    }
-    if let Some(summary) = body["output"]["summary"].as_str() {
-        run.summary = summary.to_owned();
-    }
-    if let Some(url) = body["details_url"].as_str() {
-        run.details_url = Some(url.to_owned());
-    }
-    if let Some(id) = body["external_id"].as_str() {
-        run.external_id = Some(id.to_owned());
-    }
-    Ok(())
 }
 
 fn installation_reply(installation_id: u64, app_id: u64) -> Reply {
@@ -625,7 +346,7 @@ fn failure_reply(failure: &InjectedFailure, now: DateTime<Utc>) -> Reply {
 }
 
 /// The decoded value of `name` in a query string.
-fn query_param(query: &str, name: &str) -> Option<String> {
+pub(super) fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         (key == name).then(|| {
