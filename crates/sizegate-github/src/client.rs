@@ -2,6 +2,7 @@
 //! installation of each repository and installation tokens, both cached.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Settings of the GitHub App client, filled by the binary from the
 /// environment (see the field docs); nothing here reads the environment.
-#[derive(Debug, Clone)]
+/// Its `Debug` output leaves the private key out.
+#[derive(Clone)]
 pub struct GitHubConfig {
     /// API base URL (`SIZEGATE_GITHUB_API_URL`; default
     /// `https://api.github.com`, `https://HOST/api/v3` on Enterprise Server).
@@ -51,10 +53,31 @@ impl GitHubConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Debug for GitHubConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubConfig")
+            .field("api_url", &self.api_url)
+            .field("app_id", &self.app_id)
+            .field("private_key_pem", &"<redacted>")
+            .field("retry", &self.retry)
+            .field("token_refresh_margin", &self.token_refresh_margin)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 struct CachedToken {
     token: String,
     expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A client acting as one GitHub App on the repositories it is installed on.
@@ -268,5 +291,26 @@ impl GitHubClient {
         self.installations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let config = GitHubConfig::new(1, "-----BEGIN RSA PRIVATE KEY-----\nsecret");
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("secret") && !text.contains("BEGIN"),
+            "{text}"
+        );
+        let token = CachedToken {
+            token: "ghs_secret".to_owned(),
+            expires_at: Utc::now(),
+        };
+        assert!(!format!("{token:?}").contains("ghs_secret"));
     }
 }

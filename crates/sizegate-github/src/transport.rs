@@ -27,7 +27,6 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request: path and query relative to the API base URL, and credentials.
-#[derive(Debug)]
 pub(crate) struct Call<'a> {
     pub method: Method,
     pub path_and_query: &'a str,
