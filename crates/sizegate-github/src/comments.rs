@@ -1,7 +1,7 @@
 //! The sticky pull request comment: one comment per pull request, found by a
 //! marker the caller puts in it (e.g. an HTML comment), updated in place.
 
-use http::Method;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -9,7 +9,8 @@ use crate::client::GitHubClient;
 use crate::error::Error;
 use crate::pagination::next_page;
 use crate::repo::Repo;
-use crate::transport::Failure;
+use crate::retry::WaitHint;
+use crate::transport::{Failure, is_status};
 
 /// GitHub's limit on a comment body, in characters.
 pub const MAX_COMMENT_CHARS: usize = 65_536;
@@ -111,9 +112,20 @@ impl GitHubClient {
                     existing.id
                 );
                 let what = format!("PATCH {path}");
-                self.send_as_installation(repo, &what, Method::PATCH, &path, Some(&payload))
-                    .await?;
-                Ok(CommentOutcome::Updated { id: existing.id })
+                match self
+                    .send_as_installation(repo, &what, Method::PATCH, &path, Some(&payload))
+                    .await
+                {
+                    Ok(_) => Ok(CommentOutcome::Updated { id: existing.id }),
+                    // Deleted between our list and our update: look again.
+                    Err(Failure::Fatal(error)) if is_status(&error, StatusCode::NOT_FOUND) => {
+                        Err(Failure::Transient {
+                            hint: WaitHint::Backoff,
+                            reason: error.to_string(),
+                        })
+                    }
+                    Err(other) => Err(other),
+                }
             }
             None => {
                 let path = format!(

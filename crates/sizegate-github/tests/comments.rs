@@ -269,3 +269,45 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     outputs.into_iter().map(|o| o.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn a_comment_deleted_while_we_update_it_is_looked_up_again() {
+    let h = harness().await;
+    h.client
+        .upsert_sticky_comment(&h.repo, 13, MARKER, "first")
+        .await
+        .unwrap();
+    // Our update answers 404 once, as if the comment had just been deleted.
+    h.fake.fail(
+        sizegate_github::fake::FailureRule::next(
+            1,
+            sizegate_github::fake::InjectedFailure::NotFound,
+        )
+        .matching(http::Method::PATCH, "/issues/comments/"),
+    );
+    let outcome = h
+        .client
+        .upsert_sticky_comment(&h.repo, 13, MARKER, "second")
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, CommentOutcome::Updated { .. }),
+        "{outcome:?}"
+    );
+    let comments = h.fake.comments(OWNER, NAME, 13);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.starts_with("second"));
+
+    // Really deleted: the next report creates a fresh one.
+    h.fake.delete_comment(comments[0].id);
+    let outcome = h
+        .client
+        .upsert_sticky_comment(&h.repo, 13, MARKER, "third")
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, CommentOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(h.fake.comments(OWNER, NAME, 13).len(), 1);
+}

@@ -97,6 +97,8 @@ impl FakeGitHubConfig {
 pub enum InjectedFailure {
     /// 500 Internal Server Error.
     ServerError,
+    /// 404 Not Found, as for an object deleted meanwhile.
+    NotFound,
     /// 403 "secondary rate limit" with no header saying when to retry.
     SecondaryRateLimit,
     /// 403 secondary rate limit with `retry-after: SECS`.
@@ -256,6 +258,11 @@ impl FakeGitHub {
     /// no other repository uses it.
     pub fn reinstall(&self, owner: &str, name: &str, installation_id: u64) {
         self.lock().reinstall(owner, name, installation_id);
+    }
+
+    /// Delete comment `id`, as a person might.
+    pub fn delete_comment(&self, id: u64) {
+        self.lock().comments.retain(|c| c.id != id);
     }
 
     /// How many installation tokens were handed out.

@@ -323,6 +323,7 @@ fn failure_reply(failure: &InjectedFailure, now: DateTime<Utc>) -> Reply {
         "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
     match failure {
         InjectedFailure::ServerError => Reply::message(500, "Server Error"),
+        InjectedFailure::NotFound => Reply::message(404, "Not Found"),
         InjectedFailure::SecondaryRateLimit => Reply::message(403, SECONDARY),
         InjectedFailure::RetryAfter(secs) => {
             let mut reply = Reply::message(403, SECONDARY);
