@@ -208,3 +208,36 @@ async fn a_reinstalled_app_is_found_under_its_new_installation() {
         .count();
     assert_eq!(lookups, 2);
 }
+
+#[tokio::test]
+async fn jwts_from_a_clock_too_far_off_are_rejected_by_the_fake() {
+    let h = harness().await;
+    let now = chrono::Utc::now();
+    for offset_minutes in [-20, 5] {
+        let skewed = std::sync::Arc::new(sizegate_github::FakeClock::starting_at(
+            now + chrono::Duration::minutes(offset_minutes),
+        ));
+        let client = client_for(&h.fake, &h.key.private_pem, skewed);
+        let error = client.installation_id(&h.repo).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Api { status: 401, .. }),
+            "{offset_minutes} min: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn calls_carry_githubs_recommended_headers() {
+    let h = harness().await;
+    h.client
+        .upsert_sticky_comment(&h.repo, 6, MARKER, "report")
+        .await
+        .unwrap();
+    let calls = h.fake.calls();
+    assert!(calls.len() >= 4, "{calls:#?}");
+    for call in &calls {
+        assert_eq!(call.header("accept"), Some("application/vnd.github+json"));
+        assert_eq!(call.header("x-github-api-version"), Some("2022-11-28"));
+        assert!(call.header("user-agent").unwrap().starts_with("sizegate/"));
+    }
+}
