@@ -113,7 +113,8 @@ struct TokenAnswer {
 }
 
 impl GitHubClient {
-    /// A client using the real clock. Must be called inside a Tokio runtime.
+    /// A client using the real clock. Must be called inside the Tokio
+    /// runtime that will run its calls (octocrab spawns a task there).
     pub fn new(config: GitHubConfig) -> Result<Self, Error> {
         Self::with_clock(config, Arc::new(SystemClock))
     }
@@ -298,6 +299,17 @@ impl GitHubClient {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
+
+    #[test]
+    fn creating_a_client_outside_a_runtime_is_an_error_not_a_panic() {
+        let error = Transport::new(
+            DEFAULT_API_URL,
+            Arc::new(SystemClock),
+            RetryPolicy::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::HttpClient(_)), "{error}");
+    }
 
     #[test]
     fn debug_output_holds_no_secret() {

@@ -92,6 +92,13 @@ impl Transport {
         if uri.query().is_some() {
             return Err(invalid("a query string is not allowed"));
         }
+        // octocrab spawns its request buffer on the current runtime and
+        // panics without one; say so instead.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::HttpClient(
+                "the GitHub client must be created inside a Tokio runtime".to_owned(),
+            ));
+        }
         let octocrab = Octocrab::builder()
             .base_uri(uri)
             .map_err(|e| invalid(&e.to_string()))?
@@ -230,4 +237,32 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// Whether a transient failure is an expired or revoked credential (401).
 pub(crate) fn is_status(error: &Error, status: StatusCode) -> bool {
     matches!(error, Error::Api { status: s, .. } if *s == status.as_u16())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    fn transport(url: &str) -> Result<Transport, Error> {
+        Transport::new(url, Arc::new(SystemClock), RetryPolicy::default())
+    }
+
+    #[tokio::test]
+    async fn api_urls_are_checked() {
+        assert!(transport("https://api.github.com").is_ok());
+        assert!(transport("https://ghe.example.com/api/v3/").is_ok());
+        for bad in [
+            "api.github.com",
+            "ftp://x",
+            "https://x/api?y=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(transport(bad), Err(Error::InvalidApiUrl { .. })),
+                "{bad} was accepted"
+            );
+        }
+    }
 }
