@@ -2,6 +2,34 @@
 //! installation-token auth, the sticky pull request comment and check runs,
 //! each call idempotent and retried — plus webhook signature checks and
 //! event parsing. With the `fake` feature, a fake GitHub API server for tests.
+//!
+//! ```no_run
+//! # async fn report(pem: String) -> Result<(), sizegate_github::Error> {
+//! use sizegate_github::{CheckConclusion, CheckRunRequest, CheckStatus, GitHubClient, GitHubConfig, Repo};
+//!
+//! let client = GitHubClient::new(GitHubConfig::new(12345, pem))?;
+//! let repo = Repo::parse("octo-org/app")?;
+//! client
+//!     .upsert_sticky_comment(&repo, 42, "<!-- sizegate -->", "## Size report\n…")
+//!     .await?;
+//! client
+//!     .upsert_check_run(
+//!         &repo,
+//!         &CheckRunRequest {
+//!             name: "sizegate".to_owned(),
+//!             head_sha: "ec26c3e57ca3a959ca5aad62de7213c562f8c821".to_owned(),
+//!             status: CheckStatus::Completed,
+//!             conclusion: Some(CheckConclusion::Success),
+//!             title: "+1.2 KiB, within budget".to_owned(),
+//!             summary: "…".to_owned(),
+//!             details_url: None,
+//!             external_id: None,
+//!         },
+//!     )
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod app_key;
 mod check_runs;
