@@ -106,10 +106,10 @@ fn sizes(out: &mut String, report: &Report) {
     let _ = write!(out, "\nSIZES\n{}", table.render());
 }
 
-/// `(… N more, SIZE)` as the name cell of the row that stands for the
+/// `(… N more sections)`: the name cell of the row that stands for the
 /// rows left out.
-fn more_row(count: usize, what: &str, bytes: u64) -> String {
-    format!("(… {count} more {what}, {})", human::size(bytes))
+fn more_row(count: usize, what: &str) -> String {
+    format!("(… {count} more {what})")
 }
 
 fn sections(out: &mut String, report: &Report, top: usize) {
@@ -143,7 +143,7 @@ fn sections(out: &mut String, report: &Report, top: usize) {
             .fold(0, |sum, s| sum.saturating_add(s.file_size));
         let vm: u64 = rest.iter().fold(0, |sum, s| sum.saturating_add(s.vm_size));
         table.row(vec![
-            more_row(rest.len(), "sections", file),
+            more_row(rest.len(), "sections"),
             String::new(),
             human::size(file),
             human::size(vm),
@@ -178,7 +178,7 @@ fn units(out: &mut String, report: &Report, top: usize) {
         let size: u64 = rest.iter().fold(0, |sum, u| sum.saturating_add(u.size));
         let symbols: u64 = rest.iter().fold(0, |sum, u| sum.saturating_add(u.symbols));
         table.row(vec![
-            more_row(rest.len(), "units", size),
+            more_row(rest.len(), "units"),
             String::new(),
             human::size(size),
             share(size, report.sizes.shipped),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use sizegate_analyze::{Change, Metric, ReportDiff, human};
 
-use super::diff_table::{PARTIAL_NOTE, net_delta, short_sha, title};
+use super::diff_table::{PARTIAL_NOTE, more_changes, net_delta, short_sha, title};
 use super::labels;
 use super::shown;
 use super::table::{Cut, fit};
@@ -113,8 +113,8 @@ fn changes(
         let unit = if with_unit { " |" } else { "" };
         let _ = writeln!(
             out,
-            "| … {} more changes |{unit} | | | | {} | |",
-            rest.len(),
+            "| {} |{unit} | | | {} | |",
+            more_changes(rest.len()),
             human::delta(net_delta(rest))
         );
     }

@@ -73,6 +73,12 @@ pub fn net_delta(changes: &[Change]) -> i64 {
         .fold(0i64, |sum, c| sum.saturating_add(c.delta))
 }
 
+/// `… 1 more change`, `… 12 more changes`.
+pub fn more_changes(count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("… {count} more change{plural}")
+}
+
 /// `SECTIONS (3 changed)` or `SYMBOLS (top 20 of 512 changed)`.
 pub fn title(title: &str, count: usize, total: usize) -> String {
     if count < total {
@@ -105,8 +111,11 @@ fn changes(
         Column::number("old"),
         Column::number("new"),
         Column::number("delta"),
-        Column::number("%"),
     ]);
+    // A symbol's percentage says little and costs the name its width.
+    if !with_unit {
+        columns.push(Column::number("%"));
+    }
     let mut table = Table::new(columns);
     for change in &changes[..count] {
         let mut row = vec![change.name.clone()];
@@ -120,11 +129,12 @@ fn changes(
             human::delta(change.delta),
             human::percent(change.delta, change.old),
         ]);
+        // Cells past the last column are dropped (the symbol table has no `%`).
         table.row(row);
     }
     let rest = &changes[count..];
     if !rest.is_empty() {
-        let mut row = vec![format!("(… {} more changes)", rest.len())];
+        let mut row = vec![format!("({})", more_changes(rest.len()))];
         if with_unit {
             row.push(String::new());
         }
