@@ -2,6 +2,9 @@
 //! reports: the real binary runs on the hand-built reports under
 //! `tests/fixtures/`, and its output is compared to committed snapshots.
 
+// A test that cannot set itself up should fail loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 
