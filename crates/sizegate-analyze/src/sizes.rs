@@ -19,7 +19,8 @@ impl Write for Counter {
 
 /// Size of `bytes` as a gzip stream at level 6 (header and trailer included).
 pub(crate) fn gzip(bytes: &[u8]) -> u64 {
-    let mut encoder = flate2::write::GzEncoder::new(Counter::default(), flate2::Compression::new(6));
+    let mut encoder =
+        flate2::write::GzEncoder::new(Counter::default(), flate2::Compression::new(6));
     // Writing to a counter cannot fail.
     if encoder.write_all(bytes).is_err() {
         return 0;
