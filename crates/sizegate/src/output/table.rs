@@ -33,7 +33,8 @@ pub struct Column {
     align: Align,
     /// When set, the column gives up width (cutting cells) to fit the table.
     shrink: Option<Cut>,
-    /// Widest the column ever gets, cutting longer cells.
+    /// When the table is too wide, the column first gives up width down to
+    /// this, before the other shrinkable columns do.
     max: Option<usize>,
 }
 
@@ -68,7 +69,8 @@ impl Column {
         }
     }
 
-    /// Caps the column at `max` characters, cutting at `cut`.
+    /// When the table is too wide, cut this column to `max` characters
+    /// (at `cut`) before any other column shrinks.
     pub fn at_most(mut self, max: usize, cut: Cut) -> Self {
         self.max = Some(max);
         self.shrink = Some(cut);
@@ -127,19 +129,25 @@ impl Table {
                     .chain([display_width(&column.header)])
                     .max()
                     .unwrap_or(0);
-                column.max.map_or(widest, |max| widest.min(max))
+                widest
             })
             .collect();
         let total = 2 + widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
         let mut excess = total.saturating_sub(WIDTH);
-        for (width, column) in widths.iter_mut().zip(&self.columns) {
-            if excess == 0 {
-                break;
-            }
-            if column.shrink.is_some() && *width > MIN_SHRUNK_WIDTH {
-                let given = excess.min(*width - MIN_SHRUNK_WIDTH);
-                *width -= given;
-                excess -= given;
+        // Capped columns give up width first, down to their cap; then every
+        // shrinkable column, in order, down to a readable minimum.
+        for capped_pass in [true, false] {
+            for (width, column) in widths.iter_mut().zip(&self.columns) {
+                let floor = if capped_pass {
+                    column.max
+                } else {
+                    column.shrink.map(|_| MIN_SHRUNK_WIDTH)
+                };
+                if let Some(floor) = floor {
+                    let given = excess.min(width.saturating_sub(floor));
+                    *width -= given;
+                    excess -= given;
+                }
             }
         }
         widths
@@ -267,14 +275,26 @@ mod tests {
     }
 
     #[test]
-    fn capped_columns_and_missing_cells() {
-        let mut table = Table::new(vec![
-            Column::text("a"),
+    fn capped_columns_shrink_first_and_only_when_needed() {
+        let columns = vec![
+            Column::name("symbol"),
             Column::text("unit").at_most(6, Cut::Middle),
-        ]);
+        ];
+        let mut table = Table::new(columns.clone());
         table.row(vec!["1".into(), "github.com/x/y".into()]);
         table.row(vec!["2".into()]);
-        assert_eq!(table.render(), "  a  unit\n  1  git…/y\n  2\n");
+        assert_eq!(
+            table.render(),
+            "  symbol  unit\n  1       github.com/x/y\n  2\n"
+        );
+
+        let mut table = Table::new(columns);
+        table.row(vec!["s".repeat(90), "github.com/x/y".into()]);
+        let text = table.render();
+        let row = text.lines().nth(1).unwrap_or_default();
+        assert_eq!(display_width(row), WIDTH);
+        assert!(row.ends_with("  git…/y"), "{row}");
+        assert!(row.contains(&"s".repeat(90)), "{row}");
     }
 
     #[test]
