@@ -171,3 +171,37 @@ fn select_arch(
     }
     Ok(selected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_over_the_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, vec![0u8; 2048]).unwrap_or_else(|e| panic!("{e}"));
+        let err = match read_bounded(&path, 1024) {
+            Ok(_) => panic!("a file over the limit was read"),
+            Err(err) => err,
+        };
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "cannot read `{}`: it is 2.0 KiB and the limit is 1.0 KiB",
+                path.display()
+            )
+        );
+        assert_eq!(read_bounded(&path, 2048).map(|b| b.len()).ok(), Some(2048));
+    }
+
+    #[test]
+    fn json_is_told_apart_by_its_first_byte() {
+        assert!(looks_like_json(b"  \n{\"schema_version\": 1}"));
+        assert!(looks_like_json(b"[{}]"));
+        assert!(!looks_like_json(b"\x7fELF\x02\x01"));
+        assert!(!looks_like_json(b"MZ\x90\x00"));
+        assert!(!looks_like_json(b"\0asm"));
+        assert!(!looks_like_json(b""));
+    }
+}

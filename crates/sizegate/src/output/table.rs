@@ -121,15 +121,13 @@ impl Table {
             .iter()
             .enumerate()
             .map(|(i, column)| {
-                let widest = self
-                    .rows
+                self.rows
                     .iter()
                     .filter_map(|row| row.get(i))
                     .map(|cell| display_width(cell))
                     .chain([display_width(&column.header)])
                     .max()
-                    .unwrap_or(0);
-                widest
+                    .unwrap_or(0)
             })
             .collect();
         let total = 2 + widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
