@@ -6,8 +6,10 @@
 //! legacy hashes and v0 crate disambiguators are removed (see
 //! [`names`]), and numbered closures of one parent function (Go `funcN`,
 //! Rust `{closure#N}`) or several symbols sharing a name are paired by size
-//! rather than by number (see [`pairing`]). Unchanged entries are omitted;
-//! every list is sorted by absolute delta, largest first, then by name.
+//! rather than by number (see [`pairing`]). When only one side is stripped
+//! of its symbols, symbol changes are left out and marked partial.
+//! Unchanged entries are omitted; every list is sorted by absolute delta,
+//! largest first, then by name.
 
 mod causes;
 mod names;
@@ -114,14 +116,23 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
     let unit_sizes = |r: &Report| -> Vec<(String, u64)> {
         r.units.iter().map(|u| (u.name.clone(), u.size)).collect()
     };
+    // A stripped side without symbols says nothing about them: listing every
+    // symbol of the other side as added or removed would bury the real
+    // change (the `stripped` cause) under noise.
+    let no_symbols = |r: &Report| r.stripped && r.symbols.is_empty();
+    let symbols_comparable = no_symbols(old) == no_symbols(new);
     ReportDiff {
         schema_version: SCHEMA_VERSION,
         old: side(old),
         new: side(new),
         sections: diff_by_name(section_sizes(old), section_sizes(new)),
         units: diff_by_name(unit_sizes(old), unit_sizes(new)),
-        symbols: diff_symbols(old, new),
-        symbols_partial: old.symbols_truncated || new.symbols_truncated,
+        symbols: if symbols_comparable {
+            diff_symbols(old, new)
+        } else {
+            Vec::new()
+        },
+        symbols_partial: !symbols_comparable || old.symbols_truncated || new.symbols_truncated,
         causes: causes::likely_causes(old, new),
     }
 }

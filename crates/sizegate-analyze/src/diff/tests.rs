@@ -275,6 +275,26 @@ fn truncated_sides_mark_symbols_partial() {
 }
 
 #[test]
+fn stripping_one_side_does_not_list_every_symbol_as_removed() {
+    let mut old = report();
+    old.symbols = vec![symbol("app::main", "app", 100), symbol("app::f", "app", 50)];
+    let mut new = report();
+    new.stripped = true;
+    let d = diff(&old, &new);
+    assert!(d.symbols.is_empty());
+    assert!(d.symbols_partial);
+    assert_eq!(
+        causes(&d),
+        vec![("stripped", "symbols", Some("no"), Some("yes"))]
+    );
+    // Go keeps its symbols when stripped (the pclntab): compared as usual.
+    new.symbols = vec![symbol("app::main", "app", 100)];
+    let d = diff(&old, &new);
+    assert_eq!(summary(&d.symbols), vec![("app::f", 50, 0, Removed)]);
+    assert!(!d.symbols_partial);
+}
+
+#[test]
 fn order_is_stable_and_independent_of_input_order() {
     let mut old = report();
     old.symbols = vec![

@@ -11,8 +11,9 @@ use super::shown;
 use super::table::{Column, Cut, Table, WIDTH, fit, wrap};
 
 /// The note shown when symbol changes may be incomplete.
-pub const PARTIAL_NOTE: &str = "Symbol changes are partial: a report was written with a --top \
-     limit, so a symbol missing on one side may only have fallen below that limit";
+pub const PARTIAL_NOTE: &str = "Symbol changes are partial: a side lists only its top symbols \
+     (written with --top) or none (stripped), so some changes are missing or show a symbol as \
+     added or removed that only crossed that limit";
 
 /// The diff as text at most [`WIDTH`] columns wide, `top` rows per list
 /// (0: all).
