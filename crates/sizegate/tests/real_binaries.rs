@@ -201,3 +201,111 @@ fn diff_names_a_new_dependency_as_the_biggest_unit_grower() {
     let first_row = units.lines().nth(2).unwrap();
     assert!(first_row.trim_start().starts_with("bigdep "), "{table}");
 }
+
+const GO_SERVE_V1: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+func serve(args []string) int {
+	count := func(s string) int { return strings.Count(s, "a") + len(s)*3 }
+	render := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n%7; i++ {
+			fmt.Fprintf(&b, "%d:%s;", i, strings.Repeat("x", i))
+		}
+		return strings.ToUpper(b.String())
+	}
+	total := 0
+	for _, a := range args {
+		total += count(a)
+		total += len(render(total))
+	}
+	return total
+}
+
+func main() { fmt.Println(serve(os.Args)) }
+"#;
+
+/// Builds a Go program with inlining off, so every closure is a function.
+fn build_go(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let package = dir.join(name);
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("go.mod"),
+        "module example.com/serve\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(package.join("main.go"), source).unwrap();
+    let binary = dir.join(format!("{name}.bin"));
+    let output = Command::new("go")
+        .args(["build", "-gcflags=-l", "-o"])
+        .arg(&binary)
+        .arg(".")
+        .current_dir(&package)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `go` (install Go to run this test): {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    binary
+}
+
+#[test]
+fn diff_of_go_binaries_pairs_renumbered_closures() {
+    let dir = tempfile::tempdir().unwrap();
+    // v2 adds a closure before the others: `count` goes from func1 to
+    // func2 and `render` from func2 to func3, their code unchanged.
+    let v2 = GO_SERVE_V1
+        .replace(
+            "\tcount := func",
+            "\tnorm := func(s string) string { return strings.TrimSpace(s) }\n\tcount := func",
+        )
+        .replace("total += count(a)", "total += count(norm(a))");
+    let old = build_go(dir.path(), "v1", GO_SERVE_V1);
+    let new = build_go(dir.path(), "v2", &v2);
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+
+    let closures = |path: &str| -> Vec<String> {
+        let text = stdout(&sizegate(&[
+            "analyze", path, "--format", "json", "--top", "0",
+        ]));
+        let report: Report = serde_json::from_str(&text).unwrap();
+        assert_invariants(&report);
+        let mut names: Vec<String> = report
+            .symbols
+            .into_iter()
+            .map(|s| s.name)
+            .filter(|n| n.starts_with("main.serve.func"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(closures(old), ["main.serve.func1", "main.serve.func2"]);
+    assert_eq!(
+        closures(new),
+        ["main.serve.func1", "main.serve.func2", "main.serve.func3"]
+    );
+
+    let text = stdout(&sizegate(&["diff", old, new, "--format", "json"]));
+    let diff: ReportDiff = serde_json::from_str(&text).unwrap();
+    let changed: Vec<(&str, ChangeStatus)> = diff
+        .symbols
+        .iter()
+        .filter(|c| c.name.starts_with("main.serve.func"))
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
+    assert_eq!(
+        changed,
+        [("main.serve.func1", ChangeStatus::Added)],
+        "{:#?}",
+        diff.symbols
+    );
+}
