@@ -237,6 +237,7 @@ fn diff_symbols(old: &Report, new: &Report) -> Vec<Change> {
     }
 
     let mut changes = Vec::new();
+    let mut pairer = pairing::Pairer::default();
     for (_, (mut before, mut after)) in families {
         // Input order must not matter: pairing breaks ties by position.
         let order = |a: &Member<'_>, b: &Member<'_>| {
@@ -246,7 +247,7 @@ fn diff_symbols(old: &Report, new: &Report) -> Vec<Change> {
         after.sort_by(order);
         let old_sizes: Vec<u64> = before.iter().map(|m| m.size).collect();
         let new_sizes: Vec<u64> = after.iter().map(|m| m.size).collect();
-        for (i, j) in pairing::pair_by_size(&old_sizes, &new_sizes) {
+        for (i, j) in pairer.pair(&old_sizes, &new_sizes) {
             let (was, is) = (i.and_then(|i| before.get(i)), j.and_then(|j| after.get(j)));
             let Some(shown) = is.or(was) else { continue };
             let found = change(

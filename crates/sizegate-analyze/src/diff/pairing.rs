@@ -2,10 +2,41 @@
 //! one function, or several symbols sharing a name) by size, so that closure
 //! renumbering does not show up as one removed and one added symbol.
 
-/// Above this many candidate pairs (`old × new`) the exact pairing is
-/// replaced by a greedy one, so a hostile report cannot make the diff
-/// quadratic in time and memory.
+/// Above this many candidate pairs (`old × new`) in one family the exact
+/// pairing is replaced by a greedy one, so a hostile report cannot make the
+/// diff quadratic in time and memory.
 const EXACT_PAIRING_LIMIT: usize = 1 << 20;
+
+/// The same bound over all the families of one diff: many mid-sized
+/// families are as costly as one huge family.
+const EXACT_PAIRING_BUDGET: usize = 1 << 24;
+
+/// Pairs families one after the other, within [`EXACT_PAIRING_BUDGET`].
+#[derive(Debug)]
+pub(crate) struct Pairer {
+    cells_left: usize,
+}
+
+impl Default for Pairer {
+    fn default() -> Self {
+        Pairer {
+            cells_left: EXACT_PAIRING_BUDGET,
+        }
+    }
+}
+
+impl Pairer {
+    /// [`pair_by_size`], falling back to greedy pairing once the budget of
+    /// exact pairing is spent.
+    pub(crate) fn pair(&mut self, old: &[u64], new: &[u64]) -> Vec<Pair> {
+        let cells = (old.len() + 1).saturating_mul(new.len() + 1);
+        if cells > EXACT_PAIRING_LIMIT || cells > self.cells_left {
+            return pair_greedily(&ascending(old), &ascending(new));
+        }
+        self.cells_left -= cells;
+        pair_by_size(old, new)
+    }
+}
 
 /// One outcome of pairing: indices into the old and new slices; `None` on a
 /// side means the member is only on the other side.
@@ -17,12 +48,9 @@ pub(crate) type Pair = (Option<usize>, Option<usize>);
 /// added (their sizes are within a factor of three), and closely sized
 /// members pair first. Ties go to the member earlier in its slice, so callers
 /// get a stable result by passing members in a stable order.
-pub(crate) fn pair_by_size(old: &[u64], new: &[u64]) -> Vec<Pair> {
+fn pair_by_size(old: &[u64], new: &[u64]) -> Vec<Pair> {
     let old_order = ascending(old);
     let new_order = ascending(new);
-    if old.len().saturating_mul(new.len()) > EXACT_PAIRING_LIMIT {
-        return pair_greedily(&old_order, &new_order);
-    }
     let a: Vec<u64> = old_order.iter().map(|&i| old[i]).collect();
     let b: Vec<u64> = new_order.iter().map(|&j| new[j]).collect();
     let steps = optimal_steps(&a, &b);
@@ -186,12 +214,27 @@ mod tests {
     fn huge_families_fall_back_to_greedy_pairing() {
         let old: Vec<u64> = (0..1100).collect();
         let new: Vec<u64> = (0..1000).map(|s| s + 100).collect();
-        let pairs = pair_by_size(&old, &new);
+        let pairs = Pairer::default().pair(&old, &new);
         assert_eq!(pairs.len(), 1100);
         // The 1000 largest old members pair with the new ones in order.
         assert!(pairs.contains(&(Some(1099), Some(999))));
         assert!(pairs.contains(&(Some(100), Some(0))));
         assert!(pairs.contains(&(Some(99), None)));
+    }
+
+    #[test]
+    fn the_budget_spans_families() {
+        let mut pairer = Pairer {
+            cells_left: (2 + 1) * (1 + 1) + (1 + 1) * (1 + 1),
+        };
+        // Exact: the close sizes pair, the 100 is left over.
+        let exact = vec![(Some(0), None), (Some(1), Some(0))];
+        assert_eq!(sorted(pairer.pair(&[100, 45], &[44])), exact);
+        assert_eq!(pairer.pair(&[7], &[7]), vec![(Some(0), Some(0))]);
+        assert_eq!(pairer.cells_left, 0);
+        // Greedy once the budget is spent: largest with largest.
+        let greedy = vec![(Some(0), Some(0)), (Some(1), None)];
+        assert_eq!(sorted(pairer.pair(&[100, 45], &[44])), greedy);
     }
 
     #[test]
