@@ -65,7 +65,7 @@ pub(crate) fn demangle(raw: &str, go_binary: bool) -> Demangled {
 
 fn plain(raw: &str, unit: &str, unit_kind: UnitKind, lang: Lang) -> Demangled {
     Demangled {
-        name: raw.to_string(),
+        name: capped(&raw, false),
         unit: unit.to_string(),
         unit_kind,
         lang,
@@ -125,7 +125,16 @@ fn rust(raw: &str) -> Option<Demangled> {
     }
     let name = capped(&demangled, true);
     let crate_ids = if is_v0 { crate_ids(&full) } else { Vec::new() };
-    let krate = defining_crate(&name, 0).unwrap_or("[Rust]").to_string();
+    let krate = match defining_crate(&name, 0) {
+        // Symbols the compiler itself defines for the standard library
+        // (`__rustc::rust_begin_unwind`, allocator shims).
+        Some("__rustc") => "std",
+        Some(krate) => krate,
+        // Inherent methods of primitive types (`<u128>::fmt`) live in core.
+        None if name.starts_with('<') => "core",
+        None => "[Rust]",
+    }
+    .to_string();
     let disambiguator = crate_ids.iter().find(|(c, _)| *c == krate).map(|(_, d)| d.clone()).filter(|_| {
         // The defining crate is the first one named in a plain path.
         full.starts_with(&krate) || full.starts_with('<')
@@ -161,7 +170,12 @@ fn crate_ids(full: &str) -> Vec<(String, String)> {
         let start = full[..open]
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .map_or(0, |p| p + 1);
-        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) && start < open && !bytes[start].is_ascii_digit() {
+        let valid = !hex.is_empty()
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && start < open
+            && !bytes[start].is_ascii_digit()
+            && &full[start..open] != "__rustc";
+        if valid {
             let id = (full[start..open].to_string(), hex.to_string());
             if !out.contains(&id) {
                 out.push(id);
@@ -299,7 +313,8 @@ pub(crate) fn erase_generics(name: &str) -> Option<String> {
     while i < bytes.len() {
         let b = bytes[i];
         let after_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-        if b == b'<' && after_ident {
+        let turbofish = i > 1 && &bytes[i - 2..i] == b"::";
+        if b == b'<' && (after_ident || turbofish) {
             if let Some(close) = matching_angle(&name[i + 1..]) {
                 out.push_str("<_>");
                 i += close + 2;
@@ -341,13 +356,17 @@ mod tests {
 
     #[test]
     fn v0_names_keep_crate_ids() {
-        // `<mycrate::Foo>::bar` with disambiguator for mycrate.
-        let d = demangle("_RNvMs_Cs4fqI2P2rA04_7mycrateNtB4_3Foo3bar", false);
-        assert_eq!(d.unit, "mycrate");
-        assert_eq!(d.name, "<mycrate::Foo>::bar");
+        // From a real binary: `<std::io::error::Error>::new::<&str>`.
+        let d = demangle("_RINvMs5_NtNtCsjrHSEGnQ3l9_3std2io5errorNtB6_5Error3newReEBa_", false);
+        assert_eq!(d.unit, "std");
+        assert_eq!(d.name, "<std::io::error::Error>::new::<&str>");
         assert_eq!(d.crate_ids.len(), 1);
-        assert_eq!(d.crate_ids[0].0, "mycrate");
+        assert_eq!(d.crate_ids[0].0, "std");
         assert!(d.disambiguator.is_some());
+        // Compiler-defined std symbols.
+        let d = demangle("_RNvCsfLfy6EI15iL_7___rustc17rust_begin_unwind", false);
+        assert_eq!((d.unit.as_str(), d.name.as_str()), ("std", "__rustc::rust_begin_unwind"));
+        assert!(d.crate_ids.is_empty());
     }
 
     #[test]
@@ -374,6 +393,7 @@ mod tests {
         );
         assert_eq!(erase_generics("<a::B<u8> as c::D>::f").as_deref(), Some("<a::B<_> as c::D>::f"));
         assert_eq!(erase_generics("<u8 as c::D>::f"), None);
+        assert_eq!(erase_generics("extra::summarize::<u8>").as_deref(), Some("extra::summarize::<_>"));
         assert_eq!(erase_generics("a::b"), None);
     }
 

@@ -82,6 +82,7 @@ pub(crate) fn read_sections<'data>(
     file_len: u64,
 ) -> Vec<SectionInfo<'data>> {
     let is_macho = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
+    let is_wasm = matches!(file, object::File::Wasm(_));
     let mut out = Vec::new();
     for section in file.sections() {
         let raw_name = section.name().unwrap_or("");
@@ -91,7 +92,13 @@ pub(crate) fn read_sections<'data>(
             _ => raw_name.to_string(),
         };
         let kind = classify(raw_name, segment, section.kind());
-        let file_range = section.file_range().and_then(|(offset, size)| {
+        // object 0.40 gives WebAssembly ranges as (start, end); the section's
+        // data has the right length.
+        let range = match (is_wasm, section.file_range()) {
+            (true, Some((offset, _))) => Some((offset, section.data().map_or(0, |d| d.len() as u64))),
+            (_, range) => range,
+        };
+        let file_range = range.and_then(|(offset, size)| {
             let end = offset.saturating_add(size).min(file_len);
             (offset < end).then(|| (offset, end - offset))
         });
@@ -152,17 +159,25 @@ pub(crate) fn classify(
     ]) {
         return SectionKind::Dynamic;
     }
+    if name.starts_with('<') {
+        // WebAssembly standard sections, as `object` names them.
+        return match name {
+            "<code>" => SectionKind::Code,
+            "<data>" | "<element>" | "<global>" => SectionKind::Data,
+            "<import>" | "<export>" => SectionKind::Dynamic,
+            _ => SectionKind::Other,
+        };
+    }
+    if starts(&["init_array", "fini_array", "preinit_array", "data.rel.ro", "tdata"]) {
+        return SectionKind::Data;
+    }
     match kind {
         K::Text => SectionKind::Code,
         K::ReadOnlyData | K::ReadOnlyString | K::ReadOnlyDataWithRel => SectionKind::Rodata,
         K::Data | K::Tls => SectionKind::Data,
         K::UninitializedData | K::UninitializedTls => SectionKind::Bss,
         K::Debug | K::DebugString => SectionKind::Debug,
-        _ => match name {
-            "<code>" => SectionKind::Code,
-            "<data>" => SectionKind::Data,
-            _ => SectionKind::Other,
-        },
+        _ => SectionKind::Other,
     }
 }
 
