@@ -11,10 +11,7 @@ use crate::report::{Section, SectionKind};
 use crate::sections::{PseudoRange, SectionInfo};
 
 fn malformed(message: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Malformed {
-        format: "Mach-O",
-        message: message.to_string(),
-    }
+    crate::Error::Malformed { format: "Mach-O", message: message.to_string() }
 }
 
 /// Known structures (header, load commands, symbol and string tables) and
@@ -72,12 +69,7 @@ fn segment_range64(s: &SegmentCommand64<Endianness>, e: Endianness) -> ([u8; 16]
 
 fn push_linkedit(containers: &mut Vec<PseudoRange>, (name, offset, size): ([u8; 16], u64, u64)) {
     if name.starts_with(b"__LINKEDIT\0") {
-        containers.push(PseudoRange {
-            name: "[__LINKEDIT]",
-            kind: SectionKind::Dynamic,
-            offset,
-            size,
-        });
+        containers.push(PseudoRange { name: "[__LINKEDIT]", kind: SectionKind::Dynamic, offset, size });
     }
 }
 

@@ -53,18 +53,8 @@ pub(crate) fn layout<'data>(
     let file_len = bytes.len() as u64;
     let mut sections = sections::read_sections(file, file_len);
     let (format, structures, containers, gaps) = match file {
-        object::File::Elf32(elf) => (
-            Format::Elf,
-            elf::structures(elf),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Elf64(elf) => (
-            Format::Elf,
-            elf::structures(elf),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
+        object::File::Elf32(elf) => (Format::Elf, elf::structures(elf), Vec::new(), GapNaming::ZeroIsPadding),
+        object::File::Elf64(elf) => (Format::Elf, elf::structures(elf), Vec::new(), GapNaming::ZeroIsPadding),
         object::File::MachO32(m) => {
             let (s, c) = macho::structures(m)?;
             (Format::Macho, s, c, GapNaming::ZeroIsPadding)
@@ -73,24 +63,9 @@ pub(crate) fn layout<'data>(
             let (s, c) = macho::structures(m)?;
             (Format::Macho, s, c, GapNaming::ZeroIsPadding)
         }
-        object::File::Pe32(pe) => (
-            Format::Pe,
-            pe::structures(pe, bytes),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Pe64(pe) => (
-            Format::Pe,
-            pe::structures(pe, bytes),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Wasm(_) => (
-            Format::Wasm,
-            Vec::new(),
-            Vec::new(),
-            GapNaming::SectionHeaders,
-        ),
+        object::File::Pe32(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), GapNaming::ZeroIsPadding),
+        object::File::Pe64(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), GapNaming::ZeroIsPadding),
+        object::File::Wasm(_) => (Format::Wasm, Vec::new(), Vec::new(), GapNaming::SectionHeaders),
         _ => {
             return Err(crate::Error::Unsupported(
                 "relocatable COFF and XCOFF files are not analyzed; give a linked executable or library".into(),
@@ -101,12 +76,8 @@ pub(crate) fn layout<'data>(
     let shipped = match file {
         object::File::Elf32(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
         object::File::Elf64(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
-        object::File::MachO32(_) | object::File::MachO64(_) => {
-            macho::shipped(file, &mut sections, &partition)
-        }
-        object::File::Pe32(_) | object::File::Pe64(_) => {
-            subtractive(&mut sections, &partition, &[])
-        }
+        object::File::MachO32(_) | object::File::MachO64(_) => macho::shipped(file, &mut sections, &partition),
+        object::File::Pe32(_) | object::File::Pe64(_) => subtractive(&mut sections, &partition, &[]),
         _ => wasm::shipped(&mut sections, &partition),
     };
     let symbol_bytes = partition
@@ -114,25 +85,13 @@ pub(crate) fn layout<'data>(
         .filter(|s| s.kind == crate::report::SectionKind::Symbols)
         .map(|s| s.file_size)
         .sum();
-    let mut layout = Layout {
-        format,
-        sections,
-        partition,
-        shipped_pseudo: shipped.pseudo,
-        symbol_bytes,
-    };
+    let mut layout = Layout { format, sections, partition, shipped_pseudo: shipped.pseudo, symbol_bytes };
     let parts = layout.shipped();
     let padding = shipped.total.saturating_sub(parts);
     if padding > 0 {
-        match layout
-            .shipped_pseudo
-            .iter_mut()
-            .find(|p| p.0 == "[padding]")
-        {
+        match layout.shipped_pseudo.iter_mut().find(|p| p.0 == "[padding]") {
             Some(p) => p.1 += padding,
-            None => layout
-                .shipped_pseudo
-                .push(("[padding]".to_string(), padding)),
+            None => layout.shipped_pseudo.push(("[padding]".to_string(), padding)),
         }
     }
     layout.shipped_pseudo.retain(|p| p.1 > 0);
@@ -141,10 +100,7 @@ pub(crate) fn layout<'data>(
 
 /// True for sections that stripping removes: debug info and symbol tables.
 fn is_strippable(kind: crate::report::SectionKind) -> bool {
-    matches!(
-        kind,
-        crate::report::SectionKind::Debug | crate::report::SectionKind::Symbols
-    )
+    matches!(kind, crate::report::SectionKind::Debug | crate::report::SectionKind::Symbols)
 }
 
 /// The strip model of formats that strip in place (PE, and the parts of
