@@ -218,6 +218,17 @@ fn json_that_is_not_a_report_is_refused_clearly() {
 }
 
 #[test]
+fn help_documents_the_exit_codes() {
+    for command in ["analyze", "diff"] {
+        let text = stdout(&sizegate(&[command, "--help"]));
+        assert!(
+            text.contains("Exit codes: 0 done; 2 usage or input error"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn directories_and_bad_flags_exit_2() {
     let output = sizegate(&["analyze", "tests"]);
     assert_eq!(output.status.code(), Some(2));

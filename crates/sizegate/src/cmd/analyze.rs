@@ -19,6 +19,7 @@ pub enum Format {
 
 /// Arguments of `sizegate analyze`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = super::EXIT_CODES)]
 pub struct Args {
     /// The binary to measure, or a JSON report written by `sizegate analyze --format json`.
     pub file: PathBuf,

@@ -20,6 +20,7 @@ pub enum Format {
 
 /// Arguments of `sizegate diff`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = super::EXIT_CODES)]
 pub struct Args {
     /// The old build: a binary or a JSON report.
     pub old: PathBuf,
