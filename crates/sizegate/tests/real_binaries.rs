@@ -66,6 +66,25 @@ fn analyze_json_of_a_real_binary_parses_back_with_its_invariants() {
     assert!(table.contains("SYMBOLS (top 20 of "), "{table}");
 }
 
+#[test]
+fn a_binary_and_its_full_json_report_diff_to_nothing() {
+    let binary = env!("CARGO_BIN_EXE_sizegate");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("sizegate.json");
+    let text = stdout(&sizegate(&[
+        "analyze", binary, "--format", "json", "--top", "0",
+    ]));
+    std::fs::write(&report, text).unwrap();
+    let report = report.to_str().unwrap();
+    for (old, new) in [(report, binary), (binary, report)] {
+        let text = stdout(&sizegate(&["diff", old, new, "--format", "json"]));
+        let diff: ReportDiff = serde_json::from_str(&text).unwrap();
+        assert!(diff.sections.is_empty() && diff.units.is_empty() && diff.symbols.is_empty());
+        assert!(diff.causes.is_empty() && !diff.symbols_partial);
+        assert_eq!(diff.old.sha256, diff.new.sha256);
+    }
+}
+
 const MAIN_RS: &str = r#"
 fn main() {
     let n = std::env::args().count() as u64;
