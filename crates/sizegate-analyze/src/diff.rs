@@ -3,11 +3,12 @@
 //!
 //! Sections and units are matched by name. Symbols are matched by their
 //! name without the parts that change between builds of the same code: Rust
-//! legacy hashes and v0 crate disambiguators are removed (see
-//! [`names`]), and numbered closures of one parent function (Go `funcN`,
-//! Rust `{closure#N}`) or several symbols sharing a name are paired by size
-//! rather than by number (see [`pairing`]). When only one side is stripped
-//! of its symbols, symbol changes are left out and marked partial.
+//! legacy hashes (`::h0123456789abcdef`) and v0 crate disambiguators
+//! (`mycrate[1a2b3c4d]::f`) are removed, and numbered closures of one parent
+//! function (Go `main.f.func1`, Rust `{closure#0}`) or several symbols
+//! sharing a name are paired by size rather than by number (module `names`
+//! and `pairing`). When only one side is stripped of its symbols, symbol
+//! changes are left out and marked partial.
 //! Unchanged entries are omitted; every list is sorted by absolute delta,
 //! largest first, then by name.
 
