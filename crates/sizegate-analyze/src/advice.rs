@@ -35,8 +35,10 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
     let mut out = Vec::new();
     let sizes = facts.sizes;
     if facts.go_binary {
-        let saving = sizes.symbols + sizes.debug;
-        if saving > 0 {
+        // What `-s -w` would save is what the strip model removes (on
+        // Mach-O, Go keeps the symbol table even with `-s`).
+        let saving = sizes.file.saturating_sub(sizes.shipped);
+        if sizes.symbols + sizes.debug > 0 && saving > 0 {
             out.push(advice(
                 "go-ldflags-s-w",
                 saving,

@@ -141,7 +141,9 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         sections[i].shipped = shipped;
     }
     let word = if elf.is_64() { 8 } else { 4 };
-    let section_headers = kept_count.saturating_mul(u64::from(header.e_shentsize(endian)));
+    // Never more than the table there is (a corrupt entry size could say so).
+    let table_now: u64 = partition.iter().filter(|p| p.name == "[section headers]").map(|p| p.file_size).sum();
+    let section_headers = kept_count.saturating_mul(u64::from(header.e_shentsize(endian))).min(table_now);
     cursor = align_up(cursor, word).saturating_add(section_headers);
     Shipped {
         pseudo: vec![

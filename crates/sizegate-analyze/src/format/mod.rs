@@ -76,7 +76,8 @@ pub(crate) fn layout<'data>(
     let shipped = match file {
         object::File::Elf32(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
         object::File::Elf64(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
-        object::File::MachO32(_) | object::File::MachO64(_) => macho::shipped(file, &mut sections, &partition),
+        object::File::MachO32(m) => macho::shipped(m, &mut sections, &partition, file_len),
+        object::File::MachO64(m) => macho::shipped(m, &mut sections, &partition, file_len),
         object::File::Pe32(_) | object::File::Pe64(_) => subtractive(&mut sections, &partition, &[]),
         _ => wasm::shipped(&mut sections, &partition),
     };
@@ -86,12 +87,24 @@ pub(crate) fn layout<'data>(
         .map(|s| s.file_size)
         .sum();
     let mut layout = Layout { format, sections, partition, shipped_pseudo: shipped.pseudo, symbol_bytes };
+    // The model's total is authoritative, within what the parts allow:
+    // more becomes padding, less comes off the padding and link-edit data.
+    let total = shipped.total.min(file_len);
     let parts = layout.shipped();
-    let padding = shipped.total.saturating_sub(parts);
-    if padding > 0 {
+    if total > parts {
+        let padding = total - parts;
         match layout.shipped_pseudo.iter_mut().find(|p| p.0 == "[padding]") {
             Some(p) => p.1 += padding,
             None => layout.shipped_pseudo.push(("[padding]".to_string(), padding)),
+        }
+    } else {
+        let mut excess = parts - total;
+        for name in ["[padding]", "[__LINKEDIT]", "[unmapped]", "[section headers]", "[headers]"] {
+            if let Some(p) = layout.shipped_pseudo.iter_mut().find(|p| p.0 == name) {
+                let cut = excess.min(p.1);
+                p.1 -= cut;
+                excess -= cut;
+            }
         }
     }
     layout.shipped_pseudo.retain(|p| p.1 > 0);

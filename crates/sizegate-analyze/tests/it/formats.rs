@@ -28,7 +28,8 @@ fn formats_and_architectures_are_recognized() {
             .filter(|s| s.kind == SectionKind::Code)
             .map(|s| s.file_size)
             .sum();
-        assert!(code > 100_000, "{name}: {code} bytes of code");
+        let least = if name == "c-hello" { 100 } else { 100_000 };
+        assert!(code > least, "{name}: {code} bytes of code");
     }
 }
 
