@@ -19,17 +19,29 @@ pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
     let toolchain = toolchain::read(&file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, &file);
     let (placed, _source) = symbols::collect(&file, &layout.sections, go_binary);
-    let names: Vec<Demangled> = placed.iter().map(|p| demangle::demangle(&p.raw_name, go_binary)).collect();
+    let names: Vec<Demangled> = placed
+        .iter()
+        .map(|p| demangle::demangle(&p.raw_name, go_binary))
+        .collect();
     let attribution = units::attribute(&layout, &placed, &names);
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
     let stripped = !file.symbols().any(|s| s.is_definition());
 
     let kind_bytes = |kind: SectionKind| -> u64 {
-        layout.partition.iter().filter(|s| s.kind == kind).map(|s| s.file_size).sum()
+        layout
+            .partition
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.file_size)
+            .sum()
     };
     let sizes = Sizes {
         file: bytes.len() as u64,
-        vm: layout.sections.iter().map(|s| s.vm_size).fold(0u64, u64::saturating_add),
+        vm: layout
+            .sections
+            .iter()
+            .map(|s| s.vm_size)
+            .fold(0u64, u64::saturating_add),
         shipped: attribution.units.iter().map(|u| u.size).sum(),
         gzip: sizes::gzip(bytes),
         zstd: sizes::zstd(bytes),

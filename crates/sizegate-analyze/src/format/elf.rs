@@ -63,7 +63,10 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
             .filter(|p| p.name.starts_with('['))
             .map(|p| (p.name.clone(), p.file_size))
             .collect();
-        return Shipped { pseudo, total: file_len };
+        return Shipped {
+            pseudo,
+            total: file_len,
+        };
     }
 
     // Everything up to the end of the loaded image stays where it is.
@@ -83,7 +86,7 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
     for (i, s) in sections.iter().enumerate() {
         let flags: u64 = table
             .section(s.index)
-            .map(|h| h.sh_flags(endian).0.into())
+            .map(|h| h.sh_flags(endian).0)
             .unwrap_or(0);
         alloc[i] = flags & SHF_ALLOC != 0;
         if alloc[i]
@@ -116,13 +119,19 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         .filter(|_| kept_count > 1);
 
     // Headers inside the loaded image ship as they are.
-    let headers: u64 = partition.iter().filter(|p| p.name == "[headers]").map(|p| p.file_size).sum();
+    let headers: u64 = partition
+        .iter()
+        .filter(|p| p.name == "[headers]")
+        .map(|p| p.file_size)
+        .sum();
     let mut cursor = loaded_end;
     let mut order: Vec<usize> = (0..sections.len()).collect();
     order.sort_by_key(|&i| sections[i].file_range.map_or(0, |r| r.0));
     for i in order {
         let s = &sections[i];
-        let in_image = s.file_range.is_some_and(|(offset, size)| offset + size <= loaded_end);
+        let in_image = s
+            .file_range
+            .is_some_and(|(offset, size)| offset + size <= loaded_end);
         let shipped = if removed(i, s) {
             0
         } else if in_image {
@@ -142,8 +151,14 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
     }
     let word = if elf.is_64() { 8 } else { 4 };
     // Never more than the table there is (a corrupt entry size could say so).
-    let table_now: u64 = partition.iter().filter(|p| p.name == "[section headers]").map(|p| p.file_size).sum();
-    let section_headers = kept_count.saturating_mul(u64::from(header.e_shentsize(endian))).min(table_now);
+    let table_now: u64 = partition
+        .iter()
+        .filter(|p| p.name == "[section headers]")
+        .map(|p| p.file_size)
+        .sum();
+    let section_headers = kept_count
+        .saturating_mul(u64::from(header.e_shentsize(endian)))
+        .min(table_now);
     cursor = align_up(cursor, word).saturating_add(section_headers);
     Shipped {
         pseudo: vec![
@@ -164,7 +179,9 @@ fn merged_string_table_size(names: &[&str]) -> u64 {
     reversed.dedup();
     let mut size = 1u64;
     for (i, name) in reversed.iter().enumerate() {
-        let is_suffix = reversed.get(i + 1).is_some_and(|next| next.starts_with(name));
+        let is_suffix = reversed
+            .get(i + 1)
+            .is_some_and(|next| next.starts_with(name));
         if !is_suffix {
             size += name.len() as u64 + 1;
         }
@@ -179,7 +196,10 @@ mod tests {
     #[test]
     fn string_table_merges_suffixes() {
         // "\0.rela.text\0.data\0" holds .text inside .rela.text.
-        assert_eq!(merged_string_table_size(&[".text", ".rela.text", ".data"]), 1 + 11 + 6);
+        assert_eq!(
+            merged_string_table_size(&[".text", ".rela.text", ".data"]),
+            1 + 11 + 6
+        );
         assert_eq!(merged_string_table_size(&[]), 1);
     }
 }

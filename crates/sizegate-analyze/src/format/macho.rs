@@ -6,13 +6,15 @@ use object::macho::{SegmentCommand32, SegmentCommand64};
 use object::read::macho::{LoadCommandVariant, MachHeader, MachOFile};
 use object::{Endianness, Object, ObjectSymbol};
 
-
 use super::{Shipped, subtractive};
 use crate::report::{Section, SectionKind};
 use crate::sections::{PseudoRange, SectionInfo};
 
 fn malformed(message: impl std::fmt::Display) -> crate::Error {
-    crate::Error::Malformed { format: "Mach-O", message: message.to_string() }
+    crate::Error::Malformed {
+        format: "Mach-O",
+        message: message.to_string(),
+    }
 }
 
 /// Known structures (header, load commands, symbol and string tables) and
@@ -70,7 +72,12 @@ fn segment_range64(s: &SegmentCommand64<Endianness>, e: Endianness) -> ([u8; 16]
 
 fn push_linkedit(containers: &mut Vec<PseudoRange>, (name, offset, size): ([u8; 16], u64, u64)) {
     if name.starts_with(b"__LINKEDIT\0") {
-        containers.push(PseudoRange { name: "[__LINKEDIT]", kind: SectionKind::Dynamic, offset, size });
+        containers.push(PseudoRange {
+            name: "[__LINKEDIT]",
+            kind: SectionKind::Dynamic,
+            offset,
+            size,
+        });
     }
 }
 
@@ -89,15 +96,23 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
     file_len: u64,
 ) -> Shipped {
     let endian = file.endian();
-    let go = sections.iter().any(|s| s.raw_name == "__gopclntab" || s.raw_name == "__go_buildinfo");
+    let go = sections
+        .iter()
+        .any(|s| s.raw_name == "__gopclntab" || s.raw_name == "__go_buildinfo");
     let mut segments: Vec<([u8; 16], u64, u64)> = Vec::new();
     let mut signature_offset = None;
     if let Ok(mut commands) = file.macho_load_commands() {
         while let Ok(Some(command)) = commands.next() {
             match command.variant() {
-                Ok(LoadCommandVariant::Segment32(segment, _)) => segments.push(segment_range32(segment, endian)),
-                Ok(LoadCommandVariant::Segment64(segment, _)) => segments.push(segment_range64(segment, endian)),
-                Ok(LoadCommandVariant::LinkeditData(data)) if command.cmd() == object::macho::LC_CODE_SIGNATURE => {
+                Ok(LoadCommandVariant::Segment32(segment, _)) => {
+                    segments.push(segment_range32(segment, endian))
+                }
+                Ok(LoadCommandVariant::Segment64(segment, _)) => {
+                    segments.push(segment_range64(segment, endian))
+                }
+                Ok(LoadCommandVariant::LinkeditData(data))
+                    if command.cmd() == object::macho::LC_CODE_SIGNATURE =>
+                {
                     signature_offset = Some(u64::from(data.dataoff.get(endian)));
                 }
                 _ => {}
@@ -132,14 +147,25 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
             kept_symbols += 1;
             kept_strings += symbol.name_bytes().map_or(0, |n| n.len() as u64 + 1);
         }
-        for (name, kept) in [("[symbol table]", kept_symbols * nlist_size), ("[string table]", kept_strings)] {
-            let size: u64 = partition.iter().filter(|p| p.name == name).map(|p| p.file_size).sum();
+        for (name, kept) in [
+            ("[symbol table]", kept_symbols * nlist_size),
+            ("[string table]", kept_strings),
+        ] {
+            let size: u64 = partition
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| p.file_size)
+                .sum();
             symbol_shrink += size.saturating_sub(kept);
             reduced.push((name, kept));
         }
     } else {
         for name in ["[symbol table]", "[string table]"] {
-            let size = partition.iter().filter(|p| p.name == name).map(|p| p.file_size).sum();
+            let size = partition
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| p.file_size)
+                .sum();
             reduced.push((name, size));
         }
     }
@@ -153,5 +179,9 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
 
 /// File bytes of debug sections.
 fn debug_bytes(sections: &[SectionInfo<'_>]) -> u64 {
-    sections.iter().filter(|s| s.kind == SectionKind::Debug).map(|s| s.share).sum()
+    sections
+        .iter()
+        .filter(|s| s.kind == SectionKind::Debug)
+        .map(|s| s.share)
+        .sum()
 }

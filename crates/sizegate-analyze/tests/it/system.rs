@@ -15,11 +15,15 @@ const BUDGET: Duration = Duration::from_secs(45);
 const MAX_SIZE: u64 = 64 << 20;
 
 fn elf_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|e| e.path());
     for entry in entries {
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         let path = entry.path();
         if kind.is_dir() {
             elf_files(&path, out);
@@ -50,9 +54,13 @@ fn every_elf_file_of_the_machine_is_analyzed() {
         if start.elapsed() > BUDGET {
             break;
         }
-        let Ok(bytes) = std::fs::read(path) else { continue };
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
         let name = path.display().to_string();
-        match catch_unwind(AssertUnwindSafe(|| analyze(&name, &bytes, &Options::default()))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            analyze(&name, &bytes, &Options::default())
+        })) {
             Ok(Ok(reports)) => reports.iter().for_each(assert_invariants),
             Ok(Err(e)) => failures.push(format!("{name}: {e}")),
             Err(_) => failures.push(format!("{name}: PANIC")),
@@ -66,6 +74,11 @@ fn every_elf_file_of_the_machine_is_analyzed() {
         bytes_total >> 20,
         start.elapsed().as_secs_f64()
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(analyzed >= 50);
 }
