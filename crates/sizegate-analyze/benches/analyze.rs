@@ -7,9 +7,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sizegate_analyze::{Options, analyze};
 
 fn largest_elf(dir: &Path, best: &mut Option<(u64, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         let path = entry.path();
         if kind.is_dir() {
             largest_elf(&path, best);
@@ -42,7 +46,9 @@ fn bench(c: &mut Criterion) {
             }
         }
     };
-    let Ok(bytes) = std::fs::read(&path) else { return };
+    let Ok(bytes) = std::fs::read(&path) else {
+        return;
+    };
     eprintln!("benchmark file: {} ({} bytes)", path.display(), bytes.len());
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);
