@@ -11,6 +11,16 @@ use crate::report::{Section, SectionKind};
 use crate::sections::{PseudoRange, SectionInfo, align_up};
 
 const SHF_ALLOC: u64 = 0x2;
+const PT_LOAD: u32 = 1;
+/// Largest segment alignment we believe (64 KiB pages, with room to spare).
+const MAX_PAGE: u64 = 1 << 20;
+
+/// A Go binary linked by Go's internal linker: Go sections, and no
+/// `.comment` (external linkers add one from the C runtime objects).
+fn go_internal_link(sections: &[SectionInfo<'_>]) -> bool {
+    let has = |name: &str| sections.iter().any(|s| s.raw_name == name);
+    (has(".gopclntab") || has(".go.buildinfo")) && !has(".comment")
+}
 
 /// Header, program headers and section header table.
 pub(super) fn structures<Elf: FileHeader<Endian = Endianness>>(
@@ -77,10 +87,14 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         let phsize = (phdrs.len() as u64).saturating_mul(u64::from(header.e_phentsize(endian)));
         loaded_end = loaded_end.max(phoff.saturating_add(phsize));
     }
+    let mut page = 1u64;
     for ph in phdrs {
         let offset: u64 = ph.p_offset(endian).into();
         let filesz: u64 = ph.p_filesz(endian).into();
         loaded_end = loaded_end.max(offset.saturating_add(filesz));
+        if ph.p_type(endian).0 == PT_LOAD {
+            page = page.max(ph.p_align(endian).into());
+        }
     }
     let mut alloc = vec![false; sections.len()];
     for (i, s) in sections.iter().enumerate() {
@@ -159,7 +173,14 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
     let section_headers = kept_count
         .saturating_mul(u64::from(header.e_shentsize(endian)))
         .min(table_now);
-    cursor = align_up(cursor, word).saturating_add(section_headers);
+    cursor = if go_internal_link(sections) {
+        // Go's own linker, with `-s -w`, writes the loaded segments (its
+        // section headers go inside them) and pads the file to the segment
+        // alignment; nothing follows.
+        align_up(loaded_end, page.min(MAX_PAGE))
+    } else {
+        align_up(cursor, word).saturating_add(section_headers)
+    };
     Shipped {
         pseudo: vec![
             ("[headers]".to_string(), headers.min(loaded_end)),

@@ -262,7 +262,7 @@ fn build_c(out: &Path) -> Vec<(&'static str, PathBuf)> {
 /// endian, PE, Mach-O (and a universal file made from two), WebAssembly.
 fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
     let src = sources().join("go/hello");
-    let targets: [(&'static str, &str, &str, bool); 11] = [
+    let targets: [(&'static str, &str, &str, bool); 13] = [
         ("go-linux-amd64", "linux", "amd64", false),
         ("go-linux-amd64-sw", "linux", "amd64", true),
         ("go-windows-amd64", "windows", "amd64", false),
@@ -272,7 +272,9 @@ fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
         ("go-darwin-arm64-sw", "darwin", "arm64", true),
         ("go-linux-386", "linux", "386", false),
         ("go-linux-arm", "linux", "arm", false),
+        ("go-linux-386-sw", "linux", "386", true),
         ("go-linux-s390x", "linux", "s390x", false),
+        ("go-linux-s390x-sw", "linux", "s390x", true),
         ("go-js-wasm", "js", "wasm", false),
     ];
     let mut built: Vec<(&'static str, PathBuf)> = targets

@@ -56,6 +56,8 @@ fn go_shipped_size_is_what_ldflags_s_w_leaves() {
         ("go-linux-amd64", "go-linux-amd64-sw"),
         ("go-windows-amd64", "go-windows-amd64-sw"),
         ("go-darwin-arm64", "go-darwin-arm64-sw"),
+        ("go-linux-386", "go-linux-386-sw"),
+        ("go-linux-s390x", "go-linux-s390x-sw"),
     ] {
         let real = fixtures::get(stripped).bytes.len() as u64;
         assert_close(name, fixtures::get(name).report().sizes.shipped, real);
