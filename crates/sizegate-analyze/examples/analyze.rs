@@ -18,7 +18,10 @@ fn main() {
         Ok(reports) => {
             for mut report in reports {
                 report.truncate_symbols(top);
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             }
         }
         Err(e) => {

@@ -35,8 +35,10 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
     let mut out = Vec::new();
     let sizes = facts.sizes;
     if facts.go_binary {
-        let saving = sizes.symbols + sizes.debug;
-        if saving > 0 {
+        // What `-s -w` would save is what the strip model removes (on
+        // Mach-O, Go keeps the symbol table even with `-s`).
+        let saving = sizes.file.saturating_sub(sizes.shipped);
+        if sizes.symbols + sizes.debug > 0 && saving > 0 {
             out.push(advice(
                 "go-ldflags-s-w",
                 saving,
@@ -77,12 +79,21 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
         duplicate_go_modules(build, &mut out);
     }
     large_blobs(facts, &mut out);
-    out.sort_by(|a, b| b.saving.cmp(&a.saving).then_with(|| a.id.cmp(&b.id)).then_with(|| a.message.cmp(&b.message)));
+    out.sort_by(|a, b| {
+        b.saving
+            .cmp(&a.saving)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.message.cmp(&b.message))
+    });
     out
 }
 
 fn advice(id: &str, saving: u64, message: String) -> Advice {
-    Advice { id: id.to_string(), saving, message }
+    Advice {
+        id: id.to_string(),
+        saving,
+        message,
+    }
 }
 
 /// Built with `panic = "unwind"` (the `panic_unwind` runtime is linked in):
@@ -115,12 +126,17 @@ fn duplicate_crates(facts: &Facts<'_>, out: &mut Vec<Advice>) {
     let mut ids: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     for name in facts.names {
         for (krate, id) in &name.crate_ids {
-            ids.entry(krate.as_str()).or_default().entry(id.as_str()).or_insert(0);
+            ids.entry(krate.as_str())
+                .or_default()
+                .entry(id.as_str())
+                .or_insert(0);
         }
     }
     for (symbol, name) in facts.symbols.iter().zip(facts.names) {
         if let Some(id) = &name.disambiguator
-            && let Some(bytes) = ids.get_mut(name.unit.as_str()).and_then(|m| m.get_mut(id.as_str()))
+            && let Some(bytes) = ids
+                .get_mut(name.unit.as_str())
+                .and_then(|m| m.get_mut(id.as_str()))
         {
             *bytes += symbol.shipped;
         }
@@ -149,7 +165,11 @@ fn duplicate_go_modules(build: &GoBuildInfo, out: &mut Vec<Advice>) {
     for dep in &build.deps {
         let path = dep.path.as_str();
         let base = match path.rsplit_once("/v") {
-            Some((base, major)) if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) => base,
+            Some((base, major))
+                if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                base
+            }
             _ => path,
         };
         by_base.entry(base).or_default().push(path);
@@ -159,7 +179,11 @@ fn duplicate_go_modules(build: &GoBuildInfo, out: &mut Vec<Advice>) {
             out.push(advice(
                 "duplicate-dependency",
                 0,
-                format!("Module `{base}` is linked in {} major versions ({}); move to one.", paths.len(), paths.join(", ")),
+                format!(
+                    "Module `{base}` is linked in {} major versions ({}); move to one.",
+                    paths.len(),
+                    paths.join(", ")
+                ),
             ));
         }
     }
@@ -209,7 +233,9 @@ fn generic_bloat(facts: &Facts<'_>, out: &mut Vec<Advice>) {
     }
     let mut groups: Vec<(String, usize, u64, u64)> = groups
         .into_iter()
-        .filter(|(_, (copies, total, largest))| *copies >= GENERIC_MIN_COPIES && total - largest >= GENERIC_MIN_SAVING)
+        .filter(|(_, (copies, total, largest))| {
+            *copies >= GENERIC_MIN_COPIES && total - largest >= GENERIC_MIN_SAVING
+        })
         .map(|(name, (copies, total, largest))| (name, copies, total, total - largest))
         .collect();
     groups.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));

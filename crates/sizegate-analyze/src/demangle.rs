@@ -52,7 +52,11 @@ pub(crate) fn demangle(raw: &str, go_binary: bool) -> Demangled {
     {
         return d;
     }
-    if raw.starts_with("__rust") || raw.starts_with("rust_") || raw.starts_with("__rdl_") || raw.starts_with("__rg_") {
+    if raw.starts_with("__rust")
+        || raw.starts_with("rust_")
+        || raw.starts_with("__rdl_")
+        || raw.starts_with("__rg_")
+    {
         return plain(raw, "std", UnitKind::Crate, Lang::Rust);
     }
     if go_binary && is_go_name(raw) {
@@ -76,7 +80,8 @@ fn plain(raw: &str, unit: &str, unit_kind: UnitKind, lang: Lang) -> Demangled {
 
 /// Go symbol names hold a dot (`main.main`, `type:*foo.T`, `go:buildid`).
 fn is_go_name(raw: &str) -> bool {
-    (raw.contains('.') || raw.starts_with("go:") || raw.starts_with("type:")) && !raw.starts_with('_')
+    (raw.contains('.') || raw.starts_with("go:") || raw.starts_with("type:"))
+        && !raw.starts_with('_')
 }
 
 /// A string writer that stops with an error past [`MAX_NAME`] bytes, so
@@ -88,7 +93,10 @@ impl std::fmt::Write for Capped {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         if self.0.len() + s.len() > MAX_NAME {
             let room = MAX_NAME.saturating_sub(self.0.len());
-            let cut = (0..=room).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=room)
+                .rev()
+                .find(|&i| s.is_char_boundary(i))
+                .unwrap_or(0);
             self.0.push_str(&s[..cut]);
             return Err(std::fmt::Error);
         }
@@ -109,7 +117,11 @@ impl Capped {
 /// Format with an output cap.
 fn capped(value: &dyn std::fmt::Display, alternate: bool) -> String {
     let mut out = Capped::default();
-    let result = if alternate { write!(out, "{value:#}") } else { write!(out, "{value}") };
+    let result = if alternate {
+        write!(out, "{value:#}")
+    } else {
+        write!(out, "{value}")
+    };
     out.finish(result)
 }
 
@@ -135,10 +147,14 @@ fn rust(raw: &str) -> Option<Demangled> {
         None => "[Rust]",
     }
     .to_string();
-    let disambiguator = crate_ids.iter().find(|(c, _)| *c == krate).map(|(_, d)| d.clone()).filter(|_| {
-        // The defining crate is the first one named in a plain path.
-        full.starts_with(&krate) || full.starts_with('<')
-    });
+    let disambiguator = crate_ids
+        .iter()
+        .find(|(c, _)| *c == krate)
+        .map(|(_, d)| d.clone())
+        .filter(|_| {
+            // The defining crate is the first one named in a plain path.
+            full.starts_with(&krate) || full.starts_with('<')
+        });
     Some(Demangled {
         name,
         unit: krate,
@@ -151,7 +167,9 @@ fn rust(raw: &str) -> Option<Demangled> {
 
 /// Legacy Rust symbols end in `::h` and 16 hex digits.
 fn has_legacy_hash(full: &str) -> bool {
-    let Some(pos) = full.rfind("::h") else { return false };
+    let Some(pos) = full.rfind("::h") else {
+        return false;
+    };
     let hash = &full[pos + 3..];
     hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -168,8 +186,10 @@ fn crate_ids(full: &str) -> Vec<(String, String)> {
         };
         let hex = &full[open + 1..close];
         let start = full[..open]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let valid = !hex.is_empty()
             && hex.bytes().all(|b| b.is_ascii_hexdigit())
             && start < open
@@ -211,7 +231,11 @@ fn defining_crate(path: &str, depth: u32) -> Option<&str> {
             Some((ty, tr)) => (ty, Some(tr)),
             None => (inner, None),
         };
-        let ty_crate = if starts_with_builtin(ty) { None } else { defining_crate(ty, depth + 1) };
+        let ty_crate = if starts_with_builtin(ty) {
+            None
+        } else {
+            defining_crate(ty, depth + 1)
+        };
         let tr_crate = tr.and_then(|t| defining_crate(t, depth + 1));
         return match (ty_crate, tr_crate) {
             (Some(t), Some(r)) if is_std_crate(t) && !is_std_crate(r) => Some(r),
@@ -222,7 +246,8 @@ fn defining_crate(path: &str, depth: u32) -> Option<&str> {
     if starts_with_builtin(path) {
         return None;
     }
-    let end = path.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$'))?;
+    let end =
+        path.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$'))?;
     (path[end..].starts_with("::") && end > 0).then(|| &path[..end])
 }
 
@@ -267,7 +292,9 @@ fn split_top_level_as(s: &str) -> Option<(&str, &str)> {
             b'<' | b'(' | b'[' => depth += 1,
             b'>' if i > 0 && bytes[i - 1] == b'-' => {}
             b'>' | b')' | b']' => depth -= 1,
-            b' ' if depth == 0 && s[i..].starts_with(" as ") => return Some((&s[..i], &s[i + 4..])),
+            b' ' if depth == 0 && s[i..].starts_with(" as ") => {
+                return Some((&s[..i], &s[i + 4..]));
+            }
             _ => {}
         }
     }
@@ -279,10 +306,10 @@ fn cpp(raw: &str) -> Option<Demangled> {
     if raw.len() > MAX_NAME {
         return None;
     }
-    let options = cpp_demangle::ParseOptions::default().recursion_limit(256);
-    let symbol = cpp_demangle::Symbol::new_with_options(raw, &options).ok()?;
+    // cpp_demangle bounds its own recursion by default.
+    let symbol = cpp_demangle::Symbol::new(raw).ok()?;
     let mut out = Capped::default();
-    let result = symbol.structured_demangle(&mut out, &cpp_demangle::DemangleOptions::default().recursion_limit(256));
+    let result = symbol.structured_demangle(&mut out, &cpp_demangle::DemangleOptions::default());
     let name = out.finish(result);
     let head = name
         .strip_prefix("non-virtual thunk to ")
@@ -294,12 +321,22 @@ fn cpp(raw: &str) -> Option<Demangled> {
         .or_else(|| name.strip_prefix("guard variable for "))
         .unwrap_or(&name);
     let end = head.find(['(', '<', ' ']).unwrap_or(head.len());
-    let namespace = head[..end].split("::").next().filter(|_| head[..end].contains("::"));
+    let namespace = head[..end]
+        .split("::")
+        .next()
+        .filter(|_| head[..end].contains("::"));
     let (unit, unit_kind) = match namespace {
         Some(ns) if !ns.is_empty() => (ns.to_string(), UnitKind::Namespace),
         _ => ("[C]".to_string(), UnitKind::C),
     };
-    Some(Demangled { name, unit, unit_kind, lang: Lang::Cpp, disambiguator: None, crate_ids: Vec::new() })
+    Some(Demangled {
+        name,
+        unit,
+        unit_kind,
+        lang: Lang::Cpp,
+        disambiguator: None,
+        crate_ids: Vec::new(),
+    })
 }
 
 /// A generic function's name with its type arguments erased, for grouping
@@ -343,21 +380,48 @@ mod tests {
 
     #[test]
     fn defining_crate_ignores_type_arguments() {
-        assert_eq!(defining_crate("core::ptr::drop_in_place<mycrate::X>", 0), Some("core"));
+        assert_eq!(
+            defining_crate("core::ptr::drop_in_place<mycrate::X>", 0),
+            Some("core")
+        );
         assert_eq!(defining_crate("alloc::vec::Vec<T>::push", 0), Some("alloc"));
-        assert_eq!(defining_crate("<alloc::vec::Vec<u8>>::push", 0), Some("alloc"));
-        assert_eq!(defining_crate("<mycrate::X as core::fmt::Debug>::fmt", 0), Some("mycrate"));
-        assert_eq!(defining_crate("<core::option::Option<u8> as serde::Serialize>::serialize", 0), Some("serde"));
-        assert_eq!(defining_crate("<&T as core::fmt::Debug>::fmt", 0), Some("core"));
-        assert_eq!(defining_crate("<[u8] as core::fmt::Debug>::fmt", 0), Some("core"));
-        assert_eq!(defining_crate("<fn() -> u8 as core::ops::FnOnce<()>>::call_once", 0), Some("core"));
+        assert_eq!(
+            defining_crate("<alloc::vec::Vec<u8>>::push", 0),
+            Some("alloc")
+        );
+        assert_eq!(
+            defining_crate("<mycrate::X as core::fmt::Debug>::fmt", 0),
+            Some("mycrate")
+        );
+        assert_eq!(
+            defining_crate(
+                "<core::option::Option<u8> as serde::Serialize>::serialize",
+                0
+            ),
+            Some("serde")
+        );
+        assert_eq!(
+            defining_crate("<&T as core::fmt::Debug>::fmt", 0),
+            Some("core")
+        );
+        assert_eq!(
+            defining_crate("<[u8] as core::fmt::Debug>::fmt", 0),
+            Some("core")
+        );
+        assert_eq!(
+            defining_crate("<fn() -> u8 as core::ops::FnOnce<()>>::call_once", 0),
+            Some("core")
+        );
         assert_eq!(defining_crate("main", 0), None);
     }
 
     #[test]
     fn v0_names_keep_crate_ids() {
         // From a real binary: `<std::io::error::Error>::new::<&str>`.
-        let d = demangle("_RINvMs5_NtNtCsjrHSEGnQ3l9_3std2io5errorNtB6_5Error3newReEBa_", false);
+        let d = demangle(
+            "_RINvMs5_NtNtCsjrHSEGnQ3l9_3std2io5errorNtB6_5Error3newReEBa_",
+            false,
+        );
         assert_eq!(d.unit, "std");
         assert_eq!(d.name, "<std::io::error::Error>::new::<&str>");
         assert_eq!(d.crate_ids.len(), 1);
@@ -365,7 +429,10 @@ mod tests {
         assert!(d.disambiguator.is_some());
         // Compiler-defined std symbols.
         let d = demangle("_RNvCsfLfy6EI15iL_7___rustc17rust_begin_unwind", false);
-        assert_eq!((d.unit.as_str(), d.name.as_str()), ("std", "__rustc::rust_begin_unwind"));
+        assert_eq!(
+            (d.unit.as_str(), d.name.as_str()),
+            ("std", "__rustc::rust_begin_unwind")
+        );
         assert!(d.crate_ids.is_empty());
     }
 
@@ -391,10 +458,25 @@ mod tests {
             erase_generics("core::ptr::drop_in_place<a::B<u8>>").as_deref(),
             Some("core::ptr::drop_in_place<_>")
         );
-        assert_eq!(erase_generics("<a::B<u8> as c::D>::f").as_deref(), Some("<a::B<_> as c::D>::f"));
+        assert_eq!(
+            erase_generics("<a::B<u8> as c::D>::f").as_deref(),
+            Some("<a::B<_> as c::D>::f")
+        );
         assert_eq!(erase_generics("<u8 as c::D>::f"), None);
-        assert_eq!(erase_generics("extra::summarize::<u8>").as_deref(), Some("extra::summarize::<_>"));
+        assert_eq!(
+            erase_generics("extra::summarize::<u8>").as_deref(),
+            Some("extra::summarize::<_>")
+        );
         assert_eq!(erase_generics("a::b"), None);
+    }
+
+    #[test]
+    fn crate_ids_after_unicode_are_found() {
+        assert_eq!(
+            crate_ids("é…x[ab12]::f"),
+            vec![("x".to_string(), "ab12".to_string())]
+        );
+        assert_eq!(crate_ids("…[ab12]"), Vec::<(String, String)>::new());
     }
 
     #[test]

@@ -9,6 +9,9 @@ use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
 use crate::{Error, advice, format, sizes, symbols, toolchain, units};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
+///
+/// Deflate at level 6 dominates the time on large files, so it runs on a
+/// second thread while the rest is measured (inline if no thread can start).
 pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
     let kind = object::FileKind::parse(bytes).map_err(|_| unsupported())?;
     let file = object::File::parse(bytes).map_err(|e| Error::Malformed {
@@ -16,22 +19,54 @@ pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
         message: e.to_string(),
     })?;
     let layout = format::layout(&file, bytes)?;
-    let toolchain = toolchain::read(&file, &layout.sections);
-    let go_binary = toolchain::is_go(&toolchain, &layout.sections, &file);
-    let (placed, _source) = symbols::collect(&file, &layout.sections, go_binary);
-    let names: Vec<Demangled> = placed.iter().map(|p| demangle::demangle(&p.raw_name, go_binary)).collect();
+    std::thread::scope(|scope| {
+        let gzip = std::thread::Builder::new()
+            .name("sizegate-gzip".into())
+            .spawn_scoped(scope, || sizes::gzip(bytes));
+        let mut report = measure(name, bytes, &file, layout);
+        report.sizes.gzip = match gzip {
+            Ok(handle) => handle.join().unwrap_or(0),
+            Err(_) => sizes::gzip(bytes),
+        };
+        Ok(report)
+    })
+}
+
+/// Everything but the gzip size, once the file is parsed and laid out.
+fn measure(
+    name: &str,
+    bytes: &[u8],
+    file: &object::File<'_>,
+    layout: format::Layout<'_>,
+) -> Report {
+    let toolchain = toolchain::read(file, &layout.sections);
+    let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
+    let (placed, _source) = symbols::collect(file, &layout.sections, go_binary);
+    let names: Vec<Demangled> = placed
+        .iter()
+        .map(|p| demangle::demangle(&p.raw_name, go_binary))
+        .collect();
     let attribution = units::attribute(&layout, &placed, &names);
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
     let stripped = !file.symbols().any(|s| s.is_definition());
 
     let kind_bytes = |kind: SectionKind| -> u64 {
-        layout.partition.iter().filter(|s| s.kind == kind).map(|s| s.file_size).sum()
+        layout
+            .partition
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.file_size)
+            .sum()
     };
     let sizes = Sizes {
         file: bytes.len() as u64,
-        vm: layout.sections.iter().map(|s| s.vm_size).fold(0u64, u64::saturating_add),
+        vm: layout
+            .sections
+            .iter()
+            .map(|s| s.vm_size)
+            .fold(0u64, u64::saturating_add),
         shipped: attribution.units.iter().map(|u| u.size).sum(),
-        gzip: sizes::gzip(bytes),
+        gzip: 0,
         zstd: sizes::zstd(bytes),
         debug: kind_bytes(SectionKind::Debug),
         symbols: layout.symbol_bytes,
@@ -45,7 +80,7 @@ pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
-    Ok(Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         file: FileInfo {
             name: name.to_string(),
@@ -63,7 +98,7 @@ pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
         symbols: attribution.symbols,
         symbols_truncated: false,
         advice,
-    })
+    }
 }
 
 /// The error for bytes that are no object file we read.

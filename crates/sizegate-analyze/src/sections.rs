@@ -95,7 +95,9 @@ pub(crate) fn read_sections<'data>(
         // object 0.40 gives WebAssembly ranges as (start, end); the section's
         // data has the right length.
         let range = match (is_wasm, section.file_range()) {
-            (true, Some((offset, _))) => Some((offset, section.data().map_or(0, |d| d.len() as u64))),
+            (true, Some((offset, _))) => {
+                Some((offset, section.data().map_or(0, |d| d.len() as u64)))
+            }
             (_, range) => range,
         };
         let file_range = range.and_then(|(offset, size)| {
@@ -141,21 +143,55 @@ pub(crate) fn classify(
     if segment == Some("__DWARF") || starts(&["debug", "zdebug", "gdb_index", "stab"]) {
         return SectionKind::Debug;
     }
-    if matches!(name, "symtab" | "strtab" | "symtab_shndx" | "name" | "gosymtab") {
+    if matches!(
+        name,
+        "symtab" | "strtab" | "symtab_shndx" | "name" | "gosymtab"
+    ) {
         return SectionKind::Symbols;
     }
-    if starts(&["eh_frame", "gcc_except_tab", "unwind_info", "ARM.exidx", "ARM.extab", "pdata", "xdata"]) {
+    if starts(&[
+        "eh_frame",
+        "gcc_except_tab",
+        "unwind_info",
+        "ARM.exidx",
+        "ARM.extab",
+        "pdata",
+        "xdata",
+    ]) {
         return SectionKind::Unwind;
     }
-    if starts(&["gopclntab", "go.buildinfo", "go_buildinfo", "typelink", "itablink", "go.fuzzcntrs", "noptrdata.go"]) {
+    if starts(&[
+        "gopclntab",
+        "go.buildinfo",
+        "go_buildinfo",
+        "typelink",
+        "itablink",
+        "go.fuzzcntrs",
+        "noptrdata.go",
+    ]) {
         return SectionKind::GoRuntime;
     }
     if starts(&["rela", "rel.", "reloc"]) || name == "rel" {
         return SectionKind::Relocations;
     }
     if starts(&[
-        "dynsym", "dynstr", "dynamic", "plt", "got", "gnu.hash", "hash", "gnu.version", "interp",
-        "idata", "edata", "stubs", "stub_helper", "la_symbol_ptr", "nl_symbol_ptr", "import", "export",
+        "dynsym",
+        "dynstr",
+        "dynamic",
+        "plt",
+        "got",
+        "gnu.hash",
+        "hash",
+        "gnu.version",
+        "interp",
+        "idata",
+        "edata",
+        "stubs",
+        "stub_helper",
+        "la_symbol_ptr",
+        "nl_symbol_ptr",
+        "import",
+        "export",
     ]) {
         return SectionKind::Dynamic;
     }
@@ -168,7 +204,13 @@ pub(crate) fn classify(
             _ => SectionKind::Other,
         };
     }
-    if starts(&["init_array", "fini_array", "preinit_array", "data.rel.ro", "tdata"]) {
+    if starts(&[
+        "init_array",
+        "fini_array",
+        "preinit_array",
+        "data.rel.ro",
+        "tdata",
+    ]) {
         return SectionKind::Data;
     }
     match kind {
@@ -236,7 +278,11 @@ pub(crate) fn partition(
                         .min()
                         .unwrap_or(to)
                         .min(to);
-                    (next, default_gap_name(bytes, from, next, gaps), SectionKind::Other)
+                    (
+                        next,
+                        default_gap_name(bytes, from, next, gaps),
+                        SectionKind::Other,
+                    )
                 }
             };
             add(name, kind, end - from);
@@ -323,13 +369,31 @@ mod tests {
         use object::SectionKind as K;
         assert_eq!(classify(".debug_info", None, K::Debug), SectionKind::Debug);
         assert_eq!(classify(".symtab", None, K::Metadata), SectionKind::Symbols);
-        assert_eq!(classify(".eh_frame", None, K::ReadOnlyData), SectionKind::Unwind);
-        assert_eq!(classify(".gopclntab", None, K::ReadOnlyData), SectionKind::GoRuntime);
-        assert_eq!(classify(".rela.dyn", None, K::Metadata), SectionKind::Relocations);
+        assert_eq!(
+            classify(".eh_frame", None, K::ReadOnlyData),
+            SectionKind::Unwind
+        );
+        assert_eq!(
+            classify(".gopclntab", None, K::ReadOnlyData),
+            SectionKind::GoRuntime
+        );
+        assert_eq!(
+            classify(".rela.dyn", None, K::Metadata),
+            SectionKind::Relocations
+        );
         assert_eq!(classify(".dynsym", None, K::Metadata), SectionKind::Dynamic);
-        assert_eq!(classify("__text", Some("__TEXT"), K::Text), SectionKind::Code);
-        assert_eq!(classify("__debug_info", Some("__DWARF"), K::Debug), SectionKind::Debug);
-        assert_eq!(classify(".bss", None, K::UninitializedData), SectionKind::Bss);
+        assert_eq!(
+            classify("__text", Some("__TEXT"), K::Text),
+            SectionKind::Code
+        );
+        assert_eq!(
+            classify("__debug_info", Some("__DWARF"), K::Debug),
+            SectionKind::Debug
+        );
+        assert_eq!(
+            classify(".bss", None, K::UninitializedData),
+            SectionKind::Bss
+        );
     }
 
     #[test]

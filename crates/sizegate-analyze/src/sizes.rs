@@ -19,7 +19,8 @@ impl Write for Counter {
 
 /// Size of `bytes` as a gzip stream at level 6 (header and trailer included).
 pub(crate) fn gzip(bytes: &[u8]) -> u64 {
-    let mut encoder = flate2::write::GzEncoder::new(Counter::default(), flate2::Compression::new(6));
+    let mut encoder =
+        flate2::write::GzEncoder::new(Counter::default(), flate2::Compression::new(6));
     // Writing to a counter cannot fail.
     if encoder.write_all(bytes).is_err() {
         return 0;
@@ -39,6 +40,7 @@ pub(crate) fn zstd(bytes: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -52,6 +54,9 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         e.write_all(&data).unwrap();
         assert_eq!(e.finish().unwrap().len() as u64, g);
-        assert_eq!(::zstd::stream::encode_all(&data[..], 3).unwrap().len() as u64, z);
+        assert_eq!(
+            ::zstd::stream::encode_all(&data[..], 3).unwrap().len() as u64,
+            z
+        );
     }
 }

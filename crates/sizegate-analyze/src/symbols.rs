@@ -58,7 +58,10 @@ pub(crate) fn collect(
         let mut out = Vec::new();
         for symbol in symbols {
             if !symbol.is_definition()
-                || matches!(symbol.kind(), SymbolKind::Section | SymbolKind::File | SymbolKind::Label)
+                || matches!(
+                    symbol.kind(),
+                    SymbolKind::Section | SymbolKind::File | SymbolKind::Label
+                )
             {
                 continue;
             }
@@ -66,7 +69,11 @@ pub(crate) fn collect(
                 continue;
             };
             let Ok(name) = symbol.name() else { continue };
-            let name = if strip_underscore { name.strip_prefix('_').unwrap_or(name) } else { name };
+            let name = if strip_underscore {
+                name.strip_prefix('_').unwrap_or(name)
+            } else {
+                name
+            };
             if name.is_empty() {
                 continue;
             }
@@ -113,7 +120,11 @@ impl SectionIndexMap {
         // Indices come from the file's own section list, so they are bounded
         // by the number of sections actually read.
         let max = sections.iter().map(|s| s.index.0).max().unwrap_or(0);
-        let mut positions = vec![None; max.saturating_add(1).min(sections.len().saturating_mul(2) + 16)];
+        let mut positions = vec![
+            None;
+            max.saturating_add(1)
+                .min(sections.len().saturating_mul(2) + 16)
+        ];
         for (i, s) in sections.iter().enumerate() {
             if let Some(slot) = positions.get_mut(s.index.0) {
                 *slot = Some(i);
@@ -131,9 +142,16 @@ impl SectionIndexMap {
 fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
     let go_sections: Vec<GoSection<'_>> = sections
         .iter()
-        .map(|s| GoSection { name: s.raw_name.as_str(), address: s.address, data: s.data })
+        .map(|s| GoSection {
+            name: s.raw_name.as_str(),
+            address: s.address,
+            data: s.data,
+        })
         .collect();
-    let target = go::Target { big_endian: !file.is_little_endian(), ptr_size: if file.is_64() { 8 } else { 4 } };
+    let target = go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    };
     let Some(table) = go::read_pclntab(&go_sections, target) else {
         return Vec::new();
     };
@@ -144,8 +162,16 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
         .functions
         .into_iter()
         .filter_map(|f| {
-            let section = code.iter().copied().find(|&i| sections[i].contains(f.entry))?;
-            Some(Candidate { name: f.name, section, address: f.entry, size: f.size })
+            let section = code
+                .iter()
+                .copied()
+                .find(|&i| sections[i].contains(f.entry))?;
+            Some(Candidate {
+                name: f.name,
+                section,
+                address: f.entry,
+                size: f.size,
+            })
         })
         .collect()
 }
@@ -155,10 +181,15 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
     // By section, then address; at one address the largest, then the first
     // name, is the one kept.
     candidates.sort_by(|a, b| {
-        (a.section, a.address, std::cmp::Reverse(a.size), &a.name)
-            .cmp(&(b.section, b.address, std::cmp::Reverse(b.size), &b.name))
+        (a.section, a.address, std::cmp::Reverse(a.size), &a.name).cmp(&(
+            b.section,
+            b.address,
+            std::cmp::Reverse(b.size),
+            &b.name,
+        ))
     });
-    candidates.dedup_by(|later, kept| later.section == kept.section && later.address == kept.address);
+    candidates
+        .dedup_by(|later, kept| later.section == kept.section && later.address == kept.address);
 
     let mut out = Vec::with_capacity(candidates.len());
     let mut i = 0;
@@ -178,7 +209,10 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
             let declared_end = if c.size > 0 {
                 c.address.saturating_add(c.size)
             } else {
-                candidates.get(k + 1).filter(|n| n.section == section_pos).map_or(end_of_section, |n| n.address)
+                candidates
+                    .get(k + 1)
+                    .filter(|n| n.section == section_pos)
+                    .map_or(end_of_section, |n| n.address)
             };
             let start = c.address.max(cursor);
             let end = declared_end.min(end_of_section);

@@ -22,12 +22,18 @@ pub(crate) struct Attribution {
 }
 
 /// Charge every shipped byte to a unit.
-pub(crate) fn attribute(layout: &Layout<'_>, placed: &[PlacedSymbol], names: &[Demangled]) -> Attribution {
+pub(crate) fn attribute(
+    layout: &Layout<'_>,
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Attribution {
     let mut units: HashMap<&str, (UnitKind, u64, u64)> = HashMap::new();
     let mut by_lang: HashMap<Lang, u64> = HashMap::new();
     let mut per_section = vec![0u64; layout.sections.len()];
     for (symbol, name) in placed.iter().zip(names) {
-        let entry = units.entry(name.unit.as_str()).or_insert((name.unit_kind, 0, 0));
+        let entry = units
+            .entry(name.unit.as_str())
+            .or_insert((name.unit_kind, 0, 0));
         entry.1 += symbol.shipped;
         entry.2 += 1;
         *by_lang.entry(name.lang).or_default() += symbol.shipped;
@@ -47,13 +53,23 @@ pub(crate) fn attribute(layout: &Layout<'_>, placed: &[PlacedSymbol], names: &[D
     let mut out: Vec<Unit> = units
         .into_iter()
         .filter(|(_, (_, size, _))| *size > 0)
-        .map(|(name, (kind, size, symbols))| Unit { name: name.to_string(), kind, size, symbols })
+        .map(|(name, (kind, size, symbols))| Unit {
+            name: name.to_string(),
+            kind,
+            size,
+            symbols,
+        })
         .collect();
     for (name, size) in pseudo {
         // Two sections may share a name; their pseudo-units merge.
         match out.iter_mut().find(|u| u.name == name) {
             Some(u) => u.size += size,
-            None => out.push(Unit { name, kind: UnitKind::Pseudo, size, symbols: 0 }),
+            None => out.push(Unit {
+                name,
+                kind: UnitKind::Pseudo,
+                size,
+                symbols: 0,
+            }),
         }
     }
     out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
@@ -64,10 +80,18 @@ pub(crate) fn attribute(layout: &Layout<'_>, placed: &[PlacedSymbol], names: &[D
         .map(|(p, n)| Symbol {
             name: n.name.clone(),
             unit: n.unit.clone(),
-            section: layout.sections.get(p.section).map(|s| s.name.clone()).unwrap_or_default(),
+            section: layout
+                .sections
+                .get(p.section)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             size: p.size,
         })
         .collect();
     symbols.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-    Attribution { units: out, symbols, by_lang }
+    Attribution {
+        units: out,
+        symbols,
+        by_lang,
+    }
 }

@@ -14,15 +14,24 @@ struct Slice<'data> {
 }
 
 fn malformed(e: object::read::Error) -> Error {
-    Error::Malformed { format: "Mach-O", message: format!("universal header: {e}") }
+    Error::Malformed {
+        format: "Mach-O",
+        message: format!("universal header: {e}"),
+    }
 }
 
-fn slices<'data, Fat: FatArch>(arches: &[Fat], bytes: &'data [u8]) -> Result<Vec<Slice<'data>>, Error> {
+fn slices<'data, Fat: FatArch>(
+    arches: &[Fat],
+    bytes: &'data [u8],
+) -> Result<Vec<Slice<'data>>, Error> {
     arches
         .iter()
         .map(|a| {
             let data = a.data(bytes).map_err(malformed)?;
-            Ok(Slice { arch: arch_name(a.architecture()), bytes: data })
+            Ok(Slice {
+                arch: arch_name(a.architecture()),
+                bytes: data,
+            })
         })
         .collect()
 }
@@ -40,7 +49,11 @@ fn arch_matches(wanted: &str, arch: &str) -> bool {
 }
 
 /// Analyze a universal file.
-pub(crate) fn analyze_universal(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report>, Error> {
+pub(crate) fn analyze_universal(
+    name: &str,
+    bytes: &[u8],
+    options: &Options,
+) -> Result<Vec<Report>, Error> {
     let slices = match object::FileKind::parse(bytes) {
         Ok(object::FileKind::MachOFat64) => {
             let fat = MachOFatFile64::parse(bytes).map_err(malformed)?;
@@ -53,11 +66,18 @@ pub(crate) fn analyze_universal(name: &str, bytes: &[u8], options: &Options) -> 
     };
     let chosen: Vec<&Slice<'_>> = match &options.arch {
         Some(wanted) => {
-            let found: Vec<&Slice<'_>> = slices.iter().filter(|s| arch_matches(wanted, &s.arch)).collect();
+            let found: Vec<&Slice<'_>> = slices
+                .iter()
+                .filter(|s| arch_matches(wanted, &s.arch))
+                .collect();
             if found.is_empty() {
                 return Err(Error::ArchNotFound {
                     wanted: wanted.clone(),
-                    available: slices.iter().map(|s| s.arch.as_str()).collect::<Vec<_>>().join(", "),
+                    available: slices
+                        .iter()
+                        .map(|s| s.arch.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
             found

@@ -11,6 +11,16 @@ use crate::report::{Section, SectionKind};
 use crate::sections::{PseudoRange, SectionInfo, align_up};
 
 const SHF_ALLOC: u64 = 0x2;
+const PT_LOAD: u32 = 1;
+/// Largest segment alignment we believe (64 KiB pages, with room to spare).
+const MAX_PAGE: u64 = 1 << 20;
+
+/// A Go binary linked by Go's internal linker: Go sections, and no
+/// `.comment` (external linkers add one from the C runtime objects).
+fn go_internal_link(sections: &[SectionInfo<'_>]) -> bool {
+    let has = |name: &str| sections.iter().any(|s| s.raw_name == name);
+    (has(".gopclntab") || has(".go.buildinfo")) && !has(".comment")
+}
 
 /// Header, program headers and section header table.
 pub(super) fn structures<Elf: FileHeader<Endian = Endianness>>(
@@ -63,7 +73,10 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
             .filter(|p| p.name.starts_with('['))
             .map(|p| (p.name.clone(), p.file_size))
             .collect();
-        return Shipped { pseudo, total: file_len };
+        return Shipped {
+            pseudo,
+            total: file_len,
+        };
     }
 
     // Everything up to the end of the loaded image stays where it is.
@@ -74,16 +87,20 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         let phsize = (phdrs.len() as u64).saturating_mul(u64::from(header.e_phentsize(endian)));
         loaded_end = loaded_end.max(phoff.saturating_add(phsize));
     }
+    let mut page = 1u64;
     for ph in phdrs {
         let offset: u64 = ph.p_offset(endian).into();
         let filesz: u64 = ph.p_filesz(endian).into();
         loaded_end = loaded_end.max(offset.saturating_add(filesz));
+        if ph.p_type(endian).0 == PT_LOAD {
+            page = page.max(ph.p_align(endian).into());
+        }
     }
     let mut alloc = vec![false; sections.len()];
     for (i, s) in sections.iter().enumerate() {
         let flags: u64 = table
             .section(s.index)
-            .map(|h| h.sh_flags(endian).0.into())
+            .map(|h| h.sh_flags(endian).0)
             .unwrap_or(0);
         alloc[i] = flags & SHF_ALLOC != 0;
         if alloc[i]
@@ -116,13 +133,19 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         .filter(|_| kept_count > 1);
 
     // Headers inside the loaded image ship as they are.
-    let headers: u64 = partition.iter().filter(|p| p.name == "[headers]").map(|p| p.file_size).sum();
+    let headers: u64 = partition
+        .iter()
+        .filter(|p| p.name == "[headers]")
+        .map(|p| p.file_size)
+        .sum();
     let mut cursor = loaded_end;
     let mut order: Vec<usize> = (0..sections.len()).collect();
     order.sort_by_key(|&i| sections[i].file_range.map_or(0, |r| r.0));
     for i in order {
         let s = &sections[i];
-        let in_image = s.file_range.is_some_and(|(offset, size)| offset + size <= loaded_end);
+        let in_image = s
+            .file_range
+            .is_some_and(|(offset, size)| offset + size <= loaded_end);
         let shipped = if removed(i, s) {
             0
         } else if in_image {
@@ -141,8 +164,23 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         sections[i].shipped = shipped;
     }
     let word = if elf.is_64() { 8 } else { 4 };
-    let section_headers = kept_count.saturating_mul(u64::from(header.e_shentsize(endian)));
-    cursor = align_up(cursor, word).saturating_add(section_headers);
+    // Never more than the table there is (a corrupt entry size could say so).
+    let table_now: u64 = partition
+        .iter()
+        .filter(|p| p.name == "[section headers]")
+        .map(|p| p.file_size)
+        .sum();
+    let section_headers = kept_count
+        .saturating_mul(u64::from(header.e_shentsize(endian)))
+        .min(table_now);
+    cursor = if go_internal_link(sections) {
+        // Go's own linker, with `-s -w`, writes the loaded segments (its
+        // section headers go inside them) and pads the file to the segment
+        // alignment; nothing follows.
+        align_up(loaded_end, page.min(MAX_PAGE))
+    } else {
+        align_up(cursor, word).saturating_add(section_headers)
+    };
     Shipped {
         pseudo: vec![
             ("[headers]".to_string(), headers.min(loaded_end)),
@@ -162,7 +200,9 @@ fn merged_string_table_size(names: &[&str]) -> u64 {
     reversed.dedup();
     let mut size = 1u64;
     for (i, name) in reversed.iter().enumerate() {
-        let is_suffix = reversed.get(i + 1).is_some_and(|next| next.starts_with(name));
+        let is_suffix = reversed
+            .get(i + 1)
+            .is_some_and(|next| next.starts_with(name));
         if !is_suffix {
             size += name.len() as u64 + 1;
         }
@@ -177,7 +217,10 @@ mod tests {
     #[test]
     fn string_table_merges_suffixes() {
         // "\0.rela.text\0.data\0" holds .text inside .rela.text.
-        assert_eq!(merged_string_table_size(&[".text", ".rela.text", ".data"]), 1 + 11 + 6);
+        assert_eq!(
+            merged_string_table_size(&[".text", ".rela.text", ".data"]),
+            1 + 11 + 6
+        );
         assert_eq!(merged_string_table_size(&[]), 1);
     }
 }

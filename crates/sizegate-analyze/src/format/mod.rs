@@ -53,8 +53,18 @@ pub(crate) fn layout<'data>(
     let file_len = bytes.len() as u64;
     let mut sections = sections::read_sections(file, file_len);
     let (format, structures, containers, gaps) = match file {
-        object::File::Elf32(elf) => (Format::Elf, elf::structures(elf), Vec::new(), GapNaming::ZeroIsPadding),
-        object::File::Elf64(elf) => (Format::Elf, elf::structures(elf), Vec::new(), GapNaming::ZeroIsPadding),
+        object::File::Elf32(elf) => (
+            Format::Elf,
+            elf::structures(elf),
+            Vec::new(),
+            GapNaming::ZeroIsPadding,
+        ),
+        object::File::Elf64(elf) => (
+            Format::Elf,
+            elf::structures(elf),
+            Vec::new(),
+            GapNaming::ZeroIsPadding,
+        ),
         object::File::MachO32(m) => {
             let (s, c) = macho::structures(m)?;
             (Format::Macho, s, c, GapNaming::ZeroIsPadding)
@@ -63,9 +73,24 @@ pub(crate) fn layout<'data>(
             let (s, c) = macho::structures(m)?;
             (Format::Macho, s, c, GapNaming::ZeroIsPadding)
         }
-        object::File::Pe32(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), GapNaming::ZeroIsPadding),
-        object::File::Pe64(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), GapNaming::ZeroIsPadding),
-        object::File::Wasm(_) => (Format::Wasm, Vec::new(), Vec::new(), GapNaming::SectionHeaders),
+        object::File::Pe32(pe) => (
+            Format::Pe,
+            pe::structures(pe, bytes),
+            Vec::new(),
+            GapNaming::ZeroIsPadding,
+        ),
+        object::File::Pe64(pe) => (
+            Format::Pe,
+            pe::structures(pe, bytes),
+            Vec::new(),
+            GapNaming::ZeroIsPadding,
+        ),
+        object::File::Wasm(_) => (
+            Format::Wasm,
+            Vec::new(),
+            Vec::new(),
+            GapNaming::SectionHeaders,
+        ),
         _ => {
             return Err(crate::Error::Unsupported(
                 "relocatable COFF and XCOFF files are not analyzed; give a linked executable or library".into(),
@@ -76,8 +101,11 @@ pub(crate) fn layout<'data>(
     let shipped = match file {
         object::File::Elf32(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
         object::File::Elf64(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
-        object::File::MachO32(_) | object::File::MachO64(_) => macho::shipped(file, &mut sections, &partition),
-        object::File::Pe32(_) | object::File::Pe64(_) => subtractive(&mut sections, &partition, &[]),
+        object::File::MachO32(m) => macho::shipped(m, &mut sections, &partition, file_len),
+        object::File::MachO64(m) => macho::shipped(m, &mut sections, &partition, file_len),
+        object::File::Pe32(_) | object::File::Pe64(_) => {
+            subtractive(&mut sections, &partition, &[])
+        }
         _ => wasm::shipped(&mut sections, &partition),
     };
     let symbol_bytes = partition
@@ -85,13 +113,43 @@ pub(crate) fn layout<'data>(
         .filter(|s| s.kind == crate::report::SectionKind::Symbols)
         .map(|s| s.file_size)
         .sum();
-    let mut layout = Layout { format, sections, partition, shipped_pseudo: shipped.pseudo, symbol_bytes };
+    let mut layout = Layout {
+        format,
+        sections,
+        partition,
+        shipped_pseudo: shipped.pseudo,
+        symbol_bytes,
+    };
+    // The model's total is authoritative, within what the parts allow:
+    // more becomes padding, less comes off the padding and link-edit data.
+    let total = shipped.total.min(file_len);
     let parts = layout.shipped();
-    let padding = shipped.total.saturating_sub(parts);
-    if padding > 0 {
-        match layout.shipped_pseudo.iter_mut().find(|p| p.0 == "[padding]") {
+    if total > parts {
+        let padding = total - parts;
+        match layout
+            .shipped_pseudo
+            .iter_mut()
+            .find(|p| p.0 == "[padding]")
+        {
             Some(p) => p.1 += padding,
-            None => layout.shipped_pseudo.push(("[padding]".to_string(), padding)),
+            None => layout
+                .shipped_pseudo
+                .push(("[padding]".to_string(), padding)),
+        }
+    } else {
+        let mut excess = parts - total;
+        for name in [
+            "[padding]",
+            "[__LINKEDIT]",
+            "[unmapped]",
+            "[section headers]",
+            "[headers]",
+        ] {
+            if let Some(p) = layout.shipped_pseudo.iter_mut().find(|p| p.0 == name) {
+                let cut = excess.min(p.1);
+                p.1 -= cut;
+                excess -= cut;
+            }
         }
     }
     layout.shipped_pseudo.retain(|p| p.1 > 0);
@@ -100,7 +158,10 @@ pub(crate) fn layout<'data>(
 
 /// True for sections that stripping removes: debug info and symbol tables.
 fn is_strippable(kind: crate::report::SectionKind) -> bool {
-    matches!(kind, crate::report::SectionKind::Debug | crate::report::SectionKind::Symbols)
+    matches!(
+        kind,
+        crate::report::SectionKind::Debug | crate::report::SectionKind::Symbols
+    )
 }
 
 /// The strip model of formats that strip in place (PE, and the parts of

@@ -11,7 +11,10 @@ use crate::sections::PseudoRange;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
 /// Headers and the COFF symbol and string tables.
-pub(super) fn structures<Pe: ImageNtHeaders>(pe: &PeFile<'_, Pe>, bytes: &[u8]) -> Vec<PseudoRange> {
+pub(super) fn structures<Pe: ImageNtHeaders>(
+    pe: &PeFile<'_, Pe>,
+    bytes: &[u8],
+) -> Vec<PseudoRange> {
     use object::read::pe::ImageOptionalHeader;
     let headers = pe.nt_headers();
     let mut out = vec![PseudoRange {
@@ -25,7 +28,12 @@ pub(super) fn structures<Pe: ImageNtHeaders>(pe: &PeFile<'_, Pe>, bytes: &[u8]) 
     let nsyms = u64::from(file_header.number_of_symbols.get(LE));
     if symoff != 0 {
         let symtab_size = nsyms.saturating_mul(COFF_SYMBOL_SIZE);
-        out.push(PseudoRange { name: "[symbol table]", kind: SectionKind::Symbols, offset: symoff, size: symtab_size });
+        out.push(PseudoRange {
+            name: "[symbol table]",
+            kind: SectionKind::Symbols,
+            offset: symoff,
+            size: symtab_size,
+        });
         let stroff = symoff.saturating_add(symtab_size);
         // The string table starts with its own length, that length included.
         let strsize = usize::try_from(stroff)
@@ -33,7 +41,12 @@ pub(super) fn structures<Pe: ImageNtHeaders>(pe: &PeFile<'_, Pe>, bytes: &[u8]) 
             .and_then(|o| bytes.get(o..o.checked_add(4)?))
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map_or(0, |b| u64::from(u32::from_le_bytes(b)));
-        out.push(PseudoRange { name: "[string table]", kind: SectionKind::Symbols, offset: stroff, size: strsize });
+        out.push(PseudoRange {
+            name: "[string table]",
+            kind: SectionKind::Symbols,
+            offset: stroff,
+            size: strsize,
+        });
     }
     out
 }

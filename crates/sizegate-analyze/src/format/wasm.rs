@@ -33,7 +33,11 @@ pub(super) fn shipped(sections: &mut [SectionInfo<'_>], partition: &[Section]) -
         .filter(|p| p.name == "[section headers]")
         .map(|p| p.file_size)
         .sum();
-    subtractive(sections, partition, &[("[section headers]", headers.saturating_sub(removed_headers))])
+    subtractive(
+        sections,
+        partition,
+        &[("[section headers]", headers.saturating_sub(removed_headers))],
+    )
 }
 
 #[cfg(test)]

@@ -39,7 +39,9 @@ pub fn all() -> &'static BTreeMap<&'static str, Fixture> {
 
 /// One fixture by name.
 pub fn get(name: &str) -> &'static Fixture {
-    all().get(name).unwrap_or_else(|| panic!("no fixture named {name}"))
+    all()
+        .get(name)
+        .unwrap_or_else(|| panic!("no fixture named {name}"))
 }
 
 /// Source directory of the fixtures.
@@ -48,14 +50,17 @@ pub fn sources() -> PathBuf {
 }
 
 fn out_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyze-fixtures-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("analyze-fixtures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 /// Run a command, failing the test with its output when it fails.
 pub fn run(command: &mut Command) {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}{}",
@@ -81,10 +86,22 @@ fn build_all() -> BTreeMap<&'static str, Fixture> {
                 .unwrap_or_else(|e| panic!("analyzing fixture {name}: {e}"));
             let strip_size = (!name.starts_with("go-")).then(|| {
                 let stripped = path.with_extension("stripped");
-                run(Command::new("strip").arg("--strip-all").arg("-o").arg(&stripped).arg(&path));
+                run(Command::new("strip")
+                    .arg("--strip-all")
+                    .arg("-o")
+                    .arg(&stripped)
+                    .arg(&path));
                 std::fs::metadata(&stripped).unwrap().len()
             });
-            (name, Fixture { path, bytes, reports, strip_size })
+            (
+                name,
+                Fixture {
+                    path,
+                    bytes,
+                    reports,
+                    strip_size,
+                },
+            )
         })
         .collect();
     // The binaries are in memory now; the directory is not needed.
@@ -114,21 +131,91 @@ fn build_rust(out: &Path) -> Vec<(&'static str, PathBuf)> {
         if mangling == "v0" {
             common.extend(["-C", mangling_flag]);
         }
-        let src_of = |crate_dir: &str| src.join(crate_dir).join("lib.rs").to_str().unwrap().to_string();
+        let src_of = |crate_dir: &str| {
+            src.join(crate_dir)
+                .join("lib.rs")
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
         let one = format!("{dir}/libdup-one.rlib");
         let two = format!("{dir}/libdup-two.rlib");
         let extra = format!("{dir}/libextra.rlib");
-        rustc(&[&common[..], &["--crate-name", "dup", "-C", "metadata=one", &src_of("dup"), "-o", &one]].concat());
-        rustc(&[&common[..], &["--crate-name", "dup", "-C", "metadata=two", "--cfg", "dup_v2", &src_of("dup"), "-o", &two]].concat());
-        rustc(&[&common[..], &["--crate-name", "extra", &src_of("extra"), "-o", &extra]].concat());
+        rustc(
+            &[
+                &common[..],
+                &[
+                    "--crate-name",
+                    "dup",
+                    "-C",
+                    "metadata=one",
+                    &src_of("dup"),
+                    "-o",
+                    &one,
+                ],
+            ]
+            .concat(),
+        );
+        rustc(
+            &[
+                &common[..],
+                &[
+                    "--crate-name",
+                    "dup",
+                    "-C",
+                    "metadata=two",
+                    "--cfg",
+                    "dup_v2",
+                    &src_of("dup"),
+                    "-o",
+                    &two,
+                ],
+            ]
+            .concat(),
+        );
+        rustc(
+            &[
+                &common[..],
+                &["--crate-name", "extra", &src_of("extra"), "-o", &extra],
+            ]
+            .concat(),
+        );
     }
     let main = src.join("app/main.rs");
     let main = main.to_str().unwrap();
     let variants: [(&'static str, &str, &[&str]); 4] = [
         ("rust-unwind", "unwind", &["-C", "panic=unwind", "-g"]),
-        ("rust-abort", "abort", &["-C", "panic=abort", "-C", "symbol-mangling-version=v0"]),
-        ("rust-lto", "abort", &["-C", "panic=abort", "-C", "symbol-mangling-version=v0", "-C", "lto=fat", "-C", "codegen-units=1"]),
-        ("rust-stripped", "abort", &["-C", "panic=abort", "-C", "symbol-mangling-version=v0", "-C", "strip=symbols"]),
+        (
+            "rust-abort",
+            "abort",
+            &["-C", "panic=abort", "-C", "symbol-mangling-version=v0"],
+        ),
+        (
+            "rust-lto",
+            "abort",
+            &[
+                "-C",
+                "panic=abort",
+                "-C",
+                "symbol-mangling-version=v0",
+                "-C",
+                "lto=fat",
+                "-C",
+                "codegen-units=1",
+            ],
+        ),
+        (
+            "rust-stripped",
+            "abort",
+            &[
+                "-C",
+                "panic=abort",
+                "-C",
+                "symbol-mangling-version=v0",
+                "-C",
+                "strip=symbols",
+            ],
+        ),
     ];
     variants
         .iter()
@@ -157,9 +244,17 @@ fn build_rust(out: &Path) -> Vec<(&'static str, PathBuf)> {
 fn build_c(out: &Path) -> Vec<(&'static str, PathBuf)> {
     let src = sources().join("c");
     let c = out.join("c-hello");
-    run(Command::new("cc").args(["-O2", "-g"]).arg(src.join("hello.c")).arg("-o").arg(&c));
+    run(Command::new("cc")
+        .args(["-O2", "-g"])
+        .arg(src.join("hello.c"))
+        .arg("-o")
+        .arg(&c));
     let cpp = out.join("cpp-shapes");
-    run(Command::new("g++").args(["-O2"]).arg(src.join("shapes.cpp")).arg("-o").arg(&cpp));
+    run(Command::new("g++")
+        .args(["-O2"])
+        .arg(src.join("shapes.cpp"))
+        .arg("-o")
+        .arg(&cpp));
     vec![("c-hello", c), ("cpp-shapes", cpp)]
 }
 
@@ -167,7 +262,7 @@ fn build_c(out: &Path) -> Vec<(&'static str, PathBuf)> {
 /// endian, PE, Mach-O (and a universal file made from two), WebAssembly.
 fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
     let src = sources().join("go/hello");
-    let targets: [(&'static str, &str, &str, bool); 11] = [
+    let targets: [(&'static str, &str, &str, bool); 13] = [
         ("go-linux-amd64", "linux", "amd64", false),
         ("go-linux-amd64-sw", "linux", "amd64", true),
         ("go-windows-amd64", "windows", "amd64", false),
@@ -177,7 +272,9 @@ fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
         ("go-darwin-arm64-sw", "darwin", "arm64", true),
         ("go-linux-386", "linux", "386", false),
         ("go-linux-arm", "linux", "arm", false),
+        ("go-linux-386-sw", "linux", "386", true),
         ("go-linux-s390x", "linux", "s390x", false),
+        ("go-linux-s390x-sw", "linux", "s390x", true),
         ("go-js-wasm", "js", "wasm", false),
     ];
     let mut built: Vec<(&'static str, PathBuf)> = targets

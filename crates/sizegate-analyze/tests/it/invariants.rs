@@ -6,7 +6,11 @@ use crate::fixtures;
 #[test]
 fn partition_invariants_hold_on_every_fixture() {
     let all = fixtures::all();
-    assert!(all.len() >= 18, "expected every fixture to build, got {}", all.len());
+    assert!(
+        all.len() >= 18,
+        "expected every fixture to build, got {}",
+        all.len()
+    );
     for fixture in all.values() {
         assert!(!fixture.reports.is_empty());
         for report in &fixture.reports {
@@ -17,15 +21,31 @@ fn partition_invariants_hold_on_every_fixture() {
 
 fn assert_close(name: &str, estimate: u64, real: u64) {
     let error = (estimate as f64 - real as f64).abs() / real as f64;
-    eprintln!("{name}: shipped estimate {estimate}, real {real}, error {:.4}%", error * 100.0);
-    assert!(error <= 0.005, "{name}: shipped {estimate} vs real {real}: {:.3}% off", error * 100.0);
+    eprintln!(
+        "{name}: shipped estimate {estimate}, real {real}, error {:.4}%",
+        error * 100.0
+    );
+    assert!(
+        error <= 0.005,
+        "{name}: shipped {estimate} vs real {real}: {:.3}% off",
+        error * 100.0
+    );
 }
 
 #[test]
 fn shipped_size_is_what_strip_leaves() {
-    for name in ["rust-unwind", "rust-abort", "rust-lto", "rust-stripped", "c-hello", "cpp-shapes"] {
+    for name in [
+        "rust-unwind",
+        "rust-abort",
+        "rust-lto",
+        "rust-stripped",
+        "c-hello",
+        "cpp-shapes",
+    ] {
         let fixture = fixtures::get(name);
-        let real = fixture.strip_size.expect("strip size measured for ELF fixtures");
+        let real = fixture
+            .strip_size
+            .expect("strip size measured for ELF fixtures");
         assert_close(name, fixture.report().sizes.shipped, real);
     }
 }
@@ -36,11 +56,17 @@ fn go_shipped_size_is_what_ldflags_s_w_leaves() {
         ("go-linux-amd64", "go-linux-amd64-sw"),
         ("go-windows-amd64", "go-windows-amd64-sw"),
         ("go-darwin-arm64", "go-darwin-arm64-sw"),
+        ("go-linux-386", "go-linux-386-sw"),
+        ("go-linux-s390x", "go-linux-s390x-sw"),
     ] {
         let real = fixtures::get(stripped).bytes.len() as u64;
         assert_close(name, fixtures::get(name).report().sizes.shipped, real);
         // Analyzing the -s -w build itself finds (almost) nothing to strip.
-        assert_close(stripped, fixtures::get(stripped).report().sizes.shipped, real);
+        assert_close(
+            stripped,
+            fixtures::get(stripped).report().sizes.shipped,
+            real,
+        );
     }
 }
 

@@ -25,7 +25,9 @@ impl Rng {
 
 /// Analyze `bytes`; a panic fails the test naming the case.
 fn survive(case: &str, bytes: &[u8]) -> Result<(), Error> {
-    let result = catch_unwind(AssertUnwindSafe(|| analyze(case, bytes, &Options::default())));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        analyze(case, bytes, &Options::default())
+    }));
     match result {
         Ok(Ok(reports)) => {
             for report in &reports {
@@ -61,11 +63,19 @@ fn truncated_files_never_panic() {
         cuts.extend((0..24).map(|_| rng.below(bytes.len())));
         let mut errors = 0;
         for cut in cuts {
-            if survive(&format!("{name} cut at {cut}"), &bytes[..cut.min(bytes.len())]).is_err() {
+            if survive(
+                &format!("{name} cut at {cut}"),
+                &bytes[..cut.min(bytes.len())],
+            )
+            .is_err()
+            {
                 errors += 1;
             }
         }
-        assert!(errors > 0, "{name}: some truncations must be reported as errors");
+        assert!(
+            errors > 0,
+            "{name}: some truncations must be reported as errors"
+        );
     }
 }
 
@@ -79,7 +89,11 @@ fn flipped_bytes_never_panic() {
             let flips = 1 + rng.below(8);
             for _ in 0..flips {
                 // Half in the first 4 KiB, where the headers are.
-                let at = if rng.below(2) == 0 { rng.below(4096.min(bytes.len())) } else { rng.below(bytes.len()) };
+                let at = if rng.below(2) == 0 {
+                    rng.below(4096.min(bytes.len()))
+                } else {
+                    rng.below(bytes.len())
+                };
                 bytes[at] ^= 1 << rng.below(8);
             }
             let _ = survive(&format!("{name} round {round}"), &bytes);
