@@ -57,7 +57,7 @@ fn report(variant: u64) -> Report {
             });
         }
     }
-    symbols.sort_by(|a, b| b.size.cmp(&a.size));
+    symbols.sort_by_key(|s| std::cmp::Reverse(s.size));
     let units = (0..300)
         .map(|k| Unit {
             name: format!("crate{k}"),
