@@ -48,7 +48,15 @@ fn measure(
         .collect();
     let attribution = units::attribute(&layout, &placed, &names);
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
-    let stripped = !file.symbols().any(|s| s.is_definition());
+    // WebAssembly exports are symbols too; a module is stripped when its
+    // `name` section is gone.
+    let stripped = match layout.format {
+        crate::report::Format::Wasm => !layout
+            .sections
+            .iter()
+            .any(|s| s.kind == SectionKind::Symbols),
+        _ => !file.symbols().any(|s| s.is_definition()),
+    };
 
     let kind_bytes = |kind: SectionKind| -> u64 {
         layout

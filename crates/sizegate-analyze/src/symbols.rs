@@ -36,6 +36,9 @@ pub(crate) enum SymbolSource {
     None,
 }
 
+/// Fewer code symbols than this in a Go binary means its symbol table is gone.
+const GO_MIN_FUNCTIONS: usize = 100;
+
 /// A symbol before placement.
 #[derive(Debug)]
 struct Candidate {
@@ -88,13 +91,13 @@ pub(crate) fn collect(
     };
     let mut candidates = from_table(&mut file.symbols());
     let mut source = SymbolSource::SymbolTable;
-    let has_code = |c: &[Candidate]| {
-        c.iter()
-            .any(|c| sections[c.section].kind == crate::report::SectionKind::Code)
-    };
-    if go_binary && !has_code(&candidates) {
+    // A Go binary has thousands of functions; with a handful of code
+    // symbols (WebAssembly exports, or none) the pclntab knows better.
+    let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
+    if go_binary && candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS {
         let pclntab = go_functions(file, sections);
-        if !pclntab.is_empty() {
+        if pclntab.len() >= GO_MIN_FUNCTIONS {
+            candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
             source = SymbolSource::GoPclntab;
         }

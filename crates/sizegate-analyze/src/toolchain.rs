@@ -68,7 +68,12 @@ pub(crate) fn is_go(
         || sections.iter().any(|s| {
             matches!(
                 s.raw_name.as_str(),
-                ".gopclntab" | "__gopclntab" | ".go.buildinfo" | "__go_buildinfo"
+                ".gopclntab"
+                    | "__gopclntab"
+                    | ".go.buildinfo"
+                    | "__go_buildinfo"
+                    | ".note.go.buildid"
+                    | "go.buildid"
             )
         })
         || file.symbols().take(100_000).any(|s| {

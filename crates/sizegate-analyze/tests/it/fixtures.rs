@@ -262,7 +262,7 @@ fn build_c(out: &Path) -> Vec<(&'static str, PathBuf)> {
 /// endian, PE, Mach-O (and a universal file made from two), WebAssembly.
 fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
     let src = sources().join("go/hello");
-    let targets: [(&'static str, &str, &str, bool); 13] = [
+    let targets: [(&'static str, &str, &str, bool); 14] = [
         ("go-linux-amd64", "linux", "amd64", false),
         ("go-linux-amd64-sw", "linux", "amd64", true),
         ("go-windows-amd64", "windows", "amd64", false),
@@ -276,6 +276,7 @@ fn build_go(out: &Path) -> Vec<(&'static str, PathBuf)> {
         ("go-linux-s390x", "linux", "s390x", false),
         ("go-linux-s390x-sw", "linux", "s390x", true),
         ("go-js-wasm", "js", "wasm", false),
+        ("go-js-wasm-sw", "js", "wasm", true),
     ];
     let mut built: Vec<(&'static str, PathBuf)> = targets
         .iter()

@@ -58,6 +58,7 @@ fn go_shipped_size_is_what_ldflags_s_w_leaves() {
         ("go-darwin-arm64", "go-darwin-arm64-sw"),
         ("go-linux-386", "go-linux-386-sw"),
         ("go-linux-s390x", "go-linux-s390x-sw"),
+        ("go-js-wasm", "go-js-wasm-sw"),
     ] {
         let real = fixtures::get(stripped).bytes.len() as u64;
         assert_close(name, fixtures::get(name).report().sizes.shipped, real);
@@ -83,6 +84,11 @@ fn debug_and_symbol_bytes_are_measured() {
     let go_sw = fixtures::get("go-linux-amd64-sw").report();
     assert!(go_sw.stripped);
     assert_eq!((go_sw.sizes.symbols, go_sw.sizes.debug), (0, 0));
+    let wasm_sw = fixtures::get("go-js-wasm-sw").report();
+    assert!(wasm_sw.stripped);
+    assert_eq!(wasm_sw.language, sizegate_analyze::Language::Go);
+    let wasm = fixtures::get("go-js-wasm").report();
+    assert!(!wasm.stripped && wasm.sizes.symbols > 0);
     let go = fixtures::get("go-linux-amd64").report();
     assert!(!go.stripped && go.sizes.debug > 0 && go.sizes.symbols > 0);
 }
