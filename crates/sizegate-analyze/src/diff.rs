@@ -223,6 +223,8 @@ struct Member<'a> {
 /// pairs each family's members by size.
 fn diff_symbols(old: &Report, new: &Report) -> Vec<Change> {
     type Family<'a> = (Vec<Member<'a>>, Vec<Member<'a>>);
+    // Ordered, so that which families the pairing budget covers (see
+    // `pairing::Pairer`) is the same on every run.
     let mut families: BTreeMap<String, Family<'_>> = BTreeMap::new();
     for (is_new, report) in [(false, old), (true, new)] {
         for symbol in &report.symbols {
