@@ -3,3 +3,7 @@
 pub mod analyze;
 pub mod check_config;
 pub mod diff;
+
+/// The exit codes of `analyze` and `diff`, shown in their `--help`.
+pub const EXIT_CODES: &str = "Exit codes: 0 done; 2 usage or input error (the message on standard \
+     error names the file and says what was wrong).";
