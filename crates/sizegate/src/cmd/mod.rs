@@ -9,3 +9,7 @@ pub mod serve;
 pub mod service;
 pub mod token;
 pub mod worker;
+
+/// The exit codes of `analyze` and `diff`, shown in their `--help`.
+pub const EXIT_CODES: &str = "Exit codes: 0 done; 2 usage or input error (the message on standard \
+     error names the file and says what was wrong).";
