@@ -9,7 +9,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{create_token, database_url, drop_database, fresh_name, start_serve, upload_and_wait};
+use common::{
+    create_token, database_url, drop_database, fresh_name, start_serve, upload_and_wait,
+    upload_and_wait_commit,
+};
 use serde_json::Value;
 
 #[tokio::test]
@@ -57,12 +60,10 @@ async fn serve_starts_on_an_empty_database_and_measures_an_upload() {
     drop_database(&name).await;
 }
 
-/// The real analyzer as the worker's child process, on a binary built now.
-/// Until `sizegate analyze` lands on main (another branch), it answers
-/// "not written yet" and this test fails: run it with `--ignored` after
-/// merging main.
+/// The real analyzer as the worker's child process (through
+/// `sizegate run-limited`), on a binary built now, and on bytes that are no
+/// binary at all: that job fails at once with the analyzer's message.
 #[tokio::test]
-#[ignore = "needs `sizegate analyze` from main; run with --ignored once merged"]
 async fn serve_measures_a_real_binary_with_the_real_analyzer() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("hello.c");
@@ -103,7 +104,20 @@ async fn serve_measures_a_real_binary_with_the_real_analyzer() {
     let target = &commit["targets"][0];
     assert_eq!(target["status"], "done", "{commit}");
     assert_eq!(target["sizes"]["file"], bytes.len() as u64);
+    assert!(target["sizes"]["shipped"].as_u64().unwrap() <= bytes.len() as u64);
     assert_eq!(target["format"], "elf");
+    assert_eq!(target["language"], "c");
+
+    let garbage =
+        upload_and_wait_commit(&url, &token, &"c".repeat(40), "garbage", vec![0x42; 4096]).await;
+    let target = &garbage["targets"][0];
+    assert_eq!(target["status"], "failed", "{garbage}");
+    assert_eq!(
+        target["attempts"], 1,
+        "not retried: the artifact is at fault"
+    );
+    let error = target["error"].as_str().unwrap();
+    assert!(error.contains("unsupported file format"), "{error}");
     server.terminate();
     assert!(server.wait_timeout(Duration::from_secs(30)).success());
     drop(server);

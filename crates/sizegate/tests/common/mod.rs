@@ -247,9 +247,19 @@ pub fn create_token(db: &str, repo: &str) -> String {
 }
 
 pub async fn upload_and_wait(url: &str, token: &str, target: &str, bytes: Vec<u8>) -> Value {
+    upload_and_wait_commit(url, token, &"b".repeat(40), target, bytes).await
+}
+
+/// Upload one artifact for `sha` of acme/app and poll until it is measured or failed.
+pub async fn upload_and_wait_commit(
+    url: &str,
+    token: &str,
+    sha: &str,
+    target: &str,
+    bytes: Vec<u8>,
+) -> Value {
     sizegate_store::install_crypto_provider();
     let client = reqwest::Client::new();
-    let sha = "b".repeat(40);
     let meta = serde_json::json!({"repo": "acme/app", "commit": sha, "branch": "main"});
     let form = reqwest::multipart::Form::new()
         .text("meta", meta.to_string())
