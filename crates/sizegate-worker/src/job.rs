@@ -10,6 +10,7 @@ use sizegate_store::blob::report_key;
 use sizegate_store::measurements::encode_report;
 use sizegate_store::queue::{ClaimedJob, FailureOutcome, backoff};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{AnalyzerError, Error, Worker};
 
@@ -38,9 +39,26 @@ impl Worker {
         job: ClaimedJob,
         shutdown: &CancellationToken,
     ) {
+        let span = tracing::info_span!(
+            "job",
+            job = job.job_id,
+            target = %job.target,
+            commit = %job.commit_sha,
+            attempt = job.attempts
+        );
+        // `instrument`, not `enter`: the span must follow the future across awaits.
+        self.run_job_in_span(worker_id, job, shutdown)
+            .instrument(span)
+            .await;
+    }
+
+    async fn run_job_in_span(
+        &self,
+        worker_id: &str,
+        job: ClaimedJob,
+        shutdown: &CancellationToken,
+    ) {
         let started = Instant::now();
-        let span = tracing::info_span!("job", job = job.job_id, target = %job.target, commit = %job.commit_sha, attempt = job.attempts);
-        let _guard = span.enter();
         tracing::info!("job claimed");
 
         let work = self.attempt(&job);
