@@ -45,7 +45,7 @@ async fn two_worker_processes_do_each_job_exactly_once(
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let contents: Vec<Vec<u8>> = (0..40)
-        .map(|i| format!("SLOW 0.05\nartifact {i}\n").into_bytes())
+        .map(|i| format!("SLOW 0.1\nartifact {i}\n").into_bytes())
         .collect();
     let jobs = enqueue(&store, &data, &contents).await;
     let analyzer_log = dir.path().join("analyzer.log");
