@@ -86,6 +86,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Only `/healthz` and `/metrics`: what `sizegate worker --metrics-listen`
+/// serves, so that standalone workers can be scraped too.
+pub fn operations_app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` is cancelled.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
 /// Serve `app(state)` on `listener` until `shutdown` is cancelled, then
 /// finish the requests in flight.
 pub async fn serve(

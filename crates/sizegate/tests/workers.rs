@@ -235,6 +235,7 @@ async fn notify_wakes_an_idle_worker_long_before_its_poll(
         .position(|a| *a == "--poll-interval-ms")
         .unwrap();
     args[poll + 1] = "600000";
+    args.extend(["--metrics-listen", "127.0.0.1:0"]);
     let worker = Proc::spawn(&args, &[], dir.path().join("w.log"));
     wait_for(
         Duration::from_secs(30),
@@ -253,4 +254,22 @@ async fn notify_wakes_an_idle_worker_long_before_its_poll(
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(20));
+
+    // The standalone worker's own metrics.
+    let log = worker.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("worker metrics on http://"))
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap().trim();
+    sizegate_store::install_crypto_provider();
+    let metrics = reqwest::get(url).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("sizegate_worker_jobs_total{outcome=\"done\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sizegate_jobs{state=\"done\"} 1\n"),
+        "{metrics}"
+    );
 }
