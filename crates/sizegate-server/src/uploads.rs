@@ -148,6 +148,11 @@ fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, Ap
             ));
         }
     }
+    if meta.config.as_deref().is_some_and(|c| c.contains('\0')) {
+        return Err(ApiError::Unprocessable(
+            "meta.config must be the text of sizegate.toml (it contains a NUL character)".into(),
+        ));
+    }
     Ok(CommitMeta {
         sha,
         branch,

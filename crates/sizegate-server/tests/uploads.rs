@@ -394,6 +394,12 @@ async fn malformed_requests_get_clear_errors(pool: sqlx::PgPool) {
             422,
             "meta.repo",
         ),
+        (
+            json!({"repo": REPO, "commit": sha(1), "config": "metric = \"file\"\u{0}"}),
+            artifact.to_vec(),
+            422,
+            "meta.config",
+        ),
         (meta(REPO, &sha(1)), vec![], 422, "no artifact"),
         (
             meta(REPO, &sha(1)),
@@ -441,7 +447,7 @@ async fn malformed_requests_get_clear_errors(pool: sqlx::PgPool) {
     assert!(server.files().is_empty(), "{:?}", server.files());
     let (_, metrics) = server.get_text("/metrics").await;
     assert!(
-        metrics.contains("sizegate_uploads_total{outcome=\"rejected\"} 15\n"),
+        metrics.contains("sizegate_uploads_total{outcome=\"rejected\"} 16\n"),
         "{metrics}"
     );
     server.stop().await;

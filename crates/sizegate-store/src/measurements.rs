@@ -43,6 +43,22 @@ fn serde_name<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// Postgres text and jsonb cannot hold NUL characters, which a hostile or
+/// odd binary can put in section, symbol or compiler names.
+fn text(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
+}
+
+/// [`text`] on every string of a JSON value.
+fn clean_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => *s = text(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clean_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(clean_json),
+        _ => {}
+    }
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -69,10 +85,12 @@ impl Store {
         top_symbols: usize,
     ) -> Result<i64, Error> {
         let mut tx = self.pool.begin().await?;
-        let toolchain =
+        let mut toolchain =
             serde_json::to_value(&report.toolchain).map_err(|e| Error::Report(e.to_string()))?;
-        let advice =
+        let mut advice =
             serde_json::to_value(&report.advice).map_err(|e| Error::Report(e.to_string()))?;
+        clean_json(&mut toolchain);
+        clean_json(&mut advice);
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO measurements (artifact_id, schema_version, format, arch, language, stripped,
                  size_file, size_vm, size_shipped, size_gzip, size_zstd, size_debug, size_symbols,
@@ -84,7 +102,7 @@ impl Store {
         .bind(artifact_id)
         .bind(i32::try_from(report.schema_version).unwrap_or(i32::MAX))
         .bind(serde_name(&report.format))
-        .bind(&report.arch)
+        .bind(text(&report.arch))
         .bind(serde_name(&report.language))
         .bind(report.stripped)
         .bind(to_i64(report.sizes.file))
@@ -119,7 +137,7 @@ impl Store {
         )
         .bind(measurement_id)
         .bind(positions(report.sections.len()))
-        .bind(report.sections.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+        .bind(report.sections.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
         .bind(report.sections.iter().map(|s| serde_name(&s.kind)).collect::<Vec<_>>())
         .bind(report.sections.iter().map(|s| to_i64(s.file_size)).collect::<Vec<_>>())
         .bind(report.sections.iter().map(|s| to_i64(s.vm_size)).collect::<Vec<_>>())
@@ -131,7 +149,7 @@ impl Store {
         )
         .bind(measurement_id)
         .bind(positions(report.units.len()))
-        .bind(report.units.iter().map(|u| u.name.clone()).collect::<Vec<_>>())
+        .bind(report.units.iter().map(|u| text(&u.name)).collect::<Vec<_>>())
         .bind(report.units.iter().map(|u| serde_name(&u.kind)).collect::<Vec<_>>())
         .bind(report.units.iter().map(|u| to_i64(u.size)).collect::<Vec<_>>())
         .bind(report.units.iter().map(|u| to_i64(u.symbols)).collect::<Vec<_>>())
@@ -146,14 +164,9 @@ impl Store {
         )
         .bind(measurement_id)
         .bind(positions(symbols.len()))
-        .bind(symbols.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
-        .bind(symbols.iter().map(|s| s.unit.clone()).collect::<Vec<_>>())
-        .bind(
-            symbols
-                .iter()
-                .map(|s| s.section.clone())
-                .collect::<Vec<_>>(),
-        )
+        .bind(symbols.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
+        .bind(symbols.iter().map(|s| text(&s.unit)).collect::<Vec<_>>())
+        .bind(symbols.iter().map(|s| text(&s.section)).collect::<Vec<_>>())
         .bind(symbols.iter().map(|s| to_i64(s.size)).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
@@ -229,6 +242,32 @@ pub(crate) mod tests {
             symbols_truncated: false,
             advice: vec![],
         }
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn nul_characters_in_names_are_stored(pool: sqlx::PgPool) {
+        let store = Store::new(pool);
+        let artifact_id: i64 = sqlx::query_scalar(
+            "INSERT INTO artifacts (sha256, size, blob_key) VALUES ($1, 5000, 'k') RETURNING id",
+        )
+        .bind("d".repeat(64))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let mut report = sample_report(5000);
+        report.sections[0].name = ".te\0xt".into();
+        report.symbols[1].name = "big\0".into();
+        report.toolchain.compilers = vec!["GCC\0: 12".into()];
+        store
+            .store_measurement(artifact_id, &report, "r", 10)
+            .await
+            .unwrap();
+        let section: String =
+            sqlx::query_scalar("SELECT name FROM measurement_sections WHERE position = 0")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(section, ".te\u{FFFD}xt");
     }
 
     #[test]
