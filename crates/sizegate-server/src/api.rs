@@ -35,6 +35,10 @@ async fn find_repository(
     owner: &str,
     repo: &str,
 ) -> Result<Repository, ApiError> {
+    // Names the database could never hold (NUL, `..`, ...) are simply not found.
+    if !sizegate_store::RepoName::valid_part(owner) || !sizegate_store::RepoName::valid_part(repo) {
+        return Err(ApiError::NotFound(format!("no repository {owner}/{repo}")));
+    }
     state
         .store
         .find_repository(owner, repo)
@@ -103,6 +107,12 @@ async fn commit(
 ) -> Result<Json<CommitView>, ApiError> {
     let repository = find_repository(&state, &owner, &repo).await?;
     let sha = sha.to_ascii_lowercase();
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound(format!(
+            "no commit `{}`: expected a full sha (40 hex digits)",
+            sha.escape_default()
+        )));
+    }
     let commit: CommitStatus = state
         .store
         .commit_status(repository.id, &sha)
@@ -162,6 +172,9 @@ async fn target_route(
             "no such resource under targets/: use targets/{{target}}/history (got `{rest}`)"
         )));
     };
+    if target.contains('\0') {
+        return Err(ApiError::NotFound("no such target".into()));
+    }
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {

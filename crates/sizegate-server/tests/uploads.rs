@@ -93,6 +93,22 @@ async fn upload_is_measured_and_visible_in_the_api(pool: sqlx::PgPool) {
     assert_eq!(repo["targets"][0]["name"], "wasm32/app.wasm");
     assert_eq!(repo["targets"][1]["latest"]["sizes"]["file"], 3000);
     assert_eq!(server.get("/api/v1/repos/acme/none").await.0, 404);
+    for path in [
+        "/api/v1/repos/acme%00/app",
+        "/api/v1/repos/acme/app/commits/abc",
+        "/api/v1/repos/acme/app/commits/%00",
+        "/api/v1/repos/acme/app/targets/a%00b/history",
+        "/api/v1/repos/acme/app/targets/x86_64-unknown-linux-gnu/app",
+    ] {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let (status, _) = server
+        .get(&format!(
+            "/api/v1/repos/{REPO}/targets/wasm32/app.wasm/history?limit=0"
+        ))
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(
         server
             .get(&format!("/api/v1/repos/{REPO}/commits/{}", sha(99)))
