@@ -47,8 +47,6 @@ pub struct WorkerConfig {
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
-    /// Attempts before a job is failed for good (`SIZEGATE_JOB_MAX_ATTEMPTS`).
-    pub max_attempts: i32,
     /// Symbols kept as rows per measurement (the full list stays in the report blob).
     pub top_symbols: usize,
     /// On shutdown, how long the current job may still run before it is released.
@@ -70,7 +68,6 @@ impl WorkerConfig {
             poll_interval: Duration::from_secs(5),
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(3600),
-            max_attempts: 5,
             top_symbols: 200,
             shutdown_grace: Duration::from_secs(20),
             scratch_dir: std::env::temp_dir(),
@@ -87,7 +84,6 @@ impl WorkerConfig {
             poll_interval: Duration::from_millis(200),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(1),
-            max_attempts: 3,
             shutdown_grace: Duration::from_secs(2),
             ..WorkerConfig::new(analyzer)
         }

@@ -23,6 +23,9 @@ pub struct Args {
     /// Largest artifact accepted, in bytes.
     #[arg(long, env = "SIZEGATE_MAX_ARTIFACT_BYTES", default_value_t = 512 << 20)]
     max_artifact_bytes: u64,
+    /// Attempts a job gets before it fails for good (set when it is queued).
+    #[arg(long, env = "SIZEGATE_JOB_MAX_ATTEMPTS", default_value_t = 5)]
+    job_max_attempts: i32,
     /// Public base URL of this server (absolute links in answers and comments).
     #[arg(long, env = "SIZEGATE_PUBLIC_URL")]
     public_url: Option<String>,
@@ -57,7 +60,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         blobs: Arc::clone(&blobs),
         config: Arc::new(ServerConfig {
             max_artifact_bytes: args.max_artifact_bytes,
-            max_attempts: worker_config.max_attempts,
+            max_attempts: args.job_max_attempts.max(1),
             public_url: args.public_url.clone(),
             ..ServerConfig::default()
         }),

@@ -104,9 +104,6 @@ pub struct WorkerArgs {
     /// Idle poll interval in milliseconds (LISTEN/NOTIFY wakes workers sooner).
     #[arg(long, env = "SIZEGATE_POLL_INTERVAL_MS", default_value_t = 5000)]
     pub poll_interval_ms: u64,
-    /// Attempts before a job fails for good.
-    #[arg(long, env = "SIZEGATE_JOB_MAX_ATTEMPTS", default_value_t = 5)]
-    pub job_max_attempts: i32,
     /// First retry delay in seconds; doubles with each attempt, at most an hour.
     #[arg(long, env = "SIZEGATE_RETRY_BACKOFF_SECS", default_value_t = 10)]
     pub retry_backoff_secs: u64,
@@ -137,7 +134,6 @@ impl WorkerArgs {
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
             backoff_base: Duration::from_secs(self.retry_backoff_secs),
             backoff_max: Duration::from_secs(3600),
-            max_attempts: self.job_max_attempts.max(1),
             top_symbols: 200,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             scratch_dir,
