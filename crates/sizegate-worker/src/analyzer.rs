@@ -308,6 +308,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn running_out_of_memory_is_permanent() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a Rust program prints when an allocation fails, then abort.
+        let program = script(
+            dir.path(),
+            "oom",
+            "echo 'memory allocation of 1073741824 bytes failed' >&2; kill -ABRT $$",
+        );
+        let err = command(program).run(Path::new("f")).await.unwrap_err();
+        assert!(
+            matches!(err, AnalyzerError::OutOfMemory { limit_mib: 512, .. }),
+            "{err}"
+        );
+        assert!(err.is_permanent());
+        assert!(
+            err.to_string().contains("SIZEGATE_ANALYZER_MEMORY_MIB"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_memory_limit_applies_to_the_child() {
         let dir = tempfile::tempdir().unwrap();
         let program = script(
