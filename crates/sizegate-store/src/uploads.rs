@@ -2,6 +2,8 @@
 //! artifacts, one build per (commit, target) and one job per new build, all
 //! in one transaction so an upload is recorded whole or not at all.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::{Error, Store};
@@ -90,6 +92,36 @@ impl Store {
         artifacts: &[NewArtifact],
         max_attempts: i32,
     ) -> Result<Vec<RecordedBuild>, Error> {
+        // Uploads of different commits sharing new targets or artifacts can
+        // deadlock on those rows; Postgres aborts one, which is retried.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .record_upload_once(repository_id, meta, artifacts, max_attempts)
+                .await
+            {
+                Err(Error::Database(sqlx::Error::Database(e)))
+                    if attempt < 5
+                        && matches!(e.code().as_deref(), Some("40P01") | Some("40001")) =>
+                {
+                    tracing::info!(
+                        attempt,
+                        "upload transaction aborted by a conflict; retrying"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn record_upload_once(
+        &self,
+        repository_id: i64,
+        meta: &CommitMeta,
+        artifacts: &[NewArtifact],
+        max_attempts: i32,
+    ) -> Result<Vec<RecordedBuild>, Error> {
         let mut tx = self.pool.begin().await?;
         // The upsert locks the commit row until commit: concurrent uploads
         // for one commit are serialized, so the duplicate/replace decision
@@ -117,27 +149,74 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
 
+        // Targets then artifacts, each inserted in one statement in sorted
+        // order: every upload takes these row locks in the same global
+        // order, so concurrent uploads cannot deadlock on them. DO NOTHING
+        // leaves existing rows unlocked.
+        let mut names: Vec<&str> = artifacts.iter().map(|a| a.target.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        sqlx::query(
+            "INSERT INTO targets (repository_id, name)
+             SELECT $1, name FROM unnest($2::text[]) AS t(name) ORDER BY name
+             ON CONFLICT (repository_id, name) DO NOTHING",
+        )
+        .bind(repository_id)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+        let target_ids: HashMap<String, i64> = sqlx::query_as(
+            "SELECT name, id FROM targets WHERE repository_id = $1 AND name = ANY($2)",
+        )
+        .bind(repository_id)
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut contents: Vec<&NewArtifact> = artifacts.iter().collect();
+        contents.sort_unstable_by(|a, b| a.sha256.cmp(&b.sha256));
+        contents.dedup_by(|a, b| a.sha256 == b.sha256);
+        sqlx::query(
+            "INSERT INTO artifacts (sha256, size, blob_key)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS a(sha256, size, blob_key)
+             ORDER BY sha256
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(
+            contents
+                .iter()
+                .map(|a| a.sha256.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            contents
+                .iter()
+                .map(|a| size_to_db(a.size))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .bind(
+            contents
+                .iter()
+                .map(|a| a.blob_key.clone())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await?;
+        let shas: Vec<String> = contents.iter().map(|a| a.sha256.clone()).collect();
+        let artifact_ids: HashMap<String, i64> =
+            sqlx::query_as("SELECT sha256, id FROM artifacts WHERE sha256 = ANY($1)")
+                .bind(&shas)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+
         let mut recorded = Vec::with_capacity(artifacts.len());
         for artifact in artifacts {
-            let target_id: i64 = sqlx::query_scalar(
-                "INSERT INTO targets (repository_id, name) VALUES ($1, $2)
-                 ON CONFLICT (repository_id, name) DO UPDATE SET name = EXCLUDED.name
-                 RETURNING id",
-            )
-            .bind(repository_id)
-            .bind(&artifact.target)
-            .fetch_one(&mut *tx)
-            .await?;
-            let artifact_id: i64 = sqlx::query_scalar(
-                "INSERT INTO artifacts (sha256, size, blob_key) VALUES ($1, $2, $3)
-                 ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
-                 RETURNING id",
-            )
-            .bind(&artifact.sha256)
-            .bind(size_to_db(artifact.size)?)
-            .bind(&artifact.blob_key)
-            .fetch_one(&mut *tx)
-            .await?;
+            let missing = || Error::Invalid(format!("row for `{}` vanished", artifact.target));
+            let target_id = *target_ids.get(&artifact.target).ok_or_else(missing)?;
+            let artifact_id = *artifact_ids.get(&artifact.sha256).ok_or_else(missing)?;
 
             let current: Option<(i64, i64, i64, String)> = sqlx::query_as(
                 "SELECT b.id, b.artifact_id, j.id, j.state
@@ -243,6 +322,88 @@ mod tests {
             sha256,
             size: 1000 + u64::from(byte),
         }
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn concurrent_identical_uploads_record_one_build(pool: sqlx::PgPool) {
+        // As when N servers receive CI retries of one upload at once.
+        let store = Store::new(pool);
+        let repo = store
+            .ensure_repository(&RepoName::parse("acme/app").unwrap())
+            .await
+            .unwrap();
+        let meta = CommitMeta {
+            sha: "e".repeat(40),
+            ..Default::default()
+        };
+        let uploads = (0..8).map(|_| {
+            let store = store.clone();
+            let meta = meta.clone();
+            tokio::spawn(async move {
+                store
+                    .record_upload(repo, &meta, &[artifact("linux/app", 9)], 5)
+                    .await
+                    .unwrap()
+                    .remove(0)
+            })
+        });
+        let mut outcomes = Vec::new();
+        for upload in uploads.collect::<Vec<_>>() {
+            outcomes.push(upload.await.unwrap());
+        }
+        let created = outcomes
+            .iter()
+            .filter(|b| b.outcome == BuildOutcome::Created)
+            .count();
+        assert_eq!(created, 1, "{outcomes:?}");
+        assert!(outcomes.iter().all(|b| b.job_id == outcomes[0].job_id));
+        let (builds, jobs): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT count(*) FROM builds), (SELECT count(*) FROM jobs)")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!((builds, jobs), (1, 1));
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn concurrent_uploads_sharing_targets_and_artifacts_all_succeed(pool: sqlx::PgPool) {
+        // Different commits, the same targets and contents in crossed orders:
+        // the pattern that can deadlock on shared rows.
+        let store = Store::new(pool);
+        let repo = store
+            .ensure_repository(&RepoName::parse("acme/app").unwrap())
+            .await
+            .unwrap();
+        let uploads = (0..12u8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let meta = CommitMeta {
+                    sha: format!("{:040x}", u32::from(i) + 100),
+                    ..Default::default()
+                };
+                let mut artifacts: Vec<NewArtifact> = (0..4u8)
+                    .map(|t| artifact(&format!("t{t}"), (t + i) % 4))
+                    .collect();
+                if i % 2 == 1 {
+                    artifacts.reverse();
+                }
+                store
+                    .record_upload(repo, &meta, &artifacts, 5)
+                    .await
+                    .unwrap()
+            })
+        });
+        for upload in uploads.collect::<Vec<_>>() {
+            assert_eq!(upload.await.unwrap().len(), 4);
+        }
+        let (targets, artifacts, jobs): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM targets), (SELECT count(*) FROM artifacts),
+                    (SELECT count(*) FROM jobs)",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!((targets, artifacts, jobs), (4, 4, 48));
     }
 
     #[sqlx::test(migrations = "../../migrations")]
