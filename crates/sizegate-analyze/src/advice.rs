@@ -195,8 +195,9 @@ fn large_blobs(facts: &Facts<'_>, out: &mut Vec<Advice>) {
         .symbols
         .iter()
         .zip(facts.names)
-        .filter(|(s, _)| {
+        .filter(|(s, n)| {
             s.shipped >= LARGE_BLOB
+                && !is_go_aggregate(facts.go_binary, &n.name)
                 && facts
                     .sections
                     .get(s.section)
@@ -215,6 +216,13 @@ fn large_blobs(facts: &Facts<'_>, out: &mut Vec<Advice>) {
             ),
         ));
     }
+}
+
+/// Go's linker gathers runtime tables, type data and function metadata
+/// under symbols such as `runtime.pclntab`, `type.*` and `go.func.*`:
+/// large, but no blob anyone embedded.
+fn is_go_aggregate(go_binary: bool, name: &str) -> bool {
+    go_binary && (name.starts_with("runtime.") || name.contains('*'))
 }
 
 /// Generic functions instantiated many times.
