@@ -23,19 +23,6 @@ pub(crate) struct PlacedSymbol {
     pub shipped: u64,
 }
 
-/// Where the symbols came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SymbolSource {
-    /// The static symbol table.
-    SymbolTable,
-    /// The dynamic symbol table (stripped shared objects and executables).
-    Dynamic,
-    /// The Go pclntab (Go binaries built with `-s` or stripped).
-    GoPclntab,
-    /// Nothing.
-    None,
-}
-
 /// Fewer code symbols than this in a Go binary means its symbol table is gone.
 const GO_MIN_FUNCTIONS: usize = 100;
 
@@ -53,7 +40,7 @@ pub(crate) fn collect(
     file: &object::File<'_>,
     sections: &[SectionInfo<'_>],
     go_binary: bool,
-) -> (Vec<PlacedSymbol>, SymbolSource) {
+) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
     let index_map = SectionIndexMap::new(sections);
 
@@ -90,7 +77,6 @@ pub(crate) fn collect(
         out
     };
     let mut candidates = from_table(&mut file.symbols());
-    let mut source = SymbolSource::SymbolTable;
     // A Go binary has thousands of functions; with a handful of code
     // symbols (WebAssembly exports, or none) the pclntab knows better.
     let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
@@ -99,17 +85,12 @@ pub(crate) fn collect(
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
-            source = SymbolSource::GoPclntab;
         }
     }
     if candidates.is_empty() {
         candidates = from_table(&mut file.dynamic_symbols());
-        source = SymbolSource::Dynamic;
     }
-    if candidates.is_empty() {
-        source = SymbolSource::None;
-    }
-    (place(candidates, sections), source)
+    place(candidates, sections)
 }
 
 /// Maps `object` section indices to positions in the layout's list.
@@ -235,4 +216,77 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
         i = j;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SectionKind;
+
+    fn section(address: u64, size: u64) -> SectionInfo<'static> {
+        SectionInfo {
+            name: ".text".into(),
+            raw_name: ".text".into(),
+            size,
+            kind: SectionKind::Code,
+            index: object::SectionIndex(1),
+            address,
+            vm_size: size,
+            file_range: Some((0, size)),
+            align: 1,
+            data: &[],
+            share: size,
+            shipped: size,
+        }
+    }
+
+    fn candidate(name: &str, address: u64, size: u64) -> Candidate {
+        Candidate {
+            name: name.into(),
+            section: 0,
+            address,
+            size,
+        }
+    }
+
+    fn sized(placed: &[PlacedSymbol]) -> Vec<(&str, u64)> {
+        placed
+            .iter()
+            .map(|p| (p.raw_name.as_str(), p.size))
+            .collect()
+    }
+
+    #[test]
+    fn sizeless_symbols_get_the_gap_to_the_next_but_not_past_the_section() {
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("a", 0x1000, 0),
+                candidate("b", 0x1040, 0),
+                candidate("c", 0x10f0, 0),
+            ],
+            &sections,
+        );
+        assert_eq!(sized(&placed), [("a", 0x40), ("b", 0xb0), ("c", 0x10)]);
+    }
+
+    #[test]
+    fn aliases_and_overlaps_are_counted_once() {
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("alias_b", 0x1000, 0x20),
+                candidate("alias_a", 0x1000, 0x20),
+                candidate("inner", 0x1010, 0x8),
+                candidate("tail", 0x1018, 0x100),
+            ],
+            &sections,
+        );
+        // One alias kept (first name), the nested symbol adds nothing, the
+        // tail starts after what is counted already and stops at the
+        // section's end.
+        assert_eq!(sized(&placed), [("alias_a", 0x20), ("tail", 0xe0)]);
+        let total: u64 = placed.iter().map(|p| p.shipped).sum();
+        assert!(total <= 0x100);
+    }
 }

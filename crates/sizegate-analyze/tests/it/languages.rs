@@ -273,6 +273,15 @@ fn go_binaries_are_go() {
     assert_eq!(advice.saving, go.sizes.file - go.sizes.shipped);
     assert!(advice.saving >= go.sizes.debug);
     assert!(!advice_ids(go).contains(&"strip-symbols"));
+    // The linker's aggregates (runtime.pclntab, go.func.*) are no blobs.
+    assert!(
+        go.advice
+            .iter()
+            .filter(|a| a.id == "large-blob")
+            .all(|a| !a.message.contains("`runtime.") && !a.message.contains('*')),
+        "{:?}",
+        go.advice
+    );
     let sw = fixtures::get("go-linux-amd64-sw").report();
     assert!(
         !advice_ids(sw).contains(&"go-ldflags-s-w"),
