@@ -139,17 +139,20 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
     let Some(table) = go::read_pclntab(&go_sections, target) else {
         return Vec::new();
     };
-    let code: Vec<usize> = (0..sections.len())
+    // Code sections by address, to find each function's by binary search.
+    let mut code: Vec<usize> = (0..sections.len())
         .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)
         .collect();
+    code.sort_by_key(|&i| sections[i].address);
     table
         .functions
         .into_iter()
         .filter_map(|f| {
-            let section = code
-                .iter()
+            let after = code.partition_point(|&i| sections[i].address <= f.entry);
+            let section = code[..after]
+                .last()
                 .copied()
-                .find(|&i| sections[i].contains(f.entry))?;
+                .filter(|&i| sections[i].contains(f.entry))?;
             Some(Candidate {
                 name: f.name,
                 section,
