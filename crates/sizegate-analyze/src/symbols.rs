@@ -1,6 +1,7 @@
-//! Symbols: collected from the symbol table (else the dynamic symbols, else
-//! the Go pclntab), placed in their sections, sized (a symbol without a size
-//! gets the gap to the next symbol, never past its section's end), with
+//! Symbols: collected from the symbol table (else the Go pclntab, else the
+//! dynamic symbols), placed in their sections, sized (a symbol without a
+//! size gets the gap to the next symbol, never past its section's end;
+//! except size-less ELF labels outside code, which ELF marks as such), with
 //! aliases at one address counted once and overlaps counted once.
 
 use object::{Object, ObjectSymbol, SymbolKind};
@@ -42,6 +43,7 @@ pub(crate) fn collect(
     go_binary: bool,
 ) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
+    let is_elf = matches!(file, object::File::Elf32(_) | object::File::Elf64(_));
     let index_map = SectionIndexMap::new(sections);
 
     let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
@@ -65,6 +67,12 @@ pub(crate) fn collect(
                 name
             };
             if name.is_empty() {
+                continue;
+            }
+            // ELF records sizes: a size-less symbol outside code is a label
+            // (`__FRAME_END__`, `__init_array_start`), not an object.
+            let code = sections[section].kind == crate::report::SectionKind::Code;
+            if is_elf && symbol.size() == 0 && !code {
                 continue;
             }
             out.push(Candidate {
