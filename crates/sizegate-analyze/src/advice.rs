@@ -21,12 +21,19 @@ const MAX_PER_KIND: usize = 5;
 /// What the advice is judged on.
 #[derive(Debug)]
 pub(crate) struct Facts<'a> {
+    /// Dominant language.
     pub language: Language,
+    /// Whether it is a Go binary (Go levers instead of `strip`).
     pub go_binary: bool,
+    /// The headline sizes.
     pub sizes: Sizes,
+    /// Sections with their shipped bytes.
     pub sections: &'a [SectionInfo<'a>],
+    /// Placed symbols, parallel to `names`.
     pub symbols: &'a [PlacedSymbol],
+    /// Demangled names and units, parallel to `symbols`.
     pub names: &'a [Demangled],
+    /// Go build info, when found.
     pub go_build: Option<&'a GoBuildInfo>,
 }
 

@@ -225,6 +225,14 @@ fn c_program_is_c_with_its_compiler() {
             .any(|s| s.name == "main" && s.unit == "[C]")
     );
     assert!(unit(report, "[C]").is_some_and(|u| u.kind == UnitKind::C));
+    // Size-less labels (`__FRAME_END__`, `__init_array_start`) are no symbols.
+    assert!(
+        !report
+            .symbols
+            .iter()
+            .any(|s| s.name == "__FRAME_END__" || s.name == "__init_array_start")
+    );
+    assert!(report.symbols.iter().all(|s| s.size > 0));
     let ids = advice_ids(report);
     assert!(
         ids.contains(&"strip-debug") && ids.contains(&"strip-symbols"),
