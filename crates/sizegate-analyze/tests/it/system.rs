@@ -157,7 +157,7 @@ fn shipped_size_matches_strip_on_the_machines_unstripped_files() {
         );
     }
     assert!(
-        compared.len() >= 5,
+        compared.len() >= 3,
         "only {} unstripped files compared",
         compared.len()
     );
