@@ -93,6 +93,7 @@ pub(crate) fn collect(
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
+            candidates.extend(go_table_symbols(sections));
         }
     }
     if candidates.is_empty() {
@@ -166,6 +167,30 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
                 section,
                 address: f.entry,
                 size: f.size,
+            })
+        })
+        .collect()
+}
+
+/// The symbols Go's linker gives its own tables, one per section (what an
+/// unstripped binary names them), so that a stripped binary charges them to
+/// the same units.
+fn go_table_symbols(sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
+    sections
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let name = match s.raw_name.as_str() {
+                ".gopclntab" | "__gopclntab" => "runtime.pclntab",
+                ".typelink" | "__typelink" => "runtime.typelink",
+                ".itablink" | "__itablink" => "runtime.itablink",
+                _ => return None,
+            };
+            Some(Candidate {
+                name: name.to_string(),
+                section: i,
+                address: s.address,
+                size: s.size,
             })
         })
         .collect()

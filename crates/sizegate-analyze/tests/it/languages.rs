@@ -343,13 +343,30 @@ fn stripped_go_binary_takes_its_functions_from_the_pclntab() {
             assert!(report.symbols.len() * 10 >= table.functions.len() * 9);
             let names: std::collections::HashSet<&str> =
                 table.functions.iter().map(|f| f.name.as_str()).collect();
-            assert!(
-                report
-                    .symbols
-                    .iter()
-                    .all(|s| names.contains(s.name.as_str()) && s.section == ".text")
+            let code: Vec<_> = report
+                .symbols
+                .iter()
+                .filter(|s| s.section == ".text")
+                .collect();
+            assert!(code.iter().all(|s| names.contains(s.name.as_str())));
+            assert!(code.iter().map(|s| s.size).sum::<u64>() <= text);
+            // The Go tables get the names an unstripped binary gives them.
+            let pclntab = report
+                .sections
+                .iter()
+                .find(|s| s.name == ".gopclntab")
+                .unwrap();
+            let symbol = report
+                .symbols
+                .iter()
+                .find(|s| s.name == "runtime.pclntab")
+                .expect("runtime.pclntab");
+            assert_eq!(symbol.size, pclntab.file_size);
+            assert_eq!(
+                report.symbols.len(),
+                code.len() + 3,
+                "pclntab, typelink, itablink"
             );
-            assert!(report.symbols.iter().map(|s| s.size).sum::<u64>() <= text);
         }
         None => {
             // Without a pclntab reader the code stays unattributed, in full.
