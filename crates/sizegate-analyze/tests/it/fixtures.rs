@@ -49,13 +49,6 @@ pub fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn out_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("analyze-fixtures-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Run a command, failing the test with its output when it fails.
 pub fn run(command: &mut Command) {
     let output = command
@@ -69,44 +62,109 @@ pub fn run(command: &mut Command) {
     );
 }
 
+/// Build every fixture once per machine state, not once per test process:
+/// nextest runs each test in a process of its own, several at once. The
+/// first process to take the lock builds into a shared directory and writes a
+/// manifest stamped with a fingerprint of the sources and toolchains; the
+/// others wait for the lock and reuse what it built. Every process analyzes
+/// the binaries itself (that is what the tests check).
 fn build_all() -> BTreeMap<&'static str, Fixture> {
-    let out = out_dir();
-    let (mut paths, go_paths) = std::thread::scope(|scope| {
-        let go = scope.spawn(|| build_go(&out));
-        let mut paths = build_rust(&out);
-        paths.extend(build_c(&out));
-        (paths, go.join().unwrap())
-    });
-    paths.extend(go_paths);
-    let fixtures = paths
-        .into_iter()
-        .map(|(name, path)| {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analyze-fixtures");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = std::fs::File::create(out.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let manifest_path = out.join("manifest");
+    let stamp = fingerprint();
+    let manifest = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) if text.lines().next() == Some(stamp.as_str()) => text,
+        _ => {
+            let text = build_into(&out, &stamp);
+            std::fs::write(&manifest_path, &text).unwrap();
+            text
+        }
+    };
+    drop(lock);
+    manifest
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let (name, path, strip_size) = (
+                fields.next().unwrap(),
+                PathBuf::from(fields.next().unwrap()),
+                fields.next().unwrap(),
+            );
+            let name: &'static str = Box::leak(name.to_string().into_boxed_str());
             let bytes = std::fs::read(&path).unwrap();
             let reports = analyze(name, &bytes, &Options::default())
                 .unwrap_or_else(|e| panic!("analyzing fixture {name}: {e}"));
-            let strip_size = (!name.starts_with("go-")).then(|| {
-                let stripped = path.with_extension("stripped");
-                run(Command::new("strip")
-                    .arg("--strip-all")
-                    .arg("-o")
-                    .arg(&stripped)
-                    .arg(&path));
-                std::fs::metadata(&stripped).unwrap().len()
-            });
-            (
-                name,
-                Fixture {
-                    path,
-                    bytes,
-                    reports,
-                    strip_size,
-                },
-            )
+            let fixture = Fixture {
+                path,
+                bytes,
+                reports,
+                strip_size: strip_size.parse().ok(),
+            };
+            (name, fixture)
         })
-        .collect();
-    // The binaries are in memory now; the directory is not needed.
-    let _ = std::fs::remove_dir_all(&out);
-    fixtures
+        .collect()
+}
+
+/// Build all fixtures into `out` and return the manifest: the stamp, then
+/// one `name<TAB>path<TAB>size after strip --strip-all (or -)` line each.
+fn build_into(out: &Path, stamp: &str) -> String {
+    let (mut paths, go_paths) = std::thread::scope(|scope| {
+        let go = scope.spawn(|| build_go(out));
+        let mut paths = build_rust(out);
+        paths.extend(build_c(out));
+        (paths, go.join().unwrap())
+    });
+    paths.extend(go_paths);
+    let mut manifest = format!("{stamp}\n");
+    for (name, path) in paths {
+        let strip_size = if name.starts_with("go-") {
+            "-".to_string()
+        } else {
+            let stripped = path.with_extension("stripped");
+            run(Command::new("strip")
+                .arg("--strip-all")
+                .arg("-o")
+                .arg(&stripped)
+                .arg(&path));
+            std::fs::metadata(&stripped).unwrap().len().to_string()
+        };
+        manifest.push_str(&format!("{name}\t{}\t{strip_size}\n", path.display()));
+    }
+    manifest
+}
+
+/// What the fixtures are built from: every source file and the versions of
+/// the toolchains. A change to either rebuilds them.
+fn fingerprint() -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    fn walk(dir: &Path, hasher: &mut DefaultHasher) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, hasher);
+            } else {
+                path.hash(hasher);
+                std::fs::read(&path).unwrap().hash(hasher);
+            }
+        }
+    }
+    let mut hasher = DefaultHasher::new();
+    walk(&sources(), &mut hasher);
+    for (tool, arg) in [("rustc", "-vV"), ("go", "version"), ("cc", "--version")] {
+        let output = Command::new(tool).arg(arg).output();
+        if let Ok(output) = output {
+            output.stdout.hash(&mut hasher);
+        }
+    }
+    format!("fixtures-v1-{:016x}", hasher.finish())
 }
 
 /// Rust: a local dependency (`extra`), a crate in two versions (`dup`),
