@@ -351,13 +351,14 @@ pub(crate) fn erase_generics(name: &str) -> Option<String> {
         let b = bytes[i];
         let after_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         let turbofish = i > 1 && &bytes[i - 2..i] == b"::";
-        if b == b'<' && (after_ident || turbofish) {
-            if let Some(close) = matching_angle(&name[i + 1..]) {
-                out.push_str("<_>");
-                i += close + 2;
-                erased = true;
-                continue;
-            }
+        if b == b'<'
+            && (after_ident || turbofish)
+            && let Some(close) = matching_angle(&name[i + 1..])
+        {
+            out.push_str("<_>");
+            i += close + 2;
+            erased = true;
+            continue;
         }
         let ch_len = name[i..].chars().next().map_or(1, char::len_utf8);
         out.push_str(&name[i..i + ch_len]);

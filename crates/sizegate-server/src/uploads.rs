@@ -133,20 +133,20 @@ fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, Ap
         .iter()
         .map(|a| check_sha("ancestors[]", a))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(pr) = meta.pr {
-        if pr <= 0 {
-            return Err(ApiError::Unprocessable(format!(
-                "meta.pr must be a positive pull request number, got {pr}"
-            )));
-        }
+    if let Some(pr) = meta.pr
+        && pr <= 0
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "meta.pr must be a positive pull request number, got {pr}"
+        )));
     }
     let branch = meta.branch.filter(|b| !b.is_empty());
-    if let Some(b) = &branch {
-        if b.len() > 255 || b.chars().any(char::is_control) {
-            return Err(ApiError::Unprocessable(
-                "meta.branch must be at most 255 printable characters".into(),
-            ));
-        }
+    if let Some(b) = &branch
+        && (b.len() > 255 || b.chars().any(char::is_control))
+    {
+        return Err(ApiError::Unprocessable(
+            "meta.branch must be at most 255 printable characters".into(),
+        ));
     }
     if meta.config.as_deref().is_some_and(|c| c.contains('\0')) {
         return Err(ApiError::Unprocessable(

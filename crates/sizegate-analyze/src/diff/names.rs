@@ -22,10 +22,10 @@ pub(crate) fn family_key(normalized: &str) -> String {
 /// Removes `::h` + 16 hex digits at the end of a demangled legacy name, or
 /// `17h` + 16 hex digits + `E` at the end of a mangled one.
 fn strip_legacy_hash(name: &str) -> &str {
-    if let Some(rest) = name.strip_suffix('E') {
-        if let Some(head) = strip_hash_tail(rest, "17h") {
-            return head;
-        }
+    if let Some(rest) = name.strip_suffix('E')
+        && let Some(head) = strip_hash_tail(rest, "17h")
+    {
+        return head;
     }
     strip_hash_tail(name, "::h").unwrap_or(name)
 }

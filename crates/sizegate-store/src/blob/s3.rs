@@ -242,12 +242,12 @@ impl Drop for S3Staged {
     fn drop(&mut self) {
         // Cancelled mid-stream: abort the multipart upload in the background
         // so that the bucket keeps no orphan parts.
-        if let Some(writer) = self.writer.take() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    let _ = writer.abort().await;
-                });
-            }
+        if let Some(writer) = self.writer.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move {
+                let _ = writer.abort().await;
+            });
         }
     }
 }
