@@ -21,6 +21,8 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Compare two binaries or two JSON reports written by `analyze`.
     Diff(cmd::diff::Args),
+    /// Upload release builds of one commit to a sizegate server.
+    Upload(cmd::upload::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Upload(args) => cmd::upload::run(args),
     };
     match result {
         Ok(code) => code,
