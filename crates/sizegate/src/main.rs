@@ -22,7 +22,7 @@ enum Command {
     /// Compare two binaries or two JSON reports written by `analyze`.
     Diff(cmd::diff::Args),
     /// Upload release builds of one commit to a sizegate server.
-    Upload(cmd::upload::Args),
+    Upload(Box<cmd::upload::Args>),
 }
 
 fn main() -> ExitCode {
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
-        Command::Upload(args) => cmd::upload::run(args),
+        Command::Upload(args) => cmd::upload::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -223,6 +223,7 @@ fn check_artifacts(specs: &[String]) -> anyhow::Result<Vec<Artifact>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
