@@ -24,12 +24,14 @@ mod jwt;
 mod replay;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use claims::GithubClaims;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayCacheError};
 
 use jwks::KeyCache;
+
+use crate::{Clock, SystemClock};
 
 /// The issuer of GitHub.com Actions tokens. GitHub Enterprise Server uses
 /// `https://HOSTNAME/_services/token`.
@@ -123,24 +125,6 @@ pub enum OidcError {
     ReplayCache(#[from] ReplayCacheError),
 }
 
-/// Where the verifier reads the time; tests substitute their own.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Seconds since the Unix epoch.
-    fn now_unix(&self) -> u64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_unix(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    }
-}
-
 /// Verifies GitHub Actions OIDC tokens; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct OidcVerifier {
@@ -163,7 +147,8 @@ impl OidcVerifier {
         })
     }
 
-    /// Use `clock` instead of the system clock.
+    /// Use `clock` instead of the system clock (the crate's [`Clock`], e.g.
+    /// `FakeClock` in tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> OidcVerifier {
         self.clock = clock;
         self
@@ -207,7 +192,7 @@ impl OidcVerifier {
         expected_repository: Option<&str>,
     ) -> Result<GithubClaims, OidcError> {
         let parsed = jwt::parse(token)?;
-        let now = self.clock.now_unix();
+        let now = u64::try_from(self.clock.now().timestamp()).unwrap_or(0);
         let key = self.keys.key(&parsed.kid, now).await?;
         parsed.verify_signature(&key)?;
         let claims: GithubClaims = parsed.claims()?;

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{Value, json};
-use sizegate_github::oidc::{Clock, OidcConfig, OidcError, OidcVerifier};
+use sizegate_github::oidc::{OidcConfig, OidcError, OidcVerifier};
+use sizegate_github::{Clock, FakeClock};
 
 const AUDIENCE: &str = "https://sizegate.example.com";
 const REPO: &str = "acme/app";
@@ -119,19 +120,13 @@ fn claims(issuer: &str, now: u64) -> Value {
     })
 }
 
-#[derive(Debug)]
-struct TestClock(AtomicU64);
-
-impl Clock for TestClock {
-    fn now_unix(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
+fn clock_at(unix: u64) -> Arc<FakeClock> {
+    let start = chrono::DateTime::from_timestamp(i64::try_from(unix).unwrap(), 0).unwrap();
+    Arc::new(FakeClock::starting_at(start))
 }
 
-impl TestClock {
-    fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::Relaxed);
-    }
+fn advance(clock: &FakeClock, seconds: u64) {
+    clock.advance(Duration::from_secs(seconds));
 }
 
 #[derive(Default)]
@@ -170,7 +165,7 @@ async fn jwks_document(State(issuer): State<Shared>) -> Json<Value> {
 struct Fixture {
     issuer: Shared,
     url: String,
-    clock: Arc<TestClock>,
+    clock: Arc<FakeClock>,
     verifier: Arc<OidcVerifier>,
 }
 
@@ -190,7 +185,7 @@ impl Fixture {
             state.url = url.clone();
             state.jwks = jwks;
         }
-        let clock = Arc::new(TestClock(AtomicU64::new(T0)));
+        let clock = clock_at(T0);
         let verifier = verifier_for(&url, &clock);
         Fixture {
             issuer,
@@ -205,7 +200,7 @@ impl Fixture {
     }
 
     fn now(&self) -> u64 {
-        self.clock.now_unix()
+        u64::try_from(self.clock.now().timestamp()).unwrap()
     }
 
     fn claims(&self) -> Value {
@@ -213,7 +208,7 @@ impl Fixture {
     }
 }
 
-fn verifier_for(issuer: &str, clock: &Arc<TestClock>) -> Arc<OidcVerifier> {
+fn verifier_for(issuer: &str, clock: &Arc<FakeClock>) -> Arc<OidcVerifier> {
     let config = OidcConfig {
         issuer: issuer.to_owned(),
         audience: AUDIENCE.to_owned(),
@@ -422,7 +417,7 @@ async fn key_rotation_costs_one_refresh() {
 
     // GitHub publishes k1 and starts signing with it.
     f.issuer.lock().unwrap().jwks = vec![jwk("k0", k0), jwk("k1", k1)];
-    f.clock.advance(300);
+    advance(&f.clock, 300);
     f.verifier
         .verify(&sign(k1, json!({"kid": "k1"}), &f.claims()), REPO)
         .await
@@ -452,7 +447,7 @@ async fn unknown_key_flood_fetches_at_most_once_a_minute() {
     assert_eq!(f.fetches(), 1);
 
     // Within the minute: refused without asking the issuer.
-    f.clock.advance(30);
+    advance(&f.clock, 30);
     let error = f
         .verifier
         .verify(&sign(k0, json!({"kid": "made-up"}), &f.claims()), REPO)
@@ -462,7 +457,7 @@ async fn unknown_key_flood_fetches_at_most_once_a_minute() {
     assert_eq!(f.fetches(), 1);
 
     // A minute later, a concurrent flood of made-up kids: one fetch.
-    f.clock.advance(31);
+    advance(&f.clock, 31);
     let mut tasks = Vec::new();
     for i in 0..40 {
         let token = sign(k0, json!({"kid": format!("flood-{i}")}), &f.claims());
@@ -478,7 +473,7 @@ async fn unknown_key_flood_fetches_at_most_once_a_minute() {
     assert_eq!(f.fetches(), 2);
 
     // And the next minute, one more.
-    f.clock.advance(60);
+    advance(&f.clock, 60);
     let _ = f
         .verifier
         .verify(&sign(k0, json!({"kid": "again"}), &f.claims()), REPO)
@@ -502,7 +497,7 @@ async fn discovery_failures_are_reported() {
     assert!(matches!(error, OidcError::DiscoveryFailed(_)), "{error:?}");
     // The issuer comes back; a minute later the token passes.
     f.issuer.lock().unwrap().broken = false;
-    f.clock.advance(61);
+    advance(&f.clock, 61);
     let token = sign(k0, json!({"kid": "k0"}), &f.claims());
     f.verifier.verify(&token, REPO).await.unwrap();
 
@@ -521,7 +516,7 @@ async fn discovery_failures_are_reported() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let clock = Arc::new(TestClock(AtomicU64::new(T0)));
+    let clock = clock_at(T0);
     let url = format!("http://{addr}");
     let verifier = verifier_for(&url, &clock);
     let token = sign(k0, json!({"kid": "k0"}), &claims(&url, T0));

@@ -21,6 +21,8 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Compare two binaries or two JSON reports written by `analyze`.
     Diff(cmd::diff::Args),
+    /// Validate a sizegate.toml: print its budgets, or its errors (exit 2).
+    CheckConfig(cmd::check_config::Args),
     /// Upload release builds of one commit to a sizegate server.
     Upload(Box<cmd::upload::Args>),
 }
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Upload(args) => cmd::upload::run(*args),
     };
     match result {

@@ -63,12 +63,14 @@ impl Variant {
 }
 
 /// The fixture sources live in the repository; builds work on a copy so that
-/// the Go tool never writes next to them.
+/// the Go tool never writes next to them. The copy is per process: nextest
+/// runs every test in a process of its own, several at once.
 fn source_dir() -> &'static Path {
     static SOURCE: OnceLock<PathBuf> = OnceLock::new();
     SOURCE.get_or_init(|| {
         let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go");
-        let to = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-fixture-src");
+        let to = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("go-fixture-src-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&to);
         for module in ["app", "dotted"] {
             std::fs::create_dir_all(to.join(module)).unwrap();
@@ -110,6 +112,14 @@ fn build_now(variant: Variant) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-fixture-bin");
     std::fs::create_dir_all(&out_dir).unwrap();
     let output = out_dir.join(variant.name);
+    if output.is_file() {
+        return output;
+    }
+    // Build under a name of this process's own, then rename into place:
+    // concurrent test processes may build the same variant, and a reader
+    // must never see a half-written binary. Go's build cache makes the
+    // duplicate build cheap.
+    let partial = out_dir.join(format!("{}.partial-{}", variant.name, std::process::id()));
     let status = go_command()
         .current_dir(source_dir().join("app"))
         .env("GOOS", variant.goos)
@@ -118,18 +128,19 @@ fn build_now(variant: Variant) -> PathBuf {
         .arg("build")
         .args(variant.args)
         .arg("-o")
-        .arg(&output)
+        .arg(&partial)
         .arg(".")
         .status()
         .expect("run go build");
     assert!(status.success(), "go build of {} failed", variant.name);
     if variant.strip {
         let status = Command::new("strip")
-            .arg(&output)
+            .arg(&partial)
             .status()
             .expect("run strip");
         assert!(status.success(), "strip of {} failed", variant.name);
     }
+    std::fs::rename(&partial, &output).unwrap();
     output
 }
 

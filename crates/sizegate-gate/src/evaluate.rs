@@ -1,0 +1,321 @@
+//! The verdict of each target and of the commit. Absolute limits
+//! (`max_size`) are judged with or without a baseline; increase limits need
+//! one. While a target is still being measured the check stays in progress
+//! (the matrix barrier). An approval label turns a failure into a success.
+
+use serde::{Deserialize, Serialize};
+use sizegate_analyze::{Advice, Metric, ReportDiff};
+
+use crate::config::Config;
+use crate::input::{BaselineState, Event, GateInput, HeadState, TargetInput};
+use crate::limits::{Violation, signed_delta, violations};
+use crate::selection::{BaselineCommit, ConfigSource, NoBaseline};
+
+/// The gate's judgement of one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// `in_progress` until every uploaded target is measured, then `completed`.
+    pub status: CheckStatus,
+    /// The conclusion, once completed.
+    pub conclusion: Option<Conclusion>,
+    /// True when a failure was turned into success by the approval label.
+    pub approved: bool,
+    /// The label that approves, from the config.
+    pub approve_label: Option<String>,
+    /// Where the budgets came from.
+    pub config_source: ConfigSource,
+    /// The metric sizes are compared in.
+    pub metric: Metric,
+    /// Pull request number, for links.
+    pub pull_request: Option<u64>,
+    /// One entry per target: failures first, then by name.
+    pub targets: Vec<TargetEvaluation>,
+}
+
+/// Status of the check run, as GitHub names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Some targets are not measured yet.
+    InProgress,
+    /// Every uploaded target is measured (or failed).
+    Completed,
+}
+
+impl CheckStatus {
+    /// The name GitHub's check-runs API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::InProgress => "in_progress",
+            CheckStatus::Completed => "completed",
+        }
+    }
+}
+
+/// Conclusion of the check run, as GitHub names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conclusion {
+    /// Every judged target is within budget (or the failure is approved).
+    Success,
+    /// A target is over budget, or its analysis failed.
+    Failure,
+    /// Nothing could be judged: no baseline, or no budget.
+    Neutral,
+}
+
+impl Conclusion {
+    /// The name GitHub's check-runs API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Neutral => "neutral",
+        }
+    }
+}
+
+/// The verdict of one target. Ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Over a budget.
+    Fail,
+    /// The analysis failed.
+    Error,
+    /// In the baseline, not uploaded for the head commit.
+    Missing,
+    /// Uploaded, not measured yet.
+    Pending,
+    /// Within budget, but could not be fully judged: no baseline, or no
+    /// budget applies.
+    Neutral,
+    /// Within every limit of its budget.
+    Pass,
+}
+
+impl Verdict {
+    /// Lower-case name used in tables and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Missing => "missing",
+            Verdict::Pending => "pending",
+            Verdict::Neutral => "neutral",
+            Verdict::Pass => "pass",
+        }
+    }
+}
+
+/// The judgement of one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetEvaluation {
+    /// Target name.
+    pub name: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Size at head in the config's metric, when measured.
+    pub head_size: Option<u64>,
+    /// Size at the baseline, when there is one.
+    pub baseline_size: Option<u64>,
+    /// The baseline commit.
+    pub baseline: Option<BaselineCommit>,
+    /// Why there is no baseline.
+    pub no_baseline: Option<NoBaseline>,
+    /// The budget that judges it.
+    pub budget: Option<BudgetRef>,
+    /// The limits it is over.
+    pub violations: Vec<Violation>,
+    /// Limits that could not be judged, and why.
+    pub unjudged: Vec<String>,
+    /// The analysis error, for [`Verdict::Error`].
+    pub error: Option<String>,
+    /// Changes against the baseline, when both were analyzed.
+    pub diff: Option<ReportDiff>,
+    /// The analyzer's advice for the head artifact.
+    pub advice: Vec<Advice>,
+}
+
+impl TargetEvaluation {
+    /// Head minus baseline, when both are known.
+    pub fn delta(&self) -> Option<i64> {
+        Some(signed_delta(self.baseline_size?, self.head_size?))
+    }
+}
+
+/// Which `[[budget]]` judged a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetRef {
+    /// Index in the file (`budget[i]`).
+    pub index: usize,
+    /// Its target glob.
+    pub target: String,
+    /// Its limits, e.g. `≤ 8.0 MiB, ≤ +64.0 KiB`.
+    pub limits: String,
+}
+
+impl Evaluation {
+    /// Number of targets uploaded for the head commit (missing ones excluded).
+    pub fn uploaded(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| t.verdict != Verdict::Missing)
+            .count()
+    }
+
+    /// Number of uploaded targets whose measurement is done (or failed).
+    pub fn measured(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| !matches!(t.verdict, Verdict::Missing | Verdict::Pending))
+            .count()
+    }
+
+    /// Number of targets with a verdict.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.targets.iter().filter(|t| t.verdict == verdict).count()
+    }
+
+    /// Sum of the deltas and of the baseline sizes of the targets that have both.
+    pub fn total_delta(&self) -> Option<(i64, u64)> {
+        let compared: Vec<_> = self
+            .targets
+            .iter()
+            .filter_map(|t| Some((t.delta()?, t.baseline_size?)))
+            .collect();
+        if compared.is_empty() {
+            return None;
+        }
+        Some(compared.iter().fold((0i64, 0u64), |(d, b), (td, tb)| {
+            (d.saturating_add(*td), b.saturating_add(*tb))
+        }))
+    }
+}
+
+/// Judge a commit.
+pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
+    let config = input.config.config;
+    let metric = config.map(|c| c.metric).unwrap_or_default();
+    let mut targets: Vec<TargetEvaluation> = input
+        .targets
+        .iter()
+        .map(|t| evaluate_target(t, config, metric))
+        .collect();
+    targets.extend(input.baseline_only.iter().map(|t| TargetEvaluation {
+        name: t.name.clone(),
+        verdict: Verdict::Missing,
+        head_size: None,
+        baseline_size: Some(t.sizes.get(metric)),
+        baseline: Some(t.commit.clone()),
+        no_baseline: None,
+        budget: None,
+        violations: Vec::new(),
+        unjudged: Vec::new(),
+        error: None,
+        diff: None,
+        advice: Vec::new(),
+    }));
+    targets.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.name.cmp(&b.name)));
+
+    let approve_label = config.and_then(|c| c.approve_label.clone());
+    let labelled = match (&input.event, &approve_label) {
+        (Event::PullRequest { labels, .. }, Some(wanted)) => {
+            labels.iter().any(|l| l.eq_ignore_ascii_case(wanted))
+        }
+        _ => false,
+    };
+    let has = |v: Verdict| targets.iter().any(|t| t.verdict == v);
+    let (status, conclusion, approved) = if has(Verdict::Pending) {
+        (CheckStatus::InProgress, None, false)
+    } else if has(Verdict::Fail) || has(Verdict::Error) {
+        if labelled {
+            (CheckStatus::Completed, Some(Conclusion::Success), true)
+        } else {
+            (CheckStatus::Completed, Some(Conclusion::Failure), false)
+        }
+    } else if has(Verdict::Pass) {
+        (CheckStatus::Completed, Some(Conclusion::Success), false)
+    } else {
+        (CheckStatus::Completed, Some(Conclusion::Neutral), false)
+    };
+    let pull_request = match input.event {
+        Event::PullRequest { number, .. } => Some(number),
+        Event::Push => None,
+    };
+    Evaluation {
+        status,
+        conclusion,
+        approved,
+        approve_label,
+        config_source: input.config.source,
+        metric,
+        pull_request,
+        targets,
+    }
+}
+
+fn evaluate_target(
+    input: &TargetInput,
+    config: Option<&Config>,
+    metric: Metric,
+) -> TargetEvaluation {
+    let (baseline, no_baseline, base) = match &input.baseline {
+        BaselineState::Found {
+            commit,
+            measurement,
+        } => (Some(commit.clone()), None, Some(measurement)),
+        BaselineState::None(why) => (None, Some(why.clone()), None),
+    };
+    let budget = config.and_then(|c| c.budget_for(&input.name));
+    let mut evaluation = TargetEvaluation {
+        name: input.name.clone(),
+        verdict: Verdict::Pending,
+        head_size: None,
+        baseline_size: base.map(|m| m.sizes.get(metric)),
+        baseline,
+        no_baseline,
+        budget: budget.map(|(index, b)| BudgetRef {
+            index,
+            target: b.target.as_str().to_string(),
+            limits: b.describe(),
+        }),
+        violations: Vec::new(),
+        unjudged: Vec::new(),
+        error: None,
+        diff: input.diff.clone(),
+        advice: Vec::new(),
+    };
+    let head = match &input.head {
+        HeadState::Pending => return evaluation,
+        HeadState::Failed { error } => {
+            evaluation.verdict = Verdict::Error;
+            evaluation.error = Some(error.clone());
+            return evaluation;
+        }
+        HeadState::Measured(head) => head,
+    };
+    evaluation.head_size = Some(head.sizes.get(metric));
+    evaluation.advice = head.advice.clone();
+    let Some((_, budget)) = budget else {
+        evaluation.verdict = Verdict::Neutral;
+        evaluation
+            .unjudged
+            .push("no budget matches this target".to_string());
+        return evaluation;
+    };
+    evaluation.violations = violations(budget, head, base, metric);
+    if base.is_none() && budget.has_increase_limits() {
+        evaluation
+            .unjudged
+            .push("increase limits not judged: no baseline".to_string());
+    }
+    evaluation.verdict = if !evaluation.violations.is_empty() {
+        Verdict::Fail
+    } else if base.is_none() {
+        Verdict::Neutral
+    } else {
+        Verdict::Pass
+    };
+    evaluation
+}

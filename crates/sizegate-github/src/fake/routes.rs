@@ -1,0 +1,43 @@
+//! The fake's HTTP side: one fallback handler hands every request to the
+//! shared state, which routes it, so that every call is recorded, even those
+//! to unknown routes.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+
+use super::state::FakeState;
+
+/// The router serving every path through [`FakeState::handle`].
+pub(super) fn router(state: Arc<Mutex<FakeState>>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let reply = state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .handle(&method, &uri, &headers, &body);
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response_headers.insert(name, value);
+        }
+    }
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, response_headers, reply.body).into_response()
+}
