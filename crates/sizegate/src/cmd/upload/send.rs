@@ -237,9 +237,21 @@ fn file_body(
     progress: Arc<Progress>,
     problem: Arc<Mutex<Option<String>>>,
 ) -> reqwest::Body {
+    reqwest::Body::wrap_stream(checked_chunks(file, path, expected, progress, problem))
+}
+
+/// The chunks of `file`, ending in an error (also put in `problem`) if the
+/// file does not hold exactly `expected` bytes.
+fn checked_chunks(
+    file: tokio::fs::File,
+    path: PathBuf,
+    expected: u64,
+    progress: Arc<Progress>,
+    problem: Arc<Mutex<Option<String>>>,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let mut seen: u64 = 0;
     let mut finished = false;
-    let stream = ReaderStream::with_capacity(file, 64 * 1024)
+    ReaderStream::with_capacity(file, 64 * 1024)
         .map(Some)
         .chain(futures_util::stream::iter([None]))
         .filter_map(move |item| {
@@ -270,8 +282,7 @@ fn file_body(
                 None => None,
             };
             std::future::ready(result)
-        });
-    reqwest::Body::wrap_stream(stream)
+        })
 }
 
 fn changed(
@@ -323,4 +334,54 @@ fn server_message(body: &[u8]) -> String {
 fn shorten(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(500)]);
     text.trim().to_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn read_all(path: &std::path::Path, expected: u64) -> (Vec<u8>, Option<String>) {
+        let file = tokio::fs::File::open(path).await.unwrap();
+        let problem: Arc<Mutex<Option<String>>> = Arc::default();
+        let progress = Arc::new(Progress::new(expected));
+        let mut stream = std::pin::pin!(checked_chunks(
+            file,
+            path.to_path_buf(),
+            expected,
+            progress,
+            Arc::clone(&problem),
+        ));
+        let mut bytes = Vec::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(_) => break,
+            }
+        }
+        let problem = problem.lock().unwrap().clone();
+        (bytes, problem)
+    }
+
+    #[tokio::test]
+    async fn a_file_of_another_size_than_announced_ends_in_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app");
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+
+        let (bytes, problem) = read_all(&path, content.len() as u64).await;
+        assert!(bytes == content);
+        assert_eq!(problem, None);
+
+        // Grew after the check: never more than announced goes out.
+        let (bytes, problem) = read_all(&path, 100_000).await;
+        assert!(bytes.len() <= 100_000);
+        assert!(problem.unwrap().contains("changed size during the upload"));
+
+        // Shrank after the check.
+        let (bytes, problem) = read_all(&path, 300_000).await;
+        assert_eq!(bytes.len(), content.len());
+        assert!(problem.unwrap().contains("changed size during the upload"));
+    }
 }
