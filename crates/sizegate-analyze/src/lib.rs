@@ -5,10 +5,22 @@
 //! proportion to a count read from the file without bounding it by the
 //! file's size.
 
+#![forbid(unsafe_code)]
+
+mod advice;
+mod demangle;
 pub mod diff;
+mod format;
 pub mod go;
 pub mod human;
+mod image;
 pub mod report;
+mod sections;
+mod sizes;
+mod symbols;
+mod toolchain;
+mod units;
+mod universal;
 
 pub use diff::{Cause, Change, ChangeStatus, DiffSide, ReportDiff, diff};
 pub use report::*;
@@ -48,6 +60,11 @@ pub struct Options {
 /// only for a universal Mach-O file without [`Options::arch`]). Symbols are
 /// all returned; callers truncate for display.
 pub fn analyze(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report>, Error> {
-    let _ = (name, bytes, options);
-    Err(Error::Unsupported("the analyzer is being written".into()))
+    match object::FileKind::parse(bytes) {
+        Ok(object::FileKind::MachOFat32 | object::FileKind::MachOFat64) => {
+            universal::analyze_universal(name, bytes, options)
+        }
+        Ok(_) => Ok(vec![image::analyze_image(name, bytes)?]),
+        Err(_) => Err(image::unsupported()),
+    }
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod input;
+mod output;
 
 /// A self-hosted CI gate for binary size.
 #[derive(Debug, Parser)]

@@ -1,12 +1,55 @@
-//! `sizegate analyze`.
+//! `sizegate analyze FILE`: measure one binary (or re-render a JSON report
+//! written earlier) as a table or as the JSON report.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::input;
+use crate::output::{self, analyze_table};
+
+/// Output format of `sizegate analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for the terminal (100 columns).
+    Table,
+    /// The versioned JSON report (an array of reports for a universal
+    /// Mach-O file without --arch).
+    Json,
+}
 
 /// Arguments of `sizegate analyze`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = super::EXIT_CODES)]
+pub struct Args {
+    /// The binary to measure, or a JSON report written by `sizegate analyze --format json`.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// How many symbols to list (and, in the table, rows of sections and
+    /// units); 0 lists all.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// For a universal (fat) Mach-O file: the one architecture to report.
+    #[arg(long)]
+    pub arch: Option<String>,
+}
 
 /// Run `sizegate analyze`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`sizegate analyze` is not written yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut reports = input::load_reports(&args.file, args.arch.as_deref())?;
+    let text = match args.format {
+        Format::Table => analyze_table::render_reports(&reports, args.top),
+        Format::Json => {
+            for report in &mut reports {
+                report.truncate_symbols(args.top);
+            }
+            match reports.as_slice() {
+                [one] => output::json(one)?,
+                many => output::json(many)?,
+            }
+        }
+    };
+    output::print(&text)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,3 +4,7 @@ pub mod analyze;
 pub mod check_config;
 pub mod diff;
 pub mod upload;
+
+/// The exit codes of `analyze` and `diff`, shown in their `--help`.
+pub const EXIT_CODES: &str = "Exit codes: 0 done; 2 usage or input error (the message on standard \
+     error names the file and says what was wrong).";

@@ -1,0 +1,32 @@
+//! Print the report of a file as JSON: `cargo run -p sizegate-analyze --example analyze -- FILE [TOP]`.
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(path) = args.next() else {
+        eprintln!("usage: analyze FILE [TOP]");
+        std::process::exit(2);
+    };
+    let top: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(20);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            std::process::exit(1);
+        }
+    };
+    match sizegate_analyze::analyze(&path, &bytes, &sizegate_analyze::Options::default()) {
+        Ok(reports) => {
+            for mut report in reports {
+                report.truncate_symbols(top);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}

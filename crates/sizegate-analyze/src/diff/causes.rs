@@ -1,0 +1,222 @@
+//! Likely causes of a size change: what differs between the two builds
+//! besides the code. Toolchain versions, container format, stripping, build
+//! settings and dependency versions, in that order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Cause;
+use crate::report::{Format, GoBuildInfo, GoModule, Report, UnitKind};
+
+/// Go build settings that change with every commit and say nothing about
+/// size (`vcs.revision`, `vcs.time`, `vcs.modified`).
+const VOLATILE_SETTING_PREFIX: &str = "vcs.";
+
+/// Every cause, in a stable order.
+pub(crate) fn likely_causes(old: &Report, new: &Report) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    toolchain(old, new, &mut causes);
+    container(old, new, &mut causes);
+    build_settings(old, new, &mut causes);
+    dependencies(old, new, &mut causes);
+    causes
+}
+
+fn push_if_changed(
+    causes: &mut Vec<Cause>,
+    kind: &str,
+    subject: &str,
+    old: Option<String>,
+    new: Option<String>,
+) {
+    if old != new {
+        causes.push(Cause {
+            kind: kind.to_string(),
+            subject: subject.to_string(),
+            old,
+            new,
+        });
+    }
+}
+
+fn toolchain(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
+    let (a, b) = (&old.toolchain, &new.toolchain);
+    push_if_changed(
+        causes,
+        "toolchain",
+        "rustc",
+        a.rustc.clone(),
+        b.rustc.clone(),
+    );
+    push_if_changed(causes, "toolchain", "go", go_version(old), go_version(new));
+    let old_compilers = compilers_by_name(&a.compilers);
+    let new_compilers = compilers_by_name(&b.compilers);
+    let names: BTreeSet<&str> = old_compilers
+        .keys()
+        .chain(new_compilers.keys())
+        .copied()
+        .collect();
+    for name in names {
+        let before = old_compilers.get(name).cloned();
+        let after = new_compilers.get(name).cloned();
+        push_if_changed(causes, "toolchain", name, before, after);
+    }
+}
+
+/// The Go version from the toolchain facts, else from the build info.
+fn go_version(report: &Report) -> Option<String> {
+    let toolchain = &report.toolchain;
+    toolchain.go.clone().or_else(|| {
+        toolchain
+            .go_build
+            .as_ref()
+            .map(|info| info.go_version.clone())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// Compiler strings keyed by the tool they name (`GCC: (Debian…) 12.2.0`
+/// under `GCC`, `Linker: LLD 17` under `Linker`); several strings of one
+/// tool are joined with `, `.
+fn compilers_by_name(compilers: &[String]) -> BTreeMap<&str, String> {
+    let mut by_name: BTreeMap<&str, String> = BTreeMap::new();
+    for compiler in compilers {
+        let name = match compiler.split_once(':') {
+            Some((name, _)) => name.trim(),
+            None => compiler.split_whitespace().next().unwrap_or(""),
+        };
+        by_name
+            .entry(name)
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(compiler);
+            })
+            .or_insert_with(|| compiler.clone());
+    }
+    by_name
+}
+
+fn container(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
+    let format = |r: &Report| Some(format_name(r.format).to_string());
+    push_if_changed(causes, "format", "format", format(old), format(new));
+    push_if_changed(
+        causes,
+        "format",
+        "arch",
+        Some(old.arch.clone()),
+        Some(new.arch.clone()),
+    );
+    let yes_no = |b: bool| Some(if b { "yes" } else { "no" }.to_string());
+    push_if_changed(
+        causes,
+        "stripped",
+        "symbols",
+        yes_no(old.stripped),
+        yes_no(new.stripped),
+    );
+    push_if_changed(
+        causes,
+        "stripped",
+        "debug_info",
+        yes_no(old.toolchain.debug_info),
+        yes_no(new.toolchain.debug_info),
+    );
+}
+
+/// The JSON name of a container format.
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Elf => "elf",
+        Format::Macho => "macho",
+        Format::Pe => "pe",
+        Format::Wasm => "wasm",
+    }
+}
+
+fn go_build(report: &Report) -> Option<&GoBuildInfo> {
+    report.toolchain.go_build.as_ref()
+}
+
+fn build_settings(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
+    let settings = |r: &Report| -> Vec<(String, String)> {
+        go_build(r)
+            .map(|info| {
+                info.settings
+                    .iter()
+                    .filter(|s| !s.key.starts_with(VOLATILE_SETTING_PREFIX))
+                    .map(|s| (s.key.clone(), s.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (before, after) = (settings(old), settings(new));
+    // New-side order first, then keys only the old side has.
+    let mut keys: Vec<&str> = Vec::new();
+    for (key, _) in after.iter().chain(&before) {
+        if !keys.contains(&key.as_str()) {
+            keys.push(key);
+        }
+    }
+    let lookup = |list: &[(String, String)], key: &str| {
+        list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    for key in keys {
+        push_if_changed(
+            causes,
+            "build_setting",
+            key,
+            lookup(&before, key),
+            lookup(&after, key),
+        );
+    }
+}
+
+fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
+    if let (Some(a), Some(b)) = (go_build(old), go_build(new)) {
+        let versions = |info: &GoBuildInfo| -> BTreeMap<String, String> {
+            info.deps
+                .iter()
+                .map(|m| (m.path.clone(), module_version(m)))
+                .collect()
+        };
+        let (before, after) = (versions(a), versions(b));
+        let paths: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for path in paths {
+            push_if_changed(
+                causes,
+                "dependency",
+                path,
+                before.get(path).cloned(),
+                after.get(path).cloned(),
+            );
+        }
+        return;
+    }
+    // Rust binaries record no dependency versions; a crate that appears or
+    // disappears is the next best evidence of a dependency change.
+    let crates = |r: &Report| -> BTreeSet<String> {
+        r.units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Crate)
+            .map(|u| u.name.clone())
+            .collect()
+    };
+    let (before, after) = (crates(old), crates(new));
+    for name in before.symmetric_difference(&after) {
+        let linked = |set: &BTreeSet<String>| set.contains(name).then(|| "linked".to_string());
+        push_if_changed(causes, "dependency", name, linked(&before), linked(&after));
+    }
+}
+
+/// `v1.2.3`, or `v1.2.3 => example.com/fork v1.2.4` when replaced.
+fn module_version(module: &GoModule) -> String {
+    match &module.replace {
+        Some(replacement) if replacement.version.is_empty() => {
+            format!("{} => {}", module.version, replacement.path)
+        }
+        Some(replacement) => format!(
+            "{} => {} {}",
+            module.version, replacement.path, replacement.version
+        ),
+        None => module.version.clone(),
+    }
+}

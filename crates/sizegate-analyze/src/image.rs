@@ -1,0 +1,132 @@
+//! The analysis of one image (one architecture): layout, symbols, units,
+//! toolchain, sizes and advice, assembled into a [`Report`].
+
+use object::{Object, ObjectSymbol};
+use sha2::{Digest, Sha256};
+
+use crate::demangle::{self, Demangled};
+use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
+use crate::{Error, advice, format, sizes, symbols, toolchain, units};
+
+/// Analyze one image (a whole file, or one slice of a universal Mach-O).
+///
+/// Deflate at level 6 dominates the time on large files, so it runs on a
+/// second thread while the rest is measured (inline if no thread can start).
+pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
+    let kind = object::FileKind::parse(bytes).map_err(|_| unsupported())?;
+    let file = object::File::parse(bytes).map_err(|e| Error::Malformed {
+        format: format_name(kind),
+        message: e.to_string(),
+    })?;
+    let layout = format::layout(&file, bytes)?;
+    std::thread::scope(|scope| {
+        let gzip = std::thread::Builder::new()
+            .name("sizegate-gzip".into())
+            .spawn_scoped(scope, || sizes::gzip(bytes));
+        let mut report = measure(name, bytes, &file, layout);
+        report.sizes.gzip = match gzip {
+            Ok(handle) => handle.join().unwrap_or(0),
+            Err(_) => sizes::gzip(bytes),
+        };
+        Ok(report)
+    })
+}
+
+/// Everything but the gzip size, once the file is parsed and laid out.
+fn measure(
+    name: &str,
+    bytes: &[u8],
+    file: &object::File<'_>,
+    layout: format::Layout<'_>,
+) -> Report {
+    let toolchain = toolchain::read(file, &layout.sections);
+    let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
+    let (placed, _source) = symbols::collect(file, &layout.sections, go_binary);
+    let names: Vec<Demangled> = placed
+        .iter()
+        .map(|p| demangle::demangle(&p.raw_name, go_binary))
+        .collect();
+    let attribution = units::attribute(&layout, &placed, &names);
+    let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
+    // WebAssembly exports are symbols too; a module is stripped when its
+    // `name` section is gone.
+    let stripped = match layout.format {
+        crate::report::Format::Wasm => !layout
+            .sections
+            .iter()
+            .any(|s| s.kind == SectionKind::Symbols),
+        _ => !file.symbols().any(|s| s.is_definition()),
+    };
+
+    let kind_bytes = |kind: SectionKind| -> u64 {
+        layout
+            .partition
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.file_size)
+            .sum()
+    };
+    let sizes = Sizes {
+        file: bytes.len() as u64,
+        vm: layout
+            .sections
+            .iter()
+            .map(|s| s.vm_size)
+            .fold(0u64, u64::saturating_add),
+        shipped: attribution.units.iter().map(|u| u.size).sum(),
+        gzip: 0,
+        zstd: sizes::zstd(bytes),
+        debug: kind_bytes(SectionKind::Debug),
+        symbols: layout.symbol_bytes,
+    };
+    let advice = advice::advise(&advice::Facts {
+        language,
+        go_binary,
+        sizes,
+        sections: &layout.sections,
+        symbols: &placed,
+        names: &names,
+        go_build: toolchain.go_build.as_ref(),
+    });
+    Report {
+        schema_version: SCHEMA_VERSION,
+        file: FileInfo {
+            name: name.to_string(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        },
+        format: layout.format,
+        arch: arch_name(file.architecture()),
+        language,
+        stripped,
+        toolchain,
+        sizes,
+        sections: layout.partition,
+        units: attribution.units,
+        symbols: attribution.symbols,
+        symbols_truncated: false,
+        advice,
+    }
+}
+
+/// The error for bytes that are no object file we read.
+pub(crate) fn unsupported() -> Error {
+    Error::Unsupported("not an ELF, Mach-O, PE or WebAssembly file".into())
+}
+
+/// Human name of a container format, for error messages.
+pub(crate) fn format_name(kind: object::FileKind) -> &'static str {
+    use object::FileKind as K;
+    match kind {
+        K::Elf32 | K::Elf64 => "ELF",
+        K::MachO32 | K::MachO64 | K::MachOFat32 | K::MachOFat64 => "Mach-O",
+        K::Pe32 | K::Pe64 | K::Coff | K::CoffBig | K::CoffImport => "PE/COFF",
+        K::Wasm => "WebAssembly",
+        _ => "object",
+    }
+}
+
+/// Architecture as `object` names it, in lower case (`x86_64`, `aarch64`).
+pub(crate) fn arch_name(arch: object::Architecture) -> String {
+    format!("{arch:?}").to_lowercase()
+}

@@ -1,0 +1,238 @@
+//! Symbols: collected from the symbol table (else the dynamic symbols, else
+//! the Go pclntab), placed in their sections, sized (a symbol without a size
+//! gets the gap to the next symbol, never past its section's end), with
+//! aliases at one address counted once and overlaps counted once.
+
+use object::{Object, ObjectSymbol, SymbolKind};
+
+use crate::go::{self, GoSection};
+use crate::sections::SectionInfo;
+
+/// A symbol placed in a section, with the bytes it is charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlacedSymbol {
+    /// Name as in the file (mangled; Mach-O leading underscore removed).
+    pub raw_name: String,
+    /// Position of its section in the layout's section list.
+    pub section: usize,
+    /// Address of its first byte.
+    pub address: u64,
+    /// Bytes charged to it (in memory; overlaps and aliases removed).
+    pub size: u64,
+    /// Of those, bytes that survive stripping (file-backed, shipped).
+    pub shipped: u64,
+}
+
+/// Where the symbols came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SymbolSource {
+    /// The static symbol table.
+    SymbolTable,
+    /// The dynamic symbol table (stripped shared objects and executables).
+    Dynamic,
+    /// The Go pclntab (Go binaries built with `-s` or stripped).
+    GoPclntab,
+    /// Nothing.
+    None,
+}
+
+/// Fewer code symbols than this in a Go binary means its symbol table is gone.
+const GO_MIN_FUNCTIONS: usize = 100;
+
+/// A symbol before placement.
+#[derive(Debug)]
+struct Candidate {
+    name: String,
+    section: usize,
+    address: u64,
+    size: u64,
+}
+
+/// Collect and place the symbols of `file` in `sections`.
+pub(crate) fn collect(
+    file: &object::File<'_>,
+    sections: &[SectionInfo<'_>],
+    go_binary: bool,
+) -> (Vec<PlacedSymbol>, SymbolSource) {
+    let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
+    let index_map = SectionIndexMap::new(sections);
+
+    let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
+        let mut out = Vec::new();
+        for symbol in symbols {
+            if !symbol.is_definition()
+                || matches!(
+                    symbol.kind(),
+                    SymbolKind::Section | SymbolKind::File | SymbolKind::Label
+                )
+            {
+                continue;
+            }
+            let Some(section) = symbol.section_index().and_then(|i| index_map.get(i)) else {
+                continue;
+            };
+            let Ok(name) = symbol.name() else { continue };
+            let name = if strip_underscore {
+                name.strip_prefix('_').unwrap_or(name)
+            } else {
+                name
+            };
+            if name.is_empty() {
+                continue;
+            }
+            out.push(Candidate {
+                name: name.to_string(),
+                section,
+                address: symbol.address(),
+                size: symbol.size(),
+            });
+        }
+        out
+    };
+    let mut candidates = from_table(&mut file.symbols());
+    let mut source = SymbolSource::SymbolTable;
+    // A Go binary has thousands of functions; with a handful of code
+    // symbols (WebAssembly exports, or none) the pclntab knows better.
+    let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
+    if go_binary && candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS {
+        let pclntab = go_functions(file, sections);
+        if pclntab.len() >= GO_MIN_FUNCTIONS {
+            candidates.retain(|c| !is_code(c));
+            candidates.extend(pclntab);
+            source = SymbolSource::GoPclntab;
+        }
+    }
+    if candidates.is_empty() {
+        candidates = from_table(&mut file.dynamic_symbols());
+        source = SymbolSource::Dynamic;
+    }
+    if candidates.is_empty() {
+        source = SymbolSource::None;
+    }
+    (place(candidates, sections), source)
+}
+
+/// Maps `object` section indices to positions in the layout's list.
+#[derive(Debug)]
+struct SectionIndexMap {
+    positions: Vec<Option<usize>>,
+}
+
+impl SectionIndexMap {
+    fn new(sections: &[SectionInfo<'_>]) -> Self {
+        // Indices come from the file's own section list, so they are bounded
+        // by the number of sections actually read.
+        let max = sections.iter().map(|s| s.index.0).max().unwrap_or(0);
+        let mut positions = vec![
+            None;
+            max.saturating_add(1)
+                .min(sections.len().saturating_mul(2) + 16)
+        ];
+        for (i, s) in sections.iter().enumerate() {
+            if let Some(slot) = positions.get_mut(s.index.0) {
+                *slot = Some(i);
+            }
+        }
+        SectionIndexMap { positions }
+    }
+
+    fn get(&self, index: object::SectionIndex) -> Option<usize> {
+        self.positions.get(index.0).copied().flatten()
+    }
+}
+
+/// Functions from the Go pclntab, placed in the code section holding them.
+fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
+    let go_sections: Vec<GoSection<'_>> = sections
+        .iter()
+        .map(|s| GoSection {
+            name: s.raw_name.as_str(),
+            address: s.address,
+            data: s.data,
+        })
+        .collect();
+    let target = go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    };
+    let Some(table) = go::read_pclntab(&go_sections, target) else {
+        return Vec::new();
+    };
+    let code: Vec<usize> = (0..sections.len())
+        .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)
+        .collect();
+    table
+        .functions
+        .into_iter()
+        .filter_map(|f| {
+            let section = code
+                .iter()
+                .copied()
+                .find(|&i| sections[i].contains(f.entry))?;
+            Some(Candidate {
+                name: f.name,
+                section,
+                address: f.entry,
+                size: f.size,
+            })
+        })
+        .collect()
+}
+
+/// Size and de-duplicate symbols section by section.
+fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<PlacedSymbol> {
+    // By section, then address; at one address the largest, then the first
+    // name, is the one kept.
+    candidates.sort_by(|a, b| {
+        (a.section, a.address, std::cmp::Reverse(a.size), &a.name).cmp(&(
+            b.section,
+            b.address,
+            std::cmp::Reverse(b.size),
+            &b.name,
+        ))
+    });
+    candidates
+        .dedup_by(|later, kept| later.section == kept.section && later.address == kept.address);
+
+    let mut out = Vec::with_capacity(candidates.len());
+    let mut i = 0;
+    while i < candidates.len() {
+        let section_pos = candidates[i].section;
+        let section = &sections[section_pos];
+        let start_of_section = section.address;
+        let end_of_section = section.address.saturating_add(section.extent());
+        let shipped_end = section.address.saturating_add(section.shipped_extent());
+        let mut j = i;
+        while j < candidates.len() && candidates[j].section == section_pos {
+            j += 1;
+        }
+        let mut cursor = start_of_section;
+        for k in i..j {
+            let c = &candidates[k];
+            let declared_end = if c.size > 0 {
+                c.address.saturating_add(c.size)
+            } else {
+                candidates
+                    .get(k + 1)
+                    .filter(|n| n.section == section_pos)
+                    .map_or(end_of_section, |n| n.address)
+            };
+            let start = c.address.max(cursor);
+            let end = declared_end.min(end_of_section);
+            if end <= start {
+                continue;
+            }
+            let shipped = end.min(shipped_end).saturating_sub(start);
+            cursor = end;
+            out.push(PlacedSymbol {
+                raw_name: c.name.clone(),
+                section: section_pos,
+                address: c.address,
+                size: end - start,
+                shipped,
+            });
+        }
+        i = j;
+    }
+    out
+}

@@ -1,0 +1,93 @@
+//! Every ELF file of the machine under /usr/bin and /usr/lib is analyzed
+//! without an error or a panic, within a time budget.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sizegate_analyze::{Options, analyze};
+
+use crate::checks::assert_invariants;
+
+/// Wall time for the sweep; what is not reached is reported, not failed.
+const BUDGET: Duration = Duration::from_secs(45);
+/// Larger files are left to the benchmark.
+const MAX_SIZE: u64 = 64 << 20;
+
+fn elf_files(dir: &Path, out: &mut Vec<(u64, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() {
+            elf_files(&path, out);
+        } else if kind.is_file() {
+            let mut magic = [0u8; 4];
+            let is_elf = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && magic == *b"\x7fELF";
+            if let Some(size) = entry
+                .metadata()
+                .ok()
+                .map(|m| m.len())
+                .filter(|&s| is_elf && s <= MAX_SIZE)
+            {
+                out.push((size, path));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_elf_file_of_the_machine_is_analyzed() {
+    let mut files = Vec::new();
+    elf_files(Path::new("/usr/bin"), &mut files);
+    elf_files(Path::new("/usr/lib"), &mut files);
+    assert!(files.len() > 50, "only {} ELF files found", files.len());
+    // Smallest first: the most files within the budget; the largest are
+    // the benchmark's.
+    files.sort();
+    let files: Vec<PathBuf> = files.into_iter().map(|(_, path)| path).collect();
+    let start = Instant::now();
+    let mut analyzed = 0usize;
+    let mut bytes_total = 0u64;
+    let mut failures = Vec::new();
+    for path in &files {
+        if start.elapsed() > BUDGET {
+            break;
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let name = path.display().to_string();
+        match catch_unwind(AssertUnwindSafe(|| {
+            analyze(&name, &bytes, &Options::default())
+        })) {
+            Ok(Ok(reports)) => reports.iter().for_each(assert_invariants),
+            Ok(Err(e)) => failures.push(format!("{name}: {e}")),
+            Err(_) => failures.push(format!("{name}: PANIC")),
+        }
+        analyzed += 1;
+        bytes_total += bytes.len() as u64;
+    }
+    eprintln!(
+        "analyzed {analyzed} of {} ELF files ({} MiB) in {:.1} s",
+        files.len(),
+        bytes_total >> 20,
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(analyzed >= 50);
+}

@@ -1,0 +1,207 @@
+//! What `analyze` and `diff` read: a binary, analyzed on the spot, or a JSON
+//! report written earlier by `sizegate analyze --format json`. JSON is told
+//! apart by content (first non-space byte `{` or `[`); binary formats never
+//! start that way.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sizegate_analyze::{Options, Report, SCHEMA_VERSION, human};
+
+/// Largest file we read: the analyzer holds the whole file in memory.
+pub const MAX_INPUT_BYTES: u64 = 4 << 30;
+
+/// Largest JSON report we parse. Real reports are a few MiB at most (even
+/// with every symbol); the parsed form takes several times the text.
+pub const MAX_REPORT_BYTES: u64 = 512 << 20;
+
+/// The file's bytes, refusing files over `limit`, directories and anything
+/// else that cannot be read, with a message that names the file.
+pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    let cannot_read = || format!("cannot read `{}`", path.display());
+    let file = File::open(path).with_context(cannot_read)?;
+    let metadata = file.metadata().with_context(cannot_read)?;
+    if metadata.is_dir() {
+        bail!("cannot read `{}`: it is a directory", path.display());
+    }
+    if metadata.len() > limit {
+        bail!(
+            "cannot read `{}`: it is {} and the limit is {}",
+            path.display(),
+            human::size(metadata.len()),
+            human::size(limit)
+        );
+    }
+    // `len` is bounded by `limit` above; `take` guards a file that grows
+    // while we read it.
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(cannot_read)?;
+    if bytes.len() as u64 > limit {
+        bail!(
+            "cannot read `{}`: it grew past the limit of {} while being read",
+            path.display(),
+            human::size(limit)
+        );
+    }
+    Ok(bytes)
+}
+
+/// The report(s) of one input: one per architecture for a universal
+/// Mach-O without `arch`, else exactly one. Symbols are all kept.
+pub fn load_reports(path: &Path, arch: Option<&str>) -> anyhow::Result<Vec<Report>> {
+    let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
+    if looks_like_json(&bytes) {
+        let reports = parse_reports(path, &bytes)?;
+        return select_arch(path, reports, arch);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let options = Options {
+        arch: arch.map(str::to_string),
+    };
+    sizegate_analyze::analyze(&name, &bytes, &options)
+        .with_context(|| format!("cannot analyze `{}`", path.display()))
+}
+
+/// Exactly one report for `path`, asking for `--arch` when a universal
+/// binary holds several.
+pub fn load_one_report(path: &Path, arch: Option<&str>) -> anyhow::Result<Report> {
+    let mut reports = load_reports(path, arch)?;
+    if reports.len() > 1 {
+        bail!(
+            "`{}` holds {} architectures ({}); choose one with --arch",
+            path.display(),
+            reports.len(),
+            arch_list(&reports)
+        );
+    }
+    reports
+        .pop()
+        .with_context(|| format!("`{}` holds no report", path.display()))
+}
+
+fn arch_list(reports: &[Report]) -> String {
+    let archs: Vec<&str> = reports.iter().map(|r| r.arch.as_str()).collect();
+    archs.join(", ")
+}
+
+fn looks_like_json(bytes: &[u8]) -> bool {
+    matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// Only the version, so that an unknown version is reported as such rather
+/// than as whatever field it renamed.
+#[derive(Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    schema_version: Option<serde_json::Value>,
+}
+
+/// One JSON object, or an array of them (the reports of a universal
+/// binary), as told by the first non-space byte.
+fn parse_one_or_many<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<Vec<T>> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        serde_json::from_slice(bytes)
+    } else {
+        serde_json::from_slice(bytes).map(|one| vec![one])
+    }
+}
+
+fn parse_reports(path: &Path, bytes: &[u8]) -> anyhow::Result<Vec<Report>> {
+    let shown = path.display();
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
+        bail!(
+            "cannot read `{shown}`: a JSON report of {} is over the limit of {}",
+            human::size(bytes.len() as u64),
+            human::size(MAX_REPORT_BYTES)
+        );
+    }
+    let probes: Vec<VersionProbe> = parse_one_or_many(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "`{shown}` starts like JSON but is not a sizegate report (does not parse: {e})"
+        )
+    })?;
+    if probes.is_empty() {
+        bail!("`{shown}` is an empty JSON array, not a sizegate report");
+    }
+    for probe in &probes {
+        match &probe.schema_version {
+            None => {
+                bail!("`{shown}` is JSON but not a sizegate report: it has no `schema_version`")
+            }
+            Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(v) => bail!(
+                "`{shown}` is a sizegate report with schema_version {v}, which this sizegate {} \
+                 does not read (it reads schema_version {SCHEMA_VERSION}); write the report \
+                 again with this version's `sizegate analyze --format json`",
+                env!("CARGO_PKG_VERSION")
+            ),
+        }
+    }
+    parse_one_or_many(bytes)
+        .map_err(|e| anyhow::anyhow!("`{shown}` is not a valid sizegate report: {e}"))
+}
+
+fn select_arch(
+    path: &Path,
+    reports: Vec<Report>,
+    arch: Option<&str>,
+) -> anyhow::Result<Vec<Report>> {
+    let Some(wanted) = arch else {
+        return Ok(reports);
+    };
+    let available = arch_list(&reports);
+    let selected: Vec<Report> = reports.into_iter().filter(|r| r.arch == wanted).collect();
+    if selected.is_empty() {
+        bail!(
+            "architecture `{wanted}` not found in `{}`; it holds: {available}",
+            path.display()
+        );
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_over_the_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, vec![0u8; 2048]).unwrap_or_else(|e| panic!("{e}"));
+        let err = match read_bounded(&path, 1024) {
+            Ok(_) => panic!("a file over the limit was read"),
+            Err(err) => err,
+        };
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "cannot read `{}`: it is 2.0 KiB and the limit is 1.0 KiB",
+                path.display()
+            )
+        );
+        assert_eq!(read_bounded(&path, 2048).map(|b| b.len()).ok(), Some(2048));
+    }
+
+    #[test]
+    fn json_is_told_apart_by_its_first_byte() {
+        assert!(looks_like_json(b"  \n{\"schema_version\": 1}"));
+        assert!(looks_like_json(b"[{}]"));
+        assert!(!looks_like_json(b"\x7fELF\x02\x01"));
+        assert!(!looks_like_json(b"MZ\x90\x00"));
+        assert!(!looks_like_json(b"\0asm"));
+        assert!(!looks_like_json(b""));
+    }
+}

@@ -1,0 +1,172 @@
+//! The `sizegate diff` table: headline sizes old → new with delta and
+//! percentage, then the section, unit and symbol changes by absolute delta,
+//! then the likely causes.
+
+use std::fmt::Write as _;
+
+use sizegate_analyze::{Change, Metric, ReportDiff, human};
+
+use super::labels;
+use super::shown;
+use super::table::{Column, Cut, Table, WIDTH, fit, wrap};
+
+/// The note shown when symbol changes may be incomplete.
+pub const PARTIAL_NOTE: &str = "Symbol changes are partial: a side lists only its top symbols \
+     (written with --top) or none (stripped), so some changes are missing or show a symbol as \
+     added or removed that only crossed that limit";
+
+/// The diff as text at most [`WIDTH`] columns wide, `top` rows per list
+/// (0: all).
+pub fn render(diff: &ReportDiff, top: usize) -> String {
+    let mut out = String::new();
+    let side = |label: &str, name: &str, sha: &str| {
+        let value = fit(
+            &format!("{name}  (sha256 {})", short_sha(sha)),
+            WIDTH - 6,
+            Cut::Middle,
+        );
+        format!("{label:<6}{value}\n")
+    };
+    out.push_str(&side("old", &diff.old.name, &diff.old.sha256));
+    out.push_str(&side("new", &diff.new.name, &diff.new.sha256));
+    headline(&mut out, diff);
+    changes(&mut out, "SECTIONS", "section", &diff.sections, top, false);
+    changes(&mut out, "UNITS", "unit", &diff.units, top, false);
+    changes(&mut out, "SYMBOLS", "symbol", &diff.symbols, top, true);
+    if diff.symbols_partial {
+        out.push_str(&wrap(&format!("note: {PARTIAL_NOTE}"), WIDTH, "  "));
+    }
+    causes(&mut out, diff);
+    out
+}
+
+/// The first 12 hex digits: enough to tell builds apart at a glance.
+pub fn short_sha(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
+fn headline(out: &mut String, diff: &ReportDiff) {
+    let mut table = Table::new(vec![
+        Column::text("metric"),
+        Column::number("old"),
+        Column::number("new"),
+        Column::number("delta"),
+        Column::number("%"),
+    ]);
+    for metric in Metric::ALL {
+        let (old, new) = (diff.old.sizes.get(metric), diff.new.sizes.get(metric));
+        let delta = diff.size_delta(metric);
+        table.row(vec![
+            metric.as_str().into(),
+            human::size(old),
+            human::size(new),
+            human::delta(delta),
+            human::percent(delta, old),
+        ]);
+    }
+    let _ = write!(out, "\nSIZES\n{}", table.render());
+}
+
+/// Net delta of a slice of changes, saturating.
+pub fn net_delta(changes: &[Change]) -> i64 {
+    changes
+        .iter()
+        .fold(0i64, |sum, c| sum.saturating_add(c.delta))
+}
+
+/// `… 1 more change`, `… 12 more changes`.
+pub fn more_changes(count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("… {count} more change{plural}")
+}
+
+/// `SECTIONS (3 changed)` or `SYMBOLS (top 20 of 512 changed)`.
+pub fn title(title: &str, count: usize, total: usize) -> String {
+    if count < total {
+        format!("{title} (top {count} of {total} changed)")
+    } else {
+        format!("{title} ({total} changed)")
+    }
+}
+
+fn changes(
+    out: &mut String,
+    heading: &str,
+    what: &str,
+    changes: &[Change],
+    top: usize,
+    with_unit: bool,
+) {
+    let count = shown(changes.len(), top);
+    let _ = write!(out, "\n{}\n", title(heading, count, changes.len()));
+    if changes.is_empty() {
+        out.push_str("  (no changes)\n");
+        return;
+    }
+    let mut columns = vec![Column::name(what)];
+    if with_unit {
+        columns.push(Column::text("unit").at_most(20, Cut::Middle));
+    }
+    columns.extend([
+        Column::text("status"),
+        Column::number("old"),
+        Column::number("new"),
+        Column::number("delta"),
+    ]);
+    // A symbol's percentage says little and costs the name its width.
+    if !with_unit {
+        columns.push(Column::number("%"));
+    }
+    let mut table = Table::new(columns);
+    for change in &changes[..count] {
+        let mut row = vec![change.name.clone()];
+        if with_unit {
+            row.push(change.unit.clone().unwrap_or_default());
+        }
+        row.extend([
+            labels::status(change.status).to_string(),
+            human::size(change.old),
+            human::size(change.new),
+            human::delta(change.delta),
+            human::percent(change.delta, change.old),
+        ]);
+        // Cells past the last column are dropped (the symbol table has no `%`).
+        table.row(row);
+    }
+    let rest = &changes[count..];
+    if !rest.is_empty() {
+        let mut row = vec![format!("({})", more_changes(rest.len()))];
+        if with_unit {
+            row.push(String::new());
+        }
+        row.extend([
+            String::new(),
+            String::new(),
+            String::new(),
+            human::delta(net_delta(rest)),
+        ]);
+        table.row(row);
+    }
+    out.push_str(&table.render());
+}
+
+fn causes(out: &mut String, diff: &ReportDiff) {
+    let _ = write!(out, "\nLIKELY CAUSES ({})\n", diff.causes.len());
+    if diff.causes.is_empty() {
+        out.push_str("  (no toolchain, build setting or dependency change found)\n");
+        return;
+    }
+    let mut table = Table::new(vec![
+        Column::text("kind"),
+        Column::text("subject").at_most(32, Cut::Middle),
+        Column::text("change").at_most(WIDTH, Cut::End),
+    ]);
+    for cause in &diff.causes {
+        table.row(vec![
+            cause.kind.clone(),
+            cause.subject.clone(),
+            labels::cause_change(cause),
+        ]);
+    }
+    out.push_str(&table.render());
+}
