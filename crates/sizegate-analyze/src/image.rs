@@ -41,7 +41,7 @@ fn measure(
 ) -> Report {
     let toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let (placed, _source) = symbols::collect(file, &layout.sections, go_binary);
+    let placed = symbols::collect(file, &layout.sections, go_binary);
     let names: Vec<Demangled> = placed
         .iter()
         .map(|p| demangle::demangle(&p.raw_name, go_binary))

@@ -4,6 +4,21 @@
 //! async, no database. Never panics on any input, and never allocates in
 //! proportion to a count read from the file without bounding it by the
 //! file's size.
+//!
+//! How one image is measured ([`analyze`] splits universal Mach-O files
+//! into their slices first):
+//! 1. `format`: read the sections, partition every byte of the file into
+//!    sections and bracketed pseudo-sections (`[headers]`, `[padding]`,
+//!    `[symbol table]`...), and apply the format's strip model to find the
+//!    bytes that ship (ELF: what `strip --strip-all` writes, or for Go's
+//!    own linker what `-s -w` writes; Mach-O, PE, WebAssembly likewise).
+//! 2. `symbols`: symbols from the symbol table, else the Go pclntab, else
+//!    the dynamic symbols; sized, de-aliased and without overlaps.
+//! 3. `demangle` and `units`: names demangled, each charged to a unit (the
+//!    Rust crate that defines the function, the Go package, the C++
+//!    namespace, `[C]`), and the shipped bytes no symbol explains charged to
+//!    `[<section> unattributed]` and the strip model's pseudo-units.
+//! 4. `toolchain`, `sizes` (gzip, zstd) and `advice`.
 
 #![forbid(unsafe_code)]
 

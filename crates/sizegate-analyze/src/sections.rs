@@ -404,3 +404,62 @@ mod tests {
         assert_eq!(align_up(u64::MAX, 8), u64::MAX);
     }
 }
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+
+    fn info(name: &str, offset: u64, size: u64) -> SectionInfo<'static> {
+        SectionInfo {
+            name: name.into(),
+            raw_name: name.into(),
+            size,
+            kind: SectionKind::Data,
+            index: object::SectionIndex(1),
+            address: 0,
+            vm_size: 0,
+            file_range: Some((offset, size)),
+            align: 1,
+            data: &[],
+            share: 0,
+            shipped: 0,
+        }
+    }
+
+    #[test]
+    fn overlaps_gaps_and_containers_add_up_to_the_file() {
+        let mut bytes = vec![0u8; 200];
+        bytes[150] = 1; // a non-zero gap byte outside any container
+        let mut sections = vec![info(".a", 16, 40), info(".b", 40, 30), info(".c", 100, 10)];
+        let structures = [PseudoRange {
+            name: "[symbol table]",
+            kind: SectionKind::Symbols,
+            offset: 180,
+            size: 500,
+        }];
+        let containers = [PseudoRange {
+            name: "[__LINKEDIT]",
+            kind: SectionKind::Dynamic,
+            offset: 110,
+            size: 30,
+        }];
+        let out = partition(
+            &bytes,
+            &mut sections,
+            &structures,
+            &containers,
+            GapNaming::ZeroIsPadding,
+        );
+        let size = |name: &str| out.iter().find(|s| s.name == name).map(|s| s.file_size);
+        assert_eq!(out.iter().map(|s| s.file_size).sum::<u64>(), 200);
+        assert_eq!(size("[headers]"), Some(16));
+        assert_eq!(
+            (size(".a"), size(".b"), size(".c")),
+            (Some(40), Some(14), Some(10))
+        );
+        assert_eq!(size("[padding]"), Some(30)); // 70..100
+        assert_eq!(size("[__LINKEDIT]"), Some(30)); // 110..140
+        assert_eq!(size("[unmapped]"), Some(40)); // 140..180, holds the 1
+        assert_eq!(size("[symbol table]"), Some(20)); // clipped to the file
+    }
+}

@@ -1,6 +1,7 @@
-//! Symbols: collected from the symbol table (else the dynamic symbols, else
-//! the Go pclntab), placed in their sections, sized (a symbol without a size
-//! gets the gap to the next symbol, never past its section's end), with
+//! Symbols: collected from the symbol table (else the Go pclntab, else the
+//! dynamic symbols), placed in their sections, sized (a symbol without a
+//! size gets the gap to the next symbol, never past its section's end;
+//! except size-less ELF labels outside code, which ELF marks as such), with
 //! aliases at one address counted once and overlaps counted once.
 
 use object::{Object, ObjectSymbol, SymbolKind};
@@ -23,19 +24,6 @@ pub(crate) struct PlacedSymbol {
     pub shipped: u64,
 }
 
-/// Where the symbols came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SymbolSource {
-    /// The static symbol table.
-    SymbolTable,
-    /// The dynamic symbol table (stripped shared objects and executables).
-    Dynamic,
-    /// The Go pclntab (Go binaries built with `-s` or stripped).
-    GoPclntab,
-    /// Nothing.
-    None,
-}
-
 /// Fewer code symbols than this in a Go binary means its symbol table is gone.
 const GO_MIN_FUNCTIONS: usize = 100;
 
@@ -53,8 +41,9 @@ pub(crate) fn collect(
     file: &object::File<'_>,
     sections: &[SectionInfo<'_>],
     go_binary: bool,
-) -> (Vec<PlacedSymbol>, SymbolSource) {
+) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
+    let is_elf = matches!(file, object::File::Elf32(_) | object::File::Elf64(_));
     let index_map = SectionIndexMap::new(sections);
 
     let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
@@ -80,6 +69,12 @@ pub(crate) fn collect(
             if name.is_empty() {
                 continue;
             }
+            // ELF records sizes: a size-less symbol outside code is a label
+            // (`__FRAME_END__`, `__init_array_start`), not an object.
+            let code = sections[section].kind == crate::report::SectionKind::Code;
+            if is_elf && symbol.size() == 0 && !code {
+                continue;
+            }
             out.push(Candidate {
                 name: name.to_string(),
                 section,
@@ -90,7 +85,6 @@ pub(crate) fn collect(
         out
     };
     let mut candidates = from_table(&mut file.symbols());
-    let mut source = SymbolSource::SymbolTable;
     // A Go binary has thousands of functions; with a handful of code
     // symbols (WebAssembly exports, or none) the pclntab knows better.
     let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
@@ -99,17 +93,13 @@ pub(crate) fn collect(
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
-            source = SymbolSource::GoPclntab;
+            candidates.extend(go_table_symbols(sections));
         }
     }
     if candidates.is_empty() {
         candidates = from_table(&mut file.dynamic_symbols());
-        source = SymbolSource::Dynamic;
     }
-    if candidates.is_empty() {
-        source = SymbolSource::None;
-    }
-    (place(candidates, sections), source)
+    place(candidates, sections)
 }
 
 /// Maps `object` section indices to positions in the layout's list.
@@ -158,22 +148,49 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
     let Some(table) = go::read_pclntab(&go_sections, target) else {
         return Vec::new();
     };
-    let code: Vec<usize> = (0..sections.len())
+    // Code sections by address, to find each function's by binary search.
+    let mut code: Vec<usize> = (0..sections.len())
         .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)
         .collect();
+    code.sort_by_key(|&i| sections[i].address);
     table
         .functions
         .into_iter()
         .filter_map(|f| {
-            let section = code
-                .iter()
+            let after = code.partition_point(|&i| sections[i].address <= f.entry);
+            let section = code[..after]
+                .last()
                 .copied()
-                .find(|&i| sections[i].contains(f.entry))?;
+                .filter(|&i| sections[i].contains(f.entry))?;
             Some(Candidate {
                 name: f.name,
                 section,
                 address: f.entry,
                 size: f.size,
+            })
+        })
+        .collect()
+}
+
+/// The symbols Go's linker gives its own tables, one per section (what an
+/// unstripped binary names them), so that a stripped binary charges them to
+/// the same units.
+fn go_table_symbols(sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
+    sections
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let name = match s.raw_name.as_str() {
+                ".gopclntab" | "__gopclntab" => "runtime.pclntab",
+                ".typelink" | "__typelink" => "runtime.typelink",
+                ".itablink" | "__itablink" => "runtime.itablink",
+                _ => return None,
+            };
+            Some(Candidate {
+                name: name.to_string(),
+                section: i,
+                address: s.address,
+                size: s.size,
             })
         })
         .collect()
@@ -235,4 +252,77 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
         i = j;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SectionKind;
+
+    fn section(address: u64, size: u64) -> SectionInfo<'static> {
+        SectionInfo {
+            name: ".text".into(),
+            raw_name: ".text".into(),
+            size,
+            kind: SectionKind::Code,
+            index: object::SectionIndex(1),
+            address,
+            vm_size: size,
+            file_range: Some((0, size)),
+            align: 1,
+            data: &[],
+            share: size,
+            shipped: size,
+        }
+    }
+
+    fn candidate(name: &str, address: u64, size: u64) -> Candidate {
+        Candidate {
+            name: name.into(),
+            section: 0,
+            address,
+            size,
+        }
+    }
+
+    fn sized(placed: &[PlacedSymbol]) -> Vec<(&str, u64)> {
+        placed
+            .iter()
+            .map(|p| (p.raw_name.as_str(), p.size))
+            .collect()
+    }
+
+    #[test]
+    fn sizeless_symbols_get_the_gap_to_the_next_but_not_past_the_section() {
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("a", 0x1000, 0),
+                candidate("b", 0x1040, 0),
+                candidate("c", 0x10f0, 0),
+            ],
+            &sections,
+        );
+        assert_eq!(sized(&placed), [("a", 0x40), ("b", 0xb0), ("c", 0x10)]);
+    }
+
+    #[test]
+    fn aliases_and_overlaps_are_counted_once() {
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("alias_b", 0x1000, 0x20),
+                candidate("alias_a", 0x1000, 0x20),
+                candidate("inner", 0x1010, 0x8),
+                candidate("tail", 0x1018, 0x100),
+            ],
+            &sections,
+        );
+        // One alias kept (first name), the nested symbol adds nothing, the
+        // tail starts after what is counted already and stops at the
+        // section's end.
+        assert_eq!(sized(&placed), [("alias_a", 0x20), ("tail", 0xe0)]);
+        let total: u64 = placed.iter().map(|p| p.shipped).sum();
+        assert!(total <= 0x100);
+    }
 }

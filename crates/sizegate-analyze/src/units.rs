@@ -60,16 +60,21 @@ pub(crate) fn attribute(
             symbols,
         })
         .collect();
+    // Two sections may share a name; their pseudo-units merge. (A map, as
+    // a file may hold tens of thousands of sections.)
+    let mut positions: HashMap<String, usize> = HashMap::new();
     for (name, size) in pseudo {
-        // Two sections may share a name; their pseudo-units merge.
-        match out.iter_mut().find(|u| u.name == name) {
-            Some(u) => u.size += size,
-            None => out.push(Unit {
-                name,
-                kind: UnitKind::Pseudo,
-                size,
-                symbols: 0,
-            }),
+        match positions.get(&name) {
+            Some(&i) => out[i].size += size,
+            None => {
+                positions.insert(name.clone(), out.len());
+                out.push(Unit {
+                    name,
+                    kind: UnitKind::Pseudo,
+                    size,
+                    symbols: 0,
+                });
+            }
         }
     }
     out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));

@@ -1,2 +1,139 @@
-//! `sizegate-server`: the axum application: uploads, webhooks, JSON API,
-//! dashboard, `/healthz` and `/metrics`.
+//! `sizegate-server`: the axum application: uploads, the JSON API,
+//! `/healthz` and `/metrics` (webhooks and the dashboard come with later
+//! issues). One module per area, each with `pub fn router()`; [`app`] merges
+//! them.
+
+mod api;
+mod auth;
+mod error;
+mod health;
+mod metrics;
+mod uploads;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use sizegate_store::{BlobStore, Store};
+use sizegate_worker::WorkerMetrics;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::Uploader;
+pub use error::ApiError;
+pub use metrics::ServerMetrics;
+
+/// Settings of the HTTP side (flags and env vars of `sizegate serve`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest artifact accepted, in bytes (`SIZEGATE_MAX_ARTIFACT_BYTES`).
+    pub max_artifact_bytes: u64,
+    /// Most artifacts in one upload.
+    pub max_targets_per_upload: usize,
+    /// Attempts a job gets before it fails for good (`SIZEGATE_JOB_MAX_ATTEMPTS`).
+    pub max_attempts: i32,
+    /// Public base URL (`SIZEGATE_PUBLIC_URL`): status URLs in upload
+    /// answers are absolute when it is set.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_artifact_bytes: 512 << 20,
+            max_targets_per_upload: 64,
+            max_attempts: 5,
+            public_url: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Settings for tests: a small artifact limit so that oversize tests are cheap.
+    pub fn for_tests() -> Self {
+        ServerConfig {
+            max_artifact_bytes: 4 << 20,
+            max_attempts: 3,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// What every handler can reach. Built once at start.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The blob store.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Upload counters.
+    pub metrics: Arc<ServerMetrics>,
+    /// Counters of the in-process workers (zero with `--no-worker`).
+    pub worker_metrics: Arc<WorkerMetrics>,
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(uploads::router())
+        .merge(api::router())
+        .merge(health::router())
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Only `/healthz` and `/metrics`: what `sizegate worker --metrics-listen`
+/// serves, so that standalone workers can be scraped too.
+pub fn operations_app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` is cancelled.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// Serve `app(state)` on `listener` until `shutdown` is cancelled, then
+/// finish the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path,
+        route,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}

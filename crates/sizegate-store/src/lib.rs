@@ -1,1 +1,201 @@
 //! `sizegate-store`: Postgres history, the job queue and the blob store.
+//!
+//! Queries are plain `sqlx::query`/`query_as` (no compile-time database),
+//! each covered by the tests of this crate. [`Store`] wraps the pool; the
+//! methods are grouped by area: [`tokens`] (repositories and upload tokens),
+//! [`uploads`] (commits, targets, artifacts, builds), [`queue`] (jobs),
+//! [`measurements`] and [`history`] (the read side of the API).
+
+pub mod blob;
+pub mod history;
+pub mod measurements;
+pub mod queue;
+pub mod tokens;
+pub mod uploads;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+pub use blob::{BlobError, BlobStore, open_blob_store};
+
+/// Install ring as the process-wide rustls crypto provider, once. reqwest
+/// (used for S3) is built without a bundled provider to avoid the aws-lc-rs
+/// C build; any HTTPS client in the process needs a provider installed
+/// before it is built. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The migrations of `migrations/` at the repository root, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed or refused a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A stored report could not be encoded or decoded.
+    #[error("report encoding: {0}")]
+    Report(String),
+    /// The operating system's random source failed.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// A value given to the store is invalid (the message names it).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The database side of sizegate: one pool, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Wrap an existing pool (tests get one from `#[sqlx::test]`).
+    pub fn new(pool: PgPool) -> Self {
+        Store { pool }
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Apply pending migrations.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Check that the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Connection settings for [`connect`].
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `postgres://...` URL. Without a host, the local server's socket is used.
+    pub url: String,
+    /// Create the database when it does not exist.
+    pub create_if_missing: bool,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// Open a pool, creating the database first if asked and missing.
+pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, Error> {
+    let options = PgConnectOptions::from_str(&settings.url)?;
+    if settings.create_if_missing {
+        create_database_if_missing(&options).await?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Create the database named by `options` unless it exists, by connecting
+/// to the server's `postgres` maintenance database.
+async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Error> {
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let statement = format!("CREATE DATABASE {quoted}");
+        match sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created the database"),
+            // Another process created it at the same moment.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A repository name, `owner/name`, as GitHub allows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RepoName {
+    /// Owner (user or organization).
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl RepoName {
+    /// Parse `owner/name`. Both parts: 1 to 100 of `[A-Za-z0-9._-]`, not `.` or `..`.
+    pub fn parse(full: &str) -> Result<Self, Error> {
+        let bad = || {
+            Error::Invalid(format!(
+                "repository `{full}` is not of the form OWNER/REPO (letters, digits, `.`, `_`, `-`)"
+            ))
+        };
+        let (owner, name) = full.split_once('/').ok_or_else(bad)?;
+        if !Self::valid_part(owner) || !Self::valid_part(name) {
+            return Err(bad());
+        }
+        Ok(RepoName {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Whether `part` is a valid owner or repository name.
+    pub fn valid_part(part: &str) -> bool {
+        (1..=100).contains(&part.len())
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    }
+}
+
+impl std::fmt::Display for RepoName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_names() {
+        let r = RepoName::parse("rust-lang/rust.vim").unwrap();
+        assert_eq!(
+            (r.owner.as_str(), r.name.as_str()),
+            ("rust-lang", "rust.vim")
+        );
+        assert_eq!(r.to_string(), "rust-lang/rust.vim");
+        for bad in ["norepo", "a/b/c", "/b", "a/", "a/..", "a b/c", "a/b\n"] {
+            assert!(RepoName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,1 +1,224 @@
-//! `sizegate-worker`: the job loop: claim, analyze, store, gate, report.
+//! `sizegate-worker`: the job loop: claim a job, run the analyzer in a
+//! child process, store the measurement, then (a later issue) gate and
+//! report.
+//!
+//! A [`Worker`] runs `concurrency` loops. Each claims a job from the
+//! Postgres queue, renews its lease while it works, and sleeps when the
+//! queue is empty until a `NOTIFY` arrives or the poll interval passes.
+//! Delivery is at least once: storing a measurement is idempotent.
+
+pub mod analyzer;
+mod job;
+pub mod limits;
+mod metrics;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sizegate_store::{BlobStore, Store};
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use analyzer::{AnalyzerCommand, AnalyzerError, Limiter};
+pub use metrics::WorkerMetrics;
+
+/// Settings of the workers (flags and env vars of `sizegate serve` and
+/// `sizegate worker`, see the README).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Program run as `<analyzer> analyze --format json --top 0 FILE`
+    /// (`SIZEGATE_ANALYZER`, default: this executable).
+    pub analyzer: PathBuf,
+    /// Wall-time limit of one analyzer run (`SIZEGATE_ANALYZER_TIMEOUT_SECS`).
+    pub analyzer_timeout: Duration,
+    /// Address-space limit of the analyzer in bytes, 0 for none (`SIZEGATE_ANALYZER_MEMORY_MIB`).
+    pub analyzer_memory_limit: u64,
+    /// How that limit is set (the binary uses itself: `sizegate run-limited`).
+    pub limiter: Limiter,
+    /// Job loops in this process (`SIZEGATE_WORKERS`).
+    pub concurrency: usize,
+    /// Lease of a claimed job; renewed every third of it (`SIZEGATE_JOB_LEASE_SECS`).
+    pub lease: Duration,
+    /// Idle poll interval, the fallback when no `NOTIFY` arrives (`SIZEGATE_POLL_INTERVAL_MS`).
+    pub poll_interval: Duration,
+    /// First retry delay; doubles on each attempt (`SIZEGATE_RETRY_BACKOFF_SECS`).
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Symbols kept as rows per measurement (the full list stays in the report blob).
+    pub top_symbols: usize,
+    /// On shutdown, how long the current job may still run before it is released.
+    pub shutdown_grace: Duration,
+    /// Where artifacts from a remote blob store are downloaded for analysis.
+    pub scratch_dir: PathBuf,
+}
+
+impl WorkerConfig {
+    /// Defaults for production, with `analyzer` as the analyzer program.
+    pub fn new(analyzer: PathBuf) -> Self {
+        WorkerConfig {
+            analyzer,
+            analyzer_timeout: Duration::from_secs(300),
+            analyzer_memory_limit: 4096 << 20,
+            limiter: Limiter::Shell,
+            concurrency: 2,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+            backoff_base: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(3600),
+            top_symbols: 200,
+            shutdown_grace: Duration::from_secs(20),
+            scratch_dir: std::env::temp_dir(),
+        }
+    }
+
+    /// Short timings for tests.
+    pub fn for_tests(analyzer: PathBuf) -> Self {
+        WorkerConfig {
+            analyzer_timeout: Duration::from_secs(60),
+            analyzer_memory_limit: 2048 << 20,
+            concurrency: 1,
+            lease: Duration::from_secs(3),
+            poll_interval: Duration::from_millis(200),
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(2),
+            ..WorkerConfig::new(analyzer)
+        }
+    }
+
+    fn analyzer_command(&self) -> AnalyzerCommand {
+        AnalyzerCommand {
+            program: self.analyzer.clone(),
+            limiter: self.limiter.clone(),
+            timeout: self.analyzer_timeout,
+            memory_limit: self.analyzer_memory_limit,
+            max_output: 1 << 30,
+        }
+    }
+}
+
+/// Why a job step failed outside the analyzer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Database or blob store.
+    #[error(transparent)]
+    Store(#[from] sizegate_store::Error),
+    /// Blob store.
+    #[error(transparent)]
+    Blob(#[from] sizegate_store::BlobError),
+}
+
+/// The workers of one process.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    blobs: Arc<dyn BlobStore>,
+    config: Arc<WorkerConfig>,
+    metrics: Arc<WorkerMetrics>,
+}
+
+impl Worker {
+    /// Workers over `store` and `blobs`, counting into `metrics`.
+    pub fn new(
+        store: Store,
+        blobs: Arc<dyn BlobStore>,
+        config: WorkerConfig,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Self {
+        Worker {
+            store,
+            blobs,
+            config: Arc::new(config),
+            metrics,
+        }
+    }
+
+    /// Run until `shutdown` is cancelled: then stop claiming, let the jobs
+    /// in progress finish within the grace period or release them, and return.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let wake = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen_for_jobs(
+            self.store.clone(),
+            Arc::clone(&wake),
+            shutdown.clone(),
+        ));
+        let prefix = format!("{}-{}", std::process::id(), random_suffix());
+        let mut loops = Vec::new();
+        for index in 0..self.config.concurrency.max(1) {
+            let worker = self.clone();
+            let id = format!("{prefix}-{index}");
+            let wake = Arc::clone(&wake);
+            let shutdown = shutdown.clone();
+            loops.push(tokio::spawn(async move {
+                worker.job_loop(&id, &wake, &shutdown).await;
+            }));
+        }
+        tracing::info!(
+            workers = self.config.concurrency.max(1),
+            analyzer = %self.config.analyzer.display(),
+            "workers started"
+        );
+        for handle in loops {
+            let _ = handle.await;
+        }
+        listener.abort();
+        tracing::info!("workers stopped");
+    }
+
+    async fn job_loop(&self, worker_id: &str, wake: &Notify, shutdown: &CancellationToken) {
+        while !shutdown.is_cancelled() {
+            match self
+                .store
+                .claim_next_job(worker_id, self.config.lease)
+                .await
+            {
+                Ok(Some(job)) => {
+                    self.run_job(worker_id, job, shutdown).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "could not claim a job"),
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+    }
+}
+
+/// Wake idle job loops on `NOTIFY sizegate_jobs`. Reconnects on error; the
+/// poll interval covers the gaps.
+async fn listen_for_jobs(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        let listener = async {
+            let mut listener = PgListener::connect_with(store.pool()).await?;
+            listener.listen(sizegate_store::queue::JOBS_CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                wake.notify_waiters();
+            }
+        };
+        let result: Result<(), sqlx::Error> = tokio::select! {
+            r = listener => r,
+            () = shutdown.cancelled() => return,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "job notifications interrupted; polling until reconnected");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    let mut buf = [0u8; 4];
+    let _ = getrandom::fill(&mut buf);
+    hex::encode(buf)
+}

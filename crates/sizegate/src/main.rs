@@ -23,6 +23,17 @@ enum Command {
     Analyze(cmd::analyze::Args),
     /// Compare two binaries or two JSON reports written by `analyze`.
     Diff(cmd::diff::Args),
+    /// Run the HTTP server with in-process workers.
+    Serve(cmd::serve::Args),
+    /// Run job workers only (no HTTP).
+    Worker(cmd::worker::Args),
+    /// Create the database if missing and apply migrations.
+    Migrate(cmd::migrate::Args),
+    /// Create, list and revoke upload tokens.
+    Token(cmd::token::Args),
+    /// Run a program under a memory limit (used by the worker for the analyzer).
+    #[command(hide = true)]
+    RunLimited(cmd::run_limited::Args),
     /// Validate a sizegate.toml: print its budgets, or its errors (exit 2).
     CheckConfig(cmd::check_config::Args),
     /// Upload release builds of one commit to a sizegate server.
@@ -34,6 +45,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
+        Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Token(args) => cmd::token::run(args),
+        Command::RunLimited(args) => cmd::run_limited::run(args),
         Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Upload(args) => cmd::upload::run(*args),
     };

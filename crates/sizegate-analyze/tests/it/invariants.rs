@@ -105,3 +105,39 @@ fn compressed_sizes_are_real() {
     assert_eq!(report.sizes.zstd, zstd.len() as u64);
     assert!(report.sizes.gzip < report.sizes.file);
 }
+
+#[test]
+fn reports_round_trip_through_json() {
+    for name in [
+        "rust-abort",
+        "go-darwin-universal",
+        "go-js-wasm",
+        "cpp-shapes",
+    ] {
+        for report in &fixtures::get(name).reports {
+            let json = serde_json::to_string(report).unwrap();
+            let back: sizegate_analyze::Report = serde_json::from_str(&json).unwrap();
+            assert_eq!(&back, report, "{name}");
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            for key in [
+                "schema_version",
+                "file",
+                "format",
+                "arch",
+                "language",
+                "stripped",
+                "toolchain",
+                "sizes",
+                "sections",
+                "units",
+                "symbols",
+                "advice",
+            ] {
+                assert!(
+                    value.get(key).is_some(),
+                    "{name}: no `{key}` in the JSON report"
+                );
+            }
+        }
+    }
+}

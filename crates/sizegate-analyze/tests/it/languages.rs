@@ -225,6 +225,14 @@ fn c_program_is_c_with_its_compiler() {
             .any(|s| s.name == "main" && s.unit == "[C]")
     );
     assert!(unit(report, "[C]").is_some_and(|u| u.kind == UnitKind::C));
+    // Size-less labels (`__FRAME_END__`, `__init_array_start`) are no symbols.
+    assert!(
+        !report
+            .symbols
+            .iter()
+            .any(|s| s.name == "__FRAME_END__" || s.name == "__init_array_start")
+    );
+    assert!(report.symbols.iter().all(|s| s.size > 0));
     let ids = advice_ids(report);
     assert!(
         ids.contains(&"strip-debug") && ids.contains(&"strip-symbols"),
@@ -273,6 +281,15 @@ fn go_binaries_are_go() {
     assert_eq!(advice.saving, go.sizes.file - go.sizes.shipped);
     assert!(advice.saving >= go.sizes.debug);
     assert!(!advice_ids(go).contains(&"strip-symbols"));
+    // The linker's aggregates (runtime.pclntab, go.func.*) are no blobs.
+    assert!(
+        go.advice
+            .iter()
+            .filter(|a| a.id == "large-blob")
+            .all(|a| !a.message.contains("`runtime.") && !a.message.contains('*')),
+        "{:?}",
+        go.advice
+    );
     let sw = fixtures::get("go-linux-amd64-sw").report();
     assert!(
         !advice_ids(sw).contains(&"go-ldflags-s-w"),
@@ -321,18 +338,34 @@ fn stripped_go_binary_takes_its_functions_from_the_pclntab() {
     match go::read_pclntab(&sections, target) {
         Some(table) => {
             // Every function in .text becomes a symbol, charged to its package.
-            assert!(!report.symbols.is_empty());
-            assert!(report.symbols.len() <= table.functions.len());
-            assert!(report.symbols.len() * 10 >= table.functions.len() * 9);
             let names: std::collections::HashSet<&str> =
                 table.functions.iter().map(|f| f.name.as_str()).collect();
-            assert!(
-                report
-                    .symbols
-                    .iter()
-                    .all(|s| names.contains(s.name.as_str()) && s.section == ".text")
+            let code: Vec<_> = report
+                .symbols
+                .iter()
+                .filter(|s| s.section == ".text")
+                .collect();
+            assert!(code.iter().all(|s| names.contains(s.name.as_str())));
+            assert!(!code.is_empty() && code.len() <= table.functions.len());
+            assert!(code.len() * 10 >= table.functions.len() * 9);
+            assert!(code.iter().map(|s| s.size).sum::<u64>() <= text);
+            // The Go tables get the names an unstripped binary gives them.
+            let pclntab = report
+                .sections
+                .iter()
+                .find(|s| s.name == ".gopclntab")
+                .unwrap();
+            let symbol = report
+                .symbols
+                .iter()
+                .find(|s| s.name == "runtime.pclntab")
+                .expect("runtime.pclntab");
+            assert_eq!(symbol.size, pclntab.file_size);
+            assert_eq!(
+                report.symbols.len(),
+                code.len() + 3,
+                "pclntab, typelink, itablink"
             );
-            assert!(report.symbols.iter().map(|s| s.size).sum::<u64>() <= text);
         }
         None => {
             // Without a pclntab reader the code stays unattributed, in full.

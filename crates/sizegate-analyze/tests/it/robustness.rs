@@ -43,12 +43,13 @@ fn survive(case: &str, bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-const FORMATS: [&str; 7] = [
+const FORMATS: [&str; 8] = [
     "c-hello",
     "rust-stripped",
     "go-linux-386",
     "go-linux-s390x",
     "go-windows-amd64",
+    "go-darwin-amd64",
     "go-darwin-universal",
     "go-js-wasm",
 ];

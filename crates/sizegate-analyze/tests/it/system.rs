@@ -91,3 +91,76 @@ fn every_elf_file_of_the_machine_is_analyzed() {
     );
     assert!(analyzed >= 50);
 }
+
+/// Most unstripped files of the machine to compare with `strip`.
+const STRIP_SAMPLE: usize = 25;
+
+#[test]
+fn shipped_size_matches_strip_on_the_machines_unstripped_files() {
+    let mut files = Vec::new();
+    elf_files(Path::new("/usr/lib/x86_64-linux-gnu"), &mut files);
+    elf_files(Path::new("/usr/lib/gcc"), &mut files);
+    files.sort();
+    let out = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let start = Instant::now();
+    let mut compared = Vec::new();
+    for (_, path) in files {
+        if compared.len() >= STRIP_SAMPLE || start.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        // Linked executables and libraries: strip takes relocatable objects
+        // apart in ways no shipped artifact sees.
+        let linked = object::File::parse(&bytes[..]).is_ok_and(|f| {
+            use object::Object;
+            matches!(
+                f.kind(),
+                object::ObjectKind::Executable | object::ObjectKind::Dynamic
+            )
+        });
+        if !linked {
+            continue;
+        }
+        let Ok(reports) = analyze("x", &bytes, &Options::default()) else {
+            continue;
+        };
+        let report = &reports[0];
+        if report.stripped || report.language == sizegate_analyze::Language::Go {
+            continue;
+        }
+        let stripped = out.path().join("stripped");
+        let status = std::process::Command::new("strip")
+            .arg("--strip-all")
+            .arg("-o")
+            .arg(&stripped)
+            .arg(&path)
+            .status()
+            .unwrap();
+        if !status.success() {
+            continue; // e.g. an object strip cannot rewrite
+        }
+        let real = std::fs::metadata(&stripped).unwrap().len();
+        let error = (report.sizes.shipped as f64 - real as f64).abs() / real as f64;
+        compared.push((
+            path.display().to_string(),
+            report.sizes.shipped,
+            real,
+            error,
+        ));
+    }
+    for (path, estimate, real, error) in &compared {
+        eprintln!(
+            "{path}: shipped {estimate}, strip {real}, {:.3}%",
+            error * 100.0
+        );
+    }
+    assert!(
+        compared.len() >= 3,
+        "only {} unstripped files compared",
+        compared.len()
+    );
+    let off: Vec<_> = compared.iter().filter(|c| c.3 > 0.005).collect();
+    assert!(off.is_empty(), "more than 0.5% off: {off:?}");
+}

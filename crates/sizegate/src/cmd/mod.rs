@@ -3,7 +3,13 @@
 pub mod analyze;
 pub mod check_config;
 pub mod diff;
+pub mod migrate;
+pub mod run_limited;
+pub mod serve;
+pub mod service;
+pub mod token;
 pub mod upload;
+pub mod worker;
 
 /// The exit codes of `analyze` and `diff`, shown in their `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 done; 2 usage or input error (the message on standard \

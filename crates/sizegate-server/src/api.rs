@@ -1,0 +1,233 @@
+//! The JSON API: repositories and their targets, the status of a commit
+//! per target, and a target's history. Target names contain `/`, so the
+//! target routes use a wildcard segment (percent-encoded `%2F` works too).
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sizegate_store::history::{
+    CommitStatus, HistoryPoint, Repository, RepositorySummary, TargetStatus, TargetSummary,
+};
+
+use crate::{ApiError, AppState};
+
+/// Most history points in one page.
+const MAX_PAGE: i64 = 500;
+/// History points in a page by default.
+const DEFAULT_PAGE: i64 = 50;
+
+/// API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/repos", get(list_repositories))
+        .route("/api/v1/repos/{owner}/{repo}", get(repository))
+        .route("/api/v1/repos/{owner}/{repo}/targets", get(targets))
+        .route("/api/v1/repos/{owner}/{repo}/commits/{sha}", get(commit))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/targets/{*rest}",
+            get(target_route),
+        )
+}
+
+async fn find_repository(
+    state: &AppState,
+    owner: &str,
+    repo: &str,
+) -> Result<Repository, ApiError> {
+    // Names the database could never hold (NUL, `..`, ...) are simply not found.
+    if !sizegate_store::RepoName::valid_part(owner) || !sizegate_store::RepoName::valid_part(repo) {
+        return Err(ApiError::NotFound(format!("no repository {owner}/{repo}")));
+    }
+    state
+        .store
+        .find_repository(owner, repo)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no repository {owner}/{repo}")))
+}
+
+async fn list_repositories(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<RepositorySummary>>, ApiError> {
+    Ok(Json(state.store.list_repositories().await?))
+}
+
+#[derive(Debug, Serialize)]
+struct RepositoryDetail {
+    #[serde(flatten)]
+    repository: Repository,
+    targets: Vec<TargetSummary>,
+}
+
+async fn repository(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Json<RepositoryDetail>, ApiError> {
+    let repository = find_repository(&state, &owner, &repo).await?;
+    let targets = state.store.list_targets(repository.id).await?;
+    Ok(Json(RepositoryDetail {
+        repository,
+        targets,
+    }))
+}
+
+async fn targets(
+    State(state): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Result<Json<Vec<TargetSummary>>, ApiError> {
+    let repository = find_repository(&state, &owner, &repo).await?;
+    Ok(Json(state.store.list_targets(repository.id).await?))
+}
+
+/// A target's status plus what the gate will add (a later issue): `null` until then.
+#[derive(Debug, Serialize)]
+struct TargetStatusView {
+    #[serde(flatten)]
+    status: TargetStatus,
+    verdict: Option<serde_json::Value>,
+    baseline: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct CommitView {
+    repository: String,
+    sha: String,
+    branch: Option<String>,
+    pr_number: Option<i64>,
+    base_sha: Option<String>,
+    ancestors: Vec<String>,
+    /// Every target done or failed.
+    complete: bool,
+    targets: Vec<TargetStatusView>,
+}
+
+async fn commit(
+    State(state): State<AppState>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Result<Json<CommitView>, ApiError> {
+    let repository = find_repository(&state, &owner, &repo).await?;
+    let sha = sha.to_ascii_lowercase();
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound(format!(
+            "no commit `{}`: expected a full sha (40 hex digits)",
+            sha.escape_default()
+        )));
+    }
+    let commit: CommitStatus = state
+        .store
+        .commit_status(repository.id, &sha)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
+        })?;
+    let complete = commit
+        .targets
+        .iter()
+        .all(|t| t.status == "done" || t.status == "failed");
+    Ok(Json(CommitView {
+        repository: format!("{owner}/{repo}"),
+        sha: commit.sha,
+        branch: commit.branch,
+        pr_number: commit.pr_number,
+        base_sha: commit.base_sha,
+        ancestors: commit.ancestors,
+        complete,
+        targets: commit
+            .targets
+            .into_iter()
+            .map(|status| TargetStatusView {
+                status,
+                verdict: None,
+                baseline: None,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    branch: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    repository: String,
+    target: String,
+    branch: Option<String>,
+    points: Vec<HistoryPoint>,
+    /// The next (older) page, when there may be one.
+    next: Option<String>,
+}
+
+/// `/targets/{target}/history`: the target name is everything between.
+async fn target_route(
+    State(state): State<AppState>,
+    Path((owner, repo, rest)): Path<(String, String, String)>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryView>, ApiError> {
+    let Some(target) = rest.strip_suffix("/history").filter(|t| !t.is_empty()) else {
+        return Err(ApiError::NotFound(format!(
+            "no such resource under targets/: use targets/{{target}}/history (got `{rest}`)"
+        )));
+    };
+    if target.contains('\0') {
+        return Err(ApiError::NotFound("no such target".into()));
+    }
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let repository = find_repository(&state, &owner, &repo).await?;
+    let branch = query.branch.filter(|b| !b.is_empty());
+    let points = state
+        .store
+        .target_history(
+            repository.id,
+            target,
+            branch.as_deref(),
+            query.before,
+            limit,
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no target `{target}` in {owner}/{repo}")))?;
+    let next = match points.last() {
+        Some(last) if points.len() as i64 == limit => {
+            let branch_param = branch
+                .as_deref()
+                .map(|b| format!("&branch={}", encode_query(b)))
+                .unwrap_or_default();
+            Some(format!(
+                "/api/v1/repos/{owner}/{repo}/targets/{}/history?limit={limit}&before={}{branch_param}",
+                encode_query(target),
+                last.build_id
+            ))
+        }
+        _ => None,
+    };
+    Ok(Json(HistoryView {
+        repository: format!("{owner}/{repo}"),
+        target: target.to_owned(),
+        branch,
+        points,
+        next,
+    }))
+}
+
+/// Percent-encode a query value or a target name in a path (`/` is kept:
+/// the target routes take it as is).
+pub(crate) fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,390 @@
+//! `POST /api/v1/uploads`: a `meta` part (JSON) then one part per artifact,
+//! whose filename is the target name. Each artifact is streamed to the blob
+//! store with its sha256 computed on the way (memory stays flat whatever
+//! its size); the upload is recorded in one transaction once every part is
+//! in, so a rejected upload leaves nothing behind.
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sizegate_analyze::human;
+use sizegate_store::RepoName;
+use sizegate_store::blob::{BlobUpload, UploadError, UploadedBlob};
+use sizegate_store::uploads::{BuildOutcome, CommitMeta, NewArtifact, RecordedBuild};
+
+use crate::{ApiError, AppState, Uploader};
+
+/// Largest `meta` part.
+const MAX_META_BYTES: usize = 1 << 20;
+/// Most ancestors kept per commit.
+const MAX_ANCESTORS: usize = 1000;
+/// Longest target name.
+const MAX_TARGET_CHARS: usize = 200;
+
+/// Upload routes.
+pub fn router() -> Router<AppState> {
+    // The body limit is enforced per artifact while streaming, not by axum.
+    Router::new().route(
+        "/api/v1/uploads",
+        post(upload).layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// The `meta` part.
+#[derive(Debug, Deserialize)]
+struct UploadMeta {
+    repo: String,
+    commit: String,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    pr: Option<i64>,
+    #[serde(default)]
+    base_sha: Option<String>,
+    #[serde(default)]
+    ancestors: Vec<String>,
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// One artifact in the answer.
+#[derive(Debug, Serialize)]
+struct UploadedTarget {
+    #[serde(flatten)]
+    build: RecordedBuild,
+    status_url: String,
+    history_url: String,
+}
+
+/// The answer to an upload.
+#[derive(Debug, Serialize)]
+struct UploadResponse {
+    repository: String,
+    commit: String,
+    status_url: String,
+    targets: Vec<UploadedTarget>,
+}
+
+fn is_sha(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn check_sha(field: &str, value: &str) -> Result<String, ApiError> {
+    if is_sha(value) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(ApiError::Unprocessable(format!(
+            "meta.{field} must be a full commit sha (40 hex digits), got `{}`",
+            value.chars().take(60).collect::<String>()
+        )))
+    }
+}
+
+/// Target names: printable, at most 200 characters, no `..`, no control
+/// characters, not starting with `/`.
+pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
+    let shown: String = name
+        .chars()
+        .take(60)
+        .flat_map(char::escape_default)
+        .collect();
+    let problem = if name.trim().is_empty() {
+        Some("is empty")
+    } else if name.chars().count() > MAX_TARGET_CHARS {
+        Some("is longer than 200 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("contains control characters")
+    } else if name.contains("..") {
+        Some("contains `..`")
+    } else if name.starts_with('/') || name.contains('\\') {
+        Some("must be a relative name with `/` separators")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(ApiError::Unprocessable(format!(
+            "target name (the part's filename) `{shown}` {p}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, ApiError> {
+    let repo = RepoName::parse(&meta.repo)
+        .map_err(|e| ApiError::Unprocessable(format!("meta.repo: {e}")))?;
+    uploader.check_repository(&repo)?;
+    let sha = check_sha("commit", &meta.commit)?;
+    let base_sha = meta
+        .base_sha
+        .filter(|s| !s.is_empty())
+        .map(|s| check_sha("base_sha", &s))
+        .transpose()?;
+    if meta.ancestors.len() > MAX_ANCESTORS {
+        return Err(ApiError::Unprocessable(format!(
+            "meta.ancestors has {} entries; at most {MAX_ANCESTORS} are accepted",
+            meta.ancestors.len()
+        )));
+    }
+    let ancestors = meta
+        .ancestors
+        .iter()
+        .map(|a| check_sha("ancestors[]", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(pr) = meta.pr {
+        if pr <= 0 {
+            return Err(ApiError::Unprocessable(format!(
+                "meta.pr must be a positive pull request number, got {pr}"
+            )));
+        }
+    }
+    let branch = meta.branch.filter(|b| !b.is_empty());
+    if let Some(b) = &branch {
+        if b.len() > 255 || b.chars().any(char::is_control) {
+            return Err(ApiError::Unprocessable(
+                "meta.branch must be at most 255 printable characters".into(),
+            ));
+        }
+    }
+    if meta.config.as_deref().is_some_and(|c| c.contains('\0')) {
+        return Err(ApiError::Unprocessable(
+            "meta.config must be the text of sizegate.toml (it contains a NUL character)".into(),
+        ));
+    }
+    Ok(CommitMeta {
+        sha,
+        branch,
+        pr_number: meta.pr,
+        base_sha,
+        ancestors,
+        config: meta.config,
+    })
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    ApiError::BadRequest(format!("malformed multipart body: {}", e.body_text()))
+}
+
+async fn read_meta(mut field: Field<'_>) -> Result<UploadMeta, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > MAX_META_BYTES {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the meta part is larger than {}",
+                human::size(MAX_META_BYTES as u64)
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Unprocessable(format!("meta: {e}")))
+}
+
+async fn receive_artifact(
+    state: &AppState,
+    target: &str,
+    mut field: Field<'_>,
+) -> Result<UploadedBlob, ApiError> {
+    let limit = state.config.max_artifact_bytes;
+    let mut upload = BlobUpload::start(state.blobs.as_ref(), limit).await?;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        state.metrics.bytes_received(chunk.len() as u64);
+        upload = match upload.write(&chunk).await {
+            Ok(upload) => upload,
+            Err(UploadError::TooLarge { limit }) => {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "upload rejected: artifact `{target}` is larger than the limit of {} (SIZEGATE_MAX_ARTIFACT_BYTES)",
+                    human::size(limit)
+                )));
+            }
+            Err(UploadError::Blob(e)) => return Err(e.into()),
+        };
+    }
+    Ok(upload.finish())
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    uploader: Uploader,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    // Without SIZEGATE_PUBLIC_URL, status URLs point at the host the client used.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
+    let result = receive_and_record(&state, &uploader, host, multipart).await;
+    match &result {
+        Ok(_) => state.metrics.upload_accepted(),
+        Err(e) => {
+            state.metrics.upload_rejected();
+            tracing::info!(repository = %uploader.repository, error = %e, "upload rejected");
+        }
+    }
+    result
+}
+
+async fn receive_and_record(
+    state: &AppState,
+    uploader: &Uploader,
+    host: Option<&str>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected a multipart/form-data body: {}",
+            e.body_text()
+        ))
+    })?;
+    let mut meta: Option<CommitMeta> = None;
+    // Staged blobs are discarded when dropped: any early return below
+    // leaves no temporary file or object behind.
+    let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        // `meta` may come with a filename (`curl -F meta=@meta.json`).
+        let file_name = if name == "meta" {
+            None
+        } else {
+            field.file_name().map(str::to_owned)
+        };
+        match file_name {
+            None if name == "meta" => {
+                if meta.is_some() {
+                    return Err(ApiError::BadRequest("more than one `meta` part".into()));
+                }
+                meta = Some(validate_meta(read_meta(field).await?, uploader)?);
+            }
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "unexpected part `{name}`: send a `meta` part, then one part per artifact with the target name as its filename"
+                )));
+            }
+            Some(target) => {
+                if meta.is_none() {
+                    return Err(ApiError::BadRequest(
+                        "the `meta` part must come before the artifacts".into(),
+                    ));
+                }
+                check_target(&target)?;
+                if staged.iter().any(|(t, _)| *t == target) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "target `{target}` appears twice in this upload"
+                    )));
+                }
+                if staged.len() >= state.config.max_targets_per_upload {
+                    return Err(ApiError::Unprocessable(format!(
+                        "more than {} artifacts in one upload",
+                        state.config.max_targets_per_upload
+                    )));
+                }
+                let blob = receive_artifact(state, &target, field).await?;
+                staged.push((target, blob));
+            }
+        }
+    }
+    let meta = meta.ok_or_else(|| ApiError::Unprocessable("the `meta` part is missing".into()))?;
+    if staged.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "no artifact parts: add one part per artifact, with the target name as its filename"
+                .into(),
+        ));
+    }
+
+    let mut artifacts = Vec::with_capacity(staged.len());
+    for (target, blob) in staged {
+        let (sha256, size) = (blob.sha256.clone(), blob.size);
+        let blob_key = blob.commit().await?;
+        artifacts.push(NewArtifact {
+            target,
+            sha256,
+            size,
+            blob_key,
+        });
+    }
+    let recorded = state
+        .store
+        .record_upload(
+            uploader.repository_id,
+            &meta,
+            &artifacts,
+            state.config.max_attempts,
+        )
+        .await?;
+
+    let base = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => host.map(|h| format!("http://{h}")).unwrap_or_default(),
+    };
+    let repo = &uploader.repository;
+    let status_url = format!("{base}/api/v1/repos/{repo}/commits/{}", meta.sha);
+    let queued = recorded
+        .iter()
+        .any(|b| b.outcome != BuildOutcome::Duplicate);
+    for build in &recorded {
+        tracing::info!(
+            repository = %repo,
+            commit = %meta.sha,
+            target = %build.target,
+            sha256 = %build.sha256,
+            size = build.size,
+            outcome = ?build.outcome,
+            job = build.job_id,
+            "artifact recorded"
+        );
+    }
+    let targets = recorded
+        .into_iter()
+        .map(|build| UploadedTarget {
+            history_url: format!(
+                "{base}/api/v1/repos/{repo}/targets/{}/history",
+                crate::api::encode_query(&build.target)
+            ),
+            status_url: status_url.clone(),
+            build,
+        })
+        .collect();
+    let status = if queued {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(UploadResponse {
+            repository: repo.to_string(),
+            commit: meta.sha,
+            status_url,
+            targets,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_names() {
+        assert!(check_target("x86_64-unknown-linux-gnu/app").is_ok());
+        assert!(check_target("wasm32 app (release)").is_ok());
+        for bad in ["", "a/../b", "..", "/abs", "a\nb", "a\u{7f}b", "a\\b"] {
+            assert!(check_target(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_target(&"x".repeat(200)).is_ok());
+        let err = check_target(&"x".repeat(201)).unwrap_err();
+        assert!(err.to_string().contains("200 characters"), "{err}");
+    }
+
+    #[test]
+    fn shas() {
+        assert_eq!(
+            check_sha("commit", &"A".repeat(40)).unwrap(),
+            "a".repeat(40)
+        );
+        let err = check_sha("commit", "abc").unwrap_err();
+        assert!(err.to_string().starts_with("meta.commit"), "{err}");
+    }
+}

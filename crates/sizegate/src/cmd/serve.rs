@@ -1,0 +1,94 @@
+//! `sizegate serve`: the HTTP server with in-process workers. Zero
+//! configuration on a machine with a local Postgres: the database is
+//! created if missing and migrated, blobs go to `./sizegate-data`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sizegate_server::{AppState, ServerConfig, ServerMetrics};
+use sizegate_worker::{Worker, WorkerMetrics};
+
+use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
+
+/// Arguments of `sizegate serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port; the log says which).
+    #[arg(long, env = "SIZEGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Run no workers in this process (run `sizegate worker` elsewhere).
+    #[arg(long, env = "SIZEGATE_NO_WORKER")]
+    no_worker: bool,
+    /// Largest artifact accepted, in bytes.
+    #[arg(long, env = "SIZEGATE_MAX_ARTIFACT_BYTES", default_value_t = 512 << 20)]
+    max_artifact_bytes: u64,
+    /// Attempts a job gets before it fails for good (set when it is queued).
+    #[arg(long, env = "SIZEGATE_JOB_MAX_ATTEMPTS", default_value_t = 5)]
+    job_max_attempts: i32,
+    /// Public base URL of this server (absolute links in answers and comments).
+    #[arg(long, env = "SIZEGATE_PUBLIC_URL")]
+    public_url: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    worker: WorkerArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// Run `sizegate serve`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.log.init()?;
+    runtime()?.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let store = args.database.connect(true).await?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    let blobs = args.storage.open().await?;
+    let worker_config = args.worker.config(&args.storage.data_dir)?;
+    let worker_metrics = Arc::new(WorkerMetrics::default());
+    let state = AppState {
+        store: store.clone(),
+        blobs: Arc::clone(&blobs),
+        config: Arc::new(ServerConfig {
+            max_artifact_bytes: args.max_artifact_bytes,
+            max_attempts: args.job_max_attempts.max(1),
+            public_url: args.public_url.clone(),
+            ..ServerConfig::default()
+        }),
+        metrics: Arc::new(ServerMetrics::default()),
+        worker_metrics: Arc::clone(&worker_metrics),
+    };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let shutdown = shutdown_on_signal();
+    let worker = if args.no_worker {
+        None
+    } else {
+        let worker = Worker::new(store, blobs, worker_config, worker_metrics);
+        Some(tokio::spawn(worker.run(shutdown.clone())))
+    };
+    tracing::info!("sizegate listening on http://{address}");
+    sizegate_server::serve(listener, state, shutdown.clone())
+        .await
+        .context("serving HTTP")?;
+    // The server stops on the same signal; let the workers finish or release.
+    shutdown.cancel();
+    if let Some(worker) = worker {
+        worker.await.context("waiting for the workers")?;
+    }
+    tracing::info!("sizegate stopped");
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Settings and start-up shared by the service subcommands (`serve`,
+//! `worker`, `migrate`, `token`): each setting has a flag and an env var,
+//! parsed once here into the typed configs of the library crates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sizegate_store::{BlobStore, DatabaseSettings, Store};
+use sizegate_worker::{Limiter, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+
+/// Where the database is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Postgres URL. The default reaches the local server over its Unix
+    /// socket as the current OS user; the database is created if missing.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres:///sizegate")]
+    pub database_url: String,
+    /// Largest number of database connections of this process.
+    #[arg(long, env = "SIZEGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+impl DatabaseArgs {
+    /// Connect, creating the database first when `create` and missing.
+    pub async fn connect(&self, create: bool) -> anyhow::Result<Store> {
+        let pool = sizegate_store::connect(&DatabaseSettings {
+            url: self.database_url.clone(),
+            create_if_missing: create,
+            max_connections: self.db_max_connections,
+        })
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the database at {}",
+                redact(&self.database_url)
+            )
+        })?;
+        Ok(Store::new(pool))
+    }
+}
+
+/// Hide the password of a database URL for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Where blobs go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Local directory for blobs (artifacts and reports) and scratch files.
+    #[arg(long, env = "SIZEGATE_DATA_DIR", default_value = "./sizegate-data")]
+    pub data_dir: PathBuf,
+    /// Keep blobs in S3-compatible storage instead: `s3://bucket/prefix`.
+    /// Credentials, region and endpoint come from the usual AWS_* variables
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT,
+    /// AWS_ALLOW_HTTP).
+    #[arg(long, env = "SIZEGATE_BLOB_STORE")]
+    pub blob_store: Option<String>,
+}
+
+impl StorageArgs {
+    /// Open the blob store.
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
+        let location = match &self.blob_store {
+            Some(url) => url.clone(),
+            None => self.data_dir.display().to_string(),
+        };
+        let blobs = sizegate_store::open_blob_store(&location, &[])
+            .await
+            .with_context(|| format!("opening the blob store {location}"))?;
+        tracing::info!(blobs = %blobs.describe(), "blob store ready");
+        Ok(blobs)
+    }
+}
+
+/// How the workers run jobs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Job loops in this process.
+    #[arg(long, env = "SIZEGATE_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Analyzer program, run as `PROGRAM analyze --format json --top 0 FILE`.
+    /// Default: this sizegate executable.
+    #[arg(long, env = "SIZEGATE_ANALYZER")]
+    pub analyzer: Option<PathBuf>,
+    /// Wall-time limit of one analysis, in seconds.
+    #[arg(long, env = "SIZEGATE_ANALYZER_TIMEOUT_SECS", default_value_t = 300)]
+    pub analyzer_timeout_secs: u64,
+    /// Address-space limit of the analyzer, in MiB (0: none).
+    #[arg(long, env = "SIZEGATE_ANALYZER_MEMORY_MIB", default_value_t = 4096)]
+    pub analyzer_memory_mib: u64,
+    /// Lease of a claimed job, in seconds; a dead worker's job comes back after it.
+    #[arg(long, env = "SIZEGATE_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+    /// Idle poll interval in milliseconds (LISTEN/NOTIFY wakes workers sooner).
+    #[arg(long, env = "SIZEGATE_POLL_INTERVAL_MS", default_value_t = 5000)]
+    pub poll_interval_ms: u64,
+    /// First retry delay in seconds; doubles with each attempt, at most an hour.
+    #[arg(long, env = "SIZEGATE_RETRY_BACKOFF_SECS", default_value_t = 10)]
+    pub retry_backoff_secs: u64,
+    /// On SIGTERM, seconds a running job may take to finish before it is released.
+    #[arg(long, env = "SIZEGATE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl WorkerArgs {
+    /// The worker configuration; scratch files go under `data_dir`.
+    pub fn config(&self, data_dir: &std::path::Path) -> anyhow::Result<WorkerConfig> {
+        let sizegate = std::env::current_exe().context("locating the sizegate executable")?;
+        let analyzer = self.analyzer.clone().unwrap_or_else(|| sizegate.clone());
+        let scratch_dir = data_dir.join("scratch");
+        std::fs::create_dir_all(&scratch_dir)
+            .with_context(|| format!("creating {}", scratch_dir.display()))?;
+        if self.job_lease_secs < 3 {
+            anyhow::bail!("--job-lease-secs must be at least 3 (it is renewed every third of it)");
+        }
+        Ok(WorkerConfig {
+            analyzer,
+            analyzer_timeout: Duration::from_secs(self.analyzer_timeout_secs.max(1)),
+            analyzer_memory_limit: self.analyzer_memory_mib << 20,
+            // This binary sets the limit itself (`run-limited`): no shell needed.
+            limiter: Limiter::Exec(sizegate),
+            concurrency: self.workers.max(1),
+            lease: Duration::from_secs(self.job_lease_secs),
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            backoff_base: Duration::from_secs(self.retry_backoff_secs),
+            backoff_max: Duration::from_secs(3600),
+            top_symbols: 200,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            scratch_dir,
+        })
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "SIZEGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `sizegate_worker=debug,info`.
+    #[arg(long, env = "SIZEGATE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogArgs {
+    /// Install the global subscriber (to stderr).
+    pub fn init(&self) -> anyhow::Result<()> {
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log)
+            .with_context(|| format!("invalid log filter `{}`", self.log))?;
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr);
+        let result = match self.log_format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder.json().try_init(),
+        };
+        result.map_err(|e| anyhow::anyhow!("installing the logger: {e}"))
+    }
+}
+
+/// A multi-threaded runtime for the service commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    sizegate_store::install_crypto_provider();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// A token cancelled on SIGTERM or ctrl-c.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutdown requested");
+        cancel.cancel();
+    });
+    token
+}

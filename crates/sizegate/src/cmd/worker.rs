@@ -1,0 +1,76 @@
+//! `sizegate worker`: job loops only, no HTTP. Run as many as needed
+//! against one Postgres (and one shared blob store).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sizegate_server::{AppState, ServerConfig, ServerMetrics};
+use sizegate_worker::{Worker, WorkerMetrics};
+
+use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
+
+/// Arguments of `sizegate worker`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Serve `/metrics` and `/healthz` of this worker process on this
+    /// address (port 0 picks one; the log says which). Off by default.
+    #[arg(long, env = "SIZEGATE_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    worker: WorkerArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// Run `sizegate worker` until SIGTERM or ctrl-c.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.log.init()?;
+    runtime()?.block_on(async {
+        let store = args.database.connect(false).await?;
+        let blobs = args.storage.open().await?;
+        let config = args.worker.config(&args.storage.data_dir)?;
+        let metrics = Arc::new(WorkerMetrics::default());
+        let shutdown = shutdown_on_signal();
+        let operations = match &args.metrics_listen {
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("listening on {address}"))?;
+                let local = listener
+                    .local_addr()
+                    .context("reading the metrics address")?;
+                let state = AppState {
+                    store: store.clone(),
+                    blobs: Arc::clone(&blobs),
+                    config: Arc::new(ServerConfig::default()),
+                    metrics: Arc::new(ServerMetrics::default()),
+                    worker_metrics: Arc::clone(&metrics),
+                };
+                tracing::info!("worker metrics on http://{local}/metrics");
+                let router = sizegate_server::operations_app(state);
+                Some(tokio::spawn(sizegate_server::serve_router(
+                    listener,
+                    router,
+                    shutdown.clone(),
+                )))
+            }
+            None => None,
+        };
+        let worker = Worker::new(store, blobs, config, metrics);
+        worker.run(shutdown.clone()).await;
+        shutdown.cancel();
+        if let Some(operations) = operations {
+            operations
+                .await
+                .context("waiting for the metrics server")?
+                .context("serving metrics")?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

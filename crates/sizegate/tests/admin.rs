@@ -1,0 +1,74 @@
+//! `sizegate migrate` and `sizegate token` on a real Postgres.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{BIN, database_url, drop_database, fresh_name};
+
+fn sizegate(args: &[&str], db: &str) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--database-url", db])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_is_idempotent() {
+    let name = fresh_name("migrate");
+    let db = database_url(&name);
+    for _ in 0..2 {
+        let output = sizegate(&["migrate"], &db);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, sizegate_store::MIGRATOR.iter().count() as i64);
+    pool.close().await;
+    drop_database(&name).await;
+}
+
+#[tokio::test]
+async fn tokens_are_created_listed_and_revoked() {
+    let name = fresh_name("tokens");
+    let db = database_url(&name);
+    let created = sizegate(&["token", "create", "acme/app"], &db);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let public_id = token.split('_').nth(1).unwrap().to_owned();
+
+    let listed = sizegate(&["token", "list", "acme/app"], &db);
+    let listing = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listing.contains(&public_id) && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&token), "the secret must never be listed");
+
+    let revoked = sizegate(&["token", "revoke", &public_id], &db);
+    assert!(revoked.status.success());
+    let again = sizegate(&["token", "revoke", &token], &db);
+    assert_eq!(again.status.code(), Some(1));
+    let listing = String::from_utf8(sizegate(&["token", "list", "acme/app"], &db).stdout).unwrap();
+    assert!(listing.contains("revoked"), "{listing}");
+
+    let bad = sizegate(&["token", "create", "not-a-repo"], &db);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("OWNER/REPO"));
+    drop_database(&name).await;
+}
