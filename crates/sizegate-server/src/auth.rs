@@ -140,3 +140,16 @@ async fn oidc_uploader(state: &AppState, token: &str) -> Result<Uploader, ApiErr
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_jwt;
+
+    #[test]
+    fn jwts_are_told_from_upload_tokens() {
+        assert!(looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJ9.c2ln"));
+        assert!(!looks_like_jwt("sgu_0123456789abcdef_secret"));
+        assert!(!looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJ9"));
+        assert!(!looks_like_jwt("a.b.c"));
+    }
+}
