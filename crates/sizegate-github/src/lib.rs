@@ -38,6 +38,7 @@ mod clock;
 mod comments;
 mod error;
 mod key_lock;
+pub mod oidc;
 mod pagination;
 mod repo;
 mod retry;

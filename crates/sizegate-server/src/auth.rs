@@ -1,11 +1,12 @@
-//! Who is uploading. Today: `Authorization: Bearer <upload token>` (see
-//! `sizegate token create`). A later issue adds GitHub Actions OIDC tokens:
-//! they slot in as a second [`AuthMethod`] in [`Uploader::from_request_parts`],
-//! and handlers keep receiving an [`Uploader`].
+//! Who is uploading: `Authorization: Bearer` with an upload token (see
+//! `sizegate token create`) or a GitHub Actions OIDC id token (a JWT; see
+//! `sizegate_github::oidc`), whose `repository` claim must name a
+//! registered repository. Handlers receive an [`Uploader`] either way.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use sizegate_github::oidc::OidcError;
 use sizegate_store::RepoName;
 
 use crate::{ApiError, AppState};
@@ -17,6 +18,13 @@ pub enum AuthMethod {
     UploadToken {
         /// Token row id.
         token_id: i64,
+    },
+    /// A GitHub Actions OIDC token.
+    GithubOidc {
+        /// The token's unique id (`jti`), now used up.
+        jti: String,
+        /// The workflow run that asked for it.
+        run_id: Option<String>,
     },
 }
 
@@ -70,6 +78,9 @@ impl FromRequestParts<AppState> for Uploader {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
+        if looks_like_jwt(token) {
+            return oidc_uploader(state, token).await;
+        }
         match state.store.authenticate_upload_token(token).await? {
             Some(owner) => Ok(Uploader {
                 repository_id: owner.repository_id,
@@ -82,5 +93,63 @@ impl FromRequestParts<AppState> for Uploader {
                 "invalid or revoked upload token".into(),
             )),
         }
+    }
+}
+
+/// Upload tokens are `sgu_...`; a JWT is three base64url parts whose first
+/// is a JSON object (`{"` encodes as `eyJ`).
+fn looks_like_jwt(token: &str) -> bool {
+    token.starts_with("eyJ") && token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+async fn oidc_uploader(state: &AppState, token: &str) -> Result<Uploader, ApiError> {
+    let verifier = state.oidc.as_ref().ok_or_else(|| {
+        ApiError::Unauthorized(
+            "this server does not accept GitHub OIDC tokens: it needs SIZEGATE_PUBLIC_URL (the token audience); or use an upload token"
+                .into(),
+        )
+    })?;
+    let claims = verifier
+        .verify_any_repository(token)
+        .await
+        .map_err(|e| match e {
+            OidcError::DiscoveryFailed(_) | OidcError::ReplayCache(_) => {
+                tracing::warn!(error = %e, "cannot verify a GitHub OIDC token");
+                ApiError::Unavailable(format!("cannot verify GitHub OIDC tokens right now: {e}"))
+            }
+            refused => ApiError::Unauthorized(refused.to_string()),
+        })?;
+    let repository = RepoName::parse(&claims.repository)
+        .map_err(|e| ApiError::Unauthorized(format!("OIDC token: {e}")))?;
+    let registered = state
+        .store
+        .find_repository(&repository.owner, &repository.name)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "repository {repository} is not registered on this server; register it with `sizegate token create {repository}`"
+            ))
+        })?;
+    tracing::info!(%repository, run_id = claims.run_id.as_deref().unwrap_or(""), "GitHub OIDC upload");
+    Ok(Uploader {
+        repository_id: registered.id,
+        repository,
+        method: AuthMethod::GithubOidc {
+            jti: claims.jti,
+            run_id: claims.run_id,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_jwt;
+
+    #[test]
+    fn jwts_are_told_from_upload_tokens() {
+        assert!(looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJ9.c2ln"));
+        assert!(!looks_like_jwt("sgu_0123456789abcdef_secret"));
+        assert!(!looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJ9"));
+        assert!(!looks_like_jwt("a.b.c"));
     }
 }

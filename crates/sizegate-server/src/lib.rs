@@ -74,6 +74,9 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// Counters of the in-process workers (zero with `--no-worker`).
     pub worker_metrics: Arc<WorkerMetrics>,
+    /// Verifier of GitHub Actions OIDC upload tokens; `None` when the server
+    /// has no public URL (the audience such tokens must carry).
+    pub oidc: Option<Arc<sizegate_github::oidc::OidcVerifier>>,
 }
 
 /// The whole application.

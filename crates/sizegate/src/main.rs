@@ -36,6 +36,8 @@ enum Command {
     RunLimited(cmd::run_limited::Args),
     /// Validate a sizegate.toml: print its budgets, or its errors (exit 2).
     CheckConfig(cmd::check_config::Args),
+    /// Upload release builds of one commit to a sizegate server.
+    Upload(Box<cmd::upload::Args>),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Token(args) => cmd::token::run(args),
         Command::RunLimited(args) => cmd::run_limited::run(args),
         Command::CheckConfig(args) => cmd::check_config::run(args),
+        Command::Upload(args) => cmd::upload::run(*args),
     };
     match result {
         Ok(code) => code,

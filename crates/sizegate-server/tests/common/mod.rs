@@ -44,6 +44,7 @@ impl TestServer {
             config: Arc::new(config),
             metrics: Arc::new(ServerMetrics::default()),
             worker_metrics: worker_metrics.clone(),
+            oidc: None,
         };
         let shutdown = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

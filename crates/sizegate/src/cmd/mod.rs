@@ -8,6 +8,7 @@ pub mod run_limited;
 pub mod serve;
 pub mod service;
 pub mod token;
+pub mod upload;
 pub mod worker;
 
 /// The exit codes of `analyze` and `diff`, shown in their `--help`.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sizegate_github::oidc::{OidcConfig, OidcVerifier};
 use sizegate_server::{AppState, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
@@ -29,6 +30,11 @@ pub struct Args {
     /// Public base URL of this server (absolute links in answers and comments).
     #[arg(long, env = "SIZEGATE_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Issuer of the GitHub Actions OIDC tokens accepted for uploads (GitHub
+    /// Enterprise Server: `https://HOST/_services/token`). OIDC uploads are
+    /// on when `--public-url` is set: it is the audience tokens must carry.
+    #[arg(long, env = "SIZEGATE_OIDC_ISSUER", default_value = sizegate_github::oidc::GITHUB_ACTIONS_ISSUER)]
+    oidc_issuer: String,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -66,6 +72,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }),
         metrics: Arc::new(ServerMetrics::default()),
         worker_metrics: Arc::clone(&worker_metrics),
+        oidc: oidc_verifier(&args)?,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -91,4 +98,18 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("sizegate stopped");
     Ok(())
+}
+
+/// The OIDC verifier, when the server has a public URL to use as audience.
+fn oidc_verifier(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
+    let Some(public_url) = args.public_url.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let config = OidcConfig {
+        issuer: args.oidc_issuer.trim_end_matches('/').to_owned(),
+        ..OidcConfig::github(public_url)
+    };
+    let verifier = OidcVerifier::new(config).context("setting up GitHub OIDC verification")?;
+    tracing::info!(issuer = %args.oidc_issuer, audience = public_url, "GitHub OIDC uploads accepted");
+    Ok(Some(Arc::new(verifier)))
 }

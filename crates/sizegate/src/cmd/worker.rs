@@ -50,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     config: Arc::new(ServerConfig::default()),
                     metrics: Arc::new(ServerMetrics::default()),
                     worker_metrics: Arc::clone(&metrics),
+                    oidc: None,
                 };
                 tracing::info!("worker metrics on http://{local}/metrics");
                 let router = sizegate_server::operations_app(state);

@@ -1,0 +1,378 @@
+//! `sizegate upload` against the real `sizegate serve` over a real
+//! Postgres: a binary built now is uploaded with an upload token and
+//! measured by the real analyzer; and an upload from "GitHub Actions" with
+//! an OIDC token (a fake issuer on loopback signs it) is accepted once,
+//! refused when replayed, and refused for an unregistered repository.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{BIN, create_token, database_url, drop_database, fresh_name, start_serve};
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
+use serde_json::{Value, json};
+
+const PUBLIC_URL: &str = "https://sizegate.test";
+
+fn sha_of(n: u8) -> String {
+    format!("{:02x}", n).repeat(20)
+}
+
+/// `sizegate upload ARGS` with a clean environment plus `env`.
+async fn upload(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(BIN);
+        command.arg("upload").args(&args);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SIZEGATE_") || key.starts_with("ACTIONS_ID_TOKEN") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(env);
+        command.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn wait_measured(url: &str, repo: &str, sha: &str) -> Value {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body: Value = client
+            .get(format!("{url}/api/v1/repos/{repo}/commits/{sha}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["complete"] == Value::Bool(true) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "not measured in time: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn build_hello(dir: &Path) -> std::path::PathBuf {
+    let source = dir.join("hello.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
+    )
+    .unwrap();
+    let binary = dir.join("hello");
+    let status = Command::new("gcc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc is needed to build the test binary");
+    assert!(status.success());
+    binary
+}
+
+#[tokio::test]
+async fn upload_cli_to_serve_is_measured_by_the_real_analyzer() {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build_hello(dir.path());
+    let size = std::fs::metadata(&binary).unwrap().len();
+    let name = fresh_name("upload_cli");
+    let db = database_url(&name);
+    let (server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        None,
+        &dir.path().join("serve.log"),
+        false,
+        &[],
+    );
+    let token = create_token(&db, "acme/app");
+    let sha = sha_of(0xc1);
+    let output = upload(
+        vec![
+            "--server".into(),
+            url.clone(),
+            "--repo".into(),
+            "acme/app".into(),
+            "--commit".into(),
+            sha.clone(),
+            "--branch".into(),
+            "main".into(),
+            format!("x86_64-unknown-linux-gnu/hello={}", binary.display()),
+        ],
+        vec![("SIZEGATE_TOKEN", token.clone())],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        server.log_text()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("/api/v1/repos/acme/app/commits/{sha}")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&token) && !stderr(&output).contains(&token));
+
+    let commit = wait_measured(&url, "acme/app", &sha).await;
+    let target = &commit["targets"][0];
+    assert_eq!(target["status"], "done", "{commit}\n{}", server.log_text());
+    assert_eq!(target["sizes"]["file"], size);
+    assert_eq!(target["format"], "elf");
+    drop(server);
+    drop_database(&name).await;
+}
+
+/// A signing key made by openssl.
+struct Key {
+    pair: RsaKeyPair,
+    n: String,
+    e: String,
+}
+
+fn key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let output = Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-outform",
+                "DER",
+            ])
+            .output()
+            .expect("openssl is installed");
+        assert!(output.status.success());
+        let pair = RsaKeyPair::from_der(&output.stdout)
+            .or_else(|_| RsaKeyPair::from_pkcs8(&output.stdout))
+            .unwrap();
+        let public: RsaPublicKeyComponents<Vec<u8>> = pair.public().into();
+        Key {
+            n: URL_SAFE_NO_PAD.encode(&public.n),
+            e: URL_SAFE_NO_PAD.encode(&public.e),
+            pair,
+        }
+    })
+}
+
+fn sign(claims: &Value) -> String {
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let signed = format!(
+        "{}.{}",
+        b64(&json!({"alg": "RS256", "typ": "JWT", "kid": "k1"})),
+        b64(claims)
+    );
+    let key = key();
+    let mut signature = vec![0; key.pair.public().modulus_len()];
+    key.pair
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The fake GitHub: the OIDC issuer (discovery, JWKS) and the Actions
+/// token endpoint, which mints tokens for `repository`.
+#[derive(Default)]
+struct FakeGithub {
+    issuer: String,
+    repository: String,
+    minted: Vec<String>,
+}
+
+type Shared = Arc<Mutex<FakeGithub>>;
+
+static JTI: AtomicUsize = AtomicUsize::new(0);
+
+async fn mint(
+    State(fake): State<Shared>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut fake = fake.lock().unwrap();
+    let token = sign(&json!({
+        "iss": fake.issuer,
+        "aud": query.get("audience").cloned().unwrap_or_default(),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": format!("jti-{}-{}", std::process::id(), JTI.fetch_add(1, Ordering::Relaxed)),
+        "repository": fake.repository,
+        "run_id": "1",
+    }));
+    fake.minted.push(token.clone());
+    Json(json!({ "value": token }))
+}
+
+async fn start_fake_github() -> (Shared, String) {
+    let fake: Shared = Arc::default();
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(fake): State<Shared>| async move {
+                let issuer = fake.lock().unwrap().issuer.clone();
+                Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}))
+            }),
+        )
+        .route(
+            "/jwks",
+            get(|| async {
+                let key = key();
+                Json(json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": key.n, "e": key.e}]}))
+            }),
+        )
+        .route("/actions-token", get(mint))
+        .with_state(Arc::clone(&fake));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    {
+        let mut state = fake.lock().unwrap();
+        state.issuer = url.clone();
+        state.repository = "acme/app".into();
+    }
+    (fake, url)
+}
+
+#[tokio::test]
+async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositories() {
+    sizegate_store::install_crypto_provider();
+    let (fake, issuer) = start_fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("app");
+    std::fs::write(&artifact, vec![7u8; 4096]).unwrap();
+    let name = fresh_name("upload_oidc");
+    let db = database_url(&name);
+    let analyzer = common::fake_analyzer();
+    let (server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&analyzer),
+        &dir.path().join("serve.log"),
+        false,
+        &[
+            ("SIZEGATE_PUBLIC_URL", OsStr::new(PUBLIC_URL)),
+            ("SIZEGATE_OIDC_ISSUER", OsStr::new(&issuer)),
+        ],
+    );
+    // Registering the repository (a token is made and not used).
+    create_token(&db, "acme/app");
+    let actions_env = || {
+        vec![
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                format!("{issuer}/actions-token?api-version=2.0"),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret".to_owned()),
+            ("SIZEGATE_OIDC_AUDIENCE", PUBLIC_URL.to_owned()),
+        ]
+    };
+    let args = |repo: &str, sha: &str| {
+        vec![
+            "--server".to_owned(),
+            url.clone(),
+            "--repo".into(),
+            repo.into(),
+            "--commit".into(),
+            sha.into(),
+            format!("linux/app={}", artifact.display()),
+        ]
+    };
+
+    let sha = sha_of(0x0d);
+    let output = upload(args("acme/app", &sha), actions_env()).await;
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        server.log_text()
+    );
+    let commit = wait_measured(&url, "acme/app", &sha).await;
+    assert_eq!(commit["targets"][0]["status"], "done", "{commit}");
+
+    // The same token again: refused as a replay.
+    let used = fake.lock().unwrap().minted[0].clone();
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "meta",
+            json!({"repo": "acme/app", "commit": sha_of(0x0e)}).to_string(),
+        )
+        .part(
+            "artifact",
+            reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("linux/app"),
+        );
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/v1/uploads"))
+        .bearer_auth(&used)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+
+    // A token for acme/app cannot upload to acme/other.
+    let output = upload(args("acme/other", &sha_of(0x0f)), actions_env()).await;
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("HTTP 403"), "{}", stderr(&output));
+
+    // A workflow of a repository nobody registered is refused.
+    fake.lock().unwrap().repository = "mallory/app".into();
+    let output = upload(args("mallory/app", &sha_of(0x10)), actions_env()).await;
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("HTTP 403") && err.contains("not registered"),
+        "{err}"
+    );
+
+    // A token with another audience is refused.
+    fake.lock().unwrap().repository = "acme/app".into();
+    let mut env = actions_env();
+    env[2].1 = "https://elsewhere.example.com".into();
+    let output = upload(args("acme/app", &sha_of(0x11)), env).await;
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("HTTP 401") && err.contains("audience"),
+        "{err}"
+    );
+    drop(server);
+    drop_database(&name).await;
+}
