@@ -65,10 +65,10 @@ impl ReplayCache for MemoryReplayCache {
             .seen
             .lock()
             .map_err(|_| ReplayCacheError("replay cache lock poisoned".into()))?;
-        if let Some(&until) = seen.get(jti) {
-            if until >= now {
-                return Ok(false);
-            }
+        if let Some(&until) = seen.get(jti)
+            && until >= now
+        {
+            return Ok(false);
         }
         if seen.len() >= self.capacity {
             seen.retain(|_, until| *until >= now);

@@ -88,10 +88,10 @@ impl Plan {
             anyhow::bail!("--pr must be a pull request number (1 or more)");
         }
         let branch = non_empty(input.branch).map(str::to_owned);
-        if let Some(b) = &branch {
-            if b.len() > 255 || b.chars().any(char::is_control) {
-                anyhow::bail!("--branch must be at most 255 printable characters");
-            }
+        if let Some(b) = &branch
+            && (b.len() > 255 || b.chars().any(char::is_control))
+        {
+            anyhow::bail!("--branch must be at most 255 printable characters");
         }
         let artifacts = check_artifacts(input.artifacts)?;
         Ok(Plan {
