@@ -363,22 +363,27 @@ impl Store {
         Ok(requeued == 1)
     }
 
-    /// The head of a pull request: the one webhooks reported, else the
-    /// commit of that pull request uploaded last.
+    /// The head of a pull request: whichever is newer of the head the
+    /// webhooks last reported and the commit of that pull request uploaded
+    /// last (CI may upload before or after GitHub's webhook arrives).
     pub async fn pull_request_head(
         &self,
         repository_id: i64,
         number: i64,
     ) -> Result<Option<String>, Error> {
         let head = sqlx::query_scalar(
-            "SELECT COALESCE(
-                 (SELECT head_sha FROM pull_requests WHERE repository_id = $1 AND number = $2),
-                 (SELECT sha FROM commits WHERE repository_id = $1 AND pr_number = $2
-                  ORDER BY created_at DESC, id DESC LIMIT 1))",
+            "SELECT sha FROM (
+                 SELECT head_sha AS sha, updated_at AS at FROM pull_requests
+                 WHERE repository_id = $1 AND number = $2 AND head_sha IS NOT NULL
+                 UNION ALL
+                 (SELECT sha, created_at AS at FROM commits
+                  WHERE repository_id = $1 AND pr_number = $2
+                  ORDER BY created_at DESC, id DESC LIMIT 1)
+             ) heads ORDER BY at DESC LIMIT 1",
         )
         .bind(repository_id)
         .bind(number)
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
         Ok(head)
     }

@@ -303,7 +303,7 @@ async fn evaluation_requests_requeue_one_measured_job(pool: sqlx::PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn pull_request_head_prefers_the_webhook(pool: sqlx::PgPool) {
+async fn pull_request_head_is_the_newest_known(pool: sqlx::PgPool) {
     let store = Store::new(pool);
     let sha = "d".repeat(40);
     let repo = upload(&store, &sha, None, &[("linux/app", '1')]).await;
@@ -323,4 +323,11 @@ async fn pull_request_head_prefers_the_webhook(pool: sqlx::PgPool) {
         .await
         .unwrap();
     assert_eq!(store.pull_request_head(repo, 7).await.unwrap(), Some(newer));
+    // CI uploads a later push before its webhook arrives.
+    let latest = "a".repeat(40);
+    upload(&store, &latest, None, &[("linux/app", '2')]).await;
+    assert_eq!(
+        store.pull_request_head(repo, 7).await.unwrap(),
+        Some(latest)
+    );
 }
