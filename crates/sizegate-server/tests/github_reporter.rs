@@ -318,3 +318,35 @@ async fn pull_request_gate_reported_to_github(pool: sqlx::PgPool) {
 
     setup.server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_matrix_of_targets_gets_one_comment_and_one_check(pool: sqlx::PgPool) {
+    let setup = setup(pool).await;
+    let targets = ["linux/a", "linux/b", "mac/a", "mac/b", "win/a", "win/b"];
+    // Two job loops evaluate and report concurrently as the targets finish.
+    let artifacts: Vec<(&str, Vec<u8>)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, vec![b'a' + i as u8; 1000 + i]))
+        .collect();
+    let (status, body) = setup
+        .server
+        .upload(Some(&setup.token), &meta(&sha(7), Some(PR)), &artifacts)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    setup.server.wait_complete(REPO, &sha(7)).await;
+    let report = wait_report(&setup, &sha(7), posted).await;
+    let evaluated = report["evaluation"]["targets"].as_array().unwrap();
+    assert_eq!(evaluated.len(), targets.len(), "{report}");
+    let comments = setup.github.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(
+        comments[0].body,
+        report["comment_markdown"].as_str().unwrap()
+    );
+    let checks = setup.github.check_runs(OWNER, NAME, &sha(7));
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].status, "completed");
+    assert_eq!(checks[0].title, report["check_title"].as_str().unwrap());
+    setup.server.stop().await;
+}
