@@ -113,6 +113,10 @@ pub struct StoredEvaluation {
     pub evaluated_at: DateTime<Utc>,
 }
 
+/// Longest wait for a report lock (another worker posting for the same
+/// commit or pull request holds it for the time of a few GitHub calls).
+const LOCK_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 const EVALUATION_COLUMNS: &str = "revision, pr_number, status, conclusion, config_source,
      evaluation, comment_markdown, check_title, check_summary, report_state,
      report_attempts, report_last_error, reported_at, evaluated_at";
@@ -320,16 +324,40 @@ pub struct ReportLock {
 
 impl Store {
     /// Wait for the advisory locks named by `keys`, in the order given
-    /// (callers use a fixed order: commit, then pull request).
+    /// (callers use a fixed order: commit, then pull request). A busy lock
+    /// is retried after a short sleep with the connection given back, so
+    /// workers waiting for a lock never starve the pool that the holder
+    /// needs to finish. Gives up after `LOCK_WAIT_LIMIT`.
     pub async fn lock_for_report(&self, keys: &[String]) -> Result<ReportLock, Error> {
-        let mut tx = self.pool.begin().await?;
-        for key in keys {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(20);
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let mut all = true;
+            for key in keys {
+                let locked: bool =
+                    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if !locked {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return Ok(ReportLock { _tx: tx });
+            }
+            tx.rollback().await?;
+            if started.elapsed() > LOCK_WAIT_LIMIT {
+                return Err(Error::Invalid(format!(
+                    "gave up waiting {} s for the report lock {keys:?}",
+                    LOCK_WAIT_LIMIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(500));
         }
-        Ok(ReportLock { _tx: tx })
     }
 
     /// Ask for commit `sha` to be evaluated again (labels changed, a check

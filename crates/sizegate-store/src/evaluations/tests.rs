@@ -331,3 +331,29 @@ async fn pull_request_head_is_the_newest_known(pool: sqlx::PgPool) {
         Some(latest)
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn report_locks_exclude_each_other_until_dropped(pool: sqlx::PgPool) {
+    let store = Store::new(pool);
+    let keys = ["commit:1".to_owned(), "pr:7".to_owned()];
+    let held = store.lock_for_report(&keys).await.unwrap();
+    let waiter = tokio::spawn({
+        let store = store.clone();
+        let keys = keys.clone();
+        async move { store.lock_for_report(&keys[1..]).await.map(|_| ()) }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiter.is_finished(), "the pull request lock is held");
+    // Another commit's lock is free meanwhile.
+    let other = store
+        .lock_for_report(&["commit:2".to_owned()])
+        .await
+        .unwrap();
+    drop(other);
+    drop(held);
+    tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
