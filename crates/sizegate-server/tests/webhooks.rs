@@ -225,3 +225,66 @@ async fn rerequested_checks_are_evaluated_again(pool: sqlx::PgPool) {
     assert_eq!(status, 404);
     server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_changed_base_is_the_new_baseline(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let token = server.token(REPO).await;
+    for (commit, len) in [(sha(1), 1000), (sha(2), 1200)] {
+        let (status, body) = server
+            .upload(
+                Some(&token),
+                &meta(REPO, &commit),
+                &[("linux/app", vec![b'a'; len])],
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let mut pr_meta = meta(REPO, &sha(3));
+    pr_meta["pr"] = json!(4);
+    pr_meta["base_sha"] = json!(sha(1));
+    let (status, body) = server
+        .upload(Some(&token), &pr_meta, &[("linux/app", vec![b'b'; 1300])])
+        .await;
+    assert_eq!(status, 202, "{body}");
+    for n in 1..=3 {
+        server.wait_complete(REPO, &sha(n)).await;
+    }
+    let baseline = |commit: Value| commit["targets"][0]["baseline"]["sha"].clone();
+    assert_eq!(
+        baseline(server.wait_complete(REPO, &sha(3)).await),
+        json!(sha(1))
+    );
+
+    let edited = json!({
+        "action": "edited",
+        "number": 4,
+        "changes": { "base": { "ref": { "from": "main" } } },
+        "pull_request": {
+            "number": 4,
+            "head": { "sha": sha(3), "ref": "feature" },
+            "base": { "sha": sha(2), "ref": "release" },
+            "labels": [],
+        },
+        "repository": { "full_name": REPO },
+    });
+    let (status, body) = deliver(&server, "e1", "pull_request", &edited).await;
+    assert_eq!(
+        (status, &body["evaluations_requested"]),
+        (200, &json!(1)),
+        "{body}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let commit = server.wait_complete(REPO, &sha(3)).await;
+        if baseline(commit.clone()) == json!(sha(2)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "base change not applied: {commit}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}

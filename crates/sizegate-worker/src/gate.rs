@@ -84,9 +84,22 @@ impl Worker {
         repository_id: i64,
         sha: &str,
     ) -> Result<Option<StoredRevision>, Error> {
-        let Some(commit) = self.store.gate_commit(repository_id, sha).await? else {
+        let Some(mut commit) = self.store.gate_commit(repository_id, sha).await? else {
             return Ok(None);
         };
+        // What webhooks said of the pull request: its labels, and its base
+        // when it was changed after the upload (the new base comes first;
+        // the uploaded history of the old one still follows).
+        let pull_request = match commit.pr_number {
+            Some(number) => self.store.pull_request(repository_id, number).await?,
+            None => None,
+        };
+        if let Some(pr) = &pull_request
+            && pr.head_sha.as_deref() == Some(commit.sha.as_str())
+            && pr.base_sha.is_some()
+        {
+            commit.base_sha = pr.base_sha.clone();
+        }
         let targets = self.store.gate_targets(commit.id).await?;
         let shas = candidate_shas(&commit);
         let measured: HashMap<(String, String), String> = self
@@ -185,12 +198,7 @@ impl Worker {
         let event = match commit.pr_number {
             Some(number) => Event::PullRequest {
                 number: u64::try_from(number).unwrap_or(0),
-                labels: self
-                    .store
-                    .pull_request(repository_id, number)
-                    .await?
-                    .map(|pr| pr.labels)
-                    .unwrap_or_default(),
+                labels: pull_request.map(|pr| pr.labels).unwrap_or_default(),
             },
             None => Event::Push,
         };
