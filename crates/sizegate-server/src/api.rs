@@ -1,11 +1,13 @@
 //! The JSON API: repositories and their targets, the status of a commit
-//! per target, and a target's history. Target names contain `/`, so the
+//! per target with the gate's verdicts, what was reported for a commit, and
+//! a target's history. Target names contain `/`, so the
 //! target routes use a wildcard segment (percent-encoded `%2F` works too).
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use sizegate_store::evaluations::StoredEvaluation;
 use sizegate_store::history::{
     CommitStatus, HistoryPoint, Repository, RepositorySummary, TargetStatus, TargetSummary,
 };
@@ -24,6 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/repos/{owner}/{repo}", get(repository))
         .route("/api/v1/repos/{owner}/{repo}/targets", get(targets))
         .route("/api/v1/repos/{owner}/{repo}/commits/{sha}", get(commit))
+        .route(
+            "/api/v1/repos/{owner}/{repo}/commits/{sha}/report",
+            get(commit_report),
+        )
         .route(
             "/api/v1/repos/{owner}/{repo}/targets/{*rest}",
             get(target_route),
@@ -79,13 +85,36 @@ async fn targets(
     Ok(Json(state.store.list_targets(repository.id).await?))
 }
 
-/// A target's status plus what the gate will add (a later issue): `null` until then.
+/// A target's status plus the gate's verdict and baseline (`null` until
+/// the commit is evaluated).
 #[derive(Debug, Serialize)]
 struct TargetStatusView {
     #[serde(flatten)]
     status: TargetStatus,
     verdict: Option<serde_json::Value>,
     baseline: Option<serde_json::Value>,
+}
+
+/// The verdict and baseline of `target` in a stored evaluation.
+fn target_verdict(
+    evaluation: Option<&serde_json::Value>,
+    target: &str,
+) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    let found = evaluation
+        .and_then(|e| e.get("targets"))
+        .and_then(|t| t.as_array())
+        .and_then(|targets| {
+            targets
+                .iter()
+                .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(target))
+        });
+    match found {
+        Some(t) => (
+            t.get("verdict").cloned(),
+            t.get("baseline").cloned().filter(|b| !b.is_null()),
+        ),
+        None => (None, None),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -98,14 +127,15 @@ struct CommitView {
     ancestors: Vec<String>,
     /// Every target done or failed.
     complete: bool,
+    /// The gate: `in_progress` or `completed` (`null` before the first evaluation).
+    gate_status: Option<String>,
+    /// The check's conclusion once completed: success, failure or neutral.
+    conclusion: Option<String>,
     targets: Vec<TargetStatusView>,
 }
 
-async fn commit(
-    State(state): State<AppState>,
-    Path((owner, repo, sha)): Path<(String, String, String)>,
-) -> Result<Json<CommitView>, ApiError> {
-    let repository = find_repository(&state, &owner, &repo).await?;
+/// A full commit sha, lower-cased; anything else is not found.
+fn valid_sha(sha: &str) -> Result<String, ApiError> {
     let sha = sha.to_ascii_lowercase();
     if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::NotFound(format!(
@@ -113,6 +143,15 @@ async fn commit(
             sha.escape_default()
         )));
     }
+    Ok(sha)
+}
+
+async fn commit(
+    State(state): State<AppState>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Result<Json<CommitView>, ApiError> {
+    let repository = find_repository(&state, &owner, &repo).await?;
+    let sha = valid_sha(&sha)?;
     let commit: CommitStatus = state
         .store
         .commit_status(repository.id, &sha)
@@ -124,6 +163,11 @@ async fn commit(
         .targets
         .iter()
         .all(|t| t.status == "done" || t.status == "failed");
+    let evaluation = state
+        .store
+        .commit_evaluation(repository.id, &commit.sha)
+        .await?;
+    let judged = evaluation.as_ref().map(|e| &e.evaluation);
     Ok(Json(CommitView {
         repository: format!("{owner}/{repo}"),
         sha: commit.sha,
@@ -132,15 +176,51 @@ async fn commit(
         base_sha: commit.base_sha,
         ancestors: commit.ancestors,
         complete,
+        gate_status: evaluation.as_ref().map(|e| e.status.clone()),
+        conclusion: evaluation.as_ref().and_then(|e| e.conclusion.clone()),
         targets: commit
             .targets
             .into_iter()
-            .map(|status| TargetStatusView {
-                status,
-                verdict: None,
-                baseline: None,
+            .map(|status| {
+                let (verdict, baseline) = target_verdict(judged, &status.target);
+                TargetStatusView {
+                    status,
+                    verdict,
+                    baseline,
+                }
             })
             .collect(),
+    }))
+}
+
+/// What was (or, without a GitHub App, would be) posted for a commit.
+#[derive(Debug, Serialize)]
+struct ReportView {
+    repository: String,
+    sha: String,
+    #[serde(flatten)]
+    evaluation: StoredEvaluation,
+}
+
+async fn commit_report(
+    State(state): State<AppState>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Result<Json<ReportView>, ApiError> {
+    let repository = find_repository(&state, &owner, &repo).await?;
+    let sha = valid_sha(&sha)?;
+    let evaluation = state
+        .store
+        .commit_evaluation(repository.id, &sha)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "commit {sha} of {owner}/{repo} has not been evaluated (not uploaded, or not measured yet)"
+            ))
+        })?;
+    Ok(Json(ReportView {
+        repository: format!("{owner}/{repo}"),
+        sha,
+        evaluation,
     }))
 }
 

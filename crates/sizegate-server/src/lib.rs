@@ -1,6 +1,6 @@
 //! `sizegate-server`: the axum application: uploads, the JSON API,
-//! `/healthz` and `/metrics` (webhooks and the dashboard come with later
-//! issues). One module per area, each with `pub fn router()`; [`app`] merges
+//! GitHub webhooks, `/healthz` and `/metrics` (the dashboard comes with a
+//! later issue). One module per area, each with `pub fn router()`; [`app`] merges
 //! them.
 
 mod api;
@@ -9,6 +9,7 @@ mod error;
 mod health;
 mod metrics;
 mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use sizegate_github::GitHubClient;
 use sizegate_store::{BlobStore, Store};
 use sizegate_worker::WorkerMetrics;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::Uploader;
 pub use error::ApiError;
 pub use metrics::ServerMetrics;
+pub use webhooks::MAX_WEBHOOK_BYTES;
 
 /// Settings of the HTTP side (flags and env vars of `sizegate serve`).
 #[derive(Debug, Clone)]
@@ -37,6 +40,12 @@ pub struct ServerConfig {
     /// Public base URL (`SIZEGATE_PUBLIC_URL`): status URLs in upload
     /// answers are absolute when it is set.
     pub public_url: Option<String>,
+    /// Secret of the GitHub App's webhooks (`SIZEGATE_GITHUB_WEBHOOK_SECRET`);
+    /// without it `POST /webhooks/github` answers 503.
+    pub webhook_secret: Option<String>,
+    /// The GitHub App client, to forget cached installations that webhooks
+    /// say were removed; `None` without an App.
+    pub github: Option<Arc<GitHubClient>>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +55,8 @@ impl Default for ServerConfig {
             max_targets_per_upload: 64,
             max_attempts: 5,
             public_url: None,
+            webhook_secret: None,
+            github: None,
         }
     }
 }
@@ -84,6 +95,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(uploads::router())
         .merge(api::router())
+        .merge(webhooks::router())
         .merge(health::router())
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)

@@ -63,7 +63,11 @@ async fn upload_is_measured_and_visible_in_the_api(pool: sqlx::PgPool) {
     assert_eq!(linux_status["sizes"]["file"], 3000);
     assert_eq!(linux_status["sizes"]["shipped"], 1500);
     assert_eq!(linux_status["format"], "elf");
-    assert_eq!(linux_status["verdict"], Value::Null);
+    // No baseline (the parent was never uploaded) and no budgets: neutral.
+    assert_eq!(linux_status["verdict"], "neutral", "{commit}");
+    assert_eq!(linux_status["baseline"], Value::Null);
+    assert_eq!(commit["gate_status"], "completed", "{commit}");
+    assert_eq!(commit["conclusion"], "neutral", "{commit}");
     assert_eq!(by_name("wasm32/app.wasm")["sizes"]["file"], 1001);
     assert_eq!(commit["branch"], "main");
     assert_eq!(commit["ancestors"], json!([sha(0)]));

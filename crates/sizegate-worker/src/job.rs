@@ -202,11 +202,13 @@ impl Worker {
         Ok(Ok(id))
     }
 
-    /// Seam for the next issue: evaluate the gate (budgets of `sizegate.toml`
-    /// against the baseline) and post the PR comment and check run. Runs
-    /// after the measurement is stored and before the job is marked done; it
-    /// must be idempotent too (jobs are delivered at least once).
-    async fn gate_and_report(&self, _job: &ClaimedJob, _measurement_id: i64) -> Result<(), Error> {
-        Ok(())
+    /// Evaluate the gate of the job's commit (budgets of `sizegate.toml`
+    /// against the baseline) and report it. Runs after the measurement is
+    /// stored and before the job is marked done; idempotent, since jobs are
+    /// delivered at least once. A reporting failure fails the attempt, so the
+    /// queue retries it with backoff (the measurement is not redone).
+    async fn gate_and_report(&self, job: &ClaimedJob, _measurement_id: i64) -> Result<(), Error> {
+        self.gate_and_report_commit(job.repository_id, &job.commit_sha)
+            .await
     }
 }

@@ -8,14 +8,17 @@
 //! Delivery is at least once: storing a measurement is idempotent.
 
 pub mod analyzer;
+mod gate;
 mod job;
 pub mod limits;
 mod metrics;
+mod report;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sizegate_github::GitHubClient;
 use sizegate_store::{BlobStore, Store};
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
@@ -53,6 +56,9 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// Where artifacts from a remote blob store are downloaded for analysis.
     pub scratch_dir: PathBuf,
+    /// Base URL of the dashboard, for links in comments and checks
+    /// (`SIZEGATE_PUBLIC_URL`; empty: no links).
+    pub public_url: String,
 }
 
 impl WorkerConfig {
@@ -71,6 +77,7 @@ impl WorkerConfig {
             top_symbols: 200,
             shutdown_grace: Duration::from_secs(20),
             scratch_dir: std::env::temp_dir(),
+            public_url: String::new(),
         }
     }
 
@@ -109,6 +116,12 @@ pub enum Error {
     /// Blob store.
     #[error(transparent)]
     Blob(#[from] sizegate_store::BlobError),
+    /// The gate could not be evaluated.
+    #[error("gate: {0}")]
+    Gate(String),
+    /// Posting to GitHub failed (after the client's own retries).
+    #[error("reporting to GitHub: {0}")]
+    Report(String),
 }
 
 /// The workers of one process.
@@ -118,6 +131,9 @@ pub struct Worker {
     blobs: Arc<dyn BlobStore>,
     config: Arc<WorkerConfig>,
     metrics: Arc<WorkerMetrics>,
+    /// The GitHub App client; `None`: the reporter is off and evaluations
+    /// are only stored.
+    github: Option<Arc<GitHubClient>>,
 }
 
 impl Worker {
@@ -133,7 +149,15 @@ impl Worker {
             blobs,
             config: Arc::new(config),
             metrics,
+            github: None,
         }
+    }
+
+    /// Post evaluations to GitHub through `client` (the reporter is off
+    /// without it).
+    pub fn with_github(mut self, client: Arc<GitHubClient>) -> Self {
+        self.github = Some(client);
+        self
     }
 
     /// Run until `shutdown` is cancelled: then stop claiming, let the jobs

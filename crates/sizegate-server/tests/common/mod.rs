@@ -33,6 +33,16 @@ impl TestServer {
     }
 
     pub async fn start_with(pool: sqlx::PgPool, config: ServerConfig, worker: bool) -> Self {
+        Self::start_reporting(pool, config, worker, None).await
+    }
+
+    /// Like [`TestServer::start_with`], the workers reporting through `github`.
+    pub async fn start_reporting(
+        pool: sqlx::PgPool,
+        config: ServerConfig,
+        worker: bool,
+        github: Option<Arc<sizegate_github::GitHubClient>>,
+    ) -> Self {
         sizegate_store::install_crypto_provider();
         let store = Store::new(pool);
         let data = tempfile::tempdir().unwrap();
@@ -60,7 +70,10 @@ impl TestServer {
         if worker {
             let mut config = WorkerConfig::for_tests(fake_analyzer());
             config.concurrency = 2;
-            let worker = Worker::new(store.clone(), blobs, config, worker_metrics);
+            let mut worker = Worker::new(store.clone(), blobs, config, worker_metrics);
+            if let Some(github) = github {
+                worker = worker.with_github(github);
+            }
             tasks.push(tokio::spawn(worker.run(shutdown.clone())));
         }
         TestServer {

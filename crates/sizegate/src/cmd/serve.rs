@@ -10,6 +10,7 @@ use sizegate_github::oidc::{OidcConfig, OidcVerifier};
 use sizegate_server::{AppState, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
+use super::github_app::GitHubArgs;
 use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
 
 /// Arguments of `sizegate serve`.
@@ -42,6 +43,8 @@ pub struct Args {
     #[command(flatten)]
     worker: WorkerArgs,
     #[command(flatten)]
+    github: GitHubArgs,
+    #[command(flatten)]
     log: LogArgs,
 }
 
@@ -59,7 +62,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .context("applying database migrations")?;
     let blobs = args.storage.open().await?;
-    let worker_config = args.worker.config(&args.storage.data_dir)?;
+    let mut worker_config = args.worker.config(&args.storage.data_dir)?;
+    worker_config.public_url = args.public_url.clone().unwrap_or_default();
+    let github = args.github.client()?;
     let worker_metrics = Arc::new(WorkerMetrics::default());
     let state = AppState {
         store: store.clone(),
@@ -68,6 +73,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             max_artifact_bytes: args.max_artifact_bytes,
             max_attempts: args.job_max_attempts.max(1),
             public_url: args.public_url.clone(),
+            webhook_secret: args.github.github_webhook_secret.clone(),
+            github: github.clone(),
             ..ServerConfig::default()
         }),
         metrics: Arc::new(ServerMetrics::default()),
@@ -84,7 +91,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let worker = if args.no_worker {
         None
     } else {
-        let worker = Worker::new(store, blobs, worker_config, worker_metrics);
+        let mut worker = Worker::new(store, blobs, worker_config, worker_metrics);
+        if let Some(github) = github {
+            worker = worker.with_github(github);
+        }
         Some(tokio::spawn(worker.run(shutdown.clone())))
     };
     tracing::info!("sizegate listening on http://{address}");

@@ -137,6 +137,7 @@ impl WorkerArgs {
             top_symbols: 200,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             scratch_dir,
+            public_url: String::new(),
         })
     }
 }

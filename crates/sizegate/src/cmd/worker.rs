@@ -8,6 +8,7 @@ use anyhow::Context;
 use sizegate_server::{AppState, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
+use super::github_app::GitHubArgs;
 use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
 
 /// Arguments of `sizegate worker`.
@@ -17,6 +18,11 @@ pub struct Args {
     /// address (port 0 picks one; the log says which). Off by default.
     #[arg(long, env = "SIZEGATE_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// Public base URL of the sizegate server (links in comments and checks).
+    #[arg(long, env = "SIZEGATE_PUBLIC_URL")]
+    public_url: Option<String>,
+    #[command(flatten)]
+    github: GitHubArgs,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -33,7 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = args.database.connect(false).await?;
         let blobs = args.storage.open().await?;
-        let config = args.worker.config(&args.storage.data_dir)?;
+        let mut config = args.worker.config(&args.storage.data_dir)?;
+        config.public_url = args.public_url.clone().unwrap_or_default();
+        let github = args.github.client()?;
         let metrics = Arc::new(WorkerMetrics::default());
         let shutdown = shutdown_on_signal();
         let operations = match &args.metrics_listen {
@@ -62,7 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        let worker = Worker::new(store, blobs, config, metrics);
+        let mut worker = Worker::new(store, blobs, config, metrics);
+        if let Some(github) = github {
+            worker = worker.with_github(github);
+        }
         worker.run(shutdown.clone()).await;
         shutdown.cancel();
         if let Some(operations) = operations {

@@ -1,0 +1,182 @@
+//! `POST /webhooks/github`: GitHub App webhooks. The body is read whole
+//! (bounded), its `X-Hub-Signature-256` checked before anything is written,
+//! the `X-GitHub-Delivery` id recorded (a redelivery is a 200 no-op), then
+//! the event recorded. Evaluations are requested through the job queue, so
+//! the answer is fast.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use serde_json::{Value, json};
+use sizegate_github::webhook::{
+    InstallationAction, PullRequestEvent, WebhookEvent, parse_event, verify_signature,
+};
+use sizegate_store::github_events::PullRequestState;
+
+use crate::{ApiError, AppState};
+
+/// Largest webhook body accepted (GitHub caps payloads at 25 MiB).
+pub const MAX_WEBHOOK_BYTES: usize = 25 << 20;
+
+/// Webhook routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/webhooks/github",
+        post(github_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
+    )
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn github_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Some(secret) = state.config.webhook_secret.as_deref() else {
+        return Err(ApiError::Unavailable(
+            "webhooks are off: set SIZEGATE_GITHUB_WEBHOOK_SECRET".to_owned(),
+        ));
+    };
+    verify_signature(
+        secret.as_bytes(),
+        &body,
+        header(&headers, "x-hub-signature-256"),
+    )
+    .map_err(|e| ApiError::Unauthorized(format!("webhook rejected: {e}")))?;
+    let event_name = header(&headers, "x-github-event")
+        .ok_or_else(|| ApiError::BadRequest("missing X-GitHub-Event header".to_owned()))?;
+    let delivery = header(&headers, "x-github-delivery")
+        .filter(|d| !d.is_empty() && d.len() <= 200)
+        .ok_or_else(|| ApiError::BadRequest("missing X-GitHub-Delivery header".to_owned()))?;
+    let event =
+        parse_event(event_name, &body).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let action = match &event {
+        WebhookEvent::Ignored { action, .. } => action.clone(),
+        _ => None,
+    };
+    if !state
+        .store
+        .record_webhook_delivery(delivery, event_name, action.as_deref())
+        .await?
+    {
+        return Ok(Json(json!({ "delivery": delivery, "duplicate": true })));
+    }
+    let evaluations = handle_event(&state, event).await?;
+    Ok(Json(json!({
+        "delivery": delivery,
+        "duplicate": false,
+        "evaluations_requested": evaluations,
+    })))
+}
+
+/// Record what the event says; returns how many evaluations were requested.
+async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, ApiError> {
+    match event {
+        WebhookEvent::PullRequest(pr) => pull_request(state, pr).await,
+        WebhookEvent::CheckRunRerequested(run) => {
+            request(state, &run.repo.to_string(), &run.head_sha).await
+        }
+        WebhookEvent::CheckSuiteRerequested(suite) => {
+            request(state, &suite.repo.to_string(), &suite.head_sha).await
+        }
+        WebhookEvent::Installation(change) => {
+            let id = i64::try_from(change.installation_id)
+                .map_err(|_| ApiError::Unprocessable("installation id out of range".to_owned()))?;
+            if change.action == InstallationAction::Deleted {
+                state.store.delete_installation(id).await?;
+                if let Some(github) = &state.config.github {
+                    github.forget_installation(change.installation_id);
+                }
+            } else {
+                let repos: Vec<String> =
+                    change.repositories.iter().map(|r| r.to_string()).collect();
+                state
+                    .store
+                    .upsert_installation(id, &change.account, &repos)
+                    .await?;
+            }
+            Ok(0)
+        }
+        WebhookEvent::InstallationRepositories(change) => {
+            let id = i64::try_from(change.installation_id)
+                .map_err(|_| ApiError::Unprocessable("installation id out of range".to_owned()))?;
+            if let Some(mut repos) = state.store.installation_repositories(id).await? {
+                let removed: Vec<String> = change.removed.iter().map(|r| r.to_string()).collect();
+                repos.retain(|r| !removed.contains(r));
+                repos.extend(change.added.iter().map(|r| r.to_string()));
+                repos.sort();
+                repos.dedup();
+                let account = change
+                    .added
+                    .first()
+                    .or(change.removed.first())
+                    .map(|r| r.owner().to_owned())
+                    .unwrap_or_default();
+                state
+                    .store
+                    .upsert_installation(id, &account, &repos)
+                    .await?;
+            }
+            if let Some(github) = &state.config.github {
+                for repo in &change.removed {
+                    github.forget_repository(repo);
+                }
+            }
+            Ok(0)
+        }
+        WebhookEvent::Ignored { .. } => Ok(0),
+    }
+}
+
+async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, ApiError> {
+    let Some(repository) = state
+        .store
+        .find_repository(pr.repo.owner(), pr.repo.name())
+        .await?
+    else {
+        // Nothing uploaded for this repository yet: nothing to judge.
+        return Ok(0);
+    };
+    let number = i64::try_from(pr.number)
+        .map_err(|_| ApiError::Unprocessable("pull request number out of range".to_owned()))?;
+    state
+        .store
+        .upsert_pull_request(
+            repository.id,
+            &PullRequestState {
+                number,
+                head_sha: Some(pr.head_sha.to_ascii_lowercase()),
+                base_sha: Some(pr.base_sha.to_ascii_lowercase()),
+                labels: pr.labels.clone(),
+            },
+        )
+        .await?;
+    if !pr.action.needs_evaluation() {
+        return Ok(0);
+    }
+    let requested = state
+        .store
+        .request_evaluation(repository.id, &pr.head_sha.to_ascii_lowercase())
+        .await?;
+    Ok(usize::from(requested))
+}
+
+async fn request(state: &AppState, full_name: &str, sha: &str) -> Result<usize, ApiError> {
+    let Some((owner, name)) = full_name.split_once('/') else {
+        return Ok(0);
+    };
+    let Some(repository) = state.store.find_repository(owner, name).await? else {
+        return Ok(0);
+    };
+    let requested = state
+        .store
+        .request_evaluation(repository.id, &sha.to_ascii_lowercase())
+        .await?;
+    Ok(usize::from(requested))
+}

@@ -1,0 +1,290 @@
+//! `POST /webhooks/github` without a GitHub App: signature and header
+//! checks, the body limit, installations, and re-evaluation on request
+//! (the reporter is off, so evaluations are stored as `disabled`).
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, meta, sha};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sizegate_server::ServerConfig;
+
+const SECRET: &str = "s3cret";
+const REPO: &str = "acme/app";
+
+fn signed(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post(server: &TestServer, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+    let mut request = server
+        .client
+        .post(format!("{}/webhooks/github", server.url))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliver(server: &TestServer, delivery: &str, event: &str, body: &Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let signature = signed(&bytes);
+    post(
+        server,
+        &[
+            ("x-github-event", event),
+            ("x-github-delivery", delivery),
+            ("x-hub-signature-256", &signature),
+        ],
+        bytes,
+    )
+    .await
+}
+
+async fn with_secret(pool: sqlx::PgPool) -> TestServer {
+    let config = ServerConfig {
+        webhook_secret: Some(SECRET.to_owned()),
+        ..ServerConfig::for_tests()
+    };
+    TestServer::start_with(pool, config, true).await
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn refused_without_secret_signature_or_headers(pool: sqlx::PgPool) {
+    let server = TestServer::start_with(pool.clone(), ServerConfig::for_tests(), false).await;
+    let (status, body) = deliver(&server, "d1", "ping", &json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("SIZEGATE_GITHUB_WEBHOOK_SECRET")
+    );
+    server.stop().await;
+
+    let server = with_secret(pool).await;
+    let (status, _) = post(
+        &server,
+        &[("x-github-event", "ping"), ("x-github-delivery", "d1")],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let signature = signed(b"{}");
+    let (status, body) = post(
+        &server,
+        &[
+            ("x-github-delivery", "d1"),
+            ("x-hub-signature-256", &signature),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(
+        &server,
+        &[
+            ("x-github-event", "pull_request"),
+            ("x-github-delivery", "d2"),
+            ("x-hub-signature-256", &signature),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let big = vec![b' '; sizegate_server::MAX_WEBHOOK_BYTES + 1];
+    let signature = signed(&big);
+    let (status, _) = post(
+        &server,
+        &[
+            ("x-github-event", "ping"),
+            ("x-github-delivery", "d3"),
+            ("x-hub-signature-256", &signature),
+        ],
+        big,
+    )
+    .await;
+    assert_eq!(status, 413);
+    let deliveries: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 0);
+    // An event sizegate does not act on is recorded and ignored.
+    let (status, body) = deliver(&server, "d4", "ping", &json!({"zen": "hi"})).await;
+    assert_eq!(
+        (status, &body["evaluations_requested"]),
+        (200, &json!(0)),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn installations_are_recorded(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let installation = |action: &str| {
+        json!({
+            "action": action,
+            "installation": { "id": 9, "account": { "login": "acme" } },
+            "repositories": [{ "full_name": REPO }],
+        })
+    };
+    let (status, body) = deliver(&server, "i1", "installation", &installation("created")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.store.installation_repositories(9).await.unwrap(),
+        Some(vec![REPO.to_owned()])
+    );
+    let added = json!({
+        "action": "added",
+        "installation": { "id": 9 },
+        "repositories_added": [{ "full_name": "acme/lib" }],
+        "repositories_removed": [{ "full_name": REPO }],
+    });
+    let (status, body) = deliver(&server, "i2", "installation_repositories", &added).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.store.installation_repositories(9).await.unwrap(),
+        Some(vec!["acme/lib".to_owned()])
+    );
+    let (status, _) = deliver(&server, "i3", "installation", &installation("deleted")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.store.installation_repositories(9).await.unwrap(),
+        None
+    );
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn rerequested_checks_are_evaluated_again(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let token = server.token(REPO).await;
+    let (status, body) = server
+        .upload(
+            Some(&token),
+            &meta(REPO, &sha(1)),
+            &[("linux/app", vec![b'a'; 1000])],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    server.wait_complete(REPO, &sha(1)).await;
+    let report_path = format!("/api/v1/repos/{REPO}/commits/{}/report", sha(1));
+    let (status, report) = server.get(&report_path).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["report_state"], "disabled", "{report}");
+    assert!(
+        report["comment_markdown"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!--")
+    );
+    let revision = report["revision"].as_i64().unwrap();
+
+    let rerequest = json!({
+        "action": "rerequested",
+        "check_suite": { "head_sha": sha(1), "head_branch": "main", "pull_requests": [] },
+        "repository": { "full_name": REPO },
+        "installation": { "id": 9 },
+    });
+    let (status, body) = deliver(&server, "c1", "check_suite", &rerequest).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["evaluations_requested"], 1, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, report) = server.get(&report_path).await;
+        if report["revision"].as_i64().unwrap() > revision {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not re-evaluated: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Unknown commits and repositories: nothing to do.
+    let mut unknown = rerequest.clone();
+    unknown["check_suite"]["head_sha"] = json!(sha(9));
+    let (status, body) = deliver(&server, "c2", "check_suite", &unknown).await;
+    assert_eq!(
+        (status, &body["evaluations_requested"]),
+        (200, &json!(0)),
+        "{body}"
+    );
+    let (status, _) = server
+        .get(&format!("/api/v1/repos/{REPO}/commits/{}/report", sha(9)))
+        .await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_changed_base_is_the_new_baseline(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let token = server.token(REPO).await;
+    for (commit, len) in [(sha(1), 1000), (sha(2), 1200)] {
+        let (status, body) = server
+            .upload(
+                Some(&token),
+                &meta(REPO, &commit),
+                &[("linux/app", vec![b'a'; len])],
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let mut pr_meta = meta(REPO, &sha(3));
+    pr_meta["pr"] = json!(4);
+    pr_meta["base_sha"] = json!(sha(1));
+    let (status, body) = server
+        .upload(Some(&token), &pr_meta, &[("linux/app", vec![b'b'; 1300])])
+        .await;
+    assert_eq!(status, 202, "{body}");
+    for n in 1..=3 {
+        server.wait_complete(REPO, &sha(n)).await;
+    }
+    let baseline = |commit: Value| commit["targets"][0]["baseline"]["sha"].clone();
+    assert_eq!(
+        baseline(server.wait_complete(REPO, &sha(3)).await),
+        json!(sha(1))
+    );
+
+    let edited = json!({
+        "action": "edited",
+        "number": 4,
+        "changes": { "base": { "ref": { "from": "main" } } },
+        "pull_request": {
+            "number": 4,
+            "head": { "sha": sha(3), "ref": "feature" },
+            "base": { "sha": sha(2), "ref": "release" },
+            "labels": [],
+        },
+        "repository": { "full_name": REPO },
+    });
+    let (status, body) = deliver(&server, "e1", "pull_request", &edited).await;
+    assert_eq!(
+        (status, &body["evaluations_requested"]),
+        (200, &json!(1)),
+        "{body}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let commit = server.wait_complete(REPO, &sha(3)).await;
+        if baseline(commit.clone()) == json!(sha(2)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "base change not applied: {commit}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}

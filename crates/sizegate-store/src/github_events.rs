@@ -1,0 +1,132 @@
+//! What GitHub's webhooks tell us: which deliveries were handled (so a
+//! redelivery is a no-op), the latest labels and heads of each pull
+//! request, and the App's installations.
+
+use crate::{Error, Store};
+
+/// The latest known state of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PullRequestState {
+    /// Pull request number.
+    pub number: i64,
+    /// Head sha, when known.
+    pub head_sha: Option<String>,
+    /// Base sha, when known.
+    pub base_sha: Option<String>,
+    /// Label names.
+    pub labels: Vec<String>,
+}
+
+impl Store {
+    /// Record a webhook delivery. `true` the first time `delivery_id` is
+    /// seen, `false` for a redelivery (decided at the insert, so two
+    /// concurrent deliveries of one id cannot both be handled).
+    pub async fn record_webhook_delivery(
+        &self,
+        delivery_id: &str,
+        event: &str,
+        action: Option<&str>,
+    ) -> Result<bool, Error> {
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_deliveries (delivery_id, event, action) VALUES ($1, $2, $3)
+             ON CONFLICT (delivery_id) DO NOTHING",
+        )
+        .bind(delivery_id)
+        .bind(event)
+        .bind(action)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    /// Record the state of a pull request (labels replace the previous ones;
+    /// a missing head or base keeps the known one).
+    pub async fn upsert_pull_request(
+        &self,
+        repository_id: i64,
+        state: &PullRequestState,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO pull_requests (repository_id, number, head_sha, base_sha, labels)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (repository_id, number) DO UPDATE SET
+                 head_sha = COALESCE(EXCLUDED.head_sha, pull_requests.head_sha),
+                 base_sha = COALESCE(EXCLUDED.base_sha, pull_requests.base_sha),
+                 labels = EXCLUDED.labels,
+                 updated_at = now()",
+        )
+        .bind(repository_id)
+        .bind(state.number)
+        .bind(&state.head_sha)
+        .bind(&state.base_sha)
+        .bind(&state.labels)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest known state of a pull request.
+    pub async fn pull_request(
+        &self,
+        repository_id: i64,
+        number: i64,
+    ) -> Result<Option<PullRequestState>, Error> {
+        let state = sqlx::query_as(
+            "SELECT number, head_sha, base_sha, labels FROM pull_requests
+             WHERE repository_id = $1 AND number = $2",
+        )
+        .bind(repository_id)
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(state)
+    }
+
+    /// Record an installation of the App and the repositories it covers
+    /// (`owner/name`); installing again after a deletion revives it.
+    pub async fn upsert_installation(
+        &self,
+        installation_id: i64,
+        account: &str,
+        repositories: &[String],
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO installations (id, account, repositories) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET account = EXCLUDED.account,
+                 repositories = EXCLUDED.repositories, deleted_at = NULL, updated_at = now()",
+        )
+        .bind(installation_id)
+        .bind(account)
+        .bind(repositories)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Mark an installation deleted. `false` if it was not known.
+    pub async fn delete_installation(&self, installation_id: i64) -> Result<bool, Error> {
+        let updated = sqlx::query(
+            "UPDATE installations SET deleted_at = now(), updated_at = now() WHERE id = $1",
+        )
+        .bind(installation_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// The repositories of a live installation (`None` when unknown or deleted).
+    pub async fn installation_repositories(
+        &self,
+        installation_id: i64,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let repositories = sqlx::query_scalar(
+            "SELECT repositories FROM installations WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(installation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(repositories)
+    }
+}

@@ -1,0 +1,240 @@
+//! The gate of one commit: load every target uploaded for it (the matrix
+//! barrier), choose each target's baseline among the measured candidate
+//! commits, diff the stored reports, choose the config, evaluate, render
+//! and store the evaluation. Then [`crate::report`] posts it.
+
+use std::collections::{HashMap, HashSet};
+
+use sizegate_analyze::Report;
+use sizegate_gate::{
+    BaselineCandidates, BaselineOnlyTarget, BaselineState, Config, Event, GateInput, HeadState,
+    Measurement, RenderContext, TargetInput, choose_baseline, choose_config, evaluate,
+    render_check, render_comment,
+};
+use sizegate_store::evaluations::{GateCommit, NewEvaluation};
+use sizegate_store::measurements::decode_report;
+
+use crate::{Error, Worker};
+
+/// What [`Worker::evaluate_commit`] stored.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRevision {
+    /// The commit evaluated.
+    pub commit: GateCommit,
+    /// The revision of its evaluation.
+    pub revision: i32,
+}
+
+/// The commits a commit is compared with, in order of preference.
+fn candidate_shas(commit: &GateCommit) -> Vec<String> {
+    match (&commit.pr_number, &commit.base_sha) {
+        (Some(_), Some(base)) => std::iter::once(base.clone())
+            .chain(commit.ancestors.iter().cloned())
+            .collect(),
+        _ => commit
+            .ancestors
+            .iter()
+            .find(|sha| **sha != commit.sha)
+            .cloned()
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn candidates(commit: &GateCommit) -> BaselineCandidates<'_> {
+    match (&commit.pr_number, &commit.base_sha) {
+        (Some(_), Some(base)) => BaselineCandidates::PullRequest {
+            base_sha: base,
+            ancestors: &commit.ancestors,
+        },
+        _ => BaselineCandidates::Push {
+            first_parent: commit
+                .ancestors
+                .iter()
+                .find(|sha| **sha != commit.sha)
+                .map(String::as_str),
+        },
+    }
+}
+
+/// Parse a stored `sizegate.toml`; a broken one judges nothing (the upload
+/// endpoint already refused invalid configs, so this is only a safety net).
+fn parse_config(text: Option<&String>, origin: &str) -> Option<Config> {
+    let text = text?;
+    match Config::parse(text, origin) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            tracing::warn!(origin, error = %e, "stored sizegate.toml does not parse; ignored");
+            None
+        }
+    }
+}
+
+impl Worker {
+    async fn load_report(&self, key: &str) -> Result<Report, Error> {
+        let bytes = self.blobs.get(key).await?;
+        Ok(decode_report(&bytes)?)
+    }
+
+    /// Evaluate commit `sha` of a repository and store the result. `None`
+    /// for an unknown commit. The caller holds the commit's report lock, so
+    /// the last evaluation stored saw every measurement stored before it.
+    pub(crate) async fn evaluate_commit(
+        &self,
+        repository_id: i64,
+        sha: &str,
+    ) -> Result<Option<StoredRevision>, Error> {
+        let Some(mut commit) = self.store.gate_commit(repository_id, sha).await? else {
+            return Ok(None);
+        };
+        // What webhooks said of the pull request: its labels, and its base
+        // when it was changed after the upload (the new base comes first;
+        // the uploaded history of the old one still follows).
+        let pull_request = match commit.pr_number {
+            Some(number) => self.store.pull_request(repository_id, number).await?,
+            None => None,
+        };
+        if let Some(pr) = &pull_request
+            && pr.head_sha.as_deref() == Some(commit.sha.as_str())
+            && pr.base_sha.is_some()
+        {
+            commit.base_sha = pr.base_sha.clone();
+        }
+        let targets = self.store.gate_targets(commit.id).await?;
+        let shas = candidate_shas(&commit);
+        let measured: HashMap<(String, String), String> = self
+            .store
+            .measured_builds(repository_id, &shas)
+            .await?
+            .into_iter()
+            .map(|b| ((b.sha, b.target), b.report_key))
+            .collect();
+
+        let mut inputs = Vec::with_capacity(targets.len());
+        let mut first_baseline: Option<String> = None;
+        for target in &targets {
+            let baseline = choose_baseline(candidates(&commit), |sha| {
+                measured.contains_key(&(sha.to_owned(), target.target.clone()))
+            });
+            // A stored report means measured, whatever the job's state: the
+            // job that stored it runs this before it is marked done.
+            let head_report = match &target.report_key {
+                Some(key) => Some(self.load_report(key).await?),
+                None => None,
+            };
+            let head = match (&head_report, target.status.as_str()) {
+                (Some(report), _) => HeadState::Measured(Measurement::from_report(report)),
+                (None, "failed") => HeadState::Failed {
+                    error: target.error.clone().unwrap_or_default(),
+                },
+                (None, _) => HeadState::Pending,
+            };
+            let (baseline, diff) = match baseline {
+                Ok(found) => {
+                    let key = measured
+                        .get(&(found.sha.clone(), target.target.clone()))
+                        .ok_or_else(|| Error::Gate("baseline report vanished".to_owned()))?;
+                    let old = self.load_report(key).await?;
+                    let diff = head_report
+                        .as_ref()
+                        .map(|new| sizegate_analyze::diff(&old, new));
+                    first_baseline.get_or_insert_with(|| found.sha.clone());
+                    (
+                        BaselineState::Found {
+                            commit: found,
+                            measurement: Measurement::from_report(&old),
+                        },
+                        diff,
+                    )
+                }
+                Err(none) => (BaselineState::None(none), None),
+            };
+            inputs.push(TargetInput {
+                name: target.target.clone(),
+                head,
+                baseline,
+                diff,
+            });
+        }
+
+        // Targets the main baseline commit measured that this commit lacks.
+        let head_names: HashSet<&str> = targets.iter().map(|t| t.target.as_str()).collect();
+        let mut baseline_only = Vec::new();
+        if let Some(base) = &first_baseline {
+            let behind = shas.iter().position(|s| s == base).unwrap_or(0);
+            let mut missing: Vec<(&String, &String)> = measured
+                .iter()
+                .filter(|((sha, name), _)| sha == base && !head_names.contains(name.as_str()))
+                .map(|((_, name), key)| (name, key))
+                .collect();
+            missing.sort();
+            for (name, key) in missing {
+                let report = self.load_report(key).await?;
+                baseline_only.push(BaselineOnlyTarget {
+                    name: name.clone(),
+                    commit: sizegate_gate::BaselineCommit {
+                        sha: base.clone(),
+                        behind,
+                    },
+                    sizes: report.sizes,
+                });
+            }
+        }
+
+        // The baseline's budgets judge, so a pull request cannot loosen its
+        // own gate; the head's are used when the baseline has none.
+        let mut config_shas = vec![commit.sha.clone()];
+        config_shas.extend(first_baseline.iter().cloned());
+        let configs = self
+            .store
+            .commit_configs(repository_id, &config_shas)
+            .await?;
+        let baseline_config = first_baseline
+            .as_ref()
+            .and_then(|base| parse_config(configs.get(base), "baseline sizegate.toml"));
+        let head_config = parse_config(configs.get(&commit.sha), "head sizegate.toml");
+        let config = choose_config(baseline_config.as_ref(), head_config.as_ref());
+
+        let event = match commit.pr_number {
+            Some(number) => Event::PullRequest {
+                number: u64::try_from(number).unwrap_or(0),
+                labels: pull_request.map(|pr| pr.labels).unwrap_or_default(),
+            },
+            None => Event::Push,
+        };
+        let evaluation = evaluate(&GateInput {
+            event,
+            config,
+            targets: inputs,
+            baseline_only,
+        });
+        let mut ctx = RenderContext::new(&self.config.public_url, &commit.owner, &commit.name);
+        ctx.head_sha = Some(commit.sha.clone());
+        let comment = render_comment(&evaluation, &ctx);
+        let check = render_check(&evaluation, &ctx);
+        let new = NewEvaluation {
+            pr_number: commit.pr_number,
+            status: evaluation.status.as_str().to_owned(),
+            conclusion: evaluation.conclusion.map(|c| c.as_str().to_owned()),
+            config_source: serde_json::to_value(evaluation.config_source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            evaluation: serde_json::to_value(&evaluation)
+                .map_err(|e| Error::Gate(format!("evaluation does not serialize: {e}")))?,
+            comment_markdown: comment,
+            check_title: check.title,
+            check_summary: check.summary,
+            reporter_enabled: self.github.is_some(),
+        };
+        let revision = self.store.save_evaluation(commit.id, &new).await?;
+        tracing::info!(
+            commit = %commit.sha,
+            revision,
+            status = %new.status,
+            conclusion = new.conclusion.as_deref().unwrap_or("-"),
+            "gate evaluated"
+        );
+        Ok(Some(StoredRevision { commit, revision }))
+    }
+}

@@ -1,0 +1,125 @@
+//! Reporting an evaluation to GitHub: the sticky comment on the pull
+//! request (for its head commit only) and the check run on the commit.
+//!
+//! Evaluating and posting happen under advisory locks — one per commit,
+//! then one per pull request — so workers in any number of processes never
+//! post two comments or two check runs, and the last evaluation stored is
+//! the one posted. A failure (after the client's own retries) is recorded
+//! on the evaluation and handed back, so the job queue retries it with
+//! backoff.
+
+use sizegate_github::{CheckConclusion, CheckRunRequest, CheckStatus, GitHubClient, Repo};
+use sizegate_store::evaluations::StoredEvaluation;
+
+use crate::gate::StoredRevision;
+use crate::{Error, Worker};
+
+fn check_status(status: &str) -> CheckStatus {
+    match status {
+        "completed" => CheckStatus::Completed,
+        _ => CheckStatus::InProgress,
+    }
+}
+
+fn check_conclusion(conclusion: Option<&str>) -> Option<CheckConclusion> {
+    match conclusion? {
+        "success" => Some(CheckConclusion::Success),
+        "failure" => Some(CheckConclusion::Failure),
+        _ => Some(CheckConclusion::Neutral),
+    }
+}
+
+impl Worker {
+    /// Evaluate commit `sha` and, when a GitHub App is configured, post the
+    /// result. Idempotent: a job delivered twice posts the same text to the
+    /// same comment and check run.
+    pub async fn gate_and_report_commit(&self, repository_id: i64, sha: &str) -> Result<(), Error> {
+        let commit_key = format!("sizegate:commit:{repository_id}:{sha}");
+        let _commit_lock = self.store.lock_for_report(&[commit_key]).await?;
+        let Some(stored) = self.evaluate_commit(repository_id, sha).await? else {
+            return Ok(());
+        };
+        let Some(github) = &self.github else {
+            return Ok(());
+        };
+        let pr_lock = match stored.commit.pr_number {
+            Some(number) => Some(
+                self.store
+                    .lock_for_report(&[format!("sizegate:pr:{repository_id}:{number}")])
+                    .await?,
+            ),
+            None => None,
+        };
+        let posted = self.post(github, &stored).await;
+        drop(pr_lock);
+        let commit_id = stored.commit.id;
+        match posted {
+            Ok(()) => {
+                self.store
+                    .mark_report_posted(commit_id, stored.revision)
+                    .await?;
+                tracing::info!(commit = %sha, revision = stored.revision, "reported to GitHub");
+                Ok(())
+            }
+            Err(message) => {
+                self.store
+                    .mark_report_failed(commit_id, stored.revision, &message)
+                    .await?;
+                Err(Error::Report(message))
+            }
+        }
+    }
+
+    async fn post(&self, github: &GitHubClient, stored: &StoredRevision) -> Result<(), String> {
+        let commit = &stored.commit;
+        let evaluation: StoredEvaluation = self
+            .store
+            .evaluation(commit.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the evaluation vanished".to_owned())?;
+        let repo = Repo::new(&commit.owner, &commit.name).map_err(|e| e.to_string())?;
+        if let Some(number) = commit.pr_number {
+            // Only the newest commit of a pull request speaks in its comment:
+            // a late evaluation of an older push must not overwrite it.
+            let head = self
+                .store
+                .pull_request_head(commit.repository_id, number)
+                .await
+                .map_err(|e| e.to_string())?;
+            if head.as_deref().is_none_or(|head| head == commit.sha) {
+                let number = u64::try_from(number).map_err(|e| e.to_string())?;
+                github
+                    .upsert_sticky_comment(
+                        &repo,
+                        number,
+                        sizegate_gate::COMMENT_MARKER,
+                        &evaluation.comment_markdown,
+                    )
+                    .await
+                    .map_err(|e| format!("posting the pull request comment failed: {e}"))?;
+            }
+        }
+        let public_url = self.config.public_url.trim_end_matches('/');
+        let request = CheckRunRequest {
+            name: sizegate_gate::CHECK_NAME.to_owned(),
+            head_sha: commit.sha.clone(),
+            status: check_status(&evaluation.status),
+            conclusion: check_conclusion(evaluation.conclusion.as_deref()),
+            title: evaluation.check_title,
+            summary: evaluation.check_summary,
+            details_url: (!public_url.is_empty()).then(|| {
+                format!(
+                    "{public_url}/repos/{}/{}/commits/{}",
+                    commit.owner, commit.name, commit.sha
+                )
+            }),
+            external_id: None,
+        };
+        github
+            .upsert_check_run(&repo, &request)
+            .await
+            .map_err(|e| format!("posting the check run failed: {e}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! The GitHub App settings of `serve` and `worker`: without an App id the
+//! reporter is off, evaluations are only stored, and the API shows what
+//! would have been posted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sizegate_github::{DEFAULT_API_URL, GitHubClient, GitHubConfig};
+
+/// GitHub App flags and env vars.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GitHubArgs {
+    /// The GitHub App id; the reporter is off without it.
+    #[arg(long, env = "SIZEGATE_GITHUB_APP_ID")]
+    pub github_app_id: Option<u64>,
+    /// The App's private key (PEM).
+    #[arg(long, env = "SIZEGATE_GITHUB_PRIVATE_KEY", hide_env_values = true)]
+    pub github_private_key: Option<String>,
+    /// A file holding the App's private key (PEM).
+    #[arg(long, env = "SIZEGATE_GITHUB_PRIVATE_KEY_FILE")]
+    pub github_private_key_file: Option<PathBuf>,
+    /// The secret GitHub signs webhooks with; `POST /webhooks/github` answers
+    /// 503 without it.
+    #[arg(long, env = "SIZEGATE_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<String>,
+    /// GitHub API base URL (`https://HOST/api/v3` on GitHub Enterprise Server).
+    #[arg(long, env = "SIZEGATE_GITHUB_API_URL", default_value = DEFAULT_API_URL)]
+    pub github_api_url: String,
+}
+
+impl GitHubArgs {
+    /// The App client, or `None` without an App id.
+    pub fn client(&self) -> anyhow::Result<Option<Arc<GitHubClient>>> {
+        let Some(app_id) = self.github_app_id else {
+            tracing::info!("no GitHub App id (SIZEGATE_GITHUB_APP_ID): the reporter is off");
+            return Ok(None);
+        };
+        let pem = match (&self.github_private_key, &self.github_private_key_file) {
+            (Some(pem), _) => pem.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "reading the GitHub App private key {} (SIZEGATE_GITHUB_PRIVATE_KEY_FILE)",
+                    path.display()
+                )
+            })?,
+            (None, None) => anyhow::bail!(
+                "SIZEGATE_GITHUB_APP_ID is set but no private key is: set \
+                 SIZEGATE_GITHUB_PRIVATE_KEY or SIZEGATE_GITHUB_PRIVATE_KEY_FILE"
+            ),
+        };
+        let mut config = GitHubConfig::new(app_id, pem);
+        config.api_url = self.github_api_url.clone();
+        let client = GitHubClient::new(config).context("setting up the GitHub App client")?;
+        tracing::info!(app_id, api = %self.github_api_url, "GitHub reporter on");
+        Ok(Some(Arc::new(client)))
+    }
+}
