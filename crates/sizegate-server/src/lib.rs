@@ -1,13 +1,15 @@
 //! `sizegate-server`: the axum application: uploads, the JSON API,
-//! `/healthz` and `/metrics` (webhooks and the dashboard come with later
-//! issues). One module per area, each with `pub fn router()`; [`app`] merges
+//! the dashboard pages, `/healthz` and `/metrics` (webhooks come with a
+//! later issue). One module per area, each with `pub fn router()`; [`app`] merges
 //! them.
 
 mod api;
 mod auth;
+pub mod dashboard;
 mod error;
 mod health;
 mod metrics;
+pub mod session;
 mod uploads;
 
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(uploads::router())
         .merge(api::router())
+        .merge(dashboard::router())
         .merge(health::router())
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)

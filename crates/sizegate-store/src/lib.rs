@@ -6,7 +6,9 @@
 //! [`uploads`] (commits, targets, artifacts, builds), [`queue`] (jobs),
 //! [`measurements`] and [`history`] (the read side of the API).
 
+pub mod access;
 pub mod blob;
+pub mod dashboard;
 pub mod history;
 pub mod measurements;
 pub mod queue;

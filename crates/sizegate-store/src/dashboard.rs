@@ -1,0 +1,334 @@
+//! The read side of the dashboard: series of a target over a date or count
+//! range, the branches of a repository, what was measured for each target
+//! of a commit (sections, units, top symbols, toolchain, advice), the
+//! baseline to compare it with, and the pushes of a pull request.
+
+use chrono::{DateTime, Utc};
+use sizegate_analyze::Sizes;
+
+use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
+use crate::{Error, Store};
+
+/// A target of a repository.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TargetRef {
+    /// Row id.
+    pub id: i64,
+    /// Target name.
+    pub name: String,
+}
+
+/// One section, unit or symbol row of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SectionRow {
+    /// Section name.
+    pub name: String,
+    /// Kind (`code`, `rodata`, ...).
+    pub kind: String,
+    /// Bytes in the file.
+    pub file_size: i64,
+    /// Bytes in memory.
+    pub vm_size: i64,
+}
+
+/// A unit (crate, Go package) of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnitRow {
+    /// Unit name.
+    pub name: String,
+    /// Kind (`crate`, `package`, ...).
+    pub kind: String,
+    /// Bytes attributed.
+    pub size: i64,
+    /// Symbols attributed.
+    pub symbols: i64,
+}
+
+/// One of the largest symbols of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SymbolRow {
+    /// Demangled name.
+    pub name: String,
+    /// Unit it belongs to.
+    pub unit: String,
+    /// Section it lives in.
+    pub section: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+/// What was measured for one target of a commit.
+#[derive(Debug, Clone)]
+pub struct MeasuredTarget {
+    /// Target id.
+    pub target_id: i64,
+    /// Target name.
+    pub target: String,
+    /// Container format.
+    pub format: String,
+    /// Architecture.
+    pub arch: String,
+    /// Dominant language.
+    pub language: String,
+    /// Whether the artifact was stripped.
+    pub stripped: bool,
+    /// Headline sizes.
+    pub sizes: Sizes,
+    /// Toolchain facts, as the report has them.
+    pub toolchain: serde_json::Value,
+    /// Advice, as the report has it.
+    pub advice: serde_json::Value,
+    /// Key of the full report in the blob store.
+    pub report_key: String,
+    /// Sections, in report order.
+    pub sections: Vec<SectionRow>,
+    /// Units, in report order.
+    pub units: Vec<UnitRow>,
+    /// Largest symbols, largest first.
+    pub symbols: Vec<SymbolRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MeasurementRow {
+    id: i64,
+    target_id: i64,
+    target: String,
+    format: String,
+    arch: String,
+    language: String,
+    stripped: bool,
+    size_file: i64,
+    size_vm: i64,
+    size_shipped: i64,
+    size_gzip: i64,
+    size_zstd: i64,
+    size_debug: i64,
+    size_symbols: i64,
+    toolchain: serde_json::Value,
+    advice: serde_json::Value,
+    report_key: String,
+}
+
+/// A commit of a pull request (one push).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PushRow {
+    /// Commit sha.
+    pub sha: String,
+    /// Branch.
+    pub branch: Option<String>,
+    /// Base of the pull request at that push.
+    pub base_sha: Option<String>,
+    /// First-parent history of the base.
+    pub ancestors: Vec<String>,
+    /// When it was first uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+fn u(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl Store {
+    /// The targets of a repository, by name.
+    pub async fn target_refs(&self, repository_id: i64) -> Result<Vec<TargetRef>, Error> {
+        Ok(
+            sqlx::query_as("SELECT id, name FROM targets WHERE repository_id = $1 ORDER BY name")
+                .bind(repository_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The branches commits were uploaded on, most recently used first.
+    pub async fn branches(&self, repository_id: i64) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT branch FROM commits WHERE repository_id = $1 AND branch IS NOT NULL
+             GROUP BY branch ORDER BY max(created_at) DESC LIMIT 200",
+        )
+        .bind(repository_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The measured points of a target, oldest first: the newest `limit`
+    /// uploaded at or after `since`, optionally on one branch.
+    pub async fn target_series(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<HistoryPoint>, Error> {
+        let sql = format!(
+            "{HISTORY_SELECT}
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+             ORDER BY b.id DESC LIMIT $4"
+        );
+        let rows: Vec<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut points: Vec<HistoryPoint> = rows
+            .into_iter()
+            .filter_map(HistoryRow::into_point)
+            .collect();
+        points.reverse();
+        Ok(points)
+    }
+
+    /// The newest measured point of a target uploaded at or before `at`.
+    pub async fn target_point_at(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<HistoryPoint>, Error> {
+        let sql = format!(
+            "{HISTORY_SELECT}
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND b.created_at <= $3
+             ORDER BY b.id DESC LIMIT 1"
+        );
+        let row: Option<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(HistoryRow::into_point))
+    }
+
+    /// The `sizegate.toml` sent with the newest commit (on `branch`) that had one.
+    pub async fn latest_config(
+        &self,
+        repository_id: i64,
+        branch: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT config FROM commits
+             WHERE repository_id = $1 AND config IS NOT NULL AND ($2::text IS NULL OR branch = $2)
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(repository_id)
+        .bind(branch)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every measured target of a commit with its sections, units and top symbols.
+    pub async fn commit_measurements(
+        &self,
+        repository_id: i64,
+        sha: &str,
+    ) -> Result<Vec<MeasuredTarget>, Error> {
+        let rows: Vec<MeasurementRow> = sqlx::query_as(
+            "SELECT m.id, t.id AS target_id, t.name AS target, m.format, m.arch, m.language,
+                    m.stripped, m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd,
+                    m.size_debug, m.size_symbols, m.toolchain, m.advice, m.report_key
+             FROM commits c
+             JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
+             JOIN targets t ON t.id = b.target_id
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             WHERE c.repository_id = $1 AND c.sha = $2
+             ORDER BY t.name",
+        )
+        .bind(repository_id)
+        .bind(sha)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let sections = sqlx::query_as(
+                "SELECT name, kind, file_size, vm_size FROM measurement_sections
+                 WHERE measurement_id = $1 ORDER BY position",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            let units = sqlx::query_as(
+                "SELECT name, kind, size, symbols FROM measurement_units
+                 WHERE measurement_id = $1 ORDER BY position",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            let symbols = sqlx::query_as(
+                "SELECT name, unit, section, size FROM measurement_symbols
+                 WHERE measurement_id = $1 ORDER BY rank",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(MeasuredTarget {
+                target_id: row.target_id,
+                target: row.target,
+                format: row.format,
+                arch: row.arch,
+                language: row.language,
+                stripped: row.stripped,
+                sizes: Sizes {
+                    file: u(row.size_file),
+                    vm: u(row.size_vm),
+                    shipped: u(row.size_shipped),
+                    gzip: u(row.size_gzip),
+                    zstd: u(row.size_zstd),
+                    debug: u(row.size_debug),
+                    symbols: u(row.size_symbols),
+                },
+                toolchain: row.toolchain,
+                advice: row.advice,
+                report_key: row.report_key,
+                sections,
+                units,
+                symbols,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The first of `candidates` (shas, in order of preference) measured
+    /// for `target_id`: its sha and the key of its report.
+    pub async fn first_measured(
+        &self,
+        target_id: i64,
+        candidates: &[String],
+    ) -> Result<Option<(String, String)>, Error> {
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as(
+            "SELECT c.sha, m.report_key
+             FROM unnest($2::text[]) WITH ORDINALITY AS k(sha, pos)
+             JOIN commits c ON c.sha = k.sha
+             JOIN builds b ON b.commit_id = c.id AND b.target_id = $1 AND b.superseded_at IS NULL
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             ORDER BY k.pos LIMIT 1",
+        )
+        .bind(target_id)
+        .bind(candidates)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The commits uploaded for pull request `number`, oldest first.
+    pub async fn pull_request_pushes(
+        &self,
+        repository_id: i64,
+        number: i64,
+    ) -> Result<Vec<PushRow>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT sha, branch, base_sha, ancestors, created_at FROM commits
+             WHERE repository_id = $1 AND pr_number = $2 ORDER BY created_at, id LIMIT 500",
+        )
+        .bind(repository_id)
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
