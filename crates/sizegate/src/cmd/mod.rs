@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod check_config;
 pub mod diff;
 pub mod migrate;
+pub mod repo;
 pub mod run_limited;
 pub mod serve;
 pub mod service;
