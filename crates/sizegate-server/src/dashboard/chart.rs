@@ -55,14 +55,9 @@ pub fn downsample(values: &[f64], target: usize) -> Vec<usize> {
         // The average of the next bucket is the third corner of the triangle.
         let next_start = end;
         let next_end = (((i + 2) as f64 * bucket) as usize + 1).min(n);
-        let span = (next_end - next_start).max(1);
-        let (mut avg_x, mut avg_y) = (0.0, 0.0);
-        for j in next_start..next_end.max(next_start + 1).min(n) {
-            avg_x += j as f64;
-            avg_y += values[j];
-        }
-        avg_x /= span as f64;
-        avg_y /= span as f64;
+        let next = &values[next_start..next_end.max(next_start + 1).min(n)];
+        let avg_x = next_start as f64 + (next.len() as f64 - 1.0) / 2.0;
+        let avg_y = next.iter().sum::<f64>() / next.len().max(1) as f64;
         let (ax, ay) = (a as f64, values[a]);
         let mut best = start;
         let mut best_area = -1.0;

@@ -266,7 +266,7 @@ async fn target_details(
             ),
         );
         let mut sorted = units.clone();
-        sorted.sort_by(|a, b| b.1.cmp(&a.1));
+        sorted.sort_by_key(|unit| std::cmp::Reverse(unit.1));
         detail.units = sorted
             .into_iter()
             .map(|(name, size)| KeyValue {
