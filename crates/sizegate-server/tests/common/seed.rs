@@ -141,8 +141,9 @@ pub async fn upload(
     }
 }
 
+/// A distinct sha per `n`, whose 7-digit short form differs too.
 pub fn sha(n: u64) -> String {
-    format!("{n:040x}")
+    format!("{:08x}{n:032x}", n.wrapping_mul(2_654_435_761) as u32)
 }
 
 /// What [`seed`] made.
