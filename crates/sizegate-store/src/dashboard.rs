@@ -4,7 +4,7 @@
 //! baseline to compare it with, and the pushes of a pull request.
 
 use chrono::{DateTime, Utc};
-use sizegate_analyze::Sizes;
+use sizegate_analyze::{Metric, Sizes};
 
 use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
 use crate::{Error, Store};
@@ -124,6 +124,34 @@ pub struct PushRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// One point of a target's series in one metric: what the trend chart
+/// and the commit table need, and nothing more (10,000 of them are read
+/// for a long history).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MetricPoint {
+    /// Build id.
+    pub build_id: i64,
+    /// Commit sha.
+    pub commit: String,
+    /// When the artifact was uploaded.
+    pub uploaded_at: DateTime<Utc>,
+    /// The size in the metric asked for.
+    pub value: i64,
+}
+
+/// The measurements column of a metric (a fixed list: never user text).
+fn metric_column(metric: Metric) -> &'static str {
+    match metric {
+        Metric::File => "size_file",
+        Metric::Vm => "size_vm",
+        Metric::Shipped => "size_shipped",
+        Metric::Gzip => "size_gzip",
+        Metric::Zstd => "size_zstd",
+        Metric::Debug => "size_debug",
+        Metric::Symbols => "size_symbols",
+    }
+}
+
 fn u(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -177,6 +205,38 @@ impl Store {
             .into_iter()
             .filter_map(HistoryRow::into_point)
             .collect();
+        points.reverse();
+        Ok(points)
+    }
+
+    /// Like [`Store::target_series`] but one metric only, oldest first:
+    /// the newest `limit` points uploaded at or after `since`.
+    pub async fn target_metric_series(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+        metric: Metric,
+    ) -> Result<Vec<MetricPoint>, Error> {
+        let column = metric_column(metric);
+        let sql = format!(
+            "SELECT b.id AS build_id, c.sha AS commit, b.created_at AS uploaded_at, m.{column} AS value
+             FROM builds b
+             JOIN commits c ON c.id = b.commit_id
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+             ORDER BY b.id DESC LIMIT $4"
+        );
+        let mut points: Vec<MetricPoint> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         points.reverse();
         Ok(points)
     }

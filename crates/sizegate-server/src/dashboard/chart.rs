@@ -109,28 +109,32 @@ pub fn sparkline(values: &[u64], label: &str) -> String {
     svg
 }
 
-/// One point of the trend chart.
+/// What a drawn point of the trend chart shows and links to.
 #[derive(Debug, Clone)]
-pub struct TrendPoint {
-    /// The size in the chosen metric.
-    pub value: u64,
+pub struct PointLabel {
     /// Tooltip text (sha, date, size, Δ).
     pub title: String,
     /// Where a click leads (the commit page).
     pub href: String,
-    /// A step larger than the threshold ends at this point.
-    pub step: bool,
 }
 
-/// The trend chart of `points` (oldest first), with `budget` as a dashed
-/// line. Draws at most [`MAX_DRAWN_POINTS`] points, always including the
-/// steps.
-pub fn trend(points: &[TrendPoint], budget: Option<u64>, label: &str) -> String {
+/// The trend chart of `values` (oldest first), with `budget` as a dashed
+/// line. Draws at most [`MAX_DRAWN_POINTS`] points plus the steps
+/// (`steps[i]`: a step larger than the threshold ends at point `i`);
+/// `label_of(i)` is asked only for the drawn points, so a long history
+/// costs no formatting for the points left out.
+pub fn trend(
+    values: &[u64],
+    steps: &[bool],
+    budget: Option<u64>,
+    label: &str,
+    label_of: impl Fn(usize) -> PointLabel,
+) -> String {
     let mut svg = format!(
         r#"<svg class="trend" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{}">"#,
         escape(label)
     );
-    if points.is_empty() {
+    if values.is_empty() {
         let _ = write!(
             svg,
             r#"<text x="{}" y="{}" text-anchor="middle">no measurements in this range</text></svg>"#,
@@ -139,22 +143,17 @@ pub fn trend(points: &[TrendPoint], budget: Option<u64>, label: &str) -> String 
         );
         return svg;
     }
-    let values: Vec<f64> = points.iter().map(|p| p.value as f64).collect();
+    let values: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+    let is_step = |i: usize| steps.get(i).copied().unwrap_or(false);
     let mut kept = downsample(&values, MAX_DRAWN_POINTS);
-    kept.extend(
-        points
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.step)
-            .map(|(i, _)| i),
-    );
+    kept.extend((0..values.len()).filter(|&i| is_step(i)));
     kept.sort_unstable();
     kept.dedup();
     let (mut lo, mut hi) = bounds(values.iter().copied().chain(budget.map(|b| b as f64)));
     let pad = ((hi - lo) * 0.08).max(1.0);
     lo = (lo - pad).max(0.0);
     hi += pad;
-    let last = (points.len().max(2) - 1) as f64;
+    let last = (values.len().max(2) - 1) as f64;
     let x_of = |i: usize| LEFT + i as f64 / last * (WIDTH - LEFT - RIGHT);
     let y_of = |v: f64| TOP + (1.0 - scale(v, lo, hi)) * (HEIGHT - TOP - BOTTOM);
 
@@ -190,16 +189,17 @@ pub fn trend(points: &[TrendPoint], budget: Option<u64>, label: &str) -> String 
         path.trim_end()
     );
     for &i in &kept {
-        let p = &points[i];
-        let class = if p.step { "pt step" } else { "pt" };
+        let PointLabel { title, href } = label_of(i);
+        let step = is_step(i);
         let _ = write!(
             svg,
-            r#"<a href="{}"><circle class="{class}" cx="{:.1}" cy="{:.1}" r="{}"><title>{}</title></circle></a>"#,
-            escape(&p.href),
+            r#"<a href="{}"><circle class="{}" cx="{:.1}" cy="{:.1}" r="{}"><title>{}</title></circle></a>"#,
+            escape(&href),
+            if step { "pt step" } else { "pt" },
             x_of(i),
             y_of(values[i]),
-            if p.step { 5 } else { 3 },
-            escape(&p.title)
+            if step { 5 } else { 3 },
+            escape(&title)
         );
     }
     svg.push_str("</svg>");
@@ -234,21 +234,24 @@ mod tests {
 
     #[test]
     fn trend_draws_budget_steps_and_escapes() {
-        let points: Vec<TrendPoint> = (0..2_000)
-            .map(|i| TrendPoint {
-                value: 1_000 + i,
+        let values: Vec<u64> = (0..2_000).map(|i| 1_000 + i).collect();
+        let steps: Vec<bool> = (0..2_000).map(|i| i == 1_234).collect();
+        let asked = std::cell::Cell::new(0);
+        let svg = trend(&values, &steps, Some(5_000), "chart & co", |i| {
+            asked.set(asked.get() + 1);
+            PointLabel {
                 title: format!("<sha {i}>"),
                 href: format!("/c/{i}"),
-                step: i == 1_234,
-            })
-            .collect();
-        let svg = trend(&points, Some(5_000), "chart & co");
+            }
+        });
         assert!(svg.contains(r#"aria-label="chart &amp; co""#));
         assert!(svg.contains(r#"class="budget""#));
         assert!(svg.contains("&lt;sha 1234&gt;"), "the step point is drawn");
         let circles = svg.matches("<circle").count();
         assert!((3..=MAX_DRAWN_POINTS + 1).contains(&circles), "{circles}");
+        assert_eq!(asked.get(), circles, "labels only for drawn points");
         assert!(!svg.contains("<sha"));
+        assert!(trend(&[], &[], None, "x", |_| unreachable!()).contains("no measurements"));
     }
 
     #[test]

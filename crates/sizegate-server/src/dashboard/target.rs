@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sizegate_analyze::human;
 
 use super::PageError;
-use super::chart::{TrendPoint, trend};
+use super::chart::{PointLabel, trend};
 use super::pages::default_branch;
 use super::view::{self, METRICS, change, change_class, date, short, signed, url};
 use crate::session::Reader;
@@ -122,7 +122,7 @@ pub(super) async fn page(
         .or_else(|| default_branch(&branches));
     let series = state
         .store
-        .target_series(target_ref.id, branch.as_deref(), since, count)
+        .target_metric_series(target_ref.id, branch.as_deref(), since, count, metric)
         .await?;
     let config = state
         .store
@@ -131,53 +131,57 @@ pub(super) async fn page(
     let budget = view::budget(config.as_deref(), &target).filter(|(m, _)| *m == metric);
 
     let commit_href = |sha: &str| format!("/repos/{owner}/{repo}/commits/{sha}");
-    let mut points = Vec::with_capacity(series.len());
-    let mut steps = Vec::new();
-    for (i, p) in series.iter().enumerate() {
-        let value = p.sizes.get(metric);
-        let previous = i.checked_sub(1).map(|j| series[j].sizes.get(metric));
-        let delta = previous.map(|old| signed(value) - signed(old));
-        let step = delta.is_some_and(|d| d.unsigned_abs() > threshold);
-        if step && let Some(d) = delta {
-            steps.push(Step {
-                text: format!("{} at {}", human::delta(d), short(&p.commit)),
-                href: commit_href(&p.commit),
+    let values: Vec<u64> = series.iter().map(|p| view::unsigned(p.value)).collect();
+    let delta_at = |i: usize| {
+        i.checked_sub(1)
+            .map(|j| signed(values[i]) - signed(values[j]))
+    };
+    let is_step: Vec<bool> = (0..values.len())
+        .map(|i| delta_at(i).is_some_and(|d| d.unsigned_abs() > threshold))
+        .collect();
+    let steps: Vec<Step> = (0..values.len())
+        .filter(|&i| is_step[i])
+        .filter_map(|i| {
+            let d = delta_at(i)?;
+            Some(Step {
+                text: format!("{} at {}", human::delta(d), short(&series[i].commit)),
+                href: commit_href(&series[i].commit),
                 class: if d > 0 { "up" } else { "down" },
-            });
-        }
-        points.push(TrendPoint {
-            value,
-            title: format!(
-                "{} · {} · {}{}",
-                short(&p.commit),
-                date(p.uploaded_at),
-                human::size(value),
-                delta
-                    .map(|d| format!(" · {}", human::delta(d)))
-                    .unwrap_or_default()
-            ),
-            href: commit_href(&p.commit),
-            step,
-        });
-    }
+            })
+        })
+        .collect();
     let label = format!(
         "{metric} size of {target} on {}: {} points{}",
         branch.as_deref().unwrap_or("all branches"),
         series.len(),
-        series
+        values
             .last()
-            .map(|p| format!(", latest {}", human::size(p.sizes.get(metric))))
+            .map(|v| format!(", latest {}", human::size(*v)))
             .unwrap_or_default()
     );
-    let chart = trend(&points, budget.map(|(_, b)| b), &label);
+    let chart = trend(&values, &is_step, budget.map(|(_, b)| b), &label, |i| {
+        let p = &series[i];
+        PointLabel {
+            title: format!(
+                "{} · {} · {}{}",
+                short(&p.commit),
+                date(p.uploaded_at),
+                human::size(values[i]),
+                delta_at(i)
+                    .map(|d| format!(" · {}", human::delta(d)))
+                    .unwrap_or_default()
+            ),
+            href: commit_href(&p.commit),
+        }
+    });
     let rows = series
         .iter()
         .enumerate()
         .rev()
         .take(TABLE_ROWS)
         .map(|(i, p)| {
-            let value = p.sizes.get(metric);
-            let old = i.checked_sub(1).map(|j| series[j].sizes.get(metric));
+            let value = values[i];
+            let old = i.checked_sub(1).map(|j| values[j]);
             Row {
                 sha: p.commit.clone(),
                 short: short(&p.commit).to_owned(),
