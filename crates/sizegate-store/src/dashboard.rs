@@ -392,3 +392,119 @@ impl Store {
         .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RepoName;
+    use crate::measurements::tests::sample_report;
+    use crate::uploads::{CommitMeta, NewArtifact};
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn series_measurements_baselines_and_pushes(pool: sqlx::PgPool) {
+        let store = Store::new(pool);
+        let repo = store
+            .ensure_repository(&RepoName::parse("acme/app").unwrap())
+            .await
+            .unwrap();
+        let shas: Vec<String> = (1..=4u32).map(|i| format!("{i:040x}")).collect();
+        for (i, sha) in shas.iter().enumerate() {
+            let meta = CommitMeta {
+                sha: sha.clone(),
+                branch: Some(if i < 3 { "main" } else { "feature" }.into()),
+                pr_number: (i == 3).then_some(9),
+                base_sha: (i == 3).then(|| shas[2].clone()),
+                ancestors: shas[..i.min(3)].iter().rev().cloned().collect(),
+                config: (i == 1).then(|| "metric = \"file\"".to_owned()),
+            };
+            let artifact = NewArtifact {
+                target: "t/app".into(),
+                sha256: format!("{:064x}", i + 1),
+                size: 5_000 + i as u64,
+                blob_key: "k".into(),
+            };
+            let recorded = store
+                .record_upload(repo, &meta, &[artifact], 3)
+                .await
+                .unwrap();
+            let report = sample_report(5_000 + i as u64 * 100);
+            store
+                .store_measurement(recorded[0].artifact_id, &report, &format!("r{i}"), 10)
+                .await
+                .unwrap();
+        }
+        let targets = store.target_refs(repo).await.unwrap();
+        assert_eq!(targets.len(), 1);
+        let target = targets[0].id;
+        assert_eq!(store.branches(repo).await.unwrap(), ["feature", "main"]);
+
+        let main = store
+            .target_metric_series(target, Some("main"), None, 10, Metric::File)
+            .await
+            .unwrap();
+        let values: Vec<i64> = main.iter().map(|p| p.value).collect();
+        assert_eq!(values, [5_000, 5_100, 5_200], "oldest first");
+        let last_two = store
+            .target_metric_series(target, Some("main"), None, 2, Metric::Shipped)
+            .await
+            .unwrap();
+        assert_eq!(
+            last_two.iter().map(|p| p.value).collect::<Vec<_>>(),
+            [5_000, 5_100]
+        );
+        let future = Utc::now() + chrono::Duration::days(1);
+        assert!(
+            store
+                .target_metric_series(target, None, Some(future), 10, Metric::File)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let full = store.target_series(target, None, None, 10).await.unwrap();
+        assert_eq!(full.len(), 4);
+        assert_eq!(
+            store
+                .target_point_at(target, Some("main"), Utc::now())
+                .await
+                .unwrap()
+                .unwrap()
+                .commit,
+            shas[2]
+        );
+        assert_eq!(
+            store.latest_config(repo, None).await.unwrap().as_deref(),
+            Some("metric = \"file\"")
+        );
+        assert_eq!(
+            store.latest_config(repo, Some("feature")).await.unwrap(),
+            None
+        );
+
+        let measured = store.commit_measurements(repo, &shas[3]).await.unwrap();
+        assert_eq!(measured.len(), 1);
+        assert_eq!(measured[0].sizes.file, 5_300);
+        assert_eq!(measured[0].sections.len(), 2);
+        assert_eq!(measured[0].units[0].name, "std");
+        assert_eq!(measured[0].symbols[0].name, "big", "largest first");
+        assert_eq!(measured[0].report_key, "r3");
+
+        let candidates = vec!["f".repeat(40), shas[1].clone(), shas[0].clone()];
+        assert_eq!(
+            store.first_measured(target, &candidates).await.unwrap(),
+            Some((shas[1].clone(), "r1".to_owned())),
+            "the first candidate with a measurement, in the given order"
+        );
+        assert_eq!(store.first_measured(target, &[]).await.unwrap(), None);
+
+        let pushes = store.pull_request_pushes(repo, 9).await.unwrap();
+        assert_eq!(pushes.len(), 1);
+        assert_eq!(pushes[0].base_sha.as_deref(), Some(shas[2].as_str()));
+        assert!(
+            store
+                .pull_request_pushes(repo, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
