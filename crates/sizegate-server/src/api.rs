@@ -12,6 +12,7 @@ use sizegate_store::history::{
     CommitStatus, HistoryPoint, Repository, RepositorySummary, TargetStatus, TargetSummary,
 };
 
+use crate::session::Reader;
 use crate::{ApiError, AppState};
 
 /// Most history points in one page.
@@ -36,8 +37,11 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn find_repository(
+/// The repository `owner/repo` if `reader` may see it: a private one is
+/// "not found" to anonymous readers, exactly like a missing one.
+pub(crate) async fn find_repository(
     state: &AppState,
+    reader: Reader,
     owner: &str,
     repo: &str,
 ) -> Result<Repository, ApiError> {
@@ -49,13 +53,20 @@ async fn find_repository(
         .store
         .find_repository(owner, repo)
         .await?
+        .filter(|r| reader.may_read(r))
         .ok_or_else(|| ApiError::NotFound(format!("no repository {owner}/{repo}")))
 }
 
 async fn list_repositories(
     State(state): State<AppState>,
+    reader: Reader,
 ) -> Result<Json<Vec<RepositorySummary>>, ApiError> {
-    Ok(Json(state.store.list_repositories().await?))
+    Ok(Json(
+        state
+            .store
+            .list_repositories(reader.can_read_private)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -67,9 +78,10 @@ struct RepositoryDetail {
 
 async fn repository(
     State(state): State<AppState>,
+    reader: Reader,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Json<RepositoryDetail>, ApiError> {
-    let repository = find_repository(&state, &owner, &repo).await?;
+    let repository = find_repository(&state, reader, &owner, &repo).await?;
     let targets = state.store.list_targets(repository.id).await?;
     Ok(Json(RepositoryDetail {
         repository,
@@ -79,9 +91,10 @@ async fn repository(
 
 async fn targets(
     State(state): State<AppState>,
+    reader: Reader,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Json<Vec<TargetSummary>>, ApiError> {
-    let repository = find_repository(&state, &owner, &repo).await?;
+    let repository = find_repository(&state, reader, &owner, &repo).await?;
     Ok(Json(state.store.list_targets(repository.id).await?))
 }
 
@@ -148,9 +161,10 @@ fn valid_sha(sha: &str) -> Result<String, ApiError> {
 
 async fn commit(
     State(state): State<AppState>,
+    reader: Reader,
     Path((owner, repo, sha)): Path<(String, String, String)>,
 ) -> Result<Json<CommitView>, ApiError> {
-    let repository = find_repository(&state, &owner, &repo).await?;
+    let repository = find_repository(&state, reader, &owner, &repo).await?;
     let sha = valid_sha(&sha)?;
     let commit: CommitStatus = state
         .store
@@ -204,9 +218,10 @@ struct ReportView {
 
 async fn commit_report(
     State(state): State<AppState>,
+    reader: Reader,
     Path((owner, repo, sha)): Path<(String, String, String)>,
 ) -> Result<Json<ReportView>, ApiError> {
-    let repository = find_repository(&state, &owner, &repo).await?;
+    let repository = find_repository(&state, reader, &owner, &repo).await?;
     let sha = valid_sha(&sha)?;
     let evaluation = state
         .store
@@ -244,6 +259,7 @@ struct HistoryView {
 /// `/targets/{target}/history`: the target name is everything between.
 async fn target_route(
     State(state): State<AppState>,
+    reader: Reader,
     Path((owner, repo, rest)): Path<(String, String, String)>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryView>, ApiError> {
@@ -262,7 +278,7 @@ async fn target_route(
             "limit must be between 1 and {MAX_PAGE}"
         )));
     }
-    let repository = find_repository(&state, &owner, &repo).await?;
+    let repository = find_repository(&state, reader, &owner, &repo).await?;
     let branch = query.branch.filter(|b| !b.is_empty());
     let points = state
         .store

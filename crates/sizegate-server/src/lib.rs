@@ -1,13 +1,14 @@
 //! `sizegate-server`: the axum application: uploads, the JSON API,
-//! GitHub webhooks, `/healthz` and `/metrics` (the dashboard comes with a
-//! later issue). One module per area, each with `pub fn router()`; [`app`] merges
-//! them.
+//! GitHub webhooks, the dashboard pages, `/healthz` and `/metrics`. One
+//! module per area, each with `pub fn router()`; [`app`] merges them.
 
 mod api;
 mod auth;
+pub mod dashboard;
 mod error;
 mod health;
 mod metrics;
+pub mod session;
 mod uploads;
 mod webhooks;
 
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads::router())
         .merge(api::router())
         .merge(webhooks::router())
+        .merge(dashboard::router())
         .merge(health::router())
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)

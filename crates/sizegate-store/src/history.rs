@@ -31,6 +31,8 @@ pub struct Repository {
     pub owner: String,
     /// Name.
     pub name: String,
+    /// Visible only to logged-in readers.
+    pub private: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
@@ -148,7 +150,7 @@ pub struct HistoryPoint {
 }
 
 #[derive(sqlx::FromRow)]
-struct HistoryRow {
+pub(crate) struct HistoryRow {
     build_id: i64,
     commit: String,
     branch: Option<String>,
@@ -160,7 +162,7 @@ struct HistoryRow {
 }
 
 impl HistoryRow {
-    fn into_point(self) -> Option<HistoryPoint> {
+    pub(crate) fn into_point(self) -> Option<HistoryPoint> {
         Some(HistoryPoint {
             sizes: self.sizes.sizes()?,
             build_id: self.build_id,
@@ -204,7 +206,7 @@ struct TargetStatusRow {
     sizes: SizeColumns,
 }
 
-const HISTORY_SELECT: &str = "SELECT b.id AS build_id, c.sha AS commit, c.branch, c.pr_number,
+pub(crate) const HISTORY_SELECT: &str = "SELECT b.id AS build_id, c.sha AS commit, c.branch, c.pr_number,
         b.created_at AS uploaded_at, a.sha256,
         m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd, m.size_debug, m.size_symbols
      FROM builds b
@@ -213,14 +215,18 @@ const HISTORY_SELECT: &str = "SELECT b.id AS build_id, c.sha AS commit, c.branch
      JOIN measurements m ON m.artifact_id = b.artifact_id";
 
 impl Store {
-    /// Every repository, by name.
-    pub async fn list_repositories(&self) -> Result<Vec<RepositorySummary>, Error> {
+    /// Every repository, by name; private ones only with `include_private`.
+    pub async fn list_repositories(
+        &self,
+        include_private: bool,
+    ) -> Result<Vec<RepositorySummary>, Error> {
         let repos = sqlx::query_as(
             "SELECT r.owner, r.name,
                     (SELECT count(*) FROM targets t WHERE t.repository_id = r.id) AS targets,
                     (SELECT max(c.updated_at) FROM commits c WHERE c.repository_id = r.id) AS last_upload_at
-             FROM repositories r ORDER BY r.owner, r.name",
+             FROM repositories r WHERE $1 OR NOT r.private ORDER BY r.owner, r.name",
         )
+        .bind(include_private)
         .fetch_all(&self.pool)
         .await?;
         Ok(repos)
@@ -233,7 +239,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<Repository>, Error> {
         let repo = sqlx::query_as(
-            "SELECT id, owner, name, created_at FROM repositories WHERE owner = $1 AND name = $2",
+            "SELECT id, owner, name, private, created_at FROM repositories WHERE owner = $1 AND name = $2",
         )
         .bind(owner)
         .bind(name)
@@ -456,7 +462,7 @@ mod tests {
             shas.push(sha);
         }
 
-        let repos = store.list_repositories().await.unwrap();
+        let repos = store.list_repositories(true).await.unwrap();
         assert_eq!(repos.len(), 1);
         assert_eq!((repos[0].owner.as_str(), repos[0].targets), ("acme", 1));
         let repo = store.find_repository("acme", "app").await.unwrap().unwrap();

@@ -8,7 +8,9 @@
 //! [`evaluations`] (the gate's input and output) and [`github_events`]
 //! (webhook deliveries, pull request labels, installations).
 
+pub mod access;
 pub mod blob;
+pub mod dashboard;
 pub mod evaluations;
 pub mod github_events;
 pub mod history;

@@ -47,7 +47,7 @@ pub struct TokenInfo {
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn random_hex(bytes: usize) -> Result<String, Error> {
+pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
     Ok(hex::encode(buf))

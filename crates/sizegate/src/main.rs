@@ -29,8 +29,10 @@ enum Command {
     Worker(cmd::worker::Args),
     /// Create the database if missing and apply migrations.
     Migrate(cmd::migrate::Args),
-    /// Create, list and revoke upload tokens.
+    /// Create, list and revoke upload tokens and read tokens.
     Token(cmd::token::Args),
+    /// Repository settings: make a repository private or public.
+    Repo(cmd::repo::Args),
     /// Run a program under a memory limit (used by the worker for the analyzer).
     #[command(hide = true)]
     RunLimited(cmd::run_limited::Args),
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => cmd::worker::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::Repo(args) => cmd::repo::run(args),
         Command::RunLimited(args) => cmd::run_limited::run(args),
         Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Upload(args) => cmd::upload::run(*args),

@@ -72,3 +72,73 @@ async fn tokens_are_created_listed_and_revoked() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("OWNER/REPO"));
     drop_database(&name).await;
 }
+
+#[tokio::test]
+async fn read_tokens_and_private_repositories() {
+    let name = fresh_name("private");
+    let db = database_url(&name);
+    let missing = sizegate(&["repo", "set-private", "acme/app"], &db);
+    assert_eq!(missing.status.code(), Some(1), "unknown repository");
+    assert!(
+        sizegate(&["token", "create", "acme/app"], &db)
+            .status
+            .success()
+    );
+    let private = sizegate(&["repo", "set-private", "acme/app"], &db);
+    assert!(
+        private.status.success(),
+        "{}",
+        String::from_utf8_lossy(&private.stderr)
+    );
+
+    let created = sizegate(&["token", "create", "--read"], &db);
+    assert!(created.status.success());
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("sgr_"), "{token}");
+    let both = sizegate(&["token", "create", "--read", "acme/app"], &db);
+    assert_eq!(both.status.code(), Some(2), "--read takes no repository");
+
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let store = sizegate_store::Store::new(pool.clone());
+    assert!(
+        store
+            .find_repository("acme", "app")
+            .await
+            .unwrap()
+            .unwrap()
+            .private
+    );
+    assert!(
+        store
+            .authenticate_read_token(&token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let public = sizegate(&["repo", "set-public", "acme/app"], &db);
+    assert!(public.status.success());
+    assert!(
+        !store
+            .find_repository("acme", "app")
+            .await
+            .unwrap()
+            .unwrap()
+            .private
+    );
+
+    let public_id = token.split('_').nth(1).unwrap().to_owned();
+    assert!(
+        sizegate(&["token", "revoke", &public_id], &db)
+            .status
+            .success()
+    );
+    assert!(
+        store
+            .authenticate_read_token(&token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    pool.close().await;
+    drop_database(&name).await;
+}

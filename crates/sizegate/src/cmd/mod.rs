@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod diff;
 pub mod github_app;
 pub mod migrate;
+pub mod repo;
 pub mod run_limited;
 pub mod serve;
 pub mod service;

@@ -1,4 +1,4 @@
-//! `sizegate token`: create, list and revoke upload tokens. The clear
+//! `sizegate token`: create, list and revoke upload tokens and read tokens. The clear
 //! token is printed once, on stdout, by `create`; only its hash is stored.
 
 use std::process::ExitCode;
@@ -17,10 +17,16 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Register OWNER/REPO if needed and print a new upload token for it.
+    /// Register OWNER/REPO if needed and print a new upload token for it;
+    /// with `--read`, print a read token (opens private repositories in
+    /// the dashboard and the API) instead.
     Create {
-        /// The repository, `OWNER/REPO`.
-        repo: String,
+        /// The repository, `OWNER/REPO` (not with `--read`).
+        #[arg(required_unless_present = "read", conflicts_with = "read")]
+        repo: Option<String>,
+        /// Create a read token for the dashboard and the JSON API.
+        #[arg(long)]
+        read: bool,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -31,9 +37,9 @@ enum Action {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Revoke a token, given in full or by its id.
+    /// Revoke an upload or read token, given in full or by its id.
     Revoke {
-        /// The token, or its id (the 16 hex digits after `sgu_`).
+        /// The token, or its id (the 16 hex digits after `sgu_` or `sgr_`).
         token: String,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -54,8 +60,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("applying database migrations")?;
         match args.action {
+            Action::Create { read: true, .. } => {
+                let token = store.create_read_token().await?;
+                eprintln!(
+                    "read token {} (shown once; enter it at /login or send it as `Authorization: Bearer`):",
+                    token.public_id
+                );
+                println!("{}", token.token);
+                Ok(ExitCode::SUCCESS)
+            }
             Action::Create { repo, .. } => {
-                let repo = RepoName::parse(&repo)?;
+                let repo = RepoName::parse(repo.as_deref().unwrap_or_default())?;
                 let token = store.create_upload_token(&repo).await?;
                 eprintln!(
                     "upload token {} for {repo} (shown once; store it as a CI secret):",
@@ -82,7 +97,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Action::Revoke { token, .. } => {
-                if store.revoke_upload_token(&token).await? {
+                let revoked = if token.starts_with("sgr_") {
+                    store.revoke_read_token(&token).await?
+                } else {
+                    store.revoke_upload_token(&token).await? || store.revoke_read_token(&token).await?
+                };
+                if revoked {
                     eprintln!("token revoked");
                     Ok(ExitCode::SUCCESS)
                 } else {

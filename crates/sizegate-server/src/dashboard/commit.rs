@@ -1,0 +1,525 @@
+//! The commit page (per target: sizes, sections, a treemap of units, top
+//! symbols, advice, toolchain facts and the diff against the baseline) and
+//! the pull request page (the summary a PR comment gives, then the full
+//! detail without the comment's length limit, and the history of pushes).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use sizegate_analyze::{Change, Metric, ReportDiff, human};
+use sizegate_store::dashboard::MeasuredTarget;
+use sizegate_store::history::{CommitStatus, Repository};
+use sizegate_store::measurements::decode_report;
+
+use super::PageError;
+use super::treemap::treemap_svg;
+use super::view::{self, change, change_class, date, short, url};
+use crate::session::Reader;
+use crate::{ApiError, AppState};
+
+/// Changes listed per kind on the commit page (the PR page lists them all,
+/// up to [`MAX_PR_CHANGES`]).
+const COMMIT_CHANGES: usize = 15;
+/// Hard cap on the rows of one change table, so a page stays bounded.
+const MAX_PR_CHANGES: usize = 2_000;
+/// Symbols listed per target.
+const TOP_SYMBOLS: usize = 25;
+
+struct KeyValue {
+    key: String,
+    value: String,
+}
+
+struct ChangeRow {
+    name: String,
+    old: String,
+    new: String,
+    delta: String,
+    class: &'static str,
+}
+
+struct ChangeTable {
+    title: &'static str,
+    rows: Vec<ChangeRow>,
+    more: usize,
+}
+
+struct Baseline {
+    sha: String,
+    short: String,
+    href: String,
+    /// Per headline metric: name, old, new, change.
+    sizes: Vec<[String; 4]>,
+    tables: Vec<ChangeTable>,
+    causes: Vec<String>,
+}
+
+struct SectionView {
+    name: String,
+    kind: String,
+    file: String,
+    vm: String,
+}
+
+struct SymbolView {
+    name: String,
+    unit: String,
+    section: String,
+    size: String,
+}
+
+struct TargetDetail {
+    name: String,
+    anchor: String,
+    href: String,
+    status: String,
+    error: String,
+    facts: Vec<KeyValue>,
+    sizes: Vec<KeyValue>,
+    sections: Vec<SectionView>,
+    treemap: String,
+    units: Vec<KeyValue>,
+    symbols: Vec<SymbolView>,
+    advice: Vec<String>,
+    baseline: Option<Baseline>,
+    baseline_missing: String,
+    /// For the PR summary: baseline, head, change in `shipped`.
+    summary: [String; 4],
+    summary_class: &'static str,
+}
+
+fn change_table(title: &'static str, changes: &[Change], limit: usize) -> ChangeTable {
+    ChangeTable {
+        title,
+        rows: changes
+            .iter()
+            .take(limit)
+            .map(|c| ChangeRow {
+                name: match &c.unit {
+                    Some(unit) if title == "Symbols" => format!("{} ({unit})", c.name),
+                    _ => c.name.clone(),
+                },
+                old: human::size(c.old),
+                new: human::size(c.new),
+                delta: human::delta(c.delta),
+                class: change_class(c.old, c.new),
+            })
+            .collect(),
+        more: changes.len().saturating_sub(limit),
+    }
+}
+
+fn baseline_view(owner_repo: &str, sha: &str, diff: &ReportDiff, limit: usize) -> Baseline {
+    Baseline {
+        sha: sha.to_owned(),
+        short: short(sha).to_owned(),
+        href: format!("/repos/{owner_repo}/commits/{sha}"),
+        sizes: [
+            Metric::File,
+            Metric::Shipped,
+            Metric::Gzip,
+            Metric::Zstd,
+            Metric::Vm,
+        ]
+        .iter()
+        .map(|&m| {
+            let (old, new) = (diff.old.sizes.get(m), diff.new.sizes.get(m));
+            [
+                m.as_str().to_owned(),
+                human::size(old),
+                human::size(new),
+                change(old, new),
+            ]
+        })
+        .collect(),
+        tables: vec![
+            change_table("Sections", &diff.sections, limit),
+            change_table("Units", &diff.units, limit),
+            change_table("Symbols", &diff.symbols, limit),
+        ],
+        causes: diff
+            .causes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}: {} → {}",
+                    c.kind,
+                    c.subject,
+                    c.old.as_deref().unwrap_or("none"),
+                    c.new.as_deref().unwrap_or("none")
+                )
+            })
+            .collect(),
+    }
+}
+
+fn json_str(value: &serde_json::Value, key: &str) -> Option<String> {
+    value.get(key)?.as_str().map(str::to_owned)
+}
+
+/// The details of every target of `commit`, with the diff against the
+/// first measured of `candidates` (baseline shas, in order).
+async fn target_details(
+    state: &AppState,
+    repository: &Repository,
+    commit: &CommitStatus,
+    candidates: &[String],
+    change_limit: usize,
+) -> Result<Vec<TargetDetail>, PageError> {
+    let owner_repo = format!("{}/{}", repository.owner, repository.name);
+    let measured: Vec<MeasuredTarget> = state
+        .store
+        .commit_measurements(repository.id, &commit.sha)
+        .await?;
+    let mut out = Vec::with_capacity(commit.targets.len());
+    for status in &commit.targets {
+        let mut detail = TargetDetail {
+            anchor: format!("t-{}", url(&status.target).replace(['/', '%', '.'], "-")),
+            href: format!("/repos/{owner_repo}/targets/{}", url(&status.target)),
+            name: status.target.clone(),
+            status: status.status.clone(),
+            error: status.error.clone().unwrap_or_default(),
+            facts: vec![],
+            sizes: vec![],
+            sections: vec![],
+            treemap: String::new(),
+            units: vec![],
+            symbols: vec![],
+            advice: vec![],
+            baseline: None,
+            baseline_missing: String::new(),
+            summary: Default::default(),
+            summary_class: "same",
+        };
+        let Some(m) = measured.iter().find(|m| m.target == status.target) else {
+            out.push(detail);
+            continue;
+        };
+        detail.status = "done".into();
+        let mut facts = vec![
+            ("format", m.format.clone()),
+            ("arch", m.arch.clone()),
+            ("language", m.language.clone()),
+            ("stripped", m.stripped.to_string()),
+        ];
+        for key in ["rustc", "go"] {
+            if let Some(v) = json_str(&m.toolchain, key) {
+                facts.push((key, v));
+            }
+        }
+        if let Some(compilers) = m.toolchain.get("compilers").and_then(|c| c.as_array()) {
+            let list: Vec<&str> = compilers.iter().filter_map(|c| c.as_str()).collect();
+            if !list.is_empty() {
+                facts.push(("compilers", list.join("; ")));
+            }
+        }
+        if let Some(go) = m.toolchain.get("go_build").filter(|g| !g.is_null()) {
+            if let Some(path) = json_str(go, "path") {
+                facts.push(("go main module", path));
+            }
+            if let Some(settings) = go.get("settings").and_then(|s| s.as_array()) {
+                for s in settings.iter().take(20) {
+                    if let (Some(k), Some(v)) = (json_str(s, "key"), json_str(s, "value")) {
+                        facts.push(("go build", format!("{k}={v}")));
+                    }
+                }
+            }
+        }
+        detail.facts = facts
+            .into_iter()
+            .map(|(k, v)| KeyValue {
+                key: k.to_owned(),
+                value: v,
+            })
+            .collect();
+        detail.sizes = Metric::ALL
+            .iter()
+            .map(|&metric| KeyValue {
+                key: metric.as_str().to_owned(),
+                value: human::size(m.sizes.get(metric)),
+            })
+            .collect();
+        detail.sections = m
+            .sections
+            .iter()
+            .map(|s| SectionView {
+                name: s.name.clone(),
+                kind: s.kind.clone(),
+                file: human::size(view::unsigned(s.file_size)),
+                vm: human::size(view::unsigned(s.vm_size)),
+            })
+            .collect();
+        let units: Vec<(String, u64)> = m
+            .units
+            .iter()
+            .map(|u| (u.name.clone(), view::unsigned(u.size)))
+            .collect();
+        detail.treemap = treemap_svg(
+            &units,
+            &format!(
+                "{}: shipped bytes by unit (largest: {})",
+                status.target,
+                m.units
+                    .iter()
+                    .max_by_key(|u| u.size)
+                    .map_or("none", |u| u.name.as_str())
+            ),
+        );
+        let mut sorted = units.clone();
+        sorted.sort_by_key(|unit| std::cmp::Reverse(unit.1));
+        detail.units = sorted
+            .into_iter()
+            .map(|(name, size)| KeyValue {
+                key: name,
+                value: human::size(size),
+            })
+            .collect();
+        detail.symbols = m
+            .symbols
+            .iter()
+            .take(TOP_SYMBOLS)
+            .map(|s| SymbolView {
+                name: s.name.clone(),
+                unit: s.unit.clone(),
+                section: s.section.clone(),
+                size: human::size(view::unsigned(s.size)),
+            })
+            .collect();
+        detail.advice = m
+            .advice
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|a| {
+                        let message = json_str(a, "message")?;
+                        let saving = a.get("saving").and_then(|s| s.as_u64()).unwrap_or(0);
+                        Some(if saving > 0 {
+                            format!("{message} (saves about {})", human::size(saving))
+                        } else {
+                            message
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let head_shipped = m.sizes.shipped;
+        detail.summary = [
+            "—".into(),
+            human::size(head_shipped),
+            "no baseline".into(),
+            String::new(),
+        ];
+        match state.store.first_measured(m.target_id, candidates).await? {
+            None => {
+                detail.baseline_missing = "no measured baseline: neither the pull request base nor the first-parent ancestors sent with the upload have this target".into();
+            }
+            Some((base_sha, base_key)) => {
+                let reports = async {
+                    let old = decode_report(&state.blobs.get(&base_key).await?)?;
+                    let new = decode_report(&state.blobs.get(&m.report_key).await?)?;
+                    Ok::<_, sizegate_store::Error>(sizegate_analyze::diff(&old, &new))
+                };
+                match reports.await {
+                    Ok(diff) => {
+                        let (old, new) = (diff.old.sizes.shipped, diff.new.sizes.shipped);
+                        detail.summary = [
+                            human::size(old),
+                            human::size(new),
+                            human::delta(view::signed(new) - view::signed(old)),
+                            human::percent(view::signed(new) - view::signed(old), old),
+                        ];
+                        detail.summary_class = change_class(old, new);
+                        detail.baseline =
+                            Some(baseline_view(&owner_repo, &base_sha, &diff, change_limit));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading reports for a diff");
+                        detail.baseline_missing = format!(
+                            "baseline {} found, but its stored report could not be read",
+                            short(&base_sha)
+                        );
+                    }
+                }
+            }
+        }
+        out.push(detail);
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "commit.html")]
+struct CommitPage {
+    logged_in: bool,
+    repo: String,
+    repo_href: String,
+    sha: String,
+    branch: String,
+    pull: String,
+    pull_href: String,
+    targets: Vec<TargetDetail>,
+}
+
+fn check_sha(sha: &str) -> Result<String, ApiError> {
+    let sha = sha.to_ascii_lowercase();
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound(format!(
+            "no commit `{}`: expected a full sha (40 hex digits)",
+            sha.escape_default()
+        )));
+    }
+    Ok(sha)
+}
+
+/// The baseline candidates of a commit: the PR base and its ancestors, or
+/// the first-parent ancestors of a push.
+fn candidates(commit: &CommitStatus) -> Vec<String> {
+    commit
+        .base_sha
+        .iter()
+        .chain(commit.ancestors.iter())
+        .filter(|s| **s != commit.sha)
+        .cloned()
+        .collect()
+}
+
+/// `/repos/{owner}/{repo}/commits/{sha}`.
+pub(super) async fn commit_page(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Result<Html<String>, PageError> {
+    let repository = view::repository(&state, reader, &owner, &repo).await?;
+    let sha = check_sha(&sha)?;
+    let commit = state
+        .store
+        .commit_status(repository.id, &sha)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
+        })?;
+    let targets = target_details(
+        &state,
+        &repository,
+        &commit,
+        &candidates(&commit),
+        COMMIT_CHANGES,
+    )
+    .await?;
+    Ok(Html(
+        CommitPage {
+            logged_in: reader.can_read_private,
+            repo: format!("{owner}/{repo}"),
+            repo_href: format!("/repos/{owner}/{repo}"),
+            branch: commit.branch.clone().unwrap_or_default(),
+            pull: commit
+                .pr_number
+                .map(|n| format!("#{n}"))
+                .unwrap_or_default(),
+            pull_href: commit
+                .pr_number
+                .map(|n| format!("/repos/{owner}/{repo}/pulls/{n}"))
+                .unwrap_or_default(),
+            sha,
+            targets,
+        }
+        .render()?,
+    ))
+}
+
+struct PushView {
+    sha: String,
+    short: String,
+    href: String,
+    date: String,
+    base: String,
+    sizes: String,
+}
+
+#[derive(Template)]
+#[template(path = "pull.html")]
+struct PullPage {
+    logged_in: bool,
+    repo: String,
+    repo_href: String,
+    number: i64,
+    head: String,
+    head_short: String,
+    head_href: String,
+    pushes: Vec<PushView>,
+    targets: Vec<TargetDetail>,
+}
+
+/// `/repos/{owner}/{repo}/pulls/{number}`.
+pub(super) async fn pull_page(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+) -> Result<Html<String>, PageError> {
+    let repository = view::repository(&state, reader, &owner, &repo).await?;
+    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::NotFound(format!("no pull request `{}`", number.escape_default()))
+    })?;
+    let pushes = state
+        .store
+        .pull_request_pushes(repository.id, number)
+        .await?;
+    let Some(head) = pushes.last() else {
+        return Err(ApiError::NotFound(format!(
+            "no upload for pull request #{number} in {owner}/{repo}"
+        ))
+        .into());
+    };
+    let commit = state
+        .store
+        .commit_status(repository.id, &head.sha)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("commit {} vanished", head.sha)))?;
+    let targets = target_details(
+        &state,
+        &repository,
+        &commit,
+        &candidates(&commit),
+        MAX_PR_CHANGES,
+    )
+    .await?;
+    let mut push_views = Vec::with_capacity(pushes.len());
+    for push in pushes.iter().rev() {
+        let measured = state
+            .store
+            .commit_measurements(repository.id, &push.sha)
+            .await?;
+        push_views.push(PushView {
+            short: short(&push.sha).to_owned(),
+            href: format!("/repos/{owner}/{repo}/commits/{}", push.sha),
+            date: date(push.created_at),
+            base: push
+                .base_sha
+                .as_deref()
+                .map(short)
+                .unwrap_or("—")
+                .to_owned(),
+            sizes: measured
+                .iter()
+                .map(|m| format!("{} {}", m.target, human::size(m.sizes.shipped)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sha: push.sha.clone(),
+        });
+    }
+    Ok(Html(
+        PullPage {
+            logged_in: reader.can_read_private,
+            repo: format!("{owner}/{repo}"),
+            repo_href: format!("/repos/{owner}/{repo}"),
+            number,
+            head_short: short(&head.sha).to_owned(),
+            head_href: format!("/repos/{owner}/{repo}/commits/{}", head.sha),
+            head: head.sha.clone(),
+            pushes: push_views,
+            targets,
+        }
+        .render()?,
+    ))
+}

@@ -1,0 +1,228 @@
+//! The target page: the trend of one metric over the commits of a branch,
+//! with the budget as a line, a tooltip and a link per point, the steps
+//! larger than a threshold marked and listed, and the commit table. The
+//! whole state (branch, metric, count, since, threshold) is in the query
+//! string, so a link shows the same view.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use sizegate_analyze::human;
+
+use super::PageError;
+use super::chart::{PointLabel, trend};
+use super::pages::default_branch;
+use super::view::{self, METRICS, change, change_class, date, short, signed, url};
+use crate::session::Reader;
+use crate::{ApiError, AppState};
+
+/// Points shown by default.
+const DEFAULT_COUNT: i64 = 200;
+/// Most points a page reads.
+const MAX_COUNT: i64 = 10_000;
+/// Rows of the commit table (newest first).
+const TABLE_ROWS: usize = 200;
+/// Steps larger than this are marked by default.
+const DEFAULT_THRESHOLD: u64 = 16 * 1024;
+
+/// The query string of the target page.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct TargetQuery {
+    branch: Option<String>,
+    metric: Option<String>,
+    count: Option<i64>,
+    since: Option<String>,
+    threshold: Option<String>,
+}
+
+struct Step {
+    text: String,
+    href: String,
+    class: &'static str,
+}
+
+struct Row {
+    sha: String,
+    short: String,
+    href: String,
+    date: String,
+    size: String,
+    change: String,
+    change_class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "target.html")]
+struct TargetPage {
+    logged_in: bool,
+    repo: String,
+    repo_href: String,
+    target: String,
+    branch: String,
+    branches: Vec<String>,
+    metric: &'static str,
+    metrics: Vec<&'static str>,
+    count: i64,
+    since: String,
+    threshold: String,
+    chart: String,
+    budget: String,
+    steps: Vec<Step>,
+    rows: Vec<Row>,
+    points: usize,
+}
+
+/// `/repos/{owner}/{repo}/targets/{target}`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path((owner, repo, target)): Path<(String, String, String)>,
+    query: Result<Query<TargetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Html<String>, PageError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let repository = view::repository(&state, reader, &owner, &repo).await?;
+    let metric = view::parse_metric(query.metric.as_deref())?;
+    let count = query.count.unwrap_or(DEFAULT_COUNT);
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(
+            ApiError::BadRequest(format!("count must be between 1 and {MAX_COUNT}")).into(),
+        );
+    }
+    let since = match query.since.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => {
+            let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "since must be a date like 2026-01-31, not `{}`",
+                    text.escape_default()
+                ))
+            })?;
+            day.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t))
+        }
+    };
+    let threshold = match query.threshold.as_deref().filter(|s| !s.is_empty()) {
+        None => DEFAULT_THRESHOLD,
+        Some(text) => sizegate_gate::parse_size(text)
+            .map_err(|e| ApiError::BadRequest(format!("threshold: {e}")))?
+            .bytes(),
+    };
+    let target_ref = state
+        .store
+        .target_refs(repository.id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == target)
+        .ok_or_else(|| ApiError::NotFound(format!("no target `{target}` in {owner}/{repo}")))?;
+    let branches = state.store.branches(repository.id).await?;
+    let branch = query
+        .branch
+        .filter(|b| !b.is_empty())
+        .or_else(|| default_branch(&branches));
+    let series = state
+        .store
+        .target_metric_series(target_ref.id, branch.as_deref(), since, count, metric)
+        .await?;
+    let config = state
+        .store
+        .latest_config(repository.id, branch.as_deref())
+        .await?;
+    let budget = view::budget(config.as_deref(), &target).filter(|(m, _)| *m == metric);
+
+    let commit_href = |sha: &str| format!("/repos/{owner}/{repo}/commits/{sha}");
+    let values: Vec<u64> = series.iter().map(|p| view::unsigned(p.value)).collect();
+    let delta_at = |i: usize| {
+        i.checked_sub(1)
+            .map(|j| signed(values[i]) - signed(values[j]))
+    };
+    let is_step: Vec<bool> = (0..values.len())
+        .map(|i| delta_at(i).is_some_and(|d| d.unsigned_abs() > threshold))
+        .collect();
+    let steps: Vec<Step> = (0..values.len())
+        .filter(|&i| is_step[i])
+        .filter_map(|i| {
+            let d = delta_at(i)?;
+            Some(Step {
+                text: format!("{} at {}", human::delta(d), short(&series[i].commit)),
+                href: commit_href(&series[i].commit),
+                class: if d > 0 { "up" } else { "down" },
+            })
+        })
+        .collect();
+    let label = format!(
+        "{metric} size of {target} on {}: {} points{}",
+        branch.as_deref().unwrap_or("all branches"),
+        series.len(),
+        values
+            .last()
+            .map(|v| format!(", latest {}", human::size(*v)))
+            .unwrap_or_default()
+    );
+    let chart = trend(&values, &is_step, budget.map(|(_, b)| b), &label, |i| {
+        let p = &series[i];
+        PointLabel {
+            title: format!(
+                "{} · {} · {}{}",
+                short(&p.commit),
+                date(p.uploaded_at),
+                human::size(values[i]),
+                delta_at(i)
+                    .map(|d| format!(" · {}", human::delta(d)))
+                    .unwrap_or_default()
+            ),
+            href: commit_href(&p.commit),
+        }
+    });
+    let rows = series
+        .iter()
+        .enumerate()
+        .rev()
+        .take(TABLE_ROWS)
+        .map(|(i, p)| {
+            let value = values[i];
+            let old = i.checked_sub(1).map(|j| values[j]);
+            Row {
+                sha: p.commit.clone(),
+                short: short(&p.commit).to_owned(),
+                href: commit_href(&p.commit),
+                date: date(p.uploaded_at),
+                size: human::size(value),
+                change: old.map_or_else(|| "—".to_owned(), |old| change(old, value)),
+                change_class: old.map_or("same", |old| change_class(old, value)),
+            }
+        })
+        .collect();
+    Ok(Html(
+        TargetPage {
+            logged_in: reader.can_read_private,
+            repo: format!("{owner}/{repo}"),
+            repo_href: format!(
+                "/repos/{owner}/{repo}{}",
+                branch
+                    .as_deref()
+                    .map(|b| format!("?branch={}", url(b)))
+                    .unwrap_or_default()
+            ),
+            target,
+            branch: branch.unwrap_or_default(),
+            branches,
+            metric: metric.as_str(),
+            metrics: METRICS.iter().map(|m| m.as_str()).collect(),
+            count,
+            since: query.since.unwrap_or_default(),
+            threshold: query
+                .threshold
+                .unwrap_or_else(|| human::size(DEFAULT_THRESHOLD)),
+            chart,
+            budget: budget.map_or_else(
+                || "none".to_owned(),
+                |(m, b)| format!("{} ({m})", human::size(b)),
+            ),
+            steps,
+            rows,
+            points: series.len(),
+        }
+        .render()?,
+    ))
+}

@@ -1,0 +1,510 @@
+//! The read side of the dashboard: series of a target over a date or count
+//! range, the branches of a repository, what was measured for each target
+//! of a commit (sections, units, top symbols, toolchain, advice), the
+//! baseline to compare it with, and the pushes of a pull request.
+
+use chrono::{DateTime, Utc};
+use sizegate_analyze::{Metric, Sizes};
+
+use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
+use crate::{Error, Store};
+
+/// A target of a repository.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TargetRef {
+    /// Row id.
+    pub id: i64,
+    /// Target name.
+    pub name: String,
+}
+
+/// One section, unit or symbol row of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SectionRow {
+    /// Section name.
+    pub name: String,
+    /// Kind (`code`, `rodata`, ...).
+    pub kind: String,
+    /// Bytes in the file.
+    pub file_size: i64,
+    /// Bytes in memory.
+    pub vm_size: i64,
+}
+
+/// A unit (crate, Go package) of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnitRow {
+    /// Unit name.
+    pub name: String,
+    /// Kind (`crate`, `package`, ...).
+    pub kind: String,
+    /// Bytes attributed.
+    pub size: i64,
+    /// Symbols attributed.
+    pub symbols: i64,
+}
+
+/// One of the largest symbols of a measurement.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SymbolRow {
+    /// Demangled name.
+    pub name: String,
+    /// Unit it belongs to.
+    pub unit: String,
+    /// Section it lives in.
+    pub section: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+/// What was measured for one target of a commit.
+#[derive(Debug, Clone)]
+pub struct MeasuredTarget {
+    /// Target id.
+    pub target_id: i64,
+    /// Target name.
+    pub target: String,
+    /// Container format.
+    pub format: String,
+    /// Architecture.
+    pub arch: String,
+    /// Dominant language.
+    pub language: String,
+    /// Whether the artifact was stripped.
+    pub stripped: bool,
+    /// Headline sizes.
+    pub sizes: Sizes,
+    /// Toolchain facts, as the report has them.
+    pub toolchain: serde_json::Value,
+    /// Advice, as the report has it.
+    pub advice: serde_json::Value,
+    /// Key of the full report in the blob store.
+    pub report_key: String,
+    /// Sections, in report order.
+    pub sections: Vec<SectionRow>,
+    /// Units, in report order.
+    pub units: Vec<UnitRow>,
+    /// Largest symbols, largest first.
+    pub symbols: Vec<SymbolRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MeasurementRow {
+    id: i64,
+    target_id: i64,
+    target: String,
+    format: String,
+    arch: String,
+    language: String,
+    stripped: bool,
+    size_file: i64,
+    size_vm: i64,
+    size_shipped: i64,
+    size_gzip: i64,
+    size_zstd: i64,
+    size_debug: i64,
+    size_symbols: i64,
+    toolchain: serde_json::Value,
+    advice: serde_json::Value,
+    report_key: String,
+}
+
+/// A commit of a pull request (one push).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PushRow {
+    /// Commit sha.
+    pub sha: String,
+    /// Branch.
+    pub branch: Option<String>,
+    /// Base of the pull request at that push.
+    pub base_sha: Option<String>,
+    /// First-parent history of the base.
+    pub ancestors: Vec<String>,
+    /// When it was first uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One point of a target's series in one metric: what the trend chart
+/// and the commit table need, and nothing more (10,000 of them are read
+/// for a long history).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MetricPoint {
+    /// Build id.
+    pub build_id: i64,
+    /// Commit sha.
+    pub commit: String,
+    /// When the artifact was uploaded.
+    pub uploaded_at: DateTime<Utc>,
+    /// The size in the metric asked for.
+    pub value: i64,
+}
+
+/// The measurements column of a metric (a fixed list: never user text).
+fn metric_column(metric: Metric) -> &'static str {
+    match metric {
+        Metric::File => "size_file",
+        Metric::Vm => "size_vm",
+        Metric::Shipped => "size_shipped",
+        Metric::Gzip => "size_gzip",
+        Metric::Zstd => "size_zstd",
+        Metric::Debug => "size_debug",
+        Metric::Symbols => "size_symbols",
+    }
+}
+
+fn u(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl Store {
+    /// The targets of a repository, by name.
+    pub async fn target_refs(&self, repository_id: i64) -> Result<Vec<TargetRef>, Error> {
+        Ok(
+            sqlx::query_as("SELECT id, name FROM targets WHERE repository_id = $1 ORDER BY name")
+                .bind(repository_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The branches commits were uploaded on, most recently used first.
+    pub async fn branches(&self, repository_id: i64) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT branch FROM commits WHERE repository_id = $1 AND branch IS NOT NULL
+             GROUP BY branch ORDER BY max(created_at) DESC LIMIT 200",
+        )
+        .bind(repository_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The measured points of a target, oldest first: the newest `limit`
+    /// uploaded at or after `since`, optionally on one branch.
+    pub async fn target_series(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<HistoryPoint>, Error> {
+        let sql = format!(
+            "{HISTORY_SELECT}
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+             ORDER BY b.id DESC LIMIT $4"
+        );
+        let rows: Vec<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut points: Vec<HistoryPoint> = rows
+            .into_iter()
+            .filter_map(HistoryRow::into_point)
+            .collect();
+        points.reverse();
+        Ok(points)
+    }
+
+    /// Like [`Store::target_series`] but one metric only, oldest first:
+    /// the newest `limit` points uploaded at or after `since`.
+    pub async fn target_metric_series(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+        metric: Metric,
+    ) -> Result<Vec<MetricPoint>, Error> {
+        let column = metric_column(metric);
+        let sql = format!(
+            "SELECT b.id AS build_id, c.sha AS commit, b.created_at AS uploaded_at, m.{column} AS value
+             FROM builds b
+             JOIN commits c ON c.id = b.commit_id
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+             ORDER BY b.id DESC LIMIT $4"
+        );
+        let mut points: Vec<MetricPoint> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        points.reverse();
+        Ok(points)
+    }
+
+    /// The newest measured point of a target uploaded at or before `at`.
+    pub async fn target_point_at(
+        &self,
+        target_id: i64,
+        branch: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<HistoryPoint>, Error> {
+        let sql = format!(
+            "{HISTORY_SELECT}
+             WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND ($2::text IS NULL OR c.branch = $2)
+               AND b.created_at <= $3
+             ORDER BY b.id DESC LIMIT 1"
+        );
+        let row: Option<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(target_id)
+            .bind(branch)
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(HistoryRow::into_point))
+    }
+
+    /// The `sizegate.toml` sent with the newest commit (on `branch`) that had one.
+    pub async fn latest_config(
+        &self,
+        repository_id: i64,
+        branch: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT config FROM commits
+             WHERE repository_id = $1 AND config IS NOT NULL AND ($2::text IS NULL OR branch = $2)
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(repository_id)
+        .bind(branch)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every measured target of a commit with its sections, units and top symbols.
+    pub async fn commit_measurements(
+        &self,
+        repository_id: i64,
+        sha: &str,
+    ) -> Result<Vec<MeasuredTarget>, Error> {
+        let rows: Vec<MeasurementRow> = sqlx::query_as(
+            "SELECT m.id, t.id AS target_id, t.name AS target, m.format, m.arch, m.language,
+                    m.stripped, m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd,
+                    m.size_debug, m.size_symbols, m.toolchain, m.advice, m.report_key
+             FROM commits c
+             JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
+             JOIN targets t ON t.id = b.target_id
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             WHERE c.repository_id = $1 AND c.sha = $2
+             ORDER BY t.name",
+        )
+        .bind(repository_id)
+        .bind(sha)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let sections = sqlx::query_as(
+                "SELECT name, kind, file_size, vm_size FROM measurement_sections
+                 WHERE measurement_id = $1 ORDER BY position",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            let units = sqlx::query_as(
+                "SELECT name, kind, size, symbols FROM measurement_units
+                 WHERE measurement_id = $1 ORDER BY position",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            let symbols = sqlx::query_as(
+                "SELECT name, unit, section, size FROM measurement_symbols
+                 WHERE measurement_id = $1 ORDER BY rank",
+            )
+            .bind(row.id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(MeasuredTarget {
+                target_id: row.target_id,
+                target: row.target,
+                format: row.format,
+                arch: row.arch,
+                language: row.language,
+                stripped: row.stripped,
+                sizes: Sizes {
+                    file: u(row.size_file),
+                    vm: u(row.size_vm),
+                    shipped: u(row.size_shipped),
+                    gzip: u(row.size_gzip),
+                    zstd: u(row.size_zstd),
+                    debug: u(row.size_debug),
+                    symbols: u(row.size_symbols),
+                },
+                toolchain: row.toolchain,
+                advice: row.advice,
+                report_key: row.report_key,
+                sections,
+                units,
+                symbols,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The first of `candidates` (shas, in order of preference) measured
+    /// for `target_id`: its sha and the key of its report.
+    pub async fn first_measured(
+        &self,
+        target_id: i64,
+        candidates: &[String],
+    ) -> Result<Option<(String, String)>, Error> {
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as(
+            "SELECT c.sha, m.report_key
+             FROM unnest($2::text[]) WITH ORDINALITY AS k(sha, pos)
+             JOIN commits c ON c.sha = k.sha
+             JOIN builds b ON b.commit_id = c.id AND b.target_id = $1 AND b.superseded_at IS NULL
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             ORDER BY k.pos LIMIT 1",
+        )
+        .bind(target_id)
+        .bind(candidates)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The commits uploaded for pull request `number`, oldest first.
+    pub async fn pull_request_pushes(
+        &self,
+        repository_id: i64,
+        number: i64,
+    ) -> Result<Vec<PushRow>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT sha, branch, base_sha, ancestors, created_at FROM commits
+             WHERE repository_id = $1 AND pr_number = $2 ORDER BY created_at, id LIMIT 500",
+        )
+        .bind(repository_id)
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RepoName;
+    use crate::measurements::tests::sample_report;
+    use crate::uploads::{CommitMeta, NewArtifact};
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn series_measurements_baselines_and_pushes(pool: sqlx::PgPool) {
+        let store = Store::new(pool);
+        let repo = store
+            .ensure_repository(&RepoName::parse("acme/app").unwrap())
+            .await
+            .unwrap();
+        let shas: Vec<String> = (1..=4u32).map(|i| format!("{i:040x}")).collect();
+        for (i, sha) in shas.iter().enumerate() {
+            let meta = CommitMeta {
+                sha: sha.clone(),
+                branch: Some(if i < 3 { "main" } else { "feature" }.into()),
+                pr_number: (i == 3).then_some(9),
+                base_sha: (i == 3).then(|| shas[2].clone()),
+                ancestors: shas[..i.min(3)].iter().rev().cloned().collect(),
+                config: (i == 1).then(|| "metric = \"file\"".to_owned()),
+            };
+            let artifact = NewArtifact {
+                target: "t/app".into(),
+                sha256: format!("{:064x}", i + 1),
+                size: 5_000 + i as u64,
+                blob_key: "k".into(),
+            };
+            let recorded = store
+                .record_upload(repo, &meta, &[artifact], 3)
+                .await
+                .unwrap();
+            let report = sample_report(5_000 + i as u64 * 100);
+            store
+                .store_measurement(recorded[0].artifact_id, &report, &format!("r{i}"), 10)
+                .await
+                .unwrap();
+        }
+        let targets = store.target_refs(repo).await.unwrap();
+        assert_eq!(targets.len(), 1);
+        let target = targets[0].id;
+        assert_eq!(store.branches(repo).await.unwrap(), ["feature", "main"]);
+
+        let main = store
+            .target_metric_series(target, Some("main"), None, 10, Metric::File)
+            .await
+            .unwrap();
+        let values: Vec<i64> = main.iter().map(|p| p.value).collect();
+        assert_eq!(values, [5_000, 5_100, 5_200], "oldest first");
+        let last_two = store
+            .target_metric_series(target, Some("main"), None, 2, Metric::Shipped)
+            .await
+            .unwrap();
+        assert_eq!(
+            last_two.iter().map(|p| p.value).collect::<Vec<_>>(),
+            [5_000, 5_100]
+        );
+        let future = Utc::now() + chrono::Duration::days(1);
+        assert!(
+            store
+                .target_metric_series(target, None, Some(future), 10, Metric::File)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let full = store.target_series(target, None, None, 10).await.unwrap();
+        assert_eq!(full.len(), 4);
+        assert_eq!(
+            store
+                .target_point_at(target, Some("main"), Utc::now())
+                .await
+                .unwrap()
+                .unwrap()
+                .commit,
+            shas[2]
+        );
+        assert_eq!(
+            store.latest_config(repo, None).await.unwrap().as_deref(),
+            Some("metric = \"file\"")
+        );
+        assert_eq!(
+            store.latest_config(repo, Some("feature")).await.unwrap(),
+            None
+        );
+
+        let measured = store.commit_measurements(repo, &shas[3]).await.unwrap();
+        assert_eq!(measured.len(), 1);
+        assert_eq!(measured[0].sizes.file, 5_300);
+        assert_eq!(measured[0].sections.len(), 2);
+        assert_eq!(measured[0].units[0].name, "std");
+        assert_eq!(measured[0].symbols[0].name, "big", "largest first");
+        assert_eq!(measured[0].report_key, "r3");
+
+        let candidates = vec!["f".repeat(40), shas[1].clone(), shas[0].clone()];
+        assert_eq!(
+            store.first_measured(target, &candidates).await.unwrap(),
+            Some((shas[1].clone(), "r1".to_owned())),
+            "the first candidate with a measurement, in the given order"
+        );
+        assert_eq!(store.first_measured(target, &[]).await.unwrap(), None);
+
+        let pushes = store.pull_request_pushes(repo, 9).await.unwrap();
+        assert_eq!(pushes.len(), 1);
+        assert_eq!(pushes[0].base_sha.as_deref(), Some(shas[2].as_str()));
+        assert!(
+            store
+                .pull_request_pushes(repo, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
