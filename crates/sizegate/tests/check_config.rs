@@ -125,3 +125,21 @@ fn every_mistake_is_listed_in_line_order() {
     assert_eq!(out.status.code(), Some(2));
     insta::assert_snapshot!(String::from_utf8(out.stderr).unwrap());
 }
+
+/// The budgets sizegate gates itself with (dogfooding) stay valid.
+#[test]
+fn the_repositorys_own_config_is_valid() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sizegate.toml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sizegate"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("x86_64-unknown-linux-gnu/*"), "{stdout}");
+}
