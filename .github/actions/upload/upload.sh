@@ -4,7 +4,9 @@
 # environment so that it runs (and is tested) outside GitHub too.
 #
 # Inputs:  INPUT_SERVER, INPUT_FILES, INPUT_CONFIG, INPUT_TOKEN,
-#          INPUT_FAIL_ON_ERROR
+#          INPUT_FAIL_ON_ERROR, INPUT_PR_NUMBER, INPUT_BASE_SHA (workflow_run:
+#          used when the payload's pull_requests list is empty, as it is
+#          for pull requests from forks)
 # GitHub:  GITHUB_REPOSITORY, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
 #          GITHUB_SHA, GITHUB_REF_NAME, RUNNER_OS, RUNNER_ARCH,
 #          GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
@@ -132,6 +134,7 @@ fi
 
 pr=""
 base_sha=""
+fork=false
 case "$event_name" in
   pull_request | pull_request_target)
     # The PR head, not the merge commit GitHub checks out: budgets and
@@ -143,6 +146,34 @@ case "$event_name" in
     base_sha=$(json_get "$event_flat" pull_request.base.sha)
     [ -n "$commit" ] && [ -n "$base_sha" ] && [ -n "$pr" ] ||
       die "the pull_request event payload lacks head.sha, base.sha or number"
+    head_repo=$(json_get "$event_flat" pull_request.head.repo.full_name)
+    base_repo=$(json_get "$event_flat" pull_request.base.repo.full_name)
+    if [ -n "$head_repo" ] && [ "$head_repo" != "$base_repo" ]; then fork=true; fi
+    ;;
+  workflow_run)
+    # Runs in the base repository after the pull request's own workflow
+    # (which had no secrets) built the artifacts: the measured commit is the
+    # run's head, not this workflow's checkout.
+    commit=$(json_get "$event_flat" workflow_run.head_sha)
+    branch=$(json_get "$event_flat" workflow_run.head_branch)
+    pr=$(json_get "$event_flat" workflow_run.pull_requests.0.number)
+    base_sha=$(json_get "$event_flat" workflow_run.pull_requests.0.base.sha)
+    [ -n "$pr" ] || pr=${INPUT_PR_NUMBER:-}
+    [ -n "$base_sha" ] || base_sha=${INPUT_BASE_SHA:-}
+    [ -n "$commit" ] || die "the workflow_run event payload lacks workflow_run.head_sha"
+    case "$pr" in
+      '' | *[!0-9]*) [ -z "$pr" ] || die "pull request number '$pr' is not a number" ;;
+    esac
+    if [ -n "$pr" ] && [ -z "$base_sha" ]; then
+      die "pull request $pr has no base sha: pass the 'base-sha' input"
+    fi
+    head_repo=$(json_get "$event_flat" workflow_run.head_repository.full_name)
+    base_repo=$(json_get "$event_flat" repository.full_name)
+    if [ -n "$head_repo" ] && [ "$head_repo" != "$base_repo" ]; then
+      fork=true
+      # `owner:branch`, as GitHub labels it: a fork's `main` is not ours.
+      branch="${head_repo%%/*}:$branch"
+    fi
     ;;
   *)
     commit=${GITHUB_SHA:-$(git rev-parse HEAD)}
@@ -236,6 +267,7 @@ done <<< "$INPUT_FILES"
 {
   printf '{"repo":%s,"commit":%s,"branch":%s' "$(json_string "$repo")" "$(json_string "$commit")" "$(json_string "$branch")"
   if [ -n "$pr" ]; then printf ',"pr":%d,"base_sha":%s' "$pr" "$(json_string "$base_sha")"; fi
+  if [ "$fork" = true ]; then printf ',"fork":true'; fi
   printf ',"ancestors":['
   sep=""
   for a in $ancestors; do printf '%s"%s"' "$sep" "$a"; sep=","; done

@@ -8,6 +8,7 @@ pub mod dashboard;
 mod error;
 mod health;
 mod metrics;
+pub mod replay;
 pub mod session;
 mod uploads;
 mod webhooks;

@@ -48,6 +48,9 @@ struct UploadMeta {
     ancestors: Vec<String>,
     #[serde(default)]
     config: Option<String>,
+    /// Built for a pull request from a fork (never a baseline).
+    #[serde(default)]
+    fork: bool,
 }
 
 /// One artifact in the answer.
@@ -160,6 +163,7 @@ fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, Ap
         base_sha,
         ancestors,
         config: meta.config,
+        fork: meta.fork,
     })
 }
 

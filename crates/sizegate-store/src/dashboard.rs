@@ -415,6 +415,7 @@ mod tests {
                 pr_number: (i == 3).then_some(9),
                 base_sha: (i == 3).then(|| shas[2].clone()),
                 ancestors: shas[..i.min(3)].iter().rev().cloned().collect(),
+                fork: false,
                 config: (i == 1).then(|| "metric = \"file\"".to_owned()),
             };
             let artifact = NewArtifact {

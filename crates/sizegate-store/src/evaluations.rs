@@ -160,7 +160,8 @@ impl Store {
     }
 
     /// The measured current builds of the commits `shas` of a repository
-    /// (the baseline candidates), in no particular order.
+    /// (the baseline candidates), in no particular order. Commits uploaded
+    /// from a fork are left out: they are never a baseline.
     pub async fn measured_builds(
         &self,
         repository_id: i64,
@@ -172,7 +173,7 @@ impl Store {
              JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
              JOIN targets t ON t.id = b.target_id
              JOIN measurements m ON m.artifact_id = b.artifact_id
-             WHERE c.repository_id = $1 AND c.sha = ANY($2)",
+             WHERE c.repository_id = $1 AND c.sha = ANY($2) AND NOT c.fork",
         )
         .bind(repository_id)
         .bind(shas)

@@ -15,6 +15,7 @@ pub mod evaluations;
 pub mod github_events;
 pub mod history;
 pub mod measurements;
+pub mod oidc_replay;
 pub mod queue;
 pub mod tokens;
 pub mod uploads;

@@ -23,6 +23,9 @@ pub struct CommitMeta {
     pub ancestors: Vec<String>,
     /// The `sizegate.toml` of the commit, verbatim.
     pub config: Option<String>,
+    /// Uploaded for a pull request from a fork: such a commit never becomes
+    /// a baseline.
+    pub fork: bool,
 }
 
 /// One artifact of an upload, already in the blob store.
@@ -127,8 +130,8 @@ impl Store {
         // for one commit are serialized, so the duplicate/replace decision
         // below cannot race.
         let commit_id: i64 = sqlx::query_scalar(
-            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors, config)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors, config, fork)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (repository_id, sha) DO UPDATE SET
                  branch = COALESCE(EXCLUDED.branch, commits.branch),
                  pr_number = COALESCE(EXCLUDED.pr_number, commits.pr_number),
@@ -136,9 +139,13 @@ impl Store {
                  ancestors = CASE WHEN cardinality(EXCLUDED.ancestors) > 0
                                   THEN EXCLUDED.ancestors ELSE commits.ancestors END,
                  config = COALESCE(EXCLUDED.config, commits.config),
+                 fork = commits.fork OR EXCLUDED.fork,
                  updated_at = now()
              RETURNING id",
         )
+        // `fork` is sticky: a fork's build may replace the artifacts of a
+        // commit the base repository uploaded (same head sha), so once a
+        // fork touched a commit it is never trusted as a baseline again.
         .bind(repository_id)
         .bind(&meta.sha)
         .bind(&meta.branch)
@@ -146,6 +153,7 @@ impl Store {
         .bind(&meta.base_sha)
         .bind(&meta.ancestors)
         .bind(&meta.config)
+        .bind(meta.fork)
         .fetch_one(&mut *tx)
         .await?;
 

@@ -231,3 +231,101 @@ async fn the_upload_action_script_uploads_to_serve() {
     drop(server);
     drop_database(&name).await;
 }
+
+/// The Action's script in a `workflow_run` workflow of the base repository,
+/// uploading what a fork's pull request built: the commit is the run's head
+/// sha, the pull request and its base come from the payload, the branch is
+/// labelled with the fork's owner and the commit is stored as a fork upload.
+#[tokio::test]
+async fn the_upload_action_script_uploads_a_fork_build_from_workflow_run() {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("checkout");
+    std::fs::create_dir(&checkout).unwrap();
+    git(&checkout, &["init", "-q", "-b", "main"]);
+    for i in 0..2 {
+        std::fs::write(checkout.join("f"), format!("{i}")).unwrap();
+        git(&checkout, &["add", "f"]);
+        git(&checkout, &["commit", "-q", "-m", &format!("c{i}")]);
+    }
+    let base = git(&checkout, &["rev-parse", "HEAD~1"]);
+    // The fork's head is not what the privileged workflow checked out.
+    let head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/workflow_run.fork.json");
+    let event = std::fs::read_to_string(fixture)
+        .unwrap()
+        .replace("HEAD_SHA", head)
+        .replace("BASE_SHA", &base);
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, event).unwrap();
+    let artifact = dir.path().join("app");
+    std::fs::write(&artifact, vec![4u8; 321]).unwrap();
+
+    let name = fresh_name("forkrun");
+    let db = database_url(&name);
+    let analyzer = common::fake_analyzer();
+    let (mut server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&analyzer),
+        &dir.path().join("serve.log"),
+        false,
+        &[],
+    );
+    let token = create_token(&db, "acme/app");
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.github/actions/upload/upload.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .current_dir(&checkout)
+        .env("INPUT_SERVER", &url)
+        .env("INPUT_FILES", format!("linux/app={}", artifact.display()))
+        .env("INPUT_TOKEN", &token)
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_EVENT_NAME", "workflow_run")
+        .env("GITHUB_EVENT_PATH", &event_path)
+        .env("GITHUB_SHA", git(&checkout, &["rev-parse", "HEAD"]))
+        .env("GITHUB_REF_NAME", "main")
+        .env_remove("INPUT_PR_NUMBER")
+        .env_remove("INPUT_BASE_SHA")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "upload.sh failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains(&format!("acme/app@{head}")), "{stdout}");
+
+    let commit: Value = reqwest::Client::new()
+        .get(format!("{url}/api/v1/repos/acme/app/commits/{head}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(commit["branch"], "someone:changes", "{commit}");
+    assert_eq!(commit["pr_number"], 2, "{commit}");
+    assert_eq!(commit["base_sha"], base.as_str(), "{commit}");
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let fork: bool = sqlx::query_scalar("SELECT fork FROM commits WHERE sha = $1")
+        .bind(head)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        fork,
+        "a workflow_run upload of a fork's head is a fork upload"
+    );
+    pool.close().await;
+
+    server.terminate();
+    assert!(server.wait_timeout(Duration::from_secs(30)).success());
+    drop(server);
+    drop_database(&name).await;
+}

@@ -322,30 +322,45 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
     let commit = wait_measured(&url, "acme/app", &sha).await;
     assert_eq!(commit["targets"][0]["status"], "done", "{commit}");
 
-    // The same token again: refused as a replay.
-    let used = fake.lock().unwrap().minted[0].clone();
-    let form = reqwest::multipart::Form::new()
-        .text(
-            "meta",
-            json!({"repo": "acme/app", "commit": sha_of(0x0e)}).to_string(),
-        )
-        .part(
-            "artifact",
-            reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("linux/app"),
-        );
-    let response = reqwest::Client::new()
-        .post(format!("{url}/api/v1/uploads"))
-        .bearer_auth(&used)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"].as_str().unwrap().contains("already used"),
-        "{body}"
+    // The same token again: refused as a replay, by this server and by a
+    // second server on the same database (the used ids are shared).
+    let (second, second_url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&analyzer),
+        &dir.path().join("serve2.log"),
+        false,
+        &[
+            ("SIZEGATE_PUBLIC_URL", OsStr::new(PUBLIC_URL)),
+            ("SIZEGATE_OIDC_ISSUER", OsStr::new(&issuer)),
+        ],
     );
+    let used = fake.lock().unwrap().minted[0].clone();
+    for server_url in [&url, &second_url] {
+        let form = reqwest::multipart::Form::new()
+            .text(
+                "meta",
+                json!({"repo": "acme/app", "commit": sha_of(0x0e)}).to_string(),
+            )
+            .part(
+                "artifact",
+                reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("linux/app"),
+            );
+        let response = reqwest::Client::new()
+            .post(format!("{server_url}/api/v1/uploads"))
+            .bearer_auth(&used)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{server_url}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("already used"),
+            "{server_url}: {body}"
+        );
+    }
+    drop(second);
 
     // A token for acme/app cannot upload to acme/other.
     let output = upload(args("acme/other", &sha_of(0x0f)), actions_env()).await;

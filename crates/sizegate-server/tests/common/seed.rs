@@ -207,6 +207,7 @@ pub async fn seed(store: &Store, data: &std::path::Path) -> Seeded {
             base_sha: main.last().cloned(),
             ancestors: main.iter().rev().skip(1).cloned().collect(),
             config: Some(CONFIG.into()),
+            fork: false,
         };
         upload(
             store,

@@ -9,6 +9,19 @@ use crate::uploads::{CommitMeta, NewArtifact};
 
 /// Upload one artifact per target for `sha`; returns the repository id.
 async fn upload(store: &Store, sha: &str, config: Option<&str>, targets: &[(&str, char)]) -> i64 {
+    let meta = CommitMeta {
+        sha: sha.into(),
+        pr_number: Some(7),
+        base_sha: Some("b".repeat(40)),
+        ancestors: vec!["c".repeat(40)],
+        config: config.map(str::to_owned),
+        ..Default::default()
+    };
+    upload_meta(store, &meta, targets).await
+}
+
+/// Upload one artifact per target with `meta`; returns the repository id.
+async fn upload_meta(store: &Store, meta: &CommitMeta, targets: &[(&str, char)]) -> i64 {
     let repo = store
         .ensure_repository(&RepoName::parse("acme/app").unwrap())
         .await
@@ -26,19 +39,7 @@ async fn upload(store: &Store, sha: &str, config: Option<&str>, targets: &[(&str
         })
         .collect();
     store
-        .record_upload(
-            repo,
-            &CommitMeta {
-                sha: sha.into(),
-                pr_number: Some(7),
-                base_sha: Some("b".repeat(40)),
-                ancestors: vec!["c".repeat(40)],
-                config: config.map(str::to_owned),
-                ..Default::default()
-            },
-            &artifacts,
-            3,
-        )
+        .record_upload(repo, meta, &artifacts, 3)
         .await
         .unwrap();
     repo
@@ -356,4 +357,88 @@ async fn report_locks_exclude_each_other_until_dropped(pool: sqlx::PgPool) {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+/// A commit uploaded from a fork is never a baseline candidate, even when it
+/// is exactly the pull request's base sha; and a later upload of the same
+/// sha from the base repository does not launder it (the fork may have
+/// replaced its artifacts).
+#[sqlx::test(migrations = "../../migrations")]
+async fn fork_uploads_are_never_baseline_candidates(pool: sqlx::PgPool) {
+    let store = Store::new(pool);
+    let trusted = "a".repeat(40);
+    let forked = "b".repeat(40);
+    let repo = upload_meta(
+        &store,
+        &CommitMeta {
+            sha: trusted.clone(),
+            branch: Some("main".into()),
+            ..Default::default()
+        },
+        &[("linux/app", '1')],
+    )
+    .await;
+    upload_meta(
+        &store,
+        &CommitMeta {
+            sha: forked.clone(),
+            branch: Some("someone:main".into()),
+            pr_number: Some(7),
+            base_sha: Some(trusted.clone()),
+            fork: true,
+            ..Default::default()
+        },
+        &[("linux/app", '2')],
+    )
+    .await;
+    measure(&store, '1').await;
+    measure(&store, '2').await;
+
+    let both = [trusted.clone(), forked.clone()];
+    let measured = store.measured_builds(repo, &both).await.unwrap();
+    assert_eq!(
+        measured,
+        [MeasuredBuild {
+            sha: trusted.clone(),
+            target: "linux/app".into(),
+            report_key: "r/1".into()
+        }]
+    );
+    let stored: bool = sqlx::query_scalar("SELECT fork FROM commits WHERE sha = $1")
+        .bind(&forked)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(stored);
+
+    // The base repository uploads the same sha afterwards: still excluded.
+    upload_meta(
+        &store,
+        &CommitMeta {
+            sha: forked.clone(),
+            branch: Some("main".into()),
+            ..Default::default()
+        },
+        &[("linux/app", '2')],
+    )
+    .await;
+    assert!(
+        store
+            .measured_builds(repo, std::slice::from_ref(&forked))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And a fork upload of the trusted base sha takes it out too.
+    upload_meta(
+        &store,
+        &CommitMeta {
+            sha: trusted.clone(),
+            fork: true,
+            ..Default::default()
+        },
+        &[("linux/app", '1')],
+    )
+    .await;
+    assert!(store.measured_builds(repo, &both).await.unwrap().is_empty());
 }

@@ -79,7 +79,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }),
         metrics: Arc::new(ServerMetrics::default()),
         worker_metrics: Arc::clone(&worker_metrics),
-        oidc: oidc_verifier(&args)?,
+        oidc: oidc_verifier(&args, &store)?,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -111,7 +111,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 }
 
 /// The OIDC verifier, when the server has a public URL to use as audience.
-fn oidc_verifier(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
+/// Used token ids are kept in the database, shared by every replica.
+fn oidc_verifier(
+    args: &Args,
+    store: &sizegate_store::Store,
+) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
     let Some(public_url) = args.public_url.as_deref().filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
@@ -119,7 +123,11 @@ fn oidc_verifier(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
         issuer: args.oidc_issuer.trim_end_matches('/').to_owned(),
         ..OidcConfig::github(public_url)
     };
-    let verifier = OidcVerifier::new(config).context("setting up GitHub OIDC verification")?;
+    let verifier = OidcVerifier::new(config)
+        .context("setting up GitHub OIDC verification")?
+        .with_replay_cache(Arc::new(sizegate_server::replay::PgReplayCache::new(
+            store.clone(),
+        )));
     tracing::info!(issuer = %args.oidc_issuer, audience = public_url, "GitHub OIDC uploads accepted");
     Ok(Some(Arc::new(verifier)))
 }
