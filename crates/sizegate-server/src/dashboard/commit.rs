@@ -13,6 +13,7 @@ use sizegate_store::measurements::decode_report;
 
 use super::PageError;
 use super::treemap::treemap_svg;
+use super::verdict::{VerdictView, verdict_view};
 use super::view::{self, change, change_class, date, short, url};
 use crate::session::Reader;
 use crate::{ApiError, AppState};
@@ -358,6 +359,9 @@ struct CommitPage {
     branch: String,
     pull: String,
     pull_href: String,
+    verdict: Option<VerdictView>,
+    include_comment: bool,
+    verdict_missing: &'static str,
     targets: Vec<TargetDetail>,
 }
 
@@ -407,6 +411,11 @@ pub(super) async fn commit_page(
         COMMIT_CHANGES,
     )
     .await?;
+    let verdict = state
+        .store
+        .commit_evaluation(repository.id, &sha)
+        .await?
+        .map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
     Ok(Html(
         CommitPage {
             logged_in: reader.can_read_private,
@@ -422,6 +431,9 @@ pub(super) async fn commit_page(
                 .map(|n| format!("/repos/{owner}/{repo}/pulls/{n}"))
                 .unwrap_or_default(),
             sha,
+            verdict,
+            include_comment: false,
+            verdict_missing: "",
             targets,
         }
         .render()?,
@@ -448,6 +460,9 @@ struct PullPage {
     head_short: String,
     head_href: String,
     pushes: Vec<PushView>,
+    verdict: Option<VerdictView>,
+    include_comment: bool,
+    verdict_missing: &'static str,
     targets: Vec<TargetDetail>,
 }
 
@@ -484,6 +499,11 @@ pub(super) async fn pull_page(
         MAX_PR_CHANGES,
     )
     .await?;
+    let verdict = state
+        .store
+        .commit_evaluation(repository.id, &head.sha)
+        .await?
+        .map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
     let mut push_views = Vec::with_capacity(pushes.len());
     for push in pushes.iter().rev() {
         let measured = state
@@ -518,6 +538,9 @@ pub(super) async fn pull_page(
             head_href: format!("/repos/{owner}/{repo}/commits/{}", head.sha),
             head: head.sha.clone(),
             pushes: push_views,
+            verdict,
+            include_comment: true,
+            verdict_missing: "The gate's verdict for this push appears here once the worker has evaluated it.",
             targets,
         }
         .render()?,

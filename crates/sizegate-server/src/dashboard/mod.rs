@@ -13,6 +13,7 @@ mod login;
 mod pages;
 mod target;
 mod treemap;
+mod verdict;
 mod view;
 
 use axum::Router;
