@@ -147,8 +147,9 @@ struct CommitView {
     targets: Vec<TargetStatusView>,
 }
 
-/// A full commit sha, lower-cased; anything else is not found.
-fn valid_sha(sha: &str) -> Result<String, ApiError> {
+/// A full commit sha from a URL, lower-cased; anything else is not found.
+/// Shared by the JSON API and the dashboard pages.
+pub(crate) fn valid_sha(sha: &str) -> Result<String, ApiError> {
     let sha = sha.to_ascii_lowercase();
     if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::NotFound(format!(

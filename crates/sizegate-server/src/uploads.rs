@@ -21,8 +21,6 @@ use crate::{ApiError, AppState, Uploader};
 const MAX_META_BYTES: usize = 1 << 20;
 /// Most ancestors kept per commit.
 const MAX_ANCESTORS: usize = 1000;
-/// Longest target name.
-const MAX_TARGET_CHARS: usize = 200;
 
 /// Upload routes.
 pub fn router() -> Router<AppState> {
@@ -94,19 +92,7 @@ pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
         .take(60)
         .flat_map(char::escape_default)
         .collect();
-    let problem = if name.trim().is_empty() {
-        Some("is empty")
-    } else if name.chars().count() > MAX_TARGET_CHARS {
-        Some("is longer than 200 characters")
-    } else if name.chars().any(char::is_control) {
-        Some("contains control characters")
-    } else if name.contains("..") {
-        Some("contains `..`")
-    } else if name.starts_with('/') || name.contains('\\') {
-        Some("must be a relative name with `/` separators")
-    } else {
-        None
-    };
+    let problem = sizegate_store::uploads::target_name_problem(name);
     match problem {
         Some(p) => Err(ApiError::Unprocessable(format!(
             "target name (the part's filename) `{shown}` {p}"

@@ -8,6 +8,29 @@ use serde::Serialize;
 
 use crate::{Error, Store};
 
+/// The longest target name accepted, in characters.
+pub const MAX_TARGET_NAME_CHARS: usize = 200;
+
+/// Why a target name (e.g. `x86_64-unknown-linux-gnu/app`) is refused, if it
+/// is: the rule of the upload contract, applied by the server and checked
+/// early by `sizegate upload`. Printable, at most 200 characters, no `..`,
+/// relative with `/` separators.
+pub fn target_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("is empty")
+    } else if name.chars().count() > MAX_TARGET_NAME_CHARS {
+        Some("is longer than 200 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("contains control characters")
+    } else if name.contains("..") {
+        Some("contains `..`")
+    } else if name.starts_with('/') || name.contains('\\') {
+        Some("must be a relative name with `/` separators")
+    } else {
+        None
+    }
+}
+
 /// Commit metadata sent with an upload (already validated).
 #[derive(Debug, Clone, Default)]
 pub struct CommitMeta {

@@ -365,17 +365,6 @@ struct CommitPage {
     targets: Vec<TargetDetail>,
 }
 
-fn check_sha(sha: &str) -> Result<String, ApiError> {
-    let sha = sha.to_ascii_lowercase();
-    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::NotFound(format!(
-            "no commit `{}`: expected a full sha (40 hex digits)",
-            sha.escape_default()
-        )));
-    }
-    Ok(sha)
-}
-
 /// The baseline candidates of a commit: the PR base and its ancestors, or
 /// the first-parent ancestors of a push.
 fn candidates(commit: &CommitStatus) -> Vec<String> {
@@ -395,7 +384,7 @@ pub(super) async fn commit_page(
     Path((owner, repo, sha)): Path<(String, String, String)>,
 ) -> Result<Html<String>, PageError> {
     let repository = view::repository(&state, reader, &owner, &repo).await?;
-    let sha = check_sha(&sha)?;
+    let sha = crate::api::valid_sha(&sha)?;
     let commit = state
         .store
         .commit_status(repository.id, &sha)

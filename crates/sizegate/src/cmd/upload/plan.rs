@@ -10,8 +10,6 @@ use serde::Serialize;
 
 /// Most first-parent ancestors sent with an upload.
 pub const MAX_ANCESTORS: usize = 50;
-/// Longest target name, in characters.
-const MAX_TARGET_CHARS: usize = 200;
 
 /// The `meta` part of the upload, as JSON.
 #[derive(Debug, Serialize)]
@@ -159,23 +157,11 @@ pub fn check_sha(what: &str, value: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Why a target name is refused, if it is.
+/// Why a target name is refused, if it is: the server's rule, plus no `"`
+/// (it would have to be escaped in the multipart filename).
 fn target_problem(name: &str) -> Option<&'static str> {
-    if name.trim().is_empty() {
-        Some("is empty")
-    } else if name.chars().count() > MAX_TARGET_CHARS {
-        Some("is longer than 200 characters")
-    } else if name.chars().any(char::is_control) {
-        Some("contains control characters")
-    } else if name.contains("..") {
-        Some("contains `..`")
-    } else if name.starts_with('/') || name.contains('\\') {
-        Some("must be a relative name with `/` separators")
-    } else if name.contains('"') {
-        Some("contains `\"`")
-    } else {
-        None
-    }
+    sizegate_store::uploads::target_name_problem(name)
+        .or_else(|| name.contains('"').then_some("contains `\"`"))
 }
 
 fn check_artifacts(specs: &[String]) -> anyhow::Result<Vec<Artifact>> {
