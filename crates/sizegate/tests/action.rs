@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{create_token, database_url, drop_database, fresh_name, start_serve};
 use serde_json::Value;
@@ -181,23 +181,8 @@ async fn pull_request_upload_sends_the_head_its_base_and_the_base_history() {
         assert!(summary.contains(target), "{target} missing in\n{summary}");
     }
 
+    let commit = common::wait_for_commit(&url, "acme/app", &head).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let commit = loop {
-        let body: Value = client
-            .get(&status_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if body["complete"] == Value::Bool(true) {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
     // The PR head, not the merge commit; the base and its history.
     assert_eq!(commit["sha"], head.as_str());
     assert_eq!(commit["branch"], "feature/smaller");

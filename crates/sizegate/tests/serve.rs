@@ -201,23 +201,7 @@ async fn the_upload_action_script_uploads_to_serve() {
         "{stdout}"
     );
 
-    let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let commit = loop {
-        let body: Value = client
-            .get(format!("{url}/api/v1/repos/acme/app/commits/{head}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if body["complete"] == Value::Bool(true) {
-            break body;
-        }
-        assert!(std::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let commit = common::wait_for_commit(&url, "acme/app", &head).await;
     assert_eq!(commit["branch"], "main");
     let expected: Vec<&str> = parents.lines().skip(1).collect();
     assert_eq!(commit["ancestors"], serde_json::json!(expected));

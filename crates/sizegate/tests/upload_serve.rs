@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -49,26 +49,6 @@ async fn upload(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-async fn wait_measured(url: &str, repo: &str, sha: &str) -> Value {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body: Value = client
-            .get(format!("{url}/api/v1/repos/{repo}/commits/{sha}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if body["complete"] == Value::Bool(true) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "not measured in time: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn build_hello(dir: &Path) -> std::path::PathBuf {
@@ -136,7 +116,7 @@ async fn upload_cli_to_serve_is_measured_by_the_real_analyzer() {
     );
     assert!(!stdout.contains(&token) && !stderr(&output).contains(&token));
 
-    let commit = wait_measured(&url, "acme/app", &sha).await;
+    let commit = common::wait_for_commit(&url, "acme/app", &sha).await;
     let target = &commit["targets"][0];
     assert_eq!(target["status"], "done", "{commit}\n{}", server.log_text());
     assert_eq!(target["sizes"]["file"], size);
@@ -319,7 +299,7 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
         stderr(&output),
         server.log_text()
     );
-    let commit = wait_measured(&url, "acme/app", &sha).await;
+    let commit = common::wait_for_commit(&url, "acme/app", &sha).await;
     assert_eq!(commit["targets"][0]["status"], "done", "{commit}");
 
     // The same token again: refused as a replay, by this server and by a

@@ -275,10 +275,17 @@ pub async fn upload_and_wait_commit(
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 202);
+    wait_for_commit(url, "acme/app", sha).await
+}
+
+/// Poll the commit's status until every target is measured or failed
+/// (two minutes at most) and return it.
+pub async fn wait_for_commit(url: &str, repo: &str, sha: &str) -> Value {
+    let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let body: Value = client
-            .get(format!("{url}/api/v1/repos/acme/app/commits/{sha}"))
+            .get(format!("{url}/api/v1/repos/{repo}/commits/{sha}"))
             .send()
             .await
             .unwrap()
