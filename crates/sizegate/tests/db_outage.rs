@@ -416,7 +416,8 @@ async fn postgres_restarts_under_load_lose_no_accepted_upload() {
         },
     )
     .await;
-    let missing: Vec<&String> = accepted.difference(&measured().await).collect();
+    let measured = measured().await;
+    let missing: Vec<&String> = accepted.difference(&measured).collect();
     assert!(missing.is_empty(), "{missing:?}");
 
     // The job notifications came back too, and the process never restarted.
