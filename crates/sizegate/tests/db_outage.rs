@@ -301,7 +301,12 @@ async fn postgres_restarts_under_load_lose_no_accepted_upload() {
         Some(&analyzer),
         &log,
         false,
-        &[("SIZEGATE_DB_ACQUIRE_TIMEOUT_SECS", OsStr::new("2"))],
+        // A job in flight when the database goes away cannot be marked done;
+        // it comes back after its lease, kept short here.
+        &[
+            ("SIZEGATE_DB_ACQUIRE_TIMEOUT_SECS", OsStr::new("2")),
+            ("SIZEGATE_JOB_LEASE_SECS", OsStr::new("3")),
+        ],
     );
     let token = create_token(&db, "acme/app");
     sizegate_store::install_crypto_provider();
