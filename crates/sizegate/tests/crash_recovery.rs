@@ -128,6 +128,11 @@ async fn setup(options: PgConnectOptions, artifact: &[u8]) -> Setup {
 impl Setup {
     /// A `sizegate worker` reporting to the fake GitHub, with a 3 s lease.
     fn worker(&self, name: &str) -> Proc {
+        self.worker_with(name, &[])
+    }
+
+    /// Like [`Setup::worker`], with more environment.
+    fn worker_with(&self, name: &str, more: &[(&str, &OsStr)]) -> Proc {
         let data = self.dir.path().join("data");
         let analyzer = fake_analyzer();
         let analyzer_log = self.dir.path().join("analyzer.log");
@@ -155,6 +160,7 @@ impl Setup {
             ("SIZEGATE_GITHUB_API_URL", url.as_ref()),
             ("SIZEGATE_GITHUB_RETRY_BACKOFF_MS", "100".as_ref()),
         ];
+        let envs: Vec<(&str, &OsStr)> = envs.iter().chain(more).copied().collect();
         Proc::spawn(&args, &envs, self.dir.path().join(format!("{name}.log")))
     }
 
@@ -288,4 +294,45 @@ async fn workers_killed_while_reporting_never_post_twice(
         .filter(|c| c.method == "POST" && !c.path.contains("access_tokens"))
         .count();
     assert_eq!(creates, 2, "one create each, the rest were updates");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_github_retry_settings_come_from_the_environment(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let s = setup(options, b"quick artifact\n").await;
+    // A bare secondary rate limit would cost the default minute; the
+    // setting makes it one second. Then a 429 asking for one second.
+    s.github.fail(
+        FailureRule::next(1, InjectedFailure::SecondaryRateLimit)
+            .matching(Method::POST, "/issues/"),
+    );
+    s.github.fail(
+        FailureRule::next(1, InjectedFailure::TooManyRequests(1))
+            .matching(Method::POST, "/check-runs"),
+    );
+    let worker = s.worker_with(
+        "worker",
+        &[("SIZEGATE_GITHUB_SECONDARY_LIMIT_WAIT_SECS", OsStr::new("1"))],
+    );
+    wait_for(
+        Duration::from_secs(30),
+        || async { s.report_state().await.as_deref() == Some("posted") },
+        || worker.log_text(),
+    )
+    .await;
+    s.assert_reported_once();
+    let log = worker.log_text();
+    let retries: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("GitHub call failed; retrying"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{log}");
+    assert!(
+        retries.iter().all(|l| l.contains("wait=1s")),
+        "{retries:#?}"
+    );
+    assert!(retries[0].contains("secondary rate limit"), "{retries:#?}");
+    assert!(retries[1].contains("429"), "{retries:#?}");
 }
