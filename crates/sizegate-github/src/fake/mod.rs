@@ -4,7 +4,10 @@
 //! (`fixtures/api/`), keeps comments per issue and check runs per commit so
 //! lists and updates agree, checks the App JWT on `/app/...` and the
 //! installation token elsewhere, paginates comment lists with `Link`
-//! headers, fails the calls it is told to fail, and records every call.
+//! headers, plays scripted faults per endpoint ([`FakeGitHub::fail`]: 5xx,
+//! rate limits with and without headers, 429, answers slower than a client's
+//! timeout, and calls held until the test releases them, each optionally
+//! carried out before the answer is lost), and records every call.
 //!
 //! Other crates enable the `fake` feature in their dev-dependencies, start
 //! it with [`FakeGitHub::start`] and a [`FakeGitHubConfig`] built from a
