@@ -280,7 +280,7 @@ async fn target_route(
         )));
     }
     let repository = find_repository(&state, reader, &owner, &repo).await?;
-    let branch = query.branch.filter(|b| !b.is_empty());
+    let branch = query_branch(query.branch)?;
     let points = state
         .store
         .target_history(
@@ -313,6 +313,18 @@ async fn target_route(
         points,
         next,
     }))
+}
+
+/// The `branch` of a query string: empty means none; control characters
+/// (a NUL would reach the database) are refused, since no branch stored by
+/// an upload can hold one.
+pub(crate) fn query_branch(branch: Option<String>) -> Result<Option<String>, ApiError> {
+    match branch.filter(|b| !b.is_empty()) {
+        Some(b) if b.chars().any(char::is_control) => Err(ApiError::BadRequest(
+            "branch must be printable (no control characters)".into(),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Percent-encode a query value or a target name in a path (`/` is kept:

@@ -9,6 +9,7 @@ mod error;
 mod health;
 mod metrics;
 pub mod replay;
+pub mod security;
 pub mod session;
 mod uploads;
 mod webhooks;
@@ -31,7 +32,8 @@ pub use metrics::ServerMetrics;
 pub use webhooks::MAX_WEBHOOK_BYTES;
 
 /// Settings of the HTTP side (flags and env vars of `sizegate serve`).
-#[derive(Debug, Clone)]
+/// Its `Debug` output leaves the webhook secret out.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Largest artifact accepted, in bytes (`SIZEGATE_MAX_ARTIFACT_BYTES`).
     pub max_artifact_bytes: u64,
@@ -60,6 +62,22 @@ impl Default for ServerConfig {
             webhook_secret: None,
             github: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("max_artifact_bytes", &self.max_artifact_bytes)
+            .field("max_targets_per_upload", &self.max_targets_per_upload)
+            .field("max_attempts", &self.max_attempts)
+            .field("public_url", &self.public_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("github", &self.github)
+            .finish()
     }
 }
 
@@ -95,11 +113,17 @@ pub struct AppState {
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        // These two bound their bodies themselves: uploads per artifact
+        // while streaming, webhooks at MAX_WEBHOOK_BYTES.
         .merge(uploads::router())
-        .merge(api::router())
         .merge(webhooks::router())
-        .merge(dashboard::router())
-        .merge(health::router())
+        .merge(security::limit_bodies(
+            Router::new()
+                .merge(api::router())
+                .merge(dashboard::router())
+                .merge(health::router()),
+        ))
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -107,8 +131,8 @@ pub fn app(state: AppState) -> Router {
 /// Only `/healthz` and `/metrics`: what `sizegate worker --metrics-listen`
 /// serves, so that standalone workers can be scraped too.
 pub fn operations_app(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
+    security::limit_bodies(health::router())
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -15,13 +15,23 @@ const READ_PREFIX: &str = "sgr_";
 /// How long a login session lasts.
 pub const SESSION_DAYS: i64 = 30;
 
-/// A freshly created read token: the clear text exists only here.
-#[derive(Debug, Clone)]
+/// A freshly created read token: the clear text exists only here (its
+/// `Debug` output leaves it out).
+#[derive(Clone)]
 pub struct NewReadToken {
     /// The full token to hand to the user, once.
     pub token: String,
     /// Its public id.
     pub public_id: String,
+}
+
+impl std::fmt::Debug for NewReadToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewReadToken")
+            .field("token", &"<redacted>")
+            .field("public_id", &self.public_id)
+            .finish()
+    }
 }
 
 /// Split a read token into (public id, secret), or `None` if it is not one.
@@ -162,6 +172,8 @@ mod tests {
         assert!(found.private);
 
         let token = store.create_read_token().await.unwrap();
+        let shown = format!("{token:?}");
+        assert!(!shown.contains(&token.token[21..]), "{shown}");
         let id = store
             .authenticate_read_token(&token.token)
             .await

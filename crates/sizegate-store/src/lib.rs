@@ -123,8 +123,9 @@ impl Store {
     }
 }
 
-/// Connection settings for [`connect`].
-#[derive(Debug, Clone)]
+/// Connection settings for [`connect`]. Its `Debug` output hides the
+/// URL's password.
+#[derive(Clone)]
 pub struct DatabaseSettings {
     /// `postgres://...` URL. Without a host, the local server's socket is used.
     pub url: String,
@@ -135,6 +136,25 @@ pub struct DatabaseSettings {
     /// How long a query waits for a connection before it fails as
     /// unavailable; while the database is down, requests fail after this.
     pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match url::Url::parse(&self.url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("<redacted>"));
+                parsed.to_string()
+            }
+            Ok(_) => self.url.clone(),
+            // Unparsable: it could hold anything.
+            Err(_) => "<redacted>".to_owned(),
+        };
+        f.debug_struct("DatabaseSettings")
+            .field("url", &url)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 /// Open a pool, creating the database first if asked and missing.
@@ -226,6 +246,18 @@ impl std::fmt::Display for RepoName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_settings_hide_the_password() {
+        let settings = DatabaseSettings {
+            url: "postgres://sizegate:hunter2-db-pass@db.internal:5432/sizegate".into(),
+            create_if_missing: false,
+            max_connections: 1,
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2-db-pass"), "{shown}");
+        assert!(shown.contains("db.internal"), "{shown}");
+    }
 
     #[test]
     fn repo_names() {

@@ -12,8 +12,9 @@ use crate::{Error, RepoName, Store};
 
 const PREFIX: &str = "sgu_";
 
-/// A freshly created token: the clear text exists only here.
-#[derive(Debug, Clone)]
+/// A freshly created token: the clear text exists only here (its `Debug`
+/// output leaves it out).
+#[derive(Clone)]
 pub struct NewToken {
     /// The full token to hand to the user, once.
     pub token: String,
@@ -21,6 +22,16 @@ pub struct NewToken {
     pub public_id: String,
     /// The repository it uploads to.
     pub repository_id: i64,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("token", &"<redacted>")
+            .field("public_id", &self.public_id)
+            .field("repository_id", &self.repository_id)
+            .finish()
+    }
 }
 
 /// Who a valid token speaks for.
@@ -178,6 +189,9 @@ mod tests {
         let repo = RepoName::parse("acme/app").unwrap();
         let token = store.create_upload_token(&repo).await.unwrap();
         assert!(token.token.starts_with("sgu_"));
+        let shown = format!("{token:?}");
+        assert!(!shown.contains(&token.token[21..]), "{shown}");
+        assert!(shown.contains(&token.public_id), "{shown}");
         let owner = store
             .authenticate_upload_token(&token.token)
             .await

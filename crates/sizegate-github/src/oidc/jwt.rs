@@ -18,14 +18,22 @@ struct Header {
     kid: Option<String>,
 }
 
-/// A token split and decoded, signature not yet checked.
-#[derive(Debug)]
+/// A token split and decoded, signature not yet checked. It is a bearer
+/// credential: its `Debug` output shows the key id only.
 pub(super) struct ParsedToken<'a> {
     /// Key id from the header.
     pub kid: String,
     signed: &'a str,
     payload: Vec<u8>,
     signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 fn decode(part: &str, what: &str) -> Result<Vec<u8>, OidcError> {
@@ -91,5 +99,29 @@ impl ParsedToken<'_> {
     pub(super) fn claims<T: DeserializeOwned>(&self) -> Result<T, OidcError> {
         serde_json::from_slice(&self.payload)
             .map_err(|e| OidcError::Malformed(format!("claims: {e}")))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_the_key_id_only() {
+        let part = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        let token = format!(
+            "{}.{}.{}",
+            part(r#"{"alg":"RS256","kid":"k1"}"#),
+            part(r#"{"repository":"acme/app"}"#),
+            URL_SAFE_NO_PAD.encode(b"signature-bytes")
+        );
+        let parsed = parse(&token).unwrap();
+        let shown = format!("{parsed:?}");
+        assert!(shown.contains("k1"), "{shown}");
+        for secret_part in token.split('.') {
+            assert!(!shown.contains(secret_part), "{shown}");
+        }
+        assert!(!shown.contains("115"), "signature bytes shown: {shown}");
     }
 }

@@ -32,9 +32,17 @@ pub(super) async fn form(reader: Reader) -> Result<Html<String>, PageError> {
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(super) struct LoginForm {
     token: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Check the token; on success set the session cookie and go home.

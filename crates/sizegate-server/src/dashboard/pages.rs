@@ -169,10 +169,7 @@ pub(super) async fn repository(
 ) -> Result<Html<String>, PageError> {
     let repository = view::repository(&state, reader, &owner, &repo).await?;
     let branches = state.store.branches(repository.id).await?;
-    let branch = query
-        .branch
-        .filter(|b| !b.is_empty())
-        .or_else(|| default_branch(&branches));
+    let branch = crate::api::query_branch(query.branch)?.or_else(|| default_branch(&branches));
     let config = state
         .store
         .latest_config(repository.id, branch.as_deref())

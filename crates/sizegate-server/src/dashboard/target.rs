@@ -116,10 +116,7 @@ pub(super) async fn page(
         .find(|t| t.name == target)
         .ok_or_else(|| ApiError::NotFound(format!("no target `{target}` in {owner}/{repo}")))?;
     let branches = state.store.branches(repository.id).await?;
-    let branch = query
-        .branch
-        .filter(|b| !b.is_empty())
-        .or_else(|| default_branch(&branches));
+    let branch = crate::api::query_branch(query.branch)?.or_else(|| default_branch(&branches));
     let series = state
         .store
         .target_metric_series(target_ref.id, branch.as_deref(), since, count, metric)

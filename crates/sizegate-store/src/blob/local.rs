@@ -313,6 +313,58 @@ mod tests {
         assert!(fresh.exists());
     }
 
+    /// Every operation refuses a key that could leave the root, and
+    /// nothing is read or written outside it.
+    #[tokio::test]
+    async fn no_key_reaches_outside_the_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("store");
+        let store = LocalBlobStore::open(&root).await.unwrap();
+        std::fs::write(outer.path().join("outside"), b"do not touch").unwrap();
+        let absolute = outer.path().join("outside").display().to_string();
+        for key in [
+            "../outside",
+            "artifacts/../../outside",
+            absolute.as_str(),
+            "..\\outside",
+            "%2e%2e/outside",
+            "artifacts/ab/..",
+            "outside\0",
+        ] {
+            assert!(
+                matches!(store.get(key).await, Err(BlobError::InvalidKey(_))),
+                "{key:?}"
+            );
+            assert!(store.exists(key).await.is_err(), "{key:?}");
+            assert!(store.local_path(key).is_none(), "{key:?}");
+            assert!(
+                store
+                    .put(key, Bytes::from_static(b"overwritten"))
+                    .await
+                    .is_err(),
+                "{key:?}"
+            );
+            let dest = outer.path().join("copy");
+            assert!(store.download(key, &dest).await.is_err(), "{key:?}");
+            assert!(!dest.exists());
+            let mut staged = store.stage().await.unwrap();
+            staged.write(b"overwritten").await.unwrap();
+            assert!(staged.commit(key).await.is_err(), "{key:?}");
+        }
+        assert_eq!(
+            std::fs::read(outer.path().join("outside")).unwrap(),
+            b"do not touch"
+        );
+        let mut names: Vec<_> = std::fs::read_dir(outer.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["outside", "store"]);
+        // The refused commits left no temporary file behind either.
+        assert!(files_under(&root).await.is_empty());
+    }
+
     #[tokio::test]
     async fn download_copies_and_missing_blobs_are_not_found() {
         let dir = tempfile::tempdir().unwrap();

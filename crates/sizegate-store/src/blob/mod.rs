@@ -168,6 +168,15 @@ mod tests {
             "a/b/",
             "a\\b",
             "a b",
+            "..",
+            "../escape",
+            "artifacts/../../etc/passwd",
+            "artifacts/ab/..",
+            "C:\\blob",
+            "a\0b",
+            "%2e%2e/escape",
+            "artifacts/%2E%2E/x",
+            "a/\n/b",
         ] {
             assert!(check_key(bad).is_err(), "{bad:?} accepted");
         }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sizegate_github::{DEFAULT_API_URL, GitHubClient, GitHubConfig, RetryPolicy};
 
-/// GitHub App flags and env vars.
-#[derive(Debug, Clone, clap::Args)]
+/// GitHub App flags and env vars. Its `Debug` output leaves the private
+/// key and the webhook secret out.
+#[derive(Clone, clap::Args)]
 pub struct GitHubArgs {
     /// The GitHub App id; the reporter is off without it.
     #[arg(long, env = "SIZEGATE_GITHUB_APP_ID")]
@@ -54,6 +55,22 @@ pub struct GitHubArgs {
     pub github_timeout_secs: u64,
 }
 
+impl std::fmt::Debug for GitHubArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("GitHubArgs")
+            .field("github_app_id", &self.github_app_id)
+            .field("github_private_key", &redacted(&self.github_private_key))
+            .field("github_private_key_file", &self.github_private_key_file)
+            .field(
+                "github_webhook_secret",
+                &redacted(&self.github_webhook_secret),
+            )
+            .field("github_api_url", &self.github_api_url)
+            .finish()
+    }
+}
+
 impl GitHubArgs {
     /// The App client, or `None` without an App id.
     pub fn client(&self) -> anyhow::Result<Option<Arc<GitHubClient>>> {
@@ -88,5 +105,25 @@ impl GitHubArgs {
         let client = GitHubClient::new(config).context("setting up the GitHub App client")?;
         tracing::info!(app_id, api = %self.github_api_url, retry = ?config_retry, "GitHub reporter on");
         Ok(Some(Arc::new(client)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_secrets_out() {
+        let args = GitHubArgs {
+            github_app_id: Some(1),
+            github_private_key: Some("-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret".into()),
+            github_private_key_file: None,
+            github_webhook_secret: Some("hook-secret-value".into()),
+            github_api_url: DEFAULT_API_URL.into(),
+        };
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("MIIEsecret"), "{shown}");
+        assert!(!shown.contains("hook-secret-value"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 }

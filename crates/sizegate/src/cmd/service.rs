@@ -11,8 +11,8 @@ use sizegate_store::{BlobStore, DatabaseSettings, Store};
 use sizegate_worker::{Limiter, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
-/// Where the database is.
-#[derive(Debug, Clone, clap::Args)]
+/// Where the database is. Its `Debug` output hides the URL's password.
+#[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// Postgres URL. The default reaches the local server over its Unix
     /// socket as the current OS user; the database is created if missing.
@@ -25,6 +25,15 @@ pub struct DatabaseArgs {
     /// database is down, requests answer 503 after this long.
     #[arg(long, env = "SIZEGATE_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub db_acquire_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &redact(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
 }
 
 impl DatabaseArgs {
