@@ -153,6 +153,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &url)
             .field("create_if_missing", &self.create_if_missing)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
             .finish()
     }
 }
@@ -253,6 +254,7 @@ mod tests {
             url: "postgres://sizegate:hunter2-db-pass@db.internal:5432/sizegate".into(),
             create_if_missing: false,
             max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db-pass"), "{shown}");

@@ -67,6 +67,14 @@ impl std::fmt::Debug for GitHubArgs {
                 &redacted(&self.github_webhook_secret),
             )
             .field("github_api_url", &self.github_api_url)
+            .field("github_max_attempts", &self.github_max_attempts)
+            .field("github_retry_backoff_ms", &self.github_retry_backoff_ms)
+            .field(
+                "github_secondary_limit_wait_secs",
+                &self.github_secondary_limit_wait_secs,
+            )
+            .field("github_max_wait_secs", &self.github_max_wait_secs)
+            .field("github_timeout_secs", &self.github_timeout_secs)
             .finish()
     }
 }
@@ -120,6 +128,11 @@ mod tests {
             github_private_key_file: None,
             github_webhook_secret: Some("hook-secret-value".into()),
             github_api_url: DEFAULT_API_URL.into(),
+            github_max_attempts: 5,
+            github_retry_backoff_ms: 1000,
+            github_secondary_limit_wait_secs: 60,
+            github_max_wait_secs: 900,
+            github_timeout_secs: 30,
         };
         let shown = format!("{args:?}");
         assert!(!shown.contains("MIIEsecret"), "{shown}");
