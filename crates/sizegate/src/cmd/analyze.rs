@@ -33,11 +33,20 @@ pub struct Args {
     /// For a universal (fat) Mach-O file: the one architecture to report.
     #[arg(long)]
     pub arch: Option<String>,
+    /// Skip the gzip and zstd sizes, the slowest part on large files: they
+    /// read 0 and the report says `"compression_skipped": true`. For
+    /// timing the attribution alone, or a quick look at a big binary.
+    #[arg(long)]
+    pub no_compress: bool,
 }
 
 /// Run `sizegate analyze`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut reports = input::load_reports(&args.file, args.arch.as_deref())?;
+    let options = sizegate_analyze::Options {
+        arch: args.arch.clone(),
+        skip_compression: args.no_compress,
+    };
+    let mut reports = input::load_reports_with(&args.file, &options)?;
     let text = match args.format {
         Format::Table => analyze_table::render_reports(&reports, args.top),
         Format::Json => {
