@@ -2,7 +2,12 @@
 # Benchmark `sizegate analyze` against the reference tools, and write the
 # results as the markdown fragment benchmarks/analyzer.md.
 #
-#   scripts/bench/analyzer.sh [--runs N] [--sizegate PATH] [--work DIR] [--out FILE]
+#   scripts/bench/analyzer.sh [--runs N] [--nice N] [--sizegate PATH] [--work DIR] [--out FILE]
+#
+# --nice N runs every timed command (sizegate and the reference tools alike)
+# under `nice -n N`; on a machine shared with other jobs a negative N (as
+# root) approaches the figures of an idle machine. CPU time (user + sys) is
+# reported beside wall time, as it depends less on the other jobs.
 #
 # What it measures (each command runs N times, default 5; the median is
 # reported, with the reference tool measured in the same run):
@@ -25,16 +30,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 runs=5
+nice_level=""
 sizegate=""
 work=/tmp/sizegate-bench
 out="$here/benchmarks/analyzer.md"
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) runs=$2; shift 2 ;;
+    --nice) nice_level=$2; shift 2 ;;
     --sizegate) sizegate=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -104,10 +111,13 @@ measure() {
         cat "$work/stderr" >&2
         exit 1
     }
+    local prefix=()
+    [ -n "$nice_level" ] && prefix=(nice -n "$nice_level")
     for _ in $(seq "$runs"); do
-        /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>/dev/null
-        printf '%s\t%s\t%s\t%s\n' "$name" "$file" "$(cut -d' ' -f1 "$work/time")" \
-            "$(cut -d' ' -f2 "$work/time")" >>"$results"
+        "${prefix[@]}" /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" >/dev/null 2>/dev/null
+        read -r wall rss user sys <"$work/time"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$file" "$wall" "$rss" \
+            "$(python3 -c "print(round($user + $sys, 2))")" >>"$results"
     done
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -166,22 +176,27 @@ loads_file="$work/loads.tsv"
 for key in "${!loads[@]}"; do printf '%s\t%s\n' "$key" "${loads[$key]}" >>"$loads_file"; done
 
 # --- the fragment -------------------------------------------------------------
-python3 - "$results" "$sizes" "$loads_file" "$out" "$runs" "$sizegate" "$(nproc)" \
+python3 - "$results" "$sizes" "$loads_file" "$out" "$runs" "$sizegate" "$(nproc)" "${nice_level:-0}" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     "$("$sizegate" --version 2>/dev/null || echo sizegate)" "$(git -C "$here" rev-parse --short HEAD)" \
     "$(go version)" "$(cargo bloat --version 2>/dev/null || echo cargo-bloat)" "$here/scripts/bench/analyzer-notes.md" <<'PY'
 import collections, os, statistics, sys
 
-results, sizes, loads_file, out, runs, sizegate, cores, cpu, version, commit, go, bloat, notes = sys.argv[1:]
+results, sizes, loads_file, out, runs, sizegate, cores, nice_level, cpu, version, commit, go, bloat, notes = sys.argv[1:]
 rows = collections.defaultdict(list)
+cpu_time = collections.defaultdict(list)
 for line in open(results):
-    name, file, wall, rss = line.rstrip("\n").split("\t")
+    name, file, wall, rss, cpu_s = line.rstrip("\n").split("\t")
     rows[(name, file)].append((float(wall), int(rss)))
+    cpu_time[(name, file)].append(float(cpu_s))
 loads = dict(line.rstrip("\n").split("\t") for line in open(loads_file))
 
 def med(name, file):
     samples = rows[(name, file)]
     return statistics.median(w for w, _ in samples), max(r for _, r in samples), samples
+
+def cpu_med(name, file):
+    return statistics.median(cpu_time[(name, file)])
 
 def mb(n):
     return f"{n / 1e6:.1f} MB"
@@ -198,7 +213,11 @@ w("## Analyzer: how these figures were made\n")
 w(f"Written by `scripts/bench/analyzer.sh --runs {runs}` at commit `{commit}` "
   f"({version}), on {cores} cores ({cpu}), {go}, {bloat}. Each command ran "
   f"{runs} times after one warm-up run; times are wall-clock medians from "
-  "`/usr/bin/time -f '%e %M'` (resolution 10 ms), peak RSS is the largest of the runs. "
+  "`/usr/bin/time -f '%e %M %U %S'` (resolution 10 ms); CPU is the median of user + sys "
+  "time of all threads and children; peak RSS is the largest of the runs. "
+  + (f"Every timed command ran under `nice -n {nice_level}` (both sizegate and the "
+     "reference tool), to take back the cores from the other jobs of the shared machine. "
+     if nice_level != "0" else "") +
   "The machine is shared with other builds: the load average before and after "
   "each benchmark is given, and the reference tool ran in the same minute as "
   "sizegate, so the ratio is fairer than either time. "
@@ -212,15 +231,16 @@ w("Target: `sizegate analyze --no-compress` (sections, symbols, units, sha256; "
   "on the same Go binary. Both write every symbol (`--format json --top 0`).\n")
 w("```\ngo tool nm -size -sort size BINARY > /dev/null\n"
   "sizegate analyze --no-compress --format json --top 0 BINARY > /dev/null\n```\n")
-w("| binary | size | `go tool nm` median | sizegate median | ratio | target ≤ 1.0x | load avg | runs (s, sizegate) |")
-w("|---|---|---|---|---|---|---|---|")
+w("| binary | size | `go tool nm` median | sizegate median | ratio | target ≤ 1.0x | CPU: nm / sizegate | load avg | runs (s, sizegate) |")
+w("|---|---|---|---|---|---|---|---|---|")
 files = sorted({f for (n, f) in rows if n == "go tool nm"})
 for f in files:
     ref, _, _ = med("go tool nm", f)
     ours, _, samples = med("sizegate --no-compress", f)
     ratio = ours / ref if ref else float("inf")
     w(f"| `{os.path.basename(f)}` | {mb(size(f))} | {ref:.2f} s | {ours:.2f} s | **{ratio:.2f}x** | "
-      f"{'met' if ratio <= 1.0 else 'missed'} | {loads.get(f, '')} | {cell(samples)} |")
+      f"{'met' if ratio <= 1.0 else 'missed'} | {cpu_med('go tool nm', f):.2f} s / {cpu_med('sizegate --no-compress', f):.2f} s | "
+      f"{loads.get(f, '')} | {cell(samples)} |")
 w("")
 
 w("## Analyzer: attribution alone vs `cargo bloat --release --crates`\n")
@@ -230,14 +250,15 @@ w("Target: at most 0.5x the time of `cargo bloat --release --crates` on the same
 w("```\ncd hexyl-0.17.0 && cargo build --release --locked   # once, not timed\n"
   "cargo bloat --release --crates -n 0 > /dev/null\n"
   "sizegate analyze --no-compress --format json --top 0 target/release/hexyl > /dev/null\n```\n")
-w("| binary | size | `cargo bloat` median | sizegate median | ratio | target ≤ 0.5x | load avg | runs (s, sizegate) |")
-w("|---|---|---|---|---|---|---|---|")
+w("| binary | size | `cargo bloat` median | sizegate median | ratio | target ≤ 0.5x | CPU: bloat / sizegate | load avg | runs (s, sizegate) |")
+w("|---|---|---|---|---|---|---|---|---|")
 for f in sorted({f for (n, f) in rows if n == "cargo bloat"}):
     ref, _, _ = med("cargo bloat", f)
     ours, _, samples = med("sizegate --no-compress", f)
     ratio = ours / ref if ref else float("inf")
     w(f"| `hexyl` 0.17.0 | {mb(size(f))} | {ref:.2f} s | {ours:.2f} s | **{ratio:.2f}x** | "
-      f"{'met' if ratio <= 0.5 else 'missed'} | {loads.get(f, '')} | {cell(samples)} |")
+      f"{'met' if ratio <= 0.5 else 'missed'} | {cpu_med('cargo bloat', f):.2f} s / {cpu_med('sizegate --no-compress', f):.2f} s | "
+      f"{loads.get(f, '')} | {cell(samples)} |")
 w("")
 
 w("## Analyzer: the full report on 50+ MB binaries\n")
@@ -247,14 +268,14 @@ w("Target: the full report (sections, symbols, units, sha256, gzip and zstd "
   "(one core, C zlib) is the reference.\n")
 w("```\ngzip -6 -c BINARY > /dev/null\n"
   "sizegate analyze --format json --top 0 BINARY > /dev/null\n```\n")
-w("| binary | size | `gzip -6` median | sizegate median | ratio | ≤ 1.0 s | peak RSS | RSS / size | ≤ 2x | load avg | runs (s) |")
-w("|---|---|---|---|---|---|---|---|---|---|---|")
+w("| binary | size | `gzip -6` median | sizegate median | ratio | ≤ 1.0 s | sizegate CPU | peak RSS | RSS / size | ≤ 2x | load avg | runs (s) |")
+w("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for f in sorted({f for (n, f) in rows if n == "sizegate (full)"}, key=size):
     ref, _, _ = med("gzip -6", f)
     ours, rss, samples = med("sizegate (full)", f)
     rss_b = rss * 1024
     w(f"| `{os.path.basename(f)}` | {mb(size(f))} | {ref:.2f} s | {ours:.2f} s | {ours / ref:.2f}x | "
-      f"{'met' if ours <= 1.0 else 'missed'} | {mb(rss_b)} | {rss_b / size(f):.2f}x | "
+      f"{'met' if ours <= 1.0 else 'missed'} | {cpu_med('sizegate (full)', f):.2f} s | {mb(rss_b)} | {rss_b / size(f):.2f}x | "
       f"{'met' if rss_b <= 2 * size(f) else 'missed'} | {loads.get(f, '')} | {cell(samples)} |")
 w("")
 

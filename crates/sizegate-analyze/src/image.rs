@@ -88,6 +88,8 @@ fn measure(
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
+    // Last, as it takes the names over.
+    let symbols = units::symbols(&layout, &placed, names);
     Report {
         schema_version: SCHEMA_VERSION,
         file: FileInfo {
@@ -103,7 +105,7 @@ fn measure(
         sizes,
         sections: layout.partition,
         units: attribution.units,
-        symbols: attribution.symbols,
+        symbols,
         symbols_truncated: false,
         compression_skipped: false,
         advice,
