@@ -47,18 +47,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         skip_compression: args.no_compress,
     };
     let mut reports = input::load_reports_with(&args.file, &options)?;
-    let text = match args.format {
-        Format::Table => analyze_table::render_reports(&reports, args.top),
+    match args.format {
+        Format::Table => output::print(&analyze_table::render_reports(&reports, args.top))?,
         Format::Json => {
             for report in &mut reports {
                 report.truncate_symbols(args.top);
             }
             match reports.as_slice() {
-                [one] => output::json(one)?,
-                many => output::json(many)?,
+                [one] => output::print_json(one)?,
+                many => output::print_json(many)?,
             }
         }
-    };
-    output::print(&text)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
