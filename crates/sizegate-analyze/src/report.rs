@@ -159,8 +159,8 @@ pub struct Sizes {
     /// The default metric of budgets.
     pub shipped: u64,
     /// Whole file compressed with deflate (gzip) level 6, in independent
-    /// gzip members of 4 MiB each (see README: within a fraction of a
-    /// percent of `gzip -6`, and the same on every machine).
+    /// gzip members of 4 MiB each (see README: up to about 1% smaller
+    /// than `gzip -6`, and the same on every machine).
     pub gzip: u64,
     /// Whole file compressed with zstd level 3.
     pub zstd: u64,

@@ -8,8 +8,8 @@
 //! chunk is compressed on its own at deflate level 6 (libdeflate) as one
 //! gzip member; the figure is the size of that multi-member gzip file
 //! (`gzip -d` reads it back). The same file always gives the same figure,
-//! on any machine. On real binaries it is within a fraction of a percent
-//! of `gzip -6` (see README). The zstd figure is one level-3 frame of the
+//! on any machine. On real binaries it is 0.06% to 1.1% smaller than
+//! `gzip -6` (see README). The zstd figure is one level-3 frame of the
 //! whole file, exactly as before.
 
 use std::io::Write;
