@@ -41,10 +41,16 @@ fn measure(
 ) -> Report {
     let toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let placed = symbols::collect(file, &layout.sections, go_binary);
+    let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    // The raw names are needed only here: free each once demangled, so the
+    // raw and demangled names of 100k+ symbols are not all held at once.
     let names: Vec<Demangled> = placed
-        .iter()
-        .map(|p| demangle::demangle(&p.raw_name, go_binary))
+        .iter_mut()
+        .map(|p| {
+            let demangled = demangle::demangle(&p.raw_name, go_binary);
+            p.raw_name = String::new();
+            demangled
+        })
         .collect();
     let attribution = units::attribute(&layout, &placed, &names);
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
