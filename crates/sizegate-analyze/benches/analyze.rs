@@ -1,5 +1,7 @@
 //! Throughput of `analyze` on the largest ELF file of the machine (under
-//! /usr/lib and /usr/bin, up to 512 MiB), or on `SIZEGATE_BENCH_FILE`.
+//! /usr/lib and /usr/bin, up to 512 MiB), or on `SIZEGATE_BENCH_FILE`:
+//! the full report (`largest_elf`), and the attribution alone, without the
+//! gzip and zstd sizes (`attribution_only`).
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +57,13 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("largest_elf", |b| {
         b.iter(|| analyze("bench", &bytes, &Options::default()).map(|r| r.len()))
+    });
+    let attribution_only = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    group.bench_function("attribution_only", |b| {
+        b.iter(|| analyze("bench", &bytes, &attribution_only).map(|r| r.len()))
     });
     group.finish();
 }

@@ -88,6 +88,7 @@ fn report(variant: u64) -> Report {
         units,
         symbols,
         symbols_truncated: false,
+        compression_skipped: false,
         advice: vec![],
     }
 }

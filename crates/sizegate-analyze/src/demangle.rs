@@ -69,7 +69,12 @@ pub(crate) fn demangle(raw: &str, go_binary: bool) -> Demangled {
 
 fn plain(raw: &str, unit: &str, unit_kind: UnitKind, lang: Lang) -> Demangled {
     Demangled {
-        name: capped(&raw, false),
+        // Most names need no cap: copy them without the formatting machinery.
+        name: if raw.len() <= MAX_NAME {
+            raw.to_string()
+        } else {
+            capped(&raw, false)
+        },
         unit: unit.to_string(),
         unit_kind,
         lang,

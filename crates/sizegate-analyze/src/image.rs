@@ -2,7 +2,6 @@
 //! toolchain, sizes and advice, assembled into a [`Report`].
 
 use object::{Object, ObjectSymbol};
-use sha2::{Digest, Sha256};
 
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
@@ -10,29 +9,30 @@ use crate::{Error, advice, format, sizes, symbols, toolchain, units};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
-/// Deflate at level 6 dominates the time on large files, so it runs on a
-/// second thread while the rest is measured (inline if no thread can start).
-pub(crate) fn analyze_image(name: &str, bytes: &[u8]) -> Result<Report, Error> {
+/// The gzip and zstd sizes and the sha256 dominate the time on large
+/// files; they run on every core while this thread measures the rest, then
+/// this thread joins them (see `sizes`). Without `compress` the gzip and
+/// zstd sizes are skipped and the report says so.
+pub(crate) fn analyze_image(name: &str, bytes: &[u8], compress: bool) -> Result<Report, Error> {
     let kind = object::FileKind::parse(bytes).map_err(|_| unsupported())?;
     let file = object::File::parse(bytes).map_err(|e| Error::Malformed {
         format: format_name(kind),
         message: e.to_string(),
     })?;
     let layout = format::layout(&file, bytes)?;
-    std::thread::scope(|scope| {
-        let gzip = std::thread::Builder::new()
-            .name("sizegate-gzip".into())
-            .spawn_scoped(scope, || sizes::gzip(bytes));
-        let mut report = measure(name, bytes, &file, layout);
-        report.sizes.gzip = match gzip {
-            Ok(handle) => handle.join().unwrap_or(0),
-            Err(_) => sizes::gzip(bytes),
-        };
-        Ok(report)
-    })
+    let jobs = sizes::WholeFileJobs::new(bytes, compress);
+    let (mut report, whole) = sizes::with_whole_file(&jobs, sizes::threads(), || {
+        measure(name, bytes, &file, layout)
+    });
+    report.file.sha256 = whole.sha256;
+    report.sizes.gzip = whole.gzip;
+    report.sizes.zstd = whole.zstd;
+    report.compression_skipped = !compress;
+    Ok(report)
 }
 
-/// Everything but the gzip size, once the file is parsed and laid out.
+/// Everything but the whole-file figures (sha256, gzip, zstd), once the
+/// file is parsed and laid out.
 fn measure(
     name: &str,
     bytes: &[u8],
@@ -41,10 +41,16 @@ fn measure(
 ) -> Report {
     let toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let placed = symbols::collect(file, &layout.sections, go_binary);
+    let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    // The raw names are needed only here: free each once demangled, so the
+    // raw and demangled names of 100k+ symbols are not all held at once.
     let names: Vec<Demangled> = placed
-        .iter()
-        .map(|p| demangle::demangle(&p.raw_name, go_binary))
+        .iter_mut()
+        .map(|p| {
+            let demangled = demangle::demangle(&p.raw_name, go_binary);
+            p.raw_name = String::new();
+            demangled
+        })
         .collect();
     let attribution = units::attribute(&layout, &placed, &names);
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
@@ -75,7 +81,7 @@ fn measure(
             .fold(0u64, u64::saturating_add),
         shipped: attribution.units.iter().map(|u| u.size).sum(),
         gzip: 0,
-        zstd: sizes::zstd(bytes),
+        zstd: 0,
         debug: kind_bytes(SectionKind::Debug),
         symbols: layout.symbol_bytes,
     };
@@ -88,12 +94,14 @@ fn measure(
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
+    // Last, as it takes the names over.
+    let symbols = units::symbols(&layout, &placed, names);
     Report {
         schema_version: SCHEMA_VERSION,
         file: FileInfo {
             name: name.to_string(),
             size: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256: String::new(),
         },
         format: layout.format,
         arch: arch_name(file.architecture()),
@@ -103,8 +111,9 @@ fn measure(
         sizes,
         sections: layout.partition,
         units: attribution.units,
-        symbols: attribution.symbols,
+        symbols,
         symbols_truncated: false,
+        compression_skipped: false,
         advice,
     }
 }

@@ -18,7 +18,8 @@
 //!    Rust crate that defines the function, the Go package, the C++
 //!    namespace, `[C]`), and the shipped bytes no symbol explains charged to
 //!    `[<section> unattributed]` and the strip model's pseudo-units.
-//! 4. `toolchain`, `sizes` (gzip, zstd) and `advice`.
+//! 4. `toolchain`, `sizes` (gzip, zstd, sha256: on every core, alongside
+//!    steps 2 and 3) and `advice`.
 
 #![forbid(unsafe_code)]
 
@@ -69,6 +70,10 @@ pub enum Error {
 pub struct Options {
     /// For universal (fat) Mach-O files: the one architecture to report.
     pub arch: Option<String>,
+    /// Skip the gzip and zstd sizes (the costliest part on large files):
+    /// `sizes.gzip` and `sizes.zstd` are then 0 and
+    /// [`Report::compression_skipped`] is set. Everything else is the same.
+    pub skip_compression: bool,
 }
 
 /// Analyze an artifact. Returns one report per architecture (more than one
@@ -79,7 +84,11 @@ pub fn analyze(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report
         Ok(object::FileKind::MachOFat32 | object::FileKind::MachOFat64) => {
             universal::analyze_universal(name, bytes, options)
         }
-        Ok(_) => Ok(vec![image::analyze_image(name, bytes)?]),
+        Ok(_) => Ok(vec![image::analyze_image(
+            name,
+            bytes,
+            !options.skip_compression,
+        )?]),
         Err(_) => Err(image::unsupported()),
     }
 }

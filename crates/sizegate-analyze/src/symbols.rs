@@ -225,16 +225,16 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
         }
         let mut cursor = start_of_section;
         for k in i..j {
-            let c = &candidates[k];
-            let declared_end = if c.size > 0 {
-                c.address.saturating_add(c.size)
+            let (address, size) = (candidates[k].address, candidates[k].size);
+            let declared_end = if size > 0 {
+                address.saturating_add(size)
             } else {
                 candidates
                     .get(k + 1)
                     .filter(|n| n.section == section_pos)
                     .map_or(end_of_section, |n| n.address)
             };
-            let start = c.address.max(cursor);
+            let start = address.max(cursor);
             let end = declared_end.min(end_of_section);
             if end <= start {
                 continue;
@@ -242,9 +242,10 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
             let shipped = end.min(shipped_end).saturating_sub(start);
             cursor = end;
             out.push(PlacedSymbol {
-                raw_name: c.name.clone(),
+                // Each candidate is placed at most once: take its name.
+                raw_name: std::mem::take(&mut candidates[k].name),
                 section: section_pos,
-                address: c.address,
+                address,
                 size: end - start,
                 shipped,
             });

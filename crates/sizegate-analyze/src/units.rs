@@ -10,13 +10,11 @@ use crate::format::Layout;
 use crate::report::{Symbol, Unit, UnitKind};
 use crate::symbols::PlacedSymbol;
 
-/// Units and symbols of one image.
+/// Units of one image.
 #[derive(Debug)]
 pub(crate) struct Attribution {
     /// Units, largest first; sizes sum to `layout.shipped()`.
     pub units: Vec<Unit>,
-    /// Symbols, largest first.
-    pub symbols: Vec<Symbol>,
     /// Shipped symbol bytes per source language.
     pub by_lang: HashMap<Lang, u64>,
 }
@@ -78,25 +76,46 @@ pub(crate) fn attribute(
         }
     }
     out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-
-    let mut symbols: Vec<Symbol> = placed
-        .iter()
-        .zip(names)
-        .map(|(p, n)| Symbol {
-            name: n.name.clone(),
-            unit: n.unit.clone(),
-            section: layout
-                .sections
-                .get(p.section)
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
-            size: p.size,
-        })
-        .collect();
-    symbols.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
     Attribution {
         units: out,
-        symbols,
         by_lang,
     }
+}
+
+/// The report's symbols, largest first (ties by name, then file order),
+/// taking the demangled names over rather than copying them.
+pub(crate) fn symbols(
+    layout: &Layout<'_>,
+    placed: &[PlacedSymbol],
+    names: Vec<Demangled>,
+) -> Vec<Symbol> {
+    // Sort small keys, not the symbols: a large binary has 100k+ of them,
+    // many of one size. The position makes every key distinct, so the
+    // unstable sort gives the same order as a stable one would.
+    let mut order: Vec<(u64, &str, usize)> = placed
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .map(|(i, (p, n))| (p.size, n.name.as_str(), i))
+        .collect();
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
+    let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
+    let mut names: Vec<Option<Demangled>> = names.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| {
+            let p = placed.get(i)?;
+            let n = names.get_mut(i)?.take()?;
+            Some(Symbol {
+                name: n.name,
+                unit: n.unit,
+                section: layout
+                    .sections
+                    .get(p.section)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                size: p.size,
+            })
+        })
+        .collect()
 }

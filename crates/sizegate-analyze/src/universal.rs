@@ -86,6 +86,12 @@ pub(crate) fn analyze_universal(
     };
     chosen
         .into_iter()
-        .map(|s| analyze_image(&format!("{name} ({})", s.arch), s.bytes))
+        .map(|s| {
+            analyze_image(
+                &format!("{name} ({})", s.arch),
+                s.bytes,
+                !options.skip_compression,
+            )
+        })
         .collect()
 }

@@ -240,6 +240,7 @@ pub(crate) mod tests {
                 },
             ],
             symbols_truncated: false,
+            compression_skipped: false,
             advice: vec![],
         }
     }

@@ -55,19 +55,26 @@ pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
 /// The report(s) of one input: one per architecture for a universal
 /// Mach-O without `arch`, else exactly one. Symbols are all kept.
 pub fn load_reports(path: &Path, arch: Option<&str>) -> anyhow::Result<Vec<Report>> {
+    let options = Options {
+        arch: arch.map(str::to_string),
+        ..Options::default()
+    };
+    load_reports_with(path, &options)
+}
+
+/// [`load_reports`] with every analyzer option (a JSON report is read back
+/// as it is: `skip_compression` only applies to a binary).
+pub fn load_reports_with(path: &Path, options: &Options) -> anyhow::Result<Vec<Report>> {
     let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
     if looks_like_json(&bytes) {
         let reports = parse_reports(path, &bytes)?;
-        return select_arch(path, reports, arch);
+        return select_arch(path, reports, options.arch.as_deref());
     }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    let options = Options {
-        arch: arch.map(str::to_string),
-    };
-    sizegate_analyze::analyze(&name, &bytes, &options)
+    sizegate_analyze::analyze(&name, &bytes, options)
         .with_context(|| format!("cannot analyze `{}`", path.display()))
 }
 

@@ -67,6 +67,48 @@ fn analyze_json_of_a_real_binary_parses_back_with_its_invariants() {
 }
 
 #[test]
+fn no_compress_skips_only_the_compressed_sizes_and_says_so() {
+    // The sizegate binary itself: tens of MiB in a test build, so more
+    // than one gzip chunk.
+    let binary = env!("CARGO_BIN_EXE_sizegate");
+    let full: Report = serde_json::from_str(&stdout(&sizegate(&[
+        "analyze", binary, "--format", "json", "--top", "0",
+    ])))
+    .unwrap();
+    let text = stdout(&sizegate(&[
+        "analyze",
+        binary,
+        "--no-compress",
+        "--format",
+        "json",
+        "--top",
+        "0",
+    ]));
+    assert!(
+        text.contains("\"compression_skipped\": true"),
+        "{text:.400}"
+    );
+    let skipped: Report = serde_json::from_str(&text).unwrap();
+    assert_invariants(&skipped);
+    assert!(!full.compression_skipped && skipped.compression_skipped);
+    assert!(full.sizes.gzip > 0 && full.sizes.zstd > 0);
+    assert!(full.sizes.gzip < full.sizes.file && full.sizes.zstd < full.sizes.file);
+    assert_eq!((skipped.sizes.gzip, skipped.sizes.zstd), (0, 0));
+    let mut expected = full.clone();
+    expected.sizes.gzip = 0;
+    expected.sizes.zstd = 0;
+    expected.compression_skipped = true;
+    assert_eq!(skipped, expected);
+
+    let table = stdout(&sizegate(&["analyze", binary, "--no-compress"]));
+    let gzip_row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("gzip"))
+        .unwrap();
+    assert!(gzip_row.contains("not computed (--no-compress)"), "{table}");
+}
+
+#[test]
 fn a_binary_and_its_full_json_report_diff_to_nothing() {
     let binary = env!("CARGO_BIN_EXE_sizegate");
     let dir = tempfile::tempdir().unwrap();

@@ -247,7 +247,11 @@ fn package_prefix(symbol: &str) -> Option<&str> {
     let bytes = symbol.as_bytes();
     // The path cannot extend past a receiver `(` or type arguments `[`; the
     // last `/` before those ends the path's directory part.
-    let stop = symbol.find(['(', '[', ' ']).unwrap_or(symbol.len());
+    // (A byte search: all three are ASCII, and this runs once per symbol.)
+    let stop = bytes
+        .iter()
+        .position(|&b| matches!(b, b'(' | b'[' | b' '))
+        .unwrap_or(symbol.len());
     let last_slash = symbol[..stop].rfind('/').map_or(0, |slash| slash + 1);
     let mut end = last_slash + symbol[last_slash..stop].find('.')?;
     // An unescaped dot in the last element: `gopkg.in/yaml.v3.Unmarshal`.

@@ -107,12 +107,14 @@ fn universal_macho_arch_option_chooses_one() {
     let fixture = fixtures::get("go-darwin-universal");
     let options = Options {
         arch: Some("arm64".into()),
+        ..Options::default()
     };
     let reports = analyze("universal", &fixture.bytes, &options).unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].arch, "aarch64");
     let options = Options {
         arch: Some("x86_64".into()),
+        ..Options::default()
     };
     assert_eq!(
         analyze("universal", &fixture.bytes, &options).unwrap()[0].arch,
@@ -120,6 +122,7 @@ fn universal_macho_arch_option_chooses_one() {
     );
     let options = Options {
         arch: Some("ppc".into()),
+        ..Options::default()
     };
     match analyze("universal", &fixture.bytes, &options) {
         Err(Error::ArchNotFound { wanted, available }) => {

@@ -2,6 +2,7 @@
 
 use crate::checks::assert_invariants;
 use crate::fixtures;
+use sizegate_analyze::{Options, analyze};
 
 #[test]
 fn partition_invariants_hold_on_every_fixture() {
@@ -95,15 +96,69 @@ fn debug_and_symbol_bytes_are_measured() {
 
 #[test]
 fn compressed_sizes_are_real() {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let fixture = fixtures::get("c-hello");
     let report = fixture.report();
+    // Under 4 MiB the gzip figure is one gzip member of the whole file at
+    // libdeflate level 6: it decompresses to the file, and stays within 2%
+    // of zlib's `gzip -6`.
+    let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+    let mut member = vec![0; compressor.gzip_compress_bound(fixture.bytes.len())];
+    let n = compressor
+        .gzip_compress(&fixture.bytes, &mut member)
+        .unwrap();
+    assert_eq!(report.sizes.gzip, n as u64);
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(&member[..n])
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, fixture.bytes);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     gz.write_all(&fixture.bytes).unwrap();
-    assert_eq!(report.sizes.gzip, gz.finish().unwrap().len() as u64);
+    let zlib = gz.finish().unwrap().len() as f64;
+    let off = (report.sizes.gzip as f64 - zlib).abs() / zlib;
+    assert!(
+        off < 0.02,
+        "gzip figure {} vs zlib -6 {zlib}",
+        report.sizes.gzip
+    );
     let zstd = zstd::stream::encode_all(&fixture.bytes[..], 3).unwrap();
     assert_eq!(report.sizes.zstd, zstd.len() as u64);
     assert!(report.sizes.gzip < report.sizes.file);
+    assert!(!report.compression_skipped);
+}
+
+#[test]
+fn skipping_compression_changes_only_the_compressed_sizes() {
+    for name in [
+        "c-hello",
+        "rust-abort",
+        "go-linux-amd64",
+        "go-darwin-universal",
+    ] {
+        let fixture = fixtures::get(name);
+        let full = analyze(name, &fixture.bytes, &Options::default()).unwrap();
+        let options = Options {
+            skip_compression: true,
+            ..Options::default()
+        };
+        let skipped = analyze(name, &fixture.bytes, &options).unwrap();
+        assert_eq!(full.len(), skipped.len(), "{name}");
+        for (mut full, skipped) in full.into_iter().zip(skipped) {
+            assert!(skipped.compression_skipped, "{name}");
+            assert_eq!((skipped.sizes.gzip, skipped.sizes.zstd), (0, 0), "{name}");
+            assert!(full.sizes.gzip > 0 && full.sizes.zstd > 0, "{name}");
+            full.sizes.gzip = 0;
+            full.sizes.zstd = 0;
+            full.compression_skipped = true;
+            assert_eq!(full, skipped, "{name}");
+            // The flag is in the JSON only when set, and reads back.
+            let json = serde_json::to_string(&skipped).unwrap();
+            assert!(json.contains("\"compression_skipped\":true"), "{name}");
+            let back: sizegate_analyze::Report = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, skipped);
+        }
+    }
 }
 
 #[test]

@@ -33,23 +33,31 @@ pub struct Args {
     /// For a universal (fat) Mach-O file: the one architecture to report.
     #[arg(long)]
     pub arch: Option<String>,
+    /// Skip the gzip and zstd sizes, the slowest part on large files: they
+    /// read 0 and the report says `"compression_skipped": true`. For
+    /// timing the attribution alone, or a quick look at a big binary.
+    #[arg(long)]
+    pub no_compress: bool,
 }
 
 /// Run `sizegate analyze`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut reports = input::load_reports(&args.file, args.arch.as_deref())?;
-    let text = match args.format {
-        Format::Table => analyze_table::render_reports(&reports, args.top),
+    let options = sizegate_analyze::Options {
+        arch: args.arch.clone(),
+        skip_compression: args.no_compress,
+    };
+    let mut reports = input::load_reports_with(&args.file, &options)?;
+    match args.format {
+        Format::Table => output::print(&analyze_table::render_reports(&reports, args.top))?,
         Format::Json => {
             for report in &mut reports {
                 report.truncate_symbols(args.top);
             }
             match reports.as_slice() {
-                [one] => output::json(one)?,
-                many => output::json(many)?,
+                [one] => output::print_json(one)?,
+                many => output::print_json(many)?,
             }
         }
-    };
-    output::print(&text)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -95,6 +95,16 @@ fn sizes(out: &mut String, report: &Report) {
         Column::name("meaning"),
     ]);
     for (metric, bytes, meaning) in rows {
+        if report.compression_skipped && matches!(metric, "gzip" | "zstd") {
+            table.row(vec![
+                metric.into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "not computed (--no-compress)".into(),
+            ]);
+            continue;
+        }
         table.row(vec![
             metric.into(),
             human::size(bytes),

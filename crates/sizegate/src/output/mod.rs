@@ -26,6 +26,22 @@ pub fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Writes `value` to standard output as pretty JSON with a final newline,
+/// the same bytes as [`json`], streamed: a report with every symbol of a
+/// large binary is tens of MB of text, which need not be held in memory.
+/// A closed pipe is not an error.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let result = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match result {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("cannot write to standard output"),
+    }
+}
+
 /// Pretty JSON with a final newline.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
