@@ -9,6 +9,10 @@
 CREATE INDEX commits_branch_recent ON commits (repository_id, branch, created_at);
 DROP INDEX commits_branch;
 
+-- The newest commits of a repository, read backwards: the branch menu
+-- looks at the newest few thousand first.
+CREATE INDEX commits_recent ON commits (repository_id, created_at DESC);
+
 -- The budgets shown on the target page (`latest_config`: the newest commit
 -- that carried a sizegate.toml): read backwards from the newest, instead
 -- of sorting every commit of the repository.

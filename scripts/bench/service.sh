@@ -180,6 +180,7 @@ bench_startup() {
     out=$(section_file startup)
     times=$WORK/startup.txt
     : >"$times"
+    : >"$WORK/startup-sched.txt"
     fresh_db "$db"
     local load_before i port t0 t1 pid
     load_before=$(load)
@@ -191,14 +192,22 @@ bench_startup() {
         pid=$!
         PIDS+=("$pid")
         until healthz_once "$port"; do
-            kill -0 "$pid" 2>/dev/null || die "the server exited during start-up (see $WORK/startup-$i.log)"
+            kill -0 "$pid" 2>/dev/null || { cat "$WORK/startup-$i.log" >&2; die "the server exited during start-up"; }
         done
         t1=$(now_ns)
         echo $(((t1 - t0) / 1000)) | awk '{ printf "%.2f\n", $1 / 1000 }' >>"$times"
+        # The scheduler's account of all its threads so far: time on a CPU
+        # and time runnable but waiting for one (the cost of a loaded machine).
+        cat "/proc/$pid/task/"*/schedstat 2>/dev/null |
+            awk '{ c += $1; w += $2 } END { printf "%.2f %.2f\n", c / 1e6, w / 1e6 }' >>"$WORK/startup-sched.txt"
         kill -TERM "$pid"
         wait "$pid" 2>/dev/null || true
     done
-    local med p90 max
+    local med p90 max oncpu waitcpu
+    awk '{ print $1 }' "$WORK/startup-sched.txt" >"$WORK/startup-oncpu.txt"
+    awk '{ print $2 }' "$WORK/startup-sched.txt" >"$WORK/startup-wait.txt"
+    oncpu=$(median "$WORK/startup-oncpu.txt")
+    waitcpu=$(median "$WORK/startup-wait.txt")
     med=$(median "$times")
     p90=$(percentile 90 "$times")
     max=$(percentile 100 "$times")
@@ -213,6 +222,11 @@ bench_startup() {
         echo "| runs | median | p90 | max | target | verdict | load before |"
         echo "|---|---|---|---|---|---|---|"
         echo "| $n | **$(fmt "$med") ms** | $(fmt "$p90") ms | $(fmt "$max") ms | ≤ 100 ms | $(verdict_le "$med" 100 ms) | $load_before |"
+        echo
+        echo "Of that, from \`/proc/PID/task/*/schedstat\` (summed over the server's threads, until"
+        echo "ready; medians): $(fmt "$oncpu") ms on a CPU, $(fmt "$waitcpu") ms runnable but waiting for a CPU"
+        echo "(the shared machine's load); the rest is the exec itself and waiting on Postgres"
+        echo "(one connection, the migration check) and the network."
         echo
     } >"$out"
 }
@@ -724,7 +738,9 @@ bench_history() {
 }
 
 # The plans of the queries behind those requests, as the server runs them:
-# prepared statements (generic plans forced, the worst case of the plan cache).
+# the series and budget queries are unnamed statements, planned for their
+# parameters each time (custom plans); the branch menu is a cached prepared
+# statement (its generic plan is shown, the worst case of the plan cache).
 explain_history() {
     local db=$1 deep=$2
     local hist="SELECT b.id AS build_id, c.sha AS commit, c.branch, c.pr_number,
@@ -735,17 +751,17 @@ explain_history() {
      JOIN artifacts a ON a.id = b.artifact_id
      JOIN measurements m ON m.artifact_id = b.artifact_id"
     local -a queries=(
-        "history API (\`target_history\`), branch=main, limit 500|PREPARE q(bigint, text, bigint, bigint) AS $hist
+        "custom|history API (\`target_history\`), branch=main, limit 500|PREPARE q(bigint, text, bigint, bigint) AS $hist
              WHERE b.target_id = \$1 AND b.superseded_at IS NULL
                AND (\$2::text IS NULL OR c.branch = \$2)
                AND (\$3::bigint IS NULL OR b.id < \$3)
              ORDER BY b.id DESC LIMIT \$4|EXECUTE q(1, 'main', NULL, 500)"
-        "history API, a page deep in the history (before=$deep)|PREPARE q(bigint, text, bigint, bigint) AS $hist
+        "custom|history API, a page deep in the history (before=$deep)|PREPARE q(bigint, text, bigint, bigint) AS $hist
              WHERE b.target_id = \$1 AND b.superseded_at IS NULL
                AND (\$2::text IS NULL OR c.branch = \$2)
                AND (\$3::bigint IS NULL OR b.id < \$3)
              ORDER BY b.id DESC LIMIT \$4|EXECUTE q(1, NULL, $deep, 50)"
-        "target page series (\`target_metric_series\`), main, count=10000|PREPARE q(bigint, text, timestamptz, bigint) AS
+        "custom|target page series (\`target_metric_series\`), main, count=10000|PREPARE q(bigint, text, timestamptz, bigint) AS
              SELECT b.id AS build_id, c.sha AS commit, b.created_at AS uploaded_at, m.size_shipped AS value
              FROM builds b
              JOIN commits c ON c.id = b.commit_id
@@ -754,29 +770,33 @@ explain_history() {
                AND (\$2::text IS NULL OR c.branch = \$2)
                AND (\$3::timestamptz IS NULL OR b.created_at >= \$3)
              ORDER BY b.id DESC LIMIT \$4|EXECUTE q(1, 'main', NULL, 10000)"
-        "target page: branch list (\`branches\`)|PREPARE q(bigint) AS
+        "generic|target page: branch menu (\`branches\`)|PREPARE q(bigint) AS
              SELECT branch FROM commits WHERE repository_id = \$1 AND branch IS NOT NULL
              GROUP BY branch ORDER BY max(created_at) DESC LIMIT 200|EXECUTE q(1)"
-        "target page: budgets (\`latest_config\`), main|PREPARE q(bigint, text) AS
+        "custom|target page: budgets (\`latest_config\`), main|PREPARE q(bigint, text) AS
              SELECT config FROM commits
              WHERE repository_id = \$1 AND config IS NOT NULL AND (\$2::text IS NULL OR branch = \$2)
              ORDER BY created_at DESC, id DESC LIMIT 1|EXECUTE q(1, 'main')"
     )
-    local q title prep exec
+    local q mode title prep exec
     echo "### Query plans"
     echo
-    echo "\`EXPLAIN (ANALYZE, BUFFERS)\` of each query, prepared as sqlx prepares it, with"
-    echo "\`plan_cache_mode = force_generic_plan\` (the plan a prepared statement ends up with)."
+    echo "\`EXPLAIN (ANALYZE, BUFFERS)\` of each query with the parameters of the requests above,"
+    echo "through \`PREPARE\`/\`EXECUTE\` with \`plan_cache_mode\` set to match how the server runs"
+    echo "it: \`force_custom_plan\` for the unnamed statements (planned per execution),"
+    echo "\`force_generic_plan\` for the cached one."
     echo
     for q in "${queries[@]}"; do
+        mode=${q%%|*}
+        q=${q#*|}
         title=${q%%|*}
         prep=${q#*|}
         exec=${prep##*|}
         prep=${prep%|*}
-        echo "#### $title"
+        echo "#### $title ($mode plan)"
         echo
         echo '```'
-        psql_q "$PG/$db" -c "SET plan_cache_mode = force_generic_plan" -c "$prep" \
+        psql_q "$PG/$db" -c "SET plan_cache_mode = force_${mode}_plan" -c "$prep" \
             -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $exec"
         echo '```'
         echo
