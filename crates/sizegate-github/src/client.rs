@@ -18,6 +18,9 @@ use crate::repo::Repo;
 use crate::retry::{RetryPolicy, WaitHint};
 use crate::transport::{Answer, Call, Failure, Transport, is_status};
 
+/// Default connect and read timeout of one request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The public GitHub API.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
@@ -34,8 +37,13 @@ pub struct GitHubConfig {
     /// The App private key in PEM (`SIZEGATE_GITHUB_PRIVATE_KEY`, or the
     /// contents of `SIZEGATE_GITHUB_PRIVATE_KEY_FILE`).
     pub private_key_pem: String,
-    /// Retries of failed calls.
+    /// Retries of failed calls (`SIZEGATE_GITHUB_MAX_ATTEMPTS`,
+    /// `SIZEGATE_GITHUB_RETRY_BACKOFF_MS`,
+    /// `SIZEGATE_GITHUB_SECONDARY_LIMIT_WAIT_SECS`, `SIZEGATE_GITHUB_MAX_WAIT_SECS`).
     pub retry: RetryPolicy,
+    /// Connect and read timeout of one request (`SIZEGATE_GITHUB_TIMEOUT_SECS`);
+    /// a request that times out is retried like a 5xx.
+    pub request_timeout: Duration,
     /// An installation token is replaced this long before it expires.
     pub token_refresh_margin: Duration,
 }
@@ -48,6 +56,7 @@ impl GitHubConfig {
             app_id,
             private_key_pem: private_key_pem.into(),
             retry: RetryPolicy::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             token_refresh_margin: Duration::from_secs(5 * 60),
         }
     }
@@ -60,6 +69,7 @@ impl fmt::Debug for GitHubConfig {
             .field("app_id", &self.app_id)
             .field("private_key_pem", &"<redacted>")
             .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
             .field("token_refresh_margin", &self.token_refresh_margin)
             .finish()
     }
@@ -122,7 +132,8 @@ impl GitHubClient {
     /// A client whose time and waits come from `clock` (tests pass a fake).
     pub fn with_clock(config: GitHubConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let key = AppKey::from_pem(config.private_key_pem.as_bytes())?;
-        let transport = Transport::new(&config.api_url, clock, config.retry)?;
+        let transport =
+            Transport::new(&config.api_url, clock, config.retry, config.request_timeout)?;
         Ok(Self {
             transport,
             app_id: config.app_id,
@@ -306,6 +317,7 @@ mod tests {
             DEFAULT_API_URL,
             Arc::new(SystemClock),
             RetryPolicy::default(),
+            DEFAULT_REQUEST_TIMEOUT,
         )
         .unwrap_err();
         assert!(matches!(error, Error::HttpClient(_)), "{error}");

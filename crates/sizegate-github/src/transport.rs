@@ -23,8 +23,6 @@ use crate::retry::{RetryPolicy, Verdict, WaitHint, classify};
 
 /// Largest answer body we read; GitHub's pages of 100 comments stay far below.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-/// Connect and read timeout of one request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request: path and query relative to the API base URL, and credentials.
 pub(crate) struct Call<'a> {
@@ -78,7 +76,12 @@ pub(crate) struct Transport {
 impl Transport {
     /// A client for the API at `api_url`. Must run inside a Tokio runtime
     /// (octocrab spawns its request buffer).
-    pub fn new(api_url: &str, clock: Arc<dyn Clock>, policy: RetryPolicy) -> Result<Self, Error> {
+    pub fn new(
+        api_url: &str,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
         let invalid = |reason: &str| Error::InvalidApiUrl {
             url: api_url.to_owned(),
             reason: reason.to_owned(),
@@ -102,8 +105,8 @@ impl Transport {
         let octocrab = Octocrab::builder()
             .base_uri(uri)
             .map_err(|e| invalid(&e.to_string()))?
-            .set_connect_timeout(Some(REQUEST_TIMEOUT))
-            .set_read_timeout(Some(REQUEST_TIMEOUT))
+            .set_connect_timeout(Some(timeout))
+            .set_read_timeout(Some(timeout))
             .build()
             .map_err(|e| Error::HttpClient(error_chain(&e)))?;
         Ok(Self {
@@ -246,7 +249,12 @@ mod tests {
     use crate::clock::SystemClock;
 
     fn transport(url: &str) -> Result<Transport, Error> {
-        Transport::new(url, Arc::new(SystemClock), RetryPolicy::default())
+        Transport::new(
+            url,
+            Arc::new(SystemClock),
+            RetryPolicy::default(),
+            crate::client::DEFAULT_REQUEST_TIMEOUT,
+        )
     }
 
     #[tokio::test]

@@ -209,3 +209,158 @@ async fn connection_errors_are_retried_then_reported() {
     );
     assert_eq!(h.clock.sleeps().len(), 2);
 }
+
+#[tokio::test]
+async fn too_many_requests_waits_what_retry_after_says() {
+    let h = harness().await;
+    h.fake.fail(
+        FailureRule::next(1, InjectedFailure::TooManyRequests(3))
+            .matching(Method::POST, "/check-runs"),
+    );
+    h.client
+        .upsert_check_run(&h.repo, &check_request())
+        .await
+        .unwrap();
+    assert_eq!(h.clock.sleeps(), [Duration::from_secs(3)]);
+    let statuses: Vec<u16> = h
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.ends_with("/check-runs"))
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, [429, 201]);
+    assert_eq!(h.fake.check_runs(OWNER, NAME, SHA).len(), 1);
+}
+
+#[tokio::test]
+async fn the_secondary_limit_wait_is_a_setting() {
+    let h = harness().await;
+    let mut config = sizegate_github::GitHubConfig::new(APP_ID, h.key.private_pem.clone());
+    config.api_url = h.fake.url();
+    config.retry.secondary_limit_wait = Duration::from_secs(2);
+    let client = sizegate_github::GitHubClient::with_clock(config, h.clock.clone()).unwrap();
+    h.fake.fail(
+        FailureRule::next(1, InjectedFailure::SecondaryRateLimit)
+            .matching(Method::POST, "/comments"),
+    );
+    client
+        .upsert_sticky_comment(&h.repo, 4, MARKER, "report")
+        .await
+        .unwrap();
+    assert_eq!(h.clock.sleeps(), [Duration::from_secs(2)]);
+    assert_eq!(h.fake.comments(OWNER, NAME, 4).len(), 1);
+}
+
+/// A client whose requests time out after one second (real time), with
+/// the harness's fake clock for the waits between attempts.
+fn impatient_client(h: &Harness) -> sizegate_github::GitHubClient {
+    let mut config = sizegate_github::GitHubConfig::new(APP_ID, h.key.private_pem.clone());
+    config.api_url = h.fake.url();
+    config.request_timeout = Duration::from_secs(1);
+    sizegate_github::GitHubClient::with_clock(config, h.clock.clone()).unwrap()
+}
+
+fn check_request() -> CheckRunRequest {
+    CheckRunRequest {
+        name: "sizegate".to_owned(),
+        head_sha: SHA.to_owned(),
+        status: CheckStatus::Completed,
+        conclusion: Some(CheckConclusion::Success),
+        title: "ok".to_owned(),
+        summary: "ok".to_owned(),
+        details_url: None,
+        external_id: None,
+    }
+}
+
+#[tokio::test]
+async fn creates_that_timed_out_but_were_applied_are_not_repeated() {
+    // GitHub carries out each create but answers after our timeout: the
+    // client must give up on the answer, retry, and find what it made.
+    let h = harness().await;
+    let client = impatient_client(&h);
+    for endpoint in ["/comments", "/check-runs"] {
+        h.fake.fail(
+            FailureRule::next(1, InjectedFailure::Slow(Duration::from_secs(3)))
+                .matching(Method::POST, endpoint)
+                .after_applying(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let comment = client
+        .upsert_sticky_comment(&h.repo, 4, MARKER, "report")
+        .await
+        .unwrap();
+    client
+        .upsert_check_run(&h.repo, &check_request())
+        .await
+        .unwrap();
+    let comments = h.fake.comments(OWNER, NAME, 4);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comment, CommentOutcome::Unchanged { id: comments[0].id });
+    assert_eq!(h.fake.check_runs(OWNER, NAME, SHA).len(), 1);
+    // One timed-out attempt each, then one backoff each.
+    assert_eq!(
+        h.clock.sleeps(),
+        [Duration::from_secs(1), Duration::from_secs(1)]
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn slow_answers_past_every_attempt_end_in_a_clear_error() {
+    let h = harness().await;
+    let mut config = sizegate_github::GitHubConfig::new(APP_ID, h.key.private_pem.clone());
+    config.api_url = h.fake.url();
+    config.request_timeout = Duration::from_millis(500);
+    config.retry.max_attempts = 2;
+    let client = sizegate_github::GitHubClient::with_clock(config, h.clock.clone()).unwrap();
+    h.fake.fail(
+        FailureRule::next(2, InjectedFailure::Slow(Duration::from_secs(2)))
+            .matching(Method::GET, "/check-runs"),
+    );
+    let error = client
+        .upsert_check_run(&h.repo, &check_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::GaveUp { attempts: 2, .. }),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("no answer from GitHub"), "{text}");
+    assert!(text.contains("check run \"sizegate\""), "{text}");
+    assert!(h.fake.check_runs(OWNER, NAME, SHA).is_empty());
+}
+
+#[tokio::test]
+async fn a_held_create_is_applied_once_and_answered_on_release() {
+    let h = harness().await;
+    h.fake.fail(
+        FailureRule::next(1, InjectedFailure::Hold)
+            .matching(Method::POST, "/check-runs")
+            .after_applying(),
+    );
+    let client = std::sync::Arc::new(h.client);
+    let task = {
+        let client = client.clone();
+        let repo = h.repo.clone();
+        tokio::spawn(async move { client.upsert_check_run(&repo, &check_request()).await })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while h.fake.holds() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no call was held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Applied while held, the caller still waiting.
+    assert_eq!(h.fake.check_runs(OWNER, NAME, SHA).len(), 1);
+    assert!(!task.is_finished());
+    h.fake.release_held();
+    let outcome = task.await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, sizegate_github::CheckRunOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(h.fake.check_runs(OWNER, NAME, SHA).len(), 1);
+}

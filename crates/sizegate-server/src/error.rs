@@ -35,9 +35,22 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Seconds a client is told to wait (`Retry-After`) when the database is
+/// out of reach.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// What a client is told while the database is out of reach.
+pub const DATABASE_DOWN: &str =
+    "the database is unavailable; nothing was stored, retry later (see Retry-After)";
+
 impl From<sizegate_store::Error> for ApiError {
     fn from(e: sizegate_store::Error) -> Self {
-        ApiError::Internal(e.to_string())
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::Unavailable(DATABASE_DOWN.to_owned())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 
@@ -73,6 +86,11 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -1,4 +1,5 @@
-//! `GET /healthz` (checks the database) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (checks the database: 503 with `Retry-After` while it is
+//! out of reach) and `GET /metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::header;

@@ -62,6 +62,37 @@ pub enum Error {
     Invalid(String),
 }
 
+impl Error {
+    /// Whether the database could not be reached at all — down, restarting,
+    /// refusing connections, or no pooled connection came free in time —
+    /// as opposed to refusing a statement. Callers answer 503 and retry
+    /// later instead of treating it as a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Database(e) => database_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `error` means the database is out of reach (see
+/// [`Error::is_unavailable`]).
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01-57P03: the server is
+        // shutting down, crashed or starting up; 53300: too many connections.
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// The database side of sizegate: one pool, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -101,6 +132,9 @@ pub struct DatabaseSettings {
     pub create_if_missing: bool,
     /// Pool size.
     pub max_connections: u32,
+    /// How long a query waits for a connection before it fails as
+    /// unavailable; while the database is down, requests fail after this.
+    pub acquire_timeout: Duration,
 }
 
 /// Open a pool, creating the database first if asked and missing.
@@ -114,7 +148,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, Error> {
     let open = |options: PgConnectOptions| {
         PgPoolOptions::new()
             .max_connections(settings.max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
     };
     match open(options.clone()).await {

@@ -193,18 +193,40 @@ impl Worker {
     }
 
     async fn job_loop(&self, worker_id: &str, wake: &Notify, shutdown: &CancellationToken) {
+        // Consecutive failed claims: the database is down or restarting.
+        // The loop waits longer after each (never a busy loop, never an exit)
+        // and picks up again by itself once the database answers.
+        let mut failed_claims: u32 = 0;
         while !shutdown.is_cancelled() {
             match self
                 .store
                 .claim_next_job(worker_id, self.config.lease)
                 .await
             {
-                Ok(Some(job)) => {
-                    self.run_job(worker_id, job, shutdown).await;
+                Ok(claimed) => {
+                    if failed_claims > 0 {
+                        tracing::info!(failed_claims, "database reachable again; claiming jobs");
+                        failed_claims = 0;
+                    }
+                    if let Some(job) = claimed {
+                        self.run_job(worker_id, job, shutdown).await;
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    failed_claims = failed_claims.saturating_add(1);
+                    let pause = outage_backoff(self.config.poll_interval, failed_claims);
+                    if failed_claims == 1 {
+                        tracing::error!(error = %e, retry_in = ?pause, "could not claim a job; retrying with backoff");
+                    } else {
+                        tracing::warn!(error = %e, failed_claims, retry_in = ?pause, "still cannot claim a job");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = shutdown.cancelled() => {}
+                    }
                     continue;
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "could not claim a job"),
             }
             tokio::select! {
                 () = wake.notified() => {}
@@ -215,13 +237,34 @@ impl Worker {
     }
 }
 
-/// Wake idle job loops on `NOTIFY sizegate_jobs`. Reconnects on error; the
-/// poll interval covers the gaps.
+/// Longest pause between attempts to reach a database that is down.
+const OUTAGE_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The pause after the `failures`-th consecutive database failure: the poll
+/// interval (at least 100 ms), doubled each time, at most
+/// [`OUTAGE_BACKOFF_MAX`].
+fn outage_backoff(poll_interval: Duration, failures: u32) -> Duration {
+    poll_interval
+        .max(Duration::from_millis(100))
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+        .min(OUTAGE_BACKOFF_MAX)
+}
+
+/// Wake idle job loops on `NOTIFY sizegate_jobs`. Reconnects with backoff
+/// when the connection is lost (e.g. Postgres restarted); the poll interval
+/// covers the gap, and the loops are woken once reconnected since
+/// notifications sent meanwhile are lost.
 async fn listen_for_jobs(store: Store, wake: Arc<Notify>, shutdown: CancellationToken) {
+    let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let listener = async {
             let mut listener = PgListener::connect_with(store.pool()).await?;
             listener.listen(sizegate_store::queue::JOBS_CHANNEL).await?;
+            if failures > 0 {
+                tracing::info!("job notifications re-established");
+                wake.notify_waiters();
+            }
+            failures = 0;
             loop {
                 listener.recv().await?;
                 wake.notify_waiters();
@@ -231,11 +274,13 @@ async fn listen_for_jobs(store: Store, wake: Arc<Notify>, shutdown: Cancellation
             r = listener => r,
             () = shutdown.cancelled() => return,
         };
+        failures = failures.saturating_add(1);
+        let pause = outage_backoff(Duration::from_millis(500), failures);
         if let Err(e) = result {
-            tracing::warn!(error = %e, "job notifications interrupted; polling until reconnected");
+            tracing::warn!(error = %e, retry_in = ?pause, "job notifications interrupted; polling until reconnected");
         }
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(pause) => {}
             () = shutdown.cancelled() => return,
         }
     }
@@ -245,4 +290,25 @@ fn random_suffix() -> String {
     let mut buf = [0u8; 4];
     let _ = getrandom::fill(&mut buf);
     hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outage_backoff_grows_from_the_poll_interval_to_a_cap() {
+        let waits: Vec<u128> = (1..=8)
+            .map(|n| outage_backoff(Duration::from_millis(200), n).as_millis())
+            .collect();
+        assert_eq!(waits, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+        assert_eq!(
+            outage_backoff(Duration::ZERO, 1),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            outage_backoff(Duration::from_secs(5), u32::MAX),
+            OUTAGE_BACKOFF_MAX
+        );
+    }
 }

@@ -62,6 +62,7 @@ impl Worker {
                 Ok(())
             }
             Err(message) => {
+                tracing::warn!(commit = %sha, revision = stored.revision, error = %message, "reporting to GitHub failed; recorded on the evaluation");
                 self.store
                     .mark_report_failed(commit_id, stored.revision, &message)
                     .await?;

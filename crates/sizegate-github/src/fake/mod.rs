@@ -4,7 +4,10 @@
 //! (`fixtures/api/`), keeps comments per issue and check runs per commit so
 //! lists and updates agree, checks the App JWT on `/app/...` and the
 //! installation token elsewhere, paginates comment lists with `Link`
-//! headers, fails the calls it is told to fail, and records every call.
+//! headers, plays scripted faults per endpoint ([`FakeGitHub::fail`]: 5xx,
+//! rate limits with and without headers, 429, answers slower than a client's
+//! timeout, and calls held until the test releases them, each optionally
+//! carried out before the answer is lost), and records every call.
 //!
 //! Other crates enable the `fake` feature in their dev-dependencies, start
 //! it with [`FakeGitHub::start`] and a [`FakeGitHubConfig`] built from a
@@ -105,6 +108,20 @@ pub enum InjectedFailure {
     RetryAfter(u64),
     /// 403 with `x-ratelimit-remaining: 0` and a reset `SECS` from now.
     PrimaryRateLimit(u64),
+    /// 429 Too Many Requests with `retry-after: SECS`.
+    TooManyRequests(u64),
+    /// A slow GitHub: the real answer, sent only after this long. With
+    /// [`FailureRule::after_applying`] the call is carried out at once and
+    /// only the answer waits (a client that times out meanwhile never learns
+    /// that it succeeded); otherwise it is carried out when the wait ends.
+    Slow(Duration),
+    /// Hold the call until [`FakeGitHub::release_held`]: then the real
+    /// answer is sent. With [`FailureRule::after_applying`] the call is
+    /// carried out at once and only the answer is held (the state of a
+    /// client killed after GitHub acted but before it heard back);
+    /// otherwise it is carried out on release. [`FakeGitHub::holds`] counts
+    /// the calls that reached a hold, so a test knows when to act.
+    Hold,
 }
 
 /// Which calls to fail, how, and how many times.
@@ -224,9 +241,23 @@ impl FakeGitHub {
         self.lock().calls.clear();
     }
 
-    /// Add a failure rule; rules apply in the order added.
+    /// Add a failure rule; rules apply in the order added, so several rules
+    /// on one endpoint make a script of faults played one call at a time.
     pub fn fail(&self, rule: FailureRule) {
         self.lock().failures.push(rule);
+    }
+
+    /// How many calls reached an [`InjectedFailure::Hold`] so far.
+    pub fn holds(&self) -> usize {
+        self.lock().holds
+    }
+
+    /// Let every call held so far go on (and answer); later holds wait for
+    /// the next release.
+    pub fn release_held(&self) {
+        self.lock()
+            .release
+            .send_modify(|generation| *generation += 1);
     }
 
     /// The comments of issue `number` of `owner/name`, oldest first.

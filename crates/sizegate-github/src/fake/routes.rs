@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 
-use super::state::FakeState;
+use super::state::{FakeState, Step, Wait};
 
 /// The router serving every path through [`FakeState::handle`].
 pub(super) fn router(state: Arc<Mutex<FakeState>>) -> Router {
@@ -24,10 +24,25 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let reply = state
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .handle(&method, &uri, &headers, &body);
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    let step = lock().handle(&method, &uri, &headers, &body);
+    let reply = match step {
+        Step::Answer(reply) => reply,
+        Step::Wait { wait, reply } => {
+            // Wait outside the lock, so other calls go on meanwhile.
+            match wait {
+                Wait::For(delay) => tokio::time::sleep(delay).await,
+                Wait::Release(mut release, generation) => {
+                    // An error means the fake is gone: answer anyway.
+                    let _ = release.wait_for(|now| *now > generation).await;
+                }
+            }
+            match reply {
+                Some(reply) => reply,
+                None => lock().route_and_record(&method, &uri, &headers, &body),
+            }
+        }
+    };
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
         http::header::CONTENT_TYPE,

@@ -11,6 +11,7 @@ use http::{HeaderMap, Method, Uri};
 use percent_encoding::percent_decode_str;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::check_runs::FakeCheckRun;
 use super::comments::FakeComment;
@@ -46,6 +47,24 @@ impl Reply {
     }
 }
 
+/// What to do with a call: answer it, or wait first.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// Answer at once.
+    Answer(Reply),
+    /// Wait, then send `reply`, or route the call then if it has none yet.
+    Wait { wait: Wait, reply: Option<Reply> },
+}
+
+/// How long a slow or held call waits.
+#[derive(Debug)]
+pub(super) enum Wait {
+    /// A fixed delay.
+    For(std::time::Duration),
+    /// Until the release generation passes the one given.
+    Release(watch::Receiver<u64>, u64),
+}
+
 /// Everything the fake knows.
 #[derive(Debug)]
 pub(crate) struct FakeState {
@@ -59,6 +78,10 @@ pub(crate) struct FakeState {
     /// Token → (installation id, expiry).
     pub tokens: HashMap<String, (u64, DateTime<Utc>)>,
     pub tokens_issued: usize,
+    /// Calls that reached a hold so far.
+    pub holds: usize,
+    /// Bumped by each release of held calls.
+    pub release: watch::Sender<u64>,
     next_id: u64,
 }
 
@@ -74,30 +97,75 @@ impl FakeState {
             check_runs: Vec::new(),
             tokens: HashMap::new(),
             tokens_issued: 0,
+            holds: 0,
+            release: watch::Sender::new(0),
             next_id: 1000,
         }
     }
 
-    /// Record, maybe fail, else route one call.
-    pub fn handle(
+    /// Record, maybe fail, else route one call. A slow or held call is
+    /// routed and recorded now if its rule applies it first, else when its
+    /// wait ends ([`Self::route_and_record`]).
+    pub fn handle(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Step {
+        let (reply, wait) = match self.take_failure(method, uri.path()) {
+            Some((InjectedFailure::Slow(delay), applied)) => {
+                let reply = applied.then(|| self.route(method, uri, headers, body));
+                (reply, Some(Wait::For(delay)))
+            }
+            Some((InjectedFailure::Hold, applied)) => {
+                self.holds += 1;
+                let reply = applied.then(|| self.route(method, uri, headers, body));
+                let generation = *self.release.borrow();
+                (
+                    reply,
+                    Some(Wait::Release(self.release.subscribe(), generation)),
+                )
+            }
+            Some((failure, true)) => {
+                self.route(method, uri, headers, body);
+                (Some(failure_reply(&failure, self.config.clock.now())), None)
+            }
+            Some((failure, false)) => {
+                (Some(failure_reply(&failure, self.config.clock.now())), None)
+            }
+            None => (Some(self.route(method, uri, headers, body)), None),
+        };
+        if let Some(reply) = &reply {
+            self.record(method, uri, headers, body, reply.status);
+        }
+        match (wait, reply) {
+            (None, Some(reply)) => Step::Answer(reply),
+            (Some(wait), reply) => Step::Wait { wait, reply },
+            // Every arm above without a wait has a reply.
+            (None, None) => Step::Answer(Reply::message(500, "fake GitHub: no reply")),
+        }
+    }
+
+    /// Route a call whose wait ended, and record it.
+    pub fn route_and_record(
         &mut self,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Reply {
+        let reply = self.route(method, uri, headers, body);
+        self.record(method, uri, headers, body, reply.status);
+        reply
+    }
+
+    fn record(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        status: u16,
+    ) {
         let path_and_query = uri
             .path_and_query()
             .map_or("/", |pq| pq.as_str())
             .to_owned();
-        let reply = match self.take_failure(method, uri.path()) {
-            Some((failure, true)) => {
-                self.route(method, uri, headers, body);
-                failure_reply(&failure, self.config.clock.now())
-            }
-            Some((failure, false)) => failure_reply(&failure, self.config.clock.now()),
-            None => self.route(method, uri, headers, body),
-        };
         self.calls.push(RecordedCall {
             method: method.to_string(),
             path: path_and_query,
@@ -111,9 +179,8 @@ impl FakeState {
                 })
                 .collect(),
             body: String::from_utf8_lossy(body).into_owned(),
-            status: reply.status,
+            status,
         });
-        reply
     }
 
     fn take_failure(&mut self, method: &Method, path: &str) -> Option<(InjectedFailure, bool)> {
@@ -331,6 +398,17 @@ fn failure_reply(failure: &InjectedFailure, now: DateTime<Utc>) -> Reply {
                 .headers
                 .push(("retry-after".to_owned(), secs.to_string()));
             reply
+        }
+        InjectedFailure::TooManyRequests(secs) => {
+            let mut reply = Reply::message(429, "Too Many Requests");
+            reply
+                .headers
+                .push(("retry-after".to_owned(), secs.to_string()));
+            reply
+        }
+        // Slow and held calls get their real answer (see `handle`).
+        InjectedFailure::Slow(_) | InjectedFailure::Hold => {
+            Reply::message(500, "fake GitHub: unexpected wait")
         }
         InjectedFailure::PrimaryRateLimit(secs) => {
             let mut reply = Reply::message(403, "API rate limit exceeded for installation.");

@@ -35,6 +35,7 @@ impl IntoResponse for PageError {
         let (status, message) = match &self.0 {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
             ApiError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 (
@@ -54,6 +55,13 @@ impl IntoResponse for PageError {
             escape(&message),
             code = status.as_u16(),
         );
-        (status, Html(body)).into_response()
+        let mut response = (status, Html(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }

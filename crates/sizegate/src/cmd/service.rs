@@ -21,6 +21,10 @@ pub struct DatabaseArgs {
     /// Largest number of database connections of this process.
     #[arg(long, env = "SIZEGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection; while the
+    /// database is down, requests answer 503 after this long.
+    #[arg(long, env = "SIZEGATE_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
 }
 
 impl DatabaseArgs {
@@ -30,6 +34,7 @@ impl DatabaseArgs {
             url: self.database_url.clone(),
             create_if_missing: create,
             max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
         })
         .await
         .with_context(|| {
