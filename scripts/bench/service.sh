@@ -5,7 +5,8 @@
 #
 #   scripts/bench/service.sh [SECTION...]
 #
-# Sections: footprint startup ingest webhook checkrun history (default: all).
+# Sections: footprint startup ingest webhook checkrun history (default: all);
+# `assemble` only rewrites the fragment from the kept results and the notes.
 # Each section's result is kept under $SIZEGATE_BENCH_STATE, so running one
 # section again rewrites only its part of the fragment.
 #
@@ -25,6 +26,8 @@
 #                                 (default: the ELF file closest to 50 MB under
 #                                 /usr/bin, /usr/local/bin, /usr/lib)
 #   SIZEGATE_BENCH_RESEED=1       rebuild the 1,000,000-measurement database
+#   SIZEGATE_BENCH_OUT            write the fragment elsewhere (default benchmarks/service.md)
+#   SIZEGATE_BENCH_STATE          where section results are kept (default target/bench/service)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,7 +36,7 @@ DEV_TARGET_DIR=${SIZEGATE_BENCH_DEV_TARGET_DIR:-$TARGET_DIR}
 PG=${SIZEGATE_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 RUNS=${SIZEGATE_BENCH_RUNS:-5}
 STATE=${SIZEGATE_BENCH_STATE:-$ROOT/target/bench/service}
-OUT=$ROOT/benchmarks/service.md
+OUT=${SIZEGATE_BENCH_OUT:-$ROOT/benchmarks/service.md}
 BIN=${SIZEGATE_BIN:-$TARGET_DIR/release/sizegate}
 SECTIONS=(footprint startup ingest webhook checkrun history)
 WEBHOOK_SECRET=bench-webhook-secret
@@ -395,8 +398,9 @@ LUA
     wrk -t2 -c"$conns" -d2s -s "$WORK/webhook.lua" "$SERVER_URL/webhooks/github" -- "$WORK/hooks" "$variants" warm >/dev/null
     local rps=$WORK/webhook-rps.txt p50=$WORK/webhook-p50.txt p99=$WORK/webhook-p99.txt
     : >"$rps"; : >"$p50"; : >"$p99"
-    local load_before run res errors=0
+    local load_before run res errors=0 cpu_before cpu_after requests=0
     load_before=$(load)
+    cpu_before=$(server_cpu_ms)
     for run in $(seq 1 "$RUNS"); do
         res=$WORK/wrk-$run.txt
         wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$WORK/webhook.lua" \
@@ -405,7 +409,9 @@ LUA
         to_ms "$(awk '$1 == "50%" { print $2 }' "$res")" >>"$p50"
         to_ms "$(awk '$1 == "99%" { print $2 }' "$res")" >>"$p99"
         errors=$((errors + $(awk '/Non-2xx/ { n = $5 } END { print n + 0 }' "$res")))
+        requests=$((requests + $(awk '/requests in/ { print $1 }' "$res")))
     done
+    cpu_after=$(server_cpu_ms)
     local load_after
     load_after=$(load)
     local stored
@@ -436,8 +442,15 @@ LUA
             echo "**$errors answers were not 2xx: these figures do not count.**"
         fi
         echo "Load average before/after: $load_before / $load_after."
+        echo "The server spent $(awk -v c=$((cpu_after - cpu_before)) -v n=$requests 'BEGIN { printf "%.3f", c / n }') ms of CPU per request"
+        echo "(\`/proc/PID/task/*/schedstat\` over the $requests measured requests); Postgres and wrk share the same two cores."
         echo
     } >"$out"
+}
+
+# server_cpu_ms: CPU time of the running server so far, all threads, in ms.
+server_cpu_ms() {
+    cat "/proc/$SERVER_PID/task/"*/schedstat 2>/dev/null | awk '{ c += $1 } END { printf "%d\n", c / 1e6 }'
 }
 
 # to_ms "12.34ms" → 12.34 (wrk prints us, ms or s).
@@ -738,9 +751,9 @@ bench_history() {
 }
 
 # The plans of the queries behind those requests, as the server runs them:
-# the series and budget queries are unnamed statements, planned for their
-# parameters each time (custom plans); the branch menu is a cached prepared
-# statement (its generic plan is shown, the worst case of the plan cache).
+# unnamed statements are planned for their parameters each time (custom
+# plans); the branch menu's fallback is a cached prepared statement (its
+# generic plan is shown, the worst case of the plan cache).
 explain_history() {
     local db=$1 deep=$2
     local hist="SELECT b.id AS build_id, c.sha AS commit, c.branch, c.pr_number,
@@ -770,9 +783,15 @@ explain_history() {
                AND (\$2::text IS NULL OR c.branch = \$2)
                AND (\$3::timestamptz IS NULL OR b.created_at >= \$3)
              ORDER BY b.id DESC LIMIT \$4|EXECUTE q(1, 'main', NULL, 10000)"
-        "generic|target page: branch menu (\`branches\`)|PREPARE q(bigint) AS
+        "custom|target page: branch menu (\`branches\`), the newest 5,000 commits|PREPARE q(bigint, bigint, bigint) AS
+             SELECT branch FROM (
+                 SELECT branch, created_at FROM commits
+                 WHERE repository_id = \$1 AND branch IS NOT NULL
+                 ORDER BY created_at DESC LIMIT \$2) newest
+             GROUP BY branch ORDER BY max(created_at) DESC LIMIT \$3|EXECUTE q(1, 5000, 200)"
+        "generic|branch menu fallback, whole history (runs only when the newest 5,000 commits hold fewer than 200 branches; shown on the hot repository for scale)|PREPARE q(bigint, bigint) AS
              SELECT branch FROM commits WHERE repository_id = \$1 AND branch IS NOT NULL
-             GROUP BY branch ORDER BY max(created_at) DESC LIMIT 200|EXECUTE q(1)"
+             GROUP BY branch ORDER BY max(created_at) DESC LIMIT \$2|EXECUTE q(1, 200)"
         "custom|target page: budgets (\`latest_config\`), main|PREPARE q(bigint, text) AS
              SELECT config FROM commits
              WHERE repository_id = \$1 AND config IS NOT NULL AND (\$2::text IS NULL OR branch = \$2)
@@ -834,7 +853,8 @@ main() {
             log "$s (load $(load))"
             "bench_$s"
             ;;
-        *) die "unknown section $s (known: ${SECTIONS[*]})" ;;
+        assemble) ;; # only rewrite the fragment from the kept sections and the notes
+        *) die "unknown section $s (known: ${SECTIONS[*]} assemble)" ;;
         esac
     done
     assemble
