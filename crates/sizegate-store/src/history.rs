@@ -389,7 +389,12 @@ impl Store {
                AND ($3::bigint IS NULL OR b.id < $3)
              ORDER BY b.id DESC LIMIT $4"
         );
+        // Planned for its parameters every time (an unnamed statement): a
+        // cached generic plan cannot see the branch, the cursor or the
+        // LIMIT, and on a long history it sorts the whole series (see
+        // `Store::target_series` and benchmarks/service.md).
         let rows: Vec<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(target_id)
             .bind(branch)
             .bind(before)

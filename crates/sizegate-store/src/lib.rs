@@ -159,17 +159,32 @@ impl std::fmt::Debug for DatabaseSettings {
 }
 
 /// Open a pool, creating the database first if asked and missing.
+///
+/// The database is tried first and created only when the server says it
+/// does not exist: the usual start (database present) then costs one
+/// connection, not an extra one to the maintenance database (start-up time
+/// is part of the footprint we measure, see benchmarks/service.md).
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, Error> {
     let options = PgConnectOptions::from_str(&settings.url)?;
-    if settings.create_if_missing {
-        create_database_if_missing(&options).await?;
+    let open = |options: PgConnectOptions| {
+        PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+    };
+    match open(options.clone()).await {
+        Ok(pool) => Ok(pool),
+        Err(e) if settings.create_if_missing && is_missing_database(&e) => {
+            create_database_if_missing(&options).await?;
+            Ok(open(options).await?)
+        }
+        Err(e) => Err(e.into()),
     }
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(settings.acquire_timeout)
-        .connect_with(options)
-        .await?;
-    Ok(pool)
+}
+
+/// Postgres' `invalid_catalog_name`: the database named in the URL does not exist.
+fn is_missing_database(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("3D000"))
 }
 
 /// Create the database named by `options` unless it exists, by connecting
