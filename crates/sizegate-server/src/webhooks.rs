@@ -1,8 +1,8 @@
 //! `POST /webhooks/github`: GitHub App webhooks. The body is read whole
 //! (bounded), its `X-Hub-Signature-256` checked before anything is written,
-//! the `X-GitHub-Delivery` id recorded (a redelivery is a 200 no-op), then
-//! the event recorded. Evaluations are requested through the job queue, so
-//! the answer is fast.
+//! the event handled, then its `X-GitHub-Delivery` id recorded (a
+//! redelivery of a handled event is a 200 no-op). Evaluations are requested
+//! through the job queue, so the answer is fast.
 
 use axum::Json;
 use axum::Router;
@@ -60,14 +60,19 @@ async fn github_webhook(
         WebhookEvent::Ignored { action, .. } => action.clone(),
         _ => None,
     };
-    if !state
-        .store
-        .record_webhook_delivery(delivery, event_name, action.as_deref())
-        .await?
-    {
+    if state.store.webhook_delivery_seen(delivery).await? {
         return Ok(Json(json!({ "delivery": delivery, "duplicate": true })));
     }
+    // The id is recorded only once the event is handled: a delivery whose
+    // handling failed (the database went away, say) answers an error and is
+    // handled again when GitHub redelivers it. Every handler is idempotent
+    // (upserts, a requeue of the evaluation), so two concurrent deliveries
+    // of one id do no harm either.
     let evaluations = handle_event(&state, event).await?;
+    state
+        .store
+        .record_webhook_delivery(delivery, event_name, action.as_deref())
+        .await?;
     Ok(Json(json!({
         "delivery": delivery,
         "duplicate": false,

@@ -168,6 +168,39 @@ async fn installations_are_recorded(pool: sqlx::PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_delivery_whose_handling_failed_is_handled_when_redelivered(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    // An installation id past i64 cannot be stored: handling fails after the
+    // signature and parsing passed.
+    let failing = json!({
+        "action": "created",
+        "installation": { "id": u64::MAX, "account": { "login": "acme" } },
+        "repositories": [{ "full_name": REPO }],
+    });
+    let (status, body) = deliver(&server, "f1", "installation", &failing).await;
+    assert_eq!(status, 422, "{body}");
+    // The same delivery id again (GitHub's redelivery, here with a payload
+    // that can be handled) is handled, not dropped as a duplicate.
+    let good = json!({
+        "action": "created",
+        "installation": { "id": 11, "account": { "login": "acme" } },
+        "repositories": [{ "full_name": REPO }],
+    });
+    let (status, body) = deliver(&server, "f1", "installation", &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["duplicate"], false, "{body}");
+    assert_eq!(
+        server.store.installation_repositories(11).await.unwrap(),
+        Some(vec![REPO.to_owned()])
+    );
+    // Once handled, a redelivery is the usual no-op.
+    let (status, body) = deliver(&server, "f1", "installation", &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["duplicate"], true, "{body}");
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn rerequested_checks_are_evaluated_again(pool: sqlx::PgPool) {
     let server = with_secret(pool).await;
     let token = server.token(REPO).await;

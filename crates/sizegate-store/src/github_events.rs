@@ -18,9 +18,20 @@ pub struct PullRequestState {
 }
 
 impl Store {
-    /// Record a webhook delivery. `true` the first time `delivery_id` is
-    /// seen, `false` for a redelivery (decided at the insert, so two
-    /// concurrent deliveries of one id cannot both be handled).
+    /// Whether a webhook delivery id was already recorded as handled.
+    pub async fn webhook_delivery_seen(&self, delivery_id: &str) -> Result<bool, Error> {
+        let seen: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1)",
+        )
+        .bind(delivery_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seen)
+    }
+
+    /// Record a handled webhook delivery. `true` the first time
+    /// `delivery_id` is recorded, `false` when it already was (decided at
+    /// the insert).
     pub async fn record_webhook_delivery(
         &self,
         delivery_id: &str,
