@@ -187,7 +187,13 @@ fn elf_sections(extra: Vec<ElfSection>) -> Vec<ElfSection> {
         ),
         ElfSection {
             nobits: 4096,
-            ..section(".bss", SHT_NOBITS, SHF_ALLOC | 1, TEXT_ADDR + 0x2000, vec![])
+            ..section(
+                ".bss",
+                SHT_NOBITS,
+                SHF_ALLOC | 1,
+                TEXT_ADDR + 0x2000,
+                vec![],
+            )
         },
         ElfSection {
             link: 5, // .strtab
@@ -300,7 +306,10 @@ fn the_writer_makes_a_binary_the_analyzer_reads() {
     let reports = survive("plain", &bytes).unwrap();
     let report = &reports[0];
     let names: Vec<&str> = report.symbols.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"main") && names.contains(&"helper"), "{names:?}");
+    assert!(
+        names.contains(&"main") && names.contains(&"helper"),
+        "{names:?}"
+    );
     assert!(report.sections.iter().any(|s| s.name == ".rodata"));
 }
 
@@ -316,11 +325,17 @@ fn elf_tables_outside_the_file() {
         f(&mut bytes);
         cases.push((name, bytes));
     };
-    patched("section headers past the end", &|b| put_u64(b, 40, len + 4096));
-    patched("section headers at u64::MAX", &|b| put_u64(b, 40, u64::MAX - 8));
+    patched("section headers past the end", &|b| {
+        put_u64(b, 40, len + 4096)
+    });
+    patched("section headers at u64::MAX", &|b| {
+        put_u64(b, 40, u64::MAX - 8)
+    });
     patched("program headers past the end", &|b| put_u64(b, 32, len * 4));
     patched("65535 program headers", &|b| put_u16(b, 56, u16::MAX));
-    patched("65535 sections, table truncated", &|b| put_u16(b, 60, u16::MAX));
+    patched("65535 sections, table truncated", &|b| {
+        put_u16(b, 60, u16::MAX)
+    });
     patched(".text data past the end", &|b| {
         put_u64(b, layout.shdr(1, 24), len + 1)
     });
@@ -356,7 +371,10 @@ fn elf_offsets_and_sizes_that_overflow() {
     ] {
         let mut bytes = base.clone();
         put_u64(&mut bytes, layout.shdr(index, field), value);
-        let _ = survive(&format!("section {index} field {field} = {value:#x}"), &bytes);
+        let _ = survive(
+            &format!("section {index} field {field} = {value:#x}"),
+            &bytes,
+        );
     }
 }
 
@@ -389,7 +407,11 @@ fn elf_overlapping_sections_still_partition_the_file() {
     let (base, layout) = elf();
     // .rodata claims the bytes of .text and beyond; .strtab those of .symtab.
     let mut bytes = base.clone();
-    put_u64(&mut bytes, layout.shdr(2, 24), layout.offsets[1] as u64 + 16);
+    put_u64(
+        &mut bytes,
+        layout.shdr(2, 24),
+        layout.offsets[1] as u64 + 16,
+    );
     put_u64(&mut bytes, layout.shdr(5, 24), layout.offsets[4] as u64);
     let reports = survive("overlapping", &bytes).unwrap();
     assert!(!reports[0].sections.is_empty());
@@ -419,7 +441,11 @@ fn elf_cyclic_and_dangling_links() {
         ("names from the symbol table", 4u16, None),
         ("name table past the end", 200, None),
         ("SHN_XINDEX, section 0 links to 0", 0xffff, Some(0u32)),
-        ("SHN_XINDEX, section 0 links past the end", 0xffff, Some(70_000)),
+        (
+            "SHN_XINDEX, section 0 links past the end",
+            0xffff,
+            Some(70_000),
+        ),
     ] {
         let mut bytes = base.clone();
         put_u16(&mut bytes, 62, shstrndx);
@@ -511,7 +537,13 @@ fn go_pclntab_that_lies_about_its_size() {
         assert!(found.is_none(), "nfunc {nfunc:#x} pcln {pcln:#x}");
         assert!(peak < 1 << 20, "{peak} bytes for nfunc {nfunc:#x}");
 
-        let extra = vec![section(".gopclntab", SHT_PROGBITS, SHF_ALLOC, TEXT_ADDR + 0x4000, table)];
+        let extra = vec![section(
+            ".gopclntab",
+            SHT_PROGBITS,
+            SHF_ALLOC,
+            TEXT_ADDR + 0x4000,
+            table,
+        )];
         let (bytes, _) = write_elf(&elf_sections(extra));
         let reports = survive(&format!("ELF with nfunc {nfunc:#x}"), &bytes).unwrap();
         // Not trusted: the symbol table is used instead.
@@ -599,7 +631,13 @@ fn go_buildinfo_that_lies() {
         if let Some(info) = info {
             assert!(info.go_version.len() <= blob.len(), "{what}: {info:?}");
         }
-        let extra = vec![section(".go.buildinfo", SHT_PROGBITS, SHF_ALLOC, 0x1000, blob)];
+        let extra = vec![section(
+            ".go.buildinfo",
+            SHT_PROGBITS,
+            SHF_ALLOC,
+            0x1000,
+            blob,
+        )];
         let (bytes, _) = write_elf(&elf_sections(extra));
         let _ = survive(what, &bytes);
     }
@@ -702,7 +740,10 @@ fn universal_files_that_lie() {
     for (what, slices) in [
         ("slice past the end", vec![(0x1000, size + 1)]),
         ("slice offset wraps", vec![(u32::MAX - 4, 16)]),
-        ("slice holding the universal header", vec![(0, 0x1000 + size)]),
+        (
+            "slice holding the universal header",
+            vec![(0, 0x1000 + size)],
+        ),
     ] {
         let _ = survive(what, &fat(&slices, &inner));
     }
@@ -723,7 +764,10 @@ fn universal_slices_may_not_overlap() {
     // Two distinct slices are fine.
     let mut body = inner.clone();
     body.extend_from_slice(&inner);
-    let reports = survive("two slices", &fat(&[(0x1000, size), (0x1000 + size, size)], &body));
+    let reports = survive(
+        "two slices",
+        &fat(&[(0x1000, size), (0x1000 + size, size)], &body),
+    );
     assert_eq!(reports.unwrap().len(), 2);
 }
 
@@ -777,7 +821,12 @@ fn pe_headers_that_lie() {
         ("section data past the end", sect + 20, 0xffff_f000, false),
         ("section of 4 GiB", sect + 16, u32::MAX, false),
         ("virtual size 4 GiB", sect + 8, u32::MAX, false),
-        ("u32::MAX data directories", coff + 20 + 108, u32::MAX, false),
+        (
+            "u32::MAX data directories",
+            coff + 20 + 108,
+            u32::MAX,
+            false,
+        ),
     ] {
         let mut bytes = base.clone();
         if wide {
@@ -812,7 +861,10 @@ fn wasm_sections_that_lie() {
     let types = vec![1, 0x60, 0, 0];
     let mut functions = leb(u64::from(u32::MAX));
     functions.push(0);
-    let _ = survive("u32::MAX functions", &module(&[(1, types.clone()), (3, functions)]));
+    let _ = survive(
+        "u32::MAX functions",
+        &module(&[(1, types.clone()), (3, functions)]),
+    );
     // A `name` section claiming u32::MAX function names.
     let mut names = leb(4);
     names.extend_from_slice(b"name");

@@ -383,7 +383,13 @@ mod tests {
         cmd.max_artifact_bytes = 99;
         let err = cmd.run(&artifact).await.unwrap_err();
         assert!(
-            matches!(err, AnalyzerError::TooLarge { size: 100, limit: 99 }),
+            matches!(
+                err,
+                AnalyzerError::TooLarge {
+                    size: 100,
+                    limit: 99
+                }
+            ),
             "{err}"
         );
         assert!(err.is_permanent());
