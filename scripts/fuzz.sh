@@ -14,7 +14,9 @@
 # Environment: FUZZ_JOBS (parallel libFuzzer jobs per target, default 1),
 # FUZZ_SANITIZER (address, the default, or none), FUZZ_RSS_MB (memory
 # limit, default 2048), FUZZ_TIMEOUT (seconds one input may take, default
-# 10), CARGO_TARGET_DIR (where to build; default fuzz/target),
+# 10), FUZZ_CODEGEN_UNITS (default 1: slower build, faster fuzzing; CI's
+# short smoke run uses 16), CARGO_TARGET_DIR (where to build; default
+# fuzz/target), FUZZ_CORPUS (corpus directory, default fuzz/corpus),
 # SIZEGATE_TEST_TARGET_DIR (the target dir of the test run whose fixture
 # binaries seed the corpus; default CARGO_TARGET_DIR, else target/).
 set -euo pipefail
@@ -33,16 +35,17 @@ case "$seconds" in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET] [TARGET..
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 sanitizer=${FUZZ_SANITIZER:-address}
+build_flags=(--sanitizer "$sanitizer" --codegen-units "${FUZZ_CODEGEN_UNITS:-1}")
 
 echo "==> building the fuzz targets (sanitizer: $sanitizer)"
 if [ "${#targets[@]}" -eq "${#all_targets[@]}" ]; then
-  (cd fuzz && cargo fuzz build --sanitizer "$sanitizer")
+  (cd fuzz && cargo fuzz build "${build_flags[@]}")
 else
-  for t in "${targets[@]}"; do (cd fuzz && cargo fuzz build --sanitizer "$sanitizer" "$t"); done
+  for t in "${targets[@]}"; do (cd fuzz && cargo fuzz build "${build_flags[@]}" "$t"); done
 fi
 
 # --- seed corpora --------------------------------------------------------------
-corpus=$root/fuzz/corpus
+corpus=${FUZZ_CORPUS:-$root/fuzz/corpus}
 # The analyzer's tests build their fixtures under <target dir>/tmp.
 test_target_dir=${SIZEGATE_TEST_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}
 fixtures=$test_target_dir/tmp/analyze-fixtures
@@ -71,6 +74,7 @@ python3 fuzz/seeds.py "$corpus" "${binaries[@]}"
 
 # --- fuzzing ---------------------------------------------------------------------
 status=0
+failed=0
 for t in "${targets[@]}"; do
   mkdir -p "$corpus/$t" "fuzz/artifacts/$t"
   echo "==> fuzzing $t for ${seconds}s ($(find "$corpus/$t" -type f | wc -l) inputs in the corpus)"
@@ -79,7 +83,7 @@ for t in "${targets[@]}"; do
   # runs in this process and logs here.
   jobs=()
   [ "${FUZZ_JOBS:-1}" -le 1 ] || jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  if ! (cd fuzz && cargo fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" -- \
+  if ! (cd fuzz && cargo fuzz run "${build_flags[@]}" "$t" "$corpus/$t" -- \
       -max_total_time="$seconds" \
       -timeout="${FUZZ_TIMEOUT:-10}" \
       -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
@@ -90,7 +94,9 @@ for t in "${targets[@]}"; do
     echo "!! $t found a problem; the end of its log ($log):"
     tail -n 40 "$log"
     status=1
+    failed=$((failed + 1))
   fi
   grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: [0-9]+' "$log" | tail -n 3 || true
 done
+echo "fuzz: $((${#targets[@]} - failed)) passed, $failed failed"
 exit "$status"

@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use sizegate_gate::Config;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match Config::parse(text, "sizegate.toml") {
         Ok(config) => {
             for target in ["x86_64-unknown-linux-gnu/app", "", "a/b/c", text] {
@@ -25,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
                 let message = error.to_string();
                 assert!(!message.is_empty());
                 if let Some(line) = error.line {
-                    assert!(line >= 1 && line <= lines + 1, "line {line} of {lines}: {message}");
+                    assert!(
+                        line >= 1 && line <= lines + 1,
+                        "line {line} of {lines}: {message}"
+                    );
                 }
             }
         }

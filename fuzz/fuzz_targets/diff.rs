@@ -41,12 +41,19 @@ fuzz_target!(|data: &[u8]| {
         Ok([old, new]) => (old, new),
         Err(_) => {
             let mut u = Unstructured::new(data);
-            let (Ok(old), Ok(new)) = (report(&mut u), report(&mut u)) else { return };
+            let (Ok(old), Ok(new)) = (report(&mut u), report(&mut u)) else {
+                return;
+            };
             (old, new)
         }
     };
     let result = diff(&old, &new);
-    for change in result.sections.iter().chain(&result.units).chain(&result.symbols) {
+    for change in result
+        .sections
+        .iter()
+        .chain(&result.units)
+        .chain(&result.symbols)
+    {
         let delta = i128::from(change.new) - i128::from(change.old);
         assert_ne!(change.delta, 0, "{change:?}");
         if let Ok(exact) = i64::try_from(delta) {
@@ -60,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let symbols = old.symbols.len() + new.symbols.len();
-    assert!(result.symbols.len() <= symbols, "more symbol changes than symbols");
+    assert!(
+        result.symbols.len() <= symbols,
+        "more symbol changes than symbols"
+    );
     serde_json::to_string(&result).expect("the diff serializes");
 });
 
@@ -87,7 +97,9 @@ fn size(u: &mut Unstructured<'_>) -> Result<u64> {
 
 fn module(u: &mut Unstructured<'_>) -> Result<GoModule> {
     Ok(GoModule {
-        path: u.choose(&["golang.org/x/text", "example.com/a", "main"])?.to_string(),
+        path: u
+            .choose(&["golang.org/x/text", "example.com/a", "main"])?
+            .to_string(),
         version: u.choose(&["v0.1.0", "v0.2.0", "(devel)", ""])?.to_string(),
         sum: None,
         replace: None,
@@ -98,7 +110,9 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
     let mut sections = Vec::new();
     for _ in 0..u.int_in_range(0..=8)? {
         sections.push(Section {
-            name: u.choose(&[".text", ".rodata", ".bss", "[headers]", ".data"])?.to_string(),
+            name: u
+                .choose(&[".text", ".rodata", ".bss", "[headers]", ".data"])?
+                .to_string(),
             kind: *u.choose(&[SectionKind::Code, SectionKind::Bss, SectionKind::Rodata])?,
             file_size: size(u)?,
             vm_size: size(u)?,
@@ -107,7 +121,9 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
     let mut units = Vec::new();
     for _ in 0..u.int_in_range(0..=8)? {
         units.push(Unit {
-            name: u.choose(&["app", "std", "core", "main", "dup", "[C]"])?.to_string(),
+            name: u
+                .choose(&["app", "std", "core", "main", "dup", "[C]"])?
+                .to_string(),
             kind: UnitKind::Crate,
             size: size(u)?,
             symbols: u.arbitrary()?,
@@ -127,7 +143,9 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
             go_version: u.choose(&["go1.21.0", "go1.22.1"])?.to_string(),
             path: None,
             main: Some(module(u)?),
-            deps: (0..u.int_in_range(0..=4)?).map(|_| module(u)).collect::<Result<_>>()?,
+            deps: (0..u.int_in_range(0..=4)?)
+                .map(|_| module(u))
+                .collect::<Result<_>>()?,
             settings: vec![GoBuildSetting {
                 key: u.choose(&["-ldflags", "CGO_ENABLED"])?.to_string(),
                 value: u.choose(&["-s -w", "0", "1", ""])?.to_string(),
@@ -138,13 +156,19 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
     };
     Ok(Report {
         schema_version: SCHEMA_VERSION,
-        file: FileInfo { name: "fuzz".into(), size: size(u)?, sha256: String::new() },
+        file: FileInfo {
+            name: "fuzz".into(),
+            size: size(u)?,
+            sha256: String::new(),
+        },
         format: Format::Elf,
         arch: "x86_64".into(),
         language: *u.choose(&[Language::Rust, Language::Go, Language::C])?,
         stripped: u.arbitrary()?,
         toolchain: Toolchain {
-            rustc: u.choose(&[None, Some("rustc 1.80.0"), Some("rustc 1.81.0")])?.map(Into::into),
+            rustc: u
+                .choose(&[None, Some("rustc 1.80.0"), Some("rustc 1.81.0")])?
+                .map(Into::into),
             go: None,
             compilers: Vec::new(),
             debug_info: u.arbitrary()?,

@@ -16,10 +16,18 @@ use sizegate_analyze::go::{GoSection, Target, read_build_info};
 const NAMES: [&str; 4] = [".go.buildinfo", ".data", "__go_buildinfo", ".noptrdata"];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
-    let Some((first_address, rest)) = rest.split_first_chunk::<8>() else { return };
-    let Some((second_address, rest)) = rest.split_first_chunk::<8>() else { return };
-    let Some((split, rest)) = rest.split_first_chunk::<2>() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((first_address, rest)) = rest.split_first_chunk::<8>() else {
+        return;
+    };
+    let Some((second_address, rest)) = rest.split_first_chunk::<8>() else {
+        return;
+    };
+    let Some((split, rest)) = rest.split_first_chunk::<2>() else {
+        return;
+    };
     let split = usize::from(u16::from_le_bytes(*split)).min(rest.len());
     let (blob, other) = rest.split_at(split);
     let target = Target {
@@ -38,12 +46,26 @@ fuzz_target!(|data: &[u8]| {
             data: other,
         },
     ];
-    let Some(info) = read_build_info(&sections, target) else { return };
+    let Some(info) = read_build_info(&sections, target) else {
+        return;
+    };
     assert!(info.go_version.starts_with("go") || info.go_version.starts_with("devel"));
     let text: usize = info.go_version.len()
         + info.path.as_ref().map_or(0, String::len)
-        + info.deps.iter().map(|d| d.path.len() + d.version.len()).sum::<usize>()
-        + info.settings.iter().map(|s| s.key.len() + s.value.len()).sum::<usize>();
+        + info
+            .deps
+            .iter()
+            .map(|d| d.path.len() + d.version.len())
+            .sum::<usize>()
+        + info
+            .settings
+            .iter()
+            .map(|s| s.key.len() + s.value.len())
+            .sum::<usize>();
     // Lossy UTF-8 decoding may triple a byte (U+FFFD), never more.
-    assert!(text <= 3 * data.len(), "{text} bytes of text from {} bytes", data.len());
+    assert!(
+        text <= 3 * data.len(),
+        "{text} bytes of text from {} bytes",
+        data.len()
+    );
 });

@@ -15,9 +15,15 @@ use sizegate_analyze::go::{GoSection, Target, read_pclntab};
 const NAMES: [&str; 4] = [".gopclntab", ".data.rel.ro", "__gopclntab", ".rdata"];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
-    let Some((address, rest)) = rest.split_first_chunk::<8>() else { return };
-    let Some((text, section)) = rest.split_first_chunk::<8>() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((address, rest)) = rest.split_first_chunk::<8>() else {
+        return;
+    };
+    let Some((text, section)) = rest.split_first_chunk::<8>() else {
+        return;
+    };
     let target = Target {
         big_endian: flags & 1 != 0,
         ptr_size: if flags & 2 != 0 { 4 } else { 8 },
@@ -28,14 +34,24 @@ fuzz_target!(|data: &[u8]| {
             address: u64::from_le_bytes(*address),
             data: section,
         },
-        GoSection { name: ".text", address: u64::from_le_bytes(*text), data: &[] },
+        GoSection {
+            name: ".text",
+            address: u64::from_le_bytes(*text),
+            data: &[],
+        },
     ];
-    let Some(table) = read_pclntab(&sections, target) else { return };
+    let Some(table) = read_pclntab(&sections, target) else {
+        return;
+    };
     assert!(!table.functions.is_empty());
     let mut span = 0u64;
     for pair in table.functions.windows(2) {
         assert!(pair[0].entry <= pair[1].entry, "entries not sorted");
-        assert_eq!(pair[0].entry + pair[0].size, pair[1].entry, "sizes do not tile");
+        assert_eq!(
+            pair[0].entry + pair[0].size,
+            pair[1].entry,
+            "sizes do not tile"
+        );
     }
     for function in &table.functions {
         assert!(!function.name.is_empty());

@@ -20,7 +20,9 @@ const EVENTS: [&str; 8] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&event, body)) = data.split_first() else { return };
+    let Some((&event, body)) = data.split_first() else {
+        return;
+    };
     let event = EVENTS[usize::from(event) % EVENTS.len()];
     match parse_event(event, body) {
         Ok(parsed) => {

@@ -303,6 +303,9 @@ fn elf() -> (Vec<u8>, ElfLayout) {
 #[test]
 fn the_writer_makes_a_binary_the_analyzer_reads() {
     let (bytes, _) = elf();
+    // The counting allocator sees the analysis (zstd alone takes megabytes).
+    let (_, peak) = peak_heap(|| analyze("plain", &bytes, &Options::default()));
+    assert!(peak > 1 << 20, "{peak}");
     let reports = survive("plain", &bytes).unwrap();
     let report = &reports[0];
     let names: Vec<&str> = report.symbols.iter().map(|s| s.name.as_str()).collect();
@@ -311,6 +314,25 @@ fn the_writer_makes_a_binary_the_analyzer_reads() {
         "{names:?}"
     );
     assert!(report.sections.iter().any(|s| s.name == ".rodata"));
+}
+
+/// Inputs the fuzzer once crashed on or stalled with (see the README in
+/// that folder): each must now end cleanly.
+#[test]
+fn fuzz_regressions_end_cleanly() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = survive(&path.display().to_string(), &bytes);
+        seen += 1;
+    }
+    assert!(seen > 0, "no inputs in {}", dir.display());
 }
 
 // --- ELF -----------------------------------------------------------------------
