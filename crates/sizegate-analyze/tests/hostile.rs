@@ -245,7 +245,7 @@ fn write_elf(sections: &[ElfSection]) -> (Vec<u8>, ElfLayout) {
     }
     let mut offsets = vec![0];
     for s in sections {
-        while out.len() % 16 != 0 {
+        while !out.len().is_multiple_of(16) {
             out.push(0);
         }
         offsets.push(out.len());
@@ -253,7 +253,7 @@ fn write_elf(sections: &[ElfSection]) -> (Vec<u8>, ElfLayout) {
     }
     let shstrtab_offset = out.len();
     out.extend_from_slice(&shstrtab);
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
         out.push(0);
     }
     let shoff = out.len();
