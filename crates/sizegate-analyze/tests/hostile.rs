@@ -519,6 +519,41 @@ fn elf_many_symbols_at_one_address() {
     assert!(text <= 256, "the aliases were charged {text} bytes");
 }
 
+#[test]
+fn elf_symbol_names_built_to_exhaust_the_demanglers() {
+    // Deep nesting in every mangling scheme, and a name of a megabyte.
+    let names = [
+        format!("_Z1f{}i", "P".repeat(3000)),
+        format!("_ZN{}E", "1a".repeat(2000)),
+        format!("_ZN{}17h0123456789abcdefE", "1a".repeat(1500)),
+        format!("_R{}C1a", "Nv".repeat(1500)),
+        format!("_Z1fI{}E", "S_".repeat(2000)),
+        format!("_Z{}", "B".repeat(1 << 20)),
+    ];
+    let mut strtab = vec![0u8];
+    let mut symtab = vec![0u8; 24];
+    for (i, name) in names.iter().enumerate() {
+        let mut sym = [0u8; 24];
+        put_u32(&mut sym, 0, strtab.len() as u32);
+        sym[4] = 0x12;
+        put_u16(&mut sym, 6, 1);
+        put_u64(&mut sym, 8, TEXT_ADDR + 32 * i as u64);
+        put_u64(&mut sym, 16, 32);
+        symtab.extend_from_slice(&sym);
+        strtab.extend_from_slice(name.as_bytes());
+        strtab.push(0);
+    }
+    let mut sections = elf_sections(Vec::new());
+    sections[3].data = symtab;
+    sections[4].data = strtab;
+    let (bytes, _) = write_elf(&sections);
+    let report = survive("deep manglings", &bytes).unwrap().remove(0);
+    assert_eq!(report.symbols.len(), names.len());
+    for symbol in &report.symbols {
+        assert!(symbol.name.len() <= 8192, "{} bytes", symbol.name.len());
+    }
+}
+
 // --- Go tables that lie, inside an ELF -----------------------------------------
 
 /// A Go 1.18+ pclntab header claiming `nfunc` functions.
