@@ -12,6 +12,7 @@
 # exit; the input is in fuzz/artifacts/TARGET/.
 #
 # Environment: FUZZ_JOBS (parallel libFuzzer jobs per target, default 1),
+# FUZZ_PROFILE (release, the default, or dev: unoptimized, quicker to build),
 # FUZZ_SANITIZER (address, the default, or none), FUZZ_RSS_MB (memory
 # limit, default 2048), FUZZ_TIMEOUT (seconds one input may take, default
 # 10), FUZZ_CODEGEN_UNITS (default 1: slower build, faster fuzzing; CI's
@@ -36,6 +37,8 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 sanitizer=${FUZZ_SANITIZER:-address}
 build_flags=(--sanitizer "$sanitizer" --codegen-units "${FUZZ_CODEGEN_UNITS:-1}")
+# `dev`: unoptimized, a much shorter build for short runs (CI's smoke run).
+[ "${FUZZ_PROFILE:-release}" = dev ] && build_flags+=(--dev)
 
 echo "==> building the fuzz targets (sanitizer: $sanitizer)"
 if [ "${#targets[@]}" -eq "${#all_targets[@]}" ]; then
