@@ -303,9 +303,10 @@ fn elf() -> (Vec<u8>, ElfLayout) {
 #[test]
 fn the_writer_makes_a_binary_the_analyzer_reads() {
     let (bytes, _) = elf();
-    // The counting allocator sees the analysis (zstd alone takes megabytes).
+    // The counting allocator sees the analysis (the compressors' state alone
+    // outweighs this small file).
     let (_, peak) = peak_heap(|| analyze("plain", &bytes, &Options::default()));
-    assert!(peak > 1 << 20, "{peak}");
+    assert!(peak > bytes.len(), "{peak}");
     let reports = survive("plain", &bytes).unwrap();
     let report = &reports[0];
     let names: Vec<&str> = report.symbols.iter().map(|s| s.name.as_str()).collect();
