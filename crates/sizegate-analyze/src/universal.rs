@@ -20,10 +20,27 @@ fn malformed(e: object::read::Error) -> Error {
     }
 }
 
+/// The slices of a universal file. Slices must not overlap: real files
+/// never share bytes between slices, and a crafted header naming the same
+/// bytes many times would multiply the work out of proportion to the file.
 fn slices<'data, Fat: FatArch>(
     arches: &[Fat],
     bytes: &'data [u8],
 ) -> Result<Vec<Slice<'data>>, Error> {
+    let mut ranges: Vec<(u64, u64)> = arches.iter().map(FatArch::file_range).collect();
+    ranges.sort_unstable();
+    for pair in ranges.windows(2) {
+        let (offset, size) = pair[0];
+        if offset.saturating_add(size) > pair[1].0 {
+            return Err(Error::Malformed {
+                format: "Mach-O",
+                message: format!(
+                    "universal header: architecture slices overlap (at offsets {} and {})",
+                    offset, pair[1].0
+                ),
+            });
+        }
+    }
     arches
         .iter()
         .map(|a| {

@@ -8,7 +8,10 @@
 //! see [`crate::limits`]: no shell needed, what `serve` and `worker` use), or
 //! `/bin/sh -c 'ulimit -v KiB; exec ...'` (for embedding without the
 //! binary). Both avoid an `unsafe` `pre_exec` (the workspace denies unsafe
-//! code). The wall-time limit is enforced here: past it the child is killed.
+//! code). The wall-time limit is enforced here: past it the child is killed,
+//! with its whole process group (it runs in a group of its own), so that
+//! nothing it started outlives it. Artifacts over the size limit are refused
+//! before the analyzer starts.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -41,6 +44,9 @@ pub struct AnalyzerCommand {
     pub memory_limit: u64,
     /// Refuse reports larger than this many bytes of JSON.
     pub max_output: u64,
+    /// Refuse artifacts larger than this many bytes without analyzing them
+    /// (0: no limit).
+    pub max_artifact_bytes: u64,
 }
 
 /// Why the analyzer gave no report. [`AnalyzerError::is_permanent`] says
@@ -59,6 +65,16 @@ pub enum AnalyzerError {
         limit_mib: u64,
         /// The end of its stderr.
         stderr: String,
+    },
+    /// The artifact is over the size limit; it was not analyzed.
+    #[error(
+        "artifact is {size} bytes, the limit is {limit} bytes (SIZEGATE_MAX_ARTIFACT_BYTES); it was not analyzed"
+    )]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
     },
     /// It ran longer than allowed and was killed.
     #[error("the analyzer took longer than {0:?} and was killed (SIZEGATE_ANALYZER_TIMEOUT_SECS)")]
@@ -90,6 +106,7 @@ impl AnalyzerError {
         matches!(
             self,
             AnalyzerError::Rejected(_)
+                | AnalyzerError::TooLarge { .. }
                 | AnalyzerError::OutOfMemory { .. }
                 | AnalyzerError::BadOutput(_)
         )
@@ -110,6 +127,21 @@ fn tail(bytes: &[u8], max: usize) -> String {
 impl AnalyzerCommand {
     /// Analyze `file` and return its report.
     pub async fn run(&self, file: &Path) -> Result<Report, AnalyzerError> {
+        if self.max_artifact_bytes > 0 {
+            let size = tokio::fs::metadata(file)
+                .await
+                .map_err(|source| AnalyzerError::Spawn {
+                    program: format!("(reading {})", file.display()),
+                    source,
+                })?
+                .len();
+            if size > self.max_artifact_bytes {
+                return Err(AnalyzerError::TooLarge {
+                    size,
+                    limit: self.max_artifact_bytes,
+                });
+            }
+        }
         let mut command = match (&self.limiter, self.memory_limit) {
             (_, 0) => Command::new(&self.program),
             (Limiter::Shell, limit) => {
@@ -138,10 +170,16 @@ impl AnalyzerCommand {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // A group of its own, so that a timeout kills whatever it started too.
+        #[cfg(unix)]
+        command.process_group(0);
         let mut child = command.spawn().map_err(|source| AnalyzerError::Spawn {
             program: self.program.display().to_string(),
             source,
         })?;
+        // Armed until the child has been waited for: on a timeout, or when
+        // the job is dropped mid-run, the whole group is killed.
+        let mut group = ProcessGroup(child.id());
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(AnalyzerError::BadOutput("no output pipes".into()));
         };
@@ -167,6 +205,7 @@ impl AnalyzerCommand {
         let (status, out, err) = tokio::time::timeout(self.timeout, collect)
             .await
             .map_err(|_| AnalyzerError::TimedOut(self.timeout))?;
+        group.disarm();
         let status = status.map_err(|source| AnalyzerError::Spawn {
             program: self.program.display().to_string(),
             source,
@@ -197,6 +236,27 @@ impl AnalyzerCommand {
             });
         }
         parse_output(&out)
+    }
+}
+
+/// Kills a child's process group when dropped, unless disarmed once the
+/// child has been reaped (its id may then be reused).
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|id| i32::try_from(id).ok())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
     }
 }
 
@@ -243,6 +303,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             memory_limit: 512 << 20,
             max_output: 1 << 20,
+            max_artifact_bytes: 0,
         }
     }
 
@@ -305,6 +366,84 @@ mod tests {
         let err = cmd.run(Path::new("f")).await.unwrap_err();
         assert!(matches!(err, AnalyzerError::TimedOut(_)), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn an_artifact_over_the_size_limit_is_refused_without_running_the_analyzer() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran");
+        let program = script(
+            dir.path(),
+            "ok",
+            &format!("touch {}\ncat <<'EOF'\n{REPORT}\nEOF", ran.display()),
+        );
+        let artifact = dir.path().join("artifact");
+        std::fs::write(&artifact, [0u8; 100]).unwrap();
+        let mut cmd = command(program);
+        cmd.max_artifact_bytes = 99;
+        let err = cmd.run(&artifact).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AnalyzerError::TooLarge {
+                    size: 100,
+                    limit: 99
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_permanent());
+        assert!(
+            err.to_string().contains("SIZEGATE_MAX_ARTIFACT_BYTES"),
+            "{err}"
+        );
+        assert!(!ran.exists(), "the analyzer ran on an oversized artifact");
+        // At the limit it is analyzed.
+        cmd.max_artifact_bytes = 100;
+        cmd.run(&artifact).await.unwrap();
+        assert!(ran.exists());
+    }
+
+    /// Whether process `pid` is gone (or a zombie waiting to be reaped).
+    fn is_dead(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_analyzer_and_what_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        // The analyzer starts a helper process, then hangs waiting for it.
+        let program = script(
+            dir.path(),
+            "spawner",
+            &format!(
+                "sleep 300 &\necho \"$$ $!\" > {}.tmp\nmv {0}.tmp {0}\nwait",
+                pids.display()
+            ),
+        );
+        let mut cmd = command(program);
+        cmd.timeout = Duration::from_millis(1500);
+        let err = cmd.run(Path::new("f")).await.unwrap_err();
+        assert!(matches!(err, AnalyzerError::TimedOut(_)), "{err}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        let (shell, helper) = text.trim().split_once(' ').unwrap();
+        // SIGKILL is delivered at once, but the kernel may take a moment to
+        // tear the processes down: wait for it rather than race it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !(is_dead(shell) && is_dead(helper)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "analyzer {shell} or its helper {helper} still alive after the timeout"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]

@@ -171,6 +171,12 @@ impl Worker {
 
     /// Analyze the artifact and store the report and measurement.
     async fn measure(&self, job: &ClaimedJob) -> Result<Result<i64, AnalyzerError>, Error> {
+        // Refused before it is fetched; the analyzer checks the file itself too.
+        let limit = self.config.max_artifact_bytes;
+        let size = u64::try_from(job.size).unwrap_or(0);
+        if limit > 0 && size > limit {
+            return Ok(Err(AnalyzerError::TooLarge { size, limit }));
+        }
         let (path, _scratch) = match self.blobs.local_path(&job.blob_key) {
             Some(path) => (path, ScratchFile(None)),
             None => {

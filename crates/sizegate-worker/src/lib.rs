@@ -40,6 +40,9 @@ pub struct WorkerConfig {
     pub analyzer_memory_limit: u64,
     /// How that limit is set (the binary uses itself: `sizegate run-limited`).
     pub limiter: Limiter,
+    /// Artifacts larger than this are failed without being analyzed, 0 for
+    /// no limit (`SIZEGATE_MAX_ARTIFACT_BYTES`, the upload limit too).
+    pub max_artifact_bytes: u64,
     /// Job loops in this process (`SIZEGATE_WORKERS`).
     pub concurrency: usize,
     /// Lease of a claimed job; renewed every third of it (`SIZEGATE_JOB_LEASE_SECS`).
@@ -69,6 +72,7 @@ impl WorkerConfig {
             analyzer_timeout: Duration::from_secs(300),
             analyzer_memory_limit: 4096 << 20,
             limiter: Limiter::Shell,
+            max_artifact_bytes: 512 << 20,
             concurrency: 2,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
@@ -103,6 +107,7 @@ impl WorkerConfig {
             timeout: self.analyzer_timeout,
             memory_limit: self.analyzer_memory_limit,
             max_output: 1 << 30,
+            max_artifact_bytes: self.max_artifact_bytes,
         }
     }
 }

@@ -22,9 +22,6 @@ pub struct Args {
     /// Run no workers in this process (run `sizegate worker` elsewhere).
     #[arg(long, env = "SIZEGATE_NO_WORKER")]
     no_worker: bool,
-    /// Largest artifact accepted, in bytes.
-    #[arg(long, env = "SIZEGATE_MAX_ARTIFACT_BYTES", default_value_t = 512 << 20)]
-    max_artifact_bytes: u64,
     /// Attempts a job gets before it fails for good (set when it is queued).
     #[arg(long, env = "SIZEGATE_JOB_MAX_ATTEMPTS", default_value_t = 5)]
     job_max_attempts: i32,
@@ -70,7 +67,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         store: store.clone(),
         blobs: Arc::clone(&blobs),
         config: Arc::new(ServerConfig {
-            max_artifact_bytes: args.max_artifact_bytes,
+            max_artifact_bytes: args.worker.max_artifact_bytes,
             max_attempts: args.job_max_attempts.max(1),
             public_url: args.public_url.clone(),
             webhook_secret: args.github.github_webhook_secret.clone(),

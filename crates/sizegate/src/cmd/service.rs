@@ -112,6 +112,10 @@ pub struct WorkerArgs {
     /// Address-space limit of the analyzer, in MiB (0: none).
     #[arg(long, env = "SIZEGATE_ANALYZER_MEMORY_MIB", default_value_t = 4096)]
     pub analyzer_memory_mib: u64,
+    /// Largest artifact accepted, in bytes: uploads over it are refused, and
+    /// workers fail a larger one without analyzing it.
+    #[arg(long, env = "SIZEGATE_MAX_ARTIFACT_BYTES", default_value_t = 512 << 20)]
+    pub max_artifact_bytes: u64,
     /// Lease of a claimed job, in seconds; a dead worker's job comes back after it.
     #[arg(long, env = "SIZEGATE_JOB_LEASE_SECS", default_value_t = 60)]
     pub job_lease_secs: u64,
@@ -143,6 +147,7 @@ impl WorkerArgs {
             analyzer_memory_limit: self.analyzer_memory_mib << 20,
             // This binary sets the limit itself (`run-limited`): no shell needed.
             limiter: Limiter::Exec(sizegate),
+            max_artifact_bytes: self.max_artifact_bytes,
             concurrency: self.workers.max(1),
             lease: Duration::from_secs(self.job_lease_secs),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
