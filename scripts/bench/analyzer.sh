@@ -56,7 +56,7 @@ need python3 "apt-get install python3"
 need gzip "apt-get install gzip"
 [ -x /usr/bin/time ] || missing+=("/usr/bin/time: apt-get install time")
 if [ -z "$sizegate" ]; then
-    for candidate in "${CARGO_TARGET_DIR:-$here/target}/release/sizegate" /work/target-release/release/sizegate; do
+    for candidate in "${CARGO_TARGET_DIR:-$here/target}/release/sizegate"; do
         if [ -x "$candidate" ]; then sizegate=$candidate; break; fi
     done
 fi
