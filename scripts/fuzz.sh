@@ -34,7 +34,7 @@ case "$seconds" in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET] [TARGET..
 # cargo-fuzz needs `-Z` flags: RUSTC_BOOTSTRAP lets the stable compiler
 # accept them, so no nightly toolchain is needed.
 export RUSTC_BOOTSTRAP=1
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version 0.13.2
 sanitizer=${FUZZ_SANITIZER:-address}
 build_flags=(--sanitizer "$sanitizer" --codegen-units "${FUZZ_CODEGEN_UNITS:-1}")
 # `dev`: unoptimized, a much shorter build for short runs (CI's smoke run).
