@@ -187,6 +187,7 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
         units,
         symbols,
         symbols_truncated: u.arbitrary()?,
+        compression_skipped: u.arbitrary()?,
         advice: Vec::new(),
     })
 }
