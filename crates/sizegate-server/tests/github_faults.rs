@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::Method;
-use common::{TestServer, sha};
+use common::{TestServer, github_app_key, sha};
 use serde_json::{Value, json};
 use sizegate_github::fake::{FailureRule, FakeGitHub, FakeGitHubConfig, InjectedFailure};
 use sizegate_github::{FakeClock, GitHubClient, GitHubConfig};
@@ -29,43 +28,6 @@ const APP_ID: u64 = 4242;
 const PR: u64 = 12;
 const TARGET: &str = "x86_64-unknown-linux-gnu/app";
 
-fn app_key() -> (String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let private = dir.path().join("app.pem");
-    let public = dir.path().join("app.der");
-    for args in [
-        vec![
-            "genrsa",
-            "-traditional",
-            "-out",
-            private.to_str().unwrap(),
-            "2048",
-        ],
-        vec![
-            "rsa",
-            "-RSAPublicKey_out",
-            "-outform",
-            "DER",
-            "-in",
-            private.to_str().unwrap(),
-            "-out",
-            public.to_str().unwrap(),
-        ],
-    ] {
-        let ok = Command::new("openssl")
-            .args(&args)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "openssl {args:?} failed");
-    }
-    (
-        std::fs::read_to_string(private).unwrap(),
-        std::fs::read(public).unwrap(),
-    )
-}
-
 struct Setup {
     server: TestServer,
     github: FakeGitHub,
@@ -76,7 +38,7 @@ struct Setup {
 /// The client waits on a fake clock (its waits are recorded, not slept),
 /// but its requests time out after one real second.
 async fn setup(pool: sqlx::PgPool, max_attempts: u32) -> Setup {
-    let (pem, der) = app_key();
+    let (pem, der) = github_app_key();
     let clock = Arc::new(FakeClock::new());
     let github = FakeGitHub::start(
         FakeGitHubConfig::new(APP_ID, der, clock.clone()).with_repo(OWNER, NAME, 77),
@@ -117,29 +79,22 @@ async fn upload(setup: &Setup, commit: &str, pr: Option<u64>) {
     assert_eq!(status, 202, "{body}");
 }
 
-/// Poll the report of `commit` until `done` holds (one minute at most).
+/// Poll the report of `commit` until `done` holds (50 s at most); a
+/// failure lists the calls the fake GitHub received.
 async fn wait_report(setup: &Setup, commit: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(50);
-    loop {
-        let (status, body) = setup
-            .server
-            .get(&format!("/api/v1/repos/{REPO}/commits/{commit}/report"))
-            .await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "report not ready: {status} {body}\ncalls: {:#?}",
-            setup
-                .github
-                .calls()
-                .iter()
-                .map(|c| format!("{} {} {}", c.method, c.path, c.status))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let calls = || {
+        let calls: Vec<String> = setup
+            .github
+            .calls()
+            .iter()
+            .map(|c| format!("{} {} {}", c.method, c.path, c.status))
+            .collect();
+        format!("\ncalls: {calls:#?}")
+    };
+    setup
+        .server
+        .wait_for_report(REPO, commit, Duration::from_secs(50), done, calls)
+        .await
 }
 
 #[sqlx::test(migrations = "../../migrations")]

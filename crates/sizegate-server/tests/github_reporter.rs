@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TestServer, sha};
+use common::{TestServer, github_app_key, sha};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -31,36 +30,6 @@ const TARGET: &str = "x86_64-unknown-linux-gnu/app";
 const CONFIG: &str =
     "approve_label = \"size-approved\"\n\n[[budget]]\ntarget = \"*\"\nmax_increase = \"100 B\"\n";
 
-/// An App key pair made by the openssl CLI: PKCS#1 PEM and public DER.
-fn app_key() -> (String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let private = dir.path().join("app.pem");
-    let public = dir.path().join("app.der");
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&private)
-        .arg("2048")
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl genrsa failed");
-    let ok = Command::new("openssl")
-        .args(["rsa", "-RSAPublicKey_out", "-outform", "DER", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl rsa failed");
-    (
-        std::fs::read_to_string(private).unwrap(),
-        std::fs::read(public).unwrap(),
-    )
-}
-
 struct Setup {
     server: TestServer,
     github: FakeGitHub,
@@ -68,7 +37,7 @@ struct Setup {
 }
 
 async fn setup(pool: sqlx::PgPool) -> Setup {
-    let (pem, der) = app_key();
+    let (pem, der) = github_app_key();
     let clock = Arc::new(FakeClock::new());
     let github = FakeGitHub::start(FakeGitHubConfig::new(APP_ID, der, clock.clone()).with_repo(
         OWNER,
@@ -126,25 +95,6 @@ async fn upload(setup: &Setup, commit: &str, pr: Option<u64>, len: usize) {
     assert_eq!(status, 202, "{body}");
 }
 
-/// Poll the report of `commit` until `done` holds.
-async fn wait_report(setup: &Setup, commit: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = setup
-            .server
-            .get(&format!("/api/v1/repos/{REPO}/commits/{commit}/report"))
-            .await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "report not ready: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn posted(body: &Value) -> bool {
     body["report_state"] == "posted" && body["status"] == "completed"
 }
@@ -200,6 +150,14 @@ async fn count(setup: &Setup, table: &str) -> i64 {
         .fetch_one(setup.server.store.pool())
         .await
         .unwrap()
+}
+
+/// Poll the report of `commit` until `done` holds (one minute at most).
+async fn wait_report(setup: &Setup, commit: &str, done: impl Fn(&Value) -> bool) -> Value {
+    setup
+        .server
+        .wait_for_report(REPO, commit, Duration::from_secs(60), done, String::new)
+        .await
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -25,6 +25,37 @@ pub struct TestServer {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// A fresh GitHub App key pair made by openssl: the private key as PEM
+/// (for our client) and the public key as DER (for the fake GitHub).
+pub fn github_app_key() -> (String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("app.pem");
+    let public = dir.path().join("app.der");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&private)
+        .arg("2048")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl genrsa failed");
+    let ok = std::process::Command::new("openssl")
+        .args(["rsa", "-RSAPublicKey_out", "-outform", "DER", "-in"])
+        .arg(&private)
+        .arg("-out")
+        .arg(&public)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl rsa failed");
+    (
+        std::fs::read_to_string(private).unwrap(),
+        std::fs::read(public).unwrap(),
+    )
+}
+
 pub fn fake_analyzer() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fake-analyzer")
 }
@@ -137,6 +168,33 @@ impl TestServer {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Poll the report of `commit` in `repo` until `done` holds; after
+    /// `within`, fail with the last answer and what `context` tells.
+    pub async fn wait_for_report(
+        &self,
+        repo: &str,
+        commit: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+        context: impl Fn() -> String,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, body) = self
+                .get(&format!("/api/v1/repos/{repo}/commits/{commit}/report"))
+                .await;
+            if status == 200 && done(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "report not ready: {status} {body}{}",
+                context()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
