@@ -43,6 +43,16 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 pub const DATABASE_DOWN: &str =
     "the database is unavailable; nothing was stored, retry later (see Retry-After)";
 
+/// Tell the client when to come back if `response` is a 503 (the database
+/// is out of reach); the JSON errors and the dashboard's pages share this.
+pub(crate) fn add_retry_after(response: &mut Response) {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+}
+
 impl From<sizegate_store::Error> for ApiError {
     fn from(e: sizegate_store::Error) -> Self {
         if e.is_unavailable() {
@@ -86,11 +96,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
+        add_retry_after(&mut response);
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -56,12 +56,7 @@ impl IntoResponse for PageError {
             code = status.as_u16(),
         );
         let mut response = (status, Html(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
-            );
-        }
+        crate::error::add_retry_after(&mut response);
         response
     }
 }
