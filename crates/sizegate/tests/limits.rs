@@ -9,7 +9,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{
@@ -19,26 +18,6 @@ use common::{
 use serde_json::Value;
 use sizegate_store::Store;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-/// A small C program, built now.
-fn hello_binary(dir: &std::path::Path) -> Vec<u8> {
-    let source = dir.join("hello.c");
-    std::fs::write(
-        &source,
-        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
-    )
-    .unwrap();
-    let binary = dir.join("hello");
-    let status = Command::new("gcc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .expect("gcc is needed to build the test binary");
-    assert!(status.success());
-    std::fs::read(&binary).unwrap()
-}
 
 async fn healthy(url: &str) -> bool {
     let health: Value = reqwest::get(format!("{url}/healthz"))
@@ -58,7 +37,7 @@ async fn healthy(url: &str) -> bool {
 async fn an_artifact_that_exhausts_the_analyzers_memory_fails_and_serve_goes_on() {
     sizegate_store::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let hello = hello_binary(dir.path());
+    let hello = std::fs::read(common::build_hello(dir.path())).unwrap();
     let mut hostile = hello.clone();
     hostile.resize(hello.len() + (72 << 20), 0x5a);
 

@@ -66,21 +66,7 @@ async fn serve_starts_on_an_empty_database_and_measures_an_upload() {
 #[tokio::test]
 async fn serve_measures_a_real_binary_with_the_real_analyzer() {
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("hello.c");
-    std::fs::write(
-        &source,
-        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
-    )
-    .unwrap();
-    let binary = dir.path().join("hello");
-    let status = Command::new("gcc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .expect("gcc is needed to build the test binary");
-    assert!(status.success());
+    let binary = common::build_hello(dir.path());
     let bytes = std::fs::read(&binary).unwrap();
 
     let name = fresh_name("real");

@@ -9,7 +9,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -51,30 +50,11 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn build_hello(dir: &Path) -> std::path::PathBuf {
-    let source = dir.join("hello.c");
-    std::fs::write(
-        &source,
-        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
-    )
-    .unwrap();
-    let binary = dir.join("hello");
-    let status = Command::new("gcc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .expect("gcc is needed to build the test binary");
-    assert!(status.success());
-    binary
-}
-
 #[tokio::test]
 async fn upload_cli_to_serve_is_measured_by_the_real_analyzer() {
     sizegate_store::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let binary = build_hello(dir.path());
+    let binary = common::build_hello(dir.path());
     let size = std::fs::metadata(&binary).unwrap().len();
     let name = fresh_name("upload_cli");
     let db = database_url(&name);

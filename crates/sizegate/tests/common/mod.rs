@@ -16,6 +16,27 @@ use sizegate_store::uploads::{CommitMeta, NewArtifact};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sizegate");
 
+/// A small C program (`puts("hi")`), built now with `gcc -O2` in `dir`;
+/// returns the binary's path.
+pub fn build_hello(dir: &Path) -> PathBuf {
+    let source = dir.join("hello.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
+    )
+    .unwrap();
+    let binary = dir.join("hello");
+    let status = Command::new("gcc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc is needed to build the test binary");
+    assert!(status.success());
+    binary
+}
+
 pub fn fake_analyzer() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fake-analyzer")
 }
