@@ -127,6 +127,8 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
             kind: UnitKind::Crate,
             size: size(u)?,
             symbols: u.arbitrary()?,
+            version: None,
+            module: None,
         });
     }
     let mut symbols = Vec::new();

@@ -64,6 +64,8 @@ fn report(variant: u64) -> Report {
             kind: UnitKind::Crate,
             size: 10_000 + k * (1 + variant),
             symbols: 200,
+            version: None,
+            module: None,
         })
         .collect();
     Report {

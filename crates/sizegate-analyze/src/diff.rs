@@ -97,6 +97,10 @@ pub struct Cause {
     pub old: Option<String>,
     /// New value (None when it disappeared).
     pub new: Option<String>,
+    /// Shipped bytes the units of `subject` moved, where the cause is tied
+    /// to units (a crate or module version change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<i64>,
 }
 
 impl ReportDiff {

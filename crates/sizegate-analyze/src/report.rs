@@ -306,6 +306,14 @@ pub struct Unit {
     pub size: u64,
     /// Number of symbols charged to it.
     pub symbols: u64,
+    /// The version of the crate or Go module this unit belongs to, where the
+    /// binary says so (`1.11.1`, `v0.23.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// For a Go package: the path of the module that provides it
+    /// (`golang.org/x/net` for `golang.org/x/net/http2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
 }
 
 /// Classification of a unit.

@@ -56,6 +56,8 @@ pub(crate) fn attribute(
             kind,
             size,
             symbols,
+            version: None,
+            module: None,
         })
         .collect();
     // Two sections may share a name; their pseudo-units merge. (A map, as
@@ -71,6 +73,8 @@ pub(crate) fn attribute(
                     kind: UnitKind::Pseudo,
                     size,
                     symbols: 0,
+                    version: None,
+                    module: None,
                 });
             }
         }

@@ -224,6 +224,8 @@ pub(crate) mod tests {
                 kind: UnitKind::Crate,
                 size: size - 100,
                 symbols: 2,
+                version: None,
+                module: None,
             }],
             symbols: vec![
                 Symbol {

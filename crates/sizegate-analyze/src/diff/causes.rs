@@ -34,6 +34,7 @@ fn push_if_changed(
             subject: subject.to_string(),
             old,
             new,
+            delta: None,
         });
     }
 }

@@ -41,6 +41,8 @@ fn unit(name: &str, size: u64) -> Unit {
         kind: UnitKind::Crate,
         size,
         symbols: 1,
+        version: None,
+        module: None,
     }
 }
 
@@ -496,6 +498,8 @@ fn new_rust_crate_is_a_dependency_cause() {
         kind: UnitKind::Pseudo,
         size: 9,
         symbols: 0,
+        version: None,
+        module: None,
     });
     assert_eq!(
         causes(&diff(&old, &new)),

@@ -120,12 +120,14 @@ pub fn diff(name: &str, old: u64, new: u64) -> ReportDiff {
                 subject: "regex".to_string(),
                 old: None,
                 new: Some("1.11.1".to_string()),
+                delta: None,
             },
             Cause {
                 kind: "toolchain".to_string(),
                 subject: "rustc".to_string(),
                 old: Some("1.94.0".to_string()),
                 new: Some("1.95.0".to_string()),
+                delta: None,
             },
         ],
     }

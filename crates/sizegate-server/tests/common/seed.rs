@@ -91,6 +91,8 @@ fn unit(name: &str, size: u64) -> Unit {
         kind: UnitKind::Crate,
         size,
         symbols: 1,
+        version: None,
+        module: None,
     }
 }
 
