@@ -185,10 +185,13 @@ fn deeply_nested_input_is_an_error_not_a_crash() {
 }
 
 #[test]
-fn the_readme_example_is_valid() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let section = readme.split("## Budgets: `sizegate.toml`").nth(1).unwrap();
+fn the_documented_example_is_valid() {
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/budgets.md"
+    ))
+    .unwrap();
+    let section = page.split("# Budgets: `sizegate.toml`").nth(1).unwrap();
     let example = section
         .split("```toml\n")
         .nth(1)
@@ -196,7 +199,7 @@ fn the_readme_example_is_valid() {
         .split("```")
         .next()
         .unwrap();
-    let config = Config::parse(example, "README.md").unwrap();
+    let config = Config::parse(example, "docs/budgets.md").unwrap();
     assert_eq!(config.budgets.len(), 2);
     assert_eq!(config.approve_label.as_deref(), Some("size-approved"));
     assert_eq!(
