@@ -13,9 +13,22 @@ use crate::{Error, Store};
 /// zstd level of stored reports.
 const REPORT_ZSTD_LEVEL: i32 = 3;
 
-/// A decompressed report larger than this is refused (it would be a bug or
-/// a corrupted blob: real reports are a few MiB).
-const MAX_REPORT_BYTES: u64 = 1 << 30;
+/// Ceiling of a report's JSON whatever the artifact: what the worker reads
+/// from the analyzer, and what a stored report may inflate to.
+pub const MAX_REPORT_JSON_BYTES: u64 = 64 << 20;
+
+/// The most JSON a report of an artifact of `artifact_size` bytes may take:
+/// 1 MiB plus 16 bytes per artifact byte, at most [`MAX_REPORT_JSON_BYTES`].
+/// Real reports (every symbol listed) are well under one byte of JSON per
+/// artifact byte; a report far larger than its artifact is made up (or a
+/// decompression bomb), and is refused by the worker before it is stored
+/// and by [`decode_report`] when read back.
+pub fn report_json_cap(artifact_size: u64) -> u64 {
+    artifact_size
+        .saturating_mul(16)
+        .saturating_add(1 << 20)
+        .min(MAX_REPORT_JSON_BYTES)
+}
 
 /// Compress a report for the blob store.
 pub fn encode_report(report: &Report) -> Result<Vec<u8>, Error> {
@@ -23,14 +36,23 @@ pub fn encode_report(report: &Report) -> Result<Vec<u8>, Error> {
     zstd::encode_all(json.as_slice(), REPORT_ZSTD_LEVEL).map_err(|e| Error::Report(e.to_string()))
 }
 
-/// Read back a report written by [`encode_report`].
-pub fn decode_report(bytes: &[u8]) -> Result<Report, Error> {
+/// Read back a report written by [`encode_report`] for an artifact of
+/// `artifact_size` bytes. Decompression stops at [`report_json_cap`] of
+/// that size: a report that inflates past it is refused, never held whole.
+pub fn decode_report(bytes: &[u8], artifact_size: u64) -> Result<Report, Error> {
+    let cap = report_json_cap(artifact_size);
     let decoder = zstd::Decoder::new(bytes).map_err(|e| Error::Report(e.to_string()))?;
     let mut json = Vec::new();
     decoder
-        .take(MAX_REPORT_BYTES)
+        .take(cap.saturating_add(1))
         .read_to_end(&mut json)
         .map_err(|e| Error::Report(e.to_string()))?;
+    if json.len() as u64 > cap {
+        return Err(Error::Report(format!(
+            "the stored report inflates past {cap} bytes, the cap for an artifact of \
+             {artifact_size} bytes; it was not read"
+        )));
+    }
     serde_json::from_slice(&json).map_err(|e| Error::Report(e.to_string()))
 }
 
@@ -64,6 +86,29 @@ fn to_i64(value: u64) -> i64 {
 }
 
 impl Store {
+    /// Read the stored report under `report_key`, decompressed within the
+    /// cap of the artifact it describes (see [`decode_report`]).
+    pub async fn read_report(
+        &self,
+        blobs: &dyn crate::BlobStore,
+        report_key: &str,
+    ) -> Result<Report, Error> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT a.size FROM measurements m JOIN artifacts a ON a.id = m.artifact_id
+             WHERE m.report_key = $1 LIMIT 1",
+        )
+        .bind(report_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let size = size.ok_or_else(|| {
+            Error::Report(format!(
+                "no measurement refers to the report `{report_key}`"
+            ))
+        })?;
+        let bytes = blobs.get(report_key).await?;
+        decode_report(&bytes, u64::try_from(size).unwrap_or(0))
+    }
+
     /// The measurement of an artifact, if it has been measured.
     pub async fn measurement_id(&self, artifact_id: i64) -> Result<Option<i64>, Error> {
         let id = sqlx::query_scalar("SELECT id FROM measurements WHERE artifact_id = $1")
@@ -277,8 +322,98 @@ pub(crate) mod tests {
     fn reports_round_trip_compressed() {
         let report = sample_report(5000);
         let bytes = encode_report(&report).unwrap();
-        assert_eq!(decode_report(&bytes).unwrap(), report);
-        assert!(decode_report(b"not zstd").is_err());
+        assert_eq!(decode_report(&bytes, report.file.size).unwrap(), report);
+        assert!(decode_report(b"not zstd", 1 << 20).is_err());
+    }
+
+    #[test]
+    fn the_decompression_cap_grows_with_the_artifact_up_to_a_ceiling() {
+        assert_eq!(report_json_cap(0), 1 << 20);
+        assert_eq!(report_json_cap(1000), (1 << 20) + 16_000);
+        assert_eq!(report_json_cap(1 << 30), MAX_REPORT_JSON_BYTES);
+        assert_eq!(report_json_cap(u64::MAX), MAX_REPORT_JSON_BYTES);
+    }
+
+    #[test]
+    fn a_repetitive_report_is_not_inflated_past_the_cap() {
+        // A report padded with 8 MiB of one repeated symbol name: a few KiB
+        // compressed, but far more JSON than a 5000-byte artifact allows.
+        let mut report = sample_report(5000);
+        report.symbols[0].name = "x".repeat(8 << 20);
+        let bytes = encode_report(&report).unwrap();
+        assert!(bytes.len() < 64 << 10, "{} bytes compressed", bytes.len());
+        let err = decode_report(&bytes, 5000).unwrap_err().to_string();
+        assert!(
+            err.contains("inflates past 1128576 bytes") && err.contains("5000 bytes"),
+            "{err}"
+        );
+        // The same bytes describe a large enough artifact: read.
+        assert_eq!(decode_report(&bytes, 1 << 20).unwrap(), report);
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn stored_reports_are_read_within_their_artifacts_cap(pool: sqlx::PgPool) {
+        let store = Store::new(pool);
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = crate::blob::LocalBlobStore::open(dir.path()).await.unwrap();
+        let artifact_id: i64 = sqlx::query_scalar(
+            "INSERT INTO artifacts (sha256, size, blob_key) VALUES ($1, 5000, 'k') RETURNING id",
+        )
+        .bind("e".repeat(64))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let report = sample_report(5000);
+        store
+            .store_measurement(artifact_id, &report, "reports/ee/good.json.zst", 10)
+            .await
+            .unwrap();
+        use crate::BlobStore as _;
+        blobs
+            .put(
+                "reports/ee/good.json.zst",
+                encode_report(&report).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        let read = store
+            .read_report(&blobs, "reports/ee/good.json.zst")
+            .await
+            .unwrap();
+        assert_eq!(read, report);
+        // Another 5000-byte artifact whose stored report is a bomb:
+        // refused, not inflated.
+        let bomb_artifact: i64 = sqlx::query_scalar(
+            "INSERT INTO artifacts (sha256, size, blob_key) VALUES ($1, 5000, 'k2') RETURNING id",
+        )
+        .bind("f".repeat(64))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        store
+            .store_measurement(bomb_artifact, &report, "reports/ff/bomb.json.zst", 10)
+            .await
+            .unwrap();
+        let mut bomb = report.clone();
+        bomb.units[0].name = "u".repeat(4 << 20);
+        blobs
+            .put(
+                "reports/ff/bomb.json.zst",
+                encode_report(&bomb).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        let err = store
+            .read_report(&blobs, "reports/ff/bomb.json.zst")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("inflates past"), "{err}");
+        // A key no measurement names is not read at all.
+        let err = store
+            .read_report(&blobs, "reports/ee/other.json.zst")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no measurement refers"), "{err}");
     }
 
     #[sqlx::test(migrations = "../../migrations")]

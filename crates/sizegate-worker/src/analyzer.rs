@@ -2,31 +2,41 @@
 //! memory while parsing an untrusted artifact cannot take the worker (or the
 //! server it runs in) down.
 //!
-//! The child is `<analyzer> analyze --format json --top 0 <file>`, under an
-//! address-space limit (RLIMIT_AS) set before the analyzer starts, by one of
-//! two [`Limiter`]s: the `sizegate` binary itself (`sizegate run-limited`,
-//! see [`crate::limits`]: no shell needed, what `serve` and `worker` use), or
-//! `/bin/sh -c 'ulimit -v KiB; exec ...'` (for embedding without the
-//! binary). Both avoid an `unsafe` `pre_exec` (the workspace denies unsafe
-//! code). The wall-time limit is enforced here: past it the child is killed,
-//! with its whole process group (it runs in a group of its own), so that
-//! nothing it started outlives it. Artifacts over the size limit are refused
-//! before the analyzer starts.
+//! The child is `<analyzer> analyze --binary-only --format json --top 0
+//! <file>` (a JSON report posing as an artifact is refused), sandboxed: it
+//! gets a cleared environment (only what [`AnalyzerCommand::env`] lists:
+//! none of the worker's secrets), no core dumps, and address-space,
+//! CPU-time, open-file and process-count limits ([`ChildLimits`]) set
+//! before the analyzer starts by one of two [`Limiter`]s: the `sizegate`
+//! binary itself (`sizegate run-limited`, see [`crate::limits`]: no shell
+//! needed, what `serve` and `worker` use), or `/bin/sh -c 'ulimit ...;
+//! exec ...'` (for embedding without the binary). Both avoid an `unsafe`
+//! `pre_exec` (the workspace denies unsafe code). The wall-time limit is
+//! enforced here: past it the child is killed, with its whole process group
+//! (it runs in a group of its own), so that nothing it started outlives it.
+//! Artifacts over the size limit are refused before the analyzer starts.
+//! What it writes is read up to [`report_json_cap`] of the artifact's size
+//! and checked against the artifact ([`crate::plausible`]) before it is
+//! believed.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use sizegate_analyze::Report;
+use sizegate_store::measurements::report_json_cap;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
+
+use crate::limits::ChildLimits;
 
 /// How the memory limit is put on the analyzer child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Limiter {
-    /// Through `/bin/sh` and `ulimit -v` (needs a POSIX shell).
+    /// Through `/bin/sh` and `ulimit` (needs a POSIX shell).
     Shell,
-    /// Through `<sizegate> run-limited --memory-bytes N -- ANALYZER ARGS...`,
+    /// Through `<sizegate> run-limited --memory-bytes N ... -- ANALYZER ARGS...`,
     /// with the path of a `sizegate` binary.
     Exec(PathBuf),
 }
@@ -36,13 +46,16 @@ pub enum Limiter {
 pub struct AnalyzerCommand {
     /// The `sizegate` binary (or a stand-in taking the same arguments).
     pub program: PathBuf,
-    /// How the memory limit is set.
+    /// How the limits are set.
     pub limiter: Limiter,
     /// Wall-time limit.
     pub timeout: Duration,
-    /// Address-space limit in bytes (0: none).
-    pub memory_limit: u64,
-    /// Refuse reports larger than this many bytes of JSON.
+    /// Resource limits of the child (all 0: none, and no limiting step).
+    pub limits: ChildLimits,
+    /// The child's whole environment (it inherits nothing else).
+    pub env: Vec<(OsString, OsString)>,
+    /// Refuse reports larger than this many bytes of JSON (and larger than
+    /// [`report_json_cap`] of the artifact's size, whichever is less).
     pub max_output: u64,
     /// Refuse artifacts larger than this many bytes without analyzing them
     /// (0: no limit).
@@ -76,6 +89,11 @@ pub enum AnalyzerError {
         /// The limit.
         limit: u64,
     },
+    /// It used up its CPU time (SIGXCPU).
+    #[error(
+        "the analyzer used more than {0} s of CPU time and was stopped (SIZEGATE_ANALYZER_CPU_SECS)"
+    )]
+    CpuTime(u64),
     /// It ran longer than allowed and was killed.
     #[error("the analyzer took longer than {0:?} and was killed (SIZEGATE_ANALYZER_TIMEOUT_SECS)")]
     TimedOut(Duration),
@@ -86,6 +104,9 @@ pub enum AnalyzerError {
         status: String,
         /// The end of its stderr.
         stderr: String,
+        /// Whether a signal killed it (SIGSEGV, SIGABRT...): the artifact
+        /// made it crash, and it would again.
+        signaled: bool,
     },
     /// Its output is not a report.
     #[error("the analyzer wrote an invalid report: {0}")]
@@ -101,14 +122,20 @@ pub enum AnalyzerError {
 }
 
 impl AnalyzerError {
-    /// Whether the artifact itself is at fault, so that retrying is pointless.
+    /// Whether the artifact itself is at fault, so that retrying is
+    /// pointless: a refusal, a limit reached, a crash from a signal (an
+    /// abort included), a bad report. Not: a wall-time timeout (the machine
+    /// may have been busy), a failure to start the child or to set its
+    /// limits.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
             AnalyzerError::Rejected(_)
                 | AnalyzerError::TooLarge { .. }
                 | AnalyzerError::OutOfMemory { .. }
+                | AnalyzerError::CpuTime(_)
                 | AnalyzerError::BadOutput(_)
+                | AnalyzerError::Crashed { signaled: true, .. }
         )
     }
 }
@@ -125,46 +152,45 @@ fn tail(bytes: &[u8], max: usize) -> String {
 }
 
 impl AnalyzerCommand {
-    /// Analyze `file` and return its report.
-    pub async fn run(&self, file: &Path) -> Result<Report, AnalyzerError> {
-        if self.max_artifact_bytes > 0 {
-            let size = tokio::fs::metadata(file)
-                .await
-                .map_err(|source| AnalyzerError::Spawn {
-                    program: format!("(reading {})", file.display()),
-                    source,
-                })?
-                .len();
-            if size > self.max_artifact_bytes {
-                return Err(AnalyzerError::TooLarge {
-                    size,
-                    limit: self.max_artifact_bytes,
-                });
-            }
+    /// Analyze `file` and return its report, checked against the file's
+    /// size and, when given, its `sha256` (lower-case hex).
+    pub async fn run(&self, file: &Path, sha256: Option<&str>) -> Result<Report, AnalyzerError> {
+        let size = tokio::fs::metadata(file)
+            .await
+            .map_err(|source| AnalyzerError::Spawn {
+                program: format!("(reading {})", file.display()),
+                source,
+            })?
+            .len();
+        if self.max_artifact_bytes > 0 && size > self.max_artifact_bytes {
+            return Err(AnalyzerError::TooLarge {
+                size,
+                limit: self.max_artifact_bytes,
+            });
         }
-        let mut command = match (&self.limiter, self.memory_limit) {
-            (_, 0) => Command::new(&self.program),
-            (Limiter::Shell, limit) => {
+        let mut command = match &self.limiter {
+            _ if self.limits.is_unlimited() => Command::new(&self.program),
+            Limiter::Shell => {
                 let mut c = Command::new("/bin/sh");
                 c.arg("-c")
-                    .arg(r#"ulimit -v "$1" || exit 125; shift; exec "$@""#)
+                    .arg(self.limits.shell_script())
                     .arg("sh")
-                    .arg((limit / 1024).max(1).to_string())
                     .arg(&self.program);
                 c
             }
-            (Limiter::Exec(sizegate), limit) => {
+            Limiter::Exec(sizegate) => {
                 let mut c = Command::new(sizegate);
                 c.arg("run-limited")
-                    .arg("--memory-bytes")
-                    .arg(limit.to_string())
+                    .args(self.limits.run_limited_args())
                     .arg("--")
                     .arg(&self.program);
                 c
             }
         };
         command
-            .args(["analyze", "--format", "json", "--top", "0"])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(["analyze", "--binary-only", "--format", "json", "--top", "0"])
             .arg(file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -183,7 +209,7 @@ impl AnalyzerCommand {
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(AnalyzerError::BadOutput("no output pipes".into()));
         };
-        let max_output = self.max_output;
+        let max_output = self.max_output.min(report_json_cap(size));
         let collect = async move {
             let mut out = Vec::new();
             let mut err = Vec::new();
@@ -213,15 +239,22 @@ impl AnalyzerCommand {
         let stderr = tail(&err, 2000);
         if out.len() as u64 > max_output {
             return Err(AnalyzerError::BadOutput(format!(
-                "more than {max_output} bytes of JSON"
+                "more than {max_output} bytes of JSON for a {size}-byte artifact"
             )));
         }
         if !status.success() {
             if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
                 return Err(AnalyzerError::OutOfMemory {
-                    limit_mib: self.memory_limit >> 20,
+                    limit_mib: self.limits.memory_bytes >> 20,
                     stderr,
                 });
+            }
+            #[cfg(unix)]
+            let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+            #[cfg(not(unix))]
+            let signal: Option<i32> = None;
+            if signal == Some(rustix::process::Signal::XCPU.as_raw()) && self.limits.cpu_secs > 0 {
+                return Err(AnalyzerError::CpuTime(self.limits.cpu_secs));
             }
             return Err(match status.code() {
                 // A clean exit with a message: the analyzer refused the file.
@@ -232,10 +265,13 @@ impl AnalyzerCommand {
                 _ => AnalyzerError::Crashed {
                     status: status.to_string(),
                     stderr,
+                    signaled: signal.is_some(),
                 },
             });
         }
-        parse_output(&out)
+        let report = parse_output(&out)?;
+        crate::plausible::check(&report, size, sha256).map_err(AnalyzerError::BadOutput)?;
+        Ok(report)
     }
 }
 
@@ -301,7 +337,11 @@ mod tests {
             program,
             limiter: Limiter::Shell,
             timeout: Duration::from_secs(10),
-            memory_limit: 512 << 20,
+            limits: ChildLimits {
+                memory_bytes: 512 << 20,
+                ..ChildLimits::default()
+            },
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             max_output: 1 << 20,
             max_artifact_bytes: 0,
         }
@@ -311,7 +351,16 @@ mod tests {
         "format":"elf","arch":"x86_64","language":"c","stripped":true,
         "toolchain":{"rustc":null,"go":null,"compilers":[],"debug_info":false,"go_build":null},
         "sizes":{"file":3,"vm":0,"shipped":3,"gzip":3,"zstd":3,"debug":0,"symbols":0},
-        "sections":[],"units":[],"symbols":[],"advice":[]}"#;
+        "sections":[{"name":"[headers]","kind":"other","file_size":3,"vm_size":0}],
+        "units":[{"name":"[unattributed]","kind":"pseudo","size":3,"symbols":0}],
+        "symbols":[],"advice":[]}"#;
+
+    /// A 3-byte artifact, the size the fake analyzers' report claims.
+    fn artifact(dir: &Path) -> PathBuf {
+        let path = dir.join("artifact");
+        std::fs::write(&path, b"abc").unwrap();
+        path
+    }
 
     #[tokio::test]
     async fn parses_the_report_and_passes_the_arguments() {
@@ -325,17 +374,18 @@ mod tests {
                 log.display()
             ),
         );
-        let report = command(program).run(Path::new("/some/file")).await.unwrap();
+        let file = artifact(dir.path());
+        let report = command(program).run(&file, None).await.unwrap();
         assert_eq!(report.sizes.file, 3);
         assert_eq!(
             std::fs::read_to_string(log).unwrap().trim(),
-            "analyze --format json --top 0 /some/file"
+            format!(
+                "analyze --binary-only --format json --top 0 {}",
+                file.display()
+            )
         );
         let many = script(dir.path(), "many", &format!("cat <<'EOF'\n[{REPORT}]\nEOF"));
-        assert_eq!(
-            command(many).run(Path::new("f")).await.unwrap().arch,
-            "x86_64"
-        );
+        assert_eq!(command(many).run(&file, None).await.unwrap().arch, "x86_64");
     }
 
     #[tokio::test]
@@ -346,24 +396,43 @@ mod tests {
             "refuse",
             "echo 'error: unsupported file format: not a binary' >&2; exit 2",
         );
-        let err = command(program).run(Path::new("f")).await.unwrap_err();
+        let err = command(program)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
         assert!(err.is_permanent());
         assert_eq!(err.to_string(), "unsupported file format: not a binary");
     }
 
     #[tokio::test]
-    async fn crashes_and_timeouts_are_retryable() {
+    async fn a_crash_from_a_signal_is_permanent_and_a_timeout_retryable() {
         let dir = tempfile::tempdir().unwrap();
-        let crash = script(dir.path(), "crash", "kill -SEGV $$");
-        let err = command(crash).run(Path::new("f")).await.unwrap_err();
-        assert!(matches!(err, AnalyzerError::Crashed { .. }), "{err}");
-        assert!(!err.is_permanent());
+        for (name, body) in [("segv", "kill -SEGV $$"), ("abort", "kill -ABRT $$")] {
+            let crash = script(dir.path(), name, body);
+            let err = command(crash)
+                .run(&artifact(dir.path()), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, AnalyzerError::Crashed { signaled: true, .. }),
+                "{err}"
+            );
+            assert!(err.is_permanent(), "{err}");
+        }
+        // An exit without a message (125: the limits could not be set) is
+        // not the artifact's fault: retried.
+        let silent = script(dir.path(), "silent", "exit 125");
+        let err = command(silent)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
+        assert!(!err.is_permanent(), "{err}");
 
         let slow = script(dir.path(), "slow", "exec sleep 30");
         let mut cmd = command(slow);
         cmd.timeout = Duration::from_millis(300);
         let started = std::time::Instant::now();
-        let err = cmd.run(Path::new("f")).await.unwrap_err();
+        let err = cmd.run(&artifact(dir.path()), None).await.unwrap_err();
         assert!(matches!(err, AnalyzerError::TimedOut(_)), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -381,7 +450,7 @@ mod tests {
         std::fs::write(&artifact, [0u8; 100]).unwrap();
         let mut cmd = command(program);
         cmd.max_artifact_bytes = 99;
-        let err = cmd.run(&artifact).await.unwrap_err();
+        let err = cmd.run(&artifact, None).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -400,7 +469,7 @@ mod tests {
         assert!(!ran.exists(), "the analyzer ran on an oversized artifact");
         // At the limit it is analyzed.
         cmd.max_artifact_bytes = 100;
-        cmd.run(&artifact).await.unwrap();
+        cmd.run(&artifact, None).await.unwrap();
         assert!(ran.exists());
     }
 
@@ -430,7 +499,7 @@ mod tests {
         );
         let mut cmd = command(program);
         cmd.timeout = Duration::from_millis(1500);
-        let err = cmd.run(Path::new("f")).await.unwrap_err();
+        let err = cmd.run(&artifact(dir.path()), None).await.unwrap_err();
         assert!(matches!(err, AnalyzerError::TimedOut(_)), "{err}");
         let text = std::fs::read_to_string(&pids).unwrap();
         let (shell, helper) = text.trim().split_once(' ').unwrap();
@@ -455,7 +524,10 @@ mod tests {
             "oom",
             "echo 'memory allocation of 1073741824 bytes failed' >&2; kill -ABRT $$",
         );
-        let err = command(program).run(Path::new("f")).await.unwrap_err();
+        let err = command(program)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, AnalyzerError::OutOfMemory { limit_mib: 512, .. }),
             "{err}"
@@ -475,26 +547,132 @@ mod tests {
             "limits",
             "echo \"limit $(ulimit -v)\" >&2; exit 3",
         );
-        let err = command(program).run(Path::new("f")).await.unwrap_err();
+        let err = command(program)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), format!("limit {}", 512 * 1024));
+    }
+
+    #[tokio::test]
+    async fn the_child_runs_with_a_cleared_environment_and_every_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump");
+        // The analyzer's view of itself, from the kernel.
+        let program = script(
+            dir.path(),
+            "inspect",
+            &format!(
+                "cat /proc/$$/environ | tr '\\0' '\\n' > {0}\necho --- >> {0}\n\
+                 cat /proc/$$/limits >> {0}\ncat <<'EOF'\n{REPORT}\nEOF",
+                dump.display()
+            ),
+        );
+        let mut cmd = command(program);
+        cmd.limits = ChildLimits {
+            memory_bytes: 512 << 20,
+            cpu_secs: 30,
+            open_files: 32,
+            processes: 200,
+        };
+        cmd.env.push(("PASSED_ON".into(), "yes".into()));
+        cmd.run(&artifact(dir.path()), None).await.unwrap();
+        let text = std::fs::read_to_string(&dump).unwrap();
+        let (env, limits) = text.split_once("---\n").unwrap();
+        // PWD is exported by the limiting /bin/sh itself.
+        let mut env: Vec<&str> = env
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("PWD="))
+            .collect();
+        env.sort_unstable();
+        // This test process has HOME, CARGO_*, RUST_* and more: none is passed.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        assert_eq!(env, ["PASSED_ON=yes", "PATH=/usr/bin:/bin"], "{text}");
+        let limit = |name: &str| {
+            limits
+                .lines()
+                .find(|l| l.starts_with(name))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        assert_eq!(limit("Max core file size"), "Max core file size 0 0 bytes");
+        assert_eq!(limit("Max cpu time"), "Max cpu time 30 31 seconds");
+        assert_eq!(limit("Max open files"), "Max open files 32 32 files");
+        assert_eq!(limit("Max processes"), "Max processes 200 200 processes");
+        assert_eq!(
+            limit("Max address space"),
+            format!("Max address space {0} {0} bytes", 512u64 << 20)
+        );
+    }
+
+    #[tokio::test]
+    async fn running_out_of_cpu_time_is_permanent() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "spin", "while :; do :; done");
+        let mut cmd = command(program);
+        cmd.limits.cpu_secs = 1;
+        let err = cmd.run(&artifact(dir.path()), None).await.unwrap_err();
+        assert!(matches!(err, AnalyzerError::CpuTime(1)), "{err}");
+        assert!(err.is_permanent());
+        assert!(
+            err.to_string().contains("SIZEGATE_ANALYZER_CPU_SECS"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_report_that_does_not_fit_the_artifact_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = artifact(dir.path());
+        let honest = script(dir.path(), "ok", &format!("cat <<'EOF'\n{REPORT}\nEOF"));
+        // The report's sha256 ("x") is not the artifact's.
+        let err = command(honest)
+            .run(&file, Some(&"a".repeat(64)))
+            .await
+            .unwrap_err();
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("not of the artifact"), "{err}");
+        // 2 MiB of JSON for a 3-byte artifact is over its cap (1 MiB + 48
+        // bytes), though under the 64 MiB ceiling; the child is stopped.
+        let padded = REPORT.replace("\"a\"", &format!("\"{}\"", "a".repeat(2 << 20)));
+        std::fs::write(dir.path().join("padded.json"), padded).unwrap();
+        let chatty = script(
+            dir.path(),
+            "chatty",
+            &format!("cat {}", dir.path().join("padded.json").display()),
+        );
+        let mut cmd = command(chatty);
+        cmd.max_output = 64 << 20;
+        let err = cmd.run(&file, None).await.unwrap_err();
+        assert!(err.is_permanent());
+        assert_eq!(
+            err.to_string(),
+            "the analyzer wrote an invalid report: more than 1048624 bytes of JSON for a 3-byte artifact"
+        );
     }
 
     #[tokio::test]
     async fn garbage_output_and_oversized_output_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let garbage = script(dir.path(), "garbage", "echo '{\"not\": \"a report\"}'");
-        let err = command(garbage).run(Path::new("f")).await.unwrap_err();
+        let err = command(garbage)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, AnalyzerError::BadOutput(_)), "{err}");
         let big = script(dir.path(), "big", "head -c 2000000 /dev/zero");
-        let err = command(big).run(Path::new("f")).await.unwrap_err();
+        let err = command(big)
+            .run(&artifact(dir.path()), None)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("more than"), "{err}");
         let missing = command(dir.path().join("missing"));
-        let err = missing.run(Path::new("f")).await.unwrap_err();
+        let err = missing.run(&artifact(dir.path()), None).await.unwrap_err();
         assert!(!err.is_permanent(), "{err}");
         let mut direct = missing.clone();
-        direct.memory_limit = 0;
+        direct.limits = ChildLimits::default();
         assert!(matches!(
-            direct.run(Path::new("f")).await.unwrap_err(),
+            direct.run(&artifact(dir.path()), None).await.unwrap_err(),
             AnalyzerError::Spawn { .. }
         ));
     }

@@ -12,7 +12,6 @@ use sizegate_gate::{
     render_check, render_comment,
 };
 use sizegate_store::evaluations::{GateCommit, NewEvaluation};
-use sizegate_store::measurements::decode_report;
 
 use crate::{Error, Worker};
 
@@ -72,8 +71,7 @@ fn parse_config(text: Option<&String>, origin: &str) -> Option<Config> {
 
 impl Worker {
     async fn load_report(&self, key: &str) -> Result<Report, Error> {
-        let bytes = self.blobs.get(key).await?;
-        Ok(decode_report(&bytes)?)
+        Ok(self.store.read_report(self.blobs.as_ref(), key).await?)
     }
 
     /// Evaluate commit `sha` of a repository and store the result. `None`

@@ -189,7 +189,12 @@ impl Worker {
                 (path, scratch)
             }
         };
-        let report = match self.config.analyzer_command().run(&path).await {
+        let report = match self
+            .config
+            .analyzer_command()
+            .run(&path, Some(&job.sha256))
+            .await
+        {
             Ok(report) => report,
             Err(e) => return Ok(Err(e)),
         };

@@ -12,8 +12,10 @@ mod gate;
 mod job;
 pub mod limits;
 mod metrics;
+pub mod plausible;
 mod report;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,19 +27,36 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use analyzer::{AnalyzerCommand, AnalyzerError, Limiter};
+pub use limits::ChildLimits;
+
+/// `PATH` of the analyzer child (its environment holds nothing else unless
+/// `SIZEGATE_ANALYZER_PASS_ENV` names more).
+pub const ANALYZER_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub use metrics::WorkerMetrics;
 
 /// Settings of the workers (flags and env vars of `sizegate serve` and
 /// `sizegate worker`, see the README).
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Program run as `<analyzer> analyze --format json --top 0 FILE`
+    /// Program run as `<analyzer> analyze --binary-only --format json --top 0 FILE`
     /// (`SIZEGATE_ANALYZER`, default: this executable).
     pub analyzer: PathBuf,
     /// Wall-time limit of one analyzer run (`SIZEGATE_ANALYZER_TIMEOUT_SECS`).
     pub analyzer_timeout: Duration,
     /// Address-space limit of the analyzer in bytes, 0 for none (`SIZEGATE_ANALYZER_MEMORY_MIB`).
     pub analyzer_memory_limit: u64,
+    /// CPU-time limit of the analyzer in seconds, 0 for none (`SIZEGATE_ANALYZER_CPU_SECS`).
+    pub analyzer_cpu_secs: u64,
+    /// Open-file limit of the analyzer, 0 for none (`SIZEGATE_ANALYZER_MAX_FILES`).
+    pub analyzer_open_files: u64,
+    /// Process-count limit (RLIMIT_NPROC, per user) of the analyzer, 0 for
+    /// none (`SIZEGATE_ANALYZER_MAX_PROCESSES`).
+    pub analyzer_processes: u64,
+    /// The analyzer's whole environment: [`ANALYZER_PATH`] plus the
+    /// variables named by `SIZEGATE_ANALYZER_PASS_ENV`, read at start.
+    /// Nothing else of the worker's environment (App key, webhook secret,
+    /// `DATABASE_URL`, `AWS_*`) reaches it.
+    pub analyzer_env: Vec<(OsString, OsString)>,
     /// How that limit is set (the binary uses itself: `sizegate run-limited`).
     pub limiter: Limiter,
     /// Artifacts larger than this are failed without being analyzed, 0 for
@@ -71,6 +90,10 @@ impl WorkerConfig {
             analyzer,
             analyzer_timeout: Duration::from_secs(300),
             analyzer_memory_limit: 4096 << 20,
+            analyzer_cpu_secs: 600,
+            analyzer_open_files: 64,
+            analyzer_processes: 4096,
+            analyzer_env: vec![("PATH".into(), ANALYZER_PATH.into())],
             limiter: Limiter::Shell,
             max_artifact_bytes: 512 << 20,
             concurrency: 2,
@@ -105,8 +128,14 @@ impl WorkerConfig {
             program: self.analyzer.clone(),
             limiter: self.limiter.clone(),
             timeout: self.analyzer_timeout,
-            memory_limit: self.analyzer_memory_limit,
-            max_output: 1 << 30,
+            limits: ChildLimits {
+                memory_bytes: self.analyzer_memory_limit,
+                cpu_secs: self.analyzer_cpu_secs,
+                open_files: self.analyzer_open_files,
+                processes: self.analyzer_processes,
+            },
+            env: self.analyzer_env.clone(),
+            max_output: sizegate_store::measurements::MAX_REPORT_JSON_BYTES,
             max_artifact_bytes: self.max_artifact_bytes,
         }
     }

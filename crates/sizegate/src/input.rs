@@ -59,14 +59,34 @@ pub fn load_reports(path: &Path, arch: Option<&str>) -> anyhow::Result<Vec<Repor
         arch: arch.map(str::to_string),
         ..Options::default()
     };
-    load_reports_with(path, &options)
+    load_reports_with(path, &options, Json::Accept)
+}
+
+/// Whether a JSON report is accepted in place of a binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Json {
+    /// Read a report written by `analyze --format json` back as it is.
+    Accept,
+    /// Binaries only (`analyze --binary-only`, what the worker runs).
+    Refuse,
 }
 
 /// [`load_reports`] with every analyzer option (a JSON report is read back
 /// as it is: `skip_compression` only applies to a binary).
-pub fn load_reports_with(path: &Path, options: &Options) -> anyhow::Result<Vec<Report>> {
+pub fn load_reports_with(
+    path: &Path,
+    options: &Options,
+    json: Json,
+) -> anyhow::Result<Vec<Report>> {
     let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
     if looks_like_json(&bytes) {
+        if json == Json::Refuse {
+            bail!(
+                "`{}` is not a binary: it starts like JSON, and only binaries are \
+                 analyzed here (--binary-only)",
+                path.display()
+            );
+        }
         let reports = parse_reports(path, &bytes)?;
         return select_arch(path, reports, options.arch.as_deref());
     }

@@ -156,6 +156,36 @@ fn missing_file_exits_2_naming_the_file() {
 }
 
 #[test]
+fn binary_only_refuses_a_json_report() {
+    let output = sizegate(&[
+        "analyze",
+        "--binary-only",
+        "--format",
+        "json",
+        "--top",
+        "0",
+        RUST_NEW,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("`{RUST_NEW}` is not a binary"))
+            && message.contains("--binary-only"),
+        "{message}"
+    );
+    // Leading whitespace does not sneak a report past it either.
+    let dir = tempfile::tempdir().unwrap();
+    let padded = dir.path().join("padded");
+    let mut bytes = b"\n\t  ".to_vec();
+    bytes.extend(std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(RUST_NEW)).unwrap());
+    std::fs::write(&padded, bytes).unwrap();
+    let output = sizegate(&["analyze", "--binary-only", padded.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is not a binary"));
+}
+
+#[test]
 fn garbage_file_is_an_unsupported_format() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.bin");

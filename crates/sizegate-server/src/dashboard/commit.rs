@@ -9,7 +9,6 @@ use axum::response::Html;
 use sizegate_analyze::{Change, Metric, ReportDiff, human};
 use sizegate_store::dashboard::MeasuredTarget;
 use sizegate_store::history::{CommitStatus, Repository};
-use sizegate_store::measurements::decode_report;
 
 use super::PageError;
 use super::treemap::treemap_svg;
@@ -317,8 +316,9 @@ async fn target_details(
             }
             Some((base_sha, base_key)) => {
                 let reports = async {
-                    let old = decode_report(&state.blobs.get(&base_key).await?)?;
-                    let new = decode_report(&state.blobs.get(&m.report_key).await?)?;
+                    let blobs = state.blobs.as_ref();
+                    let old = state.store.read_report(blobs, &base_key).await?;
+                    let new = state.store.read_report(blobs, &m.report_key).await?;
                     Ok::<_, sizegate_store::Error>(sizegate_analyze::diff(&old, &new))
                 };
                 match reports.await {

@@ -38,6 +38,11 @@ pub struct Args {
     /// timing the attribution alone, or a quick look at a big binary.
     #[arg(long)]
     pub no_compress: bool,
+    /// Accept a binary only: refuse a JSON report as input. The worker runs
+    /// the analyzer this way, so that an uploaded "artifact" that is really
+    /// a report (made-up sizes, unbounded names) is never taken as measured.
+    #[arg(long)]
+    pub binary_only: bool,
 }
 
 /// Run `sizegate analyze`.
@@ -46,7 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         arch: args.arch.clone(),
         skip_compression: args.no_compress,
     };
-    let mut reports = input::load_reports_with(&args.file, &options)?;
+    let json = if args.binary_only {
+        input::Json::Refuse
+    } else {
+        input::Json::Accept
+    };
+    let mut reports = input::load_reports_with(&args.file, &options, json)?;
     match args.format {
         Format::Table => output::print(&analyze_table::render_reports(&reports, args.top))?,
         Format::Json => {

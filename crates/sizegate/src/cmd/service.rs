@@ -2,6 +2,7 @@
 //! `worker`, `migrate`, `token`): each setting has a flag and an env var,
 //! parsed once here into the typed configs of the library crates.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,22 @@ pub struct WorkerArgs {
     /// Address-space limit of the analyzer, in MiB (0: none).
     #[arg(long, env = "SIZEGATE_ANALYZER_MEMORY_MIB", default_value_t = 4096)]
     pub analyzer_memory_mib: u64,
+    /// CPU-time limit of the analyzer, in seconds (0: none). Past it the
+    /// analyzer gets SIGXCPU and the job fails for good.
+    #[arg(long, env = "SIZEGATE_ANALYZER_CPU_SECS", default_value_t = 600)]
+    pub analyzer_cpu_secs: u64,
+    /// Most files the analyzer may hold open (0: as inherited).
+    #[arg(long, env = "SIZEGATE_ANALYZER_MAX_FILES", default_value_t = 64)]
+    pub analyzer_max_files: u64,
+    /// Most processes and threads of the worker's user while the analyzer
+    /// runs (RLIMIT_NPROC; the kernel counts all of the user's, and exempts
+    /// root). 0: as inherited.
+    #[arg(long, env = "SIZEGATE_ANALYZER_MAX_PROCESSES", default_value_t = 4096)]
+    pub analyzer_max_processes: u64,
+    /// Environment variables passed on to the analyzer, comma-separated
+    /// names (its environment is otherwise cleared, PATH aside).
+    #[arg(long, env = "SIZEGATE_ANALYZER_PASS_ENV", value_delimiter = ',')]
+    pub analyzer_pass_env: Vec<String>,
     /// Largest artifact accepted, in bytes: uploads over it are refused, and
     /// workers fail a larger one without analyzing it.
     #[arg(long, env = "SIZEGATE_MAX_ARTIFACT_BYTES", default_value_t = 512 << 20)]
@@ -145,6 +162,10 @@ impl WorkerArgs {
             analyzer,
             analyzer_timeout: Duration::from_secs(self.analyzer_timeout_secs.max(1)),
             analyzer_memory_limit: self.analyzer_memory_mib << 20,
+            analyzer_cpu_secs: self.analyzer_cpu_secs,
+            analyzer_open_files: self.analyzer_max_files,
+            analyzer_processes: self.analyzer_max_processes,
+            analyzer_env: self.analyzer_env(),
             // This binary sets the limit itself (`run-limited`): no shell needed.
             limiter: Limiter::Exec(sizegate),
             max_artifact_bytes: self.max_artifact_bytes,
@@ -158,6 +179,22 @@ impl WorkerArgs {
             scratch_dir,
             public_url: String::new(),
         })
+    }
+}
+
+impl WorkerArgs {
+    /// The analyzer's environment: PATH, and the variables named by
+    /// `--analyzer-pass-env` that are set, as they are now.
+    fn analyzer_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> =
+            vec![("PATH".into(), sizegate_worker::ANALYZER_PATH.into())];
+        for name in self.analyzer_pass_env.iter().map(|n| n.trim()) {
+            if let Some(value) = std::env::var_os(name).filter(|_| !name.is_empty()) {
+                env.retain(|(k, _)| k.as_os_str() != name);
+                env.push((name.into(), value));
+            }
+        }
+        env
     }
 }
 

@@ -63,6 +63,9 @@ impl Proc {
             .args(args)
             .env_remove("DATABASE_URL")
             .env("SIZEGATE_LOG", "info,sqlx=warn")
+            // The analyzer's environment is cleared: the stand-in's log
+            // path is passed on by name.
+            .env("SIZEGATE_ANALYZER_PASS_ENV", "FAKE_ANALYZER_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
