@@ -1,18 +1,21 @@
-//! `POST /webhooks/github`: GitHub App webhooks. The body is read whole
-//! (bounded), its `X-Hub-Signature-256` checked before anything is written,
+//! `POST /webhooks/github`: GitHub App webhooks. A delivery without a
+//! well-formed `X-Hub-Signature-256` is refused before its body is read;
+//! the body is then read (at most [`MAX_WEBHOOK_BYTES`]) with its HMAC
+//! computed on the way, and checked before anything is written,
 //! the event handled, then its `X-GitHub-Delivery` id recorded (a
 //! redelivery of a handled event is a 200 no-op). Evaluations are requested
 //! through the job queue, so the answer is fast.
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header::CONTENT_LENGTH};
 use axum::routing::post;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sizegate_github::webhook::{
-    InstallationAction, PullRequestEvent, WebhookEvent, parse_event, verify_signature,
+    InstallationAction, PullRequestEvent, SignatureCheck, WebhookEvent, parse_event,
 };
 use sizegate_store::github_events::PullRequestState;
 
@@ -23,9 +26,10 @@ pub const MAX_WEBHOOK_BYTES: usize = 25 << 20;
 
 /// Webhook routes.
 pub fn router() -> Router<AppState> {
+    // The handler bounds the body itself, while it hashes it.
     Router::new().route(
         "/webhooks/github",
-        post(github_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)),
+        post(github_webhook).layer(DefaultBodyLimit::disable()),
     )
 }
 
@@ -33,22 +37,58 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "webhook rejected: the body is larger than {MAX_WEBHOOK_BYTES} bytes"
+    ))
+}
+
+/// Read the body, at most [`MAX_WEBHOOK_BYTES`] (a larger declared length
+/// is refused unread), feeding `check` on the way; then check it.
+async fn read_signed_body(
+    headers: &HeaderMap,
+    body: Body,
+    mut check: SignatureCheck,
+) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_WEBHOOK_BYTES as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(0, |n| n as usize);
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("reading the webhook body: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_WEBHOOK_BYTES {
+            return Err(too_large());
+        }
+        check.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    check
+        .finish()
+        .map_err(|e| ApiError::Unauthorized(format!("webhook rejected: {e}")))?;
+    Ok(bytes)
+}
+
 async fn github_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Some(secret) = state.config.webhook_secret.as_deref() else {
         return Err(ApiError::Unavailable(
             "webhooks are off: set SIZEGATE_GITHUB_WEBHOOK_SECRET".to_owned(),
         ));
     };
-    verify_signature(
-        secret.as_bytes(),
-        &body,
-        header(&headers, "x-hub-signature-256"),
-    )
-    .map_err(|e| ApiError::Unauthorized(format!("webhook rejected: {e}")))?;
+    // Judged before a byte of the body is read.
+    let check = SignatureCheck::start(secret.as_bytes(), header(&headers, "x-hub-signature-256"))
+        .map_err(|e| ApiError::Unauthorized(format!("webhook rejected: {e}")))?;
+    let body = read_signed_body(&headers, body, check).await?;
     let event_name = header(&headers, "x-github-event")
         .ok_or_else(|| ApiError::BadRequest("missing X-GitHub-Event header".to_owned()))?;
     let delivery = header(&headers, "x-github-delivery")

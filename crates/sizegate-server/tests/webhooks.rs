@@ -59,6 +59,62 @@ async fn with_secret(pool: sqlx::PgPool) -> TestServer {
     TestServer::start_with(pool, config, true).await
 }
 
+/// Send `head` (request line and headers) on a raw connection and no body
+/// at all, and return the answer's status line: the server must answer
+/// without waiting for the body it was promised.
+async fn status_without_sending_the_body(server: &TestServer, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer: the server waited for the body");
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_bad_or_missing_signature_is_refused_before_the_body_is_read(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let head = |signature: &str| {
+        format!(
+            "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: ping\r\n\
+             X-GitHub-Delivery: d1\r\n{signature}Content-Length: 20000000\r\n\r\n"
+        )
+    };
+    for signature in [
+        "",
+        "X-Hub-Signature-256: sha1=abc\r\n",
+        "X-Hub-Signature-256: sha256=nothex\r\n",
+    ] {
+        let status = status_without_sending_the_body(&server, &head(signature)).await;
+        assert!(
+            status.starts_with("HTTP/1.1 401"),
+            "{signature:?}: {status}"
+        );
+    }
+    // Well-formed, but promising more than the limit: 413 unread.
+    let signature = format!("X-Hub-Signature-256: {}\r\n", signed(b"x"));
+    let over = head(&signature).replace("20000000", &(26u64 << 20).to_string());
+    let status = status_without_sending_the_body(&server, &over).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    server.stop().await;
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn refused_without_secret_signature_or_headers(pool: sqlx::PgPool) {
     let server = TestServer::start_with(pool.clone(), ServerConfig::for_tests(), false).await;

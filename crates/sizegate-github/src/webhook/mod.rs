@@ -8,4 +8,4 @@ pub use events::{
     CheckRunRerequested, CheckSuiteRerequested, EventError, InstallationAction, InstallationChange,
     InstallationRepositoriesChange, PullRequestAction, PullRequestEvent, WebhookEvent, parse_event,
 };
-pub use signature::{SignatureError, verify_signature};
+pub use signature::{SignatureCheck, SignatureError, verify_signature};

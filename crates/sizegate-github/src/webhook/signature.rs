@@ -26,6 +26,52 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// A signature check fed while the body streams in: the header is parsed
+/// first ([`SignatureCheck::start`]), so that a delivery without a
+/// well-formed signature is refused before any of its body is read; the
+/// HMAC is then computed chunk by chunk, without holding the body for it.
+pub struct SignatureCheck {
+    mac: Hmac<Sha256>,
+    expected: Vec<u8>,
+}
+
+impl std::fmt::Debug for SignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignatureCheck { .. }")
+    }
+}
+
+impl SignatureCheck {
+    /// Parse `header_value` (the `X-Hub-Signature-256` header, `None` if
+    /// absent) and start the HMAC-SHA256 under `secret`.
+    pub fn start(secret: &[u8], header_value: Option<&str>) -> Result<Self, SignatureError> {
+        let header_value = header_value.ok_or(SignatureError::Missing)?;
+        let hex_digest = header_value
+            .trim()
+            .strip_prefix("sha256=")
+            .ok_or(SignatureError::WrongPrefix)?;
+        if hex_digest.len() != 64 {
+            return Err(SignatureError::Malformed);
+        }
+        let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
+        // HMAC accepts keys of any length, so this cannot fail; map it anyway.
+        let mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| SignatureError::Mismatch)?;
+        Ok(SignatureCheck { mac, expected })
+    }
+
+    /// Feed the next bytes of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.mac.update(chunk);
+    }
+
+    /// Compare, in constant time, the HMAC of everything fed with the header's.
+    pub fn finish(self) -> Result<(), SignatureError> {
+        self.mac
+            .verify_slice(&self.expected)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
 /// Check `header_value` (the `X-Hub-Signature-256` header, `None` if absent)
 /// against the HMAC-SHA256 of `body` under `secret`.
 pub fn verify_signature(
@@ -33,20 +79,9 @@ pub fn verify_signature(
     body: &[u8],
     header_value: Option<&str>,
 ) -> Result<(), SignatureError> {
-    let header_value = header_value.ok_or(SignatureError::Missing)?;
-    let hex_digest = header_value
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(SignatureError::WrongPrefix)?;
-    if hex_digest.len() != 64 {
-        return Err(SignatureError::Malformed);
-    }
-    let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    // HMAC accepts keys of any length, so this cannot fail; map it anyway.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| SignatureError::Mismatch)?;
-    mac.update(body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    let mut check = SignatureCheck::start(secret, header_value)?;
+    check.update(body);
+    check.finish()
 }
 
 #[cfg(test)]
@@ -62,6 +97,27 @@ mod tests {
     #[test]
     fn githubs_published_test_vector_passes() {
         assert_eq!(verify_signature(SECRET, BODY, Some(SIGNATURE)), Ok(()));
+    }
+
+    #[test]
+    fn a_streamed_body_checks_like_a_whole_one() {
+        let mut check = SignatureCheck::start(SECRET, Some(SIGNATURE)).unwrap();
+        for chunk in BODY.chunks(3) {
+            check.update(chunk);
+        }
+        assert_eq!(check.finish(), Ok(()));
+        let mut short = SignatureCheck::start(SECRET, Some(SIGNATURE)).unwrap();
+        short.update(&BODY[..5]);
+        assert_eq!(short.finish(), Err(SignatureError::Mismatch));
+        // The header is judged before any byte of the body.
+        assert_eq!(
+            SignatureCheck::start(SECRET, Some("sha256=zz")).map(|_| ()),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            SignatureCheck::start(SECRET, None).map(|_| ()),
+            Err(SignatureError::Missing)
+        );
     }
 
     #[test]
