@@ -7,6 +7,7 @@ mod auth;
 pub mod dashboard;
 mod error;
 mod health;
+pub mod listener;
 mod metrics;
 pub mod replay;
 pub mod security;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::Uploader;
 pub use error::ApiError;
+pub use listener::ListenerLimits;
 pub use metrics::ServerMetrics;
 pub use webhooks::MAX_WEBHOOK_BYTES;
 
@@ -50,6 +52,8 @@ pub struct ServerConfig {
     /// The GitHub App client, to forget cached installations that webhooks
     /// say were removed; `None` without an App.
     pub github: Option<Arc<GitHubClient>>,
+    /// Timeouts and the connection limit of the listener.
+    pub listener: ListenerLimits,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +65,7 @@ impl Default for ServerConfig {
             public_url: None,
             webhook_secret: None,
             github: None,
+            listener: ListenerLimits::default(),
         }
     }
 }
@@ -77,6 +82,7 @@ impl std::fmt::Debug for ServerConfig {
                 &self.webhook_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("github", &self.github)
+            .field("listener", &self.listener)
             .finish()
     }
 }
@@ -137,27 +143,26 @@ pub fn operations_app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve `router` on `listener` until `shutdown` is cancelled.
+/// Serve `router` on `listener` (with the default [`ListenerLimits`])
+/// until `shutdown` is cancelled.
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    listener::serve_with_limits(listener, router, ListenerLimits::default(), shutdown).await
 }
 
-/// Serve `app(state)` on `listener` until `shutdown` is cancelled, then
-/// finish the requests in flight.
+/// Serve `app(state)` on `listener`, within the configured
+/// [`ListenerLimits`], until `shutdown` is cancelled, then finish the
+/// requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let limits = state.config.listener;
+    listener::serve_with_limits(listener, app(state), limits, shutdown).await
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

@@ -4,10 +4,11 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use sizegate_github::oidc::{OidcConfig, OidcVerifier};
-use sizegate_server::{AppState, ServerConfig, ServerMetrics};
+use sizegate_server::{AppState, ListenerLimits, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
 use super::github_app::GitHubArgs;
@@ -33,6 +34,17 @@ pub struct Args {
     /// on when `--public-url` is set: it is the audience tokens must carry.
     #[arg(long, env = "SIZEGATE_OIDC_ISSUER", default_value = sizegate_github::oidc::GITHUB_ACTIONS_ISSUER)]
     oidc_issuer: String,
+    /// Seconds a client has to send a request's headers; a slower one is
+    /// disconnected.
+    #[arg(long, env = "SIZEGATE_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds a connection may move no byte (between requests, or stalled
+    /// in one) before it is closed.
+    #[arg(long, env = "SIZEGATE_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "SIZEGATE_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -72,6 +84,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             public_url: args.public_url.clone(),
             webhook_secret: args.github.github_webhook_secret.clone(),
             github: github.clone(),
+            listener: ListenerLimits {
+                header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+                idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+                max_connections: args.max_connections.max(1),
+            },
             ..ServerConfig::default()
         }),
         metrics: Arc::new(ServerMetrics::default()),
