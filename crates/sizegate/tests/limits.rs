@@ -226,3 +226,90 @@ async fn a_worker_refuses_an_oversized_artifact_without_analyzing_it(
     let log = std::fs::read_to_string(&analyzer_log).unwrap();
     assert_eq!(log.lines().count(), 1, "{log}");
 }
+
+/// The analyzer child of a real `serve` (started the production way,
+/// through `sizegate run-limited`) sees none of the server's secrets and
+/// runs under every limit: the stand-in analyzer writes what the kernel
+/// says of its environment and limits, and the test reads it.
+#[tokio::test]
+async fn the_analyzer_child_gets_no_secrets_and_every_limit() {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("env.txt");
+    let name = fresh_name("sandbox");
+    let db = database_url(&name);
+    let secrets = [
+        (
+            "SIZEGATE_GITHUB_PRIVATE_KEY",
+            "-----BEGIN PRIVATE KEY-----sandbox-key",
+        ),
+        ("SIZEGATE_GITHUB_WEBHOOK_SECRET", "sandbox-webhook-secret"),
+        ("AWS_SECRET_ACCESS_KEY", "sandbox-aws-secret"),
+        ("AWS_ACCESS_KEY_ID", "sandbox-aws-id"),
+        ("DATABASE_URL", db.as_str()),
+    ];
+    let mut envs: Vec<(&str, &OsStr)> = secrets.iter().map(|(k, v)| (*k, OsStr::new(*v))).collect();
+    envs.push(("SIZEGATE_ANALYZER_CPU_SECS", OsStr::new("120")));
+    envs.push(("SIZEGATE_ANALYZER_MAX_FILES", OsStr::new("48")));
+    envs.push(("SIZEGATE_ANALYZER_MAX_PROCESSES", OsStr::new("300")));
+    envs.push(("SIZEGATE_ANALYZER_MEMORY_MIB", OsStr::new("1024")));
+    let analyzer = fake_analyzer();
+    let (mut server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&analyzer),
+        &dir.path().join("serve.log"),
+        false,
+        &envs,
+    );
+    let token = create_token(&db, "acme/app");
+    let artifact = format!("ENV {}\n", dump.display()).into_bytes();
+    assert!(artifact.len() < 64, "the stand-in reads 64 bytes");
+    let commit = upload_and_wait_commit(&url, &token, &"5".repeat(40), "linux/env", artifact).await;
+    assert_eq!(
+        commit["targets"][0]["status"],
+        "done",
+        "{commit}\n{}",
+        server.log_text()
+    );
+
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let (env, limits) = text.split_once("--- limits\n").unwrap();
+    for (key, value) in secrets {
+        assert!(
+            !text.contains(value),
+            "{key}'s value reached the analyzer:\n{text}"
+        );
+        assert!(
+            !env.contains(&format!("{key}=")),
+            "{key} reached the analyzer:\n{text}"
+        );
+    }
+    // PATH, and what /bin/sh exports by itself for the stand-in script.
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .filter(|k| !["PWD", "OLDPWD", "SHLVL", "_"].contains(k))
+        .collect();
+    assert_eq!(names, ["PATH"], "{env}");
+    let limit = |name: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(limit("Max core file size"), "Max core file size 0 0 bytes");
+    assert_eq!(limit("Max cpu time"), "Max cpu time 120 121 seconds");
+    assert_eq!(limit("Max open files"), "Max open files 48 48 files");
+    assert_eq!(limit("Max processes"), "Max processes 300 300 processes");
+    assert_eq!(
+        limit("Max address space"),
+        format!("Max address space {0} {0} bytes", 1024u64 << 20)
+    );
+
+    server.terminate();
+    assert!(server.wait_timeout(Duration::from_secs(30)).success());
+    drop(server);
+    drop_database(&name).await;
+}
