@@ -21,9 +21,12 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
-    /// 413: an artifact over the size limit.
+    /// 413: an artifact, or a whole upload, over its size limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 507: the repository's storage quota would be exceeded.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// 422: well-formed but invalid content (the message names the field).
     #[error("{0}")]
     Unprocessable(String),
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -41,6 +41,12 @@ pub struct ServerConfig {
     pub max_artifact_bytes: u64,
     /// Most artifacts in one upload.
     pub max_targets_per_upload: usize,
+    /// Most bytes of artifacts in one upload, all parts together
+    /// (`SIZEGATE_MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: u64,
+    /// Most bytes of artifacts one repository may keep, 0 for no quota
+    /// (`SIZEGATE_REPO_QUOTA_BYTES`).
+    pub repo_quota_bytes: u64,
     /// Attempts a job gets before it fails for good (`SIZEGATE_JOB_MAX_ATTEMPTS`).
     pub max_attempts: i32,
     /// Public base URL (`SIZEGATE_PUBLIC_URL`): status URLs in upload
@@ -61,6 +67,8 @@ impl Default for ServerConfig {
         ServerConfig {
             max_artifact_bytes: 512 << 20,
             max_targets_per_upload: 64,
+            max_upload_bytes: 1 << 30,
+            repo_quota_bytes: 0,
             max_attempts: 5,
             public_url: None,
             webhook_secret: None,
@@ -75,6 +83,8 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("max_artifact_bytes", &self.max_artifact_bytes)
             .field("max_targets_per_upload", &self.max_targets_per_upload)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("repo_quota_bytes", &self.repo_quota_bytes)
             .field("max_attempts", &self.max_attempts)
             .field("public_url", &self.public_url)
             .field(

@@ -171,27 +171,108 @@ async fn read_meta(mut field: Field<'_>) -> Result<UploadMeta, ApiError> {
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Unprocessable(format!("meta: {e}")))
 }
 
+/// What one upload may still store: the limits on one artifact, on the
+/// whole request, and the repository's quota, whichever bites first.
+struct UploadAllowance<'a> {
+    repository: &'a RepoName,
+    per_artifact: u64,
+    request_limit: u64,
+    request_left: u64,
+    /// Bytes left under the quota, with the quota and what was stored
+    /// before this upload; `None` without a quota.
+    quota: Option<(u64, u64, u64)>,
+}
+
+impl<'a> UploadAllowance<'a> {
+    /// The allowance of an upload to `uploader`'s repository; 507 at once
+    /// when its quota is already used up.
+    async fn start(state: &AppState, uploader: &'a Uploader) -> Result<Self, ApiError> {
+        let config = &state.config;
+        let quota = match config.repo_quota_bytes {
+            0 => None,
+            quota => {
+                let used = state
+                    .store
+                    .repository_artifact_bytes(uploader.repository_id)
+                    .await?;
+                Some((quota.saturating_sub(used), quota, used))
+            }
+        };
+        let allowance = UploadAllowance {
+            repository: &uploader.repository,
+            per_artifact: config.max_artifact_bytes,
+            request_limit: config.max_upload_bytes,
+            request_left: config.max_upload_bytes,
+            quota,
+        };
+        if let Some((0, _, _)) = allowance.quota {
+            return Err(allowance.over_quota());
+        }
+        Ok(allowance)
+    }
+
+    fn limit(&self) -> u64 {
+        let limit = self.per_artifact.min(self.request_left);
+        self.quota.map_or(limit, |(left, _, _)| limit.min(left))
+    }
+
+    fn over_quota(&self) -> ApiError {
+        let (_, quota, used) = self.quota.unwrap_or_default();
+        ApiError::InsufficientStorage(format!(
+            "upload rejected: repository {} keeps {} of artifacts and its storage quota is {} \
+             (SIZEGATE_REPO_QUOTA_BYTES); nothing was stored. Ask the operator to raise the \
+             quota or collect old builds (`sizegate gc`)",
+            self.repository,
+            human::size(used),
+            human::size(quota)
+        ))
+    }
+
+    /// The error for an artifact `target` that went past [`Self::limit`].
+    fn exceeded(&self, target: &str) -> ApiError {
+        let limit = self.limit();
+        if limit == self.per_artifact {
+            ApiError::PayloadTooLarge(format!(
+                "upload rejected: artifact `{target}` is larger than the limit of {} (SIZEGATE_MAX_ARTIFACT_BYTES)",
+                human::size(limit)
+            ))
+        } else if limit == self.request_left {
+            ApiError::PayloadTooLarge(format!(
+                "upload rejected: the artifacts of this upload add up to more than the limit of {} \
+                 for one request (SIZEGATE_MAX_UPLOAD_BYTES); upload fewer targets per request",
+                human::size(self.request_limit)
+            ))
+        } else {
+            self.over_quota()
+        }
+    }
+
+    fn consume(&mut self, bytes: u64) {
+        self.request_left = self.request_left.saturating_sub(bytes);
+        if let Some((left, _, _)) = &mut self.quota {
+            *left = left.saturating_sub(bytes);
+        }
+    }
+}
+
 async fn receive_artifact(
     state: &AppState,
+    allowance: &mut UploadAllowance<'_>,
     target: &str,
     mut field: Field<'_>,
 ) -> Result<UploadedBlob, ApiError> {
-    let limit = state.config.max_artifact_bytes;
-    let mut upload = BlobUpload::start(state.blobs.as_ref(), limit).await?;
+    let mut upload = BlobUpload::start(state.blobs.as_ref(), allowance.limit()).await?;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         state.metrics.bytes_received(chunk.len() as u64);
         upload = match upload.write(&chunk).await {
             Ok(upload) => upload,
-            Err(UploadError::TooLarge { limit }) => {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "upload rejected: artifact `{target}` is larger than the limit of {} (SIZEGATE_MAX_ARTIFACT_BYTES)",
-                    human::size(limit)
-                )));
-            }
+            Err(UploadError::TooLarge { .. }) => return Err(allowance.exceeded(target)),
             Err(UploadError::Blob(e)) => return Err(e.into()),
         };
     }
-    Ok(upload.finish())
+    let blob = upload.finish();
+    allowance.consume(blob.size);
+    Ok(blob)
 }
 
 async fn upload(
@@ -229,6 +310,7 @@ async fn receive_and_record(
         ))
     })?;
     let mut meta: Option<CommitMeta> = None;
+    let mut allowance = UploadAllowance::start(state, uploader).await?;
     // Staged blobs are discarded when dropped: any early return below
     // leaves no temporary file or object behind.
     let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
@@ -270,7 +352,7 @@ async fn receive_and_record(
                         state.config.max_targets_per_upload
                     )));
                 }
-                let blob = receive_artifact(state, &target, field).await?;
+                let blob = receive_artifact(state, &mut allowance, &target, field).await?;
                 staged.push((target, blob));
             }
         }

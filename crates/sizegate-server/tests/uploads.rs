@@ -247,6 +247,89 @@ async fn duplicate_upload_is_idempotent_and_a_new_artifact_replaces(pool: sqlx::
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn an_upload_over_the_request_total_is_refused_and_leaves_nothing(pool: sqlx::PgPool) {
+    let config = sizegate_server::ServerConfig {
+        max_upload_bytes: 6 << 20,
+        ..sizegate_server::ServerConfig::for_tests()
+    };
+    let server = TestServer::start_with(pool, config, false).await;
+    let token = server.token(REPO).await;
+    // Each under the 4 MiB per-artifact limit; together over 6 MiB.
+    let (status, body) = server
+        .upload(
+            Some(&token),
+            &meta(REPO, &sha(1)),
+            &[("a", vec![1u8; 3 << 20]), ("b", vec![2u8; (3 << 20) + 1])],
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        body["error"],
+        "upload rejected: the artifacts of this upload add up to more than the limit of 6.0 MiB \
+         for one request (SIZEGATE_MAX_UPLOAD_BYTES); upload fewer targets per request"
+    );
+    assert!(server.files().is_empty(), "{:?}", server.files());
+    // Exactly at the total is fine.
+    let (status, body) = server
+        .upload(
+            Some(&token),
+            &meta(REPO, &sha(1)),
+            &[("a", vec![1u8; 3 << 20]), ("b", vec![2u8; 3 << 20])],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_repository_over_its_storage_quota_gets_507(pool: sqlx::PgPool) {
+    let config = sizegate_server::ServerConfig {
+        repo_quota_bytes: 5 << 20,
+        ..sizegate_server::ServerConfig::for_tests()
+    };
+    let server = TestServer::start_with(pool, config, false).await;
+    let token = server.token(REPO).await;
+    let other = server.token("acme/other").await;
+    let upload = |token: String, n: u32, bytes: Vec<u8>, repo: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .upload(Some(&token), &meta(repo, &sha(n)), &[("linux/app", bytes)])
+                .await
+        }
+    };
+    let (status, body) = upload(token.clone(), 1, vec![1u8; 3 << 20], REPO).await;
+    assert_eq!(status, 202, "{body}");
+    let files = server.files().len();
+    // 3 MiB kept, 2 MiB left: 3 MiB more goes past the quota while streaming.
+    let (status, body) = upload(token.clone(), 2, vec![2u8; 3 << 20], REPO).await;
+    assert_eq!(status, 507, "{body}");
+    assert_eq!(
+        body["error"],
+        "upload rejected: repository acme/app keeps 3.0 MiB of artifacts and its storage quota \
+         is 5.0 MiB (SIZEGATE_REPO_QUOTA_BYTES); nothing was stored. Ask the operator to raise \
+         the quota or collect old builds (`sizegate gc`)"
+    );
+    assert_eq!(server.files().len(), files, "{:?}", server.files());
+    // Another repository has a quota of its own.
+    let (status, body) = upload(other, 1, vec![2u8; 3 << 20], "acme/other").await;
+    assert_eq!(status, 202, "{body}");
+    // 2 MiB fit exactly; then the quota is used up and refused at once.
+    let (status, body) = upload(token.clone(), 3, vec![3u8; 2 << 20], REPO).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = upload(token, 4, vec![4u8; 1], REPO).await;
+    assert_eq!(status, 507, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("keeps 5.0 MiB of artifacts"),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn oversize_artifact_is_refused_and_leaves_nothing(pool: sqlx::PgPool) {
     let server = TestServer::start(pool).await;
     let token = server.token(REPO).await;

@@ -138,6 +138,22 @@ fn size_to_db(size: u64) -> Result<i64, Error> {
 }
 
 impl Store {
+    /// Bytes of artifacts a repository keeps in the blob store: every
+    /// distinct artifact any of its builds (current or superseded) refers
+    /// to. What its storage quota is measured against.
+    pub async fn repository_artifact_bytes(&self, repository_id: i64) -> Result<u64, Error> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(a.size), 0)::BIGINT FROM artifacts a
+             WHERE a.id IN (SELECT b.artifact_id FROM builds b
+                            JOIN commits c ON c.id = b.commit_id
+                            WHERE c.repository_id = $1)",
+        )
+        .bind(repository_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     /// Record an upload for `repository_id`. Idempotent: an artifact already
     /// recorded for its (commit, target) is reported as
     /// [`BuildOutcome::Duplicate`] and gets no new job (its job is queued

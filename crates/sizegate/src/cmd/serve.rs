@@ -42,6 +42,13 @@ pub struct Args {
     /// in one) before it is closed.
     #[arg(long, env = "SIZEGATE_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     idle_timeout_secs: u64,
+    /// Most bytes of artifacts in one upload request, all parts together.
+    #[arg(long, env = "SIZEGATE_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
+    max_upload_bytes: u64,
+    /// Most bytes of artifacts one repository may keep (0: no quota);
+    /// uploads past it get 507.
+    #[arg(long, env = "SIZEGATE_REPO_QUOTA_BYTES", default_value_t = 0)]
+    repo_quota_bytes: u64,
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "SIZEGATE_MAX_CONNECTIONS", default_value_t = 512)]
     max_connections: usize,
@@ -80,6 +87,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         blobs: Arc::clone(&blobs),
         config: Arc::new(ServerConfig {
             max_artifact_bytes: args.worker.max_artifact_bytes,
+            max_upload_bytes: args.max_upload_bytes,
+            repo_quota_bytes: args.repo_quota_bytes,
             max_attempts: args.job_max_attempts.max(1),
             public_url: args.public_url.clone(),
             webhook_secret: args.github.github_webhook_secret.clone(),
