@@ -370,3 +370,63 @@ fn diff_of_go_binaries_pairs_renumbered_closures() {
         diff.symbols
     );
 }
+
+/// What the worker demands of the analyzer's output holds on real
+/// binaries: the JSON of every symbol fits the cap for the artifact's size,
+/// and the report passes the plausibility checks (the sizegate binary
+/// itself, a stripped system binary, and a C program with an 8 MiB `.bss`
+/// array, whose symbol is larger than the file).
+#[test]
+fn real_reports_fit_the_workers_caps() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("bss.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nstatic char big[8 << 20];\n\
+         int main(int c, char **v) { big[c] = 1; puts(v[0]); return big[3]; }\n",
+    )
+    .unwrap();
+    let bss = dir.path().join("bss");
+    let built = Command::new("gcc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&bss)
+        .arg(&source)
+        .status()
+        .expect("gcc is needed to build the test binary");
+    assert!(built.success());
+    let mut binaries = vec![PathBuf::from(env!("CARGO_BIN_EXE_sizegate")), bss];
+    binaries.extend(
+        ["/bin/ls", "/usr/bin/gcc"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists()),
+    );
+    for binary in binaries {
+        let path = binary.to_str().unwrap();
+        let text = stdout(&sizegate(&[
+            "analyze",
+            "--binary-only",
+            "--format",
+            "json",
+            "--top",
+            "0",
+            path,
+        ]));
+        let size = std::fs::metadata(&binary).unwrap().len();
+        let cap = sizegate_store::measurements::report_json_cap(size);
+        eprintln!(
+            "{path}: {size} bytes, {} bytes of JSON ({:.2} per artifact byte), cap {cap}",
+            text.len(),
+            text.len() as f64 / size as f64
+        );
+        assert!(text.len() as u64 <= cap, "{path}: {} > {cap}", text.len());
+        let report: Report = serde_json::from_str(&text).unwrap();
+        let sha = report.file.sha256.clone();
+        assert_eq!(
+            sizegate_worker::plausible::check(&report, size, Some(&sha)),
+            Ok(()),
+            "{path}"
+        );
+    }
+}
