@@ -5,7 +5,7 @@ use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
-use crate::{Error, advice, format, sizes, symbols, toolchain, units};
+use crate::{Error, advice, format, go_units, sizes, symbols, toolchain, units};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -52,7 +52,21 @@ fn measure(
             demangled
         })
         .collect();
-    let attribution = units::attribute(&layout, &placed, &names);
+    let go_charges = if go_binary {
+        go_units::charges(
+            &layout,
+            crate::go::Target {
+                big_endian: !file.is_little_endian(),
+                ptr_size: if file.is_64() { 8 } else { 4 },
+            },
+        )
+    } else {
+        go_units::GoCharges::default()
+    };
+    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
+    if let Some(build) = &toolchain.go_build {
+        go_units::set_modules(&mut attribution.units, build);
+    }
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
     // WebAssembly exports are symbols too; a module is stripped when its
     // `name` section is gone.

@@ -9,11 +9,14 @@
 mod buildinfo;
 mod decode;
 mod names;
+mod pcln_split;
 mod pclntab;
 
 pub use names::{
     CGO, GO_LINKER, GO_STRINGS, GO_TYPE_DATA, NO_PACKAGE, package_path, unescape_package,
 };
+
+pub use pcln_split::{PCLNTAB_HEADER, PclntabSplit};
 
 use crate::report::GoBuildInfo;
 
@@ -48,9 +51,12 @@ pub struct GoFunction {
     pub name: String,
     /// Entry address (absolute virtual address).
     pub entry: u64,
-    /// Code bytes: distance to the next function's entry (the last one ends
-    /// at the end of the text the table covers).
+    /// Code bytes, from the function's pc tables (Go 1.16+); where those
+    /// cannot be read, the distance to the next function's entry (the last
+    /// one ends at the end of the text the table covers).
     pub size: u64,
+    /// Alignment padding between the end of the code and the next entry.
+    pub padding: u64,
 }
 
 /// Layout generation of the pclntab.
@@ -89,6 +95,13 @@ pub struct Pclntab {
 /// do not depend on it.
 pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
     pclntab::read(sections, target)
+}
+
+/// Find the pclntab as [`read_pclntab`] does and split its bytes between
+/// the packages of its functions (see [`PclntabSplit`]). `None` when there
+/// is no pclntab, or it has the Go 1.2–1.15 layout (not split).
+pub fn split_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<PclntabSplit> {
+    pcln_split::split(&pclntab::locate(sections, target)?)
 }
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in
