@@ -16,11 +16,9 @@ use crate::report::{GoBuildInfo, Unit, UnitKind};
 pub(crate) struct Region {
     /// Position of the section in the layout's list.
     pub section: usize,
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// (unit, bytes); the bytes sum to at most `end - start`.
+    /// Disjoint (start, end) address ranges, sorted.
+    pub ranges: Vec<(u64, u64)>,
+    /// (unit, bytes); the bytes sum to at most the ranges' length.
     pub charges: Vec<(String, u64)>,
 }
 
@@ -57,7 +55,11 @@ fn section_of(layout: &Layout<'_>, address: u64, size: u64) -> Option<usize> {
 }
 
 /// Read the Go tables of the image and turn them into charges.
-pub(crate) fn charges(layout: &Layout<'_>, target: go::Target) -> GoCharges {
+pub(crate) fn charges(
+    layout: &Layout<'_>,
+    target: go::Target,
+    go_version: Option<&str>,
+) -> GoCharges {
     let sections = go_sections(layout);
     let mut out = GoCharges::default();
     if let Some(table) = go::read_pclntab(&sections, target) {
@@ -79,12 +81,57 @@ pub(crate) fn charges(layout: &Layout<'_>, target: go::Target) -> GoCharges {
     {
         out.regions.push(Region {
             section,
-            start: split.address,
-            end: split.address + split.size,
+            ranges: vec![(split.address, split.address + split.size)],
             charges: split.by_package.clone(),
         });
     }
+    if let Some(data) = go::split_runtime_data(&sections, target, go_version) {
+        out.regions.extend(regions_of(layout, &data));
+    }
     out
+}
+
+/// The runtime data pieces grouped by section: one region per section.
+fn regions_of(layout: &Layout<'_>, data: &go::RuntimeDataSplit) -> Vec<Region> {
+    let mut by_section: HashMap<usize, (Vec<(u64, u64)>, HashMap<u32, u64>)> = HashMap::new();
+    let mut current: Option<usize> = None;
+    for &(start, end, owner) in &data.pieces {
+        let fits = |i: usize| {
+            let s = &layout.sections[i];
+            s.contains(start) && end <= s.address.saturating_add(s.extent())
+        };
+        let section = match current.filter(|&i| fits(i)) {
+            Some(i) => i,
+            None => match section_of(layout, start, end - start) {
+                Some(i) => i,
+                None => continue,
+            },
+        };
+        current = Some(section);
+        let entry = by_section.entry(section).or_default();
+        match entry.0.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => entry.0.push((start, end)),
+        }
+        *entry.1.entry(owner).or_default() += end - start;
+    }
+    let mut regions: Vec<Region> = by_section
+        .into_iter()
+        .map(|(section, (ranges, bytes))| {
+            let mut charges: Vec<(String, u64)> = bytes
+                .into_iter()
+                .filter_map(|(owner, n)| Some((data.packages.get(owner as usize)?.clone(), n)))
+                .collect();
+            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            Region {
+                section,
+                ranges,
+                charges,
+            }
+        })
+        .collect();
+    regions.sort_by_key(|r| r.section);
+    regions
 }
 
 /// Set each Go package unit's module path and version from the build

@@ -59,6 +59,7 @@ fn measure(
                 big_endian: !file.is_little_endian(),
                 ptr_size: if file.is_64() { 8 } else { 4 },
             },
+            toolchain.go.as_deref(),
         )
     } else {
         go_units::GoCharges::default()

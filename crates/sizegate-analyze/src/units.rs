@@ -37,10 +37,7 @@ pub(crate) fn attribute(
             .regions
             .iter()
             .filter(|r| r.section == symbol.section)
-            .map(|r| {
-                let end = symbol.address.saturating_add(symbol.shipped).min(r.end);
-                end.saturating_sub(symbol.address.max(r.start))
-            })
+            .map(|r| overlap(&r.ranges, symbol.address, symbol.shipped))
             .sum();
         let shipped = symbol.shipped.saturating_sub(taken_back);
         let entry = units
@@ -127,6 +124,17 @@ pub(crate) fn attribute(
         units: out,
         by_lang,
     }
+}
+
+/// Bytes of `[address, address + size)` inside the sorted, disjoint `ranges`.
+fn overlap(ranges: &[(u64, u64)], address: u64, size: u64) -> u64 {
+    let end = address.saturating_add(size);
+    let first = ranges.partition_point(|r| r.1 <= address);
+    ranges[first..]
+        .iter()
+        .take_while(|r| r.0 < end)
+        .map(|r| r.1.min(end).saturating_sub(r.0.max(address)))
+        .sum()
 }
 
 /// The report's symbols, largest first (ties by name, then file order),
