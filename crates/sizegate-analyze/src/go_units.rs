@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use crate::format::Layout;
 use crate::go::{self, GoSection};
-use crate::report::{GoBuildInfo, Unit, UnitKind};
+use crate::report::{Format, GoBuildInfo, Unit, UnitKind};
+use crate::sections::SectionInfo;
 
 /// Bytes of one address range charged to units. Symbol bytes inside the
 /// range are taken back from their units: the charges explain all of it.
@@ -31,17 +32,213 @@ pub(crate) struct GoCharges {
     pub padding: Vec<(usize, u64)>,
 }
 
-/// The sections as the Go readers take them.
-fn go_sections<'a>(layout: &'a Layout<'_>) -> Vec<GoSection<'a>> {
-    layout
-        .sections
+/// A WebAssembly data segment: where its bytes land in linear memory and
+/// where they are in the data section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Linear memory address of the first byte.
+    pub address: u64,
+    /// Offset of the first byte in the data section's contents.
+    pub offset: usize,
+    /// Length.
+    pub len: usize,
+}
+
+/// The active data segments of a WebAssembly data section (the contents,
+/// after the section id and size). Stops at the first malformed segment.
+pub(crate) fn wasm_segments(data: &[u8]) -> Vec<Segment> {
+    fn leb(data: &[u8], at: &mut usize) -> Option<u64> {
+        let (value, used) = crate::go::uleb128(data.get(*at..)?)?;
+        *at += used;
+        Some(value)
+    }
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let Some(count) = leb(data, &mut at) else {
+        return out;
+    };
+    // Each segment takes at least three bytes: the data bounds the count.
+    for _ in 0..count.min(data.len() as u64 / 3) {
+        let Some(flags) = leb(data, &mut at) else {
+            break;
+        };
+        let mut address = None;
+        if flags == 0 || flags == 2 {
+            if flags == 2 && leb(data, &mut at).is_none() {
+                break;
+            }
+            // The offset: `i32.const N end` (N a signed LEB128, non-negative here).
+            if data.get(at) != Some(&0x41) {
+                break;
+            }
+            at += 1;
+            let Some(value) = leb(data, &mut at) else {
+                break;
+            };
+            if data.get(at) != Some(&0x0b) {
+                break;
+            }
+            at += 1;
+            address = Some(value);
+        }
+        let Some(len) = leb(data, &mut at).and_then(|l| usize::try_from(l).ok()) else {
+            break;
+        };
+        if at.checked_add(len).is_none_or(|end| end > data.len()) {
+            break;
+        }
+        if let Some(address) = address {
+            out.push(Segment {
+                address,
+                offset: at,
+                len,
+            });
+        }
+        at += len;
+    }
+    out
+}
+
+/// The initial linear memory of a WebAssembly module, rebuilt from its
+/// data segments (Go splits its data at runs of zeros, so its pclntab and
+/// type data span thousands of segments): the first address and the bytes.
+/// `None` without data, or when the segments spread over more than four
+/// times their own size (the gaps would be allocated).
+pub(crate) fn wasm_memory(sections: &[SectionInfo<'_>]) -> Option<(u64, Vec<u8>)> {
+    let data = sections.iter().find(|s| s.raw_name == "<data>")?;
+    let segments = wasm_segments(data.data);
+    let start = segments.iter().map(|s| s.address).min()?;
+    let end = segments
         .iter()
+        .map(|s| s.address.saturating_add(s.len as u64))
+        .max()?;
+    let span = usize::try_from(end - start).ok()?;
+    if span > data.data.len().saturating_mul(4).saturating_add(1 << 20) {
+        return None;
+    }
+    let mut memory = vec![0u8; span];
+    for segment in &segments {
+        let at = usize::try_from(segment.address - start).ok()?;
+        let bytes = data
+            .data
+            .get(segment.offset..segment.offset + segment.len)?;
+        memory.get_mut(at..at + segment.len)?.copy_from_slice(bytes);
+    }
+    Some((start, memory))
+}
+
+/// The sections as the Go readers take them; with `memory` (see
+/// [`wasm_memory`]) a WebAssembly module's linear memory as one more
+/// section at its address (where Go puts its pclntab, type data and
+/// build info).
+pub(crate) fn go_sections<'a>(
+    sections: &'a [SectionInfo<'_>],
+    memory: Option<&'a (u64, Vec<u8>)>,
+) -> Vec<GoSection<'a>> {
+    let mut out: Vec<GoSection<'a>> = sections
+        .iter()
+        .filter(|s| memory.is_none() || s.raw_name != "<data>")
         .map(|s| GoSection {
             name: s.raw_name.as_str(),
             address: s.address,
             data: s.data,
         })
+        .collect();
+    if let Some((address, data)) = memory {
+        out.push(GoSection {
+            name: "<memory>",
+            address: *address,
+            data,
+        });
+    }
+    out
+}
+
+/// Go's WebAssembly linker writes function names with `/` turned into `_`
+/// in the `name` section (`net_http.(*Server).Serve`); give the symbols
+/// back their pclntab names so they land in the right package.
+pub(crate) fn restore_wasm_names(layout: &Layout<'_>, target: go::Target, names: &mut [String]) {
+    let memory = wasm_memory(&layout.sections);
+    let sections = go_sections(&layout.sections, memory.as_ref());
+    let Some(table) = go::read_pclntab(&sections, target) else {
+        return;
+    };
+    let real: HashMap<String, String> = table
+        .functions
+        .into_iter()
+        .map(|f| (wasm_mangled(&f.name), f.name))
+        .filter(|(mangled, name)| mangled != name)
+        .collect();
+    for name in names.iter_mut() {
+        if let Some(found) = real.get(name.as_str()) {
+            name.clone_from(found);
+        }
+    }
+}
+
+/// A Go function name as the WebAssembly `name` section spells it: every
+/// character other than ASCII letters, digits, `_` and `.` becomes `_`
+/// (`net/http.(*conn).serve` → `net_http.__conn_.serve`).
+fn wasm_mangled(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
+}
+
+/// Translate WebAssembly linear memory ranges to the data section's own
+/// addresses (its start plus the offset in its contents), where its
+/// symbols lie; ranges outside every segment are dropped.
+fn wasm_to_section(layout: &Layout<'_>, regions: &mut Vec<Region>) {
+    let Some((data_index, data)) = layout
+        .sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.raw_name == "<data>")
+    else {
+        return;
+    };
+    let mut segments = wasm_segments(data.data);
+    segments.sort_unstable_by_key(|s| s.address);
+    for region in regions.iter_mut() {
+        let mut ranges = Vec::new();
+        let mut kept = 0u64;
+        for &(start, end) in &region.ranges {
+            let first = segments.partition_point(|s| s.address + (s.len as u64) <= start);
+            for segment in segments[first..].iter().take_while(|s| s.address < end) {
+                let seg_end = segment.address + segment.len as u64;
+                let (from, to) = (start.max(segment.address), end.min(seg_end));
+                if from < to {
+                    let base = data.address + segment.offset as u64;
+                    ranges.push((
+                        base + (from - segment.address),
+                        base + (to - segment.address),
+                    ));
+                    kept += to - from;
+                }
+            }
+        }
+        ranges.sort_unstable();
+        region.ranges = ranges;
+        region.section = data_index;
+        // Charges beyond the bytes kept come off the largest first.
+        let mut excess = region
+            .charges
+            .iter()
+            .map(|c| c.1)
+            .sum::<u64>()
+            .saturating_sub(kept);
+        for charge in region.charges.iter_mut() {
+            let cut = excess.min(charge.1);
+            charge.1 -= cut;
+            excess -= cut;
+        }
+    }
 }
 
 /// The loaded section holding `address`, with room for `size` bytes.
@@ -60,7 +257,9 @@ pub(crate) fn charges(
     target: go::Target,
     go_version: Option<&str>,
 ) -> GoCharges {
-    let sections = go_sections(layout);
+    let memory = wasm_memory(&layout.sections);
+    let sections = go_sections(&layout.sections, memory.as_ref());
+    let wasm = layout.format == Format::Wasm;
     let mut out = GoCharges::default();
     if let Some(table) = go::read_pclntab(&sections, target) {
         let mut padding: HashMap<usize, u64> = HashMap::new();
@@ -76,17 +275,46 @@ pub(crate) fn charges(
         out.padding = padding.into_iter().collect();
         out.padding.sort_unstable();
     }
-    if let Some(split) = go::split_pclntab(&sections, target)
-        && let Some(section) = section_of(layout, split.address, split.size)
-    {
-        out.regions.push(Region {
-            section,
-            ranges: vec![(split.address, split.address + split.size)],
-            charges: split.by_package.clone(),
-        });
+    if let Some(split) = go::split_pclntab(&sections, target) {
+        let section = if wasm {
+            Some(0)
+        } else {
+            section_of(layout, split.address, split.size)
+        };
+        if let Some(section) = section {
+            out.regions.push(Region {
+                section,
+                ranges: vec![(split.address, split.address + split.size)],
+                charges: split.by_package.clone(),
+            });
+        }
     }
     if let Some(data) = go::split_runtime_data(&sections, target, go_version) {
-        out.regions.extend(regions_of(layout, &data));
+        if wasm {
+            let mut region = Region {
+                section: 0,
+                ranges: Vec::new(),
+                charges: Vec::new(),
+            };
+            let mut bytes: HashMap<u32, u64> = HashMap::new();
+            for &(start, end, owner) in &data.pieces {
+                region.ranges.push((start, end));
+                *bytes.entry(owner).or_default() += end - start;
+            }
+            region.charges = bytes
+                .into_iter()
+                .filter_map(|(o, n)| Some((data.packages.get(o as usize)?.clone(), n)))
+                .collect();
+            region
+                .charges
+                .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out.regions.push(region);
+        } else {
+            out.regions.extend(regions_of(layout, &data));
+        }
+    }
+    if wasm {
+        wasm_to_section(layout, &mut out.regions);
     }
     out
 }
@@ -199,6 +427,40 @@ mod tests {
             sum: None,
             replace: None,
         }
+    }
+
+    #[test]
+    fn wasm_names_are_mangled_as_go_writes_them() {
+        assert_eq!(
+            wasm_mangled("net/http.(*conn).serve"),
+            "net_http.__conn_.serve"
+        );
+        assert_eq!(wasm_mangled("main.main"), "main.main");
+    }
+
+    #[test]
+    fn wasm_segments_are_read_up_to_the_first_malformed_one() {
+        // Two active segments (i32.const 16 and 0x1000), one passive, then junk.
+        let data = [
+            4, 0, 0x41, 16, 0x0b, 2, 0xaa, 0xbb, 0, 0x41, 0x80, 0x20, 0x0b, 1, 0xcc, 1, 1, 0xdd, 0,
+            0x42,
+        ];
+        assert_eq!(
+            wasm_segments(&data),
+            [
+                Segment {
+                    address: 16,
+                    offset: 5,
+                    len: 2
+                },
+                Segment {
+                    address: 0x1000,
+                    offset: 14,
+                    len: 1
+                },
+            ]
+        );
+        assert_eq!(wasm_segments(&[0xff]), []);
     }
 
     #[test]

@@ -42,6 +42,20 @@ fn measure(
     let toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    let target = crate::go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    };
+    if go_binary && layout.format == crate::report::Format::Wasm {
+        let mut raw: Vec<String> = placed
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.raw_name))
+            .collect();
+        go_units::restore_wasm_names(&layout, target, &mut raw);
+        for (p, name) in placed.iter_mut().zip(raw) {
+            p.raw_name = name;
+        }
+    }
     // The raw names are needed only here: free each once demangled, so the
     // raw and demangled names of 100k+ symbols are not all held at once.
     let names: Vec<Demangled> = placed
@@ -53,14 +67,7 @@ fn measure(
         })
         .collect();
     let go_charges = if go_binary {
-        go_units::charges(
-            &layout,
-            crate::go::Target {
-                big_endian: !file.is_little_endian(),
-                ptr_size: if file.is_64() { 8 } else { 4 },
-            },
-            toolchain.go.as_deref(),
-        )
+        go_units::charges(&layout, target, toolchain.go.as_deref())
     } else {
         go_units::GoCharges::default()
     };

@@ -99,6 +99,11 @@ pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclnta
     pclntab::read(sections, target)
 }
 
+/// Decode an unsigned LEB128 number: its value and the bytes it took.
+pub(crate) fn uleb128(data: &[u8]) -> Option<(u64, usize)> {
+    decode::uvarint(data)
+}
+
 /// Find the pclntab as [`read_pclntab`] does and split its bytes between
 /// the packages of its functions (see [`PclntabSplit`]). `None` when there
 /// is no pclntab, or it has the Go 1.2–1.15 layout (not split).

@@ -149,7 +149,10 @@ fn magic_offsets<'a>(
                 && header[4] == 0
                 && header[5] == 0
                 && matches!(header[6], 1 | 2 | 4)
-                && header[7] == target.ptr_size
+                // WebAssembly modules are 32-bit files holding Go's
+                // 64-bit tables: take either pointer size.
+                && matches!(header[7], 4 | 8)
+                && (header[7] == target.ptr_size || target.ptr_size == 4)
         })
 }
 
