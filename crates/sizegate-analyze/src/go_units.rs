@@ -450,7 +450,7 @@ mod tests {
             [
                 Segment {
                     address: 16,
-                    offset: 5,
+                    offset: 6,
                     len: 2
                 },
                 Segment {

@@ -81,7 +81,8 @@ fn pclntab_bytes_are_split_between_the_packages_of_their_functions() {
             .map(|s| s.size)
             .sum()
     };
-    assert_eq!(unit_size(&report, "fmt"), text_of("fmt") + share("fmt"));
+    // fmt's unit holds its code and pclntab share, and its type data too.
+    assert!(unit_size(&report, "fmt") > text_of("fmt") + share("fmt"));
 }
 
 #[test]
