@@ -128,3 +128,150 @@ fn package_units_carry_their_module_and_version() {
     assert_eq!(main.module.as_deref(), Some("example.com/app"));
     assert_eq!(unit("fmt").module, None);
 }
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn truncated_and_corrupted_tables_give_a_partial_split_or_none() {
+    let binary = Binary::read(&build(SMALL));
+    let (sections, target) = binary.sections();
+    let pclntab = sections
+        .iter()
+        .position(|s| s.name == ".gopclntab")
+        .unwrap();
+    let full = sections[pclntab].data;
+    // Cut the table at many points: a split, when there is one, still
+    // covers exactly the bytes left.
+    for cut in (0..full.len()).step_by(full.len() / 97 + 1) {
+        let mut cut_sections = sections.clone();
+        cut_sections[pclntab].data = &full[..cut];
+        if let Some(split) = split_pclntab(&cut_sections, target) {
+            let total: u64 = split.by_package.iter().map(|p| p.1).sum();
+            assert_eq!(total, cut as u64);
+        }
+        let _ = sizegate_analyze::go::split_runtime_data(&cut_sections, target, None);
+    }
+    // Random bytes in the type data and the tables that lead to it (which
+    // makes cycles and pointers out of the file): the walk ends quickly.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..8 {
+        let mut copies: Vec<Vec<u8>> = sections.iter().map(|s| s.data.to_vec()).collect();
+        for (copy, section) in copies.iter_mut().zip(&sections) {
+            if matches!(
+                section.name,
+                ".rodata" | ".noptrdata" | ".typelink" | ".itablink"
+            ) && !copy.is_empty()
+            {
+                for _ in 0..copy.len() / 64 {
+                    let at = (xorshift(&mut state) as usize) % copy.len();
+                    copy[at] = xorshift(&mut state) as u8;
+                }
+            }
+        }
+        let corrupted: Vec<_> = sections
+            .iter()
+            .zip(&copies)
+            .map(|(s, data)| sizegate_analyze::go::GoSection { data, ..*s })
+            .collect();
+        let started = std::time::Instant::now();
+        let _ = sizegate_analyze::go::split_runtime_data(&corrupted, target, Some("go1.19"));
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "round {round} took too long"
+        );
+    }
+}
+
+#[test]
+fn corrupted_go_binaries_still_give_reports_that_add_up() {
+    let bytes = std::fs::read(build(PLAIN)).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..6 {
+        let mut copy = bytes.clone();
+        // Leave the headers alone, scribble over the rest.
+        for _ in 0..copy.len() / 256 {
+            let at = 4096 + (xorshift(&mut state) as usize) % (copy.len() - 4096);
+            copy[at] = xorshift(&mut state) as u8;
+        }
+        let options = Options {
+            skip_compression: true,
+            ..Options::default()
+        };
+        if let Ok(reports) = analyze("corrupt", &copy, &options) {
+            for report in reports {
+                let units: u64 = report.units.iter().map(|u| u.size).sum();
+                assert_eq!(units, report.sizes.shipped);
+                let sections: u64 = report.sections.iter().map(|s| s.file_size).sum();
+                assert_eq!(sections, report.file.size);
+            }
+        }
+    }
+}
+
+/// Real Go release builds from the npm registry (see
+/// `scripts/fetch-go-artifacts.sh`), fetched once into
+/// `target/test-artifacts/`. `None`, with a message, when they cannot be.
+fn real_build(name: &str) -> Option<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join("target/test-artifacts").join(name);
+    if !path.is_file() {
+        let fetched = std::process::Command::new("bash")
+            .arg(root.join("scripts/fetch-go-artifacts.sh"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !fetched {
+            eprintln!("skipped: {name} could not be fetched from the npm registry");
+            return None;
+        }
+    }
+    std::fs::read(&path).ok()
+}
+
+#[test]
+fn real_release_builds_are_attributed_on_every_format() {
+    for (name, format, bracketed_at_most) in [
+        ("buf-linux-x64", sizegate_analyze::Format::Elf, 0.15),
+        ("buf-darwin-arm64", sizegate_analyze::Format::Macho, 0.15),
+        ("buf-win32-x64.exe", sizegate_analyze::Format::Pe, 0.15),
+        ("esbuild-linux-x64", sizegate_analyze::Format::Elf, 0.15),
+    ] {
+        let Some(bytes) = real_build(name) else {
+            return;
+        };
+        let options = Options {
+            skip_compression: true,
+            ..Options::default()
+        };
+        let report = analyze(name, &bytes, &options).unwrap().remove(0);
+        assert_eq!(report.format, format, "{name}");
+        assert!(report.toolchain.go.is_some(), "{name}: no Go version");
+        let units: u64 = report.units.iter().map(|u| u.size).sum();
+        assert_eq!(units, report.sizes.shipped, "{name}");
+        let packages = report
+            .units
+            .iter()
+            .filter(|u| u.kind == sizegate_analyze::UnitKind::Package)
+            .count();
+        assert!(packages > 100, "{name}: {packages} packages");
+        let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
+        assert!(share <= bracketed_at_most, "{name}: bracketed {share:.3}");
+        // runtime holds its own share only, far from the whole pclntab.
+        let runtime = unit_size(&report, "runtime");
+        assert!(
+            runtime * 10 < report.sizes.shipped,
+            "{name}: runtime {runtime}"
+        );
+        // Units carry their module versions.
+        let versioned = report
+            .units
+            .iter()
+            .filter(|u| u.module.is_some() && u.version.is_some())
+            .count();
+        assert!(versioned > 10, "{name}: {versioned} units with a module");
+    }
+}

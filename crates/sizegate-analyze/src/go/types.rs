@@ -50,6 +50,9 @@ pub(crate) struct TypeWalk<'a, 'b> {
     visited: HashSet<u64>,
     queue: Vec<(u64, Option<u32>)>,
     pub claims: Vec<Claim>,
+    /// Reads left: a real walk reads each byte of the type data a few
+    /// times at most; corrupt counts would make it read far more.
+    budget: u64,
 }
 
 impl<'a, 'b> TypeWalk<'a, 'b> {
@@ -66,7 +69,25 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
             visited: HashSet::new(),
             queue: Vec::new(),
             claims: Vec::new(),
+            budget: module
+                .etypes
+                .saturating_sub(module.types)
+                .saturating_add(1 << 16),
         }
+    }
+
+    /// Take one step of the budget; false once it is spent.
+    fn spend(&mut self) -> bool {
+        if self.budget == 0 {
+            return false;
+        }
+        self.budget -= 1;
+        true
+    }
+
+    /// At most `count` entries of `size` bytes from `at` that fit before `etypes`.
+    fn fitting(&self, at: u64, count: u64, size: u64) -> u64 {
+        count.min(self.module.etypes.saturating_sub(at) / size.max(1))
     }
 
     /// The package names the claims index.
@@ -240,6 +261,9 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         let (at, len) = self.module.typelinks;
         let limit = (self.module.etypes - self.module.types) / 16;
         for i in 0..len.min(limit) {
+            if !self.spend() {
+                break;
+            }
             if let Some(offset) = self.u32(at + 4 * i)
                 && let Some(address) = self.offset(offset)
             {
@@ -255,6 +279,9 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         let p = self.ptr();
         let limit = (self.module.etypes - self.module.types) / (2 * p + 8);
         for i in 0..len.min(limit) {
+            if !self.spend() {
+                break;
+            }
             let Some(itab) = self.word(at + p * i).filter(|&a| self.in_types(a)) else {
                 continue;
             };
@@ -284,7 +311,7 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
     pub fn run(&mut self) {
         let limit = ((self.module.etypes - self.module.types) / 16) as usize;
         while let Some((address, inherited)) = self.queue.pop() {
-            if self.visited.len() > limit || !self.visited.insert(address) {
+            if !self.spend() || self.visited.len() > limit || !self.visited.insert(address) {
                 continue;
             }
             let owner = match self.package(address, 0).or(inherited) {
@@ -320,7 +347,11 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
             let moff = u64::from(self.u32(uncommon + 8)?);
             if moff <= MAX_PART {
                 let methods = uncommon + moff;
+                let mcount = self.fitting(methods, mcount, 16);
                 for m in 0..mcount {
+                    if !self.spend() {
+                        break;
+                    }
                     let at = methods + 16 * m;
                     if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
                         self.claim_name(name, owner);
@@ -352,12 +383,16 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                 let inputs = u64::from(self.u16(body)?);
                 let outputs = u64::from(self.u16(body + 2)? & 0x7fff);
                 let params = end;
-                for i in 0..inputs + outputs {
+                let count = self.fitting(params, inputs + outputs, p);
+                for i in 0..count {
+                    if !self.spend() {
+                        break;
+                    }
                     if let Some(t) = self.word(params + i * p) {
                         self.push(t, Some(owner));
                     }
                 }
-                end = params + (inputs + outputs) * p;
+                end = params + count * p;
             }
             STRUCT => {
                 if let Some(path) = self.word(body) {
@@ -366,7 +401,11 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                 let fields = self.word(body + p)?;
                 let count = self.word(body + 2 * p)?.min(MAX_PART);
                 if fields >= address && fields - address <= MAX_PART {
+                    let count = self.fitting(fields, count, 3 * p);
                     for f in 0..count {
+                        if !self.spend() {
+                            break;
+                        }
                         let at = fields + f * 3 * p;
                         if let Some(name) = self.word(at) {
                             self.claim_name(name, owner);
@@ -385,7 +424,11 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                 let methods = self.word(body + p)?;
                 let count = self.word(body + 2 * p)?.min(MAX_PART);
                 if methods >= address && methods - address <= MAX_PART {
+                    let count = self.fitting(methods, count, 8);
                     for m in 0..count {
+                        if !self.spend() {
+                            break;
+                        }
                         let at = methods + 8 * m;
                         if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
                             self.claim_name(name, owner);
