@@ -261,7 +261,11 @@ pub(crate) fn charges(
     let sections = go_sections(&layout.sections, memory.as_ref());
     let wasm = layout.format == Format::Wasm;
     let mut out = GoCharges::default();
-    if let Some(table) = go::read_pclntab(&sections, target) {
+    let Some(tables) = go::read_tables(&sections, target, go_version) else {
+        return out;
+    };
+    {
+        let table = &tables;
         let mut padding: HashMap<usize, u64> = HashMap::new();
         for function in &table.functions {
             if function.padding == 0 {
@@ -275,7 +279,7 @@ pub(crate) fn charges(
         out.padding = padding.into_iter().collect();
         out.padding.sort_unstable();
     }
-    if let Some(split) = go::split_pclntab(&sections, target) {
+    if let Some(split) = &tables.pclntab {
         let section = if wasm {
             Some(0)
         } else {
@@ -289,7 +293,7 @@ pub(crate) fn charges(
             });
         }
     }
-    if let Some(data) = go::split_runtime_data(&sections, target, go_version) {
+    if let Some(data) = &tables.runtime {
         if wasm {
             let mut region = Region {
                 section: 0,
@@ -310,7 +314,7 @@ pub(crate) fn charges(
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             out.regions.push(region);
         } else {
-            out.regions.extend(regions_of(layout, &data));
+            out.regions.extend(regions_of(layout, data));
         }
     }
     if wasm {

@@ -136,7 +136,45 @@ pub fn split_runtime_data(
     go_version: Option<&str>,
 ) -> Option<RuntimeDataSplit> {
     let located = pclntab::locate(sections, target)?;
-    let module = moduledata::find(sections, &located)?;
+    let split = pcln_split::split(&located);
+    runtime_data(sections, &located, split.as_ref(), go_version)
+}
+
+/// Everything the analyzer takes from the Go tables, decoding the pclntab
+/// once: the functions, the pclntab split and the runtime data split.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GoTables {
+    /// Functions of the pclntab, sorted by entry.
+    pub functions: Vec<GoFunction>,
+    /// See [`split_pclntab`].
+    pub pclntab: Option<PclntabSplit>,
+    /// See [`split_runtime_data`].
+    pub runtime: Option<RuntimeDataSplit>,
+}
+
+/// Read every Go table once; `None` without a pclntab.
+pub(crate) fn read_tables(
+    sections: &[GoSection<'_>],
+    target: Target,
+    go_version: Option<&str>,
+) -> Option<GoTables> {
+    let located = pclntab::locate(sections, target)?;
+    let split = pcln_split::split(&located);
+    let runtime = runtime_data(sections, &located, split.as_ref(), go_version);
+    Some(GoTables {
+        functions: located.functions,
+        pclntab: split,
+        runtime,
+    })
+}
+
+fn runtime_data(
+    sections: &[GoSection<'_>],
+    located: &pclntab::Located<'_>,
+    split: Option<&PclntabSplit>,
+    go_version: Option<&str>,
+) -> Option<RuntimeDataSplit> {
+    let module = moduledata::find(sections, located)?;
     let minor = go_version
         .and_then(|v| v.strip_prefix("go1."))
         .and_then(|rest| {
@@ -155,7 +193,7 @@ pub fn split_runtime_data(
     walk.run();
     // Funcdata: each item to the next one's start (the last one, of
     // unknown length, stays unexplained).
-    if let Some(split) = pcln_split::split(&located) {
+    if let Some(split) = split {
         let base = if split.funcdata_relative {
             module.gofunc
         } else {
