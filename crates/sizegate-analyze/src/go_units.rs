@@ -6,10 +6,12 @@
 
 use std::collections::HashMap;
 
+use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::{self, GoSection};
 use crate::report::{Format, GoBuildInfo, Unit, UnitKind};
 use crate::sections::SectionInfo;
+use crate::symbols::PlacedSymbol;
 
 /// Bytes of one address range charged to units. Symbol bytes inside the
 /// range are taken back from their units: the charges explain all of it.
@@ -30,6 +32,8 @@ pub(crate) struct GoCharges {
     pub regions: Vec<Region>,
     /// Alignment padding between functions, per section position.
     pub padding: Vec<(usize, u64)>,
+    /// The runtime data pieces (for ELF relocations: who owns an address).
+    pub runtime: Option<go::RuntimeDataSplit>,
 }
 
 /// A WebAssembly data segment: where its bytes land in linear memory and
@@ -320,7 +324,92 @@ pub(crate) fn charges(
     if wasm {
         wasm_to_section(layout, &mut out.regions);
     }
+    out.runtime = tables.runtime;
     out
+}
+
+/// Most relocation entries read from one section.
+const MAX_RELOCATIONS: usize = 1 << 24;
+
+/// Charge each entry of the loaded ELF relocation sections (`.rela.dyn`,
+/// `.rela`, `.rel.dyn`) to the unit owning the address it patches: the
+/// package of the type data, itab or funcdata there, else the symbol there.
+/// Entries patching addresses no one owns stay unattributed.
+pub(crate) fn relocation_regions(
+    layout: &Layout<'_>,
+    target: go::Target,
+    go: &GoCharges,
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Vec<Region> {
+    if layout.format != Format::Elf {
+        return Vec::new();
+    }
+    // Symbols by address (those of loaded sections do not overlap).
+    let mut symbols: Vec<(u64, u64, usize)> = placed
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.size > 0)
+        .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+        .collect();
+    symbols.sort_unstable();
+    let pieces = go.runtime.as_ref();
+    let owner = |address: u64| -> Option<&str> {
+        if let Some(data) = pieces {
+            let i = data.pieces.partition_point(|p| p.1 <= address);
+            if let Some(&(start, _, owner)) = data.pieces.get(i)
+                && start <= address
+            {
+                return data.packages.get(owner as usize).map(String::as_str);
+            }
+        }
+        let i = symbols.partition_point(|s| s.1 <= address);
+        let &(start, _, index) = symbols.get(i)?;
+        (start <= address).then(|| names.get(index).map(|n| n.unit.as_str()))?
+    };
+    let word = u64::from(target.ptr_size);
+    let layout_of = crate::go::Layout {
+        big_endian: target.big_endian,
+        ptr_size: target.ptr_size,
+    };
+    let mut regions = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        let entry = if section.raw_name.starts_with(".rela") {
+            3 * word
+        } else if section.raw_name.starts_with(".rel.") || section.raw_name == ".rel" {
+            2 * word
+        } else {
+            continue;
+        };
+        if section.shipped == 0 || section.vm_size == 0 {
+            continue;
+        }
+        let mut bytes: HashMap<&str, u64> = HashMap::new();
+        let count = (section.data.len() as u64 / entry).min(MAX_RELOCATIONS as u64);
+        for i in 0..count {
+            let Some(patched) = usize::try_from(i * entry)
+                .ok()
+                .and_then(|at| layout_of.word(section.data, at))
+            else {
+                break;
+            };
+            if let Some(unit) = owner(patched) {
+                *bytes.entry(unit).or_default() += entry;
+            }
+        }
+        let mut charges: Vec<(String, u64)> =
+            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        regions.push(Region {
+            section: index,
+            ranges: vec![(
+                section.address,
+                section.address.saturating_add(section.shipped),
+            )],
+            charges,
+        });
+    }
+    regions
 }
 
 /// The runtime data pieces grouped by section: one region per section.

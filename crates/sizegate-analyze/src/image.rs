@@ -71,6 +71,12 @@ fn measure(
     } else {
         go_units::GoCharges::default()
     };
+    let mut go_charges = go_charges;
+    if go_binary {
+        let relocations =
+            go_units::relocation_regions(&layout, target, &go_charges, &placed, &names);
+        go_charges.regions.extend(relocations);
+    }
     let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
     if let Some(build) = &toolchain.go_build {
         go_units::set_modules(&mut attribution.units, build);

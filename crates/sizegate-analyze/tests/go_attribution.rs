@@ -275,3 +275,22 @@ fn real_release_builds_are_attributed_on_every_format() {
         assert!(versioned > 10, "{name}: {versioned} units with a module");
     }
 }
+
+#[test]
+fn pie_relocations_are_charged_to_the_owners_of_the_patched_addresses() {
+    const PIE: Variant = Variant::native("pie", &["-buildmode=pie"]);
+    let report = report_of(PIE);
+    let rela = report
+        .sections
+        .iter()
+        .find(|s| s.name == ".rela")
+        .expect("a .rela section");
+    let unattributed = unit_size(&report, "[.rela unattributed]");
+    assert!(
+        unattributed * 4 < rela.file_size,
+        "{unattributed} of {} relocation bytes unattributed",
+        rela.file_size
+    );
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+}

@@ -99,6 +99,8 @@ pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclnta
     pclntab::read(sections, target)
 }
 
+pub(crate) use decode::Layout;
+
 /// Decode an unsigned LEB128 number: its value and the bytes it took.
 pub(crate) fn uleb128(data: &[u8]) -> Option<(u64, usize)> {
     decode::uvarint(data)
