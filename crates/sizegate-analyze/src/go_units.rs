@@ -198,7 +198,7 @@ fn wasm_mangled(name: &str) -> String {
 /// Translate WebAssembly linear memory ranges to the data section's own
 /// addresses (its start plus the offset in its contents), where its
 /// symbols lie; ranges outside every segment are dropped.
-fn wasm_to_section(layout: &Layout<'_>, regions: &mut Vec<Region>) {
+fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
     let Some((data_index, data)) = layout
         .sections
         .iter()
@@ -414,7 +414,9 @@ pub(crate) fn relocation_regions(
 
 /// The runtime data pieces grouped by section: one region per section.
 fn regions_of(layout: &Layout<'_>, data: &go::RuntimeDataSplit) -> Vec<Region> {
-    let mut by_section: HashMap<usize, (Vec<(u64, u64)>, HashMap<u32, u64>)> = HashMap::new();
+    /// A section's ranges, and bytes per owner.
+    type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
+    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
     let mut current: Option<usize> = None;
     for &(start, end, owner) in &data.pieces {
         let fits = |i: usize| {
@@ -488,11 +490,11 @@ pub(crate) fn set_modules(units: &mut [Unit], build: &GoBuildInfo) {
         if let Some((module, version)) = module {
             unit.module = Some((*module).to_owned());
             unit.version = Some((*version).to_owned());
-        } else if path == "main" {
-            if let Some(main) = &build.main {
-                unit.module = Some(main.path.clone());
-                unit.version = Some(main.version.clone());
-            }
+        } else if path == "main"
+            && let Some(main) = &build.main
+        {
+            unit.module = Some(main.path.clone());
+            unit.version = Some(main.version.clone());
         }
     }
 }
