@@ -3,7 +3,7 @@
 # bytes per binary. Usage: scripts/go-attribution-figures.sh BINARY...
 # Needs the release example: cargo build --release -p sizegate-analyze --example analyze
 set -euo pipefail
-analyze="$(dirname "$0")/../target/release/examples/analyze"
+analyze="${ANALYZE:-$(dirname "$0")/../target/release/examples/analyze}"
 for binary in "$@"; do
   SIZEGATE_NO_COMPRESS=1 "$analyze" "$binary" 1 | python3 -c '
 import json, sys
