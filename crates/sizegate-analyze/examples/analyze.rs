@@ -1,4 +1,5 @@
 //! Print the report of a file as JSON: `cargo run -p sizegate-analyze --example analyze -- FILE [TOP]`.
+//! With `SIZEGATE_NO_COMPRESS=1` the gzip and zstd sizes are skipped (as `--no-compress`).
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -14,7 +15,14 @@ fn main() {
             std::process::exit(1);
         }
     };
-    match sizegate_analyze::analyze(&path, &bytes, &sizegate_analyze::Options::default()) {
+    match sizegate_analyze::analyze(
+        &path,
+        &bytes,
+        &sizegate_analyze::Options {
+            skip_compression: std::env::var_os("SIZEGATE_NO_COMPRESS").is_some(),
+            ..sizegate_analyze::Options::default()
+        },
+    ) {
         Ok(reports) => {
             for mut report in reports {
                 report.truncate_symbols(top);

@@ -5,7 +5,7 @@ use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
-use crate::{Error, advice, format, sizes, symbols, toolchain, units};
+use crate::{Error, advice, format, go_units, sizes, symbols, toolchain, units};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -42,6 +42,20 @@ fn measure(
     let toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    let target = crate::go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    };
+    if go_binary && layout.format == crate::report::Format::Wasm {
+        let mut raw: Vec<String> = placed
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.raw_name))
+            .collect();
+        go_units::restore_wasm_names(&layout, target, &mut raw);
+        for (p, name) in placed.iter_mut().zip(raw) {
+            p.raw_name = name;
+        }
+    }
     // The raw names are needed only here: free each once demangled, so the
     // raw and demangled names of 100k+ symbols are not all held at once.
     let names: Vec<Demangled> = placed
@@ -52,7 +66,21 @@ fn measure(
             demangled
         })
         .collect();
-    let attribution = units::attribute(&layout, &placed, &names);
+    let go_charges = if go_binary {
+        go_units::charges(&layout, target, toolchain.go.as_deref())
+    } else {
+        go_units::GoCharges::default()
+    };
+    let mut go_charges = go_charges;
+    if go_binary {
+        let relocations =
+            go_units::relocation_regions(&layout, target, &go_charges, &placed, &names);
+        go_charges.regions.extend(relocations);
+    }
+    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
+    if let Some(build) = &toolchain.go_build {
+        go_units::set_modules(&mut attribution.units, build);
+    }
     let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
     // WebAssembly exports are symbols too; a module is stripped when its
     // `name` section is gone.

@@ -358,6 +358,17 @@ pub struct Advice {
 }
 
 impl Report {
+    /// Shipped bytes charged to bracketed pseudo-units (`[.rodata
+    /// unattributed]`, `[.text padding]`, `[go type data]`, `[headers]`...):
+    /// what no crate, package or namespace explains.
+    pub fn bracketed_size(&self) -> u64 {
+        self.units
+            .iter()
+            .filter(|u| u.name.starts_with('['))
+            .map(|u| u.size)
+            .sum()
+    }
+
     /// Keep only the `n` largest symbols (`n == 0` keeps all).
     pub fn truncate_symbols(&mut self, n: usize) {
         if n != 0 && self.symbols.len() > n {

@@ -133,14 +133,8 @@ impl SectionIndexMap {
 
 /// Functions from the Go pclntab, placed in the code section holding them.
 fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
-    let go_sections: Vec<GoSection<'_>> = sections
-        .iter()
-        .map(|s| GoSection {
-            name: s.raw_name.as_str(),
-            address: s.address,
-            data: s.data,
-        })
-        .collect();
+    let memory = crate::go_units::wasm_memory(sections);
+    let go_sections: Vec<GoSection<'_>> = crate::go_units::go_sections(sections, memory.as_ref());
     let target = go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },

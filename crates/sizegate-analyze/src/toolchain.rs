@@ -39,14 +39,8 @@ pub(crate) fn read(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Too
         .iter()
         .any(|s| s.kind == SectionKind::Debug && s.share > 0)
         || file.pdb_info().ok().flatten().is_some();
-    let go_sections: Vec<GoSection<'_>> = sections
-        .iter()
-        .map(|s| GoSection {
-            name: s.raw_name.as_str(),
-            address: s.address,
-            data: s.data,
-        })
-        .collect();
+    let memory = crate::go_units::wasm_memory(sections);
+    let go_sections: Vec<GoSection<'_>> = crate::go_units::go_sections(sections, memory.as_ref());
     let target = go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },

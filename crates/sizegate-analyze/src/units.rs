@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::demangle::{Demangled, Lang};
 use crate::format::Layout;
+use crate::go_units::GoCharges;
 use crate::report::{Symbol, Unit, UnitKind};
 use crate::symbols::PlacedSymbol;
 
@@ -19,29 +20,68 @@ pub(crate) struct Attribution {
     pub by_lang: HashMap<Lang, u64>,
 }
 
-/// Charge every shipped byte to a unit.
+/// Charge every shipped byte to a unit. `go` holds the Go readers'
+/// charges: symbol bytes inside their regions go to the charged units
+/// instead, and function padding to `[<section> padding]`.
 pub(crate) fn attribute(
     layout: &Layout<'_>,
     placed: &[PlacedSymbol],
     names: &[Demangled],
+    go: &GoCharges,
 ) -> Attribution {
     let mut units: HashMap<&str, (UnitKind, u64, u64)> = HashMap::new();
     let mut by_lang: HashMap<Lang, u64> = HashMap::new();
     let mut per_section = vec![0u64; layout.sections.len()];
     for (symbol, name) in placed.iter().zip(names) {
+        let taken_back: u64 = go
+            .regions
+            .iter()
+            .filter(|r| r.section == symbol.section)
+            .map(|r| overlap(&r.ranges, symbol.address, symbol.shipped))
+            .sum();
+        let shipped = symbol.shipped.saturating_sub(taken_back);
         let entry = units
             .entry(name.unit.as_str())
             .or_insert((name.unit_kind, 0, 0));
-        entry.1 += symbol.shipped;
+        entry.1 += shipped;
         entry.2 += 1;
         *by_lang.entry(name.lang).or_default() += symbol.shipped;
         if let Some(total) = per_section.get_mut(symbol.section) {
-            *total += symbol.shipped;
+            *total += shipped;
+        }
+    }
+    for region in &go.regions {
+        // Never more than the section ships (a region is inside it).
+        let Some(section) = layout.sections.get(region.section) else {
+            continue;
+        };
+        let mut room = section.shipped.saturating_sub(per_section[region.section]);
+        for (unit, bytes) in &region.charges {
+            let bytes = (*bytes).min(room);
+            room -= bytes;
+            let kind = if unit.starts_with('[') {
+                UnitKind::Pseudo
+            } else {
+                UnitKind::Package
+            };
+            units.entry(unit.as_str()).or_insert((kind, 0, 0)).1 += bytes;
+            per_section[region.section] += bytes;
         }
     }
     let mut pseudo: Vec<(String, u64)> = Vec::new();
-    for (section, attributed) in layout.sections.iter().zip(&per_section) {
-        let rest = section.shipped.saturating_sub(*attributed);
+    for (i, (section, attributed)) in layout.sections.iter().zip(&per_section).enumerate() {
+        let mut rest = section.shipped.saturating_sub(*attributed);
+        let padding: u64 = go
+            .padding
+            .iter()
+            .filter(|p| p.0 == i)
+            .map(|p| p.1)
+            .sum::<u64>()
+            .min(rest);
+        if padding > 0 {
+            pseudo.push((format!("[{} padding]", section.name), padding));
+            rest -= padding;
+        }
         if rest > 0 {
             pseudo.push((format!("[{} unattributed]", section.name), rest));
         }
@@ -84,6 +124,17 @@ pub(crate) fn attribute(
         units: out,
         by_lang,
     }
+}
+
+/// Bytes of `[address, address + size)` inside the sorted, disjoint `ranges`.
+fn overlap(ranges: &[(u64, u64)], address: u64, size: u64) -> u64 {
+    let end = address.saturating_add(size);
+    let first = ranges.partition_point(|r| r.1 <= address);
+    ranges[first..]
+        .iter()
+        .take_while(|r| r.0 < end)
+        .map(|r| r.1.min(end).saturating_sub(r.0.max(address)))
+        .sum()
 }
 
 /// The report's symbols, largest first (ties by name, then file order),

@@ -166,6 +166,7 @@ fn expected_functions() -> Vec<GoFunction> {
                 name: (*name).to_owned(),
                 entry: TEXT_START + offset,
                 size: next - offset,
+                padding: 0,
             }
         })
         .collect()

@@ -182,6 +182,7 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
         let (before, after) = (versions(a), versions(b));
         let paths: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for path in paths {
+            let first = causes.len();
             push_if_changed(
                 causes,
                 "dependency",
@@ -189,6 +190,15 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
                 before.get(path).cloned(),
                 after.get(path).cloned(),
             );
+            // The bytes the module's package units moved, when the reports
+            // say which units a module provides.
+            if let Some(cause) = causes.get_mut(first) {
+                let (was, is) = (module_bytes(old, path), module_bytes(new, path));
+                if was.is_some() || is.is_some() {
+                    let delta = i128::from(is.unwrap_or(0)) - i128::from(was.unwrap_or(0));
+                    cause.delta = i64::try_from(delta).ok();
+                }
+            }
         }
         return;
     }
@@ -206,6 +216,18 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
         let linked = |set: &BTreeSet<String>| set.contains(name).then(|| "linked".to_string());
         push_if_changed(causes, "dependency", name, linked(&before), linked(&after));
     }
+}
+
+/// Shipped bytes of the package units that module `path` provides;
+/// `None` when no unit names its module.
+fn module_bytes(report: &Report, path: &str) -> Option<u64> {
+    let mut units = report
+        .units
+        .iter()
+        .filter(|u| u.module.as_deref() == Some(path))
+        .peekable();
+    units.peek()?;
+    Some(units.map(|u| u.size).sum())
 }
 
 /// `v1.2.3`, or `v1.2.3 => example.com/fork v1.2.4` when replaced.

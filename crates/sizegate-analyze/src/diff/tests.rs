@@ -464,6 +464,39 @@ fn go_dependency_bump_and_new_dependency_are_causes() {
 }
 
 #[test]
+fn go_module_bump_carries_the_bytes_its_packages_moved() {
+    let package = |name: &str, size: u64, version: &str| Unit {
+        kind: UnitKind::Package,
+        version: Some(version.into()),
+        module: Some("golang.org/x/net".into()),
+        ..unit(name, size)
+    };
+    let mut old = report();
+    old.toolchain = go_build("go1.22.1", &[("golang.org/x/net", "v0.20.0")], &[]);
+    old.units = vec![
+        package("golang.org/x/net/http2", 100_000, "v0.20.0"),
+        package("golang.org/x/net/idna", 20_000, "v0.20.0"),
+        unit("main", 5),
+    ];
+    let mut new = report();
+    new.toolchain = go_build("go1.22.1", &[("golang.org/x/net", "v0.23.0")], &[]);
+    new.units = vec![
+        package("golang.org/x/net/http2", 141_984, "v0.23.0"),
+        package("golang.org/x/net/idna", 20_000, "v0.23.0"),
+        unit("main", 5),
+    ];
+    let d = diff(&old, &new);
+    let cause = d
+        .causes
+        .iter()
+        .find(|c| c.subject == "golang.org/x/net")
+        .unwrap();
+    assert_eq!(cause.old.as_deref(), Some("v0.20.0"));
+    assert_eq!(cause.new.as_deref(), Some("v0.23.0"));
+    assert_eq!(cause.delta, Some(41_984));
+}
+
+#[test]
 fn replaced_go_module_shows_its_replacement() {
     let mut old = report();
     old.toolchain = go_build("go1.19.8", &[("example.com/lib", "v1.0.0")], &[]);

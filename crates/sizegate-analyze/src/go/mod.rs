@@ -8,12 +8,17 @@
 
 mod buildinfo;
 mod decode;
+mod moduledata;
 mod names;
+mod pcln_split;
 mod pclntab;
+mod types;
 
 pub use names::{
     CGO, GO_LINKER, GO_STRINGS, GO_TYPE_DATA, NO_PACKAGE, package_path, unescape_package,
 };
+
+pub use pcln_split::{PCLNTAB_HEADER, PclntabSplit};
 
 use crate::report::GoBuildInfo;
 
@@ -48,9 +53,12 @@ pub struct GoFunction {
     pub name: String,
     /// Entry address (absolute virtual address).
     pub entry: u64,
-    /// Code bytes: distance to the next function's entry (the last one ends
-    /// at the end of the text the table covers).
+    /// Code bytes, from the function's pc tables (Go 1.16+); where those
+    /// cannot be read, the distance to the next function's entry (the last
+    /// one ends at the end of the text the table covers).
     pub size: u64,
+    /// Alignment padding between the end of the code and the next entry.
+    pub padding: u64,
 }
 
 /// Layout generation of the pclntab.
@@ -89,6 +97,136 @@ pub struct Pclntab {
 /// do not depend on it.
 pub fn read_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
     pclntab::read(sections, target)
+}
+
+pub(crate) use decode::Layout;
+
+/// Decode an unsigned LEB128 number: its value and the bytes it took.
+pub(crate) fn uleb128(data: &[u8]) -> Option<(u64, usize)> {
+    decode::uvarint(data)
+}
+
+/// Find the pclntab as [`read_pclntab`] does and split its bytes between
+/// the packages of its functions (see [`PclntabSplit`]). `None` when there
+/// is no pclntab, or it has the Go 1.2–1.15 layout (not split).
+pub fn split_pclntab(sections: &[GoSection<'_>], target: Target) -> Option<PclntabSplit> {
+    pcln_split::split(&pclntab::locate(sections, target)?)
+}
+
+/// The runtime data that `moduledata` leads to, charged to packages: type
+/// descriptors with their uncommon parts, method tables and name data
+/// (to the package defining the type), itabs (to the package of the
+/// concrete type) and Go 1.16+ `funcdata` (to the package of the function;
+/// data shared by several functions to the first package by address).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeDataSplit {
+    /// Disjoint address ranges, sorted, each with an index into `packages`.
+    pub pieces: Vec<(u64, u64, u32)>,
+    /// Package names as symbol names spell them (`gopkg.in/yaml%2ev3`), or
+    /// [`GO_TYPE_DATA`] for unnamed types no package refers to.
+    pub packages: Vec<String>,
+}
+
+/// Find `moduledata` (by its pointer to the pclntab, so also in stripped
+/// binaries), walk the type data from `typelinks` and `itablinks`, and
+/// split the funcdata. `go_version` (from the build info) picks the name
+/// and map layouts; without it Go 1.18+ tables are read as Go 1.20.
+/// `None` without a Go 1.16+ pclntab or `moduledata`.
+pub fn split_runtime_data(
+    sections: &[GoSection<'_>],
+    target: Target,
+    go_version: Option<&str>,
+) -> Option<RuntimeDataSplit> {
+    let located = pclntab::locate(sections, target)?;
+    let split = pcln_split::split(&located);
+    runtime_data(sections, &located, split.as_ref(), go_version)
+}
+
+/// Everything the analyzer takes from the Go tables, decoding the pclntab
+/// once: the functions, the pclntab split and the runtime data split.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GoTables {
+    /// Functions of the pclntab, sorted by entry.
+    pub functions: Vec<GoFunction>,
+    /// See [`split_pclntab`].
+    pub pclntab: Option<PclntabSplit>,
+    /// See [`split_runtime_data`].
+    pub runtime: Option<RuntimeDataSplit>,
+}
+
+/// Read every Go table once; `None` without a pclntab.
+pub(crate) fn read_tables(
+    sections: &[GoSection<'_>],
+    target: Target,
+    go_version: Option<&str>,
+) -> Option<GoTables> {
+    let located = pclntab::locate(sections, target)?;
+    let split = pcln_split::split(&located);
+    let runtime = runtime_data(sections, &located, split.as_ref(), go_version);
+    Some(GoTables {
+        functions: located.functions,
+        pclntab: split,
+        runtime,
+    })
+}
+
+fn runtime_data(
+    sections: &[GoSection<'_>],
+    located: &pclntab::Located<'_>,
+    split: Option<&PclntabSplit>,
+    go_version: Option<&str>,
+) -> Option<RuntimeDataSplit> {
+    let module = moduledata::find(sections, located)?;
+    let minor = go_version
+        .and_then(|v| v.strip_prefix("go1."))
+        .and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        })
+        .unwrap_or(match located.table.version {
+            PclntabVersion::Go12 | PclntabVersion::Go116 => 17,
+            PclntabVersion::Go118 => 18,
+            PclntabVersion::Go120 => 20,
+        });
+    let memory = moduledata::Memory { sections };
+    let mut walk = types::TypeWalk::new(memory, located.table.layout, module, minor);
+    walk.walk_itabs();
+    walk.push_typelinks();
+    walk.run();
+    // Funcdata: each item to the next one's start (the last one, of
+    // unknown length, stays unexplained).
+    if let Some(split) = split {
+        let base = if split.funcdata_relative {
+            module.gofunc
+        } else {
+            Some(0)
+        };
+        if let Some(base) = base {
+            let owners: Vec<u32> = split.packages.iter().map(|p| walk.intern(p)).collect();
+            let mut items: Vec<(u64, u32)> = split
+                .funcdata
+                .iter()
+                .filter_map(|&(offset, owner)| {
+                    Some((base.checked_add(offset)?, *owners.get(owner as usize)?))
+                })
+                .filter(|&(address, _)| memory.at(address).is_some())
+                .collect();
+            items.sort_unstable();
+            items.dedup_by_key(|item| item.0);
+            for pair in items.windows(2) {
+                let ((start, owner), (next, _)) = (pair[0], pair[1]);
+                // A long gap is not one funcdata item: something else sits there.
+                if next - start <= 1 << 16 {
+                    walk.claims.push((start, next, owner));
+                }
+            }
+        }
+    }
+    let (packages, claims) = walk.into_packages();
+    Some(RuntimeDataSplit {
+        pieces: types::settle(claims),
+        packages,
+    })
 }
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in

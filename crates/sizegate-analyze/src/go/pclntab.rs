@@ -18,7 +18,7 @@
 //! a candidate found by scanning for the magic is only accepted when the whole
 //! table is consistent.
 
-use super::decode::{Layout, c_str, offset_of, to_usize};
+use super::decode::{Layout, c_str, offset_of, to_usize, uvarint};
 use super::{GoFunction, GoSection, Pclntab, PclntabVersion, Target};
 
 /// Longest function name accepted. Real names, even of generic
@@ -40,12 +40,41 @@ fn is_pclntab_section(name: &str) -> bool {
 
 /// Find and decode the pclntab; see [`super::read_pclntab`].
 pub(crate) fn read(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab> {
+    let located = locate(sections, target)?;
+    Some(Pclntab {
+        version: located.table.version,
+        section: located.section.to_owned(),
+        functions: located.functions,
+    })
+}
+
+/// A decoded table with where it lies, for the per-package split of its bytes.
+#[derive(Debug)]
+pub(crate) struct Located<'a> {
+    /// Name of the section holding it.
+    pub section: &'a str,
+    /// Whether that section holds the table and nothing else.
+    pub whole_section: bool,
+    /// Address of the table's first byte.
+    pub address: u64,
+    /// The table's bytes, up to the end of its section.
+    pub data: &'a [u8],
+    /// Header fields.
+    pub table: TableLayout,
+    /// Functions sorted by entry.
+    pub functions: Vec<GoFunction>,
+    /// Offset of each function's `_func` record from `table.funcdata`.
+    pub records: Vec<usize>,
+}
+
+/// Find and decode the pclntab, keeping what the split of its bytes needs.
+pub(crate) fn locate<'a>(sections: &[GoSection<'a>], target: Target) -> Option<Located<'a>> {
     let text_hint = text_section_address(sections);
     let byte_orders = [target.big_endian, !target.big_endian];
     for section in sections.iter().filter(|s| is_pclntab_section(s.name)) {
         for big_endian in byte_orders {
-            if let Some((version, functions)) = decode(section.data, big_endian, text_hint) {
-                return Some(found(section, version, functions));
+            if let Some(located) = decode_at(section, 0, big_endian, text_hint) {
+                return Some(located);
             }
         }
     }
@@ -56,23 +85,32 @@ pub(crate) fn read(sections: &[GoSection<'_>], target: Target) -> Option<Pclntab
             if candidates > MAX_SCAN_CANDIDATES {
                 return None;
             }
-            let Some(data) = section.data.get(offset..) else {
-                continue;
-            };
-            if let Some((version, functions)) = decode(data, target.big_endian, text_hint) {
-                return Some(found(section, version, functions));
+            if let Some(located) = decode_at(section, offset, target.big_endian, text_hint) {
+                return Some(located);
             }
         }
     }
     None
 }
 
-fn found(section: &GoSection<'_>, version: PclntabVersion, functions: Vec<GoFunction>) -> Pclntab {
-    Pclntab {
-        version,
-        section: section.name.to_owned(),
+fn decode_at<'a>(
+    section: &GoSection<'a>,
+    offset: usize,
+    big_endian: bool,
+    text_hint: Option<u64>,
+) -> Option<Located<'a>> {
+    let data = section.data.get(offset..)?;
+    let table = parse_header(data, big_endian, text_hint)?;
+    let (functions, records) = read_functions(data, &table)?;
+    Some(Located {
+        section: section.name,
+        whole_section: offset == 0 && is_pclntab_section(section.name),
+        address: section.address.checked_add(offset as u64)?,
+        data,
+        table,
         functions,
-    }
+        records,
+    })
 }
 
 /// Address of the text section, used as `textStart` when a Go 1.18+ header
@@ -111,7 +149,10 @@ fn magic_offsets<'a>(
                 && header[4] == 0
                 && header[5] == 0
                 && matches!(header[6], 1 | 2 | 4)
-                && header[7] == target.ptr_size
+                // WebAssembly modules are 32-bit files holding Go's
+                // 64-bit tables: take either pointer size.
+                && matches!(header[7], 4 | 8)
+                && (header[7] == target.ptr_size || target.ptr_size == 4)
         })
 }
 
@@ -126,33 +167,29 @@ fn version_of(magic: u32) -> Option<PclntabVersion> {
 }
 
 /// Where the parts of one table are, from its header.
-#[derive(Debug)]
-struct TableLayout {
-    version: PclntabVersion,
-    layout: Layout,
-    nfunc: usize,
+#[derive(Debug, Clone)]
+pub(crate) struct TableLayout {
+    pub version: PclntabVersion,
+    pub layout: Layout,
+    pub nfunc: usize,
     /// Start of the (entry, func offset) pairs.
-    functab: usize,
+    pub functab: usize,
     /// Size of one functab field: 4 (Go 1.18+) or the pointer size.
-    field_size: u8,
+    pub field_size: u8,
     /// `_func` offsets are relative to this.
-    funcdata: usize,
+    pub funcdata: usize,
     /// Name offsets are relative to this.
-    funcnames: usize,
+    pub funcnames: usize,
+    /// Go 1.16+: start of the compilation unit table (0 before).
+    pub cutab: usize,
+    /// Go 1.16+: start of the file name table (0 before).
+    pub filetab: usize,
+    /// Go 1.16+: start of the pc-value tables (0 before).
+    pub pctab: usize,
+    /// Instruction size quantum (1 on x86, 4 on arm64...).
+    pub quantum: u8,
     /// Go 1.18+: entries are offsets from here. Older: 0 (absolute pcs).
-    text_start: u64,
-}
-
-/// Decode the table at the start of `data`: version and functions sorted by
-/// entry, or `None` when it is not a consistent pclntab.
-fn decode(
-    data: &[u8],
-    big_endian: bool,
-    text_hint: Option<u64>,
-) -> Option<(PclntabVersion, Vec<GoFunction>)> {
-    let table = parse_header(data, big_endian, text_hint)?;
-    let functions = read_functions(data, &table)?;
-    Some((table.version, functions))
+    pub text_start: u64,
 }
 
 fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option<TableLayout> {
@@ -186,6 +223,10 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
             field_size: ptr_size,
             funcdata: 0,
             funcnames: 0,
+            cutab: 0,
+            filetab: 0,
+            pctab: 0,
+            quantum: header[6],
             text_start: 0,
         },
         PclntabVersion::Go116 => {
@@ -198,6 +239,10 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
                 field_size: ptr_size,
                 funcdata: pcln,
                 funcnames: header_word(2)?,
+                cutab: header_word(3)?,
+                filetab: header_word(4)?,
+                pctab: header_word(5)?,
+                quantum: header[6],
                 text_start: 0,
             }
         }
@@ -216,6 +261,10 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
                 field_size: 4,
                 funcdata: pcln,
                 funcnames: header_word(3)?,
+                cutab: header_word(4)?,
+                filetab: header_word(5)?,
+                pctab: header_word(6)?,
+                quantum: header[6],
                 text_start,
             }
         }
@@ -230,7 +279,7 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
     Some(table)
 }
 
-fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
+fn read_functions(data: &[u8], table: &TableLayout) -> Option<(Vec<GoFunction>, Vec<usize>)> {
     let field = usize::from(table.field_size);
     let functab_field = |index: usize| -> Option<u64> {
         table.layout.sized(
@@ -245,6 +294,7 @@ fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
     // at one long name could, so cap the total.
     let mut name_budget = data.len();
     let mut functions = Vec::with_capacity(table.nfunc);
+    let mut records = Vec::with_capacity(table.nfunc);
     let mut previous_entry = 0u64;
     for index in 0..table.nfunc {
         let raw_entry = functab_field(2 * index)?;
@@ -268,7 +318,9 @@ fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
             name: name.to_owned(),
             entry: table.text_start.checked_add(raw_entry)?,
             size: 0,
+            padding: 0,
         });
+        records.push(func_offset);
     }
     let end = table
         .text_start
@@ -278,9 +330,93 @@ fn read_functions(data: &[u8], table: &TableLayout) -> Option<Vec<GoFunction>> {
         return None;
     }
     let mut next_entry = end;
-    for function in functions.iter_mut().rev() {
-        function.size = next_entry - function.entry;
+    for (function, &record) in functions.iter_mut().zip(&records).rev() {
+        let span = next_entry - function.entry;
+        // The pc tables say where the code ends; the rest of the span is
+        // alignment padding. A table that cannot be read, or claims more
+        // than the span, leaves the span as the size.
+        let code = table
+            .funcdata
+            .checked_add(record)
+            .and_then(|record| code_size(data, table, record))
+            .filter(|&code| code > 0 && code <= span)
+            .unwrap_or(span);
+        function.size = code;
+        function.padding = span - code;
         next_entry = function.entry;
     }
-    Some(functions)
+    Some((functions, records))
+}
+
+/// Where the fields of a `_func` record are, per layout generation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FuncFields {
+    /// Offset of `pcsp`; `pcfile` and `pcln` follow, then `npcdata`, `cuOffset`.
+    pub pcsp: usize,
+    /// Offset of the `nfuncdata` byte.
+    pub nfuncdata: usize,
+    /// Size of the fixed part; the `pcdata` offsets follow it.
+    pub fixed: usize,
+}
+
+impl TableLayout {
+    /// The `_func` field offsets, or `None` for Go 1.2–1.15 tables.
+    pub fn func_fields(&self) -> Option<FuncFields> {
+        let ptr = usize::from(self.layout.ptr_size);
+        match self.version {
+            PclntabVersion::Go12 => None,
+            PclntabVersion::Go116 => Some(FuncFields {
+                pcsp: ptr + 12,
+                nfuncdata: ptr + 35,
+                fixed: ptr + 36,
+            }),
+            PclntabVersion::Go118 => Some(FuncFields {
+                pcsp: 16,
+                nfuncdata: 39,
+                fixed: 40,
+            }),
+            PclntabVersion::Go120 => Some(FuncFields {
+                pcsp: 16,
+                nfuncdata: 43,
+                fixed: 44,
+            }),
+        }
+    }
+}
+
+/// Code bytes of the function whose `_func` record is at `record`: the last
+/// pc its `pcsp` table covers.
+fn code_size(data: &[u8], table: &TableLayout, record: usize) -> Option<u64> {
+    let fields = table.func_fields()?;
+    let pcsp = table.layout.u32(data, record.checked_add(fields.pcsp)?)?;
+    if pcsp == 0 {
+        return None;
+    }
+    let start = table.pctab.checked_add(to_usize(pcsp.into())?)?;
+    // The table must lie in the pc-value tables, which end where the
+    // function table starts.
+    let (_, end_pc) = pc_table_extent(data.get(start..table.funcdata)?, table.quantum)?;
+    Some(end_pc)
+}
+
+/// Longest pc-value table walked, in entries; real ones are far shorter
+/// than this (one entry per change of value).
+const MAX_PC_TABLE_ENTRIES: usize = 1 << 20;
+
+/// Length in bytes of the pc-value table at the start of `table`, and the
+/// pc (offset from the function's entry) it ends at.
+pub(crate) fn pc_table_extent(table: &[u8], quantum: u8) -> Option<(usize, u64)> {
+    let mut at = 0usize;
+    let mut pc = 0u64;
+    for index in 0..MAX_PC_TABLE_ENTRIES {
+        let (value_delta, len) = uvarint(table.get(at..)?)?;
+        if value_delta == 0 && index > 0 {
+            return Some((at + len, pc));
+        }
+        at += len;
+        let (pc_delta, len) = uvarint(table.get(at..)?)?;
+        at += len;
+        pc = pc.checked_add(pc_delta.checked_mul(u64::from(quantum.max(1)))?)?;
+    }
+    None
 }

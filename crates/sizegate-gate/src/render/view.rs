@@ -264,8 +264,11 @@ fn change_table(title: &'static str, changes: &[Change], top: usize, partial: bo
 
 fn cause(cause: &Cause) -> String {
     let value = |v: &Option<String>| v.as_deref().map_or_else(|| "none".to_string(), markdown);
+    let moved = cause
+        .delta
+        .map_or_else(String::new, |bytes| format!(": {}", delta(bytes)));
     format!(
-        "{} {}: {} → {}",
+        "{} {}: {} → {}{moved}",
         markdown(&cause.kind.replace('_', " ")),
         markdown(&cause.subject),
         value(&cause.old),

@@ -196,6 +196,13 @@ fn units(out: &mut String, report: &Report, top: usize) {
         ]);
     }
     let _ = write!(out, "\nUNITS ({})\n{}", units.len(), table.render());
+    let bracketed = report.bracketed_size();
+    let _ = writeln!(
+        out,
+        "bracketed units (no crate, package or namespace): {} ({} of shipped)",
+        human::size(bracketed),
+        share(bracketed, report.sizes.shipped),
+    );
 }
 
 fn symbols(out: &mut String, report: &Report, top: usize) {

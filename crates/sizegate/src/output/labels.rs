@@ -69,11 +69,16 @@ pub fn yes_no(value: bool) -> &'static str {
 }
 
 /// What a cause changed: `1.94.0 → 1.95.0`, `added: v1.8.0`, `removed: v1.0.0`.
+/// With the bytes it moved where known: `v0.20.0 → v0.23.0: +41.0 KiB`.
 pub fn cause_change(cause: &Cause) -> String {
-    match (&cause.old, &cause.new) {
+    let change = match (&cause.old, &cause.new) {
         (Some(old), Some(new)) => format!("{old} → {new}"),
         (None, Some(new)) => format!("added: {new}"),
         (Some(old), None) => format!("removed: {old}"),
         (None, None) => "changed".to_string(),
+    };
+    match cause.delta {
+        Some(delta) => format!("{change}: {}", sizegate_analyze::human::delta(delta)),
+        None => change,
     }
 }

@@ -1,0 +1,354 @@
+//! The split of the pclntab's bytes between packages (Go 1.16+ layouts).
+//!
+//! Each function owns its functab pair, its `_func` record (with its
+//! `pcdata` and `funcdata` offsets and the alignment up to the next record),
+//! its name in `funcnametab` and the pc-value tables it points to (`pcsp`,
+//! `pcfile`, `pcln`, `pcdata`). The linker shares identical pc-value tables
+//! between functions: a table used by several packages is split between
+//! them in equal parts. Each compilation unit (one per package) owns its
+//! slice of `cutab`, and the file names in `filetab` it lists. What no
+//! function explains (the header, the functab's end entry, unreferenced
+//! bytes) goes to [`PCLNTAB_HEADER`].
+
+use std::collections::HashMap;
+
+use super::decode::to_usize;
+use super::pclntab::{Located, pc_table_extent};
+use super::{PclntabVersion, names};
+
+/// Unit for the pclntab bytes no package owns: header, end entry, gaps.
+pub const PCLNTAB_HEADER: &str = "[go pclntab header]";
+
+/// The pclntab's bytes charged to packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PclntabSplit {
+    /// Address of the table's first byte.
+    pub address: u64,
+    /// Bytes of the table the split covers (the charges sum to this).
+    pub size: u64,
+    /// Bytes per package (as [`super::package_of`] names them), largest first;
+    /// [`PCLNTAB_HEADER`] for the shared rest.
+    pub by_package: Vec<(String, u64)>,
+    /// `funcdata` references: (offset from `moduledata.gofunc` for Go
+    /// 1.18+, absolute address before; index into `packages`).
+    pub funcdata: Vec<(u64, u32)>,
+    /// Whether [`Self::funcdata`] holds offsets from `gofunc` (Go 1.18+).
+    pub funcdata_relative: bool,
+    /// Package names indexed by the `funcdata` entries.
+    pub packages: Vec<String>,
+}
+
+/// Packages by index, so that per-byte owners are small integers.
+#[derive(Debug, Default)]
+struct Interner<'a> {
+    names: Vec<&'a str>,
+    index: HashMap<&'a str, u32>,
+}
+
+impl<'a> Interner<'a> {
+    fn get(&mut self, name: &'a str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name);
+        self.index.insert(name, i);
+        i
+    }
+}
+
+/// Charges accumulated per package index, plus the shared rest.
+#[derive(Debug)]
+struct Ledger {
+    bytes: Vec<u64>,
+    header: u64,
+}
+
+impl Ledger {
+    fn charge(&mut self, package: u32, bytes: u64) {
+        if let Some(slot) = self.bytes.get_mut(package as usize) {
+            *slot += bytes;
+        } else {
+            self.header += bytes;
+        }
+    }
+
+    /// `bytes` split in equal parts between `owners` (sorted, deduplicated);
+    /// the remainder of the division to the first.
+    fn split(&mut self, owners: &[u32], bytes: u64) {
+        match owners {
+            [] => self.header += bytes,
+            [one] => self.charge(*one, bytes),
+            many => {
+                let n = many.len() as u64;
+                let part = bytes / n;
+                for &owner in many {
+                    self.charge(owner, part);
+                }
+                self.charge(many[0], bytes - part * n);
+            }
+        }
+    }
+}
+
+/// Pieces of a table that several owners reference: (start, owner) pairs
+/// sorted, each piece running to the next distinct start.
+fn charge_pieces(ledger: &mut Ledger, mut refs: Vec<(usize, u32)>, start: usize, end: usize) {
+    refs.retain(|&(offset, _)| offset >= start && offset < end);
+    refs.sort_unstable();
+    refs.dedup();
+    let mut covered = start;
+    let mut i = 0;
+    let mut owners = Vec::new();
+    while i < refs.len() {
+        let offset = refs[i].0;
+        owners.clear();
+        while i < refs.len() && refs[i].0 == offset {
+            owners.push(refs[i].1);
+            i += 1;
+        }
+        let next = refs.get(i).map_or(end, |r| r.0);
+        // Bytes between the previous piece and this one belong to no one.
+        ledger.header += (offset - covered) as u64;
+        ledger.split(&owners, (next - offset) as u64);
+        covered = next;
+    }
+    ledger.header += end.saturating_sub(covered) as u64;
+}
+
+/// Split the bytes of a located table; `None` for Go 1.2–1.15 layouts or
+/// when the header's offsets are out of order.
+pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
+    let table = &located.table;
+    let fields = table.func_fields()?;
+    let data = located.data;
+    let layout = table.layout;
+    let ptr = usize::from(layout.ptr_size);
+    // Header order: funcnametab, cutab, filetab, pctab, pclntable.
+    let bounds = [
+        table.funcnames,
+        table.cutab,
+        table.filetab,
+        table.pctab,
+        table.funcdata,
+    ];
+    if bounds.windows(2).any(|w| w[0] > w[1]) || table.funcdata > data.len() {
+        return None;
+    }
+    let mut interner = Interner::default();
+    let owners: Vec<u32> = located
+        .functions
+        .iter()
+        .map(|f| interner.get(names::package_of(&f.name)))
+        .collect();
+
+    // Record extents: up to the next record (records are in entry order, but
+    // sort to be safe); the last one to its computed end.
+    let mut record_order: Vec<(usize, usize)> = located
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (r, i))
+        .collect();
+    record_order.sort_unstable();
+    let mut pc_refs: Vec<(usize, u32)> = Vec::new();
+    let mut funcdata = Vec::new();
+    let mut cu_refs: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut record_bytes: Vec<u64> = vec![0; located.records.len()];
+    let mut table_end = table
+        .functab
+        .saturating_add((2 * table.nfunc + 1) * usize::from(table.field_size));
+    for (k, &(record, i)) in record_order.iter().enumerate() {
+        let owner = owners[i];
+        let at = table.funcdata.checked_add(record)?;
+        let read = |offset: usize| layout.u32(data, at.checked_add(offset)?);
+        let npcdata = read(fields.pcsp + 12).and_then(|n| to_usize(n.into()));
+        let nfuncdata = data.get(at.checked_add(fields.nfuncdata)?).copied();
+        let (Some(npcdata), Some(nfuncdata)) = (npcdata, nfuncdata) else {
+            continue;
+        };
+        // Bound by the data: a corrupt count cannot make us loop long.
+        if npcdata > data.len() / 4 {
+            continue;
+        }
+        for field in 0..3 {
+            if let Some(offset) = read(fields.pcsp + 4 * field).filter(|&o| o != 0) {
+                pc_refs.push((table.pctab.saturating_add(offset as usize), owner));
+            }
+        }
+        if let Some(cu) = read(fields.pcsp + 16) {
+            cu_refs.entry(cu).or_default().push(owner);
+        }
+        let pcdata_at = at + fields.fixed;
+        for j in 0..npcdata {
+            if let Some(offset) = layout.u32(data, pcdata_at + 4 * j).filter(|&o| o != 0) {
+                pc_refs.push((table.pctab.saturating_add(offset as usize), owner));
+            }
+        }
+        let mut end = pcdata_at + 4 * npcdata;
+        match table.version {
+            PclntabVersion::Go118 | PclntabVersion::Go120 => {
+                for j in 0..usize::from(nfuncdata) {
+                    if let Some(offset) = layout.u32(data, end + 4 * j)
+                        && offset != u32::MAX
+                    {
+                        funcdata.push((u64::from(offset), owner));
+                    }
+                }
+                end += 4 * usize::from(nfuncdata);
+            }
+            _ => {
+                end = end.next_multiple_of(ptr);
+                for j in 0..usize::from(nfuncdata) {
+                    if let Some(address) = layout.word(data, end + ptr * j)
+                        && address != 0
+                    {
+                        funcdata.push((address, owner));
+                    }
+                }
+                end += ptr * usize::from(nfuncdata);
+            }
+        }
+        let next = record_order
+            .get(k + 1)
+            .and_then(|&(r, _)| table.funcdata.checked_add(r))
+            .unwrap_or(end.next_multiple_of(ptr));
+        if next < at || next > data.len() {
+            continue;
+        }
+        record_bytes[i] = (next - at) as u64;
+        table_end = table_end.max(next);
+    }
+    let table_end = if located.whole_section {
+        data.len()
+    } else {
+        table_end.min(data.len())
+    };
+
+    let mut ledger = Ledger {
+        bytes: vec![0; interner.names.len()],
+        header: 0,
+    };
+    // functab pairs and records.
+    let pair = 2 * u64::from(table.field_size);
+    let mut explained = table.funcnames as u64;
+    ledger.header += table.funcnames as u64;
+    for (i, &owner) in owners.iter().enumerate() {
+        ledger.charge(owner, pair + record_bytes[i]);
+        explained += pair + record_bytes[i];
+    }
+    // Names: every string of funcnametab, by the package its text names
+    // (inlined functions' names are there too, without a functab entry).
+    let names_table = data.get(table.funcnames..table.cutab)?;
+    let mut at = 0;
+    while at < names_table.len() {
+        let len = names_table[at..]
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(names_table.len() - at, |n| n + 1);
+        match std::str::from_utf8(&names_table[at..at + len - 1]) {
+            Ok(name) if !name.is_empty() => {
+                let owner = interner.get(names::package_of(name));
+                if owner as usize >= ledger.bytes.len() {
+                    ledger.bytes.resize(owner as usize + 1, 0);
+                }
+                ledger.charge(owner, len as u64);
+            }
+            _ => ledger.header += len as u64,
+        }
+        explained += len as u64;
+        at += len;
+    }
+    // cutab slices, and the file names each unit lists.
+    let mut cu_starts: Vec<u32> = cu_refs.keys().copied().collect();
+    cu_starts.sort_unstable();
+    let cu_entries = (table.filetab - table.cutab) / 4;
+    let mut file_refs: Vec<(usize, u32)> = Vec::new();
+    let mut cu_bytes = 0u64;
+    for (k, &cu) in cu_starts.iter().enumerate() {
+        let Some(first) = to_usize(cu.into()).filter(|&c| c < cu_entries) else {
+            continue;
+        };
+        let last = cu_starts
+            .get(k + 1)
+            .and_then(|&c| to_usize(c.into()))
+            .unwrap_or(cu_entries)
+            .min(cu_entries);
+        let mut owners_of_cu = cu_refs.get(&cu).cloned().unwrap_or_default();
+        owners_of_cu.sort_unstable();
+        owners_of_cu.dedup();
+        ledger.split(&owners_of_cu, ((last - first) * 4) as u64);
+        cu_bytes += ((last - first) * 4) as u64;
+        for entry in first..last {
+            if let Some(offset) = layout.u32(data, table.cutab + 4 * entry)
+                && offset != u32::MAX
+            {
+                for &owner in &owners_of_cu {
+                    file_refs.push((table.filetab.saturating_add(offset as usize), owner));
+                }
+            }
+        }
+    }
+    ledger.header += ((table.filetab - table.cutab) as u64).saturating_sub(cu_bytes);
+    explained += (table.filetab - table.cutab) as u64;
+    charge_pieces(&mut ledger, file_refs, table.filetab, table.pctab);
+    explained += (table.pctab - table.filetab) as u64;
+    // pc-value tables: each to the end of the next one, exactly.
+    let pieces = pc_table_pieces(&pc_refs, data, table.pctab, table.funcdata, table.quantum);
+    charge_pieces(&mut ledger, pieces, table.pctab, table.funcdata);
+    explained += (table.funcdata - table.pctab) as u64;
+    // The functab's end entry and whatever follows the last record.
+    let rest = (table_end as u64).saturating_sub(explained);
+    ledger.header += rest;
+    let size = table_end as u64;
+
+    let mut by_package: Vec<(String, u64)> = interner
+        .names
+        .iter()
+        .zip(&ledger.bytes)
+        .filter(|(_, bytes)| **bytes > 0)
+        .map(|(name, bytes)| ((*name).to_owned(), *bytes))
+        .collect();
+    // Every piece lies inside the table, so the charges never exceed it;
+    // a corrupt table where they would is not split.
+    let charged: u64 = by_package.iter().map(|p| p.1).sum();
+    if charged > size {
+        return None;
+    }
+    let header = size - charged;
+    if header > 0 {
+        by_package.push((PCLNTAB_HEADER.to_owned(), header));
+    }
+    by_package.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Some(PclntabSplit {
+        address: located.address,
+        size: by_package.iter().map(|p| p.1).sum(),
+        by_package,
+        funcdata_relative: matches!(table.version, PclntabVersion::Go118 | PclntabVersion::Go120),
+        funcdata,
+        packages: interner.names.iter().map(|n| (*n).to_owned()).collect(),
+    })
+}
+
+/// The pc-value table references, kept where a table really starts (a
+/// corrupt offset pointing inside another table is dropped), so that each
+/// piece runs exactly to the next table.
+fn pc_table_pieces(
+    refs: &[(usize, u32)],
+    data: &[u8],
+    start: usize,
+    end: usize,
+    quantum: u8,
+) -> Vec<(usize, u32)> {
+    refs.iter()
+        .copied()
+        .filter(|&(offset, _)| {
+            offset >= start
+                && offset < end
+                && data
+                    .get(offset..end)
+                    .and_then(|t| pc_table_extent(t, quantum))
+                    .is_some()
+        })
+        .collect()
+}

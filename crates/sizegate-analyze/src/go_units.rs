@@ -1,0 +1,599 @@
+//! Go attribution beyond symbols: the Go readers' per-package splits of
+//! runtime tables (the pclntab, and through `moduledata` the type data,
+//! itabs and funcdata) turned into charges on address ranges of the
+//! layout's sections, the alignment padding between functions, and the
+//! module path and version of each package unit from the build info.
+
+use std::collections::HashMap;
+
+use crate::demangle::Demangled;
+use crate::format::Layout;
+use crate::go::{self, GoSection};
+use crate::report::{Format, GoBuildInfo, Unit, UnitKind};
+use crate::sections::SectionInfo;
+use crate::symbols::PlacedSymbol;
+
+/// Bytes of one address range charged to units. Symbol bytes inside the
+/// range are taken back from their units: the charges explain all of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Region {
+    /// Position of the section in the layout's list.
+    pub section: usize,
+    /// Disjoint (start, end) address ranges, sorted.
+    pub ranges: Vec<(u64, u64)>,
+    /// (unit, bytes); the bytes sum to at most the ranges' length.
+    pub charges: Vec<(String, u64)>,
+}
+
+/// What the Go readers add to the symbol-based attribution.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct GoCharges {
+    /// Ranges explained by package charges.
+    pub regions: Vec<Region>,
+    /// Alignment padding between functions, per section position.
+    pub padding: Vec<(usize, u64)>,
+    /// The runtime data pieces (for ELF relocations: who owns an address).
+    pub runtime: Option<go::RuntimeDataSplit>,
+}
+
+/// A WebAssembly data segment: where its bytes land in linear memory and
+/// where they are in the data section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Linear memory address of the first byte.
+    pub address: u64,
+    /// Offset of the first byte in the data section's contents.
+    pub offset: usize,
+    /// Length.
+    pub len: usize,
+}
+
+/// The active data segments of a WebAssembly data section (the contents,
+/// after the section id and size). Stops at the first malformed segment.
+pub(crate) fn wasm_segments(data: &[u8]) -> Vec<Segment> {
+    fn leb(data: &[u8], at: &mut usize) -> Option<u64> {
+        let (value, used) = crate::go::uleb128(data.get(*at..)?)?;
+        *at += used;
+        Some(value)
+    }
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let Some(count) = leb(data, &mut at) else {
+        return out;
+    };
+    // Each segment takes at least three bytes: the data bounds the count.
+    for _ in 0..count.min(data.len() as u64 / 3) {
+        let Some(flags) = leb(data, &mut at) else {
+            break;
+        };
+        let mut address = None;
+        if flags == 0 || flags == 2 {
+            if flags == 2 && leb(data, &mut at).is_none() {
+                break;
+            }
+            // The offset: `i32.const N end` (N a signed LEB128, non-negative here).
+            if data.get(at) != Some(&0x41) {
+                break;
+            }
+            at += 1;
+            let Some(value) = leb(data, &mut at) else {
+                break;
+            };
+            if data.get(at) != Some(&0x0b) {
+                break;
+            }
+            at += 1;
+            address = Some(value);
+        }
+        let Some(len) = leb(data, &mut at).and_then(|l| usize::try_from(l).ok()) else {
+            break;
+        };
+        if at.checked_add(len).is_none_or(|end| end > data.len()) {
+            break;
+        }
+        if let Some(address) = address {
+            out.push(Segment {
+                address,
+                offset: at,
+                len,
+            });
+        }
+        at += len;
+    }
+    out
+}
+
+/// The initial linear memory of a WebAssembly module, rebuilt from its
+/// data segments (Go splits its data at runs of zeros, so its pclntab and
+/// type data span thousands of segments): the first address and the bytes.
+/// `None` without data, or when the segments spread over more than four
+/// times their own size (the gaps would be allocated).
+pub(crate) fn wasm_memory(sections: &[SectionInfo<'_>]) -> Option<(u64, Vec<u8>)> {
+    let data = sections.iter().find(|s| s.raw_name == "<data>")?;
+    let segments = wasm_segments(data.data);
+    let start = segments.iter().map(|s| s.address).min()?;
+    let end = segments
+        .iter()
+        .map(|s| s.address.saturating_add(s.len as u64))
+        .max()?;
+    let span = usize::try_from(end - start).ok()?;
+    if span > data.data.len().saturating_mul(4).saturating_add(1 << 20) {
+        return None;
+    }
+    let mut memory = vec![0u8; span];
+    for segment in &segments {
+        let at = usize::try_from(segment.address - start).ok()?;
+        let bytes = data
+            .data
+            .get(segment.offset..segment.offset + segment.len)?;
+        memory.get_mut(at..at + segment.len)?.copy_from_slice(bytes);
+    }
+    Some((start, memory))
+}
+
+/// The sections as the Go readers take them; with `memory` (see
+/// [`wasm_memory`]) a WebAssembly module's linear memory as one more
+/// section at its address (where Go puts its pclntab, type data and
+/// build info).
+pub(crate) fn go_sections<'a>(
+    sections: &'a [SectionInfo<'_>],
+    memory: Option<&'a (u64, Vec<u8>)>,
+) -> Vec<GoSection<'a>> {
+    let mut out: Vec<GoSection<'a>> = sections
+        .iter()
+        .filter(|s| memory.is_none() || s.raw_name != "<data>")
+        .map(|s| GoSection {
+            name: s.raw_name.as_str(),
+            address: s.address,
+            data: s.data,
+        })
+        .collect();
+    if let Some((address, data)) = memory {
+        out.push(GoSection {
+            name: "<memory>",
+            address: *address,
+            data,
+        });
+    }
+    out
+}
+
+/// Go's WebAssembly linker writes function names with `/` turned into `_`
+/// in the `name` section (`net_http.(*Server).Serve`); give the symbols
+/// back their pclntab names so they land in the right package.
+pub(crate) fn restore_wasm_names(layout: &Layout<'_>, target: go::Target, names: &mut [String]) {
+    let memory = wasm_memory(&layout.sections);
+    let sections = go_sections(&layout.sections, memory.as_ref());
+    let Some(table) = go::read_pclntab(&sections, target) else {
+        return;
+    };
+    let real: HashMap<String, String> = table
+        .functions
+        .into_iter()
+        .map(|f| (wasm_mangled(&f.name), f.name))
+        .filter(|(mangled, name)| mangled != name)
+        .collect();
+    for name in names.iter_mut() {
+        if let Some(found) = real.get(name.as_str()) {
+            name.clone_from(found);
+        }
+    }
+}
+
+/// A Go function name as the WebAssembly `name` section spells it: every
+/// character other than ASCII letters, digits, `_` and `.` becomes `_`
+/// (`net/http.(*conn).serve` → `net_http.__conn_.serve`).
+fn wasm_mangled(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Translate WebAssembly linear memory ranges to the data section's own
+/// addresses (its start plus the offset in its contents), where its
+/// symbols lie; ranges outside every segment are dropped.
+fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
+    let Some((data_index, data)) = layout
+        .sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.raw_name == "<data>")
+    else {
+        return;
+    };
+    let mut segments = wasm_segments(data.data);
+    segments.sort_unstable_by_key(|s| s.address);
+    for region in regions.iter_mut() {
+        let mut ranges = Vec::new();
+        let mut kept = 0u64;
+        for &(start, end) in &region.ranges {
+            let first = segments.partition_point(|s| s.address + (s.len as u64) <= start);
+            for segment in segments[first..].iter().take_while(|s| s.address < end) {
+                let seg_end = segment.address + segment.len as u64;
+                let (from, to) = (start.max(segment.address), end.min(seg_end));
+                if from < to {
+                    let base = data.address + segment.offset as u64;
+                    ranges.push((
+                        base + (from - segment.address),
+                        base + (to - segment.address),
+                    ));
+                    kept += to - from;
+                }
+            }
+        }
+        ranges.sort_unstable();
+        region.ranges = ranges;
+        region.section = data_index;
+        // Charges beyond the bytes kept come off the largest first.
+        let mut excess = region
+            .charges
+            .iter()
+            .map(|c| c.1)
+            .sum::<u64>()
+            .saturating_sub(kept);
+        for charge in region.charges.iter_mut() {
+            let cut = excess.min(charge.1);
+            charge.1 -= cut;
+            excess -= cut;
+        }
+    }
+}
+
+/// The loaded section holding `address`, with room for `size` bytes.
+fn section_of(layout: &Layout<'_>, address: u64, size: u64) -> Option<usize> {
+    layout.sections.iter().position(|s| {
+        s.vm_size > 0
+            && !s.data.is_empty()
+            && s.contains(address)
+            && address.saturating_add(size) <= s.address.saturating_add(s.extent())
+    })
+}
+
+/// Read the Go tables of the image and turn them into charges.
+pub(crate) fn charges(
+    layout: &Layout<'_>,
+    target: go::Target,
+    go_version: Option<&str>,
+) -> GoCharges {
+    let memory = wasm_memory(&layout.sections);
+    let sections = go_sections(&layout.sections, memory.as_ref());
+    let wasm = layout.format == Format::Wasm;
+    let mut out = GoCharges::default();
+    let Some(tables) = go::read_tables(&sections, target, go_version) else {
+        return out;
+    };
+    {
+        let table = &tables;
+        let mut padding: HashMap<usize, u64> = HashMap::new();
+        for function in &table.functions {
+            if function.padding == 0 {
+                continue;
+            }
+            let end = function.entry.saturating_add(function.size);
+            if let Some(section) = section_of(layout, end, function.padding) {
+                *padding.entry(section).or_default() += function.padding;
+            }
+        }
+        out.padding = padding.into_iter().collect();
+        out.padding.sort_unstable();
+    }
+    if let Some(split) = &tables.pclntab {
+        let section = if wasm {
+            Some(0)
+        } else {
+            section_of(layout, split.address, split.size)
+        };
+        if let Some(section) = section {
+            out.regions.push(Region {
+                section,
+                ranges: vec![(split.address, split.address + split.size)],
+                charges: split.by_package.clone(),
+            });
+        }
+    }
+    if let Some(data) = &tables.runtime {
+        if wasm {
+            let mut region = Region {
+                section: 0,
+                ranges: Vec::new(),
+                charges: Vec::new(),
+            };
+            let mut bytes: HashMap<u32, u64> = HashMap::new();
+            for &(start, end, owner) in &data.pieces {
+                region.ranges.push((start, end));
+                *bytes.entry(owner).or_default() += end - start;
+            }
+            region.charges = bytes
+                .into_iter()
+                .filter_map(|(o, n)| Some((data.packages.get(o as usize)?.clone(), n)))
+                .collect();
+            region
+                .charges
+                .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out.regions.push(region);
+        } else {
+            out.regions.extend(regions_of(layout, data));
+        }
+    }
+    if wasm {
+        wasm_to_section(layout, &mut out.regions);
+    }
+    out.runtime = tables.runtime;
+    out
+}
+
+/// Most relocation entries read from one section.
+const MAX_RELOCATIONS: usize = 1 << 24;
+
+/// Charge each entry of the loaded ELF relocation sections (`.rela.dyn`,
+/// `.rela`, `.rel.dyn`) to the unit owning the address it patches: the
+/// package of the type data, itab or funcdata there, else the symbol there.
+/// Entries patching addresses no one owns stay unattributed.
+pub(crate) fn relocation_regions(
+    layout: &Layout<'_>,
+    target: go::Target,
+    go: &GoCharges,
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Vec<Region> {
+    if layout.format != Format::Elf {
+        return Vec::new();
+    }
+    // Symbols by address (those of loaded sections do not overlap).
+    let mut symbols: Vec<(u64, u64, usize)> = placed
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.size > 0)
+        .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+        .collect();
+    symbols.sort_unstable();
+    let pieces = go.runtime.as_ref();
+    let owner = |address: u64| -> Option<&str> {
+        if let Some(data) = pieces {
+            let i = data.pieces.partition_point(|p| p.1 <= address);
+            if let Some(&(start, _, owner)) = data.pieces.get(i)
+                && start <= address
+            {
+                return data.packages.get(owner as usize).map(String::as_str);
+            }
+        }
+        let i = symbols.partition_point(|s| s.1 <= address);
+        let &(start, _, index) = symbols.get(i)?;
+        (start <= address).then(|| names.get(index).map(|n| n.unit.as_str()))?
+    };
+    let word = u64::from(target.ptr_size);
+    let layout_of = crate::go::Layout {
+        big_endian: target.big_endian,
+        ptr_size: target.ptr_size,
+    };
+    let mut regions = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        let entry = if section.raw_name.starts_with(".rela") {
+            3 * word
+        } else if section.raw_name.starts_with(".rel.") || section.raw_name == ".rel" {
+            2 * word
+        } else {
+            continue;
+        };
+        if section.shipped == 0 || section.vm_size == 0 {
+            continue;
+        }
+        let mut bytes: HashMap<&str, u64> = HashMap::new();
+        let count = (section.data.len() as u64 / entry).min(MAX_RELOCATIONS as u64);
+        for i in 0..count {
+            let Some(patched) = usize::try_from(i * entry)
+                .ok()
+                .and_then(|at| layout_of.word(section.data, at))
+            else {
+                break;
+            };
+            if let Some(unit) = owner(patched) {
+                *bytes.entry(unit).or_default() += entry;
+            }
+        }
+        let mut charges: Vec<(String, u64)> =
+            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        regions.push(Region {
+            section: index,
+            ranges: vec![(
+                section.address,
+                section.address.saturating_add(section.shipped),
+            )],
+            charges,
+        });
+    }
+    regions
+}
+
+/// The runtime data pieces grouped by section: one region per section.
+fn regions_of(layout: &Layout<'_>, data: &go::RuntimeDataSplit) -> Vec<Region> {
+    /// A section's ranges, and bytes per owner.
+    type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
+    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
+    let mut current: Option<usize> = None;
+    for &(start, end, owner) in &data.pieces {
+        let fits = |i: usize| {
+            let s = &layout.sections[i];
+            s.contains(start) && end <= s.address.saturating_add(s.extent())
+        };
+        let section = match current.filter(|&i| fits(i)) {
+            Some(i) => i,
+            None => match section_of(layout, start, end - start) {
+                Some(i) => i,
+                None => continue,
+            },
+        };
+        current = Some(section);
+        let entry = by_section.entry(section).or_default();
+        match entry.0.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => entry.0.push((start, end)),
+        }
+        *entry.1.entry(owner).or_default() += end - start;
+    }
+    let mut regions: Vec<Region> = by_section
+        .into_iter()
+        .map(|(section, (ranges, bytes))| {
+            let mut charges: Vec<(String, u64)> = bytes
+                .into_iter()
+                .filter_map(|(owner, n)| Some((data.packages.get(owner as usize)?.clone(), n)))
+                .collect();
+            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            Region {
+                section,
+                ranges,
+                charges,
+            }
+        })
+        .collect();
+    regions.sort_by_key(|r| r.section);
+    regions
+}
+
+/// Set each Go package unit's module path and version from the build
+/// info's main module and `dep` lines (the longest module path that is the
+/// package path or a prefix of it ending at a `/`). Standard library
+/// packages have no module.
+pub(crate) fn set_modules(units: &mut [Unit], build: &GoBuildInfo) {
+    let mut modules: Vec<(&str, &str)> = build
+        .deps
+        .iter()
+        .chain(build.main.iter())
+        .map(|m| {
+            // A replaced module's code comes from the replacement, but the
+            // import paths stay those of the original.
+            let version = m.replace.as_ref().map_or(m.version.as_str(), |r| {
+                if r.version.is_empty() {
+                    m.version.as_str()
+                } else {
+                    r.version.as_str()
+                }
+            });
+            (m.path.as_str(), version)
+        })
+        .collect();
+    // Longest first, so the first match is the longest.
+    modules.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(b.0)));
+    for unit in units.iter_mut().filter(|u| u.kind == UnitKind::Package) {
+        let path = go::unescape_package(&unit.name).into_owned();
+        let module = modules.iter().find(|(module, _)| {
+            path == *module
+                || (path.starts_with(module) && path.as_bytes().get(module.len()) == Some(&b'/'))
+        });
+        if let Some((module, version)) = module {
+            unit.module = Some((*module).to_owned());
+            unit.version = Some((*version).to_owned());
+        } else if path == "main"
+            && let Some(main) = &build.main
+        {
+            unit.module = Some(main.path.clone());
+            unit.version = Some(main.version.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::GoModule;
+
+    fn package(name: &str) -> Unit {
+        Unit {
+            name: name.into(),
+            kind: UnitKind::Package,
+            size: 1,
+            symbols: 1,
+            version: None,
+            module: None,
+        }
+    }
+
+    fn module(path: &str, version: &str) -> GoModule {
+        GoModule {
+            path: path.into(),
+            version: version.into(),
+            sum: None,
+            replace: None,
+        }
+    }
+
+    #[test]
+    fn wasm_names_are_mangled_as_go_writes_them() {
+        assert_eq!(
+            wasm_mangled("net/http.(*conn).serve"),
+            "net_http.__conn_.serve"
+        );
+        assert_eq!(wasm_mangled("main.main"), "main.main");
+    }
+
+    #[test]
+    fn wasm_segments_are_read_up_to_the_first_malformed_one() {
+        // Two active segments (i32.const 16 and 0x1000), one passive, then junk.
+        let data = [
+            4, 0, 0x41, 16, 0x0b, 2, 0xaa, 0xbb, 0, 0x41, 0x80, 0x20, 0x0b, 1, 0xcc, 1, 1, 0xdd, 0,
+            0x42,
+        ];
+        assert_eq!(
+            wasm_segments(&data),
+            [
+                Segment {
+                    address: 16,
+                    offset: 6,
+                    len: 2
+                },
+                Segment {
+                    address: 0x1000,
+                    offset: 14,
+                    len: 1
+                },
+            ]
+        );
+        assert_eq!(wasm_segments(&[0xff]), []);
+    }
+
+    #[test]
+    fn packages_take_the_longest_module_path_that_contains_them() {
+        let build = GoBuildInfo {
+            go_version: "go1.22.1".into(),
+            path: Some("example.com/app".into()),
+            main: Some(module("example.com/app", "(devel)")),
+            deps: vec![
+                module("golang.org/x/net", "v0.23.0"),
+                module("golang.org/x/net/http2x", "v1.0.0"),
+                module("gopkg.in/yaml.v3", "v3.0.1"),
+            ],
+            settings: Vec::new(),
+        };
+        let mut units = vec![
+            package("golang.org/x/net/http2"),
+            package("golang.org/x/net/http2x/h"),
+            package("golang.org/x/netfoo"),
+            package("gopkg.in/yaml%2ev3"),
+            package("main"),
+            package("net/http"),
+        ];
+        set_modules(&mut units, &build);
+        let got: Vec<(Option<&str>, Option<&str>)> = units
+            .iter()
+            .map(|u| (u.module.as_deref(), u.version.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("golang.org/x/net"), Some("v0.23.0")),
+                (Some("golang.org/x/net/http2x"), Some("v1.0.0")),
+                (None, None),
+                (Some("gopkg.in/yaml.v3"), Some("v3.0.1")),
+                (Some("example.com/app"), Some("(devel)")),
+                (None, None),
+            ]
+        );
+    }
+}

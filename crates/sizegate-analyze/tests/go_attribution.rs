@@ -1,0 +1,296 @@
+//! Go attribution in depth on real binaries built during the test run from
+//! `tests/fixtures/go`: the pclntab split between packages, function sizes
+//! from the pc tables (checked against `go tool nm -size` on the unstripped
+//! build), and module versions on the package units.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod go_support;
+
+use std::collections::HashMap;
+
+use go_support::{Binary, Variant, build, nm_text_symbols};
+use sizegate_analyze::go::{PCLNTAB_HEADER, package_of, split_pclntab};
+use sizegate_analyze::{Options, Report, analyze};
+
+const PLAIN: Variant = Variant::native("plain", &[]);
+const SMALL: Variant = Variant::native("small", &["-ldflags=-s -w -X main.version=1.2.3"]);
+
+fn report_of(variant: Variant) -> Report {
+    let path = build(variant);
+    let bytes = std::fs::read(&path).unwrap();
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    analyze(variant.name, &bytes, &options)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+fn unit_size(report: &Report, name: &str) -> u64 {
+    report
+        .units
+        .iter()
+        .find(|u| u.name == name)
+        .map_or(0, |u| u.size)
+}
+
+#[test]
+fn pclntab_bytes_are_split_between_the_packages_of_their_functions() {
+    let binary = Binary::read(&build(SMALL));
+    let (sections, target) = binary.sections();
+    let split = split_pclntab(&sections, target).expect("a Go 1.18+ pclntab");
+    let section = sections.iter().find(|s| s.name == ".gopclntab").unwrap();
+    // Every byte of the section is charged once.
+    let total: u64 = split.by_package.iter().map(|p| p.1).sum();
+    assert_eq!(total, section.data.len() as u64);
+    assert_eq!(split.size, total);
+    let share = |name: &str| {
+        split
+            .by_package
+            .iter()
+            .find(|p| p.0 == name)
+            .map_or(0, |p| p.1)
+    };
+    // The shared rest (header, end entry) is tiny, and named.
+    let header = share(PCLNTAB_HEADER);
+    assert!(
+        header > 0 && header * 200 < total,
+        "header {header} of {total}"
+    );
+    // runtime keeps its own share only: the other packages hold theirs.
+    for package in ["main", "fmt", "os", "example.com/dotted%2ev2"] {
+        assert!(share(package) > 0, "{package} has no pclntab bytes");
+    }
+    assert!(share("runtime") < total * 3 / 4, "{:?}", split.by_package);
+
+    // In the report: the pclntab no longer sits in one unit, and units
+    // still sum to the shipped size.
+    let report = report_of(SMALL);
+    let sum: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(sum, report.sizes.shipped);
+    assert_eq!(unit_size(&report, PCLNTAB_HEADER), header);
+    let text_of = |unit: &str| -> u64 {
+        report
+            .symbols
+            .iter()
+            .filter(|s| s.unit == unit && s.section == ".text")
+            .map(|s| s.size)
+            .sum()
+    };
+    // fmt's unit holds its code and pclntab share, and its type data too.
+    assert!(unit_size(&report, "fmt") > text_of("fmt") + share("fmt"));
+}
+
+#[test]
+fn stripped_per_package_text_equals_go_tool_nm_on_the_unstripped_build() {
+    let report = report_of(SMALL);
+    let mut ours: HashMap<String, u64> = HashMap::new();
+    for symbol in report.symbols.iter().filter(|s| s.section == ".text") {
+        *ours.entry(symbol.unit.clone()).or_default() += symbol.size;
+    }
+    let mut truth: HashMap<String, u64> = HashMap::new();
+    // Names without a package (assembly entry points) are charged to
+    // `[C]`-like units by the analyzer: compare packages only.
+    for symbol in nm_text_symbols(&build(PLAIN)) {
+        let package = package_of(&symbol.name);
+        if !package.starts_with('[') {
+            *truth.entry(package.to_owned()).or_default() += symbol.size;
+        }
+    }
+    let mut largest: Vec<(&String, &u64)> = truth.iter().collect();
+    largest.sort_by(|a, b| b.1.cmp(a.1));
+    assert!(largest.len() >= 20, "only {} packages", largest.len());
+    for (package, &expected) in largest.into_iter().take(20) {
+        let got = ours.get(package).copied().unwrap_or(0);
+        let off = got.abs_diff(expected) as f64 / expected as f64;
+        assert!(
+            off <= 0.005,
+            "{package}: {got} bytes of .text, go tool nm says {expected}"
+        );
+    }
+    // The alignment between functions is a padding unit of its own.
+    assert!(unit_size(&report, "[.text padding]") > 0);
+    assert_eq!(unit_size(&report, "[.text unattributed]"), 0);
+}
+
+#[test]
+fn package_units_carry_their_module_and_version() {
+    let report = report_of(PLAIN);
+    let unit = |name: &str| report.units.iter().find(|u| u.name == name).unwrap();
+    let dotted = unit("example.com/dotted%2ev2");
+    assert_eq!(dotted.module.as_deref(), Some("example.com/dotted.v2"));
+    assert!(dotted.version.is_some());
+    let main = unit("main");
+    assert_eq!(main.module.as_deref(), Some("example.com/app"));
+    assert_eq!(unit("fmt").module, None);
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn truncated_and_corrupted_tables_give_a_partial_split_or_none() {
+    let binary = Binary::read(&build(SMALL));
+    let (sections, target) = binary.sections();
+    let pclntab = sections
+        .iter()
+        .position(|s| s.name == ".gopclntab")
+        .unwrap();
+    let full = sections[pclntab].data;
+    // Cut the table at many points: a split, when there is one, still
+    // covers exactly the bytes left.
+    for cut in (0..full.len()).step_by(full.len() / 97 + 1) {
+        let mut cut_sections = sections.clone();
+        cut_sections[pclntab].data = &full[..cut];
+        if let Some(split) = split_pclntab(&cut_sections, target) {
+            let total: u64 = split.by_package.iter().map(|p| p.1).sum();
+            assert_eq!(total, cut as u64);
+        }
+        let _ = sizegate_analyze::go::split_runtime_data(&cut_sections, target, None);
+    }
+    // Random bytes in the type data and the tables that lead to it (which
+    // makes cycles and pointers out of the file): the walk ends quickly.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..8 {
+        let mut copies: Vec<Vec<u8>> = sections.iter().map(|s| s.data.to_vec()).collect();
+        for (copy, section) in copies.iter_mut().zip(&sections) {
+            if matches!(
+                section.name,
+                ".rodata" | ".noptrdata" | ".typelink" | ".itablink"
+            ) && !copy.is_empty()
+            {
+                for _ in 0..copy.len() / 64 {
+                    let at = (xorshift(&mut state) as usize) % copy.len();
+                    copy[at] = xorshift(&mut state) as u8;
+                }
+            }
+        }
+        let corrupted: Vec<_> = sections
+            .iter()
+            .zip(&copies)
+            .map(|(s, data)| sizegate_analyze::go::GoSection { data, ..*s })
+            .collect();
+        let started = std::time::Instant::now();
+        let _ = sizegate_analyze::go::split_runtime_data(&corrupted, target, Some("go1.19"));
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "round {round} took too long"
+        );
+    }
+}
+
+#[test]
+fn corrupted_go_binaries_still_give_reports_that_add_up() {
+    let bytes = std::fs::read(build(PLAIN)).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..6 {
+        let mut copy = bytes.clone();
+        // Leave the headers alone, scribble over the rest.
+        for _ in 0..copy.len() / 256 {
+            let at = 4096 + (xorshift(&mut state) as usize) % (copy.len() - 4096);
+            copy[at] = xorshift(&mut state) as u8;
+        }
+        let options = Options {
+            skip_compression: true,
+            ..Options::default()
+        };
+        if let Ok(reports) = analyze("corrupt", &copy, &options) {
+            for report in reports {
+                let units: u64 = report.units.iter().map(|u| u.size).sum();
+                assert_eq!(units, report.sizes.shipped);
+                let sections: u64 = report.sections.iter().map(|s| s.file_size).sum();
+                assert_eq!(sections, report.file.size);
+            }
+        }
+    }
+}
+
+/// Real Go release builds from the npm registry (see
+/// `scripts/fetch-go-artifacts.sh`), fetched once into
+/// `target/test-artifacts/`. `None`, with a message, when they cannot be.
+fn real_build(name: &str) -> Option<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join("target/test-artifacts").join(name);
+    if !path.is_file() {
+        let fetched = std::process::Command::new("bash")
+            .arg(root.join("scripts/fetch-go-artifacts.sh"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !fetched {
+            eprintln!("skipped: {name} could not be fetched from the npm registry");
+            return None;
+        }
+    }
+    std::fs::read(&path).ok()
+}
+
+#[test]
+fn real_release_builds_are_attributed_on_every_format() {
+    for (name, format, bracketed_at_most) in [
+        ("buf-linux-x64", sizegate_analyze::Format::Elf, 0.15),
+        ("buf-darwin-arm64", sizegate_analyze::Format::Macho, 0.15),
+        ("buf-win32-x64.exe", sizegate_analyze::Format::Pe, 0.15),
+        ("esbuild-linux-x64", sizegate_analyze::Format::Elf, 0.15),
+    ] {
+        let Some(bytes) = real_build(name) else {
+            return;
+        };
+        let options = Options {
+            skip_compression: true,
+            ..Options::default()
+        };
+        let report = analyze(name, &bytes, &options).unwrap().remove(0);
+        assert_eq!(report.format, format, "{name}");
+        assert!(report.toolchain.go.is_some(), "{name}: no Go version");
+        let units: u64 = report.units.iter().map(|u| u.size).sum();
+        assert_eq!(units, report.sizes.shipped, "{name}");
+        let packages = report
+            .units
+            .iter()
+            .filter(|u| u.kind == sizegate_analyze::UnitKind::Package)
+            .count();
+        assert!(packages > 100, "{name}: {packages} packages");
+        let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
+        assert!(share <= bracketed_at_most, "{name}: bracketed {share:.3}");
+        // runtime holds its own share only, far from the whole pclntab.
+        let runtime = unit_size(&report, "runtime");
+        assert!(
+            runtime * 10 < report.sizes.shipped,
+            "{name}: runtime {runtime}"
+        );
+        // Units carry their module versions.
+        let versioned = report
+            .units
+            .iter()
+            .filter(|u| u.module.is_some() && u.version.is_some())
+            .count();
+        assert!(versioned > 10, "{name}: {versioned} units with a module");
+    }
+}
+
+#[test]
+fn pie_relocations_are_charged_to_the_owners_of_the_patched_addresses() {
+    const PIE: Variant = Variant::native("pie", &["-buildmode=pie"]);
+    let report = report_of(PIE);
+    let rela = report
+        .sections
+        .iter()
+        .find(|s| s.name == ".rela")
+        .expect("a .rela section");
+    let unattributed = unit_size(&report, "[.rela unattributed]");
+    assert!(
+        unattributed * 4 < rela.file_size,
+        "{unattributed} of {} relocation bytes unattributed",
+        rela.file_size
+    );
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+}
