@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod evaluate;
+pub mod format;
 pub mod input;
 pub mod limits;
 pub mod render;
