@@ -15,9 +15,13 @@ pub mod render;
 pub mod selection;
 pub mod size;
 
-pub use config::{Budget, Config, ConfigError, Glob, MAX_CONFIG_BYTES, UnitBudget};
+pub use config::{
+    Budget, CommentMode, Config, ConfigError, Glob, MAX_CONFIG_BYTES, MinChange, MissingPolicy,
+    UnitBudget,
+};
 pub use evaluate::{
-    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, evaluate,
+    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, UnitGrowth, Verdict,
+    evaluate,
 };
 pub use input::{
     BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
@@ -26,10 +30,11 @@ pub use input::{
 pub use limits::Violation;
 pub use render::{
     CHECK_NAME, CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, COMMENT_MARKER, CheckOutput, RenderContext,
-    render_check, render_comment,
+    render_check, render_comment, render_quiet_comment,
 };
 pub use selection::{
     BaselineCandidates, BaselineCommit, ChosenConfig, ConfigSource, NoBaseline, choose_baseline,
     choose_config,
 };
+pub use format::Units;
 pub use size::{ByteSize, SizeError, parse_size};

@@ -82,7 +82,7 @@ fn each_limit_is_reported_with_its_excess() {
         [
             "9.0 MiB is over max_size 8.0 MiB by 1.0 MiB",
             "grew +5.0 MiB, over max_increase 64.0 KiB by 4.9 MiB",
-            "grew +5.0 MiB (+125.00%), over max_increase_percent 1% (41.0 KiB) by 5.0 MiB",
+            "grew +5.0 MiB (+125%), over max_increase_percent 1% (41.0 KiB) by 5.0 MiB",
             "unit `regex_automata`: 921.6 KiB is over max_size 512.0 KiB by 409.6 KiB",
         ]
     );
@@ -112,6 +112,7 @@ fn unit_increase_counts_a_new_unit_from_zero() {
         m.units.push(sizegate_gate::UnitSize {
             name: "leftpad".into(),
             size: 2 * KIB,
+            version: None,
         });
     }
     let eval = run(&config, Event::Push, vec![target]);
