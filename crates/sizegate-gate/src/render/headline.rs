@@ -215,6 +215,7 @@ fn calm_title(evaluation: &Evaluation, style: Style) -> String {
         0 => String::new(),
         n if n == evaluation.targets.len() => match n {
             1 => "within budget".to_string(),
+            2 => "both targets within budget".to_string(),
             n => format!("all {n} targets within budget"),
         },
         n => format!("{} within budget", plural(n, "target", "targets")),

@@ -218,20 +218,18 @@ fn footer(evaluation: &Evaluation, ctx: &RenderContext) -> String {
 /// cut to `limit` bytes.
 fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> String {
     let intro = view::intro(evaluation);
-    // The budget goes in one legend line when every judged row shares it.
-    let mut budgets = evaluation
+    // The budget goes in one legend line when every judged row shares it;
+    // a budget column only when rows differ.
+    let loud_budgets: Vec<&crate::evaluate::BudgetRef> = evaluation
         .targets
         .iter()
         .filter(|t| !view::is_quiet(t))
-        .map(|t| t.budget.as_ref().map(|b| b.index));
-    let first = budgets.next();
-    let shared = first.is_some() && budgets.all(|b| Some(b) == first);
-    let shared_budget = evaluation
-        .targets
-        .iter()
-        .find_map(|t| t.budget.as_ref())
-        .filter(|_| shared && first.flatten().is_some());
-    let legend = shared_budget.map(|b| {
+        .filter_map(|t| t.budget.as_ref())
+        .collect();
+    let shared = loud_budgets
+        .first()
+        .filter(|first| loud_budgets.iter().all(|b| b.index == first.index));
+    let legend = shared.map(|b| {
         format!(
             "Budget of every row: budget\\[{}\\] for {}: {}.",
             b.index,
@@ -239,7 +237,7 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
             escape::markdown(&b.limits)
         )
     });
-    let show_budget = legend.is_none() && evaluation.targets.iter().any(|t| t.budget.is_some());
+    let show_budget = legend.is_none() && !loud_budgets.is_empty();
 
     let quiet: Vec<_> = evaluation
         .targets
@@ -287,15 +285,17 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
             .chain(&pass_details[..pass_d])
             .collect();
         let notice = (!all).then(|| {
+            let folded = if quiet.is_empty() {
+                String::new()
+            } else {
+                format!(", {quiet_n} of {} unchanged targets", quiet.len())
+            };
             format!(
                 "This report was cut to fit GitHub's size limit: it shows {} of {all_rows} \
-                 changed or failing targets, the details of {} of {}, and {} of {} targets \
-                 within budget. Failing targets come first; the dashboard has everything.",
+                 changed or failing targets, the details of {} of them{folded}. Failing \
+                 targets come first; the dashboard has everything.",
                 rows.len(),
                 details.len(),
-                fail_details.len() + pass_details.len(),
-                quiet_n,
-                quiet.len()
             )
         });
         Body {
