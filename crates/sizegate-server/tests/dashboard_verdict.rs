@@ -19,7 +19,9 @@ use sizegate_server::ServerConfig;
 use sizegate_store::Store;
 use sizegate_store::evaluations::NewEvaluation;
 
-const COMMENT: &str = "## sizegate: 1 target over budget\n<script>alert(1)</script> & more";
+const COMMENT: &str = "<!-- sizegate:comment -->\n## sizegate: `x86_64/app` over budget\n\n\
+    | target | Δ |\n|:---|---:|\n| [`x86_64/app`](https://sizegate.example/t) | +1 B |\n\n\
+    <script>alert(1)</script> & more\n";
 
 async fn start(pool: sqlx::PgPool) -> (TestServer, seed::Seeded) {
     let server = TestServer::start_with(pool, ServerConfig::for_tests(), false).await;
@@ -198,9 +200,23 @@ async fn pull_request_page_shows_the_verdict_of_the_latest_push(pool: sqlx::PgPo
         texts(&page, "#verdict .report-state"),
         ["Report: not posted: no GitHub App configured — this is what would be posted"]
     );
-    // The comment, exactly, escaped, in a collapsed <details>.
-    assert_eq!(texts(&page, "#verdict details:not([open]) pre"), [COMMENT]);
+    // The comment as GitHub shows it: markdown rendered (heading, code,
+    // table, link), raw HTML shown as text, the marker dropped.
+    assert_eq!(
+        texts(&page, "#verdict section.comment h2"),
+        ["sizegate: x86_64/app over budget"]
+    );
+    assert_eq!(
+        texts(&page, "#verdict section.comment table td a code"),
+        ["x86_64/app"]
+    );
+    let comment = texts(&page, "#verdict section.comment").join("");
+    assert!(
+        comment.contains("<script>alert(1)</script> & more"),
+        "{comment}"
+    );
     assert!(!body.contains("<script>alert(1)"), "the comment is escaped");
+    assert!(!body.contains("sizegate:comment"));
 
     // Posting failed, then posted.
     server
