@@ -236,24 +236,26 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         .iter()
         .map(|t| evaluate_target(t, config, metric))
         .collect();
-    targets.extend(input.baseline_only.iter().map(|t| TargetEvaluation {
-        name: t.name.clone(),
-        verdict: Verdict::Missing,
-        head_size: None,
-        baseline_size: Some(t.sizes.get(metric)),
-        baseline: Some(t.commit.clone()),
-        no_baseline: None,
-        budget: None,
-        violations: Vec::new(),
-        unjudged: Vec::new(),
-        error: None,
-        diff: None,
-        advice: Vec::new(),
-        changed: true,
-        units: config
-            .and_then(|c| c.budget_for(&t.name))
-            .map_or(Units::Binary, |(_, b)| b.units),
-        growth: None,
+    targets.extend(input.baseline_only.iter().map(|t| {
+        TargetEvaluation {
+            name: t.name.clone(),
+            verdict: Verdict::Missing,
+            head_size: None,
+            baseline_size: Some(t.sizes.get(metric)),
+            baseline: Some(t.commit.clone()),
+            no_baseline: None,
+            budget: None,
+            violations: Vec::new(),
+            unjudged: Vec::new(),
+            error: None,
+            diff: None,
+            advice: Vec::new(),
+            changed: true,
+            units: config
+                .and_then(|c| c.budget_for(&t.name))
+                .map_or(Units::Binary, |(_, b)| b.units),
+            growth: None,
+        }
     }));
     targets.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.name.cmp(&b.name)));
 

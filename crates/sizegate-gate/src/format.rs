@@ -150,11 +150,7 @@ fn code_span(text: &str, in_table: bool) -> String {
         // A code span of spaces only is shown as is; make it visible.
         return "` `".to_string();
     }
-    let longest_run = inner
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest_run = inner.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     let pad = if inner.starts_with('`') || inner.ends_with('`') {
         " "

@@ -20,9 +20,9 @@ pub use config::{
     UnitBudget,
 };
 pub use evaluate::{
-    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, UnitGrowth, Verdict,
-    evaluate,
+    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, UnitGrowth, Verdict, evaluate,
 };
+pub use format::Units;
 pub use input::{
     BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
     UnitSize,
@@ -36,5 +36,4 @@ pub use selection::{
     BaselineCandidates, BaselineCommit, ChosenConfig, ConfigSource, NoBaseline, choose_baseline,
     choose_config,
 };
-pub use format::Units;
 pub use size::{ByteSize, SizeError, parse_size};

@@ -303,7 +303,10 @@ fn bad_comment_min_change_and_missing_values_say_what_is_allowed() {
         "{}",
         error("missing = \"ignore\"")
     );
-    assert!(error("min_change = \"lots\"").starts_with("sizegate.toml:1: min_change: `lots` is not a size"));
+    assert!(
+        error("min_change = \"lots\"")
+            .starts_with("sizegate.toml:1: min_change: `lots` is not a size")
+    );
     assert!(error("min_change = \"-1%\"").contains("`-1%` is not a percentage"));
     assert!(error("min_change = true").contains("expected a size or a percentage"));
     assert!(error("comennt = \"always\"").contains("did you mean `comment`?"));

@@ -6,7 +6,7 @@ mod support;
 
 use sizegate_analyze::{Change, ChangeStatus};
 use sizegate_gate::{
-    BaselineOnlyTarget, CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, COMMENT_MARKER, Config, Conclusion,
+    BaselineOnlyTarget, CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, COMMENT_MARKER, Conclusion, Config,
     Evaluation, Event, GateInput, HeadState, RenderContext, TargetInput, Verdict, choose_config,
     evaluate, render_check, render_comment, render_quiet_comment,
 };
@@ -134,7 +134,6 @@ fn analysis_failed() -> Evaluation {
     )
 }
 
-
 /// Every target within budget and under `min_change`: the quiet case.
 fn unchanged() -> Evaluation {
     judge(
@@ -170,7 +169,11 @@ fn several_failing() -> Evaluation {
         pr(&[]),
         vec![
             measured("x86_64-unknown-linux-gnu/app", 4 * MIB, 4 * MIB + 100 * KIB),
-            measured("x86_64-unknown-linux-musl/app", 7 * MIB, 8 * MIB + 200 * KIB),
+            measured(
+                "x86_64-unknown-linux-musl/app",
+                7 * MIB,
+                8 * MIB + 200 * KIB,
+            ),
             measured("x86_64-apple-darwin/app", 4 * MIB, 4 * MIB + 50 * KIB),
             measured("x86_64-pc-windows-msvc/app.exe", 4 * MIB, 4 * MIB + 8 * KIB),
         ],
@@ -191,7 +194,11 @@ max_size = "200 kB"
     judge(
         &config(budgets),
         pr(&[]),
-        vec![measured("aarch64-unknown-linux-musl/app", 2 * MIB, 2 * MIB + 10 * KIB)],
+        vec![measured(
+            "aarch64-unknown-linux-musl/app",
+            2 * MIB,
+            2 * MIB + 10 * KIB,
+        )],
     )
 }
 
@@ -270,7 +277,10 @@ fn comment_one_failing_of_many() {
 fn comment_several_failing_names_the_count_and_the_worst_first() {
     let comment = render_comment(&several_failing(), &ctx());
     let heading = comment.lines().nth(1).unwrap();
-    assert!(heading.contains("3 targets over budget, worst `x86_64-unknown-linux-musl/app`"), "{heading}");
+    assert!(
+        heading.contains("3 targets over budget, worst `x86_64-unknown-linux-musl/app`"),
+        "{heading}"
+    );
     insta::assert_snapshot!(comment);
 }
 
@@ -354,17 +364,17 @@ fn comment_analysis_failed_on_push() {
 #[test]
 fn check_titles() {
     let titles: Vec<String> = scenarios()
-    .into_iter()
-    .map(|(name, eval)| {
-        let check = render_check(&eval, &ctx());
-        format!(
-            "{name}: {} {} | {}",
-            serde_json::to_string(&check.status).unwrap(),
-            serde_json::to_string(&check.conclusion).unwrap(),
-            check.title
-        )
-    })
-    .collect();
+        .into_iter()
+        .map(|(name, eval)| {
+            let check = render_check(&eval, &ctx());
+            format!(
+                "{name}: {} {} | {}",
+                serde_json::to_string(&check.status).unwrap(),
+                serde_json::to_string(&check.conclusion).unwrap(),
+                check.title
+            )
+        })
+        .collect();
     insta::assert_snapshot!(titles.join("\n"));
 }
 
@@ -384,13 +394,23 @@ fn check_in_progress_has_no_conclusion() {
 #[test]
 fn names_cannot_break_the_table_or_inject_html() {
     let name = "evil|target <img src=x onerror=alert(1)> `x` @octocat";
-    let eval = judge(&config(BUDGETS), pr(&[]), vec![measured(name, MIB, 2 * MIB)]);
+    let eval = judge(
+        &config(BUDGETS),
+        pr(&[]),
+        vec![measured(name, MIB, 2 * MIB)],
+    );
     let comment = render_comment(&eval, &ctx());
     // The name is shown as code: no tag, no mention, no link.
     let html = to_html(&comment);
     assert!(!html.contains("<img"), "{html}");
-    assert!(html.contains("<code>evil|target &lt;img src=x onerror=alert(1)&gt; `x` @octocat</code>"), "{html}");
-    let row = comment.lines().find(|l| l.starts_with("| [``evil")).unwrap();
+    assert!(
+        html.contains("<code>evil|target &lt;img src=x onerror=alert(1)&gt; `x` @octocat</code>"),
+        "{html}"
+    );
+    let row = comment
+        .lines()
+        .find(|l| l.starts_with("| [``evil"))
+        .unwrap();
     // 8 cell borders, none of them from the name.
     let borders = row
         .match_indices('|')
@@ -493,7 +513,10 @@ fn a_truncated_comment_cuts_passing_parts_before_failing_details() {
     assert!(comment.contains("This report was cut to fit"));
     // Every failing target keeps its row...
     for i in (0..500).step_by(10) {
-        assert!(comment.contains(&format!("[`x86_64-linux-{i:03}/app`]")), "row {i}");
+        assert!(
+            comment.contains(&format!("[`x86_64-linux-{i:03}/app`]")),
+            "row {i}"
+        );
     }
     // ...and the details shown are failing targets' only.
     let summaries: Vec<&str> = comment
@@ -578,7 +601,11 @@ fn every_snapshot_renders_as_commonmark_without_visible_escapes() {
         let comment = render_comment(&eval, &ctx());
         let summary = render_check(&eval, &ctx()).summary;
         let quiet = render_quiet_comment(&eval, &ctx());
-        for (what, markdown) in [("comment", &comment), ("check", &summary), ("quiet", &quiet)] {
+        for (what, markdown) in [
+            ("comment", &comment),
+            ("check", &summary),
+            ("quiet", &quiet),
+        ] {
             for text in visible_text(markdown) {
                 assert!(
                     !text.contains('`') && !text.contains('\\'),
@@ -602,7 +629,10 @@ fn every_snapshot_renders_as_commonmark_without_visible_escapes() {
 fn the_check_title_is_one_plain_line() {
     for (name, eval) in scenarios() {
         let title = render_check(&eval, &ctx()).title;
-        assert!(!title.contains('\n') && !title.contains('`'), "{name}: {title}");
+        assert!(
+            !title.contains('\n') && !title.contains('`'),
+            "{name}: {title}"
+        );
         assert!(title.len() < 1000, "{name}");
     }
 }

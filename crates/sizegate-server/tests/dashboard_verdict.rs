@@ -12,8 +12,8 @@ use common::seed::{self, X86};
 use scraper::{Html, Selector};
 use sizegate_analyze::{Metric, human};
 use sizegate_gate::{
-    BaselineCommit, BudgetRef, CheckStatus, Conclusion, ConfigSource, Evaluation, TargetEvaluation,
-    Verdict, Violation,
+    BaselineCommit, BudgetRef, CheckStatus, CommentMode, Conclusion, ConfigSource, Evaluation,
+    MissingPolicy, TargetEvaluation, Units, Verdict, Violation,
 };
 use sizegate_server::ServerConfig;
 use sizegate_store::Store;
@@ -56,12 +56,16 @@ fn target(
             index: 0,
             target: name.to_owned(),
             limits: "≤ 1.2 MiB".to_owned(),
+            max_increase_percent: None,
         }),
         violations,
         unjudged: Vec::new(),
         error: None,
         diff: None,
         advice: Vec::new(),
+        changed: true,
+        units: Units::Binary,
+        growth: None,
     }
 }
 
@@ -113,6 +117,8 @@ async fn save(
         config_source: ConfigSource::Baseline,
         metric: Metric::Shipped,
         pull_request: commit.pr_number.map(|n| n as u64),
+        comment_mode: CommentMode::OnChange,
+        missing_policy: MissingPolicy::Neutral,
         targets,
     };
     store

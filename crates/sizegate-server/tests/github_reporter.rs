@@ -338,7 +338,11 @@ async fn a_pull_request_without_news_gets_a_check_and_no_new_comment(pool: sqlx:
     wait_report(&setup, &sha(3), posted).await;
     let comments = setup.github.comments(OWNER, NAME, PR);
     assert_eq!(comments.len(), 1);
-    assert!(comments[0].body.contains("max_increase"), "{}", comments[0].body);
+    assert!(
+        comments[0].body.contains("max_increase"),
+        "{}",
+        comments[0].body
+    );
 
     // Back to the baseline's size: the same comment says so in one line.
     upload(&setup, &sha(4), Some(PR), 2000).await;

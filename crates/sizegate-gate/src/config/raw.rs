@@ -211,16 +211,16 @@ impl<'de> Deserialize<'de> for RawMinChange {
             Ok(Written::Bytes(bytes)) => Ok(RawMinChange(MinChange::Bytes(ByteSize(bytes)))),
             Ok(Written::Text(text)) => match text.trim().strip_suffix('%') {
                 Some(number) => match number.trim().parse::<f64>() {
-                    Ok(p) if p.is_finite() && p >= 0.0 => {
-                        Ok(RawMinChange(MinChange::Percent(p)))
-                    }
+                    Ok(p) if p.is_finite() && p >= 0.0 => Ok(RawMinChange(MinChange::Percent(p))),
                     _ => Err(de::Error::custom(format_args!(
                         "`{text}` is not a percentage; {EXPECTED}"
                     ))),
                 },
                 None => parse_size(&text)
                     .map(|bytes| RawMinChange(MinChange::Bytes(bytes)))
-                    .map_err(|e| de::Error::custom(format_args!("{e}; or a percentage such as \"0.5%\""))),
+                    .map_err(|e| {
+                        de::Error::custom(format_args!("{e}; or a percentage such as \"0.5%\""))
+                    }),
             },
             Err(_) => Err(de::Error::custom(EXPECTED)),
         }

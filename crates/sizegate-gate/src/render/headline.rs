@@ -55,11 +55,7 @@ pub(crate) fn worst(evaluation: &Evaluation) -> Option<(&TargetEvaluation, &Viol
 /// target before its increase limits, those before unit limits; then the
 /// one furthest over.
 pub(crate) fn worst_violation(target: &TargetEvaluation) -> Option<&Violation> {
-    target
-        .violations
-        .iter()
-        .rev()
-        .max_by_key(|v| severity(v))
+    target.violations.iter().rev().max_by_key(|v| severity(v))
 }
 
 fn severity(violation: &Violation) -> (u8, u64) {
@@ -72,7 +68,11 @@ fn severity(violation: &Violation) -> (u8, u64) {
 }
 
 /// `name: 9.0 MiB > max_size 8.0 MiB (+5.0 MiB, +125%)`.
-pub(crate) fn broken_limit(target: &TargetEvaluation, violation: &Violation, style: Style) -> String {
+pub(crate) fn broken_limit(
+    target: &TargetEvaluation,
+    violation: &Violation,
+    style: Style,
+) -> String {
     let units = target.units;
     let name = style.name(&target.name);
     let change = match (target.delta(), target.baseline_size) {
@@ -178,7 +178,11 @@ pub(crate) fn title(evaluation: &Evaluation, style: Style) -> String {
         ));
     }
     if !missing.is_empty() {
-        let names: Vec<String> = missing.iter().take(3).map(|t| style.name(&t.name)).collect();
+        let names: Vec<String> = missing
+            .iter()
+            .take(3)
+            .map(|t| style.name(&t.name))
+            .collect();
         let more = missing.len().saturating_sub(names.len());
         parts.push(format!(
             "{} missing: {}{}",
@@ -250,7 +254,8 @@ fn calm_title(evaluation: &Evaluation, style: Style) -> String {
             plural(no_baseline, "target", "targets")
         ));
     }
-    let unjudged = evaluation.count(Verdict::Neutral) - no_baseline.min(evaluation.count(Verdict::Neutral));
+    let unjudged =
+        evaluation.count(Verdict::Neutral) - no_baseline.min(evaluation.count(Verdict::Neutral));
     if unjudged > 0 {
         parts.push(format!(
             "{} without a budget",

@@ -250,8 +250,7 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
         .iter()
         .filter(|t| !view::is_quiet(t))
         .collect();
-    let (failing, passing): (Vec<_>, Vec<_>) =
-        loud.iter().partition(|t| view::is_failing(t));
+    let (failing, passing): (Vec<_>, Vec<_>) = loud.iter().partition(|t| view::is_failing(t));
     let rows_of = |targets: &[&&crate::evaluate::TargetEvaluation]| -> Vec<Row> {
         targets.iter().map(|t| view::row(t, ctx)).collect()
     };

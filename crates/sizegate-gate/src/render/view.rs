@@ -8,7 +8,9 @@ use sizegate_analyze::{Advice, Cause, Change, Metric};
 use super::RenderContext;
 use super::escape::{html, markdown, markdown_with_code, url_path};
 use crate::evaluate::{Evaluation, TargetEvaluation, UnitGrowth, Verdict};
-use crate::format::{Units, change_percent, change_percent_against, code, code_in_table, delta, size};
+use crate::format::{
+    Units, change_percent, change_percent_against, code, code_in_table, delta, size,
+};
 use crate::limits::Violation;
 
 /// One line of the summary table.
@@ -251,11 +253,12 @@ fn short(violation: &Violation, units: Units) -> String {
 
 /// One sentence: which limit, and by how much.
 fn describe(violation: &Violation, units: Units) -> String {
-    let of = |unit: Option<&str>| unit.map(|u| format!("unit {}: ", code(u))).unwrap_or_default();
+    let of = |unit: Option<&str>| {
+        unit.map(|u| format!("unit {}: ", code(u)))
+            .unwrap_or_default()
+    };
     match violation {
-        Violation::MaxSize {
-            limit, size: s, ..
-        } => format!(
+        Violation::MaxSize { limit, size: s, .. } => format!(
             "{}{} is over `max_size` {} by {}",
             of(violation.unit()),
             size(*s, units),
@@ -356,7 +359,13 @@ pub(crate) fn details(
     let (tables, causes) = match &target.diff {
         Some(diff) => (
             vec![
-                change_table("Units (crates, packages)", &diff.units, ctx.top, false, units),
+                change_table(
+                    "Units (crates, packages)",
+                    &diff.units,
+                    ctx.top,
+                    false,
+                    units,
+                ),
                 change_table(
                     "Symbols",
                     &diff.symbols,

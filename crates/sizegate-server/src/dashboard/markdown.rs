@@ -23,8 +23,8 @@ const ALLOWED_TAGS: [&str; 6] = [
 pub(super) fn comment_html(markdown: &str) -> String {
     let mut in_image = 0usize;
     let mut unsafe_links = Vec::new();
-    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| {
-        match event {
+    let events =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| match event {
             Event::Html(raw) | Event::InlineHtml(raw) => sanitize_html(raw),
             Event::Start(Tag::Image { .. }) => {
                 in_image += 1;
@@ -58,8 +58,7 @@ pub(super) fn comment_html(markdown: &str) -> String {
                 _ => Some(Event::End(TagEnd::Link)),
             },
             other => Some(other),
-        }
-    });
+        });
     let mut out = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut out, events);
     out
@@ -137,7 +136,10 @@ mod tests {
         assert!(!html.contains("javascript:"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<details open>"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
         assert!(html.contains("<code>&lt;script&gt;</code>"), "{html}");
     }
 }
