@@ -82,21 +82,23 @@ pub fn change_percent(delta: i64, base: u64) -> Option<String> {
 /// Like [`change_percent`], but written with more digits when two would
 /// make a change over `limit` look equal to it (`+1.004%` against `1%`).
 pub fn change_percent_against(delta: i64, base: u64, limit: f64) -> Option<String> {
-    if base == 0 {
-        return None;
-    }
-    let value = delta as f64 * 100.0 / base as f64;
+    (base != 0).then(|| percent_against(delta as f64 * 100.0 / base as f64, limit))
+}
+
+/// [`signed_percent`] of `value`, with the digits it takes to differ from
+/// `limit` when it is over it.
+pub fn percent_against(value: f64, limit: f64) -> String {
     let shown = signed_percent(value);
     if value <= limit || shown != format!("+{}", plain_percent(limit)) {
-        return Some(shown);
+        return shown;
     }
     for digits in 3..=6 {
         let more = format!("+{}%", magnitude(value, digits));
         if more != shown {
-            return Some(more);
+            return more;
         }
     }
-    Some(shown)
+    shown
 }
 
 /// `value` (> 0) with `digits` significant digits, trailing zeros dropped;

@@ -4,7 +4,7 @@
 //! the count, worst first. Unrelated targets are never summed.
 
 use crate::evaluate::{CheckStatus, Evaluation, TargetEvaluation, Verdict};
-use crate::format::{change_percent, delta, plain_percent, signed_percent, size};
+use crate::format::{change_percent, delta, percent_against, plain_percent, size};
 use crate::limits::Violation;
 
 /// How names are written: plain in the check title, code spans in markdown.
@@ -139,7 +139,7 @@ pub(crate) fn broken_limit(
             ..
         } => format!(
             "{name}: {} > max_increase_percent +{} ({})",
-            signed_percent(*increase),
+            percent_against(*increase, *limit),
             plain_percent(*limit),
             delta(i64::try_from(*grew).unwrap_or(i64::MAX), units)
         ),
@@ -254,8 +254,11 @@ fn calm_title(evaluation: &Evaluation, style: Style) -> String {
             plural(no_baseline, "target", "targets")
         ));
     }
-    let unjudged =
-        evaluation.count(Verdict::Neutral) - no_baseline.min(evaluation.count(Verdict::Neutral));
+    let unjudged = evaluation
+        .targets
+        .iter()
+        .filter(|t| t.verdict == Verdict::Neutral && t.budget.is_none())
+        .count();
     if unjudged > 0 {
         parts.push(format!(
             "{} without a budget",

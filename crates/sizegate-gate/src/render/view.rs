@@ -282,7 +282,7 @@ fn describe(violation: &Violation, units: Units) -> String {
         } => format!(
             "grew {} ({}), over `max_increase_percent` {} ({}) by {}",
             delta(i64::try_from(*grew).unwrap_or(i64::MAX), units),
-            crate::format::signed_percent(*increase),
+            crate::format::percent_against(*increase, *limit),
             crate::format::plain_percent(*limit),
             size(*allowed, units),
             size(grew.saturating_sub(*allowed), units)
