@@ -344,7 +344,7 @@ fn min_change_decides_what_counts_as_changed() {
     let eval = run(
         &loose,
         pr(&[]),
-        vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 60 * KIB)],
+        vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 30 * KIB)],
     );
     assert!(!eval.targets[0].changed);
     assert!(!eval.comment_has_news(), "a pass under min_change says nothing new");
