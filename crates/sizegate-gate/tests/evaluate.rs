@@ -347,7 +347,10 @@ fn min_change_decides_what_counts_as_changed() {
         vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 30 * KIB)],
     );
     assert!(!eval.targets[0].changed);
-    assert!(!eval.comment_has_news(), "a pass under min_change says nothing new");
+    assert!(
+        !eval.comment_has_news(),
+        "a pass under min_change says nothing new"
+    );
 }
 
 #[test]
@@ -364,7 +367,10 @@ fn the_comment_mode_decides_when_there_is_news() {
     assert!(!news("on-change", same(), &[]));
     assert!(!news("on-failure", small(), &[]));
     assert!(news("on-failure", over(), &[]));
-    assert!(news("on-failure", over(), &["size-approved"]), "approved failures still speak");
+    assert!(
+        news("on-failure", over(), &["size-approved"]),
+        "approved failures still speak"
+    );
     // Nothing is said while targets are being measured.
     let pending = vec![pending("x86_64-b/app")];
     assert!(!run(&with("always"), pr(&[]), pending).comment_has_news());

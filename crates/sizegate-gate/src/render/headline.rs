@@ -195,10 +195,10 @@ pub(crate) fn title(evaluation: &Evaluation, style: Style) -> String {
             }
         ));
     }
-    if evaluation.approved {
-        if let Some(label) = &evaluation.approve_label {
-            parts.push(format!("approved by label {}", style.name(label)));
-        }
+    if evaluation.approved
+        && let Some(label) = &evaluation.approve_label
+    {
+        parts.push(format!("approved by label {}", style.name(label)));
     }
     if parts.is_empty() {
         parts.push(calm_title(evaluation, style));
