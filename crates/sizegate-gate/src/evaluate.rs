@@ -428,10 +428,10 @@ impl Evaluation {
     /// Whether the comment has something new to say: with
     /// `comment = "always"`, always; with `on-failure`, when the check fails
     /// or a failure is approved; with `on-change` (the default), also when a
-    /// target changed by at least `min_change` against its baseline, is
-    /// missing or failed to analyze. Never while targets are still being
-    /// measured. When it has not, an existing sticky comment becomes one
-    /// line and no new comment is created.
+    /// target changed by at least `min_change` against its baseline, is new
+    /// (no baseline), is missing or failed to analyze. Never while targets
+    /// are still being measured. When it has not, an existing sticky
+    /// comment becomes one line and no new comment is created.
     pub fn comment_has_news(&self) -> bool {
         if self.status == CheckStatus::InProgress {
             return false;
@@ -443,8 +443,9 @@ impl Evaluation {
             CommentMode::OnChange => {
                 failing
                     || self.targets.iter().any(|t| {
+                        // A target without a baseline is new: its first size is news.
                         matches!(t.verdict, Verdict::Fail | Verdict::Error | Verdict::Missing)
-                            || (t.changed && t.baseline_size.is_some())
+                            || (t.changed && t.head_size.is_some())
                     })
             }
         }

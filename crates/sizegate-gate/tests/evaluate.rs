@@ -365,6 +365,14 @@ fn the_comment_mode_decides_when_there_is_news() {
     assert!(news("always", same(), &[]));
     assert!(news("on-change", small(), &[]));
     assert!(!news("on-change", same(), &[]));
+    assert!(
+        news(
+            "on-change",
+            vec![without_baseline("x86_64-a/app", MIB)],
+            &[]
+        ),
+        "a new target is news"
+    );
     assert!(!news("on-failure", small(), &[]));
     assert!(news("on-failure", over(), &[]));
     assert!(

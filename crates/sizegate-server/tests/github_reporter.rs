@@ -287,13 +287,9 @@ async fn a_matrix_of_targets_gets_one_comment_and_one_check(pool: sqlx::PgPool) 
         .enumerate()
         .map(|(i, t)| (*t, vec![b'a' + i as u8; 1000 + i]))
         .collect();
-    // `comment = "always"`: these targets have no baseline, which alone
-    // would not make a comment.
-    let mut meta = meta(&sha(7), Some(PR));
-    meta["config"] = json!(format!("comment = \"always\"\n{CONFIG}"));
     let (status, body) = setup
         .server
-        .upload(Some(&setup.token), &meta, &artifacts)
+        .upload(Some(&setup.token), &meta(&sha(7), Some(PR)), &artifacts)
         .await;
     assert_eq!(status, 202, "{body}");
     setup.server.wait_complete(REPO, &sha(7)).await;

@@ -81,8 +81,8 @@ pub struct Budget {
 pub enum CommentMode {
     /// On every pull request.
     Always,
-    /// When a target changed by at least `min_change`, fails, is missing or
-    /// failed to analyze.
+    /// When a target changed by at least `min_change`, is new (no
+    /// baseline), fails, is missing or failed to analyze.
     #[default]
     OnChange,
     /// Only when the check fails (or a failure is approved by label).
