@@ -3,7 +3,7 @@
 //! number of 0 or more, a label must not be empty.
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor as _};
+use serde::de::{self, Deserializer};
 
 use super::{Budget, Glob, MinChange, UnitBudget};
 use crate::format::Units;

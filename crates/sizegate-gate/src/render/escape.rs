@@ -32,7 +32,7 @@ pub fn markdown_message(text: &str) -> String {
 pub fn markdown_with_code(text: &str) -> String {
     let cut: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
     let pieces: Vec<&str> = cut.split('`').collect();
-    if pieces.len() % 2 == 0 {
+    if pieces.len().is_multiple_of(2) {
         return markdown_message(text);
     }
     let mut out = String::with_capacity(cut.len() + 16);
