@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sizegate_analyze::{Advice, Metric, ReportDiff};
 
-use crate::config::Config;
+use crate::config::{CommentMode, Config, MissingPolicy};
+use crate::format::Units;
 use crate::input::{BaselineState, Event, GateInput, HeadState, TargetInput};
 use crate::limits::{Violation, signed_delta, violations};
 use crate::selection::{BaselineCommit, ConfigSource, NoBaseline};
@@ -28,6 +29,12 @@ pub struct Evaluation {
     pub metric: Metric,
     /// Pull request number, for links.
     pub pull_request: Option<u64>,
+    /// When the comment is created (`comment` in the config).
+    #[serde(default)]
+    pub comment_mode: CommentMode,
+    /// What missing targets do to the check (`missing` in the config).
+    #[serde(default)]
+    pub missing_policy: MissingPolicy,
     /// One entry per target: failures first, then by name.
     pub targets: Vec<TargetEvaluation>,
 }
@@ -135,6 +142,30 @@ pub struct TargetEvaluation {
     pub diff: Option<ReportDiff>,
     /// The analyzer's advice for the head artifact.
     pub advice: Vec<Advice>,
+    /// True when the target changed by at least `min_change` against its
+    /// baseline (or has none to compare with).
+    #[serde(default)]
+    pub changed: bool,
+    /// The units its sizes are written in (those of its budget).
+    #[serde(default)]
+    pub units: Units,
+    /// The unit that grew the most, when one grew.
+    #[serde(default)]
+    pub growth: Option<UnitGrowth>,
+}
+
+/// The unit (crate, Go package) that grew the most in a target, and its
+/// version change when the reports say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitGrowth {
+    /// Unit name.
+    pub name: String,
+    /// Bytes it grew.
+    pub delta: i64,
+    /// Its version at the baseline.
+    pub old_version: Option<String>,
+    /// Its version at the head.
+    pub new_version: Option<String>,
 }
 
 impl TargetEvaluation {
@@ -145,7 +176,7 @@ impl TargetEvaluation {
 }
 
 /// Which `[[budget]]` judged a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BudgetRef {
     /// Index in the file (`budget[i]`).
     pub index: usize,
@@ -153,6 +184,9 @@ pub struct BudgetRef {
     pub target: String,
     /// Its limits, e.g. `≤ 8.0 MiB, ≤ +64.0 KiB`.
     pub limits: String,
+    /// Its `max_increase_percent`, to show a change over it with enough digits.
+    #[serde(default)]
+    pub max_increase_percent: Option<f64>,
 }
 
 impl Evaluation {
@@ -202,19 +236,26 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         .iter()
         .map(|t| evaluate_target(t, config, metric))
         .collect();
-    targets.extend(input.baseline_only.iter().map(|t| TargetEvaluation {
-        name: t.name.clone(),
-        verdict: Verdict::Missing,
-        head_size: None,
-        baseline_size: Some(t.sizes.get(metric)),
-        baseline: Some(t.commit.clone()),
-        no_baseline: None,
-        budget: None,
-        violations: Vec::new(),
-        unjudged: Vec::new(),
-        error: None,
-        diff: None,
-        advice: Vec::new(),
+    targets.extend(input.baseline_only.iter().map(|t| {
+        TargetEvaluation {
+            name: t.name.clone(),
+            verdict: Verdict::Missing,
+            head_size: None,
+            baseline_size: Some(t.sizes.get(metric)),
+            baseline: Some(t.commit.clone()),
+            no_baseline: None,
+            budget: None,
+            violations: Vec::new(),
+            unjudged: Vec::new(),
+            error: None,
+            diff: None,
+            advice: Vec::new(),
+            changed: true,
+            units: config
+                .and_then(|c| c.budget_for(&t.name))
+                .map_or(Units::Binary, |(_, b)| b.units),
+            growth: None,
+        }
     }));
     targets.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.name.cmp(&b.name)));
 
@@ -225,15 +266,20 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         }
         _ => false,
     };
+    let missing_policy = config.map(|c| c.missing).unwrap_or_default();
     let has = |v: Verdict| targets.iter().any(|t| t.verdict == v);
+    let missing_fails = missing_policy == MissingPolicy::Fail && has(Verdict::Missing);
     let (status, conclusion, approved) = if has(Verdict::Pending) {
         (CheckStatus::InProgress, None, false)
-    } else if has(Verdict::Fail) || has(Verdict::Error) {
+    } else if has(Verdict::Fail) || has(Verdict::Error) || missing_fails {
         if labelled {
             (CheckStatus::Completed, Some(Conclusion::Success), true)
         } else {
             (CheckStatus::Completed, Some(Conclusion::Failure), false)
         }
+    } else if has(Verdict::Missing) {
+        // A broken matrix job must not pass silently.
+        (CheckStatus::Completed, Some(Conclusion::Neutral), false)
     } else if has(Verdict::Pass) {
         (CheckStatus::Completed, Some(Conclusion::Success), false)
     } else {
@@ -251,6 +297,8 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         config_source: input.config.source,
         metric,
         pull_request,
+        comment_mode: config.map(|c| c.comment).unwrap_or_default(),
+        missing_policy,
         targets,
     }
 }
@@ -279,12 +327,16 @@ fn evaluate_target(
             index,
             target: b.target.as_str().to_string(),
             limits: b.describe(),
+            max_increase_percent: b.max_increase_percent,
         }),
         violations: Vec::new(),
         unjudged: Vec::new(),
         error: None,
         diff: input.diff.clone(),
         advice: Vec::new(),
+        changed: true,
+        units: budget.map_or(Units::Binary, |(_, b)| b.units),
+        growth: None,
     };
     let head = match &input.head {
         HeadState::Pending => return evaluation,
@@ -295,8 +347,18 @@ fn evaluate_target(
         }
         HeadState::Measured(head) => head,
     };
-    evaluation.head_size = Some(head.sizes.get(metric));
+    let head_size = head.sizes.get(metric);
+    evaluation.head_size = Some(head_size);
     evaluation.advice = head.advice.clone();
+    if let Some(base) = base {
+        let base_size = base.sizes.get(metric);
+        let min_change = config.map_or_else(
+            || Config::default().min_change_bytes(base_size),
+            |c| c.min_change_bytes(base_size),
+        );
+        evaluation.changed = signed_delta(base_size, head_size).unsigned_abs() >= min_change.max(1);
+        evaluation.growth = largest_growth(input, head, base);
+    }
     let Some((_, budget)) = budget else {
         evaluation.verdict = Verdict::Neutral;
         evaluation
@@ -318,4 +380,74 @@ fn evaluate_target(
         Verdict::Pass
     };
     evaluation
+}
+
+/// The unit that grew the most: from the diff when there is one, else from
+/// the unit sizes of both sides.
+fn largest_growth(
+    input: &TargetInput,
+    head: &crate::input::Measurement,
+    base: &crate::input::Measurement,
+) -> Option<UnitGrowth> {
+    let (name, delta) = match &input.diff {
+        Some(diff) => diff
+            .units
+            .iter()
+            .filter(|c| c.delta > 0)
+            .max_by(|a, b| a.delta.cmp(&b.delta).then_with(|| b.name.cmp(&a.name)))
+            .map(|c| (c.name.clone(), c.delta))?,
+        None => head
+            .units
+            .iter()
+            .map(|u| {
+                let before = base
+                    .units
+                    .iter()
+                    .find(|b| b.name == u.name)
+                    .map_or(0, |b| b.size);
+                (u.name.clone(), signed_delta(before, u.size))
+            })
+            .filter(|(_, d)| *d > 0)
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?,
+    };
+    let version = |m: &crate::input::Measurement| {
+        m.units
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| u.version.clone())
+    };
+    Some(UnitGrowth {
+        old_version: version(base),
+        new_version: version(head),
+        name,
+        delta,
+    })
+}
+
+impl Evaluation {
+    /// Whether the comment has something new to say: with
+    /// `comment = "always"`, always; with `on-failure`, when the check fails
+    /// or a failure is approved; with `on-change` (the default), also when a
+    /// target changed by at least `min_change` against its baseline, is new
+    /// (no baseline), is missing or failed to analyze. Never while targets
+    /// are still being measured. When it has not, an existing sticky
+    /// comment becomes one line and no new comment is created.
+    pub fn comment_has_news(&self) -> bool {
+        if self.status == CheckStatus::InProgress {
+            return false;
+        }
+        let failing = self.conclusion == Some(Conclusion::Failure) || self.approved;
+        match self.comment_mode {
+            CommentMode::Always => true,
+            CommentMode::OnFailure => failing,
+            CommentMode::OnChange => {
+                failing
+                    || self.targets.iter().any(|t| {
+                        // A target without a baseline is new: its first size is news.
+                        matches!(t.verdict, Verdict::Fail | Verdict::Error | Verdict::Missing)
+                            || (t.changed && t.head_size.is_some())
+                    })
+            }
+        }
+    }
 }

@@ -94,6 +94,8 @@ pub struct UnitSize {
     pub name: String,
     /// Shipped bytes charged to it.
     pub size: u64,
+    /// The crate or module version, where the binary says so.
+    pub version: Option<String>,
 }
 
 impl Measurement {
@@ -107,6 +109,7 @@ impl Measurement {
                 .map(|u| UnitSize {
                     name: u.name.clone(),
                     size: u.size,
+                    version: u.version.clone(),
                 })
                 .collect(),
             advice: report.advice.clone(),

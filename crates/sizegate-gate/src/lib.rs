@@ -8,16 +8,21 @@
 
 pub mod config;
 pub mod evaluate;
+pub mod format;
 pub mod input;
 pub mod limits;
 pub mod render;
 pub mod selection;
 pub mod size;
 
-pub use config::{Budget, Config, ConfigError, Glob, MAX_CONFIG_BYTES, UnitBudget};
-pub use evaluate::{
-    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, Verdict, evaluate,
+pub use config::{
+    Budget, CommentMode, Config, ConfigError, Glob, MAX_CONFIG_BYTES, MinChange, MissingPolicy,
+    UnitBudget,
 };
+pub use evaluate::{
+    BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, UnitGrowth, Verdict, evaluate,
+};
+pub use format::Units;
 pub use input::{
     BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
     UnitSize,
@@ -25,7 +30,7 @@ pub use input::{
 pub use limits::Violation;
 pub use render::{
     CHECK_NAME, CHECK_SUMMARY_LIMIT, COMMENT_LIMIT, COMMENT_MARKER, CheckOutput, RenderContext,
-    render_check, render_comment,
+    render_check, render_comment, render_quiet_comment,
 };
 pub use selection::{
     BaselineCandidates, BaselineCommit, ChosenConfig, ConfigSource, NoBaseline, choose_baseline,

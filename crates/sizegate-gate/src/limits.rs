@@ -44,6 +44,36 @@ pub enum Violation {
 }
 
 impl Violation {
+    /// How far over its limit, in bytes: what ranks the worst failure.
+    pub fn excess(&self) -> u64 {
+        match self {
+            Violation::MaxSize { limit, size, .. } => size.saturating_sub(*limit),
+            Violation::MaxIncrease {
+                limit, increase, ..
+            } => increase.max(&0).unsigned_abs().saturating_sub(*limit),
+            Violation::MaxIncreasePercent { allowed, grew, .. } => grew.saturating_sub(*allowed),
+        }
+    }
+
+    /// The unit the limit is about, for a `[[budget.unit]]` limit.
+    pub fn unit(&self) -> Option<&str> {
+        match self {
+            Violation::MaxSize { unit, .. } | Violation::MaxIncrease { unit, .. } => {
+                unit.as_deref()
+            }
+            Violation::MaxIncreasePercent { .. } => None,
+        }
+    }
+
+    /// The key of the limit in `sizegate.toml`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Violation::MaxSize { .. } => "max_size",
+            Violation::MaxIncrease { .. } => "max_increase",
+            Violation::MaxIncreasePercent { .. } => "max_increase_percent",
+        }
+    }
+
     /// A few words for a table cell: the limit and the excess, e.g.
     /// `max_size +1.0 MiB` or `regex: max_increase +12.0 KiB`.
     pub fn short(&self) -> String {
@@ -118,8 +148,10 @@ impl Violation {
                 allowed,
                 grew,
             } => format!(
-                "grew {} (+{increase:.2}%), over max_increase_percent {limit}% ({}) by {}",
+                "grew {} ({}), over max_increase_percent {} ({}) by {}",
                 delta(i64::try_from(*grew).unwrap_or(i64::MAX)),
+                crate::format::signed_percent(*increase),
+                crate::format::plain_percent(*limit),
                 size(*allowed),
                 size(grew.saturating_sub(*allowed))
             ),

@@ -122,7 +122,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-struct ByteSizeVisitor;
+pub(crate) struct ByteSizeVisitor;
 
 impl Visitor<'_> for ByteSizeVisitor {
     type Value = ByteSize;

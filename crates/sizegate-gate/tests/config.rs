@@ -47,7 +47,7 @@ max_increase_percent = 2
     assert_eq!(config.budgets[1].max_increase_percent, Some(2.0));
     assert_eq!(
         first.describe(),
-        "≤ 8.0 MiB, ≤ +64.0 KiB, ≤ +1.0%, 1 unit limit"
+        "≤ 8.0 MiB, ≤ +64.0 KiB, ≤ +1%, 1 unit limit"
     );
 }
 
@@ -258,4 +258,56 @@ fn a_mistyped_metric_gets_a_suggestion() {
         "sizegate.toml:1: metric: unknown value `shiped` (did you mean `shipped`?); \
          allowed here: file, vm, shipped, gzip, zstd, debug, symbols"
     );
+}
+
+#[test]
+fn comment_min_change_and_missing_keys() {
+    use sizegate_gate::{CommentMode, MinChange, MissingPolicy, Units};
+    let defaults = Config::parse("", "sizegate.toml").unwrap();
+    assert_eq!(defaults.comment, CommentMode::OnChange);
+    assert_eq!(defaults.missing, MissingPolicy::Neutral);
+    assert_eq!(defaults.min_change, None);
+    // 1 KiB or 0.1%, whichever is larger.
+    assert_eq!(defaults.min_change_bytes(100 * 1024), 1024);
+    assert_eq!(defaults.min_change_bytes(10_000_000), 10_000);
+
+    let text = "comment = \"on-failure\"\nmissing = \"fail\"\nmin_change = \"2 KiB\"\n";
+    let config = Config::parse(text, "sizegate.toml").unwrap();
+    assert_eq!(config.comment, CommentMode::OnFailure);
+    assert_eq!(config.missing, MissingPolicy::Fail);
+    assert!(matches!(config.min_change, Some(MinChange::Bytes(b)) if b.bytes() == 2048));
+    assert_eq!(config.min_change_bytes(u64::MAX / 2), 2048);
+
+    let config = Config::parse("comment = \"always\"\nmin_change = \"0.5%\"", "s").unwrap();
+    assert_eq!(config.comment, CommentMode::Always);
+    assert_eq!(config.min_change_bytes(1_000_000), 5_000);
+    let config = Config::parse("min_change = 4096", "s").unwrap();
+    assert_eq!(config.min_change_bytes(1), 4096);
+
+    let decimal = Config::parse("[[budget]]\ntarget = \"*\"\nmax_size = \"8 MB\"\n", "s").unwrap();
+    assert_eq!(decimal.budgets[0].units, Units::Decimal);
+    assert_eq!(decimal.budgets[0].describe(), "≤ 8.0 MB");
+    let binary = Config::parse("[[budget]]\ntarget = \"*\"\nmax_size = \"8 MiB\"\n", "s").unwrap();
+    assert_eq!(binary.budgets[0].units, Units::Binary);
+}
+
+#[test]
+fn bad_comment_min_change_and_missing_values_say_what_is_allowed() {
+    assert_eq!(
+        error("comment = \"on-chnage\""),
+        "sizegate.toml:1: comment: unknown value `on-chnage` (did you mean `on-change`?); \
+         allowed here: always, on-change, on-failure"
+    );
+    assert!(
+        error("missing = \"ignore\"").contains("allowed here: fail, neutral"),
+        "{}",
+        error("missing = \"ignore\"")
+    );
+    assert!(
+        error("min_change = \"lots\"")
+            .starts_with("sizegate.toml:1: min_change: `lots` is not a size")
+    );
+    assert!(error("min_change = \"-1%\"").contains("`-1%` is not a percentage"));
+    assert!(error("min_change = true").contains("expected a size or a percentage"));
+    assert!(error("comennt = \"always\"").contains("did you mean `comment`?"));
 }

@@ -82,7 +82,7 @@ fn each_limit_is_reported_with_its_excess() {
         [
             "9.0 MiB is over max_size 8.0 MiB by 1.0 MiB",
             "grew +5.0 MiB, over max_increase 64.0 KiB by 4.9 MiB",
-            "grew +5.0 MiB (+125.00%), over max_increase_percent 1% (41.0 KiB) by 5.0 MiB",
+            "grew +5.0 MiB (+125%), over max_increase_percent 1% (41.0 KiB) by 5.0 MiB",
             "unit `regex_automata`: 921.6 KiB is over max_size 512.0 KiB by 409.6 KiB",
         ]
     );
@@ -112,6 +112,7 @@ fn unit_increase_counts_a_new_unit_from_zero() {
         m.units.push(sizegate_gate::UnitSize {
             name: "leftpad".into(),
             size: 2 * KIB,
+            version: None,
         });
     }
     let eval = run(&config, Event::Push, vec![target]);
@@ -314,4 +315,88 @@ fn names_match_serde_and_the_github_api() {
     ] {
         assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.as_str());
     }
+}
+
+#[test]
+fn min_change_decides_what_counts_as_changed() {
+    // Default: 1 KiB or 0.1% of the baseline (here 4.2 KB), whichever is larger.
+    let eval = run(
+        &config(BUDGETS),
+        pr(&[]),
+        vec![
+            measured("x86_64-a/app", 4 * MIB, 4 * MIB + 4 * KIB),
+            measured("x86_64-b/app", 4 * MIB, 4 * MIB + 5 * KIB),
+            measured("x86_64-c/app", 4 * MIB, 4 * MIB - 5 * KIB),
+        ],
+    );
+    let changed: Vec<bool> = eval.targets.iter().map(|t| t.changed).collect();
+    assert_eq!(changed, [false, true, true]);
+    assert!(eval.comment_has_news());
+
+    let strict = config(&format!("min_change = 100\n{BUDGETS}"));
+    let eval = run(
+        &strict,
+        pr(&[]),
+        vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 101)],
+    );
+    assert!(eval.targets[0].changed);
+    let loose = config(&format!("min_change = \"5%\"\n{BUDGETS}"));
+    let eval = run(
+        &loose,
+        pr(&[]),
+        vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 30 * KIB)],
+    );
+    assert!(!eval.targets[0].changed);
+    assert!(
+        !eval.comment_has_news(),
+        "a pass under min_change says nothing new"
+    );
+}
+
+#[test]
+fn the_comment_mode_decides_when_there_is_news() {
+    let small = || vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB + 20 * KIB)];
+    let over = || vec![measured("x86_64-a/app", 4 * MIB, 9 * MIB)];
+    let same = || vec![measured("x86_64-a/app", 4 * MIB, 4 * MIB)];
+    let with = |mode: &str| config(&format!("comment = \"{mode}\"\n{BUDGETS}"));
+    let news = |mode: &str, targets, labels: &[&str]| {
+        run(&with(mode), pr(labels), targets).comment_has_news()
+    };
+    assert!(news("always", same(), &[]));
+    assert!(news("on-change", small(), &[]));
+    assert!(!news("on-change", same(), &[]));
+    assert!(
+        news(
+            "on-change",
+            vec![without_baseline("x86_64-a/app", MIB)],
+            &[]
+        ),
+        "a new target is news"
+    );
+    assert!(!news("on-failure", small(), &[]));
+    assert!(news("on-failure", over(), &[]));
+    assert!(
+        news("on-failure", over(), &["size-approved"]),
+        "approved failures still speak"
+    );
+    // Nothing is said while targets are being measured.
+    let pending = vec![pending("x86_64-b/app")];
+    assert!(!run(&with("always"), pr(&[]), pending).comment_has_news());
+}
+
+#[test]
+fn the_largest_growing_unit_carries_its_version_change() {
+    let mut target = measured("x86_64-a/app", 4 * MIB, 4 * MIB + 20 * KIB);
+    if let HeadState::Measured(head) = &mut target.head {
+        head.units[1].version = Some("0.4.9".into());
+    }
+    if let sizegate_gate::BaselineState::Found { measurement, .. } = &mut target.baseline {
+        measurement.units[1].version = Some("0.4.8".into());
+    }
+    let eval = run(&config(BUDGETS), pr(&[]), vec![target]);
+    let growth = eval.targets[0].growth.as_ref().unwrap();
+    assert_eq!(growth.name, "regex_automata");
+    assert_eq!(growth.delta, 10 * KIB as i64);
+    assert_eq!(growth.old_version.as_deref(), Some("0.4.8"));
+    assert_eq!(growth.new_version.as_deref(), Some("0.4.9"));
 }

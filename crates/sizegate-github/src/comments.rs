@@ -37,6 +37,9 @@ pub enum CommentOutcome {
         /// The comment's id.
         id: u64,
     },
+    /// No comment with the marker existed and none was created
+    /// ([`GitHubClient::update_sticky_comment`]).
+    Absent,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +90,36 @@ impl GitHubClient {
             .await;
         self.transport
             .retrying(&what, || {
-                self.upsert_comment_once(repo, issue_number, marker, &body)
+                self.upsert_comment_once(repo, issue_number, marker, &body, true)
+            })
+            .await
+    }
+
+    /// Update the sticky comment of `issue_number` (as
+    /// [`GitHubClient::upsert_sticky_comment`]) only if it exists: a pull
+    /// request with nothing new to say gets no new comment
+    /// ([`CommentOutcome::Absent`]).
+    pub async fn update_sticky_comment(
+        &self,
+        repo: &Repo,
+        issue_number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<CommentOutcome, Error> {
+        if marker.trim().is_empty() {
+            return Err(Error::InvalidRequest(
+                "the sticky comment marker is empty".to_owned(),
+            ));
+        }
+        let body = with_marker(body, marker)?;
+        let what = format!("sticky comment update on {repo}#{issue_number}");
+        let _serialized = self
+            .targets
+            .lock(format!("{}#{issue_number}", repo.key()))
+            .await;
+        self.transport
+            .retrying(&what, || {
+                self.upsert_comment_once(repo, issue_number, marker, &body, false)
             })
             .await
     }
@@ -98,6 +130,7 @@ impl GitHubClient {
         issue_number: u64,
         marker: &str,
         body: &str,
+        create: bool,
     ) -> Result<CommentOutcome, Failure> {
         let payload = json!({ "body": body });
         match self.find_comment(repo, issue_number, marker).await? {
@@ -127,6 +160,7 @@ impl GitHubClient {
                     Err(other) => Err(other),
                 }
             }
+            None if !create => Ok(CommentOutcome::Absent),
             None => {
                 let path = format!(
                     "/repos/{}/{}/issues/{issue_number}/comments",

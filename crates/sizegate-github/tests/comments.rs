@@ -311,3 +311,43 @@ async fn a_comment_deleted_while_we_update_it_is_looked_up_again() {
     );
     assert_eq!(h.fake.comments(OWNER, NAME, 13).len(), 1);
 }
+
+#[tokio::test]
+async fn a_quiet_update_changes_an_existing_comment_and_never_creates_one() {
+    let h = harness().await;
+    let quiet = format!("{MARKER}\n✅ sizegate: no size change");
+    let outcome = h
+        .client
+        .update_sticky_comment(&h.repo, 9, MARKER, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(outcome, CommentOutcome::Absent);
+    assert!(h.fake.comments(OWNER, NAME, 9).is_empty());
+    assert!(
+        h.fake
+            .calls()
+            .iter()
+            .filter(|c| c.path.contains("/comments"))
+            .all(|c| c.method == "GET"),
+        "only the listing was sent"
+    );
+
+    let full = format!("{MARKER}\n## Size report\n+9 KiB");
+    let CommentOutcome::Created { id } = h
+        .client
+        .upsert_sticky_comment(&h.repo, 9, MARKER, &full)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a new comment");
+    };
+    let outcome = h
+        .client
+        .update_sticky_comment(&h.repo, 9, MARKER, &quiet)
+        .await
+        .unwrap();
+    assert_eq!(outcome, CommentOutcome::Updated { id });
+    let comments = h.fake.comments(OWNER, NAME, 9);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].body, quiet);
+}

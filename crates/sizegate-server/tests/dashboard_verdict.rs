@@ -12,14 +12,16 @@ use common::seed::{self, X86};
 use scraper::{Html, Selector};
 use sizegate_analyze::{Metric, human};
 use sizegate_gate::{
-    BaselineCommit, BudgetRef, CheckStatus, Conclusion, ConfigSource, Evaluation, TargetEvaluation,
-    Verdict, Violation,
+    BaselineCommit, BudgetRef, CheckStatus, CommentMode, Conclusion, ConfigSource, Evaluation,
+    MissingPolicy, TargetEvaluation, Units, Verdict, Violation,
 };
 use sizegate_server::ServerConfig;
 use sizegate_store::Store;
 use sizegate_store::evaluations::NewEvaluation;
 
-const COMMENT: &str = "## sizegate: 1 target over budget\n<script>alert(1)</script> & more";
+const COMMENT: &str = "<!-- sizegate:comment -->\n## sizegate: `x86_64/app` over budget\n\n\
+    | target | Δ |\n|:---|---:|\n| [`x86_64/app`](https://sizegate.example/t) | +1 B |\n\n\
+    <script>alert(1)</script> & more\n";
 
 async fn start(pool: sqlx::PgPool) -> (TestServer, seed::Seeded) {
     let server = TestServer::start_with(pool, ServerConfig::for_tests(), false).await;
@@ -54,12 +56,16 @@ fn target(
             index: 0,
             target: name.to_owned(),
             limits: "≤ 1.2 MiB".to_owned(),
+            max_increase_percent: None,
         }),
         violations,
         unjudged: Vec::new(),
         error: None,
         diff: None,
         advice: Vec::new(),
+        changed: true,
+        units: Units::Binary,
+        growth: None,
     }
 }
 
@@ -111,6 +117,8 @@ async fn save(
         config_source: ConfigSource::Baseline,
         metric: Metric::Shipped,
         pull_request: commit.pr_number.map(|n| n as u64),
+        comment_mode: CommentMode::OnChange,
+        missing_policy: MissingPolicy::Neutral,
         targets,
     };
     store
@@ -198,9 +206,23 @@ async fn pull_request_page_shows_the_verdict_of_the_latest_push(pool: sqlx::PgPo
         texts(&page, "#verdict .report-state"),
         ["Report: not posted: no GitHub App configured — this is what would be posted"]
     );
-    // The comment, exactly, escaped, in a collapsed <details>.
-    assert_eq!(texts(&page, "#verdict details:not([open]) pre"), [COMMENT]);
+    // The comment as GitHub shows it: markdown rendered (heading, code,
+    // table, link), raw HTML shown as text, the marker dropped.
+    assert_eq!(
+        texts(&page, "#verdict section.comment h2"),
+        ["sizegate: x86_64/app over budget"]
+    );
+    assert_eq!(
+        texts(&page, "#verdict section.comment table td a code"),
+        ["x86_64/app"]
+    );
+    let comment = texts(&page, "#verdict section.comment").join("");
+    assert!(
+        comment.contains("<script>alert(1)</script> & more"),
+        "{comment}"
+    );
     assert!(!body.contains("<script>alert(1)"), "the comment is escaped");
+    assert!(!body.contains("sizegate:comment"));
 
     // Posting failed, then posted.
     server

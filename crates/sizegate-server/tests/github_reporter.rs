@@ -308,3 +308,48 @@ async fn a_matrix_of_targets_gets_one_comment_and_one_check(pool: sqlx::PgPool) 
     assert_eq!(checks[0].title, report["check_title"].as_str().unwrap());
     setup.server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_pull_request_without_news_gets_a_check_and_no_new_comment(pool: sqlx::PgPool) {
+    let setup = setup(pool).await;
+    upload(&setup, &sha(1), None, 2000).await;
+    wait_report(&setup, &sha(1), posted).await;
+
+    // Same size as the baseline: a check, no comment.
+    upload(&setup, &sha(2), Some(PR), 2000).await;
+    let quiet = wait_report(&setup, &sha(2), posted).await;
+    assert_eq!(quiet["conclusion"], "success", "{quiet}");
+    assert_eq!(setup.github.check_runs(OWNER, NAME, &sha(2)).len(), 1);
+    assert!(setup.github.comments(OWNER, NAME, PR).is_empty());
+    // The dashboard still has the full report.
+    assert!(
+        quiet["comment_markdown"]
+            .as_str()
+            .unwrap()
+            .contains("within budget")
+    );
+
+    // Over budget: the comment is created.
+    upload(&setup, &sha(3), Some(PR), 3000).await;
+    wait_report(&setup, &sha(3), posted).await;
+    let comments = setup.github.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("max_increase"),
+        "{}",
+        comments[0].body
+    );
+
+    // Back to the baseline's size: the same comment says so in one line.
+    upload(&setup, &sha(4), Some(PR), 2000).await;
+    wait_report(&setup, &sha(4), posted).await;
+    let comments = setup.github.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("no size change") && comments[0].body.lines().count() == 2,
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(setup.github.check_runs(OWNER, NAME, &sha(4)).len(), 1);
+    setup.server.stop().await;
+}

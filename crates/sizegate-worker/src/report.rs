@@ -90,15 +90,41 @@ impl Worker {
                 .map_err(|e| e.to_string())?;
             if head.as_deref().is_none_or(|head| head == commit.sha) {
                 let number = u64::try_from(number).map_err(|e| e.to_string())?;
-                github
-                    .upsert_sticky_comment(
-                        &repo,
-                        number,
-                        sizegate_gate::COMMENT_MARKER,
-                        &evaluation.comment_markdown,
-                    )
-                    .await
-                    .map_err(|e| format!("posting the pull request comment failed: {e}"))?;
+                // Quiet by default: with nothing new to say, an existing
+                // comment becomes one line and no comment is created.
+                let judged = serde_json::from_value::<sizegate_gate::Evaluation>(
+                    evaluation.evaluation.clone(),
+                )
+                .ok();
+                let posted = match judged.filter(|e| !e.comment_has_news()) {
+                    Some(quiet) => {
+                        let mut ctx = sizegate_gate::RenderContext::new(
+                            &self.config.public_url,
+                            &commit.owner,
+                            &commit.name,
+                        );
+                        ctx.head_sha = Some(commit.sha.clone());
+                        github
+                            .update_sticky_comment(
+                                &repo,
+                                number,
+                                sizegate_gate::COMMENT_MARKER,
+                                &sizegate_gate::render_quiet_comment(&quiet, &ctx),
+                            )
+                            .await
+                    }
+                    None => {
+                        github
+                            .upsert_sticky_comment(
+                                &repo,
+                                number,
+                                sizegate_gate::COMMENT_MARKER,
+                                &evaluation.comment_markdown,
+                            )
+                            .await
+                    }
+                };
+                posted.map_err(|e| format!("posting the pull request comment failed: {e}"))?;
             }
         }
         let public_url = self.config.public_url.trim_end_matches('/');

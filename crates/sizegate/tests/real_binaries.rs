@@ -371,6 +371,101 @@ fn diff_of_go_binaries_pairs_renumbered_closures() {
     );
 }
 
+/// The pull request comment for a real pair of builds: the test program
+/// gains the `bigdep` crate on one target and over its `max_increase`,
+/// while a second target does not change. With `SIZEGATE_WRITE_EXAMPLE=1`
+/// it is written to `docs/example-comment.md`, which the docs show.
+#[test]
+fn a_real_pull_request_comment() {
+    use sizegate_gate::{
+        BaselineCommit, BaselineState, Config, Event, GateInput, HeadState, Measurement,
+        RenderContext, TargetInput, choose_config, evaluate, render_comment,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path());
+    let without = build_app(dir.path(), false);
+    let with = build_app(dir.path(), true);
+    let report = |path: &Path| -> Report {
+        let text = stdout(&sizegate(&[
+            "analyze",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+            "--top",
+            "0",
+        ]));
+        serde_json::from_str(&text).unwrap()
+    };
+    let (old, new) = (report(&without), report(&with));
+    let config = Config::parse(
+        "approve_label = \"size-approved\"\n\n\
+         [[budget]]\ntarget = \"x86_64-unknown-linux-gnu/*\"\n\
+         max_size = \"2 MiB\"\nmax_increase = \"4 KiB\"\n",
+        "sizegate.toml",
+    )
+    .unwrap();
+    let base_sha = "5e1f00d2c0ffee5e1f00d2c0ffee5e1f00d2c0ff";
+    let target = |name: &str, old: &Report, new: &Report| TargetInput {
+        name: name.to_owned(),
+        head: HeadState::Measured(Measurement::from_report(new)),
+        baseline: BaselineState::Found {
+            commit: BaselineCommit {
+                sha: base_sha.to_owned(),
+                behind: 0,
+            },
+            measurement: Measurement::from_report(old),
+        },
+        diff: Some(sizegate_analyze::diff(old, new)),
+    };
+    let evaluation = evaluate(&GateInput {
+        event: Event::PullRequest {
+            number: 42,
+            labels: Vec::new(),
+        },
+        config: choose_config(Some(&config), None),
+        targets: vec![
+            target("x86_64-unknown-linux-gnu/app", &old, &new),
+            target("x86_64-unknown-linux-gnu/app-lite", &old, &old),
+        ],
+        baseline_only: Vec::new(),
+    });
+    let mut ctx = RenderContext::new("https://sizegate.example.com", "acme", "app");
+    ctx.head_sha = Some("a11ce0ffee5a11ce0ffee5a11ce0ffee5a11ce0f".to_owned());
+    ctx.top = 5;
+    let comment = render_comment(&evaluation, &ctx);
+    println!("{comment}");
+
+    let heading = comment.lines().nth(1).unwrap();
+    assert!(
+        heading.starts_with("### ❌ sizegate: `x86_64-unknown-linux-gnu/app`: +")
+            && heading.contains("> max_increase +4.0 KiB"),
+        "{heading}"
+    );
+    assert!(comment.contains("**To proceed:**") && comment.contains("`size-approved`"));
+    let row = comment
+        .lines()
+        .find(|l| l.starts_with("| [`x86_64-unknown-linux-gnu/app`]"))
+        .unwrap();
+    assert!(row.contains("| `bigdep` +"), "{row}");
+    assert!(comment.contains("1 target within budget"));
+    assert!(comment.contains("https://github.com/acme/app/compare/5e1f00d2"));
+    // `shipped` is measured after stripping: no stripping advice.
+    assert!(!comment.contains("strip"), "{comment}");
+
+    if std::env::var_os("SIZEGATE_WRITE_EXAMPLE").is_some_and(|v| v == "1") {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/example-comment.md");
+        std::fs::write(
+            path,
+            format!(
+                "<!-- Written by `SIZEGATE_WRITE_EXAMPLE=1 cargo nextest run -p sizegate -E \
+                 'test(a_real_pull_request_comment)'`: the comment for a real pair of builds \
+                 of the test program in crates/sizegate/tests/real_binaries.rs. -->\n\n{comment}"
+            ),
+        )
+        .unwrap();
+    }
+}
+
 /// What the worker demands of the analyzer's output holds on real
 /// binaries: the JSON of every symbol fits the cap for the artifact's size,
 /// and the report passes the plausibility checks (the sizegate binary

@@ -108,6 +108,9 @@ impl Locator<'_> {
 const KNOWN_KEYS: &[&str] = &[
     "metric",
     "approve_label",
+    "comment",
+    "min_change",
+    "missing",
     "budget",
     "target",
     "max_size",

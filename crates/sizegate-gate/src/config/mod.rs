@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use sizegate_analyze::Metric;
 use toml::de::{DeTable, DeValue};
 
+use crate::format::{Units, plain_percent};
 use crate::size::ByteSize;
 use locate::Locator;
 pub use locate::{ConfigError, ConfigErrors};
@@ -23,7 +24,14 @@ pub use locate::{ConfigError, ConfigErrors};
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
 
 /// The keys allowed at the top level of the file.
-const TOP_LEVEL_KEYS: [&str; 3] = ["metric", "approve_label", "budget"];
+const TOP_LEVEL_KEYS: [&str; 6] = [
+    "metric",
+    "approve_label",
+    "comment",
+    "min_change",
+    "missing",
+    "budget",
+];
 
 /// A parsed and validated `sizegate.toml`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -32,6 +40,14 @@ pub struct Config {
     pub metric: Metric,
     /// A pull request carrying this label passes even when over budget.
     pub approve_label: Option<String>,
+    /// When the pull request comment is posted (default `on-change`).
+    pub comment: CommentMode,
+    /// The smallest change that counts; below it a target is unchanged.
+    /// `None`: 1 KiB or 0.1% of the baseline, whichever is larger.
+    pub min_change: Option<MinChange>,
+    /// What a target the baseline has and the head lacks does to the check
+    /// (default `neutral`).
+    pub missing: MissingPolicy,
     /// The `[[budget]]` tables, in file order. The first whose `target`
     /// glob matches a target judges it.
     pub budgets: Vec<Budget>,
@@ -51,6 +67,67 @@ pub struct Budget {
     pub max_increase_percent: Option<f64>,
     /// Per-unit (crate, Go package) limits, `[[budget.unit]]`.
     pub unit: Vec<UnitBudget>,
+    /// Units its sizes were written in (`"8 MB"` is decimal): the comment
+    /// writes the sizes of the targets it judges the same way.
+    pub units: Units,
+}
+
+/// `comment = "always" | "on-change" | "on-failure"`: when the sticky pull
+/// request comment is created. An existing comment is always kept up to
+/// date (with a one-line "no size change" when there is nothing to say);
+/// the check run is posted in every case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommentMode {
+    /// On every pull request.
+    Always,
+    /// When a target changed by at least `min_change`, is new (no
+    /// baseline), fails, is missing or failed to analyze.
+    #[default]
+    OnChange,
+    /// Only when the check fails (or a failure is approved by label).
+    OnFailure,
+}
+
+/// `missing = "fail" | "neutral"`: the check's conclusion when a target the
+/// baseline measured was not uploaded for the head commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingPolicy {
+    /// The check fails.
+    Fail,
+    /// The check is `neutral` (not `success`) and names the missing targets.
+    #[default]
+    Neutral,
+}
+
+/// `min_change`: a size (`"2 KiB"`, `4096`) or a percentage of the
+/// baseline (`"0.5%"`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MinChange {
+    /// A number of bytes.
+    Bytes(ByteSize),
+    /// A percentage of the baseline size.
+    Percent(f64),
+}
+
+/// The default `min_change`: 1 KiB or 0.1% of the baseline, whichever is larger.
+pub const DEFAULT_MIN_CHANGE_BYTES: u64 = 1024;
+/// The default `min_change` in percent of the baseline.
+pub const DEFAULT_MIN_CHANGE_PERCENT: f64 = 0.1;
+
+impl Config {
+    /// The smallest change of a target whose baseline weighs `base` bytes
+    /// that counts as a change, in bytes.
+    pub fn min_change_bytes(&self, base: u64) -> u64 {
+        let percent = |p: f64| (base as f64 * p / 100.0).ceil() as u64;
+        match self.min_change {
+            Some(MinChange::Bytes(bytes)) => bytes.bytes(),
+            Some(MinChange::Percent(p)) => percent(p),
+            None => DEFAULT_MIN_CHANGE_BYTES.max(percent(DEFAULT_MIN_CHANGE_PERCENT)),
+        }
+    }
 }
 
 /// One `[[budget.unit]]` table: limits for the units (crates, Go packages)
@@ -123,17 +200,19 @@ impl Budget {
             || self.unit.iter().any(|u| u.max_increase.is_some())
     }
 
-    /// A short description of the limits, e.g. `≤ 8.0 MiB, ≤ +64.0 KiB, ≤ +1.0%`.
+    /// A short description of the limits, e.g. `≤ 8.0 MiB, ≤ +64.0 KiB, ≤ +1%`,
+    /// in the units the budget was written in.
     pub fn describe(&self) -> String {
+        let size = |b: ByteSize| crate::format::size(b.bytes(), self.units);
         let mut parts = Vec::new();
         if let Some(max) = self.max_size {
-            parts.push(format!("≤ {max}"));
+            parts.push(format!("≤ {}", size(max)));
         }
         if let Some(max) = self.max_increase {
-            parts.push(format!("≤ +{max}"));
+            parts.push(format!("≤ +{}", size(max)));
         }
         if let Some(max) = self.max_increase_percent {
-            parts.push(format!("≤ +{max:.1}%"));
+            parts.push(format!("≤ +{}", plain_percent(max)));
         }
         if !self.unit.is_empty() {
             let n = self.unit.len();
@@ -173,6 +252,18 @@ impl Config {
                 },
                 "approve_label" => match locator.deserialize::<raw::Label>(value, name) {
                     Ok(label) => config.approve_label = Some(label.0),
+                    Err(e) => errors.push(e),
+                },
+                "comment" => match locator.deserialize::<CommentMode>(value, name) {
+                    Ok(mode) => config.comment = mode,
+                    Err(e) => errors.push(e),
+                },
+                "missing" => match locator.deserialize::<MissingPolicy>(value, name) {
+                    Ok(policy) => config.missing = policy,
+                    Err(e) => errors.push(e),
+                },
+                "min_change" => match locator.deserialize::<raw::RawMinChange>(value, name) {
+                    Ok(min) => config.min_change = Some(min.0),
                     Err(e) => errors.push(e),
                 },
                 "budget" => match value.get_ref() {

@@ -5,8 +5,9 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::{Budget, Glob, UnitBudget};
-use crate::size::ByteSize;
+use super::{Budget, Glob, MinChange, UnitBudget};
+use crate::format::Units;
+use crate::size::{ByteSize, ByteSizeVisitor, parse_size};
 
 /// `approve_label`: a non-empty string.
 #[derive(Debug)]
@@ -28,8 +29,8 @@ impl<'de> Deserialize<'de> for Label {
 #[serde(deny_unknown_fields, expecting = "a [[budget]] table")]
 pub(super) struct RawBudget {
     target: Glob,
-    max_size: Option<ByteSize>,
-    max_increase: Option<ByteSize>,
+    max_size: Option<WrittenSize>,
+    max_increase: Option<WrittenSize>,
     max_increase_percent: Option<Percent>,
     #[serde(default)]
     unit: Vec<UnitBudget>,
@@ -50,12 +51,21 @@ impl TryFrom<RawBudget> for Budget {
                 raw.target.as_str()
             ));
         }
+        let decimal = [raw.max_size, raw.max_increase]
+            .iter()
+            .flatten()
+            .any(|s| s.units == Units::Decimal);
         Ok(Budget {
             target: raw.target,
-            max_size: raw.max_size,
-            max_increase: raw.max_increase,
+            max_size: raw.max_size.map(|s| s.bytes),
+            max_increase: raw.max_increase.map(|s| s.bytes),
             max_increase_percent: raw.max_increase_percent.map(|p| p.0),
             unit: raw.unit,
+            units: if decimal {
+                Units::Decimal
+            } else {
+                Units::Binary
+            },
         })
     }
 }
@@ -113,5 +123,106 @@ impl<'de> Deserialize<'de> for Percent {
             )));
         }
         Ok(Percent(value))
+    }
+}
+
+/// A size and the units it was written in (`"8 MB"` is decimal; a bare
+/// number or a binary unit is binary).
+#[derive(Debug, Clone, Copy)]
+struct WrittenSize {
+    bytes: ByteSize,
+    units: Units,
+}
+
+impl<'de> Deserialize<'de> for WrittenSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(WrittenSizeVisitor)
+    }
+}
+
+/// Reads a size like [`ByteSize`] does, keeping the units of a string.
+struct WrittenSizeVisitor;
+
+impl<'de> de::Visitor<'de> for WrittenSizeVisitor {
+    type Value = WrittenSize;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        de::Visitor::expecting(&ByteSizeVisitor, f)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<WrittenSize, E> {
+        ByteSizeVisitor.visit_u64(v).map(WrittenSize::binary)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<WrittenSize, E> {
+        ByteSizeVisitor.visit_i64(v).map(WrittenSize::binary)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<WrittenSize, E> {
+        ByteSizeVisitor.visit_f64(v).map(WrittenSize::binary)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<WrittenSize, E> {
+        Ok(WrittenSize {
+            bytes: parse_size(v).map_err(E::custom)?,
+            units: units_of(v),
+        })
+    }
+}
+
+impl WrittenSize {
+    fn binary(bytes: ByteSize) -> WrittenSize {
+        WrittenSize {
+            bytes,
+            units: Units::Binary,
+        }
+    }
+}
+
+/// Decimal when the unit is `kB`, `MB`, `GB` or `TB`.
+fn units_of(text: &str) -> Units {
+    let unit = text
+        .trim()
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+        .trim()
+        .to_ascii_lowercase();
+    if matches!(unit.as_str(), "kb" | "mb" | "gb" | "tb") {
+        Units::Decimal
+    } else {
+        Units::Binary
+    }
+}
+
+/// `min_change`: a size or a percentage such as `"0.5%"`.
+#[derive(Debug)]
+pub(super) struct RawMinChange(pub MinChange);
+
+impl<'de> Deserialize<'de> for RawMinChange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const EXPECTED: &str =
+            "expected a size or a percentage of the baseline, such as \"2 KiB\", 4096 or \"0.5%\"";
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            Bytes(u64),
+        }
+        match Written::deserialize(deserializer) {
+            Ok(Written::Bytes(bytes)) => Ok(RawMinChange(MinChange::Bytes(ByteSize(bytes)))),
+            Ok(Written::Text(text)) => match text.trim().strip_suffix('%') {
+                Some(number) => match number.trim().parse::<f64>() {
+                    Ok(p) if p.is_finite() && p >= 0.0 => Ok(RawMinChange(MinChange::Percent(p))),
+                    _ => Err(de::Error::custom(format_args!(
+                        "`{text}` is not a percentage; {EXPECTED}"
+                    ))),
+                },
+                None => parse_size(&text)
+                    .map(|bytes| RawMinChange(MinChange::Bytes(bytes)))
+                    .map_err(|e| {
+                        de::Error::custom(format_args!("{e}; or a percentage such as \"0.5%\""))
+                    }),
+            },
+            Err(_) => Err(de::Error::custom(EXPECTED)),
+        }
     }
 }

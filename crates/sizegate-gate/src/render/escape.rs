@@ -3,9 +3,11 @@
 //! HTML (`<summary>`), plus percent-encoding for dashboard links. A symbol
 //! name can neither break a table, inject HTML, nor mention a user.
 
+use crate::format::is_invisible_control;
+
 /// Names longer than this many characters are cut with `…`: a long generic
 /// Rust symbol must not eat the comment's size limit on its own.
-pub const MAX_NAME_CHARS: usize = 160;
+pub use crate::format::MAX_NAME_CHARS;
 
 /// Messages (analysis errors, advice) longer than this are cut with `…`.
 pub const MAX_MESSAGE_CHARS: usize = 1000;
@@ -21,6 +23,30 @@ pub fn markdown(text: &str) -> String {
 /// Escape a message like [`markdown`], cut to [`MAX_MESSAGE_CHARS`].
 pub fn markdown_message(text: &str) -> String {
     markdown_cut(text, MAX_MESSAGE_CHARS)
+}
+
+/// A message whose `code spans` are kept as code spans (their content shown
+/// as written) and whose other text is escaped like [`markdown`]; cut to
+/// [`MAX_MESSAGE_CHARS`]. A message with an unpaired backtick is escaped
+/// as a whole.
+pub fn markdown_with_code(text: &str) -> String {
+    let cut: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
+    let pieces: Vec<&str> = cut.split('`').collect();
+    if pieces.len().is_multiple_of(2) {
+        return markdown_message(text);
+    }
+    let mut out = String::with_capacity(cut.len() + 16);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i % 2 == 1 {
+            out.push_str(&crate::format::code(piece));
+        } else {
+            out.push_str(&markdown_cut(piece, MAX_MESSAGE_CHARS));
+        }
+    }
+    if text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn markdown_cut(text: &str, max_chars: usize) -> String {
@@ -43,12 +69,6 @@ fn markdown_cut(text: &str, max_chars: usize) -> String {
         out.push('…');
     }
     out
-}
-
-/// Control characters and the bidirectional overrides that could make a
-/// name display as something else.
-fn is_invisible_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Escape `text` for raw HTML text (inside `<summary>`), cut to
@@ -115,6 +135,15 @@ mod tests {
         assert_eq!(markdown_message(&message), message);
         let long = "m".repeat(MAX_MESSAGE_CHARS + 1);
         assert!(markdown_message(&long).ends_with('…'));
+    }
+
+    #[test]
+    fn messages_keep_their_code_spans() {
+        assert_eq!(
+            markdown_with_code("Set `panic = \"abort\"` in *the* profile"),
+            "Set `panic = \"abort\"` in \\*the\\* profile"
+        );
+        assert_eq!(markdown_with_code("odd ` tick"), "odd \\` tick");
     }
 
     #[test]

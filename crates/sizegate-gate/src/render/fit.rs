@@ -1,19 +1,20 @@
-//! Cutting rendered text to GitHub's size limits. The body is rendered with
-//! fewer details blocks, then fewer table rows (failures come first, so they
-//! stay), until it fits with a notice saying what was left out.
+//! Cutting rendered text to GitHub's size limits. The parts of the body
+//! are cut in a fixed order — the folded "within budget" rows, then the
+//! passing targets' details and rows, then the failing targets' details and
+//! finally their rows — until it fits, with a notice saying what was left
+//! out. Failing targets' details are the last thing cut.
 
-/// How many of each part a rendering shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Shown {
-    /// Rows of the summary table.
-    pub rows: usize,
-    /// Details blocks.
-    pub details: usize,
-}
+/// How many of each part a rendering shows, in cutting order: the first
+/// part is cut first.
+pub(crate) type Shown = [usize; PARTS];
+
+/// Number of parts the body is cut by.
+pub(crate) const PARTS: usize = 5;
 
 /// Render with as much as fits in `limit` bytes. `render` is called with
 /// the parts to show and whether they are all of them; its length must grow
-/// with the parts shown. Uses a binary search, so about 2·log2(n) renders.
+/// with each part shown. Each part is emptied in turn, and the first one
+/// that need not be emptied entirely is cut by a binary search.
 pub(crate) fn fit(total: Shown, limit: usize, render: impl Fn(Shown, bool) -> String) -> String {
     let full = render(total, true);
     if full.len() <= limit {
@@ -23,40 +24,39 @@ pub(crate) fn fit(total: Shown, limit: usize, render: impl Fn(Shown, bool) -> St
         let text = render(shown, false);
         (text.len() <= limit).then_some(text)
     };
-    // The most details blocks that fit with the whole table...
-    let with_all_rows = |details| Shown {
-        rows: total.rows,
-        details,
-    };
-    if let Some((_, text)) = largest(total.details, |n| fits(with_all_rows(n))) {
-        return text;
-    }
-    // ...else the most table rows that fit without details.
-    let rows_only = |rows| Shown { rows, details: 0 };
-    if let Some((_, text)) = largest(total.rows, |n| fits(rows_only(n))) {
-        return text;
+    let mut shown = total;
+    for part in 0..PARTS {
+        let with = |n: usize| {
+            let mut attempt = shown;
+            attempt[part] = n;
+            attempt
+        };
+        if let Some(text) = largest(total[part], |n| fits(with(n))) {
+            return text;
+        }
+        shown[part] = 0;
     }
     // Not even the heading fits (cannot happen with sane names, which are
     // cut short): cut the text itself at a character boundary.
-    truncate(&render(rows_only(0), false), limit)
+    truncate(&render([0; PARTS], false), limit)
 }
 
 /// The largest `n` in `0..=max` for which `attempt(n)` succeeds, assuming
 /// success is monotonic (if `n` fits, every smaller `n` fits).
-fn largest(max: usize, attempt: impl Fn(usize) -> Option<String>) -> Option<(usize, String)> {
-    let mut best = Some((0, attempt(0)?));
+fn largest(max: usize, attempt: impl Fn(usize) -> Option<String>) -> Option<String> {
+    let mut best = attempt(0)?;
     let (mut low, mut high) = (1, max);
     while low <= high {
         let mid = low + (high - low) / 2;
         match attempt(mid) {
             Some(text) => {
-                best = Some((mid, text));
+                best = text;
                 low = mid + 1;
             }
             None => high = mid - 1,
         }
     }
-    best
+    Some(best)
 }
 
 /// `text` cut to at most `limit` bytes, at a character boundary.
@@ -75,50 +75,30 @@ pub(crate) fn truncate(text: &str, limit: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Each item of part i costs i + 1 bytes.
     fn render(shown: Shown, _all: bool) -> String {
-        format!(
-            "{}{}",
-            "r".repeat(shown.rows * 10),
-            "d".repeat(shown.details * 100)
-        )
+        shown
+            .iter()
+            .enumerate()
+            .map(|(i, n)| char::from(b'a' + i as u8).to_string().repeat(n * (i + 1)))
+            .collect()
     }
 
     #[test]
     fn keeps_everything_when_it_fits() {
-        let total = Shown {
-            rows: 3,
-            details: 3,
-        };
-        assert_eq!(fit(total, 330, render).len(), 330);
+        let total = [1, 1, 1, 1, 1];
+        assert_eq!(fit(total, 15, render).len(), 15);
     }
 
     #[test]
-    fn drops_details_before_rows() {
-        let total = Shown {
-            rows: 3,
-            details: 3,
-        };
-        assert_eq!(
-            fit(total, 250, render),
-            render(
-                Shown {
-                    rows: 3,
-                    details: 2
-                },
-                false
-            )
-        );
-        assert_eq!(
-            fit(total, 25, render),
-            render(
-                Shown {
-                    rows: 2,
-                    details: 0
-                },
-                false
-            )
-        );
-        assert_eq!(fit(total, 5, render), "");
+    fn cuts_parts_in_order_the_last_part_last() {
+        let total = [3, 3, 3, 3, 3];
+        // Everything: 3·(1+2+3+4+5) = 45 bytes.
+        assert_eq!(fit(total, 44, render), render([2, 3, 3, 3, 3], false));
+        assert_eq!(fit(total, 40, render), render([0, 2, 3, 3, 3], false));
+        assert_eq!(fit(total, 20, render), render([0, 0, 0, 1, 3], false));
+        assert_eq!(fit(total, 10, render), render([0, 0, 0, 0, 2], false));
+        assert_eq!(fit(total, 4, render), "");
     }
 
     #[test]

@@ -5,15 +5,16 @@
 
 mod escape;
 mod fit;
+mod headline;
 mod view;
 
 use askama::Template;
 use serde::{Deserialize, Serialize};
-use sizegate_analyze::human::{delta, percent};
 
-use crate::evaluate::{CheckStatus, Conclusion, Evaluation, Verdict};
+use crate::evaluate::{CheckStatus, Conclusion, Evaluation};
 use fit::Shown;
-use view::{Body, Comment};
+use headline::Style;
+use view::{Body, Comment, Details, Row};
 
 pub use escape::{MAX_NAME_CHARS, html as escape_html, markdown as escape_markdown};
 
@@ -45,6 +46,9 @@ pub struct RenderContext {
     pub top: usize,
     /// The head commit, named and linked in the footer when set.
     pub head_sha: Option<String>,
+    /// The GitHub web address the compare link points to (default
+    /// `https://github.com`; another host for GitHub Enterprise Server).
+    pub github_url: String,
 }
 
 impl RenderContext {
@@ -56,6 +60,7 @@ impl RenderContext {
             repo: repo.to_string(),
             top: 10,
             head_sha: None,
+            github_url: "https://github.com".to_string(),
         }
     }
 }
@@ -67,22 +72,28 @@ pub struct CheckOutput {
     pub status: CheckStatus,
     /// Set once completed.
     pub conclusion: Option<Conclusion>,
-    /// One line, e.g. `+12.3 KiB (+0.4%) on 3 targets, 1 over budget`.
+    /// One line naming the worst failure, e.g.
+    /// `x86_64-unknown-linux-gnu/app: 9.0 MiB > max_size 8.0 MiB (+5.0 MiB, +125%)`.
     pub title: String,
     /// Markdown, at most [`CHECK_SUMMARY_LIMIT`] bytes.
     pub summary: String,
 }
 
 /// The PR comment, at most [`COMMENT_LIMIT`] bytes, starting with
-/// [`COMMENT_MARKER`].
+/// [`COMMENT_MARKER`]: a heading naming the worst failure (or the largest
+/// change), how to proceed when the check fails, then the table and the
+/// details. This is what the dashboard shows; the worker posts it when
+/// [`Evaluation::comment_has_news`], else [`render_quiet_comment`].
 pub fn render_comment(evaluation: &Evaluation, ctx: &RenderContext) -> String {
-    let title = title(evaluation);
+    let title = headline::title(evaluation, Style::Markdown);
+    let proceed = headline::how_to_proceed(evaluation);
     let icon = headline_icon(evaluation);
     let wrap = |body: &str| {
         Comment {
             marker: COMMENT_MARKER,
             icon,
             title: &title,
+            proceed: proceed.as_deref(),
             body,
         }
         .render()
@@ -96,77 +107,54 @@ pub fn render_comment(evaluation: &Evaluation, ctx: &RenderContext) -> String {
     fit::truncate(&wrap(&body), COMMENT_LIMIT)
 }
 
+/// The one-line comment that replaces an existing sticky comment when the
+/// evaluation has nothing new to say (`no size change`), or while targets
+/// are still being measured. Never posted as a new comment.
+pub fn render_quiet_comment(evaluation: &Evaluation, ctx: &RenderContext) -> String {
+    let text = if evaluation.status == CheckStatus::InProgress {
+        headline::title(evaluation, Style::Markdown)
+    } else if evaluation.targets.iter().all(|t| !t.changed) {
+        let n = evaluation.targets.len();
+        format!(
+            "no size change ({n} target{} within budget)",
+            if n == 1 { "" } else { "s" }
+        )
+    } else {
+        headline::title(evaluation, Style::Markdown)
+    };
+    format!(
+        "{COMMENT_MARKER}\n{} sizegate: {text} · [details]({})\n",
+        headline_icon(evaluation),
+        dashboard_url(evaluation, ctx)
+    )
+}
+
 /// The check run: status, conclusion, title and a summary of at most
-/// [`CHECK_SUMMARY_LIMIT`] bytes.
+/// [`CHECK_SUMMARY_LIMIT`] bytes. Posted whatever the comment does.
 pub fn render_check(evaluation: &Evaluation, ctx: &RenderContext) -> CheckOutput {
+    let mut summary = String::new();
+    if let Some(proceed) = headline::how_to_proceed(evaluation) {
+        summary.push_str(&proceed);
+        summary.push_str("\n\n");
+    }
+    let overhead = summary.len();
+    summary.push_str(&render_body(
+        evaluation,
+        ctx,
+        CHECK_SUMMARY_LIMIT.saturating_sub(overhead),
+    ));
     CheckOutput {
         status: evaluation.status,
         conclusion: evaluation.conclusion,
         title: title(evaluation),
-        summary: render_body(evaluation, ctx, CHECK_SUMMARY_LIMIT),
+        summary,
     }
 }
 
-/// The one-line title of the check and the comment heading.
+/// The one-line title of the check (plain text): the worst failing target,
+/// its metric and the limit it broke; or the largest change.
 pub fn title(evaluation: &Evaluation) -> String {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if evaluation.status == CheckStatus::InProgress {
-        let (measured, uploaded) = (evaluation.measured(), evaluation.uploaded());
-        return format!(
-            "{measured} of {uploaded} target{} measured",
-            plural(uploaded)
-        );
-    }
-    let compared = evaluation
-        .targets
-        .iter()
-        .filter(|t| t.delta().is_some())
-        .count();
-    let mut parts = Vec::new();
-    match evaluation.total_delta() {
-        Some((0, _)) => parts.push(format!(
-            "no change on {compared} target{}",
-            plural(compared)
-        )),
-        Some((d, base)) => parts.push(format!(
-            "{} ({}) on {compared} target{}",
-            delta(d),
-            percent(d, base),
-            plural(compared)
-        )),
-        None => {
-            let n = evaluation
-                .targets
-                .iter()
-                .filter(|t| t.head_size.is_some())
-                .count();
-            if n > 0 {
-                parts.push(format!("no baseline for {n} target{}", plural(n)));
-            }
-        }
-    }
-    let failed = evaluation.count(Verdict::Fail);
-    if failed > 0 {
-        parts.push(format!("{failed} over budget"));
-    } else if evaluation.count(Verdict::Pass) > 0 {
-        parts.push("all within budget".to_string());
-    }
-    let errors = evaluation.count(Verdict::Error);
-    if errors > 0 {
-        parts.push(format!("{errors} failed to analyze"));
-    }
-    let missing = evaluation.count(Verdict::Missing);
-    if missing > 0 {
-        parts.push(format!("{missing} missing"));
-    }
-    if evaluation.approved {
-        parts.push("approved by label".to_string());
-    }
-    if parts.is_empty() {
-        let n = evaluation.uploaded();
-        return format!("{n} target{} uploaded", plural(n));
-    }
-    parts.join(", ")
+    headline::title(evaluation, Style::Plain)
 }
 
 fn headline_icon(evaluation: &Evaluation) -> &'static str {
@@ -178,59 +166,145 @@ fn headline_icon(evaluation: &Evaluation) -> &'static str {
     }
 }
 
-/// The summary table and details, cut to `limit` bytes.
-fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> String {
-    let intro = view::intro(evaluation);
-    let rows: Vec<_> = evaluation
-        .targets
-        .iter()
-        .map(|t| view::row(t, ctx))
-        .collect();
-    let pull = evaluation.pull_request.is_some();
-    let details: Vec<_> = evaluation
-        .targets
-        .iter()
-        .map(|t| view::details(t, ctx, pull))
-        .collect();
-    let dashboard = match evaluation.pull_request {
+fn dashboard_url(evaluation: &Evaluation, ctx: &RenderContext) -> String {
+    match evaluation.pull_request {
         Some(n) => format!("{}/pulls/{n}", view::repo_url(ctx)),
         None => view::repo_url(ctx),
+    }
+}
+
+/// The links under the report: the dashboard, the head commit, and the
+/// baseline…head compare on GitHub.
+fn footer(evaluation: &Evaluation, ctx: &RenderContext) -> String {
+    let dashboard = dashboard_url(evaluation, ctx);
+    let page = if evaluation.pull_request.is_some() {
+        "this pull request on the sizegate dashboard"
+    } else {
+        "the sizegate dashboard"
     };
-    let commit = ctx.head_sha.as_deref().map_or_else(String::new, |sha| {
+    let mut links = vec![format!("[Open {page}]({dashboard})")];
+    if let Some(sha) = ctx.head_sha.as_deref() {
         let short: String = sha.chars().take(10).collect();
-        format!(
-            " · commit [{}]({}/commits/{})",
+        links.push(format!(
+            "commit [{}]({}/commits/{})",
             escape::markdown(&short),
             view::repo_url(ctx),
             escape::url_path(sha)
+        ));
+        let base = evaluation
+            .targets
+            .iter()
+            .find_map(|t| t.baseline.as_ref())
+            .map(|b| b.sha.as_str());
+        if let Some(base) = base.filter(|b| *b != sha) {
+            links.push(format!(
+                "[compare baseline…head on GitHub]({}/{}/{}/compare/{}...{})",
+                ctx.github_url.trim_end_matches('/'),
+                escape::url_path(&ctx.owner),
+                escape::url_path(&ctx.repo),
+                escape::url_path(base),
+                escape::url_path(sha)
+            ));
+        }
+    }
+    format!(
+        "{} · sizes are `{}` bytes",
+        links.join(" · "),
+        evaluation.metric
+    )
+}
+
+/// The summary table, the folded "within budget" block and the details,
+/// cut to `limit` bytes.
+fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> String {
+    let intro = view::intro(evaluation);
+    // The budget goes in one legend line when every judged row shares it;
+    // a budget column only when rows differ.
+    let loud_budgets: Vec<&crate::evaluate::BudgetRef> = evaluation
+        .targets
+        .iter()
+        .filter(|t| !view::is_quiet(t))
+        .filter_map(|t| t.budget.as_ref())
+        .collect();
+    let shared = loud_budgets
+        .first()
+        .filter(|first| loud_budgets.iter().all(|b| b.index == first.index));
+    let legend = shared.map(|b| {
+        format!(
+            "Budget of every row: budget\\[{}\\] for {}: {}.",
+            b.index,
+            crate::format::code(&b.target),
+            escape::markdown(&b.limits)
         )
     });
-    let footer = format!(
-        "[Open in the sizegate dashboard]({dashboard}){commit} · sizes are `{}` bytes",
-        evaluation.metric
-    );
-    let total = Shown {
-        rows: rows.len(),
-        details: details.len(),
+    let show_budget = legend.is_none() && !loud_budgets.is_empty();
+
+    let quiet: Vec<_> = evaluation
+        .targets
+        .iter()
+        .filter(|t| view::is_quiet(t))
+        .map(|t| view::quiet_row(t, ctx))
+        .collect();
+    let loud: Vec<_> = evaluation
+        .targets
+        .iter()
+        .filter(|t| !view::is_quiet(t))
+        .collect();
+    let (failing, passing): (Vec<_>, Vec<_>) = loud.iter().partition(|t| view::is_failing(t));
+    let rows_of = |targets: &[&&crate::evaluate::TargetEvaluation]| -> Vec<Row> {
+        targets.iter().map(|t| view::row(t, ctx)).collect()
     };
+    let details_of = |targets: &[&&crate::evaluate::TargetEvaluation]| -> Vec<Details> {
+        targets
+            .iter()
+            .map(|t| view::details(t, evaluation, ctx, show_budget))
+            .collect()
+    };
+    let (fail_rows, pass_rows) = (rows_of(&failing), rows_of(&passing));
+    let (fail_details, pass_details) = (details_of(&failing), details_of(&passing));
+    let footer = footer(evaluation, ctx);
+    // Cutting order: folded rows, passing details, passing rows, failing
+    // details, failing rows.
+    let total: Shown = [
+        quiet.len(),
+        pass_details.len(),
+        pass_rows.len(),
+        fail_details.len(),
+        fail_rows.len(),
+    ];
+    let all_rows = fail_rows.len() + pass_rows.len();
     fit::fit(total, limit, |shown, all| {
+        let [quiet_n, pass_d, pass_r, fail_d, fail_r] = shown;
+        let rows: Vec<&Row> = fail_rows[..fail_r]
+            .iter()
+            .chain(&pass_rows[..pass_r])
+            .collect();
+        let details: Vec<&Details> = fail_details[..fail_d]
+            .iter()
+            .chain(&pass_details[..pass_d])
+            .collect();
         let notice = (!all).then(|| {
-            let details = match shown.details {
-                0 => "no target details".to_string(),
-                1 => "the details of the first target".to_string(),
-                n => format!("the details of the first {n}"),
+            let folded = if quiet.is_empty() {
+                String::new()
+            } else {
+                format!(", {quiet_n} of {} unchanged targets", quiet.len())
             };
             format!(
-                "This report was cut to fit GitHub's size limit: it shows {} of {} targets in \
-                 the table and {details}. The dashboard has everything.",
-                shown.rows,
+                "This report was cut to fit GitHub's size limit: it shows {} of {all_rows} \
+                 changed or failing targets, the details of {} of them{folded}. Failing \
+                 targets come first; the dashboard has everything.",
                 rows.len(),
+                details.len(),
             )
         });
         Body {
             intro: &intro,
-            rows: &rows[..shown.rows],
-            details: &details[..shown.details],
+            legend: legend.as_deref(),
+            show_budget,
+            rows: &rows,
+            quiet: &quiet[..quiet_n],
+            quiet_total: quiet.len(),
+            details: &details,
             notice,
             footer: &footer,
         }

@@ -38,6 +38,7 @@ pub fn measurement(shipped: u64, units: &[(&str, u64)]) -> Measurement {
             .map(|(name, size)| UnitSize {
                 name: name.to_string(),
                 size: *size,
+                version: None,
             })
             .collect(),
         advice: Vec::new(),

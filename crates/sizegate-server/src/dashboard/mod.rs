@@ -10,6 +10,7 @@ mod chart;
 mod commit;
 mod error;
 mod login;
+mod markdown;
 mod pages;
 mod target;
 mod treemap;

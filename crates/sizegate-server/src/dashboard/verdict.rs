@@ -43,8 +43,8 @@ pub(super) struct VerdictView {
     pub report_state: String,
     /// Per target, failures first (the gate's order).
     pub targets: Vec<TargetVerdict>,
-    /// The sticky comment's markdown, shown escaped.
-    pub comment: String,
+    /// The sticky comment rendered to sanitized HTML, as GitHub shows it.
+    pub comment_html: String,
     /// Why the per-target verdicts are missing, when the stored evaluation
     /// could not be read.
     pub unreadable: String,
@@ -146,7 +146,7 @@ pub(super) fn verdict_view(owner_repo: &str, stored: &StoredEvaluation) -> Verdi
         approved_by,
         report_state: report_state(stored),
         targets,
-        comment: stored.comment_markdown.clone(),
+        comment_html: super::markdown::comment_html(&stored.comment_markdown),
         unreadable,
     }
 }
