@@ -8,6 +8,7 @@ pub mod dashboard;
 mod error;
 mod health;
 mod metrics;
+mod provenance;
 pub mod replay;
 pub mod security;
 pub mod session;

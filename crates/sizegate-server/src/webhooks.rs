@@ -12,9 +12,10 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
 use sizegate_github::webhook::{
-    InstallationAction, PullRequestEvent, WebhookEvent, parse_event, verify_signature,
+    InstallationAction, PullRequestEvent, RepositoryFacts, WebhookEvent, parse_event, verify_signature,
 };
 use sizegate_store::github_events::PullRequestState;
+use sizegate_store::repo_settings::GithubRepositoryFacts;
 
 use crate::{ApiError, AppState};
 
@@ -99,6 +100,7 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
                     github.forget_installation(change.installation_id);
                 }
             } else {
+                learn(state, &change.facts).await?;
                 let repos: Vec<String> =
                     change.repositories.iter().map(|r| r.to_string()).collect();
                 state
@@ -111,6 +113,7 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
         WebhookEvent::InstallationRepositories(change) => {
             let id = i64::try_from(change.installation_id)
                 .map_err(|_| ApiError::Unprocessable("installation id out of range".to_owned()))?;
+            learn(state, &change.facts).await?;
             if let Some(mut repos) = state.store.installation_repositories(id).await? {
                 let removed: Vec<String> = change.removed.iter().map(|r| r.to_string()).collect();
                 repos.retain(|r| !removed.contains(r));
@@ -139,7 +142,28 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
     }
 }
 
+/// Record what a payload says of registered repositories: GitHub's ids
+/// (which OIDC uploads must then match), that one is private (it becomes
+/// private on the dashboard), its default branch (a protected branch).
+async fn learn(state: &AppState, facts: &[RepositoryFacts]) -> Result<(), ApiError> {
+    for fact in facts {
+        let to_db = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+        state
+            .store
+            .learn_github_repository(&GithubRepositoryFacts {
+                full_name: fact.full_name.clone(),
+                id: to_db(fact.id),
+                owner_id: to_db(fact.owner_id),
+                private: fact.private,
+                default_branch: fact.default_branch.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, ApiError> {
+    learn(state, std::slice::from_ref(&pr.facts)).await?;
     let Some(repository) = state
         .store
         .find_repository(pr.repo.owner(), pr.repo.name())
