@@ -497,6 +497,7 @@ mod tests {
                 base_sha: (i == 3).then(|| shas[2].clone()),
                 ancestors: shas[..i.min(3)].iter().rev().cloned().collect(),
                 fork: false,
+                provenance: Default::default(),
                 config: (i == 1).then(|| "metric = \"file\"".to_owned()),
             };
             let artifact = NewArtifact {

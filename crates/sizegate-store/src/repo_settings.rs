@@ -58,9 +58,9 @@ const SETTINGS_COLUMNS: &str = "id, owner, name, private, default_branch, protec
 impl Store {
     /// The settings of repository `name` (exact owner and name).
     pub async fn repository_settings(&self, name: &RepoName) -> Result<Option<RepoSettings>, Error> {
-        let settings = sqlx::query_as(&format!(
+        let settings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {SETTINGS_COLUMNS} FROM repositories WHERE owner = $1 AND name = $2"
-        ))
+        )))
         .bind(&name.owner)
         .bind(&name.name)
         .fetch_optional(&self.pool)
@@ -77,13 +77,13 @@ impl Store {
         github_id: Option<i64>,
         github_owner_id: Option<i64>,
     ) -> Result<Option<RepoSettings>, Error> {
-        let settings = sqlx::query_as(&format!(
+        let settings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE repositories SET oidc_enabled = $3,
                  github_id = COALESCE($4, github_id),
                  github_owner_id = COALESCE($5, github_owner_id)
              WHERE owner = $1 AND name = $2
              RETURNING {SETTINGS_COLUMNS}"
-        ))
+        )))
         .bind(&name.owner)
         .bind(&name.name)
         .bind(enabled)
@@ -104,11 +104,11 @@ impl Store {
         default_branch: &str,
         protected: &[String],
     ) -> Result<Option<RepoSettings>, Error> {
-        let settings = sqlx::query_as(&format!(
+        let settings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE repositories SET default_branch = $3, protected_branches = $4
              WHERE owner = $1 AND name = $2
              RETURNING {SETTINGS_COLUMNS}"
-        ))
+        )))
         .bind(&name.owner)
         .bind(&name.name)
         .bind(default_branch)
