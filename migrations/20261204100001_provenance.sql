@@ -78,3 +78,8 @@ FROM repositories r WHERE r.id = c.repository_id;
 -- allows one shown build per (commit, target).
 CREATE UNIQUE INDEX builds_slot ON builds (commit_id, target_id, provenance)
     WHERE replaced_at IS NULL;
+
+-- The pull request's own `updated_at` from the webhook payload: a delivery
+-- older than the state already recorded (GitHub does not deliver in order)
+-- does not overwrite its labels.
+ALTER TABLE pull_requests ADD COLUMN github_updated_at TIMESTAMPTZ;

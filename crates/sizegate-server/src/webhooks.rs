@@ -174,9 +174,16 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
     };
     let number = i64::try_from(pr.number)
         .map_err(|_| ApiError::Unprocessable("pull request number out of range".to_owned()))?;
-    state
+    // Deliveries may come out of order: the payload's `updated_at` decides
+    // which state of the labels is the newest.
+    let updated_at = pr
+        .updated_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let applied = state
         .store
-        .upsert_pull_request(
+        .upsert_pull_request_at(
             repository.id,
             &PullRequestState {
                 number,
@@ -184,8 +191,13 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
                 base_sha: Some(pr.base_sha.to_ascii_lowercase()),
                 labels: pr.labels.clone(),
             },
+            updated_at,
         )
         .await?;
+    if !applied {
+        tracing::info!(number, "pull request delivery older than the state recorded; ignored");
+        return Ok(0);
+    }
     if !pr.action.needs_evaluation() {
         return Ok(0);
     }

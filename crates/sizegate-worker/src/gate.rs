@@ -238,9 +238,15 @@ impl Worker {
         };
 
         let event = match commit.pr_number {
+            // Labels (the approval label) count only while the pull
+            // request's head is this commit: an upload cannot borrow the
+            // approval of whatever pull request number it claims.
             Some(number) => Event::PullRequest {
                 number: u64::try_from(number).unwrap_or(0),
-                labels: pull_request.map(|pr| pr.labels).unwrap_or_default(),
+                labels: pull_request
+                    .filter(|pr| pr.head_sha.as_deref() == Some(commit.sha.as_str()))
+                    .map(|pr| pr.labels)
+                    .unwrap_or_default(),
             },
             None => Event::Push,
         };
