@@ -256,7 +256,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let provenance = meta.provenance;
+        // A pull request build is never a baseline, whatever branch it names.
         let eligible = provenance.is_trusted()
+            && meta.pr_number.is_none()
             && meta
                 .branch
                 .as_deref()
