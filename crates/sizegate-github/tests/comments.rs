@@ -83,7 +83,11 @@ async fn another_apps_comment_with_the_marker_is_not_ours() {
     assert_eq!(comments.len(), 2);
     let foreign_now = comments.iter().find(|c| c.id == foreign).unwrap();
     assert!(foreign_now.body.contains("trust me"), "left untouched");
-    assert!(comments.iter().any(|c| c.id == id && c.body.ends_with("real")));
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.id == id && c.body.ends_with("real"))
+    );
 }
 
 #[tokio::test]

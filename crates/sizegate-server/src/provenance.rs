@@ -56,7 +56,11 @@ pub(crate) fn oidc_origin(
         if !token_sha.eq_ignore_ascii_case(commit) {
             return Err(ApiError::Forbidden(format!(
                 "this OIDC token was issued to a push of commit {}, not {commit}: a push run uploads only its own commit",
-                if token_sha.is_empty() { "(none)" } else { token_sha }
+                if token_sha.is_empty() {
+                    "(none)"
+                } else {
+                    token_sha
+                }
             )));
         }
         let branch = run
@@ -144,21 +148,28 @@ mod tests {
         assert!(oidc_origin(&push, &a, None, Some(3), false).is_err());
         // A tag push is trusted but names no branch: never eligible.
         let tag = run("push", "refs/tags/v1", &a);
-        assert_eq!(oidc_origin(&tag, &a, None, None, false).unwrap().branch, None);
+        assert_eq!(
+            oidc_origin(&tag, &a, None, None, false).unwrap().branch,
+            None
+        );
     }
 
     #[test]
     fn pull_request_tokens_are_never_push_uploads() {
         let main_head = "c".repeat(40);
-        for event in ["pull_request", "pull_request_target", "workflow_run", "workflow_dispatch"] {
+        for event in [
+            "pull_request",
+            "pull_request_target",
+            "workflow_run",
+            "workflow_dispatch",
+        ] {
             let pr = OidcRun {
                 head_ref: Some("feature".into()),
                 ..run(event, "refs/pull/7/merge", &"d".repeat(40))
             };
             // It may claim main's head and `branch: main`: it stays a pull
             // request upload, on its own head branch.
-            let origin =
-                oidc_origin(&pr, &main_head, Some("main".into()), None, false).unwrap();
+            let origin = oidc_origin(&pr, &main_head, Some("main".into()), None, false).unwrap();
             assert_eq!(origin.provenance, Provenance::OidcPullRequest, "{event}");
             assert_eq!(origin.branch.as_deref(), Some("feature"));
             assert_eq!(origin.pr_number, Some(7));
@@ -173,7 +184,10 @@ mod tests {
     #[test]
     fn the_fork_flag_only_lowers_trust() {
         assert_eq!(token_origin(None, None, true).provenance, Provenance::Fork);
-        assert_eq!(token_origin(None, None, false).provenance, Provenance::Token);
+        assert_eq!(
+            token_origin(None, None, false).provenance,
+            Provenance::Token
+        );
         let a = "a".repeat(40);
         let push = run("push", "refs/heads/main", &a);
         assert_eq!(

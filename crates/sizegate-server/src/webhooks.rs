@@ -12,7 +12,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
 use sizegate_github::webhook::{
-    InstallationAction, PullRequestEvent, RepositoryFacts, WebhookEvent, parse_event, verify_signature,
+    InstallationAction, PullRequestEvent, RepositoryFacts, WebhookEvent, parse_event,
+    verify_signature,
 };
 use sizegate_store::github_events::PullRequestState;
 use sizegate_store::repo_settings::GithubRepositoryFacts;
@@ -195,7 +196,10 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
         )
         .await?;
     if !applied {
-        tracing::info!(number, "pull request delivery older than the state recorded; ignored");
+        tracing::info!(
+            number,
+            "pull request delivery older than the state recorded; ignored"
+        );
         return Ok(0);
     }
     if !pr.action.needs_evaluation() {

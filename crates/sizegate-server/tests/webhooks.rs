@@ -185,12 +185,23 @@ async fn installation_payloads_teach_ids_and_privacy(pool: sqlx::PgPool) {
     let (status, body) = deliver(&server, "p1", "installation", &installation).await;
     assert_eq!(status, 200, "{body}");
     let name = sizegate_store::RepoName::parse(REPO).unwrap();
-    let settings = server.store.repository_settings(&name).await.unwrap().unwrap();
-    assert_eq!((settings.github_id, settings.github_owner_id), (Some(4242), Some(77)));
+    let settings = server
+        .store
+        .repository_settings(&name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (settings.github_id, settings.github_owner_id),
+        (Some(4242), Some(77))
+    );
     assert!(settings.private);
     assert!(!settings.oidc_enabled, "learning ids does not turn OIDC on");
     let (status, _) = server.get("/api/v1/repos/acme/app").await;
-    assert_eq!(status, 404, "private repositories are hidden from anonymous readers");
+    assert_eq!(
+        status, 404,
+        "private repositories are hidden from anonymous readers"
+    );
 
     let recreated = json!({
         "action": "added",
@@ -200,8 +211,16 @@ async fn installation_payloads_teach_ids_and_privacy(pool: sqlx::PgPool) {
     });
     let (status, body) = deliver(&server, "p2", "installation_repositories", &recreated).await;
     assert_eq!(status, 200, "{body}");
-    let kept = server.store.repository_settings(&name).await.unwrap().unwrap();
-    assert_eq!((kept.github_id, kept.github_owner_id), (Some(4242), Some(77)));
+    let kept = server
+        .store
+        .repository_settings(&name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.github_id, kept.github_owner_id),
+        (Some(4242), Some(77))
+    );
     assert!(kept.private);
     server.stop().await;
 }
@@ -228,12 +247,29 @@ async fn late_label_deliveries_do_not_undo_newer_ones(pool: sqlx::PgPool) {
         })
     };
     let newer = event("unlabeled", json!([]), "2026-12-04T10:00:05Z");
-    let older = event("labeled", json!([{ "name": "size-approved" }]), "2026-12-04T10:00:01Z");
+    let older = event(
+        "labeled",
+        json!([{ "name": "size-approved" }]),
+        "2026-12-04T10:00:01Z",
+    );
     assert_eq!(deliver(&server, "l2", "pull_request", &newer).await.0, 200);
     assert_eq!(deliver(&server, "l1", "pull_request", &older).await.0, 200);
-    let repository = server.store.find_repository("acme", "app").await.unwrap().unwrap();
-    let state = server.store.pull_request(repository.id, 4).await.unwrap().unwrap();
-    assert!(state.labels.is_empty(), "the late `labeled` was ignored: {state:?}");
+    let repository = server
+        .store
+        .find_repository("acme", "app")
+        .await
+        .unwrap()
+        .unwrap();
+    let state = server
+        .store
+        .pull_request(repository.id, 4)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.labels.is_empty(),
+        "the late `labeled` was ignored: {state:?}"
+    );
     server.stop().await;
 }
 

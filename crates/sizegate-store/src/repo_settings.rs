@@ -57,7 +57,10 @@ const SETTINGS_COLUMNS: &str = "id, owner, name, private, default_branch, protec
 
 impl Store {
     /// The settings of repository `name` (exact owner and name).
-    pub async fn repository_settings(&self, name: &RepoName) -> Result<Option<RepoSettings>, Error> {
+    pub async fn repository_settings(
+        &self,
+        name: &RepoName,
+    ) -> Result<Option<RepoSettings>, Error> {
         let settings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {SETTINGS_COLUMNS} FROM repositories WHERE owner = $1 AND name = $2"
         )))
@@ -124,7 +127,10 @@ impl Store {
     /// refused until an admin runs `sizegate repo set-oidc`), that it is
     /// private (never made public by a payload), and its default branch.
     /// Returns whether a registered repository matched.
-    pub async fn learn_github_repository(&self, facts: &GithubRepositoryFacts) -> Result<bool, Error> {
+    pub async fn learn_github_repository(
+        &self,
+        facts: &GithubRepositoryFacts,
+    ) -> Result<bool, Error> {
         let Ok(name) = RepoName::parse(&facts.full_name) else {
             return Ok(false);
         };
@@ -177,7 +183,10 @@ mod tests {
         };
         assert!(store.learn_github_repository(&facts).await.unwrap());
         let learned = store.repository_settings(&name).await.unwrap().unwrap();
-        assert_eq!((learned.github_id, learned.github_owner_id), (Some(42), Some(7)));
+        assert_eq!(
+            (learned.github_id, learned.github_owner_id),
+            (Some(42), Some(7))
+        );
         assert!(learned.private);
         assert_eq!(learned.default_branch, "trunk");
 

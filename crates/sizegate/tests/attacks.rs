@@ -15,7 +15,9 @@ mod common;
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
-use common::oidc::{OWNER_ID, REPOSITORY_ID, SharedIssuer, claims, push_claims, sign, start_issuer};
+use common::oidc::{
+    OWNER_ID, REPOSITORY_ID, SharedIssuer, claims, push_claims, sign, start_issuer,
+};
 use common::{create_token, database_url, drop_database, fresh_name, start_serve};
 use serde_json::{Value, json};
 
@@ -44,7 +46,13 @@ impl Run {
     }
 
     /// POST an upload of one artifact; returns the status and JSON body.
-    async fn upload(&self, bearer: &str, meta: Value, target: &str, bytes: Vec<u8>) -> (u16, Value) {
+    async fn upload(
+        &self,
+        bearer: &str,
+        meta: Value,
+        target: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, Value) {
         let form = reqwest::multipart::Form::new()
             .text("meta", meta.to_string())
             .part(
@@ -67,7 +75,9 @@ impl Run {
     /// `needle`.
     async fn refused(&mut self, what: &str, bearer: &str, meta: Value, status: u16, needle: &str) {
         self.tried += 1;
-        let (got, body) = self.upload(bearer, meta, "linux/app", b"evil".repeat(64)).await;
+        let (got, body) = self
+            .upload(bearer, meta, "linux/app", b"evil".repeat(64))
+            .await;
         assert_eq!(got, status, "{what}: {body}");
         let message = body["error"].as_str().unwrap_or_default();
         assert!(message.contains(needle), "{what}: {message}");
@@ -210,8 +220,13 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     };
     let evil_main = json!({"repo": "acme/app", "commit": head, "config": LOOSE_CONFIG});
     let token_pr = run.oidc(pr_claims(&sha(0x77)));
-    run.isolated("pull_request run uploads main's head", &token_pr, evil_main.clone(), "oidc-pull-request")
-        .await;
+    run.isolated(
+        "pull_request run uploads main's head",
+        &token_pr,
+        evil_main.clone(),
+        "oidc-pull-request",
+    )
+    .await;
     // 2. The same from pull_request_target, whose ref and sha are main's.
     let target_claims = json!({
         "repository": "acme/app", "repository_id": REPOSITORY_ID.to_string(),
@@ -236,8 +251,14 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     .await;
     // 4. A push token used for another commit.
     let push_other = run.oidc(push_claims("main", &sha(0x12)));
-    run.refused("push token for another commit", &push_other, evil_main.clone(), 403, "only its own commit")
-        .await;
+    run.refused(
+        "push token for another commit",
+        &push_other,
+        evil_main.clone(),
+        403,
+        "only its own commit",
+    )
+    .await;
     // 5. A push run of a feature branch claiming `branch: main`.
     let feature_push = run.oidc(push_claims("feature", &head));
     run.refused(
@@ -252,17 +273,38 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     let mut recreated = push_claims("main", &head);
     recreated["repository_id"] = json!("999999");
     let recreated = run.oidc(recreated);
-    run.refused("re-created repository", &recreated, evil_main.clone(), 403, "re-created").await;
+    run.refused(
+        "re-created repository",
+        &recreated,
+        evil_main.clone(),
+        403,
+        "re-created",
+    )
+    .await;
     // 7. Same name, another owner id.
     let mut other_owner = push_claims("main", &head);
     other_owner["repository_owner_id"] = json!("123");
     let other_owner = run.oidc(other_owner);
-    run.refused("other owner id", &other_owner, evil_main.clone(), 403, "owner id").await;
+    run.refused(
+        "other owner id",
+        &other_owner,
+        evil_main.clone(),
+        403,
+        "owner id",
+    )
+    .await;
     // 8. A token without ids at all.
     let mut no_ids = push_claims("main", &head);
     no_ids.as_object_mut().unwrap().remove("repository_id");
     let no_ids = run.oidc(no_ids);
-    run.refused("token without repository_id", &no_ids, evil_main.clone(), 403, "repository id").await;
+    run.refused(
+        "token without repository_id",
+        &no_ids,
+        evil_main.clone(),
+        403,
+        "repository id",
+    )
+    .await;
     // 9. OIDC to a registered repository that did not turn OIDC on.
     let mut other_repo = push_claims("main", &sha(0x13));
     other_repo["repository"] = json!("acme/other");
@@ -286,7 +328,14 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     )
     .await;
     // 11. A replayed token (the push token of main's head).
-    run.refused("replayed OIDC token", &push, evil_main.clone(), 401, "already used").await;
+    run.refused(
+        "replayed OIDC token",
+        &push,
+        evil_main.clone(),
+        401,
+        "already used",
+    )
+    .await;
     // 12. A config that does not parse, even with a trusted token.
     run.refused(
         "invalid config",
@@ -336,8 +385,15 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     assert_eq!(body["targets"][0]["provenance"], "oidc-pull-request");
     legitimate.push(pr_head.clone());
     let judged = run.judged(&pr_head).await;
-    assert_eq!(judged["targets"][0]["baseline"]["sha"], head.as_str(), "{judged}");
-    assert_eq!(judged["conclusion"], "failure", "main's budgets judge, not the PR's: {judged}");
+    assert_eq!(
+        judged["targets"][0]["baseline"]["sha"],
+        head.as_str(),
+        "{judged}"
+    );
+    assert_eq!(
+        judged["conclusion"], "failure",
+        "main's budgets judge, not the PR's: {judged}"
+    );
     let fork_head = sha(0x41);
     let (status, body) = run
         .upload(
@@ -377,7 +433,10 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     assert_eq!(judged["conclusion"], "failure", "{judged}");
     let report: Value = run
         .client
-        .get(format!("{}/api/v1/repos/acme/app/commits/{late}/report", run.url))
+        .get(format!(
+            "{}/api/v1/repos/acme/app/commits/{late}/report",
+            run.url
+        ))
         .send()
         .await
         .unwrap()
@@ -401,7 +460,11 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     for commit in &legitimate {
         let status = run.commit(commit).await;
         assert!(
-            status["targets"].as_array().unwrap().iter().all(|t| t["status"] == "done"),
+            status["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["status"] == "done"),
             "{status}"
         );
         measured += 1;

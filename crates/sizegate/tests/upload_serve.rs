@@ -153,7 +153,10 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
     let output = upload(args("acme/app", &sha), actions_env()).await;
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("HTTP 403") && err.contains("set-oidc"), "{err}");
+    assert!(
+        err.contains("HTTP 403") && err.contains("set-oidc"),
+        "{err}"
+    );
     common::set_oidc(&db, "acme/app", REPOSITORY_ID, OWNER_ID);
 
     let output = upload(args("acme/app", &sha), actions_env()).await;

@@ -490,15 +490,7 @@ fn installation_repositories(event: &str, body: &[u8]) -> Result<Option<WebhookE
             facts: payload
                 .repositories_added
                 .iter()
-                .map(|r| {
-                    r.facts(
-                        payload
-                            .installation
-                            .account
-                            .as_ref()
-                            .and_then(|a| a.id),
-                    )
-                })
+                .map(|r| r.facts(payload.installation.account.as_ref().and_then(|a| a.id)))
                 .collect(),
             added: repos(event, &payload.repositories_added)?,
             removed: repos(event, &payload.repositories_removed)?,

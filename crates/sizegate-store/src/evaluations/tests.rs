@@ -420,7 +420,10 @@ async fn only_baseline_eligible_builds_are_candidates(pool: sqlx::PgPool) {
         target: "linux/app".into(),
         report_key: "r/1".into(),
     }];
-    assert_eq!(store.measured_builds(repo, &all).await.unwrap(), trusted_only);
+    assert_eq!(
+        store.measured_builds(repo, &all).await.unwrap(),
+        trusted_only
+    );
 
     // A fork (and an OIDC pull request run) upload the trusted sha with
     // other bytes, another branch and a loose config: kept, not shown,
@@ -455,12 +458,19 @@ async fn only_baseline_eligible_builds_are_candidates(pool: sqlx::PgPool) {
         assert_eq!(recorded[0].replaced_build_id, None);
         measure(&store, fill).await;
     }
-    assert_eq!(store.measured_builds(repo, &all).await.unwrap(), trusted_only);
+    assert_eq!(
+        store.measured_builds(repo, &all).await.unwrap(),
+        trusted_only
+    );
     let commit = store.gate_commit(repo, &trusted).await.unwrap().unwrap();
     assert_eq!(commit.pr_number, None);
     assert_eq!(commit.config.as_deref(), Some("metric = \"file\""));
     assert_eq!(
-        store.baseline_config(repo, &trusted).await.unwrap().as_deref(),
+        store
+            .baseline_config(repo, &trusted)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("metric = \"file\"")
     );
     let shown = store.gate_targets(commit.id).await.unwrap();
@@ -490,7 +500,10 @@ async fn only_baseline_eligible_builds_are_candidates(pool: sqlx::PgPool) {
     )
     .await;
     let commit = store.gate_commit(repo, &forked).await.unwrap().unwrap();
-    assert_eq!(commit.pr_number, None, "higher trust replaces the annotations whole");
+    assert_eq!(
+        commit.pr_number, None,
+        "higher trust replaces the annotations whole"
+    );
     assert_eq!(
         store
             .measured_builds(repo, std::slice::from_ref(&forked))

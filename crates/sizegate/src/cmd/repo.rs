@@ -112,7 +112,10 @@ fn set_private(repo: &str, database: DatabaseArgs, private: bool) -> anyhow::Res
     runtime()?.block_on(async {
         let store = connect(database).await?;
         if store.set_repository_private(&repo, private).await? {
-            eprintln!("{repo} is now {}", if private { "private" } else { "public" });
+            eprintln!(
+                "{repo} is now {}",
+                if private { "private" } else { "public" }
+            );
             Ok(ExitCode::SUCCESS)
         } else {
             unknown(&repo)
