@@ -578,7 +578,10 @@ mod tests {
             size: 1,
             blob_key: "k".into(),
         };
-        store.record_upload(repo, &fork, &[artifact], 3).await.unwrap();
+        store
+            .record_upload(repo, &fork, &[artifact], 3)
+            .await
+            .unwrap();
         assert_eq!(
             store.latest_config(repo, None).await.unwrap().as_deref(),
             Some("metric = \"file\""),
