@@ -18,6 +18,9 @@ pub struct Args {
     action: Action,
 }
 
+// The variants are the subcommands `set-private`, `set-oidc`, ...: clap
+// derives those names from them.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, clap::Subcommand)]
 enum Action {
     /// Hide OWNER/REPO from anonymous readers (dashboard and JSON API).
