@@ -278,10 +278,18 @@ done <<< "$INPUT_FILES"
 
 # --- auth ---------------------------------------------------------------------------
 token=${INPUT_TOKEN:-}
+oidc=false
 if [ -z "$token" ]; then
   if [ -z "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ] || [ -z "${ACTIONS_ID_TOKEN_REQUEST_TOKEN:-}" ]; then
     die "no token given and no GitHub OIDC token available: pass 'token', or grant the job 'permissions: id-token: write'"
   fi
+  oidc=true
+fi
+
+# A GitHub OIDC token is good for one upload (the server remembers its id),
+# so each attempt asks the runner for a fresh one.
+fresh_oidc_token() {
+  local audience
   audience=$(printf '%s' "$server" | sed -e 's/%/%25/g' -e 's/:/%3A/g' -e 's#/#%2F#g')
   curl -sS --fail --retry 3 -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
     "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$audience" -o "$work/oidc.json" ||
@@ -290,16 +298,31 @@ if [ -z "$token" ]; then
   token=$(json_get "$work/oidc.tsv" value)
   [ -n "$token" ] || die "GitHub returned no OIDC token"
   echo "::add-mask::$token"
-fi
+}
 
 # --- upload --------------------------------------------------------------------
 echo "sizegate: uploading ${#targets[@]} artifact(s) of $repo@$commit to $server"
-status=$(curl -sS --retry 3 --retry-connrefused --retry-delay 2 \
-  -o "$work/response.json" -w '%{http_code}' \
-  -H "Authorization: Bearer $token" \
-  -F "meta=@$work/meta.json;type=application/json" \
-  "${curl_parts[@]}" \
-  "$server/api/v1/uploads") || die "could not reach $server"
+attempt=1
+while :; do
+  if [ "$oidc" = true ]; then fresh_oidc_token; fi
+  status=$(curl -sS -o "$work/response.json" -w '%{http_code}' \
+    -H "Authorization: Bearer $token" \
+    -F "meta=@$work/meta.json;type=application/json" \
+    "${curl_parts[@]}" \
+    "$server/api/v1/uploads") || status=000
+  case "$status" in
+    000 | 429 | 500 | 502 | 503 | 504)
+      if [ "$attempt" -ge 4 ]; then
+        [ "$status" = 000 ] && die "could not reach $server"
+        break
+      fi
+      echo "sizegate: attempt $attempt answered ${status/#000/no connection}; retrying"
+      sleep $((2 * attempt))
+      attempt=$((attempt + 1))
+      ;;
+    *) break ;;
+  esac
+done
 case "$status" in
   200 | 201 | 202) ;;
   *) die "the server answered HTTP $status: $(head -c 2000 "$work/response.json")" ;;

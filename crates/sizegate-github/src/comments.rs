@@ -49,6 +49,14 @@ struct Comment {
     body: Option<String>,
     #[serde(default)]
     user: Option<User>,
+    /// The App that wrote it; `null` for people and other kinds of bots.
+    #[serde(default)]
+    performed_via_github_app: Option<App>,
+}
+
+#[derive(Debug, Deserialize)]
+struct App {
+    id: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +185,9 @@ impl GitHubClient {
         }
     }
 
-    /// The oldest bot comment holding `marker`, reading every page.
+    /// The oldest comment holding `marker` written by our App
+    /// (`performed_via_github_app.id` is our App id), reading every page:
+    /// another App or a user quoting the marker is never taken for ours.
     async fn find_comment(
         &self,
         repo: &Repo,
@@ -195,8 +205,13 @@ impl GitHubClient {
                 .send_as_installation(repo, &what, Method::GET, &path, None)
                 .await?;
             let page: Vec<Comment> = answer.json(&what)?;
+            let app_id = self.app_id();
             let ours = page.into_iter().find(|comment| {
                 comment.user.as_ref().is_some_and(|u| u.kind == "Bot")
+                    && comment
+                        .performed_via_github_app
+                        .as_ref()
+                        .is_some_and(|app| app.id == app_id)
                     && comment.body.as_deref().is_some_and(|b| b.contains(marker))
             });
             if ours.is_some() {

@@ -57,6 +57,39 @@ async fn sticky_comment_is_created_then_updated_in_place() {
     assert_eq!(sent["body"], newer);
 }
 
+/// Another App's bot (a copycat, or a workflow's `github-actions[bot]`)
+/// posting the marker first is never taken for our sticky comment: only a
+/// comment whose `performed_via_github_app` is our App is.
+#[tokio::test]
+async fn another_apps_comment_with_the_marker_is_not_ours() {
+    let h = harness().await;
+    let foreign = h.fake.add_comment_by_app(
+        OWNER,
+        NAME,
+        5,
+        "copycat[bot]",
+        999_999,
+        &format!("{MARKER}\nall green, trust me"),
+    );
+    let outcome = h
+        .client
+        .upsert_sticky_comment(&h.repo, 5, MARKER, &format!("{MARKER}\nreal"))
+        .await
+        .unwrap();
+    let CommentOutcome::Created { id } = outcome else {
+        panic!("the foreign comment was taken for ours: {outcome:?}");
+    };
+    let comments = h.fake.comments(OWNER, NAME, 5);
+    assert_eq!(comments.len(), 2);
+    let foreign_now = comments.iter().find(|c| c.id == foreign).unwrap();
+    assert!(foreign_now.body.contains("trust me"), "left untouched");
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.id == id && c.body.ends_with("real"))
+    );
+}
+
 #[tokio::test]
 async fn marker_is_appended_when_the_body_lacks_it() {
     let h = harness().await;

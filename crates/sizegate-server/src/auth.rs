@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use sizegate_github::oidc::OidcError;
 use sizegate_store::RepoName;
+use sizegate_store::repo_settings::RepoSettings;
 
 use crate::{ApiError, AppState};
 
@@ -25,7 +26,23 @@ pub enum AuthMethod {
         jti: String,
         /// The workflow run that asked for it.
         run_id: Option<String>,
+        /// What the token's claims say of the run; the upload's event,
+        /// branch and commit come from here, never from the body.
+        run: OidcRun,
     },
+}
+
+/// The workflow run an OIDC token was issued to, from its claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcRun {
+    /// `event_name`: `push`, `pull_request`, `pull_request_target`, ...
+    pub event_name: String,
+    /// `ref`: `refs/heads/main`, `refs/pull/7/merge`, ...
+    pub git_ref: Option<String>,
+    /// `sha`: the commit the run was started for.
+    pub sha: Option<String>,
+    /// `head_ref`: the head branch of a pull request run.
+    pub head_ref: Option<String>,
 }
 
 /// An authenticated uploader: the one repository it may upload to.
@@ -123,22 +140,63 @@ async fn oidc_uploader(state: &AppState, token: &str) -> Result<Uploader, ApiErr
         .map_err(|e| ApiError::Unauthorized(format!("OIDC token: {e}")))?;
     let registered = state
         .store
-        .find_repository(&repository.owner, &repository.name)
+        .repository_settings(&repository)
         .await?
         .ok_or_else(|| {
             ApiError::Forbidden(format!(
                 "repository {repository} is not registered on this server; register it with `sizegate token create {repository}`"
             ))
         })?;
-    tracing::info!(%repository, run_id = claims.run_id.as_deref().unwrap_or(""), "GitHub OIDC upload");
+    check_repository_claims(&registered, &claims)?;
+    let event_name = claims.event_name.clone().ok_or_else(|| {
+        ApiError::Unauthorized("malformed OIDC token: no `event_name` claim".into())
+    })?;
+    tracing::info!(%repository, event = %event_name, run_id = claims.run_id.as_deref().unwrap_or(""), "GitHub OIDC upload");
     Ok(Uploader {
         repository_id: registered.id,
         repository,
         method: AuthMethod::GithubOidc {
             jti: claims.jti,
             run_id: claims.run_id,
+            run: OidcRun {
+                event_name,
+                git_ref: claims.git_ref,
+                sha: claims.sha,
+                head_ref: claims.head_ref,
+            },
         },
     })
+}
+
+/// OIDC must be enabled for the repository, and the token's numeric
+/// repository and owner ids must be the ones recorded for it: a deleted and
+/// re-created repository of the same name (new ids) is refused.
+fn check_repository_claims(
+    registered: &RepoSettings,
+    claims: &sizegate_github::oidc::GithubClaims,
+) -> Result<(), ApiError> {
+    let repo = format!("{}/{}", registered.owner, registered.name);
+    if !registered.oidc_enabled {
+        return Err(ApiError::Forbidden(format!(
+            "GitHub OIDC uploads are off for {repo}; an admin enables them with `sizegate repo set-oidc {repo} on` (or use an upload token)"
+        )));
+    }
+    let (Some(id), Some(owner_id)) = (registered.github_id, registered.github_owner_id) else {
+        return Err(ApiError::Forbidden(format!(
+            "GitHub's numeric ids of {repo} are not known, so its OIDC tokens cannot be checked; install the GitHub App on it or run `sizegate repo set-oidc {repo} on --github-id ID --github-owner-id ID`"
+        )));
+    };
+    let claimed = |claim: &Option<String>| claim.as_deref().and_then(|v| v.parse::<i64>().ok());
+    if claimed(&claims.repository_id) != Some(id)
+        || claimed(&claims.repository_owner_id) != Some(owner_id)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "OIDC token is for repository id {} (owner id {}), but {repo} is registered with id {id} (owner id {owner_id}): a deleted and re-created repository is a different repository",
+            claims.repository_id.as_deref().unwrap_or("none"),
+            claims.repository_owner_id.as_deref().unwrap_or("none"),
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod error;
 mod health;
 pub mod listener;
 mod metrics;
+mod provenance;
 pub mod replay;
 pub mod security;
 pub mod session;

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use sizegate_analyze::human;
 use sizegate_store::RepoName;
 use sizegate_store::blob::{BlobUpload, UploadError, UploadedBlob};
-use sizegate_store::uploads::{BuildOutcome, CommitMeta, NewArtifact, RecordedBuild};
+use sizegate_store::uploads::{BuildOutcome, CommitMeta, NewArtifact, Provenance, RecordedBuild};
 
-use crate::{ApiError, AppState, Uploader};
+use crate::auth::AuthMethod;
+use crate::{ApiError, AppState, Uploader, provenance};
 
 /// Largest `meta` part.
 const MAX_META_BYTES: usize = 1 << 20;
@@ -46,7 +47,8 @@ struct UploadMeta {
     ancestors: Vec<String>,
     #[serde(default)]
     config: Option<String>,
-    /// Built for a pull request from a fork (never a baseline).
+    /// Built for a pull request from a fork (provenance `fork`: never a
+    /// baseline).
     #[serde(default)]
     fork: bool,
 }
@@ -142,15 +144,40 @@ fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, Ap
             "meta.config must be the text of sizegate.toml (it contains a NUL character)".into(),
         ));
     }
+    if let Some(config) = &meta.config {
+        check_config(config)?;
+    }
+    let origin = match &uploader.method {
+        AuthMethod::UploadToken { .. } => provenance::token_origin(branch, meta.pr, meta.fork),
+        AuthMethod::GithubOidc { run, .. } => {
+            provenance::oidc_origin(run, &sha, branch, meta.pr, meta.fork)?
+        }
+    };
     Ok(CommitMeta {
         sha,
-        branch,
-        pr_number: meta.pr,
+        branch: origin.branch,
+        pr_number: origin.pr_number,
         base_sha,
         ancestors,
         config: meta.config,
-        fork: meta.fork,
+        fork: origin.provenance == Provenance::Fork,
+        provenance: origin.provenance,
     })
+}
+
+/// A `sizegate.toml` that does not parse is refused at the door, with the
+/// errors `sizegate check-config` prints: stored, it could never judge.
+fn check_config(text: &str) -> Result<(), ApiError> {
+    match sizegate_gate::Config::parse(text, "sizegate.toml") {
+        Ok(_) => Ok(()),
+        Err(errors) => {
+            let lines: Vec<String> = errors.0.iter().map(|e| format!("error: {e}")).collect();
+            Err(ApiError::Unprocessable(format!(
+                "meta.config is not a valid sizegate.toml (run `sizegate check-config` on it):\n{}",
+                lines.join("\n")
+            )))
+        }
+    }
 }
 
 fn multipart_error(e: MultipartError) -> ApiError {
@@ -403,6 +430,8 @@ async fn receive_and_record(
             sha256 = %build.sha256,
             size = build.size,
             outcome = ?build.outcome,
+            provenance = %build.provenance,
+            baseline_eligible = build.baseline_eligible,
             job = build.job_id,
             "artifact recorded"
         );

@@ -15,9 +15,11 @@ use axum::routing::post;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sizegate_github::webhook::{
-    InstallationAction, PullRequestEvent, SignatureCheck, WebhookEvent, parse_event,
+    InstallationAction, PullRequestEvent, RepositoryFacts, SignatureCheck, WebhookEvent,
+    parse_event,
 };
 use sizegate_store::github_events::PullRequestState;
+use sizegate_store::repo_settings::GithubRepositoryFacts;
 
 use crate::{ApiError, AppState};
 
@@ -139,6 +141,7 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
                     github.forget_installation(change.installation_id);
                 }
             } else {
+                learn(state, &change.facts).await?;
                 let repos: Vec<String> =
                     change.repositories.iter().map(|r| r.to_string()).collect();
                 state
@@ -151,6 +154,7 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
         WebhookEvent::InstallationRepositories(change) => {
             let id = i64::try_from(change.installation_id)
                 .map_err(|_| ApiError::Unprocessable("installation id out of range".to_owned()))?;
+            learn(state, &change.facts).await?;
             if let Some(mut repos) = state.store.installation_repositories(id).await? {
                 let removed: Vec<String> = change.removed.iter().map(|r| r.to_string()).collect();
                 repos.retain(|r| !removed.contains(r));
@@ -179,7 +183,28 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
     }
 }
 
+/// Record what a payload says of registered repositories: GitHub's ids
+/// (which OIDC uploads must then match), that one is private (it becomes
+/// private on the dashboard), its default branch (a protected branch).
+async fn learn(state: &AppState, facts: &[RepositoryFacts]) -> Result<(), ApiError> {
+    for fact in facts {
+        let to_db = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+        state
+            .store
+            .learn_github_repository(&GithubRepositoryFacts {
+                full_name: fact.full_name.clone(),
+                id: to_db(fact.id),
+                owner_id: to_db(fact.owner_id),
+                private: fact.private,
+                default_branch: fact.default_branch.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, ApiError> {
+    learn(state, std::slice::from_ref(&pr.facts)).await?;
     let Some(repository) = state
         .store
         .find_repository(pr.repo.owner(), pr.repo.name())
@@ -190,9 +215,16 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
     };
     let number = i64::try_from(pr.number)
         .map_err(|_| ApiError::Unprocessable("pull request number out of range".to_owned()))?;
-    state
+    // Deliveries may come out of order: the payload's `updated_at` decides
+    // which state of the labels is the newest.
+    let updated_at = pr
+        .updated_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let applied = state
         .store
-        .upsert_pull_request(
+        .upsert_pull_request_at(
             repository.id,
             &PullRequestState {
                 number,
@@ -200,8 +232,16 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
                 base_sha: Some(pr.base_sha.to_ascii_lowercase()),
                 labels: pr.labels.clone(),
             },
+            updated_at,
         )
         .await?;
+    if !applied {
+        tracing::info!(
+            number,
+            "pull request delivery older than the state recorded; ignored"
+        );
+        return Ok(0);
+    }
     if !pr.action.needs_evaluation() {
         return Ok(0);
     }

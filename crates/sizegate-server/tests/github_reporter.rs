@@ -259,6 +259,12 @@ async fn pull_request_gate_reported_to_github(pool: sqlx::PgPool) {
     // GitHub fails past the client's own retries (5 attempts, all 500):
     // the job attempt fails, the queue retries it after its backoff, and
     // the retry posts; still one comment.
+    // The push of sha(4) to the pull request (GitHub's `synchronize`,
+    // labels kept): labels count only for the pull request's current head.
+    let mut synchronize = labeled(&sha(4), &["size-approved"]);
+    synchronize["action"] = json!("synchronize");
+    let (status, body) = webhook(&setup, "delivery-2", "pull_request", &synchronize, SECRET).await;
+    assert_eq!(status, 200, "{body}");
     setup
         .github
         .fail(FailureRule::next(5, InjectedFailure::ServerError));

@@ -223,6 +223,112 @@ async fn installations_are_recorded(pool: sqlx::PgPool) {
     server.stop().await;
 }
 
+/// Installation payloads teach a registered repository GitHub's ids (which
+/// OIDC uploads must then carry) and that it is private: it disappears for
+/// anonymous readers without an admin command. A later payload with other
+/// ids (a re-created repository) does not overwrite them.
+#[sqlx::test(migrations = "../../migrations")]
+async fn installation_payloads_teach_ids_and_privacy(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    server.token(REPO).await;
+    let (status, _) = server.get("/api/v1/repos/acme/app").await;
+    assert_eq!(status, 200, "public until GitHub says otherwise");
+    let installation = json!({
+        "action": "created",
+        "installation": { "id": 9, "account": { "login": "acme", "id": 77 } },
+        "repositories": [{ "id": 4242, "full_name": REPO, "private": true }],
+    });
+    let (status, body) = deliver(&server, "p1", "installation", &installation).await;
+    assert_eq!(status, 200, "{body}");
+    let name = sizegate_store::RepoName::parse(REPO).unwrap();
+    let settings = server
+        .store
+        .repository_settings(&name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (settings.github_id, settings.github_owner_id),
+        (Some(4242), Some(77))
+    );
+    assert!(settings.private);
+    assert!(!settings.oidc_enabled, "learning ids does not turn OIDC on");
+    let (status, _) = server.get("/api/v1/repos/acme/app").await;
+    assert_eq!(
+        status, 404,
+        "private repositories are hidden from anonymous readers"
+    );
+
+    let recreated = json!({
+        "action": "added",
+        "installation": { "id": 9, "account": { "login": "acme", "id": 78 } },
+        "repositories_added": [{ "id": 5353, "full_name": REPO, "private": false }],
+        "repositories_removed": [],
+    });
+    let (status, body) = deliver(&server, "p2", "installation_repositories", &recreated).await;
+    assert_eq!(status, 200, "{body}");
+    let kept = server
+        .store
+        .repository_settings(&name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.github_id, kept.github_owner_id),
+        (Some(4242), Some(77))
+    );
+    assert!(kept.private);
+    server.stop().await;
+}
+
+/// Label events are ordered by the pull request's `updated_at`: a delivery
+/// that arrives late (older state) does not undo a newer one.
+#[sqlx::test(migrations = "../../migrations")]
+async fn late_label_deliveries_do_not_undo_newer_ones(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    server.token(REPO).await;
+    let event = |action: &str, labels: Value, updated_at: &str| {
+        json!({
+            "action": action,
+            "number": 4,
+            "label": { "name": "size-approved" },
+            "pull_request": {
+                "number": 4,
+                "head": { "sha": sha(3), "ref": "feature" },
+                "base": { "sha": sha(2), "ref": "main" },
+                "labels": labels,
+                "updated_at": updated_at,
+            },
+            "repository": { "full_name": REPO, "id": 4242, "owner": { "id": 77 }, "default_branch": "main" },
+        })
+    };
+    let newer = event("unlabeled", json!([]), "2026-12-04T10:00:05Z");
+    let older = event(
+        "labeled",
+        json!([{ "name": "size-approved" }]),
+        "2026-12-04T10:00:01Z",
+    );
+    assert_eq!(deliver(&server, "l2", "pull_request", &newer).await.0, 200);
+    assert_eq!(deliver(&server, "l1", "pull_request", &older).await.0, 200);
+    let repository = server
+        .store
+        .find_repository("acme", "app")
+        .await
+        .unwrap()
+        .unwrap();
+    let state = server
+        .store
+        .pull_request(repository.id, 4)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.labels.is_empty(),
+        "the late `labeled` was ignored: {state:?}"
+    );
+    server.stop().await;
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_delivery_whose_handling_failed_is_handled_when_redelivered(pool: sqlx::PgPool) {
     let server = with_secret(pool).await;

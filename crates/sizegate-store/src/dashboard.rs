@@ -315,6 +315,7 @@ impl Store {
         Ok(sqlx::query_scalar(
             "SELECT config FROM commits
              WHERE repository_id = $1 AND config IS NOT NULL AND ($2::text IS NULL OR branch = $2)
+               AND trust_rank >= 3
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         // Planned for its parameters every time: see `target_series`.
@@ -497,6 +498,7 @@ mod tests {
                 base_sha: (i == 3).then(|| shas[2].clone()),
                 ancestors: shas[..i.min(3)].iter().rev().cloned().collect(),
                 fork: false,
+                provenance: Default::default(),
                 config: (i == 1).then(|| "metric = \"file\"".to_owned()),
             };
             let artifact = NewArtifact {
@@ -560,6 +562,30 @@ mod tests {
         assert_eq!(
             store.latest_config(repo, Some("feature")).await.unwrap(),
             None
+        );
+        // A newer fork upload with its own config: not the budgets shown.
+        let fork = CommitMeta {
+            sha: "f".repeat(40),
+            branch: Some("main".into()),
+            config: Some("metric = \"zstd\"".into()),
+            fork: true,
+            provenance: crate::uploads::Provenance::Fork,
+            ..Default::default()
+        };
+        let artifact = NewArtifact {
+            target: "t/app".into(),
+            sha256: "f".repeat(64),
+            size: 1,
+            blob_key: "k".into(),
+        };
+        store
+            .record_upload(repo, &fork, &[artifact], 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.latest_config(repo, None).await.unwrap().as_deref(),
+            Some("metric = \"file\""),
+            "only a baseline-eligible commit's budgets are shown"
         );
 
         let measured = store.commit_measurements(repo, &shas[3]).await.unwrap();

@@ -159,9 +159,11 @@ impl Store {
         Ok(targets)
     }
 
-    /// The measured current builds of the commits `shas` of a repository
-    /// (the baseline candidates), in no particular order. Commits uploaded
-    /// from a fork are left out: they are never a baseline.
+    /// The measured baseline-eligible builds of the commits `shas` of a
+    /// repository (the baseline candidates), in no particular order. Only
+    /// builds of trusted provenance (upload token, OIDC push) made on a
+    /// protected branch are eligible: fork and pull request builds never
+    /// are, whatever commit they claim.
     pub async fn measured_builds(
         &self,
         repository_id: i64,
@@ -171,9 +173,10 @@ impl Store {
             "SELECT c.sha, t.name AS target, m.report_key
              FROM commits c
              JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
+                              AND b.baseline_eligible
              JOIN targets t ON t.id = b.target_id
              JOIN measurements m ON m.artifact_id = b.artifact_id
-             WHERE c.repository_id = $1 AND c.sha = ANY($2) AND NOT c.fork",
+             WHERE c.repository_id = $1 AND c.sha = ANY($2)",
         )
         .bind(repository_id)
         .bind(shas)
@@ -197,6 +200,25 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(configs.into_iter().collect())
+    }
+
+    /// The `sizegate.toml` of baseline commit `sha`, only when its
+    /// annotations come from a baseline-eligible upload (a fork or pull
+    /// request upload of the same sha cannot lend it a config).
+    pub async fn baseline_config(
+        &self,
+        repository_id: i64,
+        sha: &str,
+    ) -> Result<Option<String>, Error> {
+        let config: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT config FROM commits
+             WHERE repository_id = $1 AND sha = $2 AND trust_rank >= 3",
+        )
+        .bind(repository_id)
+        .bind(sha)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(config.flatten())
     }
 
     /// Store the evaluation of a commit, replacing the previous one. Its

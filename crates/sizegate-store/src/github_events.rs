@@ -58,23 +58,46 @@ impl Store {
         repository_id: i64,
         state: &PullRequestState,
     ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO pull_requests (repository_id, number, head_sha, base_sha, labels)
-             VALUES ($1, $2, $3, $4, $5)
+        self.upsert_pull_request_at(repository_id, state, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Record the state of a pull request as of GitHub's `updated_at`:
+    /// GitHub may deliver webhooks out of order, so a state older than the
+    /// one recorded is ignored (returns `false`). Without a time the state
+    /// is taken as the newest.
+    pub async fn upsert_pull_request_at(
+        &self,
+        repository_id: i64,
+        state: &PullRequestState,
+        github_updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool, Error> {
+        let applied = sqlx::query(
+            "INSERT INTO pull_requests (repository_id, number, head_sha, base_sha, labels,
+                                        github_updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (repository_id, number) DO UPDATE SET
                  head_sha = COALESCE(EXCLUDED.head_sha, pull_requests.head_sha),
                  base_sha = COALESCE(EXCLUDED.base_sha, pull_requests.base_sha),
                  labels = EXCLUDED.labels,
-                 updated_at = now()",
+                 github_updated_at = COALESCE(EXCLUDED.github_updated_at,
+                                              pull_requests.github_updated_at),
+                 updated_at = now()
+             WHERE EXCLUDED.github_updated_at IS NULL
+                OR pull_requests.github_updated_at IS NULL
+                OR EXCLUDED.github_updated_at >= pull_requests.github_updated_at",
         )
         .bind(repository_id)
         .bind(state.number)
         .bind(&state.head_sha)
         .bind(&state.base_sha)
         .bind(&state.labels)
+        .bind(github_updated_at)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(applied > 0)
     }
 
     /// The latest known state of a pull request.

@@ -99,6 +99,13 @@ pub struct TargetStatus {
     /// The build this one replaced, if an earlier artifact was uploaded for
     /// the same commit and target.
     pub replaced_build_id: Option<i64>,
+    /// How it was uploaded: `token`, `oidc-push`, `oidc-pull-request` or
+    /// `fork`. The build shown is the most trusted one of its target.
+    pub provenance: String,
+    /// Whether it may serve as a baseline (trusted provenance on a
+    /// protected branch): only such builds, and the config of their commit,
+    /// judge other commits.
+    pub baseline_eligible: bool,
     /// When the artifact was uploaded.
     pub uploaded_at: DateTime<Utc>,
     /// When the job finished.
@@ -197,6 +204,8 @@ struct TargetStatusRow {
     sha256: String,
     artifact_size: i64,
     replaced_build_id: Option<i64>,
+    provenance: String,
+    baseline_eligible: bool,
     uploaded_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
     format: Option<String>,
@@ -303,8 +312,10 @@ impl Store {
             "SELECT t.name AS target, j.state AS status, j.attempts, j.max_attempts,
                     j.last_error AS error, b.id AS build_id, j.id AS job_id,
                     a.sha256, a.size AS artifact_size,
-                    (SELECT p.id FROM builds p WHERE p.superseded_by = b.id) AS replaced_build_id,
-                    b.created_at AS uploaded_at, j.finished_at,
+                    (SELECT p.id FROM builds p
+                      WHERE p.superseded_by = b.id AND p.replaced_at IS NOT NULL
+                      ORDER BY p.id DESC LIMIT 1) AS replaced_build_id,
+                    b.provenance, b.baseline_eligible, b.created_at AS uploaded_at, j.finished_at,
                     m.format, m.arch, m.language,
                     m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd,
                     m.size_debug, m.size_symbols
@@ -333,6 +344,8 @@ impl Store {
                 sha256: r.sha256,
                 artifact_size: r.artifact_size,
                 replaced_build_id: r.replaced_build_id,
+                provenance: r.provenance,
+                baseline_eligible: r.baseline_eligible,
                 uploaded_at: r.uploaded_at,
                 finished_at: r.finished_at,
                 format: r.format,

@@ -17,6 +17,7 @@ pub mod history;
 pub mod measurements;
 pub mod oidc_replay;
 pub mod queue;
+pub mod repo_settings;
 pub mod tokens;
 pub mod uploads;
 

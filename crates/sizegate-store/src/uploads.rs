@@ -62,6 +62,64 @@ fn plain_target_name_problem(name: &str) -> Option<&'static str> {
     }
 }
 
+/// How an upload proved where it comes from. Stored on every build and
+/// shown by the API and the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub enum Provenance {
+    /// An upload token (`sizegate token create`): trusted.
+    #[default]
+    #[serde(rename = "token")]
+    Token,
+    /// A GitHub Actions OIDC token of a `push` workflow run: trusted.
+    #[serde(rename = "oidc-push")]
+    OidcPush,
+    /// A GitHub Actions OIDC token of any other run (`pull_request`,
+    /// `pull_request_target`, ...): never a baseline.
+    #[serde(rename = "oidc-pull-request")]
+    OidcPullRequest,
+    /// Built for a pull request from a fork: never a baseline.
+    #[serde(rename = "fork")]
+    Fork,
+}
+
+impl Provenance {
+    /// The name stored and shown: `token`, `oidc-push`, `oidc-pull-request`, `fork`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Token => "token",
+            Provenance::OidcPush => "oidc-push",
+            Provenance::OidcPullRequest => "oidc-pull-request",
+            Provenance::Fork => "fork",
+        }
+    }
+
+    /// Whether builds of this provenance may become baselines (when made
+    /// on a protected branch).
+    pub fn is_trusted(self) -> bool {
+        matches!(self, Provenance::Token | Provenance::OidcPush)
+    }
+
+    /// The trust rank of an upload: 3 baseline-eligible, 2 other trusted,
+    /// 1 OIDC pull request, 0 fork. A (commit, target) shows its highest
+    /// ranked build, and a commit's annotations (branch, pull request,
+    /// base, ancestors, config) are changed only by uploads of at least
+    /// their rank.
+    pub fn trust_rank(self, baseline_eligible: bool) -> i16 {
+        match self {
+            _ if baseline_eligible => 3,
+            Provenance::Token | Provenance::OidcPush => 2,
+            Provenance::OidcPullRequest => 1,
+            Provenance::Fork => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Provenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Commit metadata sent with an upload (already validated).
 #[derive(Debug, Clone, Default)]
 pub struct CommitMeta {
@@ -77,9 +135,12 @@ pub struct CommitMeta {
     pub ancestors: Vec<String>,
     /// The `sizegate.toml` of the commit, verbatim.
     pub config: Option<String>,
-    /// Uploaded for a pull request from a fork: such a commit never becomes
-    /// a baseline.
+    /// Uploaded for a pull request from a fork (the same as `provenance`
+    /// being [`Provenance::Fork`]; kept on the commit row for display).
     pub fork: bool,
+    /// How the upload was authenticated; with `branch`, decides whether
+    /// its builds are baseline-eligible.
+    pub provenance: Provenance,
 }
 
 /// One artifact of an upload, already in the blob store.
@@ -129,8 +190,16 @@ pub struct RecordedBuild {
     pub size: u64,
     /// Created, duplicate or replaced.
     pub outcome: BuildOutcome,
-    /// The build this one replaced.
+    /// The build this one replaced (same provenance).
     pub replaced_build_id: Option<i64>,
+    /// How the upload was authenticated.
+    pub provenance: Provenance,
+    /// Whether this build may serve as a baseline (trusted provenance on a
+    /// protected branch).
+    pub baseline_eligible: bool,
+    /// The more trusted build shown for this (commit, target) instead of
+    /// this one, if any: this build is kept and measured, but judges nothing.
+    pub outranked_by: Option<i64>,
 }
 
 fn size_to_db(size: u64) -> Result<i64, Error> {
@@ -196,26 +265,66 @@ impl Store {
         max_attempts: i32,
     ) -> Result<Vec<RecordedBuild>, Error> {
         let mut tx = self.pool.begin().await?;
+        let (default_branch, protected): (String, Vec<String>) = sqlx::query_as(
+            "SELECT default_branch, protected_branches FROM repositories WHERE id = $1",
+        )
+        .bind(repository_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let provenance = meta.provenance;
+        // A pull request build is never a baseline, whatever branch it names.
+        let eligible = provenance.is_trusted()
+            && meta.pr_number.is_none()
+            && meta
+                .branch
+                .as_deref()
+                .is_some_and(|b| b == default_branch || protected.iter().any(|p| p == b));
+        let rank = provenance.trust_rank(eligible);
         // The upsert locks the commit row until commit: concurrent uploads
-        // for one commit are serialized, so the duplicate/replace decision
-        // below cannot race.
+        // for one commit are serialized, so the decisions below cannot race.
+        // An upload of lower trust than the commit's annotations leaves them
+        // alone (a fork cannot re-label main's commit); one of higher trust
+        // replaces them whole (a fork's config does not survive under
+        // main's); equal trust merges as before.
         let commit_id: i64 = sqlx::query_scalar(
-            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors, config, fork)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors,
+                                  config, fork, trust_rank)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (repository_id, sha) DO UPDATE SET
-                 branch = COALESCE(EXCLUDED.branch, commits.branch),
-                 pr_number = COALESCE(EXCLUDED.pr_number, commits.pr_number),
-                 base_sha = COALESCE(EXCLUDED.base_sha, commits.base_sha),
-                 ancestors = CASE WHEN cardinality(EXCLUDED.ancestors) > 0
-                                  THEN EXCLUDED.ancestors ELSE commits.ancestors END,
-                 config = COALESCE(EXCLUDED.config, commits.config),
-                 fork = commits.fork OR EXCLUDED.fork,
+                 branch = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.branch
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                         THEN COALESCE(EXCLUDED.branch, commits.branch)
+                     ELSE commits.branch END,
+                 pr_number = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.pr_number
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                         THEN COALESCE(EXCLUDED.pr_number, commits.pr_number)
+                     ELSE commits.pr_number END,
+                 base_sha = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.base_sha
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                         THEN COALESCE(EXCLUDED.base_sha, commits.base_sha)
+                     ELSE commits.base_sha END,
+                 ancestors = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.ancestors
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                          AND cardinality(EXCLUDED.ancestors) > 0 THEN EXCLUDED.ancestors
+                     ELSE commits.ancestors END,
+                 config = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.config
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                         THEN COALESCE(EXCLUDED.config, commits.config)
+                     ELSE commits.config END,
+                 fork = CASE
+                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.fork
+                     WHEN EXCLUDED.trust_rank = commits.trust_rank
+                         THEN commits.fork OR EXCLUDED.fork
+                     ELSE commits.fork END,
+                 trust_rank = GREATEST(commits.trust_rank, EXCLUDED.trust_rank),
                  updated_at = now()
              RETURNING id",
         )
-        // `fork` is sticky: a fork's build may replace the artifacts of a
-        // commit the base repository uploaded (same head sha), so once a
-        // fork touched a commit it is never trusted as a baseline again.
         .bind(repository_id)
         .bind(&meta.sha)
         .bind(&meta.branch)
@@ -223,7 +332,8 @@ impl Store {
         .bind(&meta.base_sha)
         .bind(&meta.ancestors)
         .bind(&meta.config)
-        .bind(meta.fork)
+        .bind(provenance == Provenance::Fork)
+        .bind(rank)
         .fetch_one(&mut *tx)
         .await?;
 
@@ -296,29 +406,36 @@ impl Store {
             let target_id = *target_ids.get(&artifact.target).ok_or_else(missing)?;
             let artifact_id = *artifact_ids.get(&artifact.sha256).ok_or_else(missing)?;
 
-            let current: Option<(i64, i64, i64, String)> = sqlx::query_as(
-                "SELECT b.id, b.artifact_id, j.id, j.state
+            // The live build of the same provenance: the only one this
+            // upload may replace. Builds of other provenances are kept.
+            let current: Option<(i64, i64, i64, String, bool)> = sqlx::query_as(
+                "SELECT b.id, b.artifact_id, j.id, j.state, b.baseline_eligible
                  FROM builds b JOIN jobs j ON j.build_id = b.id
-                 WHERE b.commit_id = $1 AND b.target_id = $2 AND b.superseded_at IS NULL",
+                 WHERE b.commit_id = $1 AND b.target_id = $2 AND b.provenance = $3
+                   AND b.replaced_at IS NULL",
             )
             .bind(commit_id)
             .bind(target_id)
+            .bind(provenance.as_str())
             .fetch_optional(&mut *tx)
             .await?;
 
-            let base = |build_id, job_id, status, outcome, replaced_build_id| RecordedBuild {
-                target: artifact.target.clone(),
-                build_id,
-                artifact_id,
-                job_id,
-                status,
-                sha256: artifact.sha256.clone(),
-                size: artifact.size,
-                outcome,
-                replaced_build_id,
-            };
-            if let Some((build_id, current_artifact, job_id, state)) = &current {
-                if *current_artifact == artifact_id {
+            let (build_id, job_id, status, outcome, replaced) = match &current {
+                Some((build_id, current_artifact, job_id, state, was_eligible))
+                    if *current_artifact == artifact_id =>
+                {
+                    if eligible && !was_eligible {
+                        // The same bytes, now uploaded for a protected branch.
+                        sqlx::query(
+                            "UPDATE builds SET baseline_eligible = true, trust_rank = $2, branch = $3
+                             WHERE id = $1",
+                        )
+                        .bind(build_id)
+                        .bind(rank)
+                        .bind(&meta.branch)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     let outcome = if state == "failed" {
                         sqlx::query(
                             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),
@@ -338,53 +455,118 @@ impl Store {
                     } else {
                         state.clone()
                     };
-                    recorded.push(base(*build_id, *job_id, status, outcome, None));
-                    continue;
+                    (*build_id, *job_id, status, outcome, None)
                 }
-                sqlx::query("UPDATE builds SET superseded_at = now() WHERE id = $1")
+                _ => {
+                    if let Some((previous, _, previous_job, _, _)) = &current {
+                        sqlx::query(
+                            "UPDATE builds SET replaced_at = now(),
+                                 superseded_at = COALESCE(superseded_at, now())
+                             WHERE id = $1",
+                        )
+                        .bind(previous)
+                        .execute(&mut *tx)
+                        .await?;
+                        // Measuring a replaced artifact that nobody will look
+                        // at is wasted work: drop its job if no worker has
+                        // started it.
+                        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'queued'")
+                            .bind(previous_job)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // Inserted hidden; `show_most_trusted` below decides.
+                    let build_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO builds (commit_id, target_id, artifact_id, provenance, branch,
+                                             baseline_eligible, trust_rank, superseded_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id",
+                    )
+                    .bind(commit_id)
+                    .bind(target_id)
+                    .bind(artifact_id)
+                    .bind(provenance.as_str())
+                    .bind(&meta.branch)
+                    .bind(eligible)
+                    .bind(rank)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let replaced = current.as_ref().map(|(previous, ..)| *previous);
+                    if let Some(previous) = replaced {
+                        sqlx::query("UPDATE builds SET superseded_by = $2 WHERE id = $1")
+                            .bind(previous)
+                            .bind(build_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let job_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
+                    )
                     .bind(build_id)
-                    .execute(&mut *tx)
+                    .bind(max_attempts.max(1))
+                    .fetch_one(&mut *tx)
                     .await?;
-                // Measuring a replaced artifact that nobody will look at is
-                // wasted work: drop its job if no worker has started it.
-                sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'queued'")
-                    .bind(job_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let build_id: i64 = sqlx::query_scalar(
-                "INSERT INTO builds (commit_id, target_id, artifact_id) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(commit_id)
-            .bind(target_id)
-            .bind(artifact_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let replaced = current.map(|(previous, ..)| previous);
-            if let Some(previous) = replaced {
-                sqlx::query("UPDATE builds SET superseded_by = $2 WHERE id = $1")
-                    .bind(previous)
-                    .bind(build_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let job_id: i64 = sqlx::query_scalar(
-                "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
-            )
-            .bind(build_id)
-            .bind(max_attempts.max(1))
-            .fetch_one(&mut *tx)
-            .await?;
-            let outcome = if replaced.is_some() {
-                BuildOutcome::Replaced
-            } else {
-                BuildOutcome::Created
+                    let outcome = if replaced.is_some() {
+                        BuildOutcome::Replaced
+                    } else {
+                        BuildOutcome::Created
+                    };
+                    (build_id, job_id, "queued".to_owned(), outcome, replaced)
+                }
             };
-            recorded.push(base(build_id, job_id, "queued".into(), outcome, replaced));
+            let shown = show_most_trusted(&mut tx, commit_id, target_id).await?;
+            recorded.push(RecordedBuild {
+                target: artifact.target.clone(),
+                build_id,
+                artifact_id,
+                job_id,
+                status,
+                sha256: artifact.sha256.clone(),
+                size: artifact.size,
+                outcome,
+                replaced_build_id: replaced,
+                provenance,
+                baseline_eligible: eligible
+                    || current.as_ref().is_some_and(|c| c.0 == build_id && c.4),
+                outranked_by: (shown != build_id).then_some(shown),
+            });
         }
         tx.commit().await?;
         Ok(recorded)
     }
+}
+
+/// Show the most trusted live build of (commit, target) — highest
+/// `trust_rank`, then the newest — and hide the others (`superseded_at`,
+/// with `superseded_by` naming the one shown). Returns the one shown.
+async fn show_most_trusted(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    commit_id: i64,
+    target_id: i64,
+) -> Result<i64, Error> {
+    let top: i64 = sqlx::query_scalar(
+        "SELECT id FROM builds
+         WHERE commit_id = $1 AND target_id = $2 AND replaced_at IS NULL
+         ORDER BY trust_rank DESC, id DESC LIMIT 1",
+    )
+    .bind(commit_id)
+    .bind(target_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    // Hide first, then show: `builds_current` allows one shown build.
+    sqlx::query(
+        "UPDATE builds SET superseded_at = now(), superseded_by = $3
+         WHERE commit_id = $1 AND target_id = $2 AND superseded_at IS NULL AND id <> $3",
+    )
+    .bind(commit_id)
+    .bind(target_id)
+    .bind(top)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE builds SET superseded_at = NULL, superseded_by = NULL WHERE id = $1")
+        .bind(top)
+        .execute(&mut **tx)
+        .await?;
+    Ok(top)
 }
 
 #[cfg(test)]

@@ -24,11 +24,14 @@ pub(crate) struct StoredRevision {
     pub revision: i32,
 }
 
-/// The commits a commit is compared with, in order of preference.
+/// The commits a commit is compared with, in order of preference. Never
+/// the commit itself: a pull request claiming its own sha as base would
+/// otherwise be its own baseline (delta 0, budgets of its own choosing).
 fn candidate_shas(commit: &GateCommit) -> Vec<String> {
     match (&commit.pr_number, &commit.base_sha) {
         (Some(_), Some(base)) => std::iter::once(base.clone())
             .chain(commit.ancestors.iter().cloned())
+            .filter(|sha| *sha != commit.sha)
             .collect(),
         _ => commit
             .ancestors
@@ -67,6 +70,25 @@ fn parse_config(text: Option<&String>, origin: &str) -> Option<Config> {
             None
         }
     }
+}
+
+/// The baseline's budgets: `Ok(None)` when it has none, `Err` with
+/// `check-config`'s message when its `sizegate.toml` no longer parses (a
+/// newer sizegate may refuse what an older one stored). That error fails
+/// the check: falling back to the head's config would let a pull request
+/// choose its own budgets.
+fn parse_baseline_config(text: Option<&String>, sha: &str) -> Result<Option<Config>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    Config::parse(text, "baseline sizegate.toml")
+        .map(Some)
+        .map_err(|e| {
+            format!(
+                "the sizegate.toml of baseline commit {} does not parse, so no budget can judge this commit: {e}",
+                sha.get(..12).unwrap_or(sha)
+            )
+        })
 }
 
 impl Worker {
@@ -112,7 +134,7 @@ impl Worker {
         let mut first_baseline: Option<String> = None;
         for target in &targets {
             let baseline = choose_baseline(candidates(&commit), |sha| {
-                measured.contains_key(&(sha.to_owned(), target.target.clone()))
+                sha != commit.sha && measured.contains_key(&(sha.to_owned(), target.target.clone()))
             });
             // A stored report means measured, whatever the job's state: the
             // job that stored it runs this before it is marked done.
@@ -181,22 +203,48 @@ impl Worker {
 
         // The baseline's budgets judge, so a pull request cannot loosen its
         // own gate; the head's are used when the baseline has none.
-        let mut config_shas = vec![commit.sha.clone()];
-        config_shas.extend(first_baseline.iter().cloned());
+        // Only a baseline-eligible commit's config judges (`baseline_config`).
         let configs = self
             .store
-            .commit_configs(repository_id, &config_shas)
+            .commit_configs(repository_id, std::slice::from_ref(&commit.sha))
             .await?;
-        let baseline_config = first_baseline
-            .as_ref()
-            .and_then(|base| parse_config(configs.get(base), "baseline sizegate.toml"));
+        let baseline_text = match &first_baseline {
+            Some(base) => self.store.baseline_config(repository_id, base).await?,
+            None => None,
+        };
+        let (baseline_config, config_error) = match (&first_baseline, &baseline_text) {
+            (Some(base), text) => match parse_baseline_config(text.as_ref(), base) {
+                Ok(config) => (config, None),
+                Err(message) => (None, Some(message)),
+            },
+            (None, _) => (None, None),
+        };
         let head_config = parse_config(configs.get(&commit.sha), "head sizegate.toml");
-        let config = choose_config(baseline_config.as_ref(), head_config.as_ref());
+        let config = match &config_error {
+            Some(message) => {
+                tracing::warn!(commit = %commit.sha, error = %message, "baseline config unreadable: the check fails");
+                for input in &mut inputs {
+                    if matches!(input.head, HeadState::Measured(_)) {
+                        input.head = HeadState::Failed {
+                            error: message.clone(),
+                        };
+                    }
+                }
+                choose_config(None, None)
+            }
+            None => choose_config(baseline_config.as_ref(), head_config.as_ref()),
+        };
 
         let event = match commit.pr_number {
+            // Labels (the approval label) count only while the pull
+            // request's head is this commit: an upload cannot borrow the
+            // approval of whatever pull request number it claims.
             Some(number) => Event::PullRequest {
                 number: u64::try_from(number).unwrap_or(0),
-                labels: pull_request.map(|pr| pr.labels).unwrap_or_default(),
+                labels: pull_request
+                    .filter(|pr| pr.head_sha.as_deref() == Some(commit.sha.as_str()))
+                    .map(|pr| pr.labels)
+                    .unwrap_or_default(),
             },
             None => Event::Push,
         };

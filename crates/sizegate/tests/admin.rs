@@ -142,3 +142,86 @@ async fn read_tokens_and_private_repositories() {
     pool.close().await;
     drop_database(&name).await;
 }
+
+/// `sizegate repo set-oidc` and `set-branches`: the exact repository name,
+/// what is stored, and a message when the ids are still unknown.
+#[tokio::test]
+async fn repo_trust_settings() {
+    let name = fresh_name("repo_trust");
+    let db = database_url(&name);
+    assert!(
+        sizegate(&["token", "create", "acme/app"], &db)
+            .status
+            .success()
+    );
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let unknown = sizegate(&["repo", "set-oidc", "acme/App", "on"], &db);
+    assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("no repository acme/App"));
+
+    let without_ids = sizegate(&["repo", "set-oidc", "acme/app", "on"], &db);
+    assert!(without_ids.status.success(), "{}", stderr(&without_ids));
+    assert!(
+        stderr(&without_ids).contains("not known yet"),
+        "{}",
+        stderr(&without_ids)
+    );
+    let with_ids = sizegate(
+        &[
+            "repo",
+            "set-oidc",
+            "acme/app",
+            "on",
+            "--github-id",
+            "42",
+            "--github-owner-id",
+            "7",
+        ],
+        &db,
+    );
+    assert!(
+        stderr(&with_ids).contains("repository_id 42"),
+        "{}",
+        stderr(&with_ids)
+    );
+    let branches = sizegate(
+        &["repo", "set-branches", "acme/app", "trunk", "release"],
+        &db,
+    );
+    assert!(
+        stderr(&branches).contains("trunk, release"),
+        "{}",
+        stderr(&branches)
+    );
+    let bad = sizegate(&["repo", "set-oidc", "acme/app", "maybe"], &db);
+    assert!(!bad.status.success());
+
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let row: (bool, Option<i64>, Option<i64>, String, Vec<String>) = sqlx::query_as(
+        "SELECT oidc_enabled, github_id, github_owner_id, default_branch, protected_branches
+         FROM repositories WHERE owner = 'acme' AND name = 'app'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (
+            true,
+            Some(42),
+            Some(7),
+            "trunk".to_owned(),
+            vec!["release".to_owned()]
+        )
+    );
+    let off = sizegate(&["repo", "set-oidc", "acme/app", "off"], &db);
+    assert!(stderr(&off).contains("off"), "{}", stderr(&off));
+    let enabled: bool = sqlx::query_scalar("SELECT oidc_enabled FROM repositories")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!enabled);
+    pool.close().await;
+    drop_database(&name).await;
+}

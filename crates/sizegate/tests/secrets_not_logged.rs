@@ -98,6 +98,9 @@ fn oidc_token(key: &RsaKeyPair, issuer: &str, jti: &str) -> String {
         &json!({
             "iss": issuer, "aud": PUBLIC_URL, "iat": now, "nbf": now, "exp": now + 300,
             "jti": jti, "repository": "acme/app", "run_id": "1",
+            "repository_id": common::oidc::REPOSITORY_ID.to_string(),
+            "repository_owner_id": common::oidc::OWNER_ID.to_string(),
+            "event_name": "pull_request", "ref": "refs/pull/5/merge", "sha": "e".repeat(40),
         }),
     )
 }
@@ -192,6 +195,12 @@ async fn serve_at_trace_level_logs_no_secret() {
     db.set_password(Some(DB_PASSWORD)).unwrap(); // trust auth ignores it
     let db = db.to_string();
     let upload_token = cli(&db, &["token", "create", "acme/app"]);
+    common::set_oidc(
+        &db,
+        "acme/app",
+        common::oidc::REPOSITORY_ID,
+        common::oidc::OWNER_ID,
+    );
     let read_token = cli(&db, &["token", "create", "--read"]);
     assert!(upload_token.starts_with("sgu_") && read_token.starts_with("sgr_"));
 

@@ -618,3 +618,34 @@ async fn github_oidc_token_is_requested_for_the_server_audience() {
         Some(&*format!("Bearer oidc-token-for:{}", server.url()))
     );
 }
+
+/// A GitHub OIDC token is single-use (the server remembers its id), so a
+/// retry after a 503 asks the runner for a fresh token instead of sending
+/// the used one again.
+#[tokio::test]
+async fn every_attempt_gets_a_fresh_github_oidc_token() {
+    let server = Server::start(Recorder {
+        fail_first: 1,
+        ..Recorder::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "app", b"abc");
+    let request_url = format!("{}/oidc-token?api-version=2.0", server.url());
+    let output = upload(
+        dir.path(),
+        args(&server.url(), &["linux/app=app"]),
+        vec![
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-secret".into()),
+        ],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(server.received().len(), 2, "one retry after the 503");
+    assert_eq!(
+        server.rec.lock().unwrap().oidc_requests.len(),
+        2,
+        "one OIDC token per attempt"
+    );
+}

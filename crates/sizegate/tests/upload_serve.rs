@@ -10,17 +10,9 @@ mod common;
 
 use std::ffi::OsStr;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::oidc::{OWNER_ID, REPOSITORY_ID, push_claims, start_issuer};
 use common::{BIN, create_token, database_url, drop_database, fresh_name, start_serve};
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 
 const PUBLIC_URL: &str = "https://sizegate.test";
@@ -105,131 +97,11 @@ async fn upload_cli_to_serve_is_measured_by_the_real_analyzer() {
     drop_database(&name).await;
 }
 
-/// A signing key made by openssl.
-struct Key {
-    pair: RsaKeyPair,
-    n: String,
-    e: String,
-}
-
-fn key() -> &'static Key {
-    static KEY: OnceLock<Key> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let output = Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-outform",
-                "DER",
-            ])
-            .output()
-            .expect("openssl is installed");
-        assert!(output.status.success());
-        let pair = RsaKeyPair::from_der(&output.stdout)
-            .or_else(|_| RsaKeyPair::from_pkcs8(&output.stdout))
-            .unwrap();
-        let public: RsaPublicKeyComponents<Vec<u8>> = pair.public().into();
-        Key {
-            n: URL_SAFE_NO_PAD.encode(&public.n),
-            e: URL_SAFE_NO_PAD.encode(&public.e),
-            pair,
-        }
-    })
-}
-
-fn sign(claims: &Value) -> String {
-    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
-    let signed = format!(
-        "{}.{}",
-        b64(&json!({"alg": "RS256", "typ": "JWT", "kid": "k1"})),
-        b64(claims)
-    );
-    let key = key();
-    let mut signature = vec![0; key.pair.public().modulus_len()];
-    key.pair
-        .sign(
-            &RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            signed.as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// The fake GitHub: the OIDC issuer (discovery, JWKS) and the Actions
-/// token endpoint, which mints tokens for `repository`.
-#[derive(Default)]
-struct FakeGithub {
-    issuer: String,
-    repository: String,
-    minted: Vec<String>,
-}
-
-type Shared = Arc<Mutex<FakeGithub>>;
-
-static JTI: AtomicUsize = AtomicUsize::new(0);
-
-async fn mint(
-    State(fake): State<Shared>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-) -> Json<Value> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut fake = fake.lock().unwrap();
-    let token = sign(&json!({
-        "iss": fake.issuer,
-        "aud": query.get("audience").cloned().unwrap_or_default(),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": format!("jti-{}-{}", std::process::id(), JTI.fetch_add(1, Ordering::Relaxed)),
-        "repository": fake.repository,
-        "run_id": "1",
-    }));
-    fake.minted.push(token.clone());
-    Json(json!({ "value": token }))
-}
-
-async fn start_fake_github() -> (Shared, String) {
-    let fake: Shared = Arc::default();
-    let app = Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(|State(fake): State<Shared>| async move {
-                let issuer = fake.lock().unwrap().issuer.clone();
-                Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}))
-            }),
-        )
-        .route(
-            "/jwks",
-            get(|| async {
-                let key = key();
-                Json(json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": key.n, "e": key.e}]}))
-            }),
-        )
-        .route("/actions-token", get(mint))
-        .with_state(Arc::clone(&fake));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    {
-        let mut state = fake.lock().unwrap();
-        state.issuer = url.clone();
-        state.repository = "acme/app".into();
-    }
-    (fake, url)
-}
-
 #[tokio::test]
 async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositories() {
     sizegate_store::install_crypto_provider();
-    let (fake, issuer) = start_fake_github().await;
+    let fake = start_issuer().await;
+    let issuer = fake.lock().unwrap().url.clone();
     let dir = tempfile::tempdir().unwrap();
     let artifact = dir.path().join("app");
     std::fs::write(&artifact, vec![7u8; 4096]).unwrap();
@@ -271,7 +143,22 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
         ]
     };
 
+    // OIDC is off until an admin turns it on for the repository.
     let sha = sha_of(0x0d);
+    let set_claims = |claims: serde_json::Value| {
+        let mut fake = fake.lock().unwrap();
+        fake.claims = claims.as_object().unwrap().clone();
+    };
+    set_claims(push_claims("main", &sha));
+    let output = upload(args("acme/app", &sha), actions_env()).await;
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("HTTP 403") && err.contains("set-oidc"),
+        "{err}"
+    );
+    common::set_oidc(&db, "acme/app", REPOSITORY_ID, OWNER_ID);
+
     let output = upload(args("acme/app", &sha), actions_env()).await;
     assert!(
         output.status.success(),
@@ -295,7 +182,7 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
             ("SIZEGATE_OIDC_ISSUER", OsStr::new(&issuer)),
         ],
     );
-    let used = fake.lock().unwrap().minted[0].clone();
+    let used = fake.lock().unwrap().minted.last().unwrap().clone();
     for server_url in [&url, &second_url] {
         let form = reqwest::multipart::Form::new()
             .text(
@@ -328,7 +215,7 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
     assert!(stderr(&output).contains("HTTP 403"), "{}", stderr(&output));
 
     // A workflow of a repository nobody registered is refused.
-    fake.lock().unwrap().repository = "mallory/app".into();
+    set_claims(json!({"repository": "mallory/app", "event_name": "push"}));
     let output = upload(args("mallory/app", &sha_of(0x10)), actions_env()).await;
     assert!(!output.status.success());
     let err = stderr(&output);
@@ -338,7 +225,7 @@ async fn github_oidc_upload_is_accepted_once_and_only_for_registered_repositorie
     );
 
     // A token with another audience is refused.
-    fake.lock().unwrap().repository = "acme/app".into();
+    set_claims(push_claims("main", &sha_of(0x11)));
     let mut env = actions_env();
     env[2].1 = "https://elsewhere.example.com".into();
     let output = upload(args("acme/app", &sha_of(0x11)), env).await;

@@ -21,6 +21,8 @@ pub struct FakeComment {
     pub login: String,
     /// Whether the author is a bot (an App).
     pub bot: bool,
+    /// The App that wrote it (`performed_via_github_app.id`), if any.
+    pub app_id: Option<u64>,
     /// Body.
     pub body: String,
 }
@@ -44,13 +46,29 @@ impl FakeState {
         bot: bool,
         body: &str,
     ) -> u64 {
+        // A bot comment is written by the fake's own App (the one under
+        // test) unless `add_comment_by_app` says otherwise.
+        let app_id = bot.then_some(self.config.app_id);
+        self.add_comment_by_app(owner, name, number, login, app_id, body)
+    }
+
+    pub fn add_comment_by_app(
+        &mut self,
+        owner: &str,
+        name: &str,
+        number: u64,
+        login: &str,
+        app_id: Option<u64>,
+        body: &str,
+    ) -> u64 {
         let id = self.next_id();
         self.comments.push(FakeComment {
             id,
             repo: format!("{owner}/{name}"),
             issue: number,
             login: login.to_owned(),
-            bot,
+            bot: app_id.is_some(),
+            app_id,
             body: body.to_owned(),
         });
         id
@@ -141,6 +159,10 @@ impl FakeState {
         ));
         value["user"]["login"] = json!(comment.login);
         value["user"]["type"] = json!(if comment.bot { "Bot" } else { "User" });
+        value["performed_via_github_app"] = match comment.app_id {
+            Some(id) => json!({"id": id, "slug": format!("app-{id}"), "name": format!("App {id}")}),
+            None => Value::Null,
+        };
         value
     }
 }

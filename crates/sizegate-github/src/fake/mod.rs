@@ -279,6 +279,21 @@ impl FakeGitHub {
             .add_comment(owner, name, number, login, bot, body)
     }
 
+    /// Add a bot comment written by App `app_id` (another App than the one
+    /// under test, say), as GitHub shows it in `performed_via_github_app`.
+    pub fn add_comment_by_app(
+        &self,
+        owner: &str,
+        name: &str,
+        number: u64,
+        login: &str,
+        app_id: u64,
+        body: &str,
+    ) -> u64 {
+        self.lock()
+            .add_comment_by_app(owner, name, number, login, Some(app_id), body)
+    }
+
     /// The check runs on `sha` in `owner/name`, oldest first.
     pub fn check_runs(&self, owner: &str, name: &str, sha: &str) -> Vec<FakeCheckRun> {
         self.lock().check_runs_of(owner, name, sha)

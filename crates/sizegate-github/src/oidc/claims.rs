@@ -33,6 +33,12 @@ pub struct GithubClaims {
     /// Repository owner.
     #[serde(default)]
     pub repository_owner: Option<String>,
+    /// Numeric id of the repository owner, as a string.
+    #[serde(default)]
+    pub repository_owner_id: Option<String>,
+    /// Head branch of a pull request run (`pull_request*` events only).
+    #[serde(default)]
+    pub head_ref: Option<String>,
     /// Git ref of the run, e.g. `refs/pull/7/merge`.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,

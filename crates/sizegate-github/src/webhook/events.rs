@@ -29,6 +29,22 @@ pub enum WebhookEvent {
     },
 }
 
+/// What a payload says of a repository: GitHub's numeric ids, whether it
+/// is private, its default branch. Each is `None` when the payload lacks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoryFacts {
+    /// `OWNER/REPO`.
+    pub full_name: String,
+    /// GitHub's repository id.
+    pub id: Option<u64>,
+    /// GitHub's id of the owner (`owner.id`, or the installation account's).
+    pub owner_id: Option<u64>,
+    /// Whether it is private.
+    pub private: Option<bool>,
+    /// Its default branch.
+    pub default_branch: Option<String>,
+}
+
 /// A `pull_request` delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequestEvent {
@@ -50,6 +66,10 @@ pub struct PullRequestEvent {
     pub base_ref: String,
     /// The pull request's labels after the event.
     pub labels: Vec<String>,
+    /// The pull request's `updated_at` (RFC 3339), to order deliveries.
+    pub updated_at: Option<String>,
+    /// What the payload says of the base repository.
+    pub facts: RepositoryFacts,
 }
 
 /// The `pull_request` actions sizegate parses.
@@ -150,6 +170,8 @@ pub struct InstallationChange {
     pub account: String,
     /// Repositories listed in the payload (those selected at install).
     pub repositories: Vec<Repo>,
+    /// What the payload says of each of them.
+    pub facts: Vec<RepositoryFacts>,
 }
 
 /// An `installation_repositories` delivery.
@@ -163,6 +185,8 @@ pub struct InstallationRepositoriesChange {
     pub added: Vec<Repo>,
     /// Repositories the App lost.
     pub removed: Vec<Repo>,
+    /// What the payload says of the repositories it gained.
+    pub facts: Vec<RepositoryFacts>,
 }
 
 /// A payload that is not what its event name promises.
@@ -206,11 +230,39 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError>
 #[derive(Deserialize)]
 struct RawRepo {
     full_name: String,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    private: Option<bool>,
+    #[serde(default)]
+    default_branch: Option<String>,
+    #[serde(default)]
+    owner: Option<RawOwner>,
+}
+
+#[derive(Deserialize)]
+struct RawOwner {
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+impl RawRepo {
+    fn facts(&self, account_id: Option<u64>) -> RepositoryFacts {
+        RepositoryFacts {
+            full_name: self.full_name.clone(),
+            id: self.id,
+            owner_id: self.owner.as_ref().and_then(|o| o.id).or(account_id),
+            private: self.private,
+            default_branch: self.default_branch.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct RawInstallation {
     id: u64,
+    #[serde(default)]
+    account: Option<RawOwner>,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +319,8 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         labels: Vec<RawLabel>,
         #[serde(default)]
         merged: Option<bool>,
+        #[serde(default)]
+        updated_at: Option<String>,
     }
     #[derive(Deserialize)]
     struct Changes {
@@ -305,6 +359,8 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         base_sha: pr.base.sha,
         base_ref: pr.base.name,
         labels: pr.labels.into_iter().map(|l| l.name).collect(),
+        updated_at: pr.updated_at,
+        facts: payload.repository.facts(None),
     })))
 }
 
@@ -392,6 +448,8 @@ fn installation(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
     #[derive(Deserialize)]
     struct RawAccount {
         login: String,
+        #[serde(default)]
+        id: Option<u64>,
     }
     let payload: Payload = decode(event, body)?;
     let action = match payload.action.as_str() {
@@ -404,6 +462,11 @@ fn installation(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
     Ok(Some(WebhookEvent::Installation(InstallationChange {
         action,
         installation_id: payload.installation.id,
+        facts: payload
+            .repositories
+            .iter()
+            .map(|r| r.facts(payload.installation.account.id))
+            .collect(),
         account: payload.installation.account.login,
         repositories: repos(event, &payload.repositories)?,
     })))
@@ -424,6 +487,11 @@ fn installation_repositories(event: &str, body: &[u8]) -> Result<Option<WebhookE
         InstallationRepositoriesChange {
             action: payload.action,
             installation_id: payload.installation.id,
+            facts: payload
+                .repositories_added
+                .iter()
+                .map(|r| r.facts(payload.installation.account.as_ref().and_then(|a| a.id)))
+                .collect(),
             added: repos(event, &payload.repositories_added)?,
             removed: repos(event, &payload.repositories_removed)?,
         },

@@ -73,6 +73,9 @@ struct TargetDetail {
     anchor: String,
     href: String,
     status: String,
+    /// How the build shown was uploaded, and whether it can be a baseline.
+    provenance: String,
+    provenance_title: &'static str,
     error: String,
     facts: Vec<KeyValue>,
     sizes: Vec<KeyValue>,
@@ -178,6 +181,16 @@ async fn target_details(
             href: format!("/repos/{owner_repo}/targets/{}", url(&status.target)),
             name: status.target.clone(),
             status: status.status.clone(),
+            provenance: if status.baseline_eligible {
+                format!("{} · baseline", status.provenance)
+            } else {
+                status.provenance.clone()
+            },
+            provenance_title: if status.baseline_eligible {
+                "trusted upload on a protected branch: judges later commits"
+            } else {
+                "not baseline-eligible: never judges other commits"
+            },
             error: status.error.clone().unwrap_or_default(),
             facts: vec![],
             sizes: vec![],

@@ -211,6 +211,7 @@ pub async fn seed(store: &Store, data: &std::path::Path) -> Seeded {
             ancestors: main.iter().rev().skip(1).cloned().collect(),
             config: Some(CONFIG.into()),
             fork: false,
+            provenance: Default::default(),
         };
         upload(
             store,

@@ -84,10 +84,15 @@ async fn loads_commit_targets_and_baseline_candidates(pool: sqlx::PgPool) {
     let store = Store::new(pool);
     let base = "b".repeat(40);
     let head = "d".repeat(40);
-    let repo = upload(
+    // The base: a push to the default branch, so baseline-eligible.
+    let repo = upload_meta(
         &store,
-        &base,
-        Some("metric = \"file\""),
+        &CommitMeta {
+            sha: base.clone(),
+            branch: Some("main".into()),
+            config: Some("metric = \"file\"".into()),
+            ..Default::default()
+        },
         &[("linux/app", '1'), ("mac/app", '2')],
     )
     .await;
@@ -359,20 +364,23 @@ async fn report_locks_exclude_each_other_until_dropped(pool: sqlx::PgPool) {
         .unwrap();
 }
 
-/// A commit uploaded from a fork is never a baseline candidate, even when it
-/// is exactly the pull request's base sha; and a later upload of the same
-/// sha from the base repository does not launder it (the fork may have
-/// replaced its artifacts).
+/// Only baseline-eligible builds are candidates: a fork build never is,
+/// even for exactly the pull request's base sha, nor is a trusted build of
+/// a branch that is not protected. A fork upload of a trusted commit is
+/// kept beside its build and changes neither its candidates nor its config.
 #[sqlx::test(migrations = "../../migrations")]
-async fn fork_uploads_are_never_baseline_candidates(pool: sqlx::PgPool) {
+async fn only_baseline_eligible_builds_are_candidates(pool: sqlx::PgPool) {
+    use crate::uploads::Provenance;
     let store = Store::new(pool);
     let trusted = "a".repeat(40);
     let forked = "b".repeat(40);
+    let feature = "f".repeat(40);
     let repo = upload_meta(
         &store,
         &CommitMeta {
             sha: trusted.clone(),
             branch: Some("main".into()),
+            config: Some("metric = \"file\"".into()),
             ..Default::default()
         },
         &[("linux/app", '1')],
@@ -382,36 +390,105 @@ async fn fork_uploads_are_never_baseline_candidates(pool: sqlx::PgPool) {
         &store,
         &CommitMeta {
             sha: forked.clone(),
-            branch: Some("someone:main".into()),
+            branch: Some("main".into()),
             pr_number: Some(7),
             base_sha: Some(trusted.clone()),
             fork: true,
+            provenance: Provenance::Fork,
             ..Default::default()
         },
         &[("linux/app", '2')],
     )
     .await;
-    measure(&store, '1').await;
-    measure(&store, '2').await;
+    upload_meta(
+        &store,
+        &CommitMeta {
+            sha: feature.clone(),
+            branch: Some("feature".into()),
+            ..Default::default()
+        },
+        &[("linux/app", '3')],
+    )
+    .await;
+    for fill in ['1', '2', '3'] {
+        measure(&store, fill).await;
+    }
 
-    let both = [trusted.clone(), forked.clone()];
-    let measured = store.measured_builds(repo, &both).await.unwrap();
+    let all = [trusted.clone(), forked.clone(), feature.clone()];
+    let trusted_only = [MeasuredBuild {
+        sha: trusted.clone(),
+        target: "linux/app".into(),
+        report_key: "r/1".into(),
+    }];
     assert_eq!(
-        measured,
-        [MeasuredBuild {
-            sha: trusted.clone(),
-            target: "linux/app".into(),
-            report_key: "r/1".into()
-        }]
+        store.measured_builds(repo, &all).await.unwrap(),
+        trusted_only
     );
-    let stored: bool = sqlx::query_scalar("SELECT fork FROM commits WHERE sha = $1")
-        .bind(&forked)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert!(stored);
 
-    // The base repository uploads the same sha afterwards: still excluded.
+    // A fork (and an OIDC pull request run) upload the trusted sha with
+    // other bytes, another branch and a loose config: kept, not shown,
+    // never a candidate; the commit keeps its annotations.
+    for (provenance, fill) in [(Provenance::Fork, '8'), (Provenance::OidcPullRequest, '9')] {
+        let recorded = store
+            .record_upload(
+                repo,
+                &CommitMeta {
+                    sha: trusted.clone(),
+                    branch: Some("main".into()),
+                    pr_number: Some(9),
+                    base_sha: Some(trusted.clone()),
+                    config: Some("metric = \"zstd\"".into()),
+                    fork: provenance == Provenance::Fork,
+                    provenance,
+                    ..Default::default()
+                },
+                &[NewArtifact {
+                    target: "linux/app".into(),
+                    sha256: fill.to_string().repeat(64),
+                    size: 9,
+                    blob_key: crate::blob::artifact_key(&fill.to_string().repeat(64)),
+                }],
+                3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded[0].provenance, provenance);
+        assert!(!recorded[0].baseline_eligible);
+        assert!(recorded[0].outranked_by.is_some(), "{recorded:?}");
+        assert_eq!(recorded[0].replaced_build_id, None);
+        measure(&store, fill).await;
+    }
+    assert_eq!(
+        store.measured_builds(repo, &all).await.unwrap(),
+        trusted_only
+    );
+    let commit = store.gate_commit(repo, &trusted).await.unwrap().unwrap();
+    assert_eq!(commit.pr_number, None);
+    assert_eq!(commit.config.as_deref(), Some("metric = \"file\""));
+    assert_eq!(
+        store
+            .baseline_config(repo, &trusted)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("metric = \"file\"")
+    );
+    let shown = store.gate_targets(commit.id).await.unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].report_key.as_deref(), Some("r/1"));
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM builds WHERE commit_id = $1 AND replaced_at IS NULL",
+    )
+    .bind(commit.id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, 3, "one live build per provenance");
+
+    // The fork's commit gets no config of its own as a baseline, and a
+    // trusted upload of the same bytes on main makes it eligible: the
+    // token holder vouches for them.
+    assert_eq!(store.baseline_config(repo, &forked).await.unwrap(), None);
     upload_meta(
         &store,
         &CommitMeta {
@@ -422,23 +499,17 @@ async fn fork_uploads_are_never_baseline_candidates(pool: sqlx::PgPool) {
         &[("linux/app", '2')],
     )
     .await;
-    assert!(
+    let commit = store.gate_commit(repo, &forked).await.unwrap().unwrap();
+    assert_eq!(
+        commit.pr_number, None,
+        "higher trust replaces the annotations whole"
+    );
+    assert_eq!(
         store
             .measured_builds(repo, std::slice::from_ref(&forked))
             .await
             .unwrap()
-            .is_empty()
+            .len(),
+        1
     );
-    // And a fork upload of the trusted base sha takes it out too.
-    upload_meta(
-        &store,
-        &CommitMeta {
-            sha: trusted.clone(),
-            fork: true,
-            ..Default::default()
-        },
-        &[("linux/app", '1')],
-    )
-    .await;
-    assert!(store.measured_builds(repo, &both).await.unwrap().is_empty());
 }

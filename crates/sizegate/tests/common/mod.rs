@@ -14,6 +14,8 @@ use sizegate_store::Store;
 use sizegate_store::blob::{BlobUpload, LocalBlobStore};
 use sizegate_store::uploads::{CommitMeta, NewArtifact};
 
+pub mod oidc;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_sizegate");
 
 /// A small C program (`puts("hi")`), built now with `gcc -O2` in `dir`;
@@ -322,4 +324,20 @@ pub async fn wait_for_commit(url: &str, repo: &str, sha: &str) -> Value {
         assert!(Instant::now() < deadline, "not measured in time: {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `sizegate repo set-oidc REPO on` with GitHub's ids.
+pub fn set_oidc(db: &str, repo: &str, github_id: i64, owner_id: i64) {
+    let output = Command::new(BIN)
+        .args(["repo", "set-oidc", repo, "on", "--database-url", db])
+        .args(["--github-id", &github_id.to_string()])
+        .args(["--github-owner-id", &owner_id.to_string()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

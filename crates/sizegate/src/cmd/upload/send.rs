@@ -110,20 +110,23 @@ impl Upload<'_> {
             .user_agent(concat!("sizegate/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
-        let token = match self.credentials {
-            Credentials::Token(token) => token.clone(),
-            Credentials::GithubOidc {
-                request_url,
-                request_token,
-                audience,
-            } => oidc_token::request(&client, request_url, request_token, audience).await?,
-        };
         let endpoint = format!("{}/api/v1/uploads", self.plan.server.trim_end_matches('/'));
         let meta = serde_json::to_string(&self.plan.meta).context("encoding the meta part")?;
         let attempts = self.retry.attempts.max(1);
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
+            // An OIDC token is good for one upload (the server remembers its
+            // id), so every attempt asks the runner for a fresh one: the
+            // retry after a 5xx would otherwise be refused as a replay.
+            let token = match self.credentials {
+                Credentials::Token(token) => token.clone(),
+                Credentials::GithubOidc {
+                    request_url,
+                    request_token,
+                    audience,
+                } => oidc_token::request(&client, request_url, request_token, audience).await?,
+            };
             let progress = Arc::new(Progress::new(self.plan.total_bytes()));
             let result = self
                 .attempt(&client, &endpoint, &token, &meta, &progress)
