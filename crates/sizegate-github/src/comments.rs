@@ -85,21 +85,7 @@ impl GitHubClient {
         marker: &str,
         body: &str,
     ) -> Result<CommentOutcome, Error> {
-        if marker.trim().is_empty() {
-            return Err(Error::InvalidRequest(
-                "the sticky comment marker is empty".to_owned(),
-            ));
-        }
-        let body = with_marker(body, marker)?;
-        let what = format!("sticky comment on {repo}#{issue_number}");
-        let _serialized = self
-            .targets
-            .lock(format!("{}#{issue_number}", repo.key()))
-            .await;
-        self.transport
-            .retrying(&what, || {
-                self.upsert_comment_once(repo, issue_number, marker, &body, true)
-            })
+        self.sticky_comment(repo, issue_number, marker, body, true)
             .await
     }
 
@@ -114,20 +100,38 @@ impl GitHubClient {
         marker: &str,
         body: &str,
     ) -> Result<CommentOutcome, Error> {
+        self.sticky_comment(repo, issue_number, marker, body, false)
+            .await
+    }
+
+    /// The one path of both: serialized per pull request, retried, and with
+    /// `create` false an absent comment stays absent.
+    async fn sticky_comment(
+        &self,
+        repo: &Repo,
+        issue_number: u64,
+        marker: &str,
+        body: &str,
+        create: bool,
+    ) -> Result<CommentOutcome, Error> {
         if marker.trim().is_empty() {
             return Err(Error::InvalidRequest(
                 "the sticky comment marker is empty".to_owned(),
             ));
         }
         let body = with_marker(body, marker)?;
-        let what = format!("sticky comment update on {repo}#{issue_number}");
+        let what = if create {
+            format!("sticky comment on {repo}#{issue_number}")
+        } else {
+            format!("sticky comment update on {repo}#{issue_number}")
+        };
         let _serialized = self
             .targets
             .lock(format!("{}#{issue_number}", repo.key()))
             .await;
         self.transport
             .retrying(&what, || {
-                self.upsert_comment_once(repo, issue_number, marker, &body, false)
+                self.upsert_comment_once(repo, issue_number, marker, &body, create)
             })
             .await
     }
