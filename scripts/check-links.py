@@ -29,6 +29,16 @@ for page in glob.glob("docs/*.md"):
     if f"({name})" not in summary:
         problems.append(f"docs/SUMMARY.md does not list {name}")
 
+# The README shows docs/example-comment.md in full between its markers.
+readme = open("README.md", encoding="utf-8").read()
+example = open("docs/example-comment.md", encoding="utf-8").read().split("-->\n\n", 1)[1]
+start, end = "<!-- example-comment:start -->\n", "\n<!-- example-comment:end -->"
+if start not in readme or end not in readme:
+    problems.append("README.md lacks the example-comment markers")
+elif readme.split(start, 1)[1].split(end, 1)[0] != example.rstrip("\n"):
+    problems.append("README.md's example comment differs from docs/example-comment.md "
+                    "(regenerate both with SIZEGATE_WRITE_EXAMPLE=1, docs/pr-comment.md)")
+
 for problem in problems:
     print(problem)
 if problems:

@@ -463,6 +463,17 @@ fn a_real_pull_request_comment() {
             ),
         )
         .unwrap();
+        // The README shows the same comment in full, between its markers.
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let text = std::fs::read_to_string(&readme).unwrap();
+        let (start, end) = (
+            "<!-- example-comment:start -->\n",
+            "\n<!-- example-comment:end -->",
+        );
+        let from = text.find(start).expect("README has the start marker") + start.len();
+        let to = text.find(end).expect("README has the end marker");
+        let comment = comment.trim_end();
+        std::fs::write(readme, format!("{}{comment}{}", &text[..from], &text[to..])).unwrap();
     }
 }
 
