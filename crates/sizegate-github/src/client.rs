@@ -24,6 +24,18 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The public GitHub API.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
+/// The web address of the GitHub that serves `api_url`: github.com for
+/// api.github.com, `https://HOST` for an Enterprise Server's
+/// `https://HOST/api/v3`, and any other address (a test server) as it is.
+/// Comments link to compares and commits there.
+pub fn web_url(api_url: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    if api == DEFAULT_API_URL {
+        return "https://github.com".to_owned();
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_owned()
+}
+
 /// Settings of the GitHub App client, filled by the binary from the
 /// environment (see the field docs); nothing here reads the environment.
 /// Its `Debug` output leaves the private key out.
@@ -310,6 +322,21 @@ impl GitHubClient {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_web_address_follows_the_api_address() {
+        assert_eq!(web_url("https://api.github.com"), "https://github.com");
+        assert_eq!(web_url("https://api.github.com/"), "https://github.com");
+        assert_eq!(
+            web_url("https://ghe.example.com/api/v3"),
+            "https://ghe.example.com"
+        );
+        assert_eq!(
+            web_url("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com"
+        );
+        assert_eq!(web_url("http://127.0.0.1:4000"), "http://127.0.0.1:4000");
+    }
 
     #[test]
     fn creating_a_client_outside_a_runtime_is_an_error_not_a_panic() {

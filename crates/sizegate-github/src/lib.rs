@@ -52,7 +52,7 @@ pub use app_key::{AppKey, JWT_BACKDATE_SECS, JWT_LIFETIME_SECS};
 pub use check_runs::{
     CheckConclusion, CheckRunOutcome, CheckRunRequest, CheckStatus, MAX_SUMMARY_CHARS,
 };
-pub use client::{DEFAULT_API_URL, DEFAULT_REQUEST_TIMEOUT, GitHubClient, GitHubConfig};
+pub use client::{DEFAULT_API_URL, DEFAULT_REQUEST_TIMEOUT, GitHubClient, GitHubConfig, web_url};
 #[cfg(feature = "fake")]
 pub use clock::FakeClock;
 pub use clock::{Clock, SleepFuture, SystemClock};

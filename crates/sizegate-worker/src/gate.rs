@@ -256,6 +256,7 @@ impl Worker {
         });
         let mut ctx = RenderContext::new(&self.config.public_url, &commit.owner, &commit.name);
         ctx.head_sha = Some(commit.sha.clone());
+        ctx.github_url = self.config.github_url.clone();
         let comment = render_comment(&evaluation, &ctx);
         let check = render_check(&evaluation, &ctx);
         let new = NewEvaluation {

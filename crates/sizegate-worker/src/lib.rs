@@ -81,6 +81,9 @@ pub struct WorkerConfig {
     /// Base URL of the dashboard, for links in comments and checks
     /// (`SIZEGATE_PUBLIC_URL`; empty: no links).
     pub public_url: String,
+    /// Web address of the GitHub the repositories live on, for the compare
+    /// link in comments (derived from `SIZEGATE_GITHUB_API_URL`).
+    pub github_url: String,
 }
 
 impl WorkerConfig {
@@ -105,6 +108,7 @@ impl WorkerConfig {
             shutdown_grace: Duration::from_secs(20),
             scratch_dir: std::env::temp_dir(),
             public_url: String::new(),
+            github_url: "https://github.com".to_owned(),
         }
     }
 

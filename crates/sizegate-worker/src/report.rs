@@ -104,6 +104,7 @@ impl Worker {
                             &commit.name,
                         );
                         ctx.head_sha = Some(commit.sha.clone());
+                        ctx.github_url = self.config.github_url.clone();
                         github
                             .update_sticky_comment(
                                 &repo,

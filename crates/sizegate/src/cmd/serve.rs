@@ -80,6 +80,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let blobs = args.storage.open().await?;
     let mut worker_config = args.worker.config(&args.storage.data_dir)?;
     worker_config.public_url = args.public_url.clone().unwrap_or_default();
+    worker_config.github_url = sizegate_github::web_url(&args.github.github_api_url);
     let github = args.github.client()?;
     let worker_metrics = Arc::new(WorkerMetrics::default());
     let state = AppState {

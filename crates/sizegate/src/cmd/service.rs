@@ -178,6 +178,7 @@ impl WorkerArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             scratch_dir,
             public_url: String::new(),
+            github_url: "https://github.com".to_owned(),
         })
     }
 }

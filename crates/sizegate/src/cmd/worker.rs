@@ -41,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let blobs = args.storage.open().await?;
         let mut config = args.worker.config(&args.storage.data_dir)?;
         config.public_url = args.public_url.clone().unwrap_or_default();
+        config.github_url = sizegate_github::web_url(&args.github.github_api_url);
         let github = args.github.client()?;
         let metrics = Arc::new(WorkerMetrics::default());
         let shutdown = shutdown_on_signal();
