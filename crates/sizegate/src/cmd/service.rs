@@ -303,12 +303,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
+/// How often to collect garbage; `None` when disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
 /// Parse the garbage collection interval: a duration, or `off` (or `0s`).
-fn parse_interval(text: &str) -> Result<Option<Duration>, String> {
+fn parse_interval(text: &str) -> Result<Interval, String> {
     if text.trim() == "off" {
-        return Ok(None);
+        return Ok(Interval(None));
     }
-    parse_duration(text).map(|d| (!d.is_zero()).then_some(d))
+    parse_duration(text).map(|d| Interval((!d.is_zero()).then_some(d)))
 }
 
 /// The periodic garbage collection of `serve` and `worker`.
@@ -317,7 +321,7 @@ pub struct GcArgs {
     /// How often this process collects garbage (`off` disables it). Every
     /// replica may run it: one collection runs at a time across all of them.
     #[arg(long, env = "SIZEGATE_GC_INTERVAL", default_value = "6h", value_parser = parse_interval)]
-    pub gc_interval: Option<Duration>,
+    pub gc_interval: Interval,
     /// Age past which superseded and non-baseline builds are collected.
     #[arg(long, env = "SIZEGATE_GC_OLDER_THAN", default_value = "30d", value_parser = parse_duration)]
     pub gc_older_than: Duration,
@@ -335,7 +339,7 @@ impl GcArgs {
         blobs: Arc<dyn BlobStore>,
         shutdown: CancellationToken,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let interval = self.gc_interval?;
+        let interval = self.gc_interval.0?;
         let policy = sizegate_store::gc::GcPolicy {
             older_than: self.gc_older_than,
             orphan_grace: self.gc_orphan_grace,
@@ -377,8 +381,11 @@ mod duration_tests {
         for bad in ["30", "d", "-1d", "1.5d", "3y", "", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(parse_interval("off"), Ok(None));
-        assert_eq!(parse_interval("0s"), Ok(None));
-        assert_eq!(parse_interval("1h"), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        assert_eq!(parse_interval("0s"), Ok(Interval(None)));
+        assert_eq!(
+            parse_interval("1h"),
+            Ok(Interval(Some(Duration::from_secs(3600))))
+        );
     }
 }
