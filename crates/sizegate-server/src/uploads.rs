@@ -248,7 +248,7 @@ impl<'a> UploadAllowance<'a> {
         ApiError::InsufficientStorage(format!(
             "upload rejected: repository {} keeps {} of artifacts and its storage quota is {} \
              (SIZEGATE_REPO_QUOTA_BYTES); nothing was stored. Ask the operator to raise the \
-             quota",
+             quota or to collect old builds (`sizegate gc`)",
             self.repository,
             human::size(used),
             human::size(quota)

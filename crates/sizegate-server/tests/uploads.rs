@@ -308,7 +308,7 @@ async fn a_repository_over_its_storage_quota_gets_507(pool: sqlx::PgPool) {
         body["error"],
         "upload rejected: repository acme/app keeps 3.0 MiB of artifacts and its storage quota \
          is 5.0 MiB (SIZEGATE_REPO_QUOTA_BYTES); nothing was stored. Ask the operator to raise \
-         the quota"
+         the quota or to collect old builds (`sizegate gc`)"
     );
     assert_eq!(server.files().len(), files, "{:?}", server.files());
     // Another repository has a quota of its own.

@@ -12,6 +12,7 @@ pub mod access;
 pub mod blob;
 pub mod dashboard;
 pub mod evaluations;
+pub mod gc;
 pub mod github_events;
 pub mod history;
 pub mod measurements;

@@ -235,7 +235,9 @@ impl Store {
         max_attempts: i32,
     ) -> Result<Vec<RecordedBuild>, Error> {
         // Uploads of different commits sharing new targets or artifacts can
-        // deadlock on those rows; Postgres aborts one, which is retried.
+        // deadlock on those rows; Postgres aborts one, which is retried. So
+        // is one whose artifact row the garbage collector deleted under it
+        // (23503): the retry inserts the row again.
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -245,7 +247,10 @@ impl Store {
             {
                 Err(Error::Database(sqlx::Error::Database(e)))
                     if attempt < 5
-                        && matches!(e.code().as_deref(), Some("40P01") | Some("40001")) =>
+                        && matches!(
+                            e.code().as_deref(),
+                            Some("40P01") | Some("40001") | Some("23503")
+                        ) =>
                 {
                     tracing::info!(
                         attempt,

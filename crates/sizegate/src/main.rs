@@ -29,6 +29,8 @@ enum Command {
     Worker(cmd::worker::Args),
     /// Create the database if missing and apply migrations.
     Migrate(cmd::migrate::Args),
+    /// Delete superseded and non-baseline builds past an age, and blobs no row refers to.
+    Gc(cmd::gc::Args),
     /// Create, list and revoke upload tokens and read tokens.
     Token(cmd::token::Args),
     /// Repository settings: make a repository private or public.
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Worker(args) => cmd::worker::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Gc(args) => cmd::gc::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Repo(args) => cmd::repo::run(args),
         Command::RunLimited(args) => cmd::run_limited::run(args),

@@ -3,12 +3,12 @@
 //! whose directory is fsynced. A blob that already exists is not rewritten.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobError, BlobStore, StagedBlob, check_key, random_hex};
+use super::{BlobEntry, BlobError, BlobStore, StagedBlob, check_key, random_hex};
 
 /// Temporary files older than this are left-overs of a crash.
 const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -71,13 +71,11 @@ impl LocalBlobStore {
     }
 }
 
-/// Rename `tmp` to `dest` unless `dest` exists, then fsync the directory.
+/// Rename `tmp` to `dest`, then fsync the directory. A blob already under
+/// `dest` has the same content (same key): it is replaced all the same, so
+/// that its modification time says it was just committed and the garbage
+/// collector's grace period covers the row about to refer to it.
 async fn place(tmp: &Path, dest: &Path) -> Result<(), BlobError> {
-    if tokio::fs::try_exists(dest).await.unwrap_or(false) {
-        // Identical content (same key) is already stored: keep one copy.
-        remove_quietly(tmp).await;
-        return Ok(());
-    }
     let dir = dest
         .parent()
         .ok_or_else(|| BlobError::InvalidKey(dest.display().to_string()))?;
@@ -97,6 +95,15 @@ async fn place(tmp: &Path, dest: &Path) -> Result<(), BlobError> {
         .map_err(|e| BlobError::io("syncing a directory", std::io::Error::other(e)))?
         .map_err(|e| BlobError::io("syncing a directory", e))?;
     Ok(())
+}
+
+/// When the file at `path` was last modified, or `None` if it is gone.
+async fn modified(path: &Path) -> Result<Option<SystemTime>, BlobError> {
+    match tokio::fs::metadata(path).await.and_then(|m| m.modified()) {
+        Ok(time) => Ok(Some(time)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(BlobError::io(format!("reading {}", path.display()), e)),
+    }
 }
 
 async fn remove_quietly(path: &Path) {
@@ -166,6 +173,96 @@ impl BlobStore for LocalBlobStore {
 
     fn describe(&self) -> String {
         self.root.display().to_string()
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>, BlobError> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(BlobError::io(format!("listing {}", dir.display()), e)),
+            };
+            while let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|e| BlobError::io(format!("listing {}", dir.display()), e))?
+            {
+                let path = entry.path();
+                let Ok(relative) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let Some(key) = relative.to_str().map(|k| k.replace('\\', "/")) else {
+                    continue;
+                };
+                // Only descend where keys under `prefix` can be.
+                let wanted = key.starts_with(prefix) || prefix.starts_with(&format!("{key}/"));
+                if !wanted {
+                    continue;
+                }
+                let meta = match entry.metadata().await {
+                    Ok(meta) => meta,
+                    // Removed while listing.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(BlobError::io(format!("reading {}", path.display()), e)),
+                };
+                if meta.is_dir() {
+                    stack.push(path);
+                } else if meta.is_file() && key.starts_with(prefix) && check_key(&key).is_ok() {
+                    let modified = meta
+                        .modified()
+                        .map_err(|e| BlobError::io(format!("reading {}", path.display()), e))?;
+                    out.push(BlobEntry {
+                        key,
+                        size: meta.len(),
+                        modified,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BlobError::io(format!("deleting {}", path.display()), e)),
+        }
+    }
+
+    async fn delete_if_older(&self, key: &str, cutoff: SystemTime) -> Result<bool, BlobError> {
+        let path = self.path_of(key)?;
+        match modified(&path).await? {
+            Some(time) if time < cutoff => {}
+            _ => return Ok(false),
+        }
+        // Move the blob aside first, then look at its time again: an upload
+        // that re-committed the same content in between (a rename over the
+        // key, which gives a fresh time) is then seen and put back, and one
+        // that comes after finds no blob and places its own copy.
+        let aside = self.tmp_dir().join(format!("{}.gc", random_hex(12)));
+        match tokio::fs::rename(&path, &aside).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(BlobError::io(format!("moving {}", path.display()), e)),
+        }
+        let still_old = modified(&aside).await?.is_some_and(|time| time < cutoff);
+        if !still_old {
+            // A hard link never replaces a blob committed meanwhile.
+            match tokio::fs::hard_link(&aside, &path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(BlobError::io(format!("restoring {}", path.display()), e));
+                }
+            }
+        }
+        remove_quietly(&aside).await;
+        Ok(still_old)
     }
 }
 

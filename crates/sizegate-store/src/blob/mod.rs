@@ -10,6 +10,7 @@ mod upload;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -75,6 +76,28 @@ pub trait BlobStore: Send + Sync + Debug {
     async fn download(&self, key: &str, dest: &Path) -> Result<(), BlobError>;
     /// Where the blobs go, for the log (`/srv/sizegate-data`, `s3://bucket/prefix`).
     fn describe(&self) -> String;
+    /// Every blob whose key starts with `prefix` (a directory such as
+    /// `artifacts/`), with its last modification time. Temporary objects of
+    /// uploads in progress are not listed unless `prefix` names them.
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>, BlobError>;
+    /// Delete the blob under `key`; a missing blob is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Delete the blob under `key` only if it was last modified before
+    /// `cutoff`: a blob rewritten (or re-committed by an upload of the same
+    /// content, which refreshes its time) since is kept. Whether it was
+    /// deleted.
+    async fn delete_if_older(&self, key: &str, cutoff: SystemTime) -> Result<bool, BlobError>;
+}
+
+/// A blob as listed by [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobEntry {
+    /// Its key.
+    pub key: String,
+    /// Bytes.
+    pub size: u64,
+    /// When it was last written (or re-committed).
+    pub modified: SystemTime,
 }
 
 /// A blob being written. Dropping it without [`StagedBlob::commit`] discards
@@ -84,7 +107,10 @@ pub trait StagedBlob: Send {
     /// Append bytes.
     async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError>;
     /// Make the blob durable and visible under `key`. If a blob already
-    /// exists under `key` (identical content), the staged copy is discarded.
+    /// exists under `key` (identical content), the staged copy is discarded
+    /// and the existing blob's modification time is refreshed, so that the
+    /// garbage collector's grace period protects it until the row that
+    /// refers to it is committed.
     async fn commit(self: Box<Self>, key: &str) -> Result<(), BlobError>;
     /// Discard what was written.
     async fn abort(self: Box<Self>) -> Result<(), BlobError>;

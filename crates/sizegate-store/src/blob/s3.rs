@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,7 +15,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobError, BlobStore, StagedBlob, check_key, random_hex};
+use super::{BlobEntry, BlobError, BlobStore, StagedBlob, check_key, random_hex};
 
 /// At most this many parts of one upload in flight (5 MiB each): bounds the
 /// memory an upload takes.
@@ -167,6 +168,62 @@ impl BlobStore for S3BlobStore {
     fn describe(&self) -> String {
         self.url.clone()
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>, BlobError> {
+        // object_store lists by whole path segments: list the directory
+        // part of `prefix` and filter on the rest.
+        let dir = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let dir = (!dir.is_empty()).then(|| ObjectPath::from(dir));
+        let mut stream = self.store.list(dir.as_ref());
+        let mut out = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(os_error(format!("listing {prefix}")))?;
+            let key = meta.location.to_string();
+            if key.starts_with(prefix) && check_key(&key).is_ok() {
+                out.push(BlobEntry {
+                    key,
+                    size: meta.size,
+                    modified: SystemTime::from(meta.last_modified),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = Self::path_of(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(BlobError::ObjectStore {
+                action: format!("deleting {key}"),
+                source,
+            }),
+        }
+    }
+
+    async fn delete_if_older(&self, key: &str, cutoff: SystemTime) -> Result<bool, BlobError> {
+        let path = Self::path_of(key)?;
+        let meta = match self.store.head(&path).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(source) => {
+                return Err(BlobError::ObjectStore {
+                    action: format!("checking {key}"),
+                    source,
+                });
+            }
+        };
+        if SystemTime::from(meta.last_modified) >= cutoff {
+            return Ok(false);
+        }
+        // S3 has no delete conditioned on the time: a re-commit of the same
+        // content between the check above and this delete (milliseconds) is
+        // the one race left; the grace period makes it need an upload of
+        // exactly this orphaned content at that instant.
+        self.delete(key).await?;
+        Ok(true)
+    }
 }
 
 /// A multipart upload to a temporary key; aborted on drop unless committed.
@@ -201,26 +258,14 @@ impl StagedBlob for S3Staged {
             .finish()
             .await
             .map_err(os_error("completing a multipart upload"))?;
-        let exists = match self.store.head(&dest).await {
-            Ok(_) => true,
-            Err(object_store::Error::NotFound { .. }) => false,
-            Err(source) => {
-                let _ = self.store.delete(&self.tmp).await;
-                return Err(BlobError::ObjectStore {
-                    action: format!("checking {key}"),
-                    source,
-                });
-            }
-        };
-        // Same key means same content: a concurrent copy writes the same bytes.
-        let copied = if exists {
-            Ok(())
-        } else {
-            self.store
-                .copy(&self.tmp, &dest)
-                .await
-                .map_err(os_error(format!("copying into {key}")))
-        };
+        // Copied even when the key exists (same key, same content): the
+        // copy refreshes the object's time, which the garbage collector's
+        // grace period relies on to keep it until its row is committed.
+        let copied = self
+            .store
+            .copy(&self.tmp, &dest)
+            .await
+            .map_err(os_error(format!("copying into {key}")));
         if let Err(e) = self.store.delete(&self.tmp).await {
             tracing::warn!(key = %self.tmp, error = %e, "could not delete a temporary object");
         }

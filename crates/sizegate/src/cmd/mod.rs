@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod check_config;
 pub mod diff;
+pub mod gc;
 pub mod github_app;
 pub mod migrate;
 pub mod repo;

@@ -12,7 +12,9 @@ use sizegate_server::{AppState, ListenerLimits, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
 use super::github_app::GitHubArgs;
-use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
+use super::service::{
+    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal,
+};
 
 /// Arguments of `sizegate serve`.
 #[derive(Debug, clap::Args)]
@@ -58,6 +60,8 @@ pub struct Args {
     storage: StorageArgs,
     #[command(flatten)]
     worker: WorkerArgs,
+    #[command(flatten)]
+    gc: GcArgs,
     #[command(flatten)]
     github: GitHubArgs,
     #[command(flatten)]
@@ -112,6 +116,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .local_addr()
         .context("reading the listening address")?;
     let shutdown = shutdown_on_signal();
+    let gc = args
+        .gc
+        .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
     let worker = if args.no_worker {
         None
     } else {
@@ -129,6 +136,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     shutdown.cancel();
     if let Some(worker) = worker {
         worker.await.context("waiting for the workers")?;
+    }
+    if let Some(gc) = gc {
+        gc.await.context("waiting for the garbage collection")?;
     }
     tracing::info!("sizegate stopped");
     Ok(())

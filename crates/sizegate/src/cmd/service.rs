@@ -274,3 +274,119 @@ pub fn shutdown_on_signal() -> CancellationToken {
     });
     token
 }
+
+/// Parse an age or interval: a whole number and a unit, `s`, `m`, `h`, `d`
+/// or `w` (`30d`, `12h`, `90s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit: write e.g. 30d, 12h, 15m or 90s"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`: use s, m, h, d or w"
+            ));
+        }
+    };
+    number
+        .checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// How often to collect garbage; `None` when disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+/// Parse the garbage collection interval: a duration, or `off` (or `0s`).
+fn parse_interval(text: &str) -> Result<Interval, String> {
+    if text.trim() == "off" {
+        return Ok(Interval(None));
+    }
+    parse_duration(text).map(|d| Interval((!d.is_zero()).then_some(d)))
+}
+
+/// The periodic garbage collection of `serve` and `worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GcArgs {
+    /// How often this process collects garbage (`off` disables it). Every
+    /// replica may run it: one collection runs at a time across all of them.
+    #[arg(long, env = "SIZEGATE_GC_INTERVAL", default_value = "6h", value_parser = parse_interval)]
+    pub gc_interval: Interval,
+    /// Age past which superseded and non-baseline builds are collected.
+    #[arg(long, env = "SIZEGATE_GC_OLDER_THAN", default_value = "30d", value_parser = parse_duration)]
+    pub gc_older_than: Duration,
+    /// Blobs no row refers to are deleted once unmodified for this long.
+    #[arg(long, env = "SIZEGATE_GC_ORPHAN_GRACE", default_value = "1d", value_parser = parse_duration)]
+    pub gc_orphan_grace: Duration,
+}
+
+impl GcArgs {
+    /// Run the collection every interval until `shutdown`, if enabled. The
+    /// first run comes one interval after start.
+    pub fn spawn(
+        &self,
+        store: Store,
+        blobs: Arc<dyn BlobStore>,
+        shutdown: CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.gc_interval.0?;
+        let policy = sizegate_store::gc::GcPolicy {
+            older_than: self.gc_older_than,
+            orphan_grace: self.gc_orphan_grace,
+            dry_run: false,
+        };
+        tracing::info!(
+            interval_secs = interval.as_secs(),
+            older_than_secs = policy.older_than.as_secs(),
+            "periodic garbage collection on"
+        );
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    result = store.collect_garbage(blobs.as_ref(), &policy) => {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "garbage collection failed; next try in one interval");
+                        }
+                    }
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        for bad in ["30", "d", "-1d", "1.5d", "3y", "", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        assert_eq!(parse_interval("0s"), Ok(Interval(None)));
+        assert_eq!(
+            parse_interval("1h"),
+            Ok(Interval(Some(Duration::from_secs(3600))))
+        );
+    }
+}

@@ -9,7 +9,9 @@ use sizegate_server::{AppState, ServerConfig, ServerMetrics};
 use sizegate_worker::{Worker, WorkerMetrics};
 
 use super::github_app::GitHubArgs;
-use super::service::{DatabaseArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal};
+use super::service::{
+    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal,
+};
 
 /// Arguments of `sizegate worker`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +31,8 @@ pub struct Args {
     storage: StorageArgs,
     #[command(flatten)]
     worker: WorkerArgs,
+    #[command(flatten)]
+    gc: GcArgs,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -71,12 +75,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
+        let gc = args
+            .gc
+            .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
         let mut worker = Worker::new(store, blobs, config, metrics);
         if let Some(github) = github {
             worker = worker.with_github(github);
         }
         worker.run(shutdown.clone()).await;
         shutdown.cancel();
+        if let Some(gc) = gc {
+            gc.await.context("waiting for the garbage collection")?;
+        }
         if let Some(operations) = operations {
             operations
                 .await
