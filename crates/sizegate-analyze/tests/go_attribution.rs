@@ -294,3 +294,77 @@ fn pie_relocations_are_charged_to_the_owners_of_the_patched_addresses() {
     let units: u64 = report.units.iter().map(|u| u.size).sum();
     assert_eq!(units, report.sizes.shipped);
 }
+
+/// Build a two-package program whose package `example.com/strs/quote`
+/// alone uses a string constant of `length` distinctive bytes, with
+/// `ldflags`; the report of the result.
+fn strings_fixture(length: usize, ldflags: &str) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("quote")).unwrap();
+    std::fs::write(root.join("go.mod"), "module example.com/strs\n\ngo 1.18\n").unwrap();
+    // A deterministic text no other package holds.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let text: String = (0..length)
+        .map(|_| char::from(b'a' + (xorshift(&mut state) % 26) as u8))
+        .collect();
+    std::fs::write(
+        root.join("quote/quote.go"),
+        format!(
+            "package quote\n\n//go:noinline\nfunc Text() string {{ return \"{text}\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("main.go"),
+        "package main\n\nimport (\n\t\"os\"\n\n\t\"example.com/strs/quote\"\n)\n\n\
+         func main() { os.Stdout.WriteString(quote.Text()[:len(os.Args)]) }\n",
+    )
+    .unwrap();
+    let output = root.join("strs");
+    let status = go_support::go_command()
+        .current_dir(root)
+        .env("GOOS", "linux")
+        .env("GOARCH", "amd64")
+        .env("CGO_ENABLED", "0")
+        .arg("build")
+        .arg(format!("-ldflags={ldflags}"))
+        .arg("-o")
+        .arg(&output)
+        .arg(".")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build failed");
+    let bytes = std::fs::read(&output).unwrap();
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    let report = analyze("strs", &bytes, &options).unwrap().remove(0);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    let sections: u64 = report.sections.iter().map(|s| s.file_size).sum();
+    assert_eq!(sections, report.file.size);
+    report
+}
+
+#[test]
+fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    for ldflags in ["", "-s -w"] {
+        // The same program with a string 2000 bytes longer: only the
+        // package using it grows, by exactly those bytes (its code, which
+        // loads the length as an immediate, has the same size).
+        let short = strings_fixture(1000, ldflags);
+        let long = strings_fixture(3000, ldflags);
+        let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
+        assert_eq!(grown, 2000, "ldflags {ldflags:?}");
+        assert!(unit_size(&short, PACKAGE) > 1000, "ldflags {ldflags:?}");
+        for unit in ["[.rodata unattributed]", sizegate_analyze::go::GO_STRINGS] {
+            assert!(
+                unit_size(&long, unit) < unit_size(&short, unit) + 100,
+                "ldflags {ldflags:?}: {unit} grew"
+            );
+        }
+    }
+}
