@@ -29,7 +29,7 @@ fn is_rodata(name: &str) -> bool {
 
 /// One reference from code: the address, the referencing package, and the
 /// length loaded right after it (0 when none).
-type Reference = (u64, u32, u64);
+type Reference = (u64, u32, u32);
 
 /// The regions charging referenced read-only data to packages; nothing
 /// unless `x86_64`. `taken` are the regions already charged.
@@ -144,6 +144,15 @@ pub(crate) fn regions(
     );
     blocked.extend(bounds.iter().map(|&(_, end)| (end, end.saturating_add(1))));
     blocked.sort_unstable();
+    // Disjoint, so that a binary search finds the range holding an address.
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(blocked.len());
+    for (start, end) in blocked {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let blocked = merged;
 
     let mut by_section: HashMap<usize, (Vec<(u64, u64)>, HashMap<u32, u64>)> = HashMap::new();
     let mut owners: Vec<u32> = Vec::new();
@@ -151,7 +160,7 @@ pub(crate) fn regions(
     while at < refs.len() {
         let address = refs[at].0;
         let mut next = at;
-        let mut length = 0u64;
+        let mut length = 0u32;
         owners.clear();
         while next < refs.len() && refs[next].0 == address {
             owners.push(refs[next].1);
@@ -169,7 +178,11 @@ pub(crate) fn regions(
         if block_start <= address {
             continue;
         }
-        let want = if length > 0 { length } else { MAX_PIECE };
+        let want = if length > 0 {
+            u64::from(length)
+        } else {
+            MAX_PIECE
+        };
         let end = following
             .min(block_start)
             .min(address.saturating_add(want));
@@ -216,7 +229,7 @@ pub(crate) fn regions(
 
 /// The immediate a `MOV` loads (a register or memory from a constant), as
 /// Go loads a string's length right after its address.
-fn immediate_of(instruction: &Instruction) -> Option<u64> {
+fn immediate_of(instruction: &Instruction) -> Option<u32> {
     if instruction.mnemonic() != Mnemonic::Mov || instruction.op_count() != 2 {
         return None;
     }
@@ -226,9 +239,10 @@ fn immediate_of(instruction: &Instruction) -> Option<u64> {
         | OpKind::Immediate32
         | OpKind::Immediate32to64
         | OpKind::Immediate64 => {
-            let value = instruction.immediate(1);
             // Lengths are positive and small; anything else is not one.
-            (value > 0 && value < 1 << 20).then_some(value)
+            u32::try_from(instruction.immediate(1))
+                .ok()
+                .filter(|&value| value > 0 && value < 1 << 20)
         }
         _ => None,
     }
