@@ -183,9 +183,7 @@ pub(crate) fn regions(
         } else {
             MAX_PIECE
         };
-        let end = following
-            .min(block_start)
-            .min(address.saturating_add(want));
+        let end = following.min(block_start).min(address.saturating_add(want));
         let Some(section) = targets
             .iter()
             .zip(&bounds)

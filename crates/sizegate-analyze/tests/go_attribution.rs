@@ -234,11 +234,34 @@ fn real_build(name: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn real_release_builds_are_attributed_on_every_format() {
-    for (name, format, bracketed_at_most) in [
-        ("buf-linux-x64", sizegate_analyze::Format::Elf, 0.15),
-        ("buf-darwin-arm64", sizegate_analyze::Format::Macho, 0.15),
-        ("buf-win32-x64.exe", sizegate_analyze::Format::Pe, 0.15),
-        ("esbuild-linux-x64", sizegate_analyze::Format::Elf, 0.15),
+    // Bracketed share at most, and the read-only data section's
+    // unattributed share at most (x86-64: strings charged through the code
+    // that references them, 5.4-5.5% before; arm64 code is not decoded).
+    for (name, format, bracketed_at_most, rodata) in [
+        (
+            "buf-linux-x64",
+            sizegate_analyze::Format::Elf,
+            0.09,
+            ".rodata",
+        ),
+        (
+            "buf-darwin-arm64",
+            sizegate_analyze::Format::Macho,
+            0.14,
+            "",
+        ),
+        (
+            "buf-win32-x64.exe",
+            sizegate_analyze::Format::Pe,
+            0.115,
+            ".rdata",
+        ),
+        (
+            "esbuild-linux-x64",
+            sizegate_analyze::Format::Elf,
+            0.085,
+            ".rodata",
+        ),
     ] {
         let Some(bytes) = real_build(name) else {
             return;
@@ -260,10 +283,16 @@ fn real_release_builds_are_attributed_on_every_format() {
         assert!(packages > 100, "{name}: {packages} packages");
         let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
         assert!(share <= bracketed_at_most, "{name}: bracketed {share:.3}");
-        // runtime holds its own share only, far from the whole pclntab.
+        if !rodata.is_empty() {
+            let left = unit_size(&report, &format!("[{rodata} unattributed]"));
+            let left = left as f64 / report.sizes.shipped as f64;
+            assert!(left <= 0.035, "{name}: {rodata} unattributed {left:.3}");
+        }
+        // runtime holds its own share only (code, pclntab, types, strings:
+        // 10.2% of esbuild), far from the whole pclntab.
         let runtime = unit_size(&report, "runtime");
         assert!(
-            runtime * 10 < report.sizes.shipped,
+            runtime * 8 < report.sizes.shipped,
             "{name}: runtime {runtime}"
         );
         // Units carry their module versions.
@@ -310,9 +339,7 @@ fn strings_fixture(length: usize, ldflags: &str) -> Report {
         .collect();
     std::fs::write(
         root.join("quote/quote.go"),
-        format!(
-            "package quote\n\n//go:noinline\nfunc Text() string {{ return \"{text}\" }}\n"
-        ),
+        format!("package quote\n\n//go:noinline\nfunc Text() string {{ return \"{text}\" }}\n"),
     )
     .unwrap();
     std::fs::write(
