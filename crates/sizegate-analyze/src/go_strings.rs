@@ -31,6 +31,9 @@ fn is_rodata(name: &str) -> bool {
 /// length loaded right after it (0 when none).
 type Reference = (u64, u32, u32);
 
+/// A section's ranges, and bytes per package index.
+type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
+
 /// The regions charging referenced read-only data to packages; nothing
 /// unless `x86_64`. `taken` are the regions already charged.
 pub(crate) fn regions(
@@ -154,7 +157,7 @@ pub(crate) fn regions(
     }
     let blocked = merged;
 
-    let mut by_section: HashMap<usize, (Vec<(u64, u64)>, HashMap<u32, u64>)> = HashMap::new();
+    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
     let mut owners: Vec<u32> = Vec::new();
     let mut at = 0usize;
     while at < refs.len() {
