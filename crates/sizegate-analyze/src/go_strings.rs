@@ -16,11 +16,21 @@ use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::{self, GoFunction};
 use crate::go_units::Region;
-use crate::report::UnitKind;
 use crate::symbols::PlacedSymbol;
 
 /// Longest piece charged from one reference without a length.
 const MAX_PIECE: u64 = 4096;
+
+/// The linker's section markers: no data of their own, but on Mach-O
+/// (symbols without sizes) they seem to span the anonymous data after them.
+const MARKERS: [&str; 6] = [
+    "runtime.rodata",
+    "runtime.erodata",
+    "runtime.types",
+    "runtime.etypes",
+    "runtime.noptrdata",
+    "runtime.enoptrdata",
+];
 
 /// Read-only data sections where Go puts its strings and constants.
 fn is_rodata(name: &str) -> bool {
@@ -141,7 +151,10 @@ pub(crate) fn regions(
             .iter()
             .zip(names)
             .filter(|(p, n)| {
-                p.size > 0 && n.unit_kind != UnitKind::Pseudo && targets.contains(&p.section)
+                p.size > 0
+                    && !n.unit.starts_with('[')
+                    && !MARKERS.contains(&n.name.as_str())
+                    && targets.contains(&p.section)
             })
             .map(|(p, _)| (p.address, p.address.saturating_add(p.size))),
     );

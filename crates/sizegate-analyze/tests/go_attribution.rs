@@ -326,8 +326,8 @@ fn pie_relocations_are_charged_to_the_owners_of_the_patched_addresses() {
 
 /// Build a two-package program whose package `example.com/strs/quote`
 /// alone uses a string constant of `length` distinctive bytes, with
-/// `ldflags`; the report of the result.
-fn strings_fixture(length: usize, ldflags: &str) -> Report {
+/// `ldflags` for `goos`/amd64; the report of the result.
+fn strings_fixture(length: usize, ldflags: &str, goos: &str) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("quote")).unwrap();
@@ -351,7 +351,7 @@ fn strings_fixture(length: usize, ldflags: &str) -> Report {
     let output = root.join("strs");
     let status = go_support::go_command()
         .current_dir(root)
-        .env("GOOS", "linux")
+        .env("GOOS", goos)
         .env("GOARCH", "amd64")
         .env("CGO_ENABLED", "0")
         .arg("build")
@@ -378,19 +378,32 @@ fn strings_fixture(length: usize, ldflags: &str) -> Report {
 #[test]
 fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
     const PACKAGE: &str = "example.com/strs/quote";
-    for ldflags in ["", "-s -w"] {
+    for (ldflags, goos) in [
+        ("", "linux"),
+        ("-s -w", "linux"),
+        ("-s -w", "darwin"),
+        ("-s -w", "windows"),
+    ] {
         // The same program with a string 2000 bytes longer: only the
         // package using it grows, by exactly those bytes (its code, which
         // loads the length as an immediate, has the same size).
-        let short = strings_fixture(1000, ldflags);
-        let long = strings_fixture(3000, ldflags);
+        let short = strings_fixture(1000, ldflags, goos);
+        let long = strings_fixture(3000, ldflags, goos);
         let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
-        assert_eq!(grown, 2000, "ldflags {ldflags:?}");
-        assert!(unit_size(&short, PACKAGE) > 1000, "ldflags {ldflags:?}");
-        for unit in ["[.rodata unattributed]", sizegate_analyze::go::GO_STRINGS] {
+        assert_eq!(grown, 2000, "{goos}, ldflags {ldflags:?}");
+        assert!(
+            unit_size(&short, PACKAGE) > 1000,
+            "{goos}, ldflags {ldflags:?}"
+        );
+        for unit in [
+            "[.rodata unattributed]",
+            "[.rdata unattributed]",
+            "[__TEXT,__rodata unattributed]",
+            sizegate_analyze::go::GO_STRINGS,
+        ] {
             assert!(
                 unit_size(&long, unit) < unit_size(&short, unit) + 100,
-                "ldflags {ldflags:?}: {unit} grew"
+                "{goos}, ldflags {ldflags:?}: {unit} grew"
             );
         }
     }
