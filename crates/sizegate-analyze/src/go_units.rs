@@ -34,6 +34,8 @@ pub(crate) struct GoCharges {
     pub padding: Vec<(usize, u64)>,
     /// The runtime data pieces (for ELF relocations: who owns an address).
     pub runtime: Option<go::RuntimeDataSplit>,
+    /// The pclntab's functions (for the string references in their code).
+    pub functions: Vec<go::GoFunction>,
 }
 
 /// A WebAssembly data segment: where its bytes land in linear memory and
@@ -325,6 +327,7 @@ pub(crate) fn charges(
         wasm_to_section(layout, &mut out.regions);
     }
     out.runtime = tables.runtime;
+    out.functions = tables.functions;
     out
 }
 

@@ -76,6 +76,16 @@ fn measure(
         let relocations =
             go_units::relocation_regions(&layout, target, &go_charges, &placed, &names);
         go_charges.regions.extend(relocations);
+        let functions = std::mem::take(&mut go_charges.functions);
+        let strings = crate::go_strings::regions(
+            &layout,
+            file.architecture() == object::Architecture::X86_64,
+            &functions,
+            &go_charges.regions,
+            &placed,
+            &names,
+        );
+        go_charges.regions.extend(strings);
     }
     let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
     if let Some(build) = &toolchain.go_build {

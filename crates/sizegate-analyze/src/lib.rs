@@ -28,6 +28,7 @@ mod demangle;
 pub mod diff;
 mod format;
 pub mod go;
+mod go_strings;
 mod go_units;
 pub mod human;
 mod image;

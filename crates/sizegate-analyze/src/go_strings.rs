@@ -1,0 +1,263 @@
+//! Go string literals and other anonymous read-only data charged to the
+//! packages of the functions that reference them: the x86-64 code of every
+//! function of the pclntab is decoded (with `iced-x86`), and each
+//! RIP-relative memory operand (`LEA`/`MOV`) pointing into a read-only data
+//! section starts a piece. A piece runs to the length the next instruction
+//! loads as an immediate (Go passes a string's length that way), else to
+//! the next referenced address, capped at [`MAX_PIECE`]; it never crosses
+//! bytes already owned by a package (named symbols, type data, pclntab).
+//! A piece referenced by several packages is split equally between them.
+
+use std::collections::HashMap;
+
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
+
+use crate::demangle::Demangled;
+use crate::format::Layout;
+use crate::go::{self, GoFunction};
+use crate::go_units::Region;
+use crate::symbols::PlacedSymbol;
+
+/// Longest piece charged from one reference without a length.
+const MAX_PIECE: u64 = 4096;
+
+/// The linker's section markers: no data of their own, but on Mach-O
+/// (symbols without sizes) they seem to span the anonymous data after them.
+const MARKERS: [&str; 6] = [
+    "runtime.rodata",
+    "runtime.erodata",
+    "runtime.types",
+    "runtime.etypes",
+    "runtime.noptrdata",
+    "runtime.enoptrdata",
+];
+
+/// Read-only data sections where Go puts its strings and constants.
+fn is_rodata(name: &str) -> bool {
+    matches!(name, ".rodata" | "__rodata" | ".rdata")
+}
+
+/// One reference from code: the address, the referencing package, and the
+/// length loaded right after it (0 when none).
+type Reference = (u64, u32, u32);
+
+/// A section's ranges, and bytes per package index.
+type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
+
+/// The regions charging referenced read-only data to packages; nothing
+/// unless `x86_64`. `taken` are the regions already charged.
+pub(crate) fn regions(
+    layout: &Layout<'_>,
+    x86_64: bool,
+    functions: &[GoFunction],
+    taken: &[Region],
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Vec<Region> {
+    if !x86_64 || functions.is_empty() {
+        return Vec::new();
+    }
+    let targets: Vec<usize> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| is_rodata(&s.raw_name) && s.shipped > 0 && !s.data.is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let bounds: Vec<(u64, u64)> = targets
+        .iter()
+        .map(|&i| {
+            let s = &layout.sections[i];
+            (s.address, s.address.saturating_add(s.shipped))
+        })
+        .collect();
+    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
+
+    // Packages of the functions, interned.
+    let mut packages: Vec<&str> = Vec::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut refs: Vec<Reference> = Vec::new();
+    let mut code: Option<(u64, &[u8])> = None;
+    let mut instruction = Instruction::default();
+    for function in functions {
+        if function.size == 0 {
+            continue;
+        }
+        let fits = |(start, data): (u64, &[u8])| {
+            function.entry >= start
+                && function.entry.saturating_add(function.size) <= start + data.len() as u64
+        };
+        if !code.is_some_and(fits) {
+            code = layout
+                .sections
+                .iter()
+                .map(|s| (s.address, s.data))
+                .find(|&c| fits(c));
+        }
+        let Some((start, data)) = code else {
+            continue;
+        };
+        let Ok(from) = usize::try_from(function.entry - start) else {
+            continue;
+        };
+        let Some(bytes) = usize::try_from(function.size)
+            .ok()
+            .and_then(|n| data.get(from..from.checked_add(n)?))
+        else {
+            continue;
+        };
+        let package = go::package_of(&function.name);
+        let owner = *index.entry(package).or_insert_with(|| {
+            packages.push(package);
+            (packages.len() - 1) as u32
+        });
+        let mut decoder = Decoder::with_ip(64, bytes, function.entry, DecoderOptions::NONE);
+        // The reference waiting for a length in the next instruction.
+        let mut pending: Option<u64> = None;
+        while decoder.can_decode() {
+            decoder.decode_out(&mut instruction);
+            if let Some(address) = pending.take() {
+                let length = immediate_of(&instruction).unwrap_or(0);
+                refs.push((address, owner, length));
+            }
+            if instruction.is_ip_rel_memory_operand() {
+                let address = instruction.ip_rel_memory_address();
+                if inside(address) {
+                    pending = Some(address);
+                }
+            }
+        }
+        if let Some(address) = pending {
+            refs.push((address, owner, 0));
+        }
+    }
+    if refs.is_empty() {
+        return Vec::new();
+    }
+    refs.sort_unstable();
+
+    // Bytes no reference may take: the other regions, and symbols of real
+    // packages.
+    let mut blocked: Vec<(u64, u64)> = taken
+        .iter()
+        .filter(|r| targets.contains(&r.section))
+        .flat_map(|r| r.ranges.iter().copied())
+        .collect();
+    blocked.extend(
+        placed
+            .iter()
+            .zip(names)
+            .filter(|(p, n)| {
+                p.size > 0
+                    && !n.unit.starts_with('[')
+                    && !MARKERS.contains(&n.name.as_str())
+                    && targets.contains(&p.section)
+            })
+            .map(|(p, _)| (p.address, p.address.saturating_add(p.size))),
+    );
+    blocked.extend(bounds.iter().map(|&(_, end)| (end, end.saturating_add(1))));
+    blocked.sort_unstable();
+    // Disjoint, so that a binary search finds the range holding an address.
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(blocked.len());
+    for (start, end) in blocked {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let blocked = merged;
+
+    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
+    let mut owners: Vec<u32> = Vec::new();
+    let mut at = 0usize;
+    while at < refs.len() {
+        let address = refs[at].0;
+        let mut next = at;
+        let mut length = 0u32;
+        owners.clear();
+        while next < refs.len() && refs[next].0 == address {
+            owners.push(refs[next].1);
+            length = length.max(refs[next].2);
+            next += 1;
+        }
+        owners.dedup();
+        let following = refs.get(next).map_or(u64::MAX, |r| r.0);
+        at = next;
+        // Inside blocked bytes: not ours. Else up to the next blocked start.
+        let b = blocked.partition_point(|r| r.1 <= address);
+        let Some(&(block_start, _)) = blocked.get(b) else {
+            continue;
+        };
+        if block_start <= address {
+            continue;
+        }
+        let want = if length > 0 {
+            u64::from(length)
+        } else {
+            MAX_PIECE
+        };
+        let end = following.min(block_start).min(address.saturating_add(want));
+        let Some(section) = targets
+            .iter()
+            .zip(&bounds)
+            .find(|(_, (a, b))| *a <= address && address < *b)
+            .map(|(&i, _)| i)
+        else {
+            continue;
+        };
+        let bytes = end - address;
+        let entry = by_section.entry(section).or_default();
+        match entry.0.last_mut() {
+            Some(last) if last.1 == address => last.1 = end,
+            _ => entry.0.push((address, end)),
+        }
+        // Split equally; the remainder to the first owners.
+        let count = owners.len() as u64;
+        for (i, &owner) in owners.iter().enumerate() {
+            let share = bytes / count + u64::from((i as u64) < bytes % count);
+            *entry.1.entry(owner).or_default() += share;
+        }
+    }
+    let mut out: Vec<Region> = by_section
+        .into_iter()
+        .map(|(section, (ranges, bytes))| {
+            let mut charges: Vec<(String, u64)> = bytes
+                .into_iter()
+                .filter(|&(_, n)| n > 0)
+                .map(|(owner, n)| (packages[owner as usize].to_owned(), n))
+                .collect();
+            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            Region {
+                section,
+                ranges,
+                charges,
+            }
+        })
+        .collect();
+    out.sort_by_key(|r| r.section);
+    out
+}
+
+/// The immediate a `MOV` loads (a register or memory from a constant), as
+/// Go loads a string's length right after its address.
+fn immediate_of(instruction: &Instruction) -> Option<u32> {
+    if instruction.mnemonic() != Mnemonic::Mov || instruction.op_count() != 2 {
+        return None;
+    }
+    match instruction.op1_kind() {
+        OpKind::Immediate8
+        | OpKind::Immediate16
+        | OpKind::Immediate32
+        | OpKind::Immediate32to64
+        | OpKind::Immediate64 => {
+            // Lengths are positive and small; anything else is not one.
+            u32::try_from(instruction.immediate(1))
+                .ok()
+                .filter(|&value| value > 0 && value < 1 << 20)
+        }
+        _ => None,
+    }
+}
