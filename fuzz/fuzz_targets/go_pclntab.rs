@@ -1,7 +1,8 @@
 //! The Go pclntab reader on one arbitrary section: found through its name
 //! (`.gopclntab`) or by scanning for the magic (`.data.rel.ro`, `.rdata`),
 //! in either byte order and pointer size. A table that decodes must be
-//! consistent: sorted entries, sizes that fit the text, named functions.
+//! consistent: sorted entries, code plus padding that tile the text, named
+//! functions.
 //!
 //! Input: a flags byte (bit 0 big-endian, bit 1 32-bit, bits 2-3 the section
 //! name), the section's address and the `.text` address (8 bytes each,
@@ -48,16 +49,17 @@ fuzz_target!(|data: &[u8]| {
     for pair in table.functions.windows(2) {
         assert!(pair[0].entry <= pair[1].entry, "entries not sorted");
         assert_eq!(
-            pair[0].entry + pair[0].size,
+            pair[0].entry + pair[0].size + pair[0].padding,
             pair[1].entry,
-            "sizes do not tile"
+            "code and padding do not tile"
         );
     }
     for function in &table.functions {
         assert!(!function.name.is_empty());
         assert!(function.name.len() <= section.len());
-        assert!(function.entry.checked_add(function.size).is_some());
-        span += function.size;
+        let end = function.entry.checked_add(function.size);
+        assert!(end.and_then(|e| e.checked_add(function.padding)).is_some());
+        span += function.size + function.padding;
     }
     assert!(span <= u64::from(u32::MAX), "text span {span}");
 });
