@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use sizegate_analyze::Report;
 use sizegate_gate::{
     BaselineCandidates, BaselineOnlyTarget, BaselineState, Config, Event, GateInput, HeadState,
-    Measurement, RenderContext, TargetInput, choose_baseline, choose_config, evaluate,
-    render_check, render_comment,
+    Measurement, TargetInput, choose_baseline, choose_config, evaluate, render_check,
+    render_comment,
 };
 use sizegate_store::evaluations::{GateCommit, NewEvaluation};
 
@@ -254,9 +254,9 @@ impl Worker {
             targets: inputs,
             baseline_only,
         });
-        let mut ctx = RenderContext::new(&self.config.public_url, &commit.owner, &commit.name);
-        ctx.head_sha = Some(commit.sha.clone());
-        ctx.github_url = self.config.github_url.clone();
+        let ctx = self
+            .config
+            .render_context(&commit.owner, &commit.name, &commit.sha);
         let comment = render_comment(&evaluation, &ctx);
         let check = render_check(&evaluation, &ctx);
         let new = NewEvaluation {

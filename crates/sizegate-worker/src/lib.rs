@@ -87,6 +87,20 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// What comments and checks of commit `sha` of `owner/name` link to:
+    /// the dashboard and the GitHub the App talks to.
+    pub fn render_context(
+        &self,
+        owner: &str,
+        name: &str,
+        sha: &str,
+    ) -> sizegate_gate::RenderContext {
+        let mut ctx = sizegate_gate::RenderContext::new(&self.public_url, owner, name);
+        ctx.head_sha = Some(sha.to_owned());
+        ctx.github_url = self.github_url.clone();
+        ctx
+    }
+
     /// Defaults for production, with `analyzer` as the analyzer program.
     pub fn new(analyzer: PathBuf) -> Self {
         WorkerConfig {

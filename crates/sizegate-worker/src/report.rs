@@ -98,13 +98,9 @@ impl Worker {
                 .ok();
                 let posted = match judged.filter(|e| !e.comment_has_news()) {
                     Some(quiet) => {
-                        let mut ctx = sizegate_gate::RenderContext::new(
-                            &self.config.public_url,
-                            &commit.owner,
-                            &commit.name,
-                        );
-                        ctx.head_sha = Some(commit.sha.clone());
-                        ctx.github_url = self.config.github_url.clone();
+                        let ctx =
+                            self.config
+                                .render_context(&commit.owner, &commit.name, &commit.sha);
                         github
                             .update_sticky_comment(
                                 &repo,
