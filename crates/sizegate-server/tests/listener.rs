@@ -73,6 +73,14 @@ async fn read_answer(stream: &mut TcpStream, limit: Duration) -> Option<String> 
     Some(String::from_utf8_lossy(&answer).into_owned())
 }
 
+/// The answer on `stream` comes within 5 s and is a 200.
+async fn assert_served(stream: &mut TcpStream) {
+    let answer = read_answer(stream, Duration::from_secs(5))
+        .await
+        .expect("an answer within 5 s");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
 /// Whether the server closed `stream` within `limit` (end of stream or a
 /// reset), ignoring whatever it sent first.
 async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
@@ -131,10 +139,7 @@ async fn a_slow_loris_is_cut_off_at_the_header_read_timeout() {
     // A normal client is served meanwhile and after.
     let mut client = server.connect().await;
     client.write_all(REQUEST).await.unwrap();
-    let answer = read_answer(&mut client, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_served(&mut client).await;
     server.stop().await;
 }
 
@@ -149,10 +154,7 @@ async fn a_silent_connection_is_closed_at_the_idle_timeout() {
     // Served, then kept alive with nothing more to say.
     let mut client = server.connect().await;
     client.write_all(REQUEST).await.unwrap();
-    let answer = read_answer(&mut client, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_served(&mut client).await;
     let started = Instant::now();
     assert!(closed_within(&mut client, Duration::from_secs(5)).await);
     assert!(started.elapsed() >= Duration::from_millis(800));
@@ -185,16 +187,10 @@ async fn no_more_than_the_connection_limit_is_served_at_once() {
     );
     // ...and is as soon as one of them goes.
     drop(first);
-    let answer = read_answer(&mut third, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_served(&mut third).await;
     // The second can still finish its request.
     second.write_all(b"Host: x\r\n\r\n").await.unwrap();
-    let answer = read_answer(&mut second, Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_served(&mut second).await;
     drop((second, third));
     server.stop().await;
 }
