@@ -79,7 +79,7 @@ fn measure(
         let functions = std::mem::take(&mut go_charges.functions);
         let strings = crate::go_strings::regions(
             &layout,
-            file.architecture() == object::Architecture::X86_64,
+            crate::go_strings::Isa::of(file.architecture()),
             &functions,
             &go_charges.regions,
             &placed,

@@ -327,21 +327,40 @@ fn pie_relocations_are_charged_to_the_owners_of_the_patched_addresses() {
 /// Build a two-package program whose package `example.com/strs/quote`
 /// alone uses a string constant of `length` distinctive bytes, with
 /// `ldflags` for `goos`/amd64; the report of the result.
-fn strings_fixture(length: usize, ldflags: &str, goos: &str) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("quote")).unwrap();
-    std::fs::write(root.join("go.mod"), "module example.com/strs\n\ngo 1.18\n").unwrap();
+fn strings_fixture(length: usize, ldflags: &str, goos: &str, goarch: &str) -> Report {
     // A deterministic text no other package holds.
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let text: String = (0..length)
         .map(|_| char::from(b'a' + (xorshift(&mut state) % 26) as u8))
         .collect();
-    std::fs::write(
-        root.join("quote/quote.go"),
-        format!("package quote\n\n//go:noinline\nfunc Text() string {{ return \"{text}\" }}\n"),
-    )
-    .unwrap();
+    let source =
+        format!("package quote\n\n//go:noinline\nfunc Text() string {{ return \"{text}\" }}\n");
+    quote_fixture(&source, ldflags, goos, goarch)
+}
+
+/// A package variable of `length` bytes without pointers (in
+/// `.noptrdata`), which only its own package's code reads.
+fn variable_fixture(length: usize, ldflags: &str, goos: &str, goarch: &str) -> Report {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let bytes: Vec<String> = (0..length)
+        .map(|_| (1 + xorshift(&mut state) % 250).to_string())
+        .collect();
+    let source = format!(
+        "package quote\n\nvar table = [{length}]byte{{{}}}\n\n\
+         //go:noinline\nfunc Text() string {{ table[len(table)/2]++; return string(table[:]) }}\n",
+        bytes.join(",")
+    );
+    quote_fixture(&source, ldflags, goos, goarch)
+}
+
+/// A program whose main calls `quote.Text()`, built with the given
+/// `quote` package source.
+fn quote_fixture(quote: &str, ldflags: &str, goos: &str, goarch: &str) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("quote")).unwrap();
+    std::fs::write(root.join("go.mod"), "module example.com/strs\n\ngo 1.18\n").unwrap();
+    std::fs::write(root.join("quote/quote.go"), quote).unwrap();
     std::fs::write(
         root.join("main.go"),
         "package main\n\nimport (\n\t\"os\"\n\n\t\"example.com/strs/quote\"\n)\n\n\
@@ -352,7 +371,7 @@ fn strings_fixture(length: usize, ldflags: &str, goos: &str) -> Report {
     let status = go_support::go_command()
         .current_dir(root)
         .env("GOOS", goos)
-        .env("GOARCH", "amd64")
+        .env("GOARCH", goarch)
         .env("CGO_ENABLED", "0")
         .arg("build")
         .arg(format!("-ldflags={ldflags}"))
@@ -376,24 +395,59 @@ fn strings_fixture(length: usize, ldflags: &str, goos: &str) -> Report {
 }
 
 #[test]
+fn package_variables_are_charged_to_the_package_whose_code_uses_them() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    for (goos, goarch) in [
+        ("linux", "amd64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    ] {
+        // Stripped: no symbol says whose the variable is; the code that
+        // addresses it does.
+        let short = variable_fixture(1000, "-s -w", goos, goarch);
+        let long = variable_fixture(3000, "-s -w", goos, goarch);
+        let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
+        assert!(
+            (1936..=2064).contains(&grown),
+            "{goos}/{goarch}: quote grew by {grown}, expected the 2000 bytes of its variable (±64: a piece without a length runs to the next referenced address)"
+        );
+        let bracketed_data = |report: &Report| -> u64 {
+            report
+                .units
+                .iter()
+                .filter(|u| u.name.starts_with('[') && u.name.contains("data"))
+                .map(|u| u.size)
+                .sum()
+        };
+        assert!(
+            bracketed_data(&long) < bracketed_data(&short) + 100,
+            "{goos}/{goarch}: the bracketed data grew with the variable"
+        );
+    }
+}
+
+#[test]
 fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
     const PACKAGE: &str = "example.com/strs/quote";
-    for (ldflags, goos) in [
-        ("", "linux"),
-        ("-s -w", "linux"),
-        ("-s -w", "darwin"),
-        ("-s -w", "windows"),
+    for (ldflags, goos, goarch) in [
+        ("", "linux", "amd64"),
+        ("-s -w", "linux", "amd64"),
+        ("-s -w", "darwin", "amd64"),
+        ("-s -w", "windows", "amd64"),
+        ("", "linux", "arm64"),
+        ("-s -w", "linux", "arm64"),
+        ("-s -w", "darwin", "arm64"),
     ] {
         // The same program with a string 2000 bytes longer: only the
         // package using it grows, by exactly those bytes (its code, which
         // loads the length as an immediate, has the same size).
-        let short = strings_fixture(1000, ldflags, goos);
-        let long = strings_fixture(3000, ldflags, goos);
+        let short = strings_fixture(1000, ldflags, goos, goarch);
+        let long = strings_fixture(3000, ldflags, goos, goarch);
         let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
-        assert_eq!(grown, 2000, "{goos}, ldflags {ldflags:?}");
+        assert_eq!(grown, 2000, "{goos}/{goarch}, ldflags {ldflags:?}");
         assert!(
             unit_size(&short, PACKAGE) > 1000,
-            "{goos}, ldflags {ldflags:?}"
+            "{goos}/{goarch}, ldflags {ldflags:?}"
         );
         for unit in [
             "[.rodata unattributed]",
@@ -403,7 +457,7 @@ fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
         ] {
             assert!(
                 unit_size(&long, unit) < unit_size(&short, unit) + 100,
-                "{goos}, ldflags {ldflags:?}: {unit} grew"
+                "{goos}/{goarch}, ldflags {ldflags:?}: {unit} grew"
             );
         }
     }
