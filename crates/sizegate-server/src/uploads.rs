@@ -22,6 +22,9 @@ use crate::{ApiError, AppState, Uploader, provenance};
 const MAX_META_BYTES: usize = 1 << 20;
 /// Most ancestors kept per commit.
 const MAX_ANCESTORS: usize = 1000;
+/// Room in a multipart body beyond the artifacts' bytes: the `meta` part
+/// and the headers and boundaries of the parts.
+const MULTIPART_OVERHEAD: u64 = MAX_META_BYTES as u64 + (256 << 10);
 
 /// Upload routes.
 pub fn router() -> Router<AppState> {
@@ -69,6 +72,14 @@ struct UploadResponse {
     commit: String,
     status_url: String,
     targets: Vec<UploadedTarget>,
+}
+
+/// The request's `Content-Length`, when it declares one.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn is_sha(s: &str) -> bool {
@@ -238,6 +249,31 @@ impl<'a> UploadAllowance<'a> {
         Ok(allowance)
     }
 
+    /// Refuse, from the headers alone, a body whose declared
+    /// `Content-Length` could not fit: the answer goes out before
+    /// `100 Continue`, so a client that waits for it sends no byte of a
+    /// body that would be refused anyway.
+    fn check_declared(&self, declared: Option<u64>) -> Result<(), ApiError> {
+        let Some(length) = declared else {
+            return Ok(());
+        };
+        let artifacts = length.saturating_sub(MULTIPART_OVERHEAD);
+        if artifacts > self.request_limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "upload rejected: the request body of {} is larger than the limit of {} for one \
+                 request (SIZEGATE_MAX_UPLOAD_BYTES); nothing was read or stored",
+                human::size(length),
+                human::size(self.request_limit)
+            )));
+        }
+        if let Some((left, _, _)) = self.quota
+            && artifacts > left
+        {
+            return Err(self.over_quota());
+        }
+        Ok(())
+    }
+
     fn limit(&self) -> u64 {
         let limit = self.per_artifact.min(self.request_left);
         self.quota.map_or(limit, |(left, _, _)| limit.min(left))
@@ -313,7 +349,8 @@ async fn upload(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
-    let result = receive_and_record(&state, &uploader, host, multipart).await;
+    let declared = declared_length(&headers);
+    let result = receive_and_record(&state, &uploader, host, declared, multipart).await;
     match &result {
         Ok(_) => state.metrics.upload_accepted(),
         Err(e) => {
@@ -328,8 +365,13 @@ async fn receive_and_record(
     state: &AppState,
     uploader: &Uploader,
     host: Option<&str>,
+    declared: Option<u64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    // Everything the headers decide comes before the first read of the
+    // body (which is what makes hyper send `100 Continue`).
+    let mut allowance = UploadAllowance::start(state, uploader).await?;
+    allowance.check_declared(declared)?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a multipart/form-data body: {}",
@@ -337,7 +379,6 @@ async fn receive_and_record(
         ))
     })?;
     let mut meta: Option<CommitMeta> = None;
-    let mut allowance = UploadAllowance::start(state, uploader).await?;
     // Staged blobs are discarded when dropped: any early return below
     // leaves no temporary file or object behind.
     let mut staged: Vec<(String, UploadedBlob)> = Vec::new();

@@ -1,7 +1,14 @@
 //! The HTTP side of `sizegate upload`: one multipart POST, artifacts streamed
 //! from disk (files are re-opened on each attempt, so a retry sends the same
-//! bytes), retried with exponential backoff on connection errors and 5xx.
-//! A 4xx is final: the server's `error` message is shown as is.
+//! bytes), retried with exponential backoff on connection errors, 5xx, 408
+//! and 429 (after its `Retry-After`). Any other 4xx is final: the server's
+//! `error` message is shown as is and nothing is sent again.
+//!
+//! A request with more than [`EXPECT_THRESHOLD`] bytes says
+//! `Expect: 100-continue` and holds the artifacts' bytes back for up to
+//! [`EXPECT_WAIT`] (what curl does): a server that refuses the upload from
+//! its headers (token, declared length) answers before any of them is sent,
+//! and that answer is what the user sees, not a write error.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -90,10 +97,38 @@ impl Answer {
 
 /// Why one attempt failed, and whether another may succeed.
 enum AttemptError {
-    /// Worth another try (connection error, 5xx).
+    /// Worth another try (connection error, 5xx, 408).
     Transient(anyhow::Error),
+    /// Worth another try after the pause the server asked for (429, or a
+    /// 503 with `Retry-After`).
+    RetryAfter(anyhow::Error, Duration),
     /// Final (4xx, a local file problem).
     Final(anyhow::Error),
+}
+
+/// Requests larger than this announce `Expect: 100-continue`.
+pub const EXPECT_THRESHOLD: u64 = 1 << 20;
+/// How long the artifacts' bytes wait for an early answer. reqwest does not
+/// tell us about the interim `100 Continue`, so this is a fixed pause (as
+/// curl's when a server sends no `100`); an answer ends it at once.
+pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Holds a body back until [`EXPECT_WAIT`] passes, or ends it once the
+/// answer came (the request is over: nothing more should go out).
+#[derive(Clone)]
+struct ExpectGate {
+    answered: tokio_util::sync::CancellationToken,
+}
+
+impl ExpectGate {
+    async fn wait(self) -> std::io::Result<()> {
+        tokio::select! {
+            () = tokio::time::sleep(EXPECT_WAIT) => Ok(()),
+            () = self.answered.cancelled() => Err(std::io::Error::other(
+                "the server answered before the body was sent",
+            )),
+        }
+    }
 }
 
 /// Largest answer body read from the server.
@@ -135,7 +170,9 @@ impl Upload<'_> {
             match result {
                 Ok(answer) => return Ok(answer),
                 Err(AttemptError::Final(e)) => return Err(e),
-                Err(AttemptError::Transient(e)) if attempt >= attempts => {
+                Err(AttemptError::Transient(e) | AttemptError::RetryAfter(e, _))
+                    if attempt >= attempts =>
+                {
                     return Err(e.context(format!("upload failed after {attempts} attempts")));
                 }
                 Err(AttemptError::Transient(e)) => {
@@ -143,6 +180,15 @@ impl Upload<'_> {
                         "upload attempt {attempt} of {attempts} failed: {e:#}; retrying in {delay:?}"
                     );
                     tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+                Err(AttemptError::RetryAfter(e, pause)) => {
+                    let pause = pause.max(delay);
+                    eprintln!(
+                        "upload attempt {attempt} of {attempts} failed: {e:#}; retrying in {pause:?} (as the server asked)"
+                    );
+                    tokio::time::sleep(pause).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
                     attempt += 1;
                 }
@@ -159,6 +205,12 @@ impl Upload<'_> {
         progress: &Arc<Progress>,
     ) -> Result<Answer, AttemptError> {
         let file_problem: Arc<Mutex<Option<String>>> = Arc::default();
+        let expect = self.plan.total_bytes() > EXPECT_THRESHOLD;
+        let answered = tokio_util::sync::CancellationToken::new();
+        // Only the first artifact waits: the rest follow it.
+        let mut gate = expect.then(|| ExpectGate {
+            answered: answered.clone(),
+        });
         let mut form = Form::new().part(
             "meta",
             Part::text(meta.to_owned())
@@ -179,6 +231,7 @@ impl Upload<'_> {
                 artifact.size,
                 Arc::clone(progress),
                 Arc::clone(&file_problem),
+                gate.take(),
             );
             let part = Part::stream_with_length(body, artifact.size)
                 .file_name(artifact.target.clone())
@@ -186,13 +239,16 @@ impl Upload<'_> {
                 .map_err(|e| AttemptError::Final(e.into()))?;
             form = form.part("artifact", part);
         }
-        let sent = client
+        let mut request = client
             .post(endpoint)
             .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .multipart(form)
-            .send()
-            .await;
+            .header(reqwest::header::ACCEPT, "application/json");
+        if expect {
+            request = request.header(reqwest::header::EXPECT, "100-continue");
+        }
+        let sent = request.multipart(form).send().await;
+        // An answer that came early ends the body still held back.
+        answered.cancel();
         if let Some(problem) = file_problem.lock().ok().and_then(|p| p.clone()) {
             return Err(AttemptError::Final(anyhow::anyhow!(problem)));
         }
@@ -200,6 +256,7 @@ impl Upload<'_> {
             AttemptError::Transient(anyhow::Error::new(e).context(format!("POST {endpoint}")))
         })?;
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         let body = read_limited(response)
             .await
             .map_err(AttemptError::Transient)?;
@@ -212,7 +269,14 @@ impl Upload<'_> {
             });
         }
         let message = server_message(&body);
-        if status.is_server_error() {
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
+        {
+            Err(AttemptError::RetryAfter(
+                anyhow::anyhow!("server busy (HTTP {status}): {message}"),
+                retry_after.unwrap_or(Duration::from_secs(1)),
+            ))
+        } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
             Err(AttemptError::Transient(anyhow::anyhow!(
                 "server error (HTTP {status}): {message}"
             )))
@@ -230,17 +294,39 @@ impl Upload<'_> {
     }
 }
 
+/// The pause a `Retry-After` header asks for (seconds only; an HTTP date
+/// counts as one second), at most five minutes.
+pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds = value.trim().parse::<u64>().unwrap_or(1);
+    Some(Duration::from_secs(seconds.min(300)))
+}
+
 /// A file's bytes as a request body: counted for the progress line, and
 /// checked against the size announced in the part (a file that grows or
 /// shrinks mid-upload fails the attempt instead of sending a torn body).
+/// With a gate, nothing is read before it opens.
 fn file_body(
     file: tokio::fs::File,
     path: PathBuf,
     expected: u64,
     progress: Arc<Progress>,
     problem: Arc<Mutex<Option<String>>>,
+    gate: Option<ExpectGate>,
 ) -> reqwest::Body {
-    reqwest::Body::wrap_stream(checked_chunks(file, path, expected, progress, problem))
+    let chunks = checked_chunks(file, path, expected, progress, problem);
+    match gate {
+        None => reqwest::Body::wrap_stream(chunks),
+        Some(gate) => {
+            let opened = futures_util::stream::once(gate.wait()).filter_map(|r| {
+                std::future::ready(match r {
+                    Ok(()) => None,
+                    Err(e) => Some(Err(e)),
+                })
+            });
+            reqwest::Body::wrap_stream(opened.chain(chunks))
+        }
+    }
 }
 
 /// The chunks of `file`, ending in an error (also put in `problem`) if the

@@ -1,0 +1,212 @@
+//! `sizegate upload` against a real `sizegate serve`, through a loopback
+//! proxy that counts what the client sends: refusals decided by the headers
+//! (bad token, body over the limit) and by the `meta` part come back as the
+//! server's message, every time, with almost none of a large artifact sent,
+//! and are never retried.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::proxy::Proxy;
+use common::{BIN, create_token, database_url, drop_database, fresh_name, start_serve};
+
+const MIB: u64 = 1 << 20;
+
+fn sha_of(n: u8) -> String {
+    format!("{n:02x}").repeat(20)
+}
+
+/// A sparse file of `size` bytes (fast to make, real bytes to send).
+fn artifact(dir: &Path, size: u64) -> PathBuf {
+    let path = dir.join(format!("artifact-{size}"));
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(size).unwrap();
+    path
+}
+
+/// `sizegate upload` of `path` as target `app` with a clean environment.
+async fn upload(server: &str, token: &str, path: &Path, extra: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args([
+        "upload",
+        "--server",
+        server,
+        "--commit",
+        &sha_of(0xa1),
+        "--branch",
+        "main",
+    ]);
+    if !extra.contains(&"--repo") {
+        command.args(["--repo", "acme/app"]);
+    }
+    command.args(extra);
+    command.arg(format!("app={}", path.display()));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SIZEGATE_") || key.starts_with("ACTIONS_ID_TOKEN") {
+            command.env_remove(key);
+        }
+    }
+    command.env("SIZEGATE_TOKEN", token);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+struct Server {
+    _serve: common::Proc,
+    url: String,
+    db: String,
+    name: String,
+    _dir: tempfile::TempDir,
+}
+
+fn serve(tag: &str, envs: &[(&str, &OsStr)]) -> Server {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let name = fresh_name(tag);
+    let db = database_url(&name);
+    let (serve, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&common::fake_analyzer()),
+        &dir.path().join("serve.log"),
+        false,
+        envs,
+    );
+    Server {
+        _serve: serve,
+        url,
+        db,
+        name,
+        _dir: dir,
+    }
+}
+
+/// Run the upload `tries` times through the proxy; each must fail with exit
+/// code 2, print `expected`, open one connection and send less than 1 MiB.
+async fn refused_every_time(
+    proxy: &Proxy,
+    token: &str,
+    path: &Path,
+    extra: &[&str],
+    tries: usize,
+    expected: &str,
+) {
+    let mut most = 0;
+    for i in 0..tries {
+        proxy.reset();
+        let output = upload(&proxy.url, token, path, extra).await;
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "try {i}: {err}");
+        assert!(err.contains(expected), "try {i}: expected `{expected}` in:\n{err}");
+        assert!(!err.contains("retrying"), "try {i}: a final answer was retried:\n{err}");
+        assert!(!err.to_lowercase().contains("broken pipe"), "try {i}: {err}");
+        assert_eq!(proxy.connections(), 1, "try {i}: one request only");
+        most = most.max(proxy.upstream());
+    }
+    assert!(most < MIB, "up to {most} bytes sent for a refused upload");
+}
+
+#[tokio::test]
+async fn a_bad_token_on_a_large_artifact_is_reported_every_time_with_no_body_sent() {
+    let server = serve("net_401", &[]);
+    create_token(&server.db, "acme/app");
+    let proxy = Proxy::start(&server.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let big = artifact(dir.path(), 50 * 1_000_000);
+    refused_every_time(
+        &proxy,
+        "sgu_not_a_real_token",
+        &big,
+        &[],
+        100,
+        "invalid or revoked upload token",
+    )
+    .await;
+    drop_database(&server.name).await;
+}
+
+#[tokio::test]
+async fn refusals_from_the_length_and_from_meta_come_back_before_the_body() {
+    let limit = (10 * MIB).to_string();
+    let server = serve(
+        "net_413",
+        &[("SIZEGATE_MAX_UPLOAD_BYTES", OsStr::new(&limit))],
+    );
+    let token = create_token(&server.db, "acme/app");
+    create_token(&server.db, "acme/other");
+    let proxy = Proxy::start(&server.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let big = artifact(dir.path(), 50 * 1_000_000);
+    // 413 from Content-Length alone.
+    refused_every_time(&proxy, &token, &big, &[], 20, "SIZEGATE_MAX_UPLOAD_BYTES").await;
+    refused_every_time(&proxy, &token, &big, &[], 1, "(HTTP 413 Payload Too Large)").await;
+
+    // 422 and 403 from the meta part: the server reads it, answers, and the
+    // artifact's bytes never leave.
+    let medium = artifact(dir.path(), 8 * 1_000_000);
+    let config = dir.path().join("sizegate.toml");
+    std::fs::write(&config, "[[budget]]\nthis is not toml\n").unwrap();
+    let config_arg = config.to_str().unwrap();
+    refused_every_time(
+        &proxy,
+        &token,
+        &medium,
+        &["--config", config_arg],
+        20,
+        "meta.config is not a valid sizegate.toml",
+    )
+    .await;
+    refused_every_time(
+        &proxy,
+        &token,
+        &medium,
+        &["--repo", "acme/other"],
+        20,
+        "this token uploads to acme/app, not to acme/other",
+    )
+    .await;
+    drop_database(&server.name).await;
+}
+
+/// A client that does not wait for `100 Continue` and sends its body at
+/// once still reads the server's answer: the server lingers on close
+/// instead of resetting the connection under it.
+#[tokio::test]
+async fn a_client_that_sends_at_once_still_reads_the_early_answer() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = serve("net_early", &[]);
+    create_token(&server.db, "acme/app");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let body = vec![0u8; 4 << 20];
+    for i in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /api/v1/uploads HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer sgu_wrong\r\n\
+             Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let (mut read, mut write) = stream.split();
+        let send = async {
+            let _ = write.write_all(head.as_bytes()).await;
+            let _ = write.write_all(&body).await;
+        };
+        let mut answer = Vec::new();
+        let receive = read.read_to_end(&mut answer);
+        let (_, received) = tokio::join!(send, receive);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(received.is_ok(), "try {i}: {received:?}");
+        assert!(answer.starts_with("HTTP/1.1 401"), "try {i}: {answer}");
+        assert!(answer.contains("invalid or revoked upload token"), "try {i}");
+    }
+    drop_database(&server.name).await;
+}
