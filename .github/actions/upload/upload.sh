@@ -305,19 +305,33 @@ echo "sizegate: uploading ${#targets[@]} artifact(s) of $repo@$commit to $server
 attempt=1
 while :; do
   if [ "$oidc" = true ]; then fresh_oidc_token; fi
-  status=$(curl -sS -o "$work/response.json" -w '%{http_code}' \
+  # `Expect: 100-continue`: a refusal decided by the headers (token, size)
+  # comes back before the body goes out. When curl fails while sending but
+  # did read an answer, that answer (in %{http_code}) is what we report.
+  : > "$work/response.json"
+  status=$(curl -sS -o "$work/response.json" -D "$work/response.headers" -w '%{http_code}' \
+    --expect100-timeout 10 -H "Expect: 100-continue" \
     -H "Authorization: Bearer $token" \
     -F "meta=@$work/meta.json;type=application/json" \
     "${curl_parts[@]}" \
-    "$server/api/v1/uploads") || status=000
+    "$server/api/v1/uploads") || true
+  [ -n "$status" ] || status=000
   case "$status" in
-    000 | 429 | 500 | 502 | 503 | 504)
+    000 | 408 | 429 | 500 | 502 | 503 | 504)
       if [ "$attempt" -ge 4 ]; then
         [ "$status" = 000 ] && die "could not reach $server"
         break
       fi
-      echo "sizegate: attempt $attempt answered ${status/#000/no connection}; retrying"
-      sleep $((2 * attempt))
+      pause=$((2 * attempt))
+      # 429/503 may say how long to wait (seconds; at most five minutes).
+      retry_after=$(awk 'tolower($1) == "retry-after:" { gsub(/\r/, "", $2); print $2 }' \
+        "$work/response.headers" 2> /dev/null | tail -n 1)
+      case "$retry_after" in
+        '' | *[!0-9]*) ;;
+        *) [ "$retry_after" -gt 300 ] && retry_after=300; [ "$retry_after" -gt "$pause" ] && pause=$retry_after ;;
+      esac
+      echo "sizegate: attempt $attempt answered ${status/#000/no connection}; retrying in ${pause}s"
+      sleep "$pause"
       attempt=$((attempt + 1))
       ;;
     *) break ;;
@@ -325,7 +339,12 @@ while :; do
 done
 case "$status" in
   200 | 201 | 202) ;;
-  *) die "the server answered HTTP $status: $(head -c 2000 "$work/response.json")" ;;
+  *)
+    # A {"error": "..."} answer is shown as its message.
+    message=$(json_flatten "$work/response.json" 2> /dev/null | json_get /dev/stdin error 2> /dev/null) || message=
+    [ -n "$message" ] || message=$(head -c 2000 "$work/response.json")
+    die "the server refused the upload (HTTP $status): $message"
+    ;;
 esac
 json_flatten "$work/response.json" > "$work/response.tsv" || die "the server's answer is not JSON"
 status_url=$(json_get "$work/response.tsv" status_url)

@@ -210,3 +210,47 @@ async fn a_client_that_sends_at_once_still_reads_the_early_answer() {
     }
     drop_database(&server.name).await;
 }
+
+/// The Action's curl too: a bad token on a large artifact shows the
+/// server's message, sends almost none of the body, and is not retried.
+#[tokio::test]
+async fn the_action_reports_the_servers_refusal_before_sending_the_body() {
+    let server = serve("net_action", &[]);
+    create_token(&server.db, "acme/app");
+    let proxy = Proxy::start(&server.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("dist")).unwrap();
+    let file = std::fs::File::create(dir.path().join("dist/app")).unwrap();
+    file.set_len(20_000_000).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.github/actions/upload/upload.sh");
+    for i in 0..5 {
+        proxy.reset();
+        let mut command = Command::new("bash");
+        command
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("INPUT_SERVER", &proxy.url)
+            .env("INPUT_FILES", "app=dist/app")
+            .env("INPUT_TOKEN", "sgu_wrong")
+            .env("INPUT_FAIL_ON_ERROR", "true")
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_SHA", sha_of(0xa2))
+            .env("GITHUB_REF_NAME", "main")
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("INPUT_CONFIG");
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let err = stderr(&output);
+        assert!(!output.status.success(), "try {i}");
+        assert!(
+            err.contains("(HTTP 401): invalid or revoked upload token"),
+            "try {i}: {err}"
+        );
+        assert_eq!(proxy.connections(), 1, "try {i}: no retry");
+        assert!(proxy.upstream() < MIB, "try {i}: {} bytes sent", proxy.upstream());
+    }
+    drop_database(&server.name).await;
+}
