@@ -36,8 +36,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The `meta` part.
-#[derive(Debug, Deserialize)]
-struct UploadMeta {
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct UploadMeta {
     repo: String,
     commit: String,
     #[serde(default)]
@@ -58,7 +58,7 @@ struct UploadMeta {
 
 /// One artifact in the answer.
 #[derive(Debug, Serialize)]
-struct UploadedTarget {
+pub(crate) struct UploadedTarget {
     #[serde(flatten)]
     build: RecordedBuild,
     status_url: String,
@@ -67,7 +67,7 @@ struct UploadedTarget {
 
 /// The answer to an upload.
 #[derive(Debug, Serialize)]
-struct UploadResponse {
+pub(crate) struct UploadResponse {
     repository: String,
     commit: String,
     status_url: String,
@@ -114,7 +114,7 @@ pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, ApiError> {
+pub(crate) fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, ApiError> {
     let repo = RepoName::parse(&meta.repo)
         .map_err(|e| ApiError::Unprocessable(format!("meta.repo: {e}")))?;
     uploader.check_repository(&repo)?;
@@ -338,17 +338,21 @@ async fn receive_artifact(
     Ok(blob)
 }
 
+/// The `Host` the client used, for status URLs without SIZEGATE_PUBLIC_URL.
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+}
+
 async fn upload(
     State(state): State<AppState>,
     uploader: Uploader,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    // Without SIZEGATE_PUBLIC_URL, status URLs point at the host the client used.
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
+    let host = request_host(&headers);
     let declared = declared_length(&headers);
     let result = receive_and_record(&state, &uploader, host, declared, multipart).await;
     match &result {
@@ -444,12 +448,24 @@ async fn receive_and_record(
             blob_key,
         });
     }
+    record_and_answer(state, uploader, host, meta, &artifacts).await
+}
+
+/// Record committed artifacts as the builds of `meta`'s commit, and the
+/// answer to give: 202 when a job was queued, 200 when all were known.
+pub(crate) async fn record_and_answer(
+    state: &AppState,
+    uploader: &Uploader,
+    host: Option<&str>,
+    meta: CommitMeta,
+    artifacts: &[NewArtifact],
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let recorded = state
         .store
         .record_upload(
             uploader.repository_id,
             &meta,
-            &artifacts,
+            artifacts,
             state.config.max_attempts,
         )
         .await?;
