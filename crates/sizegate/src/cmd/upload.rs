@@ -7,6 +7,7 @@ mod oidc_token;
 mod plan;
 mod progress;
 mod send;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use self::plan::{Plan, PlanInput};
-use self::send::{Credentials, RetryPolicy, Upload};
+use self::send::{Credentials, RetryPolicy, SessionPolicy, Upload};
 
 /// A secret given on the command line or in the environment; never shown
 /// by `Debug` (clap keeps its env value out of `--help` too).
@@ -86,6 +87,13 @@ pub struct Args {
         hide_env_values = true
     )]
     actions_id_token_request_token: Option<Secret>,
+    /// Artifacts larger than this many bytes are sent in a resumable upload
+    /// session, in chunks, resumed from the server's offset after a failure.
+    #[arg(long, env = "SIZEGATE_CHUNKED_THRESHOLD", default_value_t = 64 << 20)]
+    chunked_threshold: u64,
+    /// Bytes per chunk of a resumable upload.
+    #[arg(long, env = "SIZEGATE_CHUNK_SIZE", default_value_t = 16 << 20)]
+    chunk_size: u64,
     /// Artifacts, as `TARGET=PATH`, e.g.
     /// `x86_64-unknown-linux-gnu/app=target/release/app`.
     #[arg(required = true, value_name = "TARGET=PATH")]
@@ -142,6 +150,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         retry: RetryPolicy {
             attempts: 4,
             first_delay: Duration::from_millis(500),
+        },
+        sessions: SessionPolicy {
+            threshold: args.chunked_threshold,
+            chunk_size: args.chunk_size.max(64 << 10),
         },
     };
     let answer = runtime.block_on(upload.send())?;

@@ -50,6 +50,16 @@ pub struct RetryPolicy {
     pub first_delay: Duration,
 }
 
+/// When to send artifacts in resumable sessions, and in what chunks.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// An artifact larger than this goes through a session (and then every
+    /// artifact of the upload does).
+    pub threshold: u64,
+    /// Bytes per `PATCH`.
+    pub chunk_size: u64,
+}
+
 /// One upload to run.
 pub struct Upload<'a> {
     /// What to send.
@@ -58,6 +68,8 @@ pub struct Upload<'a> {
     pub credentials: &'a Credentials,
     /// When to try again.
     pub retry: RetryPolicy,
+    /// When to use resumable sessions.
+    pub sessions: SessionPolicy,
 }
 
 /// One artifact in the server's answer.
@@ -77,6 +89,19 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The answers of several requests (one per session) as one.
+    pub(super) fn merge(answers: Vec<Answer>) -> Answer {
+        let mut merged = Answer {
+            status_url: None,
+            targets: Vec::new(),
+        };
+        for answer in answers {
+            merged.status_url = merged.status_url.or(answer.status_url);
+            merged.targets.extend(answer.targets);
+        }
+        merged
+    }
+
     /// What to print on success: the URLs to poll.
     pub fn summary_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -96,7 +121,7 @@ impl Answer {
 }
 
 /// Why one attempt failed, and whether another may succeed.
-enum AttemptError {
+pub(super) enum AttemptError {
     /// Worth another try (connection error, 5xx, 408).
     Transient(anyhow::Error),
     /// Worth another try after the pause the server asked for (429, or a
@@ -135,7 +160,8 @@ impl ExpectGate {
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 impl Upload<'_> {
-    /// Send the upload, retrying as the policy allows.
+    /// Send the upload, retrying as the policy allows: in one request, or
+    /// in resumable sessions when an artifact is above the threshold.
     pub async fn send(&self) -> anyhow::Result<Answer> {
         // reqwest is built without a bundled TLS crypto provider; use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -145,6 +171,14 @@ impl Upload<'_> {
             .user_agent(concat!("sizegate/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        if self
+            .plan
+            .artifacts
+            .iter()
+            .any(|a| a.size > self.sessions.threshold)
+        {
+            return self.send_in_sessions(&client).await;
+        }
         let endpoint = format!("{}/api/v1/uploads", self.plan.server.trim_end_matches('/'));
         let meta = serde_json::to_string(&self.plan.meta).context("encoding the meta part")?;
         let attempts = self.retry.attempts.max(1);
@@ -154,14 +188,7 @@ impl Upload<'_> {
             // An OIDC token is good for one upload (the server remembers its
             // id), so every attempt asks the runner for a fresh one: the
             // retry after a 5xx would otherwise be refused as a replay.
-            let token = match self.credentials {
-                Credentials::Token(token) => token.clone(),
-                Credentials::GithubOidc {
-                    request_url,
-                    request_token,
-                    audience,
-                } => oidc_token::request(&client, request_url, request_token, audience).await?,
-            };
+            let token = self.token(&client).await?;
             let progress = Arc::new(Progress::new(self.plan.total_bytes()));
             let result = self
                 .attempt(&client, &endpoint, &token, &meta, &progress)
@@ -194,6 +221,19 @@ impl Upload<'_> {
                 }
             }
         }
+    }
+
+    /// The bearer token for one request: an OIDC token is good for one
+    /// request only (the server remembers its id), so a fresh one each time.
+    pub(super) async fn token(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+        Ok(match self.credentials {
+            Credentials::Token(token) => token.clone(),
+            Credentials::GithubOidc {
+                request_url,
+                request_token,
+                audience,
+            } => oidc_token::request(client, request_url, request_token, audience).await?,
+        })
     }
 
     async fn attempt(
@@ -268,18 +308,23 @@ impl Upload<'_> {
                 )))
             });
         }
-        let message = server_message(&body);
+        Err(classify(status, retry_after, &body))
+    }
+}
+
+/// The error for a non-2xx answer: worth retrying or final.
+pub(super) fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> AttemptError {
+    {
+        let message = server_message(body);
         if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
         {
-            Err(AttemptError::RetryAfter(
+            AttemptError::RetryAfter(
                 anyhow::anyhow!("server busy (HTTP {status}): {message}"),
                 retry_after.unwrap_or(Duration::from_secs(1)),
-            ))
+            )
         } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            Err(AttemptError::Transient(anyhow::anyhow!(
-                "server error (HTTP {status}): {message}"
-            )))
+            AttemptError::Transient(anyhow::anyhow!("server error (HTTP {status}): {message}"))
         } else {
             let hint = match status {
                 StatusCode::UNAUTHORIZED => {
@@ -287,9 +332,9 @@ impl Upload<'_> {
                 }
                 _ => "",
             };
-            Err(AttemptError::Final(anyhow::anyhow!(
+            AttemptError::Final(anyhow::anyhow!(
                 "upload rejected (HTTP {status}): {message}{hint}"
-            )))
+            ))
         }
     }
 }
@@ -389,7 +434,7 @@ fn changed(
     std::io::Error::other(message)
 }
 
-async fn read_limited(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
+pub(super) async fn read_limited(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
