@@ -421,7 +421,7 @@ async fn finish(
         size,
         blob_key,
     }];
-    let answer = record_and_answer(&state, &uploader, request_host(&headers), meta, &artifacts)
+    let answer = record_and_answer(&state, &uploader, request_host(&headers), meta, &artifacts, &[])
         .await?;
     state
         .store

@@ -386,6 +386,9 @@ async fn receive_and_record(
     // Staged blobs are discarded when dropped: any early return below
     // leaves no temporary file or object behind.
     let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
+    // Debug files, by target: stored with the build, handed to the
+    // analyzer, never counted in the target's sizes.
+    let mut debug_staged: Vec<(String, UploadedBlob)> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         // `meta` may come with a filename (`curl -F meta=@meta.json`).
@@ -405,6 +408,16 @@ async fn receive_and_record(
                 return Err(ApiError::BadRequest(format!(
                     "unexpected part `{name}`: send a `meta` part, then one part per artifact with the target name as its filename"
                 )));
+            }
+            Some(target) if name == "debug" => {
+                check_target(&target)?;
+                if debug_staged.iter().any(|(t, _)| *t == target) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "two debug files for target `{target}`"
+                    )));
+                }
+                let blob = receive_artifact(state, &mut allowance, &target, field).await?;
+                debug_staged.push((target, blob));
             }
             Some(target) => {
                 if meta.is_none() {
@@ -437,6 +450,21 @@ async fn receive_and_record(
         ));
     }
 
+    if let Some((target, _)) = debug_staged
+        .iter()
+        .find(|(t, _)| !staged.iter().any(|(a, _)| a == t))
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "a debug file for target `{target}`, but no artifact for it in this upload"
+        )));
+    }
+    let mut debug_files = Vec::with_capacity(debug_staged.len());
+    for (target, blob) in debug_staged {
+        let key = sizegate_store::blob::debug_key(&blob.sha256);
+        let size = blob.size;
+        blob.commit_as(&key).await?;
+        debug_files.push(DebugFile { target, key, size });
+    }
     let mut artifacts = Vec::with_capacity(staged.len());
     for (target, blob) in staged {
         let (sha256, size) = (blob.sha256.clone(), blob.size);
@@ -448,7 +476,14 @@ async fn receive_and_record(
             blob_key,
         });
     }
-    record_and_answer(state, uploader, host, meta, &artifacts).await
+    record_and_answer(state, uploader, host, meta, &artifacts, &debug_files).await
+}
+
+/// A debug file stored for the build of `target`.
+pub(crate) struct DebugFile {
+    target: String,
+    key: String,
+    size: u64,
 }
 
 /// Record committed artifacts as the builds of `meta`'s commit, and the
@@ -459,6 +494,7 @@ pub(crate) async fn record_and_answer(
     host: Option<&str>,
     meta: CommitMeta,
     artifacts: &[NewArtifact],
+    debug_files: &[DebugFile],
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let recorded = state
         .store
@@ -470,6 +506,14 @@ pub(crate) async fn record_and_answer(
         )
         .await?;
 
+    for debug in debug_files {
+        if let Some(build) = recorded.iter().find(|b| b.target == debug.target) {
+            state
+                .store
+                .attach_debug_file(build.build_id, &debug.key, debug.size)
+                .await?;
+        }
+    }
     let base = match &state.config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => host.map(|h| format!("http://{h}")).unwrap_or_default(),

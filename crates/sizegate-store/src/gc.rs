@@ -210,8 +210,10 @@ impl Store {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut listed = blobs.list("artifacts/").await?;
         listed.extend(blobs.list("reports/").await?);
+        listed.extend(blobs.list("debug/").await?);
         let referenced: HashSet<String> = sqlx::query_scalar(
-            "SELECT blob_key FROM artifacts UNION SELECT report_key FROM measurements",
+            "SELECT blob_key FROM artifacts UNION SELECT report_key FROM measurements
+             UNION SELECT debug_blob_key FROM builds WHERE debug_blob_key IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?
@@ -234,7 +236,8 @@ impl Store {
             // Last look at the references: the key of a row committed since.
             let still: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM artifacts WHERE blob_key = $1)
-                     OR EXISTS (SELECT 1 FROM measurements WHERE report_key = $1)",
+                     OR EXISTS (SELECT 1 FROM measurements WHERE report_key = $1)
+                     OR EXISTS (SELECT 1 FROM builds WHERE debug_blob_key = $1)",
             )
             .bind(&entry.key)
             .fetch_one(&self.pool)

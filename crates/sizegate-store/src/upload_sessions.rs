@@ -133,6 +133,32 @@ impl Store {
         delete_chunks(blobs, id).await
     }
 
+    /// Attach a debug file (a blob under `debug/`) to a build.
+    pub async fn attach_debug_file(
+        &self,
+        build_id: i64,
+        blob_key: &str,
+        size: u64,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE builds SET debug_blob_key = $2, debug_size = $3 WHERE id = $1")
+            .bind(build_id)
+            .bind(blob_key)
+            .bind(to_db(size)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The blob key of the debug file uploaded with a build, if any.
+    pub async fn build_debug_file(&self, build_id: i64) -> Result<Option<String>, Error> {
+        let key: Option<Option<String>> =
+            sqlx::query_scalar("SELECT debug_blob_key FROM builds WHERE id = $1")
+                .bind(build_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(key.flatten())
+    }
+
     /// Delete expired sessions and their chunks, and chunks whose session
     /// is gone; how many sessions and chunk bytes. With `dry_run`, count.
     pub(crate) async fn collect_upload_sessions(

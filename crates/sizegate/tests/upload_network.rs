@@ -254,3 +254,41 @@ async fn the_action_reports_the_servers_refusal_before_sending_the_body() {
     }
     drop_database(&server.name).await;
 }
+
+/// `--debug-file TARGET=PATH`: the debug file travels as a `debug` part,
+/// is stored with the build, reaches the analyzer as `--debug-file PATH`,
+/// and never counts in the target's sizes.
+#[tokio::test]
+async fn a_debug_file_reaches_the_analyzer_and_not_the_sizes() {
+    use sha2::Digest as _;
+    let server = serve("net_debug", &[]);
+    let token = create_token(&server.db, "acme/app");
+    let dir = tempfile::tempdir().unwrap();
+    let args_file = dir.path().join("args.txt");
+    let app = dir.path().join("app");
+    std::fs::write(&app, format!("ARGS {}\nsome code\n", args_file.display())).unwrap();
+    let app_size = std::fs::metadata(&app).unwrap().len();
+    let debug = dir.path().join("app.debug");
+    let debug_bytes = vec![0x5a_u8; 300_000];
+    std::fs::write(&debug, &debug_bytes).unwrap();
+    let debug_sha = hex::encode(sha2::Sha256::digest(&debug_bytes));
+    let debug_arg = format!("app={}", debug.display());
+    let output = upload(&server.url, &token, &app, &["--debug-file", &debug_arg]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let status = common::wait_for_commit(&server.url, "acme/app", &sha_of(0xa1)).await;
+    let target = &status["targets"][0];
+    assert_eq!(target["artifact_size"], app_size, "{status}");
+    assert_eq!(target["sizes"]["file"], app_size, "{status}");
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(args.contains("--debug-file "), "{args}");
+    assert!(args.contains(&debug_sha), "the analyzer got the debug file: {args}");
+
+    // A debug file for a target not in the upload is refused locally.
+    let other = format!("other={}", debug.display());
+    let output = upload(&server.url, &token, &app, &["--debug-file", &other]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("no artifact with target `other`"), "{err}");
+    drop_database(&server.name).await;
+}

@@ -94,6 +94,11 @@ pub struct Args {
     /// Bytes per chunk of a resumable upload.
     #[arg(long, env = "SIZEGATE_CHUNK_SIZE", default_value_t = 16 << 20)]
     chunk_size: u64,
+    /// A debug file for one of the artifacts, as `TARGET=PATH` (split DWARF,
+    /// a `.debug` file): stored with the build and given to the analyzer,
+    /// never counted in the target's sizes. Repeatable.
+    #[arg(long = "debug-file", value_name = "TARGET=PATH")]
+    debug_files: Vec<String>,
     /// Artifacts, as `TARGET=PATH`, e.g.
     /// `x86_64-unknown-linux-gnu/app=target/release/app`.
     #[arg(required = true, value_name = "TARGET=PATH")]
@@ -112,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         base_sha: args.base_sha.as_deref(),
         config,
         artifacts: &args.artifacts,
+        debug_files: &args.debug_files,
     })?;
     let ancestors = if args.ancestors_from_git {
         let start = plan.meta.base_sha.as_deref().unwrap_or(&plan.meta.commit);

@@ -257,7 +257,13 @@ impl Upload<'_> {
                 .mime_str("application/json")
                 .map_err(|e| AttemptError::Final(e.into()))?,
         );
-        for artifact in &self.plan.artifacts {
+        let parts = self
+            .plan
+            .artifacts
+            .iter()
+            .map(|a| ("artifact", a))
+            .chain(self.plan.debug_files.iter().map(|d| ("debug", d)));
+        for (part_name, artifact) in parts {
             let file = tokio::fs::File::open(&artifact.path).await.map_err(|e| {
                 AttemptError::Final(anyhow::Error::new(e).context(format!(
                     "artifact `{}`: opening {}",
@@ -277,7 +283,7 @@ impl Upload<'_> {
                 .file_name(artifact.target.clone())
                 .mime_str("application/octet-stream")
                 .map_err(|e| AttemptError::Final(e.into()))?;
-            form = form.part("artifact", part);
+            form = form.part(part_name, part);
         }
         let mut request = client
             .post(endpoint)

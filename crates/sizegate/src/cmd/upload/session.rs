@@ -31,6 +31,12 @@ struct SessionState {
 impl Upload<'_> {
     /// Every artifact through its own session.
     pub(super) async fn send_in_sessions(&self, client: &reqwest::Client) -> anyhow::Result<Answer> {
+        if !self.plan.debug_files.is_empty() {
+            anyhow::bail!(
+                "--debug-file is not supported yet for artifacts sent in resumable sessions \
+                 (larger than --chunked-threshold); raise --chunked-threshold to send them in one request"
+            );
+        }
         let mut answers = Vec::new();
         for artifact in &self.plan.artifacts {
             answers.push(self.send_one(client, artifact).await?);
