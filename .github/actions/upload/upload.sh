@@ -217,6 +217,8 @@ os=$(printf '%s' "${RUNNER_OS:-$(uname -s)}" | tr '[:upper:]' '[:lower:]')
 arch=$(printf '%s' "${RUNNER_ARCH:-$(uname -m)}" | tr '[:upper:]' '[:lower:]')
 curl_parts=()
 targets=()
+artifact_paths=()
+debug_paths=()
 add_artifact() {
   local target=$1 path=$2
   [ -f "$path" ] || die "artifact '$path' (target '$target') does not exist or is not a file"
@@ -227,6 +229,7 @@ add_artifact() {
     [ "$t" != "$target" ] || die "target '$target' is listed twice"
   done
   targets+=("$target")
+  artifact_paths+=("$path")
   curl_parts+=(-F "artifact=@\"$path\";filename=\"$target\";type=application/octet-stream")
 }
 # expand_glob PATTERN sets `matches` to the files it names; an unmatched
@@ -262,6 +265,24 @@ while IFS= read -r line || [ -n "$line" ]; do
   done
 done <<< "$INPUT_FILES"
 [ ${#targets[@]} -gt 0 ] || die "input 'files' names no artifact"
+
+# Debug files: `target=path` lines, each for a target listed above; sent as
+# `debug` parts, counted against the upload limits but not in the sizes.
+while IFS= read -r line || [ -n "$line" ]; do
+  line=${line#"${line%%[![:space:]]*}"}
+  line=${line%"${line##*[![:space:]]}"}
+  [ -n "$line" ] || continue
+  case "$line" in \#*) continue ;; esac
+  [[ "$line" == *=* ]] || die "debug-files: '$line' must be target=path"
+  target=${line%%=*}
+  path=${line#*=}
+  [ -f "$path" ] || die "debug file '$path' (target '$target') does not exist or is not a file"
+  found=false
+  for t in "${targets[@]}"; do [ "$t" != "$target" ] || found=true; done
+  $found || die "debug-files: no artifact with target '$target' in 'files'"
+  curl_parts+=(-F "debug=@\"$path\";filename=\"$target\";type=application/octet-stream")
+  debug_paths+=("$path")
+done <<< "${INPUT_DEBUG_FILES:-}"
 
 # --- meta ----------------------------------------------------------------------
 {
@@ -302,6 +323,20 @@ fresh_oidc_token() {
 
 # --- upload --------------------------------------------------------------------
 echo "sizegate: uploading ${#targets[@]} artifact(s) of $repo@$commit to $server"
+# Large uploads print curl's progress meter to the log every few seconds
+# (one line in five; curl redraws it every second).
+total_bytes=0
+for p in "${artifact_paths[@]}" "${debug_paths[@]+"${debug_paths[@]}"}"; do
+  total_bytes=$((total_bytes + $(wc -c < "$p")))
+done
+progress=(-sS)
+if [ "$total_bytes" -gt $((64 * 1024 * 1024)) ]; then
+  progress=(-S)
+  echo "sizegate: $total_bytes bytes to send; progress below every 5 s (% total, % sent, average speeds, times)"
+fi
+log_progress() {
+  tr '\r' '\n' | awk '/^ *[0-9]/ { if (++n % 5 == 0) { print "sizegate: progress " $0 > "/dev/stderr"; fflush() } next } NF { print > "/dev/stderr" }'
+}
 attempt=1
 while :; do
   if [ "$oidc" = true ]; then fresh_oidc_token; fi
@@ -309,12 +344,12 @@ while :; do
   # comes back before the body goes out. When curl fails while sending but
   # did read an answer, that answer (in %{http_code}) is what we report.
   : > "$work/response.json"
-  status=$(curl -sS -o "$work/response.json" -D "$work/response.headers" -w '%{http_code}' \
+  status=$(curl "${progress[@]}" -o "$work/response.json" -D "$work/response.headers" -w '%{http_code}' \
     --expect100-timeout 10 -H "Expect: 100-continue" \
     -H "Authorization: Bearer $token" \
     -F "meta=@$work/meta.json;type=application/json" \
     "${curl_parts[@]}" \
-    "$server/api/v1/uploads") || true
+    "$server/api/v1/uploads" 2> >(log_progress)) || true
   [ -n "$status" ] || status=000
   case "$status" in
     000 | 408 | 429 | 500 | 502 | 503 | 504)
