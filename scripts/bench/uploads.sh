@@ -117,7 +117,11 @@ client_rss=$(cat "$work/client.time")
 wall=$(echo "$end - $start" | bc)
 commit=$(git rev-parse --short HEAD)
 mib() { echo "scale=1; $1 / 1024" | bc; }
-pct=$(echo "scale=1; 100 * $resent / $size" | bc)
+pct=$(printf '%.1f' "$(echo "scale=3; 100 * $resent / $size" | bc)")
+case "$bin" in
+  */debug/*) build="a debug build" ;;
+  *) build="the binary named by SIZEGATE_BIN" ;;
+esac
 
 cat > benchmarks/uploads.md <<MD
 <!-- Written by scripts/bench/uploads.sh; run it again rather than editing by hand. -->
@@ -125,7 +129,7 @@ cat > benchmarks/uploads.md <<MD
 ## Uploads: a resumable session cut at 60%
 
 Command: \`DATABASE_URL=... scripts/bench/uploads.sh $size_mib\` at commit \`$commit\`:
-\`sizegate upload\` ($bin, default thresholds: sessions above 64 MiB, 16 MiB chunks)
+\`sizegate upload\` ($build, default thresholds: sessions above 64 MiB, 16 MiB chunks)
 of a ${size_mib} MiB file of random bytes to \`sizegate serve\` (local blob store, fake analyzer)
 through a loopback proxy that cuts the connection once 60% of the bytes went through.
 Server RSS sampled from /proc every 0.2 s; client peak RSS from GNU time.
