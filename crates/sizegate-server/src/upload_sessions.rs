@@ -382,7 +382,8 @@ async fn finish(
         let (file, temporary) = open_chunk(&state, &key).await?;
         let mut reader = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
         while let Some(bytes) = reader.next().await {
-            let bytes = bytes.map_err(|e| ApiError::Internal(format!("reading chunk {key}: {e}")))?;
+            let bytes =
+                bytes.map_err(|e| ApiError::Internal(format!("reading chunk {key}: {e}")))?;
             next += bytes.len() as u64;
             upload = match upload.write(&bytes).await {
                 Ok(upload) => upload,
@@ -421,8 +422,15 @@ async fn finish(
         size,
         blob_key,
     }];
-    let answer = record_and_answer(&state, &uploader, request_host(&headers), meta, &artifacts, &[])
-        .await?;
+    let answer = record_and_answer(
+        &state,
+        &uploader,
+        request_host(&headers),
+        meta,
+        &artifacts,
+        &[],
+    )
+    .await?;
     state
         .store
         .delete_upload_session(state.blobs.as_ref(), &session.id)

@@ -98,7 +98,12 @@ impl Store {
     /// Move the session's offset from `from` to `to` (a chunk was stored).
     /// False when its offset is no longer `from` (a concurrent request
     /// stored that range first) or it is gone.
-    pub async fn advance_upload_session(&self, id: &str, from: u64, to: u64) -> Result<bool, Error> {
+    pub async fn advance_upload_session(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<bool, Error> {
         let done = sqlx::query(
             "UPDATE upload_sessions SET received = $3
              WHERE id = $1 AND received = $2 AND expires_at > now()",
@@ -125,7 +130,11 @@ impl Store {
     }
 
     /// Delete a session and its chunks (finished, or refused at the end).
-    pub async fn delete_upload_session(&self, blobs: &dyn BlobStore, id: &str) -> Result<(), Error> {
+    pub async fn delete_upload_session(
+        &self,
+        blobs: &dyn BlobStore,
+        id: &str,
+    ) -> Result<(), Error> {
         sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
             .bind(id)
             .execute(&self.pool)

@@ -94,7 +94,8 @@ async fn uploads(
         let (status, retry_after) = rec
             .fail_with
             .unwrap_or((StatusCode::SERVICE_UNAVAILABLE, None));
-        let mut response = (status, Json(json!({"error": "database is restarting"}))).into_response();
+        let mut response =
+            (status, Json(json!({"error": "database is restarting"}))).into_response();
         if let Some(value) = retry_after {
             response
                 .headers_mut()

@@ -107,9 +107,18 @@ async fn refused_every_time(
         let output = upload(&proxy.url, token, path, extra).await;
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "try {i}: {err}");
-        assert!(err.contains(expected), "try {i}: expected `{expected}` in:\n{err}");
-        assert!(!err.contains("retrying"), "try {i}: a final answer was retried:\n{err}");
-        assert!(!err.to_lowercase().contains("broken pipe"), "try {i}: {err}");
+        assert!(
+            err.contains(expected),
+            "try {i}: expected `{expected}` in:\n{err}"
+        );
+        assert!(
+            !err.contains("retrying"),
+            "try {i}: a final answer was retried:\n{err}"
+        );
+        assert!(
+            !err.to_lowercase().contains("broken pipe"),
+            "try {i}: {err}"
+        );
         assert_eq!(proxy.connections(), 1, "try {i}: one request only");
         most = most.max(proxy.upstream());
     }
@@ -206,7 +215,10 @@ async fn a_client_that_sends_at_once_still_reads_the_early_answer() {
         let answer = String::from_utf8_lossy(&answer);
         assert!(received.is_ok(), "try {i}: {received:?}");
         assert!(answer.starts_with("HTTP/1.1 401"), "try {i}: {answer}");
-        assert!(answer.contains("invalid or revoked upload token"), "try {i}");
+        assert!(
+            answer.contains("invalid or revoked upload token"),
+            "try {i}"
+        );
     }
     drop_database(&server.name).await;
 }
@@ -250,7 +262,11 @@ async fn the_action_reports_the_servers_refusal_before_sending_the_body() {
             "try {i}: {err}"
         );
         assert_eq!(proxy.connections(), 1, "try {i}: no retry");
-        assert!(proxy.upstream() < MIB, "try {i}: {} bytes sent", proxy.upstream());
+        assert!(
+            proxy.upstream() < MIB,
+            "try {i}: {} bytes sent",
+            proxy.upstream()
+        );
     }
     drop_database(&server.name).await;
 }
@@ -282,7 +298,10 @@ async fn a_debug_file_reaches_the_analyzer_and_not_the_sizes() {
     assert_eq!(target["sizes"]["file"], app_size, "{status}");
     let args = std::fs::read_to_string(&args_file).unwrap();
     assert!(args.contains("--debug-file "), "{args}");
-    assert!(args.contains(&debug_sha), "the analyzer got the debug file: {args}");
+    assert!(
+        args.contains(&debug_sha),
+        "the analyzer got the debug file: {args}"
+    );
 
     // A debug file for a target not in the upload is refused locally.
     let other = format!("other={}", debug.display());

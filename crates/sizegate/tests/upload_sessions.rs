@@ -108,8 +108,16 @@ async fn a_large_upload_cut_at_60_percent_resumes_and_resends_little() {
     let commit = sha_of(0xb1);
     let mut command = Command::new(BIN);
     command
-        .args(["upload", "--server", &proxy.url, "--repo", "acme/app", "--commit", &commit])
-        .args(["--branch", "main", "--chunked-threshold", "1048576", "--chunk-size"])
+        .args([
+            "upload", "--server", &proxy.url, "--repo", "acme/app", "--commit", &commit,
+        ])
+        .args([
+            "--branch",
+            "main",
+            "--chunked-threshold",
+            "1048576",
+            "--chunk-size",
+        ])
         .arg((8 * MIB).to_string())
         .arg(format!("big/app={}", path.display()))
         .env("SIZEGATE_TOKEN", &token)
@@ -120,7 +128,10 @@ async fn a_large_upload_cut_at_60_percent_resumes_and_resends_little() {
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{err}");
-    assert!(proxy.counters.cut.load(Ordering::SeqCst), "the proxy cut once");
+    assert!(
+        proxy.counters.cut.load(Ordering::SeqCst),
+        "the proxy cut once"
+    );
     assert!(err.contains("going on from there"), "{err}");
     let sent = proxy.upstream();
     let resent = sent.saturating_sub(size);
@@ -144,7 +155,12 @@ async fn a_large_upload_cut_at_60_percent_resumes_and_resends_little() {
     drop_database(&server.name).await;
 }
 
-async fn create_session(client: &reqwest::Client, server: &Server, token: &str, size: u64) -> reqwest::Response {
+async fn create_session(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    size: u64,
+) -> reqwest::Response {
     client
         .post(format!("{}/api/v1/upload-sessions", server.url))
         .bearer_auth(token)
@@ -162,7 +178,14 @@ async fn create_session(client: &reqwest::Client, server: &Server, token: &str, 
         .unwrap()
 }
 
-async fn patch(client: &reqwest::Client, url: &str, token: &str, start: u64, bytes: Vec<u8>, size: u64) -> reqwest::Response {
+async fn patch(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    start: u64,
+    bytes: Vec<u8>,
+    size: u64,
+) -> reqwest::Response {
     let end = start + bytes.len() as u64 - 1;
     client
         .patch(url)
@@ -195,13 +218,37 @@ async fn a_wrong_sha256_is_refused_and_leaves_nothing_and_offsets_are_checked() 
     let first = patch(&client, &url, &token, 0, bytes[..2_000_000].to_vec(), size).await;
     assert_eq!(first.status().as_u16(), 202);
     // A chunk that does not start at the offset: 416 with the offset.
-    let gap = patch(&client, &url, &token, 2_500_000, bytes[2_500_000..].to_vec(), size).await;
+    let gap = patch(
+        &client,
+        &url,
+        &token,
+        2_500_000,
+        bytes[2_500_000..].to_vec(),
+        size,
+    )
+    .await;
     assert_eq!(gap.status().as_u16(), 416);
     let gap: Value = gap.json().await.unwrap();
     assert_eq!(gap["offset"], 2_000_000);
-    let state: Value = client.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let state: Value = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(state["offset"], 2_000_000);
-    let rest = patch(&client, &url, &token, 2_000_000, bytes[2_000_000..].to_vec(), size).await;
+    let rest = patch(
+        &client,
+        &url,
+        &token,
+        2_000_000,
+        bytes[2_000_000..].to_vec(),
+        size,
+    )
+    .await;
     assert_eq!(rest.status().as_u16(), 202);
 
     let wrong = client
@@ -215,7 +262,10 @@ async fn a_wrong_sha256_is_refused_and_leaves_nothing_and_offsets_are_checked() 
     assert_eq!(wrong.status().as_u16(), 422);
     let message: Value = wrong.json().await.unwrap();
     assert!(
-        message["error"].as_str().unwrap().contains("nothing was stored"),
+        message["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was stored"),
         "{message}"
     );
     // Nothing left: no chunk, no artifact, no session, no build.
@@ -224,7 +274,11 @@ async fn a_wrong_sha256_is_refused_and_leaves_nothing_and_offsets_are_checked() 
     let gone = client.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(gone.status().as_u16(), 404);
     let commit = client
-        .get(format!("{}/api/v1/repos/acme/app/commits/{}", server.url, sha_of(0xb2)))
+        .get(format!(
+            "{}/api/v1/repos/acme/app/commits/{}",
+            server.url,
+            sha_of(0xb2)
+        ))
         .send()
         .await
         .unwrap();
@@ -249,9 +303,21 @@ async fn an_abandoned_session_is_collected_and_the_quota_counts_sessions() {
     assert_eq!(over.status().as_u16(), 507);
 
     let size = 4 * MIB;
-    let session: Value = create_session(&client, &server, &token, size).await.json().await.unwrap();
+    let session: Value = create_session(&client, &server, &token, size)
+        .await
+        .json()
+        .await
+        .unwrap();
     let url = format!("{}{}", server.url, session["url"].as_str().unwrap());
-    let half = patch(&client, &url, &token, 0, vec![7u8; (2 * MIB) as usize], size).await;
+    let half = patch(
+        &client,
+        &url,
+        &token,
+        0,
+        vec![7u8; (2 * MIB) as usize],
+        size,
+    )
+    .await;
     assert_eq!(half.status().as_u16(), 202);
     // The open session's 4 MiB count: 7 MiB more do not fit.
     let second = create_session(&client, &server, &token, 7 * MIB).await;
@@ -267,7 +333,11 @@ async fn an_abandoned_session_is_collected_and_the_quota_counts_sessions() {
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["upload_sessions"], 1, "{report}");
     assert_eq!(report["upload_session_bytes"], 2 * MIB, "{report}");

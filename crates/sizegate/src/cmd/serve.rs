@@ -53,7 +53,11 @@ pub struct Args {
     repo_quota_bytes: u64,
     /// Seconds a resumable upload session may stay unfinished; `gc` then
     /// deletes it and its bytes.
-    #[arg(long, env = "SIZEGATE_UPLOAD_SESSION_TTL_SECS", default_value_t = 86_400)]
+    #[arg(
+        long,
+        env = "SIZEGATE_UPLOAD_SESSION_TTL_SECS",
+        default_value_t = 86_400
+    )]
     upload_session_ttl_secs: u64,
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "SIZEGATE_MAX_CONNECTIONS", default_value_t = 512)]

@@ -85,7 +85,11 @@ impl Progress {
         let permille = sent.saturating_mul(1000) / self.total.max(1);
         let moved = sent.saturating_sub(self.resumed_from.load(Ordering::Relaxed));
         let seconds = elapsed.as_secs_f64();
-        let rate = if seconds > 0.0 { moved as f64 / seconds } else { 0.0 };
+        let rate = if seconds > 0.0 {
+            moved as f64 / seconds
+        } else {
+            0.0
+        };
         let mut line = String::from("uploading");
         if !self.label.is_empty() {
             line.push(' ');
@@ -101,7 +105,11 @@ impl Progress {
         ));
         if rate >= 1.0 {
             let left = self.total.saturating_sub(sent) as f64 / rate;
-            line.push_str(&format!(", {}/s, {}s left", human::size(rate as u64), left.ceil() as u64));
+            line.push_str(&format!(
+                ", {}/s, {}s left",
+                human::size(rate as u64),
+                left.ceil() as u64
+            ));
         }
         line
     }

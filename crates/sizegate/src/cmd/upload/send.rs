@@ -319,7 +319,11 @@ impl Upload<'_> {
 }
 
 /// The error for a non-2xx answer: worth retrying or final.
-pub(super) fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> AttemptError {
+pub(super) fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> AttemptError {
     {
         let message = server_message(body);
         if status == StatusCode::TOO_MANY_REQUESTS

@@ -30,7 +30,10 @@ struct SessionState {
 
 impl Upload<'_> {
     /// Every artifact through its own session.
-    pub(super) async fn send_in_sessions(&self, client: &reqwest::Client) -> anyhow::Result<Answer> {
+    pub(super) async fn send_in_sessions(
+        &self,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<Answer> {
         if !self.plan.debug_files.is_empty() {
             anyhow::bail!(
                 "--debug-file is not supported yet for artifacts sent in resumable sessions \
@@ -74,12 +77,16 @@ impl Upload<'_> {
                     return Err(e.context(format!("{what} failed after {attempts} attempts")));
                 }
                 Err(AttemptError::Transient(e)) => {
-                    eprintln!("{what}: attempt {attempt} of {attempts} failed: {e:#}; retrying in {delay:?}");
+                    eprintln!(
+                        "{what}: attempt {attempt} of {attempts} failed: {e:#}; retrying in {delay:?}"
+                    );
                     delay
                 }
                 Err(AttemptError::RetryAfter(e, pause)) => {
                     let pause = pause.max(delay);
-                    eprintln!("{what}: attempt {attempt} of {attempts} failed: {e:#}; retrying in {pause:?} (as the server asked)");
+                    eprintln!(
+                        "{what}: attempt {attempt} of {attempts} failed: {e:#}; retrying in {pause:?} (as the server asked)"
+                    );
                     pause
                 }
             };
@@ -89,7 +96,11 @@ impl Upload<'_> {
         }
     }
 
-    async fn send_one(&self, client: &reqwest::Client, artifact: &Artifact) -> anyhow::Result<Answer> {
+    async fn send_one(
+        &self,
+        client: &reqwest::Client,
+        artifact: &Artifact,
+    ) -> anyhow::Result<Answer> {
         let sha256 = sha256_of(artifact).await?;
         let create = serde_json::json!({
             "meta": &self.plan.meta,
@@ -99,7 +110,10 @@ impl Upload<'_> {
         let endpoint = format!("{}/api/v1/upload-sessions", self.base());
         let session: SessionState = self
             .retrying(client, "starting the upload session", |token| {
-                json_answer(json_body(client.post(&endpoint).bearer_auth(token), &create))
+                json_answer(json_body(
+                    client.post(&endpoint).bearer_auth(token),
+                    &create,
+                ))
             })
             .await?;
         let url = format!("{}{}", self.base(), session.url);
@@ -113,7 +127,8 @@ impl Upload<'_> {
         while offset < artifact.size {
             let length = self.sessions.chunk_size.max(1).min(artifact.size - offset);
             let token = self.token(client).await?;
-            let result = send_chunk(client, &url, &token, artifact, offset, length, &progress).await;
+            let result =
+                send_chunk(client, &url, &token, artifact, offset, length, &progress).await;
             match result {
                 Ok(next) => {
                     offset = next;
@@ -164,7 +179,10 @@ impl Upload<'_> {
 }
 
 /// `request` with `value` as its JSON body.
-fn json_body(request: reqwest::RequestBuilder, value: &serde_json::Value) -> reqwest::RequestBuilder {
+fn json_body(
+    request: reqwest::RequestBuilder,
+    value: &serde_json::Value,
+) -> reqwest::RequestBuilder {
     request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(value.to_string())
@@ -212,7 +230,9 @@ async fn send_chunk(
         )))
     };
     let mut file = tokio::fs::File::open(&artifact.path).await.map_err(open)?;
-    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(open)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(open)?;
     let counted = Arc::clone(progress);
     let stream = ReaderStream::with_capacity(file.take(length), 64 * 1024).map(move |chunk| {
         if let Ok(bytes) = &chunk {
