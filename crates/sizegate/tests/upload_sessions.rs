@@ -344,3 +344,53 @@ async fn an_abandoned_session_is_collected_and_the_quota_counts_sessions() {
     assert!(files_under(&server.data.join("upload-sessions")).is_empty());
     drop_database(&server.name).await;
 }
+
+/// The Action's script resumes too: a 64 MiB artifact through the same
+/// cutting proxy, in sessions of 8 MiB chunks.
+#[tokio::test]
+async fn the_action_resumes_a_cut_upload() {
+    let server = serve("sess_action", &[]);
+    let token = create_token(&server.db, "acme/app");
+    let proxy = Proxy::start(&server.url).await;
+    let size = 64 * MIB;
+    let checkout = server.dir.path().join("checkout");
+    std::fs::create_dir_all(checkout.join("dist")).unwrap();
+    let (path, sha256) = pattern_file(&checkout.join("dist"), size);
+    proxy
+        .counters
+        .cut_after
+        .store(size * 6 / 10, Ordering::SeqCst);
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.github/actions/upload/upload.sh");
+    let commit = sha_of(0xb3);
+    let mut command = Command::new("bash");
+    command
+        .arg(&script)
+        .current_dir(&checkout)
+        .env("INPUT_SERVER", &proxy.url)
+        .env("INPUT_FILES", format!("big/app={}", path.display()))
+        .env("INPUT_TOKEN", &token)
+        .env("INPUT_FAIL_ON_ERROR", "true")
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_SHA", &commit)
+        .env("GITHUB_REF_NAME", "main")
+        .env("SIZEGATE_CHUNKED_THRESHOLD", "1048576")
+        .env("SIZEGATE_CHUNK_SIZE", (8 * MIB).to_string())
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("INPUT_CONFIG");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{out}\n{err}");
+    assert!(proxy.counters.cut.load(Ordering::SeqCst));
+    assert!(out.contains("going on from there"), "{out}");
+    let resent = proxy.upstream().saturating_sub(size);
+    assert!(resent * 100 <= size * 45, "{resent} bytes sent again");
+    let status = common::wait_for_commit(&server.url, "acme/app", &commit).await;
+    assert_eq!(status["targets"][0]["sha256"], sha256.as_str(), "{status}");
+    assert!(files_under(&server.data.join("upload-sessions")).is_empty());
+    drop_database(&server.name).await;
+}
