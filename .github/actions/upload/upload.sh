@@ -217,6 +217,8 @@ os=$(printf '%s' "${RUNNER_OS:-$(uname -s)}" | tr '[:upper:]' '[:lower:]')
 arch=$(printf '%s' "${RUNNER_ARCH:-$(uname -m)}" | tr '[:upper:]' '[:lower:]')
 curl_parts=()
 targets=()
+artifact_paths=()
+debug_paths=()
 add_artifact() {
   local target=$1 path=$2
   [ -f "$path" ] || die "artifact '$path' (target '$target') does not exist or is not a file"
@@ -227,6 +229,7 @@ add_artifact() {
     [ "$t" != "$target" ] || die "target '$target' is listed twice"
   done
   targets+=("$target")
+  artifact_paths+=("$path")
   curl_parts+=(-F "artifact=@\"$path\";filename=\"$target\";type=application/octet-stream")
 }
 # expand_glob PATTERN sets `matches` to the files it names; an unmatched
@@ -262,6 +265,24 @@ while IFS= read -r line || [ -n "$line" ]; do
   done
 done <<< "$INPUT_FILES"
 [ ${#targets[@]} -gt 0 ] || die "input 'files' names no artifact"
+
+# Debug files: `target=path` lines, each for a target listed above; sent as
+# `debug` parts, counted against the upload limits but not in the sizes.
+while IFS= read -r line || [ -n "$line" ]; do
+  line=${line#"${line%%[![:space:]]*}"}
+  line=${line%"${line##*[![:space:]]}"}
+  [ -n "$line" ] || continue
+  case "$line" in \#*) continue ;; esac
+  [[ "$line" == *=* ]] || die "debug-files: '$line' must be target=path"
+  target=${line%%=*}
+  path=${line#*=}
+  [ -f "$path" ] || die "debug file '$path' (target '$target') does not exist or is not a file"
+  found=false
+  for t in "${targets[@]}"; do [ "$t" != "$target" ] || found=true; done
+  $found || die "debug-files: no artifact with target '$target' in 'files'"
+  curl_parts+=(-F "debug=@\"$path\";filename=\"$target\";type=application/octet-stream")
+  debug_paths+=("$path")
+done <<< "${INPUT_DEBUG_FILES:-}"
 
 # --- meta ----------------------------------------------------------------------
 {
@@ -302,30 +323,162 @@ fresh_oidc_token() {
 
 # --- upload --------------------------------------------------------------------
 echo "sizegate: uploading ${#targets[@]} artifact(s) of $repo@$commit to $server"
-attempt=1
-while :; do
-  if [ "$oidc" = true ]; then fresh_oidc_token; fi
-  status=$(curl -sS -o "$work/response.json" -w '%{http_code}' \
-    -H "Authorization: Bearer $token" \
-    -F "meta=@$work/meta.json;type=application/json" \
-    "${curl_parts[@]}" \
-    "$server/api/v1/uploads") || status=000
-  case "$status" in
-    000 | 429 | 500 | 502 | 503 | 504)
-      if [ "$attempt" -ge 4 ]; then
-        [ "$status" = 000 ] && die "could not reach $server"
-        break
-      fi
-      echo "sizegate: attempt $attempt answered ${status/#000/no connection}; retrying"
-      sleep $((2 * attempt))
-      attempt=$((attempt + 1))
-      ;;
-    *) break ;;
-  esac
+# Artifacts above the threshold go through resumable upload sessions: sent
+# in chunks, and after a failed chunk the upload goes on from the offset the
+# server reports instead of starting again.
+chunked_threshold=${SIZEGATE_CHUNKED_THRESHOLD:-67108864}
+chunk_size=${SIZEGATE_CHUNK_SIZE:-16777216}
+use_sessions=false
+for p in "${artifact_paths[@]}"; do
+  [ "$(wc -c < "$p")" -le "$chunked_threshold" ] || use_sessions=true
 done
+if $use_sessions && [ ${#debug_paths[@]} -gt 0 ]; then
+  die "debug-files are not supported yet with artifacts over $chunked_threshold bytes (sent in resumable sessions)"
+fi
+
+# session_request METHOD URL [curl args...]: one request of a session; sets
+# `status` (000 without an answer) and leaves the answer in response.json.
+session_request() {
+  local method=$1 url=$2
+  shift 2
+  if [ "$oidc" = true ]; then fresh_oidc_token; fi
+  : > "$work/response.json"
+  status=$(curl -sS -X "$method" -o "$work/response.json" -D "$work/response.headers" \
+    -w '%{http_code}' -H "Authorization: Bearer $token" "$@" "$url") || true
+  # No answer, or only an interim one (100 Continue) before the cut.
+  case "$status" in '' | 1??) status=000 ;; esac
+}
+retryable() {
+  case "$1" in 000 | 408 | 416 | 429 | 500 | 502 | 503 | 504) return 0 ;; *) return 1 ;; esac
+}
+refused() {
+  local message
+  message=$(json_flatten "$work/response.json" 2> /dev/null | json_get /dev/stdin error 2> /dev/null) || message=
+  [ -n "$message" ] || message=$(head -c 2000 "$work/response.json")
+  die "the server refused the upload (HTTP $status): $message"
+}
+answer_field() {
+  json_flatten "$work/response.json" 2> /dev/null | json_get /dev/stdin "$1"
+}
+# session_upload TARGET PATH
+session_upload() {
+  local target=$1 path=$2 size sha url offset length failures=0 last_log
+  size=$(wc -c < "$path")
+  sha=$(sha256sum "$path" | cut -d ' ' -f 1)
+  printf '{"meta":%s,"target":%s,"size":%d}' "$(cat "$work/meta.json")" \
+    "$(json_string "$target")" "$size" > "$work/create.json"
+  for attempt in 1 2 3 4; do
+    session_request POST "$server/api/v1/upload-sessions" \
+      -H "Content-Type: application/json" --data-binary "@$work/create.json"
+    retryable "$status" || break
+    [ "$attempt" -lt 4 ] || die "could not start an upload session (HTTP $status)"
+    sleep $((2 * attempt))
+  done
+  [ "$status" = 201 ] || refused
+  url=$server$(answer_field url)
+  offset=$(answer_field offset)
+  last_log=$(date +%s)
+  echo "sizegate: $target: $size bytes in a resumable session, chunks of $chunk_size"
+  while [ "$offset" -lt "$size" ]; do
+    length=$((size - offset))
+    [ "$length" -le "$chunk_size" ] || length=$chunk_size
+    dd if="$path" of="$work/chunk" bs=1M iflag=skip_bytes,count_bytes \
+      skip="$offset" count="$length" status=none || die "reading '$path' at byte $offset failed"
+    session_request PATCH "$url" -H "Content-Type: application/octet-stream" -H "Expect:" \
+      -H "Content-Range: bytes $offset-$((offset + length - 1))/$size" --data-binary "@$work/chunk"
+    if [ "$status" = 202 ]; then
+      offset=$(answer_field offset)
+      failures=0
+      if [ $(($(date +%s) - last_log)) -ge 5 ] || [ "$offset" -ge "$size" ]; then
+        echo "sizegate: $target: $offset of $size bytes sent ($((offset * 100 / size))%)"
+        last_log=$(date +%s)
+      fi
+      continue
+    fi
+    retryable "$status" || refused
+    failures=$((failures + 1))
+    [ "$failures" -lt 4 ] || die "uploading '$target' failed 4 times in a row at byte $offset (HTTP $status)"
+    echo "sizegate: $target: a chunk at byte $offset failed (${status/#000/no connection}); resuming"
+    sleep $((2 * failures))
+    session_request GET "$url"
+    [ "$status" = 200 ] || { retryable "$status" && continue; refused; }
+    offset=$(answer_field offset)
+    echo "sizegate: $target: the server has $offset bytes; going on from there"
+  done
+  rm -f "$work/chunk"
+  printf '{"sha256":"%s"}' "$sha" > "$work/finish.json"
+  for attempt in 1 2 3 4; do
+    session_request PUT "$url" -H "Content-Type: application/json" --data-binary "@$work/finish.json"
+    retryable "$status" || break
+    [ "$attempt" -lt 4 ] || die "could not finish the upload session (HTTP $status)"
+    sleep $((2 * attempt))
+  done
+}
+
+if $use_sessions; then
+  for i in "${!targets[@]}"; do
+    session_upload "${targets[$i]}" "${artifact_paths[$i]}"
+    case "$status" in 200 | 202) ;; *) refused ;; esac
+  done
+else
+  # Large uploads print curl's progress meter to the log every few seconds
+  # (one line in five; curl redraws it every second).
+  total_bytes=0
+  for p in "${artifact_paths[@]}" "${debug_paths[@]+"${debug_paths[@]}"}"; do
+    total_bytes=$((total_bytes + $(wc -c < "$p")))
+  done
+  progress=(-sS)
+  if [ "$total_bytes" -gt $((64 * 1024 * 1024)) ]; then
+    progress=(-S)
+    echo "sizegate: $total_bytes bytes to send; progress below every 5 s (% total, % sent, average speeds, times)"
+  fi
+  log_progress() {
+    tr '\r' '\n' | awk '/^ *[0-9]/ { if (++n % 5 == 0) { print "sizegate: progress " $0 > "/dev/stderr"; fflush() } next } NF { print > "/dev/stderr" }'
+  }
+  attempt=1
+  while :; do
+    if [ "$oidc" = true ]; then fresh_oidc_token; fi
+    # `Expect: 100-continue`: a refusal decided by the headers (token, size)
+    # comes back before the body goes out. When curl fails while sending but
+    # did read an answer, that answer (in %{http_code}) is what we report.
+    : > "$work/response.json"
+    status=$(curl "${progress[@]}" -o "$work/response.json" -D "$work/response.headers" -w '%{http_code}' \
+      --expect100-timeout 10 -H "Expect: 100-continue" \
+      -H "Authorization: Bearer $token" \
+      -F "meta=@$work/meta.json;type=application/json" \
+      "${curl_parts[@]}" \
+      "$server/api/v1/uploads" 2> >(log_progress)) || true
+    case "$status" in '' | 1??) status=000 ;; esac
+    case "$status" in
+      000 | 408 | 429 | 500 | 502 | 503 | 504)
+        if [ "$attempt" -ge 4 ]; then
+          [ "$status" = 000 ] && die "could not reach $server"
+          break
+        fi
+        pause=$((2 * attempt))
+        # 429/503 may say how long to wait (seconds; at most five minutes).
+        retry_after=$(awk 'tolower($1) == "retry-after:" { gsub(/\r/, "", $2); print $2 }' \
+          "$work/response.headers" 2> /dev/null | tail -n 1)
+        case "$retry_after" in
+          '' | *[!0-9]*) ;;
+          *) [ "$retry_after" -gt 300 ] && retry_after=300; [ "$retry_after" -gt "$pause" ] && pause=$retry_after ;;
+        esac
+        echo "sizegate: attempt $attempt answered ${status/#000/no connection}; retrying in ${pause}s"
+        sleep "$pause"
+        attempt=$((attempt + 1))
+        ;;
+      *) break ;;
+    esac
+  done
+fi
 case "$status" in
   200 | 201 | 202) ;;
-  *) die "the server answered HTTP $status: $(head -c 2000 "$work/response.json")" ;;
+  *)
+    # A {"error": "..."} answer is shown as its message.
+    message=$(json_flatten "$work/response.json" 2> /dev/null | json_get /dev/stdin error 2> /dev/null) || message=
+    [ -n "$message" ] || message=$(head -c 2000 "$work/response.json")
+    die "the server refused the upload (HTTP $status): $message"
+    ;;
 esac
 json_flatten "$work/response.json" > "$work/response.tsv" || die "the server's answer is not JSON"
 status_url=$(json_get "$work/response.tsv" status_url)

@@ -13,6 +13,7 @@ mod provenance;
 pub mod replay;
 pub mod security;
 pub mod session;
+mod upload_sessions;
 mod uploads;
 mod webhooks;
 
@@ -61,6 +62,9 @@ pub struct ServerConfig {
     pub github: Option<Arc<GitHubClient>>,
     /// Timeouts and the connection limit of the listener.
     pub listener: ListenerLimits,
+    /// How long a resumable upload session lives unfinished
+    /// (`SIZEGATE_UPLOAD_SESSION_TTL_SECS`); then `gc` collects its bytes.
+    pub upload_session_ttl: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             webhook_secret: None,
             github: None,
             listener: ListenerLimits::default(),
+            upload_session_ttl: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -94,6 +99,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("github", &self.github)
             .field("listener", &self.listener)
+            .field("upload_session_ttl", &self.upload_session_ttl)
             .finish()
     }
 }
@@ -133,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         // These two bound their bodies themselves: uploads per artifact
         // while streaming, webhooks at MAX_WEBHOOK_BYTES.
         .merge(uploads::router())
+        .merge(upload_sessions::router())
         .merge(webhooks::router())
         .merge(security::limit_bodies(
             Router::new()

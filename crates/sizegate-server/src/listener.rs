@@ -7,7 +7,16 @@
 //! trickles them is cut off); a connection on which no byte moves either
 //! way for [`ListenerLimits::idle_timeout`] is closed, whether it sits
 //! between requests or stalls in the middle of one.
+//!
+//! Closing is "lingering": when hyper closes a connection (after an answer
+//! sent before the request body was read, say a 401 or a 413), the socket
+//! first sends its FIN, then reads and discards what the client still
+//! sends for up to [`LINGER`]. Closing at once with unread bytes in the
+//! socket would make the kernel send a reset, and a reset throws away the
+//! answer still unread in the client's buffer: the client would see
+//! "broken pipe" instead of the reason.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +32,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+/// How long a closing connection keeps reading (and discarding) what the
+/// client still sends, so that its answer is not lost to a reset.
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes discarded while lingering.
+const LINGER_MAX_BYTES: u64 = 64 << 20;
 
 /// Limits of the listener (flags and env vars of `sizegate serve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +103,7 @@ pub async fn serve_with_limits(
         let io = TokioIo::new(Tracked {
             inner: stream,
             activity: Arc::clone(&activity),
+            linger: None,
         });
         let service = TowerToHyperService::new(router.clone());
         let builder = builder.clone();
@@ -147,10 +163,18 @@ impl Activity {
     }
 }
 
-/// A socket that records when bytes move.
+/// A socket that records when bytes move, and lingers when shut down.
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
+    linger: Option<Linger>,
+}
+
+/// The state of a lingering close: the write side is shut, reads are
+/// discarded until end of stream, the deadline or the byte limit.
+struct Linger {
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    discarded: u64,
 }
 
 impl AsyncRead for Tracked {
@@ -186,7 +210,36 @@ impl AsyncWrite for Tracked {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.linger.is_none() {
+            // Our FIN goes out after the answer; the client reads it all.
+            let shut = std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx));
+            if shut.is_err() {
+                return Poll::Ready(shut);
+            }
+            this.linger = Some(Linger {
+                deadline: Box::pin(tokio::time::sleep(LINGER)),
+                discarded: 0,
+            });
+        }
+        let Some(linger) = this.linger.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut scratch = [0u8; 16 * 1024];
+        loop {
+            if linger.discarded >= LINGER_MAX_BYTES || linger.deadline.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => linger.discarded += buf.filled().len() as u64,
+                // The client is gone: nothing left to protect.
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     fn poll_write_vectored(

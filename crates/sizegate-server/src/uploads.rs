@@ -22,6 +22,9 @@ use crate::{ApiError, AppState, Uploader, provenance};
 const MAX_META_BYTES: usize = 1 << 20;
 /// Most ancestors kept per commit.
 const MAX_ANCESTORS: usize = 1000;
+/// Room in a multipart body beyond the artifacts' bytes: the `meta` part
+/// and the headers and boundaries of the parts.
+const MULTIPART_OVERHEAD: u64 = MAX_META_BYTES as u64 + (256 << 10);
 
 /// Upload routes.
 pub fn router() -> Router<AppState> {
@@ -33,8 +36,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The `meta` part.
-#[derive(Debug, Deserialize)]
-struct UploadMeta {
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct UploadMeta {
     repo: String,
     commit: String,
     #[serde(default)]
@@ -55,7 +58,7 @@ struct UploadMeta {
 
 /// One artifact in the answer.
 #[derive(Debug, Serialize)]
-struct UploadedTarget {
+pub(crate) struct UploadedTarget {
     #[serde(flatten)]
     build: RecordedBuild,
     status_url: String,
@@ -64,11 +67,19 @@ struct UploadedTarget {
 
 /// The answer to an upload.
 #[derive(Debug, Serialize)]
-struct UploadResponse {
+pub(crate) struct UploadResponse {
     repository: String,
     commit: String,
     status_url: String,
     targets: Vec<UploadedTarget>,
+}
+
+/// The request's `Content-Length`, when it declares one.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn is_sha(s: &str) -> bool {
@@ -103,7 +114,7 @@ pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, ApiError> {
+pub(crate) fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<CommitMeta, ApiError> {
     let repo = RepoName::parse(&meta.repo)
         .map_err(|e| ApiError::Unprocessable(format!("meta.repo: {e}")))?;
     uploader.check_repository(&repo)?;
@@ -238,6 +249,31 @@ impl<'a> UploadAllowance<'a> {
         Ok(allowance)
     }
 
+    /// Refuse, from the headers alone, a body whose declared
+    /// `Content-Length` could not fit: the answer goes out before
+    /// `100 Continue`, so a client that waits for it sends no byte of a
+    /// body that would be refused anyway.
+    fn check_declared(&self, declared: Option<u64>) -> Result<(), ApiError> {
+        let Some(length) = declared else {
+            return Ok(());
+        };
+        let artifacts = length.saturating_sub(MULTIPART_OVERHEAD);
+        if artifacts > self.request_limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "upload rejected: the request body of {} is larger than the limit of {} for one \
+                 request (SIZEGATE_MAX_UPLOAD_BYTES); nothing was read or stored",
+                human::size(length),
+                human::size(self.request_limit)
+            )));
+        }
+        if let Some((left, _, _)) = self.quota
+            && artifacts > left
+        {
+            return Err(self.over_quota());
+        }
+        Ok(())
+    }
+
     fn limit(&self) -> u64 {
         let limit = self.per_artifact.min(self.request_left);
         self.quota.map_or(limit, |(left, _, _)| limit.min(left))
@@ -302,18 +338,23 @@ async fn receive_artifact(
     Ok(blob)
 }
 
+/// The `Host` the client used, for status URLs without SIZEGATE_PUBLIC_URL.
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+}
+
 async fn upload(
     State(state): State<AppState>,
     uploader: Uploader,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    // Without SIZEGATE_PUBLIC_URL, status URLs point at the host the client used.
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
-    let result = receive_and_record(&state, &uploader, host, multipart).await;
+    let host = request_host(&headers);
+    let declared = declared_length(&headers);
+    let result = receive_and_record(&state, &uploader, host, declared, multipart).await;
     match &result {
         Ok(_) => state.metrics.upload_accepted(),
         Err(e) => {
@@ -328,8 +369,13 @@ async fn receive_and_record(
     state: &AppState,
     uploader: &Uploader,
     host: Option<&str>,
+    declared: Option<u64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    // Everything the headers decide comes before the first read of the
+    // body (which is what makes hyper send `100 Continue`).
+    let mut allowance = UploadAllowance::start(state, uploader).await?;
+    allowance.check_declared(declared)?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a multipart/form-data body: {}",
@@ -337,10 +383,12 @@ async fn receive_and_record(
         ))
     })?;
     let mut meta: Option<CommitMeta> = None;
-    let mut allowance = UploadAllowance::start(state, uploader).await?;
     // Staged blobs are discarded when dropped: any early return below
     // leaves no temporary file or object behind.
     let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
+    // Debug files, by target: stored with the build, handed to the
+    // analyzer, never counted in the target's sizes.
+    let mut debug_staged: Vec<(String, UploadedBlob)> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         // `meta` may come with a filename (`curl -F meta=@meta.json`).
@@ -360,6 +408,16 @@ async fn receive_and_record(
                 return Err(ApiError::BadRequest(format!(
                     "unexpected part `{name}`: send a `meta` part, then one part per artifact with the target name as its filename"
                 )));
+            }
+            Some(target) if name == "debug" => {
+                check_target(&target)?;
+                if debug_staged.iter().any(|(t, _)| *t == target) {
+                    return Err(ApiError::Unprocessable(format!(
+                        "two debug files for target `{target}`"
+                    )));
+                }
+                let blob = receive_artifact(state, &mut allowance, &target, field).await?;
+                debug_staged.push((target, blob));
             }
             Some(target) => {
                 if meta.is_none() {
@@ -392,6 +450,21 @@ async fn receive_and_record(
         ));
     }
 
+    if let Some((target, _)) = debug_staged
+        .iter()
+        .find(|(t, _)| !staged.iter().any(|(a, _)| a == t))
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "a debug file for target `{target}`, but no artifact for it in this upload"
+        )));
+    }
+    let mut debug_files = Vec::with_capacity(debug_staged.len());
+    for (target, blob) in debug_staged {
+        let key = sizegate_store::blob::debug_key(&blob.sha256);
+        let size = blob.size;
+        blob.commit_as(&key).await?;
+        debug_files.push(DebugFile { target, key, size });
+    }
     let mut artifacts = Vec::with_capacity(staged.len());
     for (target, blob) in staged {
         let (sha256, size) = (blob.sha256.clone(), blob.size);
@@ -403,16 +476,44 @@ async fn receive_and_record(
             blob_key,
         });
     }
+    record_and_answer(state, uploader, host, meta, &artifacts, &debug_files).await
+}
+
+/// A debug file stored for the build of `target`.
+pub(crate) struct DebugFile {
+    target: String,
+    key: String,
+    size: u64,
+}
+
+/// Record committed artifacts as the builds of `meta`'s commit, and the
+/// answer to give: 202 when a job was queued, 200 when all were known.
+pub(crate) async fn record_and_answer(
+    state: &AppState,
+    uploader: &Uploader,
+    host: Option<&str>,
+    meta: CommitMeta,
+    artifacts: &[NewArtifact],
+    debug_files: &[DebugFile],
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let recorded = state
         .store
         .record_upload(
             uploader.repository_id,
             &meta,
-            &artifacts,
+            artifacts,
             state.config.max_attempts,
         )
         .await?;
 
+    for debug in debug_files {
+        if let Some(build) = recorded.iter().find(|b| b.target == debug.target) {
+            state
+                .store
+                .attach_debug_file(build.build_id, &debug.key, debug.size)
+                .await?;
+        }
+    }
     let base = match &state.config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => host.map(|h| format!("http://{h}")).unwrap_or_default(),

@@ -18,7 +18,8 @@
 //! the blob's last write. Uploads write the blob before they commit the row
 //! that refers to it, and a re-commit of content already stored refreshes
 //! the blob's time: the grace period is what keeps an upload in flight
-//! safe. Expired dashboard sessions and OIDC token ids are deleted too.
+//! safe. Expired dashboard sessions and OIDC token ids are deleted too, and
+//! so are expired upload sessions with their chunks.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -60,6 +61,10 @@ pub struct GcReport {
     pub sessions: u64,
     /// Expired OIDC token ids deleted.
     pub oidc_token_ids: u64,
+    /// Expired (abandoned) upload sessions deleted.
+    pub upload_sessions: u64,
+    /// Bytes of the chunks of sessions deleted (or whose session was gone).
+    pub upload_session_bytes: u64,
 }
 
 fn seconds(duration: Duration) -> f64 {
@@ -193,6 +198,11 @@ impl Store {
             .rows_affected();
         }
 
+        let (upload_sessions, upload_session_bytes) =
+            self.collect_upload_sessions(blobs, policy.dry_run).await?;
+        report.upload_sessions = upload_sessions;
+        report.upload_session_bytes = upload_session_bytes;
+
         // Blobs: listed first, references read after, so that a row
         // committed after the listing is seen.
         let cutoff = SystemTime::now()
@@ -200,8 +210,10 @@ impl Store {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut listed = blobs.list("artifacts/").await?;
         listed.extend(blobs.list("reports/").await?);
+        listed.extend(blobs.list("debug/").await?);
         let referenced: HashSet<String> = sqlx::query_scalar(
-            "SELECT blob_key FROM artifacts UNION SELECT report_key FROM measurements",
+            "SELECT blob_key FROM artifacts UNION SELECT report_key FROM measurements
+             UNION SELECT debug_blob_key FROM builds WHERE debug_blob_key IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?
@@ -224,7 +236,8 @@ impl Store {
             // Last look at the references: the key of a row committed since.
             let still: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM artifacts WHERE blob_key = $1)
-                     OR EXISTS (SELECT 1 FROM measurements WHERE report_key = $1)",
+                     OR EXISTS (SELECT 1 FROM measurements WHERE report_key = $1)
+                     OR EXISTS (SELECT 1 FROM builds WHERE debug_blob_key = $1)",
             )
             .bind(&entry.key)
             .fetch_one(&self.pool)
@@ -253,6 +266,8 @@ impl Store {
             recent_orphans_kept = report.recent_orphans_kept,
             sessions = report.sessions,
             oidc_token_ids = report.oidc_token_ids,
+            upload_sessions = report.upload_sessions,
+            upload_session_bytes = report.upload_session_bytes,
             "garbage collection done"
         );
         Ok(report)

@@ -20,6 +20,7 @@ pub mod oidc_replay;
 pub mod queue;
 pub mod repo_settings;
 pub mod tokens;
+pub mod upload_sessions;
 pub mod uploads;
 
 use std::str::FromStr;

@@ -295,6 +295,8 @@ async fn scenario(
             recent_orphans_kept: 1,
             sessions: 1,
             oidc_token_ids: 0,
+            upload_sessions: 0,
+            upload_session_bytes: 0,
         }
     );
     assert_eq!(build_ids(store).await, [main_now, pr_recent, pr_queued]);

@@ -155,6 +155,17 @@ impl AnalyzerCommand {
     /// Analyze `file` and return its report, checked against the file's
     /// size and, when given, its `sha256` (lower-case hex).
     pub async fn run(&self, file: &Path, sha256: Option<&str>) -> Result<Report, AnalyzerError> {
+        self.run_with_debug(file, sha256, None).await
+    }
+
+    /// [`Self::run`], with the debug file uploaded next to the artifact
+    /// given to the analyzer as `--debug-file PATH`.
+    pub async fn run_with_debug(
+        &self,
+        file: &Path,
+        sha256: Option<&str>,
+        debug_file: Option<&Path>,
+    ) -> Result<Report, AnalyzerError> {
         let size = tokio::fs::metadata(file)
             .await
             .map_err(|source| AnalyzerError::Spawn {
@@ -190,7 +201,11 @@ impl AnalyzerCommand {
         command
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(["analyze", "--binary-only", "--format", "json", "--top", "0"])
+            .args(["analyze", "--binary-only", "--format", "json", "--top", "0"]);
+        if let Some(debug) = debug_file {
+            command.arg("--debug-file").arg(debug);
+        }
+        command
             .arg(file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

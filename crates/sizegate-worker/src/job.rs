@@ -189,10 +189,26 @@ impl Worker {
                 (path, scratch)
             }
         };
+        // A debug file uploaded with the build goes to the analyzer too.
+        let (debug_path, _debug_scratch) = match self.store.build_debug_file(job.build_id).await? {
+            None => (None, ScratchFile(None)),
+            Some(key) => match self.blobs.local_path(&key) {
+                Some(path) => (Some(path), ScratchFile(None)),
+                None => {
+                    let path = self
+                        .config
+                        .scratch_dir
+                        .join(format!("sizegate-job-{}-debug", job.job_id));
+                    let scratch = ScratchFile(Some(path.clone()));
+                    self.blobs.download(&key, &path).await?;
+                    (Some(path), scratch)
+                }
+            },
+        };
         let report = match self
             .config
             .analyzer_command()
-            .run(&path, Some(&job.sha256))
+            .run_with_debug(&path, Some(&job.sha256), debug_path.as_deref())
             .await
         {
             Ok(report) => report,

@@ -53,6 +53,9 @@ impl Received {
 struct Recorder {
     /// Answer 503 to this many requests first.
     fail_first: usize,
+    /// The status of those first answers instead of 503, and a
+    /// `Retry-After` header to send with them.
+    fail_with: Option<(StatusCode, Option<&'static str>)>,
     /// Answer every request with this status and `{"error": message}`.
     reject: Option<(StatusCode, String)>,
     received: Vec<Received>,
@@ -88,11 +91,17 @@ async fn uploads(
         parts: parts.clone(),
     });
     if rec.received.len() <= rec.fail_first {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "database is restarting"})),
-        )
-            .into_response();
+        let (status, retry_after) = rec
+            .fail_with
+            .unwrap_or((StatusCode::SERVICE_UNAVAILABLE, None));
+        let mut response =
+            (status, Json(json!({"error": "database is restarting"}))).into_response();
+        if let Some(value) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, value.parse().unwrap());
+        }
+        return response;
     }
     if let Some((status, message)) = &rec.reject {
         return (*status, Json(json!({ "error": message }))).into_response();
@@ -423,6 +432,63 @@ async fn client_errors_are_final_and_show_the_server_message() {
         "{err}"
     );
     assert!(!err.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn too_many_requests_and_timeouts_are_retried_other_4xx_are_not() {
+    for (status, retry_after) in [
+        (StatusCode::TOO_MANY_REQUESTS, Some("1")),
+        (StatusCode::TOO_MANY_REQUESTS, None),
+        (StatusCode::REQUEST_TIMEOUT, None),
+    ] {
+        let server = Server::start(Recorder {
+            fail_first: 1,
+            fail_with: Some((status, retry_after)),
+            ..Recorder::default()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "app", b"abc");
+        let started = std::time::Instant::now();
+        let output = upload(
+            dir.path(),
+            args(&server.url(), &["linux/app=app"]),
+            vec![("SIZEGATE_TOKEN", TOKEN.into())],
+        )
+        .await;
+        let err = stderr(&output);
+        assert!(output.status.success(), "{status}: {err}");
+        assert_eq!(server.received().len(), 2, "{status}: one retry");
+        assert!(err.contains(&format!("HTTP {status}")), "{err}");
+        if retry_after.is_some() {
+            assert!(err.contains("as the server asked"), "{err}");
+            assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+        }
+    }
+    for status in [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT,
+    ] {
+        let server = Server::start(Recorder {
+            reject: Some((status, "no".into())),
+            ..Recorder::default()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "app", b"abc");
+        let output = upload(
+            dir.path(),
+            args(&server.url(), &["linux/app=app"]),
+            vec![("SIZEGATE_TOKEN", TOKEN.into())],
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(2), "{status}");
+        assert_eq!(server.received().len(), 1, "{status}: final, no resend");
+        let err = stderr(&output);
+        assert_eq!(err.matches("upload rejected").count(), 1, "{err}");
+    }
 }
 
 #[tokio::test]

@@ -122,6 +122,12 @@ pub fn artifact_key(sha256: &str) -> String {
     format!("artifacts/{prefix}/{sha256}")
 }
 
+/// The key of a debug file with this sha256 (lower-case hex).
+pub fn debug_key(sha256: &str) -> String {
+    let prefix = sha256.get(..2).unwrap_or("xx");
+    format!("debug/{prefix}/{sha256}")
+}
+
 /// The key of the compressed report of the artifact with this sha256.
 pub fn report_key(sha256: &str) -> String {
     let prefix = sha256.get(..2).unwrap_or("xx");

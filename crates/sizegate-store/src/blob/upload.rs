@@ -105,6 +105,11 @@ impl UploadedBlob {
         Ok(key)
     }
 
+    /// Place the blob under `key` instead (debug files live under `debug/`).
+    pub async fn commit_as(self, key: &str) -> Result<(), BlobError> {
+        self.staged.commit(key).await
+    }
+
     /// Discard it.
     pub async fn abort(self) -> Result<(), BlobError> {
         self.staged.abort().await

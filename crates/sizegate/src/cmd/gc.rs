@@ -63,13 +63,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "deleted"
         };
         println!(
-            "{verb}: {} builds, {} artifacts, {} blobs ({} bytes), {} expired sessions, {} expired OIDC token ids; kept {} recent unreferenced blobs",
+            "{verb}: {} builds, {} artifacts, {} blobs ({} bytes), {} expired sessions, {} expired OIDC token ids, {} abandoned upload sessions ({} bytes); kept {} recent unreferenced blobs",
             report.builds,
             report.artifacts,
             report.blobs,
             report.blob_bytes,
             report.sessions,
             report.oidc_token_ids,
+            report.upload_sessions,
+            report.upload_session_bytes,
             report.recent_orphans_kept
         );
     }

@@ -51,6 +51,14 @@ pub struct Args {
     /// uploads past it get 507.
     #[arg(long, env = "SIZEGATE_REPO_QUOTA_BYTES", default_value_t = 0)]
     repo_quota_bytes: u64,
+    /// Seconds a resumable upload session may stay unfinished; `gc` then
+    /// deletes it and its bytes.
+    #[arg(
+        long,
+        env = "SIZEGATE_UPLOAD_SESSION_TTL_SECS",
+        default_value_t = 86_400
+    )]
+    upload_session_ttl_secs: u64,
     /// Connections served at once; more wait to be accepted.
     #[arg(long, env = "SIZEGATE_MAX_CONNECTIONS", default_value_t = 512)]
     max_connections: usize,
@@ -103,6 +111,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                 idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
                 max_connections: args.max_connections.max(1),
             },
+            upload_session_ttl: Duration::from_secs(args.upload_session_ttl_secs.max(1)),
             ..ServerConfig::default()
         }),
         metrics: Arc::new(ServerMetrics::default()),

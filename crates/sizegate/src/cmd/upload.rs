@@ -7,6 +7,7 @@ mod oidc_token;
 mod plan;
 mod progress;
 mod send;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use self::plan::{Plan, PlanInput};
-use self::send::{Credentials, RetryPolicy, Upload};
+use self::send::{Credentials, RetryPolicy, SessionPolicy, Upload};
 
 /// A secret given on the command line or in the environment; never shown
 /// by `Debug` (clap keeps its env value out of `--help` too).
@@ -86,6 +87,18 @@ pub struct Args {
         hide_env_values = true
     )]
     actions_id_token_request_token: Option<Secret>,
+    /// Artifacts larger than this many bytes are sent in a resumable upload
+    /// session, in chunks, resumed from the server's offset after a failure.
+    #[arg(long, env = "SIZEGATE_CHUNKED_THRESHOLD", default_value_t = 64 << 20)]
+    chunked_threshold: u64,
+    /// Bytes per chunk of a resumable upload.
+    #[arg(long, env = "SIZEGATE_CHUNK_SIZE", default_value_t = 16 << 20)]
+    chunk_size: u64,
+    /// A debug file for one of the artifacts, as `TARGET=PATH` (split DWARF,
+    /// a `.debug` file): stored with the build and given to the analyzer,
+    /// never counted in the target's sizes. Repeatable.
+    #[arg(long = "debug-file", value_name = "TARGET=PATH")]
+    debug_files: Vec<String>,
     /// Artifacts, as `TARGET=PATH`, e.g.
     /// `x86_64-unknown-linux-gnu/app=target/release/app`.
     #[arg(required = true, value_name = "TARGET=PATH")]
@@ -104,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         base_sha: args.base_sha.as_deref(),
         config,
         artifacts: &args.artifacts,
+        debug_files: &args.debug_files,
     })?;
     let ancestors = if args.ancestors_from_git {
         let start = plan.meta.base_sha.as_deref().unwrap_or(&plan.meta.commit);
@@ -142,6 +156,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         retry: RetryPolicy {
             attempts: 4,
             first_delay: Duration::from_millis(500),
+        },
+        sessions: SessionPolicy {
+            threshold: args.chunked_threshold,
+            chunk_size: args.chunk_size.max(64 << 10),
         },
     };
     let answer = runtime.block_on(upload.send())?;

@@ -15,6 +15,7 @@ use sizegate_store::blob::{BlobUpload, LocalBlobStore};
 use sizegate_store::uploads::{CommitMeta, NewArtifact};
 
 pub mod oidc;
+pub mod proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sizegate");
 

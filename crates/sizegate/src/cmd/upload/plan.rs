@@ -50,6 +50,8 @@ pub struct Plan {
     pub meta: Meta,
     /// The artifact parts, in command-line order.
     pub artifacts: Vec<Artifact>,
+    /// Debug files, by the target of their artifact (`--debug-file`).
+    pub debug_files: Vec<Artifact>,
 }
 
 /// The raw command-line values a [`Plan`] is made from.
@@ -63,6 +65,7 @@ pub struct PlanInput<'a> {
     pub base_sha: Option<&'a str>,
     pub config: Option<String>,
     pub artifacts: &'a [String],
+    pub debug_files: &'a [String],
 }
 
 impl Plan {
@@ -92,6 +95,22 @@ impl Plan {
             anyhow::bail!("--branch must be at most 255 printable characters");
         }
         let artifacts = check_artifacts(input.artifacts)?;
+        let debug_files = if input.debug_files.is_empty() {
+            Vec::new()
+        } else {
+            check_artifacts(input.debug_files)?
+        };
+        if let Some(d) = debug_files
+            .iter()
+            .find(|d| !artifacts.iter().any(|a| a.target == d.target))
+        {
+            anyhow::bail!(
+                "--debug-file {}={}: no artifact with target `{}` in this upload",
+                d.target,
+                d.path.display(),
+                d.target
+            );
+        }
         Ok(Plan {
             server: server.to_owned(),
             meta: Meta {
@@ -104,6 +123,7 @@ impl Plan {
                 config: input.config,
             },
             artifacts,
+            debug_files,
         })
     }
 
@@ -115,7 +135,11 @@ impl Plan {
 
     /// Total bytes of the artifacts.
     pub fn total_bytes(&self) -> u64 {
-        self.artifacts.iter().map(|a| a.size).sum()
+        self.artifacts
+            .iter()
+            .chain(&self.debug_files)
+            .map(|a| a.size)
+            .sum()
     }
 }
 

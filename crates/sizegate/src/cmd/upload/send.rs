@@ -1,7 +1,14 @@
 //! The HTTP side of `sizegate upload`: one multipart POST, artifacts streamed
 //! from disk (files are re-opened on each attempt, so a retry sends the same
-//! bytes), retried with exponential backoff on connection errors and 5xx.
-//! A 4xx is final: the server's `error` message is shown as is.
+//! bytes), retried with exponential backoff on connection errors, 5xx, 408
+//! and 429 (after its `Retry-After`). Any other 4xx is final: the server's
+//! `error` message is shown as is and nothing is sent again.
+//!
+//! A request with more than [`EXPECT_THRESHOLD`] bytes says
+//! `Expect: 100-continue` and holds the artifacts' bytes back for up to
+//! [`EXPECT_WAIT`] (what curl does): a server that refuses the upload from
+//! its headers (token, declared length) answers before any of them is sent,
+//! and that answer is what the user sees, not a write error.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,6 +50,16 @@ pub struct RetryPolicy {
     pub first_delay: Duration,
 }
 
+/// When to send artifacts in resumable sessions, and in what chunks.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// An artifact larger than this goes through a session (and then every
+    /// artifact of the upload does).
+    pub threshold: u64,
+    /// Bytes per `PATCH`.
+    pub chunk_size: u64,
+}
+
 /// One upload to run.
 pub struct Upload<'a> {
     /// What to send.
@@ -51,6 +68,8 @@ pub struct Upload<'a> {
     pub credentials: &'a Credentials,
     /// When to try again.
     pub retry: RetryPolicy,
+    /// When to use resumable sessions.
+    pub sessions: SessionPolicy,
 }
 
 /// One artifact in the server's answer.
@@ -70,6 +89,19 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The answers of several requests (one per session) as one.
+    pub(super) fn merge(answers: Vec<Answer>) -> Answer {
+        let mut merged = Answer {
+            status_url: None,
+            targets: Vec::new(),
+        };
+        for answer in answers {
+            merged.status_url = merged.status_url.or(answer.status_url);
+            merged.targets.extend(answer.targets);
+        }
+        merged
+    }
+
     /// What to print on success: the URLs to poll.
     pub fn summary_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -89,18 +121,47 @@ impl Answer {
 }
 
 /// Why one attempt failed, and whether another may succeed.
-enum AttemptError {
-    /// Worth another try (connection error, 5xx).
+pub(super) enum AttemptError {
+    /// Worth another try (connection error, 5xx, 408).
     Transient(anyhow::Error),
+    /// Worth another try after the pause the server asked for (429, or a
+    /// 503 with `Retry-After`).
+    RetryAfter(anyhow::Error, Duration),
     /// Final (4xx, a local file problem).
     Final(anyhow::Error),
+}
+
+/// Requests larger than this announce `Expect: 100-continue`.
+pub const EXPECT_THRESHOLD: u64 = 1 << 20;
+/// How long the artifacts' bytes wait for an early answer. reqwest does not
+/// tell us about the interim `100 Continue`, so this is a fixed pause (as
+/// curl's when a server sends no `100`); an answer ends it at once.
+pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Holds a body back until [`EXPECT_WAIT`] passes, or ends it once the
+/// answer came (the request is over: nothing more should go out).
+#[derive(Clone)]
+struct ExpectGate {
+    answered: tokio_util::sync::CancellationToken,
+}
+
+impl ExpectGate {
+    async fn wait(self) -> std::io::Result<()> {
+        tokio::select! {
+            () = tokio::time::sleep(EXPECT_WAIT) => Ok(()),
+            () = self.answered.cancelled() => Err(std::io::Error::other(
+                "the server answered before the body was sent",
+            )),
+        }
+    }
 }
 
 /// Largest answer body read from the server.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 impl Upload<'_> {
-    /// Send the upload, retrying as the policy allows.
+    /// Send the upload, retrying as the policy allows: in one request, or
+    /// in resumable sessions when an artifact is above the threshold.
     pub async fn send(&self) -> anyhow::Result<Answer> {
         // reqwest is built without a bundled TLS crypto provider; use ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -110,6 +171,14 @@ impl Upload<'_> {
             .user_agent(concat!("sizegate/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
+        if self
+            .plan
+            .artifacts
+            .iter()
+            .any(|a| a.size > self.sessions.threshold)
+        {
+            return self.send_in_sessions(&client).await;
+        }
         let endpoint = format!("{}/api/v1/uploads", self.plan.server.trim_end_matches('/'));
         let meta = serde_json::to_string(&self.plan.meta).context("encoding the meta part")?;
         let attempts = self.retry.attempts.max(1);
@@ -119,14 +188,7 @@ impl Upload<'_> {
             // An OIDC token is good for one upload (the server remembers its
             // id), so every attempt asks the runner for a fresh one: the
             // retry after a 5xx would otherwise be refused as a replay.
-            let token = match self.credentials {
-                Credentials::Token(token) => token.clone(),
-                Credentials::GithubOidc {
-                    request_url,
-                    request_token,
-                    audience,
-                } => oidc_token::request(&client, request_url, request_token, audience).await?,
-            };
+            let token = self.token(&client).await?;
             let progress = Arc::new(Progress::new(self.plan.total_bytes()));
             let result = self
                 .attempt(&client, &endpoint, &token, &meta, &progress)
@@ -135,7 +197,9 @@ impl Upload<'_> {
             match result {
                 Ok(answer) => return Ok(answer),
                 Err(AttemptError::Final(e)) => return Err(e),
-                Err(AttemptError::Transient(e)) if attempt >= attempts => {
+                Err(AttemptError::Transient(e) | AttemptError::RetryAfter(e, _))
+                    if attempt >= attempts =>
+                {
                     return Err(e.context(format!("upload failed after {attempts} attempts")));
                 }
                 Err(AttemptError::Transient(e)) => {
@@ -146,8 +210,30 @@ impl Upload<'_> {
                     delay = (delay * 2).min(Duration::from_secs(30));
                     attempt += 1;
                 }
+                Err(AttemptError::RetryAfter(e, pause)) => {
+                    let pause = pause.max(delay);
+                    eprintln!(
+                        "upload attempt {attempt} of {attempts} failed: {e:#}; retrying in {pause:?} (as the server asked)"
+                    );
+                    tokio::time::sleep(pause).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
             }
         }
+    }
+
+    /// The bearer token for one request: an OIDC token is good for one
+    /// request only (the server remembers its id), so a fresh one each time.
+    pub(super) async fn token(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+        Ok(match self.credentials {
+            Credentials::Token(token) => token.clone(),
+            Credentials::GithubOidc {
+                request_url,
+                request_token,
+                audience,
+            } => oidc_token::request(client, request_url, request_token, audience).await?,
+        })
     }
 
     async fn attempt(
@@ -159,13 +245,25 @@ impl Upload<'_> {
         progress: &Arc<Progress>,
     ) -> Result<Answer, AttemptError> {
         let file_problem: Arc<Mutex<Option<String>>> = Arc::default();
+        let expect = self.plan.total_bytes() > EXPECT_THRESHOLD;
+        let answered = tokio_util::sync::CancellationToken::new();
+        // Only the first artifact waits: the rest follow it.
+        let mut gate = expect.then(|| ExpectGate {
+            answered: answered.clone(),
+        });
         let mut form = Form::new().part(
             "meta",
             Part::text(meta.to_owned())
                 .mime_str("application/json")
                 .map_err(|e| AttemptError::Final(e.into()))?,
         );
-        for artifact in &self.plan.artifacts {
+        let parts = self
+            .plan
+            .artifacts
+            .iter()
+            .map(|a| ("artifact", a))
+            .chain(self.plan.debug_files.iter().map(|d| ("debug", d)));
+        for (part_name, artifact) in parts {
             let file = tokio::fs::File::open(&artifact.path).await.map_err(|e| {
                 AttemptError::Final(anyhow::Error::new(e).context(format!(
                     "artifact `{}`: opening {}",
@@ -179,20 +277,24 @@ impl Upload<'_> {
                 artifact.size,
                 Arc::clone(progress),
                 Arc::clone(&file_problem),
+                gate.take(),
             );
             let part = Part::stream_with_length(body, artifact.size)
                 .file_name(artifact.target.clone())
                 .mime_str("application/octet-stream")
                 .map_err(|e| AttemptError::Final(e.into()))?;
-            form = form.part("artifact", part);
+            form = form.part(part_name, part);
         }
-        let sent = client
+        let mut request = client
             .post(endpoint)
             .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .multipart(form)
-            .send()
-            .await;
+            .header(reqwest::header::ACCEPT, "application/json");
+        if expect {
+            request = request.header(reqwest::header::EXPECT, "100-continue");
+        }
+        let sent = request.multipart(form).send().await;
+        // An answer that came early ends the body still held back.
+        answered.cancel();
         if let Some(problem) = file_problem.lock().ok().and_then(|p| p.clone()) {
             return Err(AttemptError::Final(anyhow::anyhow!(problem)));
         }
@@ -200,6 +302,7 @@ impl Upload<'_> {
             AttemptError::Transient(anyhow::Error::new(e).context(format!("POST {endpoint}")))
         })?;
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         let body = read_limited(response)
             .await
             .map_err(AttemptError::Transient)?;
@@ -211,11 +314,27 @@ impl Upload<'_> {
                 )))
             });
         }
-        let message = server_message(&body);
-        if status.is_server_error() {
-            Err(AttemptError::Transient(anyhow::anyhow!(
-                "server error (HTTP {status}): {message}"
-            )))
+        Err(classify(status, retry_after, &body))
+    }
+}
+
+/// The error for a non-2xx answer: worth retrying or final.
+pub(super) fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> AttemptError {
+    {
+        let message = server_message(body);
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
+        {
+            AttemptError::RetryAfter(
+                anyhow::anyhow!("server busy (HTTP {status}): {message}"),
+                retry_after.unwrap_or(Duration::from_secs(1)),
+            )
+        } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            AttemptError::Transient(anyhow::anyhow!("server error (HTTP {status}): {message}"))
         } else {
             let hint = match status {
                 StatusCode::UNAUTHORIZED => {
@@ -223,24 +342,46 @@ impl Upload<'_> {
                 }
                 _ => "",
             };
-            Err(AttemptError::Final(anyhow::anyhow!(
+            AttemptError::Final(anyhow::anyhow!(
                 "upload rejected (HTTP {status}): {message}{hint}"
-            )))
+            ))
         }
     }
+}
+
+/// The pause a `Retry-After` header asks for (seconds only; an HTTP date
+/// counts as one second), at most five minutes.
+pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds = value.trim().parse::<u64>().unwrap_or(1);
+    Some(Duration::from_secs(seconds.min(300)))
 }
 
 /// A file's bytes as a request body: counted for the progress line, and
 /// checked against the size announced in the part (a file that grows or
 /// shrinks mid-upload fails the attempt instead of sending a torn body).
+/// With a gate, nothing is read before it opens.
 fn file_body(
     file: tokio::fs::File,
     path: PathBuf,
     expected: u64,
     progress: Arc<Progress>,
     problem: Arc<Mutex<Option<String>>>,
+    gate: Option<ExpectGate>,
 ) -> reqwest::Body {
-    reqwest::Body::wrap_stream(checked_chunks(file, path, expected, progress, problem))
+    let chunks = checked_chunks(file, path, expected, progress, problem);
+    match gate {
+        None => reqwest::Body::wrap_stream(chunks),
+        Some(gate) => {
+            let opened = futures_util::stream::once(gate.wait()).filter_map(|r| {
+                std::future::ready(match r {
+                    Ok(()) => None,
+                    Err(e) => Some(Err(e)),
+                })
+            });
+            reqwest::Body::wrap_stream(opened.chain(chunks))
+        }
+    }
 }
 
 /// The chunks of `file`, ending in an error (also put in `problem`) if the
@@ -303,7 +444,7 @@ fn changed(
     std::io::Error::other(message)
 }
 
-async fn read_limited(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
+pub(super) async fn read_limited(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
