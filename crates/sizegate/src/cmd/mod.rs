@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod diff;
 pub mod gc;
 pub mod github_app;
+pub mod local_pg;
 pub mod migrate;
 pub mod repo;
 pub mod run_limited;
