@@ -6,6 +6,7 @@ mod api;
 mod auth;
 pub mod dashboard;
 mod error;
+mod gate;
 mod health;
 pub mod listener;
 mod metrics;
@@ -137,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .merge(security::limit_bodies(
             Router::new()
                 .merge(api::router())
+                .merge(gate::router())
                 .merge(dashboard::router())
                 .merge(health::router()),
         ))

@@ -13,6 +13,7 @@ pub mod serve;
 pub mod service;
 pub mod token;
 pub mod upload;
+pub mod wait;
 pub mod worker;
 
 /// The exit codes of `analyze` and `diff`, shown in their `--help`.
