@@ -398,6 +398,8 @@ while :; do
   [ "$delay" -ge 10 ] || delay=$((delay + 1))
 done
 conclusion=$(json_get "$work/gate.tsv" conclusion)
+# No conclusion on a final gate: an analysis failed, so the gate fails.
+[ -n "$conclusion" ] && [ "$conclusion" != null ] || conclusion=failure
 echo "sizegate: gate $conclusion: $(json_get "$work/gate.tsv" check_title)"
 if [ -n "${GITHUB_OUTPUT:-}" ]; then
   echo "conclusion=$conclusion" >> "$GITHUB_OUTPUT"

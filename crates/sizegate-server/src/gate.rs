@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One target while waiting.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct GateTarget {
     /// Target name.
     target: String,
@@ -44,15 +44,16 @@ pub(crate) struct GateTarget {
 }
 
 /// The gate of one commit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct GateView {
     /// `owner/repo`.
     repository: String,
     /// Commit sha.
     sha: String,
-    /// True once every target is measured or failed and the gate has
-    /// judged each: `conclusion` will not change (unless something is
-    /// uploaded again).
+    /// True once every target is measured or failed and either the gate
+    /// has judged each, or an analysis failed (then `conclusion` may still
+    /// be `null`: the gate fails). Nothing changes after that unless
+    /// something is uploaded again.
     #[serde(rename = "final")]
     is_final: bool,
     /// `in_progress` or `completed`; `null` before the first evaluation.
@@ -133,15 +134,17 @@ async fn gate_view(
         .iter()
         .all(|t| t.status == "done" || t.status == "failed");
     let judged = evaluation.as_ref().map(|e| &e.evaluation);
-    // Final: every target measured, the check completed, and each target
-    // judged (not `pending`: the evaluation after its job is in).
-    let is_final = measured
-        && evaluation.as_ref().is_some_and(|e| e.status == "completed")
+    // Final: every target measured, and either the check completed with
+    // each target judged (not `pending`: the evaluation after its job is
+    // in), or an analysis failed for good (the gate fails whatever the
+    // others give; its re-evaluation may come later).
+    let judged_all = evaluation.as_ref().is_some_and(|e| e.status == "completed")
         && commit.targets.iter().all(|t| {
             target_verdict(judged, &t.target)
                 .0
                 .is_some_and(|v| v.as_str() != Some("pending"))
         });
+    let is_final = measured && (judged_all || commit.targets.iter().any(|t| t.status == "failed"));
     let targets = commit
         .targets
         .into_iter()

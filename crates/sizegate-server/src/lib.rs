@@ -10,6 +10,7 @@ mod gate;
 mod health;
 pub mod listener;
 mod metrics;
+pub mod openapi;
 mod provenance;
 pub mod replay;
 pub mod security;
@@ -139,6 +140,7 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .merge(api::router())
                 .merge(gate::router())
+                .merge(openapi::router())
                 .merge(dashboard::router())
                 .merge(health::router()),
         ))

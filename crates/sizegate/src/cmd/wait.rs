@@ -83,7 +83,8 @@ impl Outcome {
         match gate.conclusion.as_deref() {
             Some("success" | "neutral") => Outcome::Pass,
             Some("failure") if verdict("fail") => Outcome::OverBudget,
-            // A failure with no target over budget: an analysis failed.
+            // A failure with no target over budget, or no conclusion yet
+            // because an analysis failed.
             _ => Outcome::Error,
         }
     }
