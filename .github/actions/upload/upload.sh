@@ -6,7 +6,8 @@
 # Inputs:  INPUT_SERVER, INPUT_FILES, INPUT_CONFIG, INPUT_TOKEN,
 #          INPUT_FAIL_ON_ERROR, INPUT_PR_NUMBER, INPUT_BASE_SHA (workflow_run:
 #          used when the payload's pull_requests list is empty, as it is
-#          for pull requests from forks)
+#          for pull requests from forks), INPUT_WAIT, INPUT_WAIT_TIMEOUT,
+#          INPUT_FAIL_ON_GATE
 # GitHub:  GITHUB_REPOSITORY, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
 #          GITHUB_SHA, GITHUB_REF_NAME, RUNNER_OS, RUNNER_ARCH,
 #          GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
@@ -501,3 +502,67 @@ if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     echo "Status: $status_url"
   } >> "$GITHUB_STEP_SUMMARY"
 fi
+
+# --- wait for the gate -------------------------------------------------------
+[ "${INPUT_WAIT:-false}" = "true" ] || exit 0
+
+gate_failed() {
+  echo "::error title=sizegate gate::$*" >&2
+  if [ "${INPUT_FAIL_ON_GATE:-true}" = "false" ]; then
+    echo "sizegate: fail-on-gate is false, continuing" >&2
+    exit 0
+  fi
+  exit 1
+}
+
+timeout_text=${INPUT_WAIT_TIMEOUT:-30m}
+case "$timeout_text" in
+  *[0-9]s) timeout_secs=${timeout_text%s} ;;
+  *[0-9]m) timeout_secs=$((${timeout_text%m} * 60)) ;;
+  *[0-9]h) timeout_secs=$((${timeout_text%h} * 3600)) ;;
+  *) die "wait-timeout '$timeout_text' needs a unit: e.g. 90s, 10m or 1h" ;;
+esac
+case "$timeout_secs" in '' | *[!0-9]*) die "wait-timeout '$timeout_text' is not a whole number and a unit" ;; esac
+
+gate_url="$server/api/v1/repos/$repo/commits/$commit/gate"
+# The upload token reads the repository's gate; an OIDC token was used up
+# by the upload, so without one only public repositories can be waited on.
+auth=()
+if [ "$oidc" = false ]; then auth=(-H "Authorization: Bearer $token"); fi
+deadline=$(($(date +%s) + timeout_secs))
+shown=""
+final=""
+delay=1
+while :; do
+  code=$(curl -sS -o "$work/gate.json" -w '%{http_code}' "${auth[@]+"${auth[@]}"}" "$gate_url") || code=000
+  case "$code" in
+    200)
+      json_flatten "$work/gate.json" > "$work/gate.tsv" || die "the gate answer is not JSON"
+      states=$(awk -F'\t' '$1 ~ /^targets\.[0-9]+\.(target|status|verdict)$/ { printf "%s ", $2 }' "$work/gate.tsv")
+      if [ "$states" != "$shown" ]; then echo "sizegate: waiting: $states"; shown=$states; fi
+      final=$(json_get "$work/gate.tsv" final)
+      [ "$final" = "true" ] && break
+      ;;
+    000 | 5??) echo "sizegate: the gate answered ${code/#000/no connection}; trying again" ;;
+    *) gate_failed "reading $gate_url answered HTTP $code: $(head -c 2000 "$work/gate.json")" ;;
+  esac
+  [ "$(date +%s)" -lt "$deadline" ] || gate_failed "no verdict within $timeout_text (see $gate_url)"
+  sleep "$delay"
+  [ "$delay" -ge 10 ] || delay=$((delay + 1))
+done
+conclusion=$(json_get "$work/gate.tsv" conclusion)
+# No conclusion on a final gate: an analysis failed, so the gate fails.
+[ -n "$conclusion" ] && [ "$conclusion" != null ] || conclusion=failure
+echo "sizegate: gate $conclusion: $(json_get "$work/gate.tsv" check_title)"
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  echo "conclusion=$conclusion" >> "$GITHUB_OUTPUT"
+fi
+if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+  if curl -sS --fail "${auth[@]+"${auth[@]}"}" "$gate_url?format=markdown" -o "$work/comment.md"; then
+    { echo; cat "$work/comment.md"; echo; } >> "$GITHUB_STEP_SUMMARY"
+  fi
+fi
+case "$conclusion" in
+  success | neutral) ;;
+  *) gate_failed "the size gate concluded '$conclusion' for ${commit:0:12}: see the job summary or $status_url" ;;
+esac

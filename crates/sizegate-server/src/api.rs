@@ -109,7 +109,7 @@ struct TargetStatusView {
 }
 
 /// The verdict and baseline of `target` in a stored evaluation.
-fn target_verdict(
+pub(crate) fn target_verdict(
     evaluation: Option<&serde_json::Value>,
     target: &str,
 ) -> (Option<serde_json::Value>, Option<serde_json::Value>) {

@@ -6,9 +6,11 @@ mod api;
 mod auth;
 pub mod dashboard;
 mod error;
+mod gate;
 mod health;
 pub mod listener;
 mod metrics;
+pub mod openapi;
 mod provenance;
 pub mod replay;
 pub mod security;
@@ -144,6 +146,8 @@ pub fn app(state: AppState) -> Router {
         .merge(security::limit_bodies(
             Router::new()
                 .merge(api::router())
+                .merge(gate::router())
+                .merge(openapi::router())
                 .merge(dashboard::router())
                 .merge(health::router()),
         ))

@@ -62,8 +62,56 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_chain(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// An error and its causes on one line, `: `-separated, leaving out a
+/// cause whose text the line already holds (libraries often repeat their
+/// source in their own message: printed as is, a database error shows
+/// three times).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    /// An error that repeats its source in its message, as sqlx's do.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error returned from database: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_repeated_cause_is_printed_once() {
+        let inner = std::io::Error::other("role \"root\" does not exist");
+        let err = anyhow::Error::new(Repeats(inner)).context("connecting to the database");
+        assert_eq!(
+            super::error_chain(&err),
+            "connecting to the database: error returned from database: role \"root\" does not exist"
+        );
     }
 }

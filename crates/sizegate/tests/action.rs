@@ -276,3 +276,88 @@ fn missing_artifacts_and_bad_input_fail_with_a_message() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("dist/nothing-here"));
 }
+
+/// `wait: true`: the step waits for the gate, writes the comment into the
+/// job summary, sets the `conclusion` output, and fails over budget unless
+/// `fail-on-gate` is false.
+#[tokio::test]
+async fn wait_makes_the_step_the_gate() {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    commit_file(&work, "one");
+    std::fs::write(
+        work.join("sizegate.toml"),
+        "[[budget]]\ntarget = \"*\"\nmax_size = \"1 KiB\"\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("small"), vec![1u8; 1000]).unwrap();
+    std::fs::write(work.join("big"), vec![2u8; 8000]).unwrap();
+    let name = fresh_name("action-wait");
+    let db = database_url(&name);
+    let analyzer = common::fake_analyzer();
+    let (server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        Some(&analyzer),
+        &dir.path().join("serve.log"),
+        false,
+        &[],
+    );
+    let token = create_token(&db, "acme/app");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.github/actions/upload/upload.sh");
+    let run = |sha: &str, file: &str, fail_on_gate: &str| {
+        let summary = dir.path().join(format!("summary-{sha}"));
+        let outputs = dir.path().join(format!("output-{sha}"));
+        let output = Command::new("bash")
+            .arg(&script)
+            .current_dir(&work)
+            .env("INPUT_SERVER", &url)
+            .env("INPUT_FILES", format!("linux/app={file}"))
+            .env("INPUT_TOKEN", &token)
+            .env("INPUT_WAIT", "true")
+            .env("INPUT_WAIT_TIMEOUT", "60s")
+            .env("INPUT_FAIL_ON_GATE", fail_on_gate)
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_SHA", sha)
+            .env("GITHUB_REF_NAME", "main")
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("INPUT_CONFIG")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            output.status.code(),
+            log,
+            std::fs::read_to_string(summary).unwrap_or_default(),
+            std::fs::read_to_string(outputs).unwrap_or_default(),
+        )
+    };
+    // The stand-in analyzer reports shipped = half the file: 500 B passes.
+    let (code, log, summary, outputs) = run(&"a1".repeat(20), "small", "true");
+    assert_eq!(code, Some(0), "{log}\n{}", server.log_text());
+    assert!(log.contains("sizegate: waiting: linux/app"), "{log}");
+    assert!(summary.contains("<!-- sizegate:comment -->"), "{summary}");
+    assert!(outputs.contains("conclusion="), "{outputs}");
+    // 4000 B is over budget: the step fails...
+    let (code, log, summary, _) = run(&"b2".repeat(20), "big", "true");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("concluded 'failure'"), "{log}");
+    assert!(summary.contains("linux/app"), "{summary}");
+    // ...unless fail-on-gate is false.
+    let (code, log, _, outputs) = run(&"c3".repeat(20), "big", "false");
+    assert_eq!(code, Some(0), "{log}");
+    assert!(outputs.contains("conclusion=failure"), "{outputs}");
+    drop(server);
+    drop_database(&name).await;
+}

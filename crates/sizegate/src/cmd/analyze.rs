@@ -56,7 +56,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         input::Json::Accept
     };
-    let mut reports = input::load_reports_with(&args.file, &options, json)?;
+    let spinner = progress(&args.file);
+    let loaded = input::load_reports_with(&args.file, &options, json);
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    let mut reports = loaded?;
     match args.format {
         Format::Table => output::print(&analyze_table::render_reports(&reports, args.top))?,
         Format::Json => {
@@ -70,4 +75,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files from this size on take long enough to show progress.
+const PROGRESS_FROM_BYTES: u64 = 32 << 20;
+
+/// A spinner on stderr with the file's size and the time spent, while a
+/// large file is read and measured; only when stderr is a terminal, so
+/// pipes and CI logs stay clean.
+fn progress(file: &std::path::Path) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    let size = std::fs::metadata(file).ok()?.len();
+    if size < PROGRESS_FROM_BYTES || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(format!(
+        "measuring {} ({})",
+        file.display(),
+        sizegate_analyze::human::size(size)
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(spinner)
 }

@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod diff;
 pub mod gc;
 pub mod github_app;
+pub mod local_pg;
 pub mod migrate;
 pub mod repo;
 pub mod run_limited;
@@ -12,6 +13,7 @@ pub mod serve;
 pub mod service;
 pub mod token;
 pub mod upload;
+pub mod wait;
 pub mod worker;
 
 /// The exit codes of `analyze` and `diff`, shown in their `--help`.

@@ -1,6 +1,7 @@
 //! `sizegate serve`: the HTTP server with in-process workers. Zero
-//! configuration on a machine with a local Postgres: the database is
-//! created if missing and migrated, blobs go to `./sizegate-data`.
+//! configuration: without `DATABASE_URL` it finds a local Postgres or
+//! starts a private one (`local_pg`); the database is created if missing
+//! and migrated, blobs go to `./sizegate-data`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -83,7 +84,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
+async fn serve(mut args: Args) -> anyhow::Result<()> {
+    // Without DATABASE_URL: a local server, or a private cluster stopped
+    // when this function returns (on every path: it stops on drop).
+    let _cluster = match args.database.database_url.as_deref() {
+        Some(url) if !url.is_empty() => {
+            tracing::info!(database = %super::service::redact(url), "using the database {}", super::service::redact(url));
+            None
+        }
+        _ => {
+            let local = super::local_pg::find_or_start(&args.storage.data_dir).await?;
+            args.database.database_url = Some(local.url);
+            local.cluster
+        }
+    };
     let store = args.database.connect(true).await?;
     store
         .migrate()

@@ -15,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 /// Where the database is. Its `Debug` output hides the URL's password.
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Postgres URL. The default reaches the local server over its Unix
-    /// socket as the current OS user; the database is created if missing.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres:///sizegate")]
-    pub database_url: String,
+    /// Postgres URL; the database is created if missing. Without it,
+    /// `serve` finds a local server or starts a private one (see the
+    /// operations docs); the other commands use `postgres:///sizegate`: the
+    /// local server over its Unix socket as the current OS user.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Largest number of database connections of this process.
     #[arg(long, env = "SIZEGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -31,28 +33,35 @@ pub struct DatabaseArgs {
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field("database_url", &redact(&self.database_url))
+            .field("database_url", &redact(&self.url()))
             .field("db_max_connections", &self.db_max_connections)
             .finish()
     }
 }
 
+/// The database of the service commands when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "postgres:///sizegate";
+
 impl DatabaseArgs {
+    /// The URL given, or [`DEFAULT_DATABASE_URL`].
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+
     /// Connect, creating the database first when `create` and missing.
     pub async fn connect(&self, create: bool) -> anyhow::Result<Store> {
+        let url = self.url();
         let pool = sizegate_store::connect(&DatabaseSettings {
-            url: self.database_url.clone(),
+            url: url.clone(),
             create_if_missing: create,
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
         })
         .await
-        .with_context(|| {
-            format!(
-                "connecting to the database at {}",
-                redact(&self.database_url)
-            )
-        })?;
+        .with_context(|| format!("connecting to the database at {}", redact(&url)))?;
         Ok(Store::new(pool))
     }
 }

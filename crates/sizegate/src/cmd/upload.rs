@@ -103,6 +103,8 @@ pub struct Args {
     /// `x86_64-unknown-linux-gnu/app=target/release/app`.
     #[arg(required = true, value_name = "TARGET=PATH")]
     artifacts: Vec<String>,
+    #[command(flatten)]
+    wait: super::wait::WaitArgs,
 }
 
 /// Run `sizegate upload`.
@@ -126,6 +128,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     let plan = plan.with_ancestors(ancestors);
+    let read_token = args
+        .wait
+        .read_token
+        .clone()
+        .or(args.token.clone().map(|t| t.0));
     let credentials = match (args.token, args.actions_id_token_request_url) {
         (Some(token), _) if !token.0.is_empty() => Credentials::Token(token.0),
         (_, Some(url)) if !url.is_empty() => Credentials::GithubOidc {
@@ -165,6 +172,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let answer = runtime.block_on(upload.send())?;
     for line in answer.summary_lines() {
         println!("{line}");
+    }
+    if args.wait.wait {
+        let target = super::wait::Target {
+            server: &plan.server,
+            repo: &plan.meta.repo,
+            commit: &plan.meta.commit,
+            token: read_token,
+        };
+        return super::wait::run(&args.wait, &target);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -228,6 +228,26 @@ pub fn start_serve(
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let proc = Proc::spawn(&args, envs, log.to_owned());
+    wait_listening(proc, json_logs)
+}
+
+/// `serve --listen 127.0.0.1:0` with `extra` arguments (and no
+/// `--database-url`), once it listens.
+#[allow(dead_code)]
+pub fn start_serve_with(extra: &[&str], envs: &[(&str, &OsStr)], log: &Path) -> (Proc, String) {
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--poll-interval-ms",
+        "200",
+    ];
+    args.extend_from_slice(extra);
+    wait_listening(Proc::spawn(&args, envs, log.to_owned()), false)
+}
+
+/// Wait until `proc` (a `serve`) logs its address; the base URL.
+fn wait_listening(proc: Proc, json_logs: bool) -> (Proc, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let text = proc.log_text();
