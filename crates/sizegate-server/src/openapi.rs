@@ -38,6 +38,11 @@ async fn openapi_json() -> impl IntoResponse {
     ),
     paths(
         upload,
+        create_session,
+        show_session,
+        append_chunk,
+        finish_session,
+        abandon_session,
         list_repositories,
         repository,
         targets,
@@ -63,7 +68,10 @@ async fn openapi_json() -> impl IntoResponse {
         ReportView,
         HistoryView,
         crate::gate::GateView,
-        crate::gate::GateTarget
+        crate::gate::GateTarget,
+        crate::upload_sessions::CreateSession,
+        crate::upload_sessions::SessionState,
+        crate::upload_sessions::FinishSession
     ))
 )]
 pub struct ApiDoc;
@@ -282,6 +290,52 @@ pub(crate) struct HistoryView {
         (status = 413, body = Error), (status = 507, body = Error)))]
 #[allow(dead_code)]
 fn upload() {}
+
+#[utoipa::path(post, path = "/api/v1/upload-sessions",
+    request_body(content = crate::upload_sessions::CreateSession, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Opened: send chunks to `url`", body = crate::upload_sessions::SessionState),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 413, body = Error), (status = 422, body = Error), (status = 507, body = Error)))]
+#[allow(dead_code)]
+fn create_session() {}
+
+#[utoipa::path(get, path = "/api/v1/upload-sessions/{id}",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The committed offset, to resume from", body = crate::upload_sessions::SessionState),
+        (status = 401, body = Error), (status = 404, body = Error)))]
+#[allow(dead_code)]
+fn show_session() {}
+
+#[utoipa::path(patch, path = "/api/v1/upload-sessions/{id}",
+    params(("id" = String, Path),
+        ("Content-Range" = String, Header, description = "`bytes START-END/SIZE`; START must be the session's offset")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 202, description = "Stored; the new offset", body = crate::upload_sessions::SessionState),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 404, body = Error),
+        (status = 416, description = "START is not the session's offset", body = Error)))]
+#[allow(dead_code)]
+fn append_chunk() {}
+
+#[utoipa::path(put, path = "/api/v1/upload-sessions/{id}",
+    params(("id" = String, Path)),
+    request_body(content = crate::upload_sessions::FinishSession, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Recorded; jobs queued (as `POST /api/v1/uploads`)", body = UploadAnswer),
+        (status = 401, body = Error), (status = 404, body = Error),
+        (status = 422, description = "Incomplete, or the sha256 differs (the session is deleted)", body = Error)))]
+#[allow(dead_code)]
+fn finish_session() {}
+
+#[utoipa::path(delete, path = "/api/v1/upload-sessions/{id}",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Abandoned; its bytes are deleted"),
+        (status = 401, body = Error), (status = 404, body = Error)))]
+#[allow(dead_code)]
+fn abandon_session() {}
 
 #[utoipa::path(get, path = "/api/v1/repos",
     responses((status = 200, body = Vec<RepositorySummary>)))]

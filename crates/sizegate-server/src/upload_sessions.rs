@@ -62,9 +62,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /api/v1/upload-sessions`: what to upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateSession {
     /// The same `meta` as the `meta` part of `POST /api/v1/uploads`.
+    #[schema(value_type = Object)]
     meta: UploadMeta,
     /// The target name of the artifact.
     target: String,
@@ -73,7 +74,7 @@ pub struct CreateSession {
 }
 
 /// A session as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionState {
     /// The session's id.
     id: String,
@@ -90,7 +91,7 @@ pub struct SessionState {
 }
 
 /// `PUT /api/v1/upload-sessions/{id}`: finish.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FinishSession {
     /// sha256 of the whole artifact, 64 hex digits.
     sha256: String,

@@ -263,6 +263,92 @@ async fn the_description_covers_every_route_and_matches_real_answers(pool: sqlx:
         ),
     ];
     let mut answered = BTreeSet::new();
+
+    // A resumable upload: open, one chunk, read the offset, finish; and an
+    // error answer of each route.
+    let content = b"session artifact".to_vec();
+    let sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&content))
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    };
+    let (status, opened) = answer(
+        server
+            .client
+            .post(format!("{}/api/v1/upload-sessions", server.url))
+            .bearer_auth(&token)
+            .json(
+                &json!({"meta": {"repo": "acme/app", "commit": "4c".repeat(20), "branch": "main"},
+                          "target": "linux/app", "size": content.len()}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    assert_matches(&doc, "post", "/api/v1/upload-sessions", status, &opened);
+    let session = format!("{}{}", server.url, opened["url"].as_str().unwrap());
+    let (status, body) = answer(
+        server
+            .client
+            .patch(&session)
+            .bearer_auth(&token)
+            .header(
+                "content-range",
+                format!("bytes 0-{}/{}", content.len() - 1, content.len()),
+            )
+            .body(content.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_matches(&doc, "patch", "/api/v1/upload-sessions/{id}", status, &body);
+    let (status, body) = answer(
+        server
+            .client
+            .get(&session)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["offset"], content.len());
+    assert_matches(&doc, "get", "/api/v1/upload-sessions/{id}", status, &body);
+    answered.insert("/api/v1/upload-sessions/{id}");
+    let (status, body) = answer(
+        server
+            .client
+            .put(&session)
+            .bearer_auth(&token)
+            .json(&json!({"sha256": sha256}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status < 300, "{status} {body}");
+    assert_matches(&doc, "put", "/api/v1/upload-sessions/{id}", status, &body);
+    let (status, body) = answer(
+        server
+            .client
+            .get(&session)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_matches(&doc, "get", "/api/v1/upload-sessions/{id}", status, &body);
+
     for (described_path, url) in &gets {
         let (status, body) = server.get(url).await;
         assert_matches(&doc, "get", described_path, status, &body);
