@@ -4,8 +4,8 @@
 use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
-use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
-use crate::{Error, advice, format, go_units, sizes, symbols, toolchain, units};
+use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
+use crate::{Error, advice, format, go_units, rust, sizes, symbols, toolchain, units};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -39,7 +39,7 @@ fn measure(
     file: &object::File<'_>,
     layout: format::Layout<'_>,
 ) -> Report {
-    let toolchain = toolchain::read(file, &layout.sections);
+    let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = symbols::collect(file, &layout.sections, go_binary);
     let target = crate::go::Target {
@@ -87,11 +87,38 @@ fn measure(
         );
         go_charges.regions.extend(strings);
     }
-    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
+    let rust_facts = if go_binary {
+        rust::RustFacts::default()
+    } else {
+        rust::read(
+            &layout,
+            crate::go::Layout {
+                big_endian: target.big_endian,
+                ptr_size: target.ptr_size,
+            },
+        )
+    };
+    go_charges
+        .regions
+        .extend(rust_facts.regions.iter().cloned());
+    let charged = if go_binary {
+        UnitKind::Package
+    } else {
+        UnitKind::Crate
+    };
+    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges, charged);
     if let Some(build) = &toolchain.go_build {
         go_units::set_modules(&mut attribution.units, build);
     }
-    let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
+    toolchain.rustc_commit = rust_facts.rustc_commit.clone();
+    toolchain.rustc_release = rust_facts.rustc_release.clone();
+    rust::set_versions(&mut attribution.units, &rust_facts, &mut toolchain);
+    let language = toolchain::language(
+        &toolchain,
+        go_binary,
+        rust_facts.evidence,
+        &attribution.by_lang,
+    );
     // WebAssembly exports are symbols too; a module is stripped when its
     // `name` section is gone.
     let stripped = match layout.format {
@@ -132,6 +159,7 @@ fn measure(
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
+    let notes = notes(language, stripped, &layout);
     // Last, as it takes the names over.
     let symbols = units::symbols(&layout, &placed, names);
     Report {
@@ -153,7 +181,29 @@ fn measure(
         symbols_truncated: false,
         compression_skipped: false,
         advice,
+        notes,
     }
+}
+
+/// What the attribution lacks and how to get it.
+fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let dwarf = layout
+        .sections
+        .iter()
+        .any(|s| s.raw_name == ".debug_info" || s.raw_name == "__debug_info");
+    if stripped && !dwarf && matches!(language, Language::Rust | Language::Mixed) {
+        let how = match layout.format {
+            crate::report::Format::Elf => {
+                "give the debug file (`--debug-file`, from `objcopy --only-keep-debug`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            _ => "build with `strip = false` (`shipped` models the strip)",
+        };
+        out.push(format!(
+            "stripped: only panic locations are charged to crates; for symbols and units {how}."
+        ));
+    }
+    out
 }
 
 /// The error for bytes that are no object file we read.

@@ -33,6 +33,7 @@ mod go_units;
 pub mod human;
 mod image;
 pub mod report;
+mod rust;
 mod sections;
 mod sizes;
 mod symbols;

@@ -21,6 +21,7 @@ fn report() -> Report {
         units: vec![],
         symbols: vec![],
         symbols_truncated: false,
+        notes: Vec::new(),
         compression_skipped: false,
         advice: vec![],
     }
