@@ -212,12 +212,13 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
         }
         return;
     }
-    if !old.toolchain.crates.is_empty() && !new.toolchain.crates.is_empty() {
+    let versioned = !old.toolchain.crates.is_empty() && !new.toolchain.crates.is_empty();
+    if versioned {
         crate_versions(old, new, causes);
-        return;
     }
-    // Without crate versions (`.dep-v0` or registry paths), a crate that
-    // appears or disappears is the next best evidence of a dependency change.
+    // For crates without versions (path dependencies, or builds without
+    // `.dep-v0` or registry paths), a crate that appears or disappears is
+    // the next best evidence of a dependency change.
     let crates = |r: &Report| -> BTreeSet<String> {
         r.units
             .iter()
@@ -226,7 +227,15 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
             .collect()
     };
     let (before, after) = (crates(old), crates(new));
+    let named = |name: &str| {
+        versioned
+            && (old.toolchain.crates.iter().any(|c| c.name == name)
+                || new.toolchain.crates.iter().any(|c| c.name == name))
+    };
     for name in before.symmetric_difference(&after) {
+        if named(name) {
+            continue;
+        }
         let linked = |set: &BTreeSet<String>| set.contains(name).then(|| "linked".to_string());
         push_if_changed(causes, "dependency", name, linked(&before), linked(&after));
     }
