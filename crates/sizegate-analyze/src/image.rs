@@ -5,7 +5,7 @@ use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
-use crate::{Error, advice, format, go_units, rust, sizes, symbols, toolchain, units};
+use crate::{Error, advice, format, go_units, rust, sizes, symbols, toolchain, units, unwind};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -101,6 +101,15 @@ fn measure(
     go_charges
         .regions
         .extend(rust_facts.regions.iter().cloned());
+    if !go_binary {
+        let words = crate::go::Layout {
+            big_endian: target.big_endian,
+            ptr_size: target.ptr_size,
+        };
+        go_charges
+            .regions
+            .extend(unwind::regions(&layout, words, &placed, &names));
+    }
     let charged = if go_binary {
         UnitKind::Package
     } else {

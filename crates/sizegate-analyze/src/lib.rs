@@ -40,6 +40,7 @@ mod symbols;
 mod toolchain;
 mod units;
 mod universal;
+mod unwind;
 
 pub use diff::{Cause, Change, ChangeStatus, DiffSide, ReportDiff, diff};
 pub use report::*;

@@ -248,3 +248,32 @@ fn debian_stripped_rust_binaries_are_rust() {
         }
     }
 }
+
+/// Every FDE, LSDA and search-table entry of the unwind tables goes to the
+/// unit of the function it describes; what stays bracketed is the CIEs and
+/// the entries of code no symbol names (the C runtime's start files).
+#[test]
+fn unwind_tables_are_charged_to_their_functions() {
+    let report = report(&built().0);
+    for section in [".eh_frame", ".eh_frame_hdr", ".gcc_except_table"] {
+        let size = report
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .unwrap_or_else(|| panic!("no {section}"))
+            .file_size;
+        let left = report
+            .units
+            .iter()
+            .find(|u| u.name == format!("[{section} unattributed]"))
+            .map_or(0, |u| u.size);
+        assert!(
+            left * 10 < size,
+            "{section}: {left} of {size} bytes left unattributed"
+        );
+    }
+    assert_eq!(
+        report.units.iter().map(|u| u.size).sum::<u64>(),
+        report.sizes.shipped
+    );
+}
