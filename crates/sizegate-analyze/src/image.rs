@@ -5,7 +5,9 @@ use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
-use crate::{Error, advice, format, go_units, rust, sizes, symbols, toolchain, units, unwind};
+use crate::{
+    Error, advice, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -13,16 +15,25 @@ use crate::{Error, advice, format, go_units, rust, sizes, symbols, toolchain, un
 /// files; they run on every core while this thread measures the rest, then
 /// this thread joins them (see `sizes`). Without `compress` the gzip and
 /// zstd sizes are skipped and the report says so.
-pub(crate) fn analyze_image(name: &str, bytes: &[u8], compress: bool) -> Result<Report, Error> {
+pub(crate) fn analyze_image(
+    name: &str,
+    bytes: &[u8],
+    compress: bool,
+    debug: Option<&[u8]>,
+) -> Result<Report, Error> {
     let kind = object::FileKind::parse(bytes).map_err(|_| unsupported())?;
     let file = object::File::parse(bytes).map_err(|e| Error::Malformed {
         format: format_name(kind),
         message: e.to_string(),
     })?;
     let layout = format::layout(&file, bytes)?;
+    let debug = match debug {
+        Some(debug) => Some(debug_file::open(&file, debug)?),
+        None => None,
+    };
     let jobs = sizes::WholeFileJobs::new(bytes, compress);
     let (mut report, whole) = sizes::with_whole_file(&jobs, sizes::threads(), || {
-        measure(name, bytes, &file, layout)
+        measure(name, bytes, &file, layout, debug.as_ref())
     });
     report.file.sha256 = whole.sha256;
     report.sizes.gzip = whole.gzip;
@@ -38,10 +49,21 @@ fn measure(
     bytes: &[u8],
     file: &object::File<'_>,
     layout: format::Layout<'_>,
+    debug: Option<&object::File<'_>>,
 ) -> Report {
     let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    let mut placed = match debug {
+        Some(debug) => {
+            toolchain.debug_info |= debug_file::has_dwarf(debug);
+            symbols::collect(
+                debug,
+                &debug_file::sections_in(debug, &layout.sections),
+                go_binary,
+            )
+        }
+        None => symbols::collect(file, &layout.sections, go_binary),
+    };
     let target = crate::go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },
@@ -168,7 +190,11 @@ fn measure(
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
-    let notes = notes(language, stripped, &layout);
+    let notes = if debug.is_some() {
+        Vec::new()
+    } else {
+        notes(language, stripped, &layout)
+    };
     // Last, as it takes the names over.
     let symbols = units::symbols(&layout, &placed, names);
     Report {

@@ -277,3 +277,81 @@ fn unwind_tables_are_charged_to_their_functions() {
         report.sizes.shipped
     );
 }
+
+/// A stripped build with its `objcopy --only-keep-debug` file reads as the
+/// unstripped build does: the same units and symbols. Another build's debug
+/// file, or the stripped file itself, is a clear error.
+#[test]
+fn stripped_build_with_its_debug_file_matches_the_unstripped_build() {
+    let (plain, _, _) = built();
+    let debug = plain.with_extension("debug");
+    let stripped = plain.with_extension("strip-all");
+    run(Command::new("objcopy")
+        .arg("--only-keep-debug")
+        .arg(plain)
+        .arg(&debug));
+    run(Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(plain));
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    let (bytes, debug_bytes) = (
+        std::fs::read(&stripped).unwrap(),
+        std::fs::read(&debug).unwrap(),
+    );
+    let with_debug =
+        sizegate_analyze::analyze_with_debug_file("app", &bytes, &debug_bytes, &options)
+            .unwrap()
+            .remove(0);
+    let unstripped = report(plain);
+    assert!(with_debug.stripped);
+    assert!(with_debug.notes.is_empty(), "{:?}", with_debug.notes);
+    assert_eq!(with_debug.sizes.shipped, bytes.len() as u64);
+    let shipped_gap = unstripped.sizes.shipped.abs_diff(with_debug.sizes.shipped);
+    assert!(
+        shipped_gap * 100 <= unstripped.sizes.shipped,
+        "{shipped_gap}"
+    );
+    assert_eq!(with_debug.symbols.len(), unstripped.symbols.len());
+    for unit in unstripped.units.iter().filter(|u| u.size >= 1024) {
+        let other = with_debug
+            .units
+            .iter()
+            .find(|u2| u2.name == unit.name)
+            .map_or(0, |u2| u2.size);
+        assert!(
+            unit.size.abs_diff(other) * 100 <= unit.size,
+            "{}: {} unstripped, {other} with the debug file",
+            unit.name,
+            unit.size
+        );
+    }
+    // The stripped file itself holds no symbols.
+    let err =
+        sizegate_analyze::analyze_with_debug_file("app", &bytes, &bytes, &options).unwrap_err();
+    assert!(
+        err.to_string().contains("neither a symbol table nor DWARF"),
+        "{err}"
+    );
+    // A debug file of another build: a different build-id.
+    let c = plain.with_extension("c");
+    std::fs::write(&c, "int main(void) { return 0; }\n").unwrap();
+    let other = plain.with_extension("other");
+    run(Command::new("cc")
+        .arg("-Wl,--build-id")
+        .arg(&c)
+        .arg("-o")
+        .arg(&other));
+    let err = sizegate_analyze::analyze_with_debug_file(
+        "app",
+        &bytes,
+        &std::fs::read(&other).unwrap(),
+        &options,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("build-id mismatch"), "{err}");
+}

@@ -43,6 +43,12 @@ pub struct Args {
     /// a report (made-up sizes, unbounded names) is never taken as measured.
     #[arg(long)]
     pub binary_only: bool,
+    /// The separate debug file of a stripped ELF binary (`objcopy
+    /// --only-keep-debug` output, or the `.debug` file its build-id names):
+    /// sizes come from FILE, symbols and units from this file. A build-id
+    /// mismatch is an error.
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
 }
 
 /// Run `sizegate analyze`.
@@ -56,7 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         input::Json::Accept
     };
-    let mut reports = input::load_reports_with(&args.file, &options, json)?;
+    let mut reports = match &args.debug_file {
+        Some(debug) => input::load_reports_with_debug_file(&args.file, debug, &options)?,
+        None => input::load_reports_with(&args.file, &options, json)?,
+    };
     match args.format {
         Format::Table => output::print(&analyze_table::render_reports(&reports, args.top))?,
         Format::Json => {
