@@ -363,7 +363,7 @@ fn eh_frame_hdr<'a>(
 
 /// Disjoint sorted ranges per section, with bytes per unit.
 fn to_regions(mut charged: Charged<'_>) -> Vec<Region> {
-    charged.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
     let mut out: Vec<Region> = Vec::new();
     let mut bytes: HashMap<&str, u64> = HashMap::new();
     let mut ranges: Vec<(u64, u64)> = Vec::new();

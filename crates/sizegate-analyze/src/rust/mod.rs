@@ -303,7 +303,7 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
 /// overlapping an earlier one is dropped: path strings are shared by every
 /// location in the same file).
 fn regions(mut charged: Vec<(usize, u64, u64, String)>, layout: &Layout<'_>) -> Vec<Region> {
-    charged.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
     let mut out: Vec<Region> = Vec::new();
     let mut bytes: HashMap<String, u64> = HashMap::new();
     let flush = |out: &mut Vec<Region>,
