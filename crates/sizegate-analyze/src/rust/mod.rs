@@ -299,6 +299,46 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
     facts.regions = regions(charged, layout);
 }
 
+/// Pointer slots that relocations fill with the address of a function
+/// (vtables, `.init_array`, function tables in `.data.rel.ro`): the slot
+/// and its relocation entry are charged to the unit of the function.
+/// `owner` names the unit of a code address.
+pub(crate) fn pointer_slots<'a>(
+    layout: &Layout<'_>,
+    words: Words,
+    owner: &dyn Fn(u64) -> Option<&'a str>,
+) -> Vec<Region> {
+    let word = u64::from(words.ptr_size);
+    let mut sections: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind != SectionKind::Code && s.vm_size > 0)
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.vm_size), i))
+        .collect();
+    sections.sort_unstable();
+    let section_of = |address: u64| {
+        let i = sections.partition_point(|s| s.1 <= address);
+        sections.get(i).filter(|s| s.0 <= address).map(|s| s.2)
+    };
+    let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
+    for (slot, relocation) in relative_relocations(layout, words) {
+        let Some(unit) = owner(relocation.value) else {
+            continue;
+        };
+        if let Some(section) = section_of(slot) {
+            charged.push((section, slot, slot.saturating_add(word), unit.to_string()));
+        }
+        charged.push((
+            relocation.section,
+            relocation.entry,
+            relocation.entry.saturating_add(3 * word),
+            unit.to_string(),
+        ));
+    }
+    regions(charged, layout)
+}
+
 /// Group charged ranges by section into disjoint, sorted ranges (a range
 /// overlapping an earlier one is dropped: path strings are shared by every
 /// location in the same file).
