@@ -355,3 +355,27 @@ fn stripped_build_with_its_debug_file_matches_the_unstripped_build() {
     .unwrap_err();
     assert!(err.to_string().contains("build-id mismatch"), "{err}");
 }
+
+/// Pointer slots filled by relative relocations with a function's address
+/// (vtables) go to the function's crate, with their `.rela.dyn` entries.
+#[test]
+fn function_pointer_slots_and_their_relocations_are_charged() {
+    let report = report(&built().0);
+    for section in [".data.rel.ro", ".rela.dyn"] {
+        let size = report
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .unwrap_or_else(|| panic!("no {section}"))
+            .file_size;
+        let left = report
+            .units
+            .iter()
+            .find(|u| u.name == format!("[{section} unattributed]"))
+            .map_or(0, |u| u.size);
+        assert!(
+            left * 10 < size * 9,
+            "{section}: {left} of {size} bytes left unattributed"
+        );
+    }
+}
