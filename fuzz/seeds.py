@@ -83,6 +83,25 @@ def go_seeds(corpus, data):
             put(corpus, "go_buildinfo", header + blob)
 
 
+def debug_file_seeds(corpus, path):
+    """An ELF binary stripped, with its `objcopy --only-keep-debug` file:
+    `[len(stripped) as u32 LE][stripped][debug]`."""
+    if not path.read_bytes().startswith(b"\x7fELF"):
+        return
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        stripped, debug = pathlib.Path(tmp, "s"), pathlib.Path(tmp, "d")
+        try:
+            subprocess.run(["objcopy", "--only-keep-debug", str(path), str(debug)], check=True, capture_output=True)
+            subprocess.run(["strip", "--strip-all", "-o", str(stripped), str(path)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            return
+        a, b = stripped.read_bytes(), debug.read_bytes()
+        if len(a) + len(b) <= MAX_BINARY:
+            put(corpus, "debug_file", len(a).to_bytes(4, "little") + a + b)
+
+
 def main():
     corpus = pathlib.Path(sys.argv[1])
     for path in map(pathlib.Path, sys.argv[2:]):
@@ -92,6 +111,7 @@ def main():
         if data.startswith(MAGICS):
             put(corpus, "analyze", data)
             go_seeds(corpus, data)
+            debug_file_seeds(corpus, path)
 
     fixtures = ROOT / "crates/sizegate/tests/fixtures"
     for lang in ("go", "rust"):

@@ -90,6 +90,7 @@ fn report(variant: u64) -> Report {
         units,
         symbols,
         symbols_truncated: false,
+        notes: Vec::new(),
         compression_skipped: false,
         advice: vec![],
     }

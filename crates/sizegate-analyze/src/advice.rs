@@ -15,6 +15,9 @@ pub(crate) const LARGE_BLOB: u64 = 64 * 1024;
 /// this many and their duplicated bytes reach [`GENERIC_MIN_SAVING`].
 const GENERIC_MIN_COPIES: usize = 8;
 const GENERIC_MIN_SAVING: u64 = 8 * 1024;
+/// Advice saving less than this many bytes, or less than a thousandth of
+/// the file, is left out: it does not pay for the reader's time.
+pub(crate) const MIN_SAVING: u64 = 1024;
 /// Most entries of one kind (blobs, generics) we report.
 const MAX_PER_KIND: usize = 5;
 
@@ -66,13 +69,29 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
                 ),
             ));
         }
-        if sizes.debug > 0 {
+        // A bare `.gnu_debuglink` (the name of a separate debug file) is
+        // no debug info to drop, nor is rustc's `.debug_gdb_scripts` (a
+        // loaded section: `strip` keeps it).
+        let debug = sizes.debug.saturating_sub(
+            facts
+                .sections
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.raw_name.as_str(),
+                        ".gnu_debuglink" | ".gnu_debugaltlink" | ".debug_gdb_scripts"
+                    )
+                })
+                .map(|s| s.share)
+                .sum(),
+        );
+        if debug > 0 {
             out.push(advice(
                 "strip-debug",
-                sizes.debug,
+                debug,
                 format!(
                     "Drop debug info (`debug = false` and `strip = \"debuginfo\"` in the Cargo profile, or `strip --strip-debug`): saves {} of the file.",
-                    human::size(sizes.debug)
+                    human::size(debug)
                 ),
             ));
         }
@@ -86,6 +105,9 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
         duplicate_go_modules(build, &mut out);
     }
     large_blobs(facts, &mut out);
+    // A saving of 0 means "not estimated" (Go major versions): kept.
+    let floor = MIN_SAVING.max(sizes.file / 1000);
+    out.retain(|a| a.saving == 0 || a.saving >= floor);
     out.sort_by(|a, b| {
         b.saving
             .cmp(&a.saving)

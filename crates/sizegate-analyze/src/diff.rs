@@ -89,7 +89,9 @@ pub enum ChangeStatus {
 /// A likely cause of a size change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cause {
-    /// `toolchain`, `build_setting`, `dependency`, `format`, `stripped`.
+    /// `toolchain`, `build_setting`, `dependency`, `duplicate_versions`
+    /// (a crate the new build links in several versions), `format`,
+    /// `stripped`.
     pub kind: String,
     /// What changed: `rustc`, `go`, `-ldflags`, `golang.org/x/sys`, ...
     pub subject: String,

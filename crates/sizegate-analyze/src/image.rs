@@ -4,8 +4,10 @@
 use object::{Object, ObjectSymbol};
 
 use crate::demangle::{self, Demangled};
-use crate::report::{FileInfo, Report, SCHEMA_VERSION, SectionKind, Sizes};
-use crate::{Error, advice, format, go_units, sizes, symbols, toolchain, units};
+use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
+use crate::{
+    Error, advice, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+};
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
 ///
@@ -13,16 +15,25 @@ use crate::{Error, advice, format, go_units, sizes, symbols, toolchain, units};
 /// files; they run on every core while this thread measures the rest, then
 /// this thread joins them (see `sizes`). Without `compress` the gzip and
 /// zstd sizes are skipped and the report says so.
-pub(crate) fn analyze_image(name: &str, bytes: &[u8], compress: bool) -> Result<Report, Error> {
+pub(crate) fn analyze_image(
+    name: &str,
+    bytes: &[u8],
+    compress: bool,
+    debug: Option<&[u8]>,
+) -> Result<Report, Error> {
     let kind = object::FileKind::parse(bytes).map_err(|_| unsupported())?;
     let file = object::File::parse(bytes).map_err(|e| Error::Malformed {
         format: format_name(kind),
         message: e.to_string(),
     })?;
     let layout = format::layout(&file, bytes)?;
+    let debug = match debug {
+        Some(debug) => Some(debug_file::open(&file, debug)?),
+        None => None,
+    };
     let jobs = sizes::WholeFileJobs::new(bytes, compress);
     let (mut report, whole) = sizes::with_whole_file(&jobs, sizes::threads(), || {
-        measure(name, bytes, &file, layout)
+        measure(name, bytes, &file, layout, debug.as_ref())
     });
     report.file.sha256 = whole.sha256;
     report.sizes.gzip = whole.gzip;
@@ -38,10 +49,21 @@ fn measure(
     bytes: &[u8],
     file: &object::File<'_>,
     layout: format::Layout<'_>,
+    debug: Option<&object::File<'_>>,
 ) -> Report {
-    let toolchain = toolchain::read(file, &layout.sections);
+    let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let mut placed = symbols::collect(file, &layout.sections, go_binary);
+    let mut placed = match debug {
+        Some(debug) => {
+            toolchain.debug_info |= debug_file::has_dwarf(debug);
+            symbols::collect(
+                debug,
+                &debug_file::sections_in(debug, &layout.sections),
+                go_binary,
+            )
+        }
+        None => symbols::collect(file, &layout.sections, go_binary),
+    };
     let target = crate::go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },
@@ -87,11 +109,70 @@ fn measure(
         );
         go_charges.regions.extend(strings);
     }
-    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges);
+    let rust_facts = if go_binary {
+        rust::RustFacts::default()
+    } else {
+        rust::read(
+            &layout,
+            crate::go::Layout {
+                big_endian: target.big_endian,
+                ptr_size: target.ptr_size,
+            },
+        )
+    };
+    go_charges
+        .regions
+        .extend(rust_facts.regions.iter().cloned());
+    if !go_binary {
+        let words = crate::go::Layout {
+            big_endian: target.big_endian,
+            ptr_size: target.ptr_size,
+        };
+        go_charges
+            .regions
+            .extend(unwind::regions(&layout, words, &placed, &names));
+        // Pointer slots holding a function's address (vtables...) and
+        // their relocation entries, to the function's unit.
+        let mut code: Vec<(u64, u64, usize)> = placed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.size > 0
+                    && layout
+                        .sections
+                        .get(p.section)
+                        .is_some_and(|s| s.kind == SectionKind::Code)
+            })
+            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+            .collect();
+        code.sort_unstable();
+        let owner = |address: u64| -> Option<&str> {
+            let i = code.partition_point(|c| c.1 <= address);
+            let &(start, _, index) = code.get(i)?;
+            (start <= address).then(|| names.get(index).map(|n| n.unit.as_str()))?
+        };
+        go_charges
+            .regions
+            .extend(rust::pointer_slots(&layout, words, &owner));
+    }
+    let charged = if go_binary {
+        UnitKind::Package
+    } else {
+        UnitKind::Crate
+    };
+    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges, charged);
     if let Some(build) = &toolchain.go_build {
         go_units::set_modules(&mut attribution.units, build);
     }
-    let language = toolchain::language(&toolchain, go_binary, &attribution.by_lang);
+    toolchain.rustc_commit = rust_facts.rustc_commit.clone();
+    toolchain.rustc_release = rust_facts.rustc_release.clone();
+    rust::set_versions(&mut attribution.units, &rust_facts, &mut toolchain);
+    let language = toolchain::language(
+        &toolchain,
+        go_binary,
+        rust_facts.evidence,
+        &attribution.by_lang,
+    );
     // WebAssembly exports are symbols too; a module is stripped when its
     // `name` section is gone.
     let stripped = match layout.format {
@@ -132,6 +213,11 @@ fn measure(
         names: &names,
         go_build: toolchain.go_build.as_ref(),
     });
+    let notes = if debug.is_some() {
+        Vec::new()
+    } else {
+        notes(language, stripped, &layout)
+    };
     // Last, as it takes the names over.
     let symbols = units::symbols(&layout, &placed, names);
     Report {
@@ -153,7 +239,29 @@ fn measure(
         symbols_truncated: false,
         compression_skipped: false,
         advice,
+        notes,
     }
+}
+
+/// What the attribution lacks and how to get it.
+fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let dwarf = layout
+        .sections
+        .iter()
+        .any(|s| s.raw_name == ".debug_info" || s.raw_name == "__debug_info");
+    if stripped && !dwarf && matches!(language, Language::Rust | Language::Mixed) {
+        let how = match layout.format {
+            crate::report::Format::Elf => {
+                "give the debug file (`--debug-file`, from `objcopy --only-keep-debug`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            _ => "build with `strip = false` (`shipped` models the strip)",
+        };
+        out.push(format!(
+            "stripped: only panic locations are charged to crates; for symbols and units {how}."
+        ));
+    }
+    out
 }
 
 /// The error for bytes that are no object file we read.

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod advice;
+mod debug_file;
 mod demangle;
 pub mod diff;
 mod format;
@@ -33,12 +34,14 @@ mod go_units;
 pub mod human;
 mod image;
 pub mod report;
+mod rust;
 mod sections;
 mod sizes;
 mod symbols;
 mod toolchain;
 mod units;
 mod universal;
+mod unwind;
 
 pub use diff::{Cause, Change, ChangeStatus, DiffSide, ReportDiff, diff};
 pub use report::*;
@@ -57,6 +60,10 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The debug file given with the artifact is not its debug file, or
+    /// not one we read.
+    #[error("debug file: {0}")]
+    DebugFile(String),
     /// `--arch` names an architecture the universal binary does not hold.
     #[error("architecture `{wanted}` not found; the file holds: {available}")]
     ArchNotFound {
@@ -90,7 +97,34 @@ pub fn analyze(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report
             name,
             bytes,
             !options.skip_compression,
+            None,
         )?]),
+        Err(_) => Err(image::unsupported()),
+    }
+}
+
+/// Analyze a stripped artifact with its separate debug file (ELF: the
+/// output of `objcopy --only-keep-debug`, or a `.debug` file matched by
+/// build-id): sizes, sections and what ships come from `bytes`; symbols,
+/// units and debug facts from `debug`. The two must carry the same GNU
+/// build-id (when the artifact has one); a mismatch is
+/// [`Error::DebugFile`].
+pub fn analyze_with_debug_file(
+    name: &str,
+    bytes: &[u8],
+    debug: &[u8],
+    options: &Options,
+) -> Result<Vec<Report>, Error> {
+    match object::FileKind::parse(bytes) {
+        Ok(object::FileKind::Elf32 | object::FileKind::Elf64) => Ok(vec![image::analyze_image(
+            name,
+            bytes,
+            !options.skip_compression,
+            Some(debug),
+        )?]),
+        Ok(_) => Err(Error::DebugFile(
+            "separate debug files are read for ELF artifacts only (Mach-O dSYM and PDB are not yet)".into(),
+        )),
         Err(_) => Err(image::unsupported()),
     }
 }

@@ -47,6 +47,10 @@ pub struct Report {
     pub compression_skipped: bool,
     /// Levers of the size playbook this binary has not pulled.
     pub advice: Vec<Advice>,
+    /// What the attribution lacks and how to get it, one line each (a
+    /// stripped Rust binary without its debug file...). Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Identity of the measured file.
@@ -99,6 +103,23 @@ pub enum Language {
 pub struct Toolchain {
     /// rustc version string from `.comment`, e.g. `rustc version 1.95.0 (59807616e 2026-04-14)`.
     pub rustc: Option<String>,
+    /// The rustc commit named by the standard library's source paths
+    /// (`/rustc/<commit>/library/...`), which survive stripping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rustc_commit: Option<String>,
+    /// The rustc release named by the standard library's source paths of a
+    /// distribution's rustc (`/usr/src/rustc-1.63.0/library/...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rustc_release: Option<String>,
+    /// Where the crate versions come from: `cargo-auditable` (the
+    /// `.dep-v0` section) or `source-paths` (Cargo registry paths in panic
+    /// locations). Absent when no version was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crate_versions: Option<String>,
+    /// Every (crate, version) pair the binary names, by name then version;
+    /// a crate listed twice is linked in two versions. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crates: Vec<CrateVersion>,
     /// Go version from the build info, e.g. `go1.19.8`.
     pub go: Option<String>,
     /// Other compiler and linker identification strings (`GCC: (Debian 12.2.0-14) 12.2.0`,
@@ -108,6 +129,15 @@ pub struct Toolchain {
     pub debug_info: bool,
     /// Go build information (`\xff Go buildinf:`), when present.
     pub go_build: Option<GoBuildInfo>,
+}
+
+/// A Rust crate and one version of it that the binary names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CrateVersion {
+    /// Crate name as symbols spell it (`regex_automata`).
+    pub name: String,
+    /// Its version (`0.4.9`).
+    pub version: String,
 }
 
 /// What `go version -m` prints: the Go version, modules and build settings.

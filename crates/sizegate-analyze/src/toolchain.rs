@@ -80,6 +80,7 @@ pub(crate) fn is_go(
 pub(crate) fn language(
     toolchain: &Toolchain,
     go_binary: bool,
+    rust_evidence: bool,
     by_lang: &HashMap<Lang, u64>,
 ) -> Language {
     let bytes = |lang| by_lang.get(&lang).copied().unwrap_or(0);
@@ -92,7 +93,7 @@ pub(crate) fn language(
             Language::Go
         };
     }
-    if toolchain.rustc.is_some() || rust > 0 {
+    if toolchain.rustc.is_some() || rust > 0 || rust_evidence {
         return if cpp > rust / 2 && cpp > 0 {
             Language::Mixed
         } else {

@@ -20,14 +20,16 @@ pub(crate) struct Attribution {
     pub by_lang: HashMap<Lang, u64>,
 }
 
-/// Charge every shipped byte to a unit. `go` holds the Go readers'
-/// charges: symbol bytes inside their regions go to the charged units
-/// instead, and function padding to `[<section> padding]`.
+/// Charge every shipped byte to a unit. `go` holds the Go (or Rust)
+/// readers' charges: symbol bytes inside their regions go to the charged
+/// units instead, and function padding to `[<section> padding]`. Charged
+/// units no symbol names are of kind `charged` (Go packages, Rust crates).
 pub(crate) fn attribute(
     layout: &Layout<'_>,
     placed: &[PlacedSymbol],
     names: &[Demangled],
     go: &GoCharges,
+    charged: UnitKind,
 ) -> Attribution {
     let mut units: HashMap<&str, (UnitKind, u64, u64)> = HashMap::new();
     let mut by_lang: HashMap<Lang, u64> = HashMap::new();
@@ -62,7 +64,7 @@ pub(crate) fn attribute(
             let kind = if unit.starts_with('[') {
                 UnitKind::Pseudo
             } else {
-                UnitKind::Package
+                charged
             };
             units.entry(unit.as_str()).or_insert((kind, 0, 0)).1 += bytes;
             per_section[region.section] += bytes;

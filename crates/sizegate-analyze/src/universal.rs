@@ -108,6 +108,7 @@ pub(crate) fn analyze_universal(
                 &format!("{name} ({})", s.arch),
                 s.bytes,
                 !options.skip_compression,
+                None,
             )
         })
         .collect()

@@ -287,6 +287,7 @@ pub(crate) mod tests {
                 },
             ],
             symbols_truncated: false,
+            notes: Vec::new(),
             compression_skipped: false,
             advice: vec![],
         }

@@ -200,6 +200,7 @@ mod tests {
                 size: 500,
             }],
             symbols_truncated: false,
+            notes: Vec::new(),
             compression_skipped: false,
             advice: vec![],
         }

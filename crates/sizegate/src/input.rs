@@ -98,6 +98,37 @@ pub fn load_reports_with(
         .with_context(|| format!("cannot analyze `{}`", path.display()))
 }
 
+/// The reports of the binary at `path`, analyzed with its separate debug
+/// file at `debug` (never a JSON report: a report carries no symbols to
+/// replace).
+pub fn load_reports_with_debug_file(
+    path: &Path,
+    debug: &Path,
+    options: &Options,
+) -> anyhow::Result<Vec<Report>> {
+    let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
+    if looks_like_json(&bytes) {
+        bail!(
+            "`{}` is a JSON report; --debug-file goes with a binary",
+            path.display()
+        );
+    }
+    let debug_bytes = read_bounded(debug, MAX_INPUT_BYTES)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    sizegate_analyze::analyze_with_debug_file(&name, &bytes, &debug_bytes, options).with_context(
+        || {
+            format!(
+                "cannot analyze `{}` with debug file `{}`",
+                path.display(),
+                debug.display()
+            )
+        },
+    )
+}
+
 /// Exactly one report for `path`, asking for `--arch` when a universal
 /// binary holds several.
 pub fn load_one_report(path: &Path, arch: Option<&str>) -> anyhow::Result<Report> {

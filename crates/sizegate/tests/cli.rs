@@ -328,3 +328,69 @@ fn hostile_names_cannot_drive_the_terminal_or_break_the_layout() {
     let markdown = stdout(&sizegate(&["diff", RUST_OLD, path, "--format", "markdown"]));
     assert!(markdown.contains("`u\\|nit?newline`"), "{markdown}");
 }
+
+#[test]
+fn debug_file_gives_a_stripped_binary_its_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("hello.c");
+    std::fs::write(
+        &c,
+        "#include <stdio.h>\nint twice(int x) { return 2 * x; }\nint main(int argc, char **argv) { printf(\"%d\\n\", twice(argc)); return 0; }\n",
+    )
+    .unwrap();
+    let (full, stripped, debug, other) = (
+        dir.path().join("hello"),
+        dir.path().join("hello.stripped"),
+        dir.path().join("hello.debug"),
+        dir.path().join("other"),
+    );
+    let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
+    ok(Command::new("cc")
+        .args(["-O2", "-g", "-Wl,--build-id"])
+        .arg(&c)
+        .arg("-o")
+        .arg(&full));
+    ok(Command::new("objcopy")
+        .arg("--only-keep-debug")
+        .arg(&full)
+        .arg(&debug));
+    ok(Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&full));
+    ok(Command::new("cc")
+        .args(["-O0", "-g", "-Wl,--build-id"])
+        .arg(&c)
+        .arg("-o")
+        .arg(&other));
+    let (stripped, debug, other) = (
+        stripped.to_str().unwrap(),
+        debug.to_str().unwrap(),
+        other.to_str().unwrap(),
+    );
+    let text = stdout(&sizegate(&[
+        "analyze",
+        stripped,
+        "--debug-file",
+        debug,
+        "--format",
+        "json",
+        "--top",
+        "0",
+    ]));
+    let report: Report = serde_json::from_str(&text).unwrap();
+    assert!(report.stripped);
+    assert!(report.toolchain.debug_info);
+    assert!(
+        report.symbols.iter().any(|s| s.name == "twice"),
+        "{:?}",
+        report.symbols
+    );
+
+    let output = sizegate(&["analyze", stripped, "--debug-file", other]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("build-id mismatch"), "{message}");
+    assert!(message.contains(other), "{message}");
+}

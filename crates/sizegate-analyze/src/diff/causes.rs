@@ -48,6 +48,16 @@ fn toolchain(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
         a.rustc.clone(),
         b.rustc.clone(),
     );
+    if a.rustc.is_none() && b.rustc.is_none() {
+        // Stripped of `.comment`: the source paths still name the rustc.
+        push_if_changed(
+            causes,
+            "toolchain",
+            "rustc",
+            a.rustc_release.clone().or_else(|| a.rustc_commit.clone()),
+            b.rustc_release.clone().or_else(|| b.rustc_commit.clone()),
+        );
+    }
     push_if_changed(causes, "toolchain", "go", go_version(old), go_version(new));
     let old_compilers = compilers_by_name(&a.compilers);
     let new_compilers = compilers_by_name(&b.compilers);
@@ -202,8 +212,13 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
         }
         return;
     }
-    // Rust binaries record no dependency versions; a crate that appears or
-    // disappears is the next best evidence of a dependency change.
+    let versioned = !old.toolchain.crates.is_empty() && !new.toolchain.crates.is_empty();
+    if versioned {
+        crate_versions(old, new, causes);
+    }
+    // For crates without versions (path dependencies, or builds without
+    // `.dep-v0` or registry paths), a crate that appears or disappears is
+    // the next best evidence of a dependency change.
     let crates = |r: &Report| -> BTreeSet<String> {
         r.units
             .iter()
@@ -212,9 +227,68 @@ fn dependencies(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
             .collect()
     };
     let (before, after) = (crates(old), crates(new));
+    let named = |name: &str| {
+        versioned
+            && (old.toolchain.crates.iter().any(|c| c.name == name)
+                || new.toolchain.crates.iter().any(|c| c.name == name))
+    };
     for name in before.symmetric_difference(&after) {
+        if named(name) {
+            continue;
+        }
         let linked = |set: &BTreeSet<String>| set.contains(name).then(|| "linked".to_string());
         push_if_changed(causes, "dependency", name, linked(&before), linked(&after));
+    }
+}
+
+/// Versions by crate, from the toolchain's list (`1.0.109, 2.0.87` when
+/// several).
+fn versions_by_crate(report: &Report) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for krate in &report.toolchain.crates {
+        out.entry(krate.name.as_str())
+            .or_default()
+            .push(krate.version.as_str());
+    }
+    out
+}
+
+/// Crate version changes (`regex`: `1.10.6` → `1.11.1`, with the bytes the
+/// crate's unit moved), crates linked or dropped, and crates the new build
+/// links in more than one version (`duplicate_versions`) when the old one
+/// did not, or in other versions.
+fn crate_versions(old: &Report, new: &Report, causes: &mut Vec<Cause>) {
+    let (before, after) = (versions_by_crate(old), versions_by_crate(new));
+    let names: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
+    let unit_bytes = |r: &Report, name: &str| {
+        r.units
+            .iter()
+            .find(|u| u.kind == UnitKind::Crate && u.name == name)
+            .map(|u| u.size)
+    };
+    for name in names {
+        let (was, is) = (before.get(name), after.get(name));
+        if was == is {
+            continue;
+        }
+        let joined = |v: Option<&Vec<&str>>| v.map(|v| v.join(", "));
+        let (a, b) = (unit_bytes(old, name), unit_bytes(new, name));
+        let delta = (a.is_some() || b.is_some())
+            .then(|| i128::from(b.unwrap_or(0)) - i128::from(a.unwrap_or(0)))
+            .and_then(|d| i64::try_from(d).ok());
+        let several = |v: Option<&Vec<&str>>| v.is_some_and(|v| v.len() > 1);
+        let kind = if several(is) {
+            "duplicate_versions"
+        } else {
+            "dependency"
+        };
+        causes.push(Cause {
+            kind: kind.to_string(),
+            subject: name.to_string(),
+            old: joined(was),
+            new: joined(is),
+            delta,
+        });
     }
 }
 

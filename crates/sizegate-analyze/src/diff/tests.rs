@@ -21,6 +21,7 @@ fn report() -> Report {
         units: vec![],
         symbols: vec![],
         symbols_truncated: false,
+        notes: Vec::new(),
         compression_skipped: false,
         advice: vec![],
     }
@@ -571,4 +572,63 @@ fn headline_deltas_and_extreme_sizes() {
     assert_eq!(d.old.name, "app");
     old.sizes.file = u64::MAX;
     assert_eq!(diff(&old, &new).size_delta(Metric::File), i64::MIN);
+}
+
+fn crates(list: &[(&str, &str)]) -> Vec<CrateVersion> {
+    list.iter()
+        .map(|(name, version)| CrateVersion {
+            name: (*name).into(),
+            version: (*version).into(),
+        })
+        .collect()
+}
+
+#[test]
+fn crate_version_change_names_versions_and_delta() {
+    let mut old = report();
+    old.units = vec![unit("std", 100), unit("regex", 10_000)];
+    old.toolchain.crates = crates(&[("regex", "1.10.6"), ("std", "")]);
+    let mut new = report();
+    new.units = vec![unit("std", 100), unit("regex", 48_912)];
+    new.toolchain.crates = crates(&[("regex", "1.11.1"), ("std", "")]);
+    let d = diff(&old, &new);
+    assert_eq!(
+        causes(&d),
+        vec![("dependency", "regex", Some("1.10.6"), Some("1.11.1"))]
+    );
+    assert_eq!(d.causes[0].delta, Some(38_912));
+}
+
+#[test]
+fn crate_in_two_versions_is_a_duplicate_versions_cause() {
+    let mut old = report();
+    old.units = vec![unit("syn", 100)];
+    old.toolchain.crates = crates(&[("syn", "2.0.87")]);
+    let mut new = report();
+    new.units = vec![unit("syn", 300)];
+    new.toolchain.crates = crates(&[("syn", "1.0.109"), ("syn", "2.0.87")]);
+    let d = diff(&old, &new);
+    assert_eq!(
+        causes(&d),
+        vec![(
+            "duplicate_versions",
+            "syn",
+            Some("2.0.87"),
+            Some("1.0.109, 2.0.87")
+        )]
+    );
+    assert_eq!(d.causes[0].delta, Some(200));
+}
+
+#[test]
+fn rustc_from_source_paths_is_a_toolchain_cause() {
+    let mut old = report();
+    old.toolchain.rustc = None;
+    old.toolchain.rustc_release = Some("1.63.0".into());
+    let mut new = old.clone();
+    new.toolchain.rustc_release = Some("1.70.0".into());
+    assert_eq!(
+        causes(&diff(&old, &new)),
+        vec![("toolchain", "rustc", Some("1.63.0"), Some("1.70.0"))]
+    );
 }

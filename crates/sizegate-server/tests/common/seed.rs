@@ -76,6 +76,7 @@ pub fn report(name: &str, shipped: u64, regex: u64, salt: u64) -> Report {
             ),
         ],
         symbols_truncated: false,
+        notes: Vec::new(),
         compression_skipped: false,
         advice: vec![Advice {
             id: "strip".into(),

@@ -43,6 +43,12 @@ pub struct Args {
     /// a report (made-up sizes, unbounded names) is never taken as measured.
     #[arg(long)]
     pub binary_only: bool,
+    /// The separate debug file of a stripped ELF binary (`objcopy
+    /// --only-keep-debug` output, or the `.debug` file its build-id names):
+    /// sizes come from FILE, symbols and units from this file. A build-id
+    /// mismatch is an error.
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
 }
 
 /// Run `sizegate analyze`.
@@ -57,7 +63,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         input::Json::Accept
     };
     let spinner = progress(&args.file);
-    let loaded = input::load_reports_with(&args.file, &options, json);
+    let loaded = match &args.debug_file {
+        Some(debug) => input::load_reports_with_debug_file(&args.file, debug, &options),
+        None => input::load_reports_with(&args.file, &options, json),
+    };
     if let Some(spinner) = spinner {
         spinner.finish_and_clear();
     }

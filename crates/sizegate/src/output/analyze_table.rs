@@ -49,6 +49,24 @@ fn header(out: &mut String, report: &Report) {
     if let Some(rustc) = &toolchain.rustc {
         fact(out, "rustc", rustc);
     }
+    if let Some(commit) = &toolchain.rustc_commit {
+        fact(
+            out,
+            "rustc",
+            &format!("commit {commit} (from source paths)"),
+        );
+    }
+    if let Some(release) = &toolchain.rustc_release {
+        fact(out, "rustc", &format!("{release} (from source paths)"));
+    }
+    if let Some(source) = &toolchain.crate_versions {
+        let crates = toolchain.crates.len();
+        fact(
+            out,
+            "crates",
+            &format!("{crates} crate versions (from {source})"),
+        );
+    }
     if let Some(go) = &toolchain.go {
         fact(out, "go", go);
     }
@@ -203,6 +221,9 @@ fn units(out: &mut String, report: &Report, top: usize) {
         human::size(bracketed),
         share(bracketed, report.sizes.shipped),
     );
+    for note in &report.notes {
+        out.push_str(&wrap(&format!("note: {note}"), WIDTH, ""));
+    }
 }
 
 fn symbols(out: &mut String, report: &Report, top: usize) {

@@ -1,0 +1,429 @@
+//! Rust attribution beyond symbols: what survives stripping.
+//!
+//! - Evidence that a binary is Rust without its symbol table: the standard
+//!   library's source paths (`/rustc/<commit>/library/std/src/...`,
+//!   `/usr/src/rustc-1.63.0/library/...`), the `gdb_load_rust_pretty_printers`
+//!   script rustc puts in `.debug_gdb_scripts`, and the panic runtime's
+//!   messages. The rustc commit and release are read from those paths.
+//! - Panic locations (`core::panic::Location`: a `&str` file path, a line
+//!   and a column, in `.data.rel.ro` or `.rodata`) and the path strings they
+//!   point to, charged to the crate the path names: a Cargo registry
+//!   directory (`…/regex-1.11.1/src/…`: crate `regex`, version `1.11.1`) or
+//!   the standard library (`…/library/core/src/…`: crate `core`).
+//! - The relocation entries that store those locations' pointers
+//!   (`.rela.dyn`), charged to the same crate.
+//! - Crate versions: the `.dep-v0` section `cargo auditable` embeds, else the
+//!   registry paths above.
+
+mod auditable;
+mod paths;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::format::Layout;
+use crate::go::Layout as Words;
+use crate::go_units::Region;
+use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
+
+use paths::parse_source_path;
+
+/// Most relocation entries read from one section.
+const MAX_RELOCATIONS: u64 = 1 << 24;
+/// Longest source path we believe.
+const MAX_PATH: u64 = 4096;
+/// Most distinct path strings we keep (bounds memory on hostile input).
+const MAX_PATHS: usize = 1 << 20;
+
+/// What the Rust readers found.
+#[derive(Debug, Default)]
+pub(crate) struct RustFacts {
+    /// Anything says rustc built this.
+    pub evidence: bool,
+    /// The rustc commit from `/rustc/<commit>/library/...`.
+    pub rustc_commit: Option<String>,
+    /// The rustc release from `rustc-<version>/library/...` (distribution
+    /// builds of rustc from source).
+    pub rustc_release: Option<String>,
+    /// Versions by crate (unit name, `-` as `_`).
+    pub versions: BTreeMap<String, BTreeSet<String>>,
+    /// Whether the versions come from `.dep-v0` (else from paths).
+    pub auditable: bool,
+    /// Panic locations and their path strings, charged to crates.
+    pub regions: Vec<Region>,
+}
+
+/// Read the Rust facts of an image. `words` gives the byte order and
+/// pointer size.
+pub(crate) fn read(layout: &Layout<'_>, words: Words) -> RustFacts {
+    let mut facts = RustFacts::default();
+    markers(layout, &mut facts);
+    locations(layout, words, &mut facts);
+    if let Some(packages) = layout
+        .sections
+        .iter()
+        .find(|s| s.raw_name == ".dep-v0" || s.raw_name == "__dep-v0" || s.raw_name == ".dep-v0\0")
+        .and_then(|s| auditable::packages(s.data))
+    {
+        facts.evidence = true;
+        facts.auditable = true;
+        facts.versions.clear();
+        for (name, version) in packages {
+            facts
+                .versions
+                .entry(name.replace('-', "_"))
+                .or_default()
+                .insert(version);
+        }
+    }
+    facts
+}
+
+/// Sections whose bytes may hold string constants.
+fn is_data(kind: SectionKind) -> bool {
+    matches!(kind, SectionKind::Rodata | SectionKind::Data)
+}
+
+/// Evidence from strings and `.debug_gdb_scripts`; the rustc commit and
+/// release from the standard library's paths.
+fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
+    use memchr::memmem;
+    for section in &layout.sections {
+        if section.raw_name == ".debug_gdb_scripts"
+            && memmem::find(section.data, b"gdb_load_rust_pretty_printers").is_some()
+        {
+            facts.evidence = true;
+        }
+        if !is_data(section.kind) {
+            continue;
+        }
+        let data = section.data;
+        for at in memmem::find_iter(data, b"/library/") {
+            let before = &data[..at];
+            // `/rustc/<40 hex>` right before.
+            if before.len() >= 47 && before[before.len() - 47..].starts_with(b"/rustc/") {
+                let hash = &before[before.len() - 40..];
+                if hash.iter().all(u8::is_ascii_hexdigit) {
+                    facts.evidence = true;
+                    if facts.rustc_commit.is_none() {
+                        facts.rustc_commit = Some(String::from_utf8_lossy(hash).into_owned());
+                    }
+                    continue;
+                }
+            }
+            // `rustc-<version>` right before (distribution builds).
+            let start = before.iter().rposition(|&b| b == b'/').map_or(0, |p| p + 1);
+            if let Some(version) = before[start..].strip_prefix(b"rustc-")
+                && !version.is_empty()
+                && version.len() <= 32
+                && version
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+                && paths::library_crate(&data[at + 9..]).is_some()
+            {
+                facts.evidence = true;
+                if facts.rustc_release.is_none() {
+                    facts.rustc_release = Some(String::from_utf8_lossy(version).into_owned());
+                }
+            }
+        }
+        if !facts.evidence
+            && (memmem::find(data, b"called `Option::unwrap()` on a `None` value").is_some()
+                || memmem::find(data, b"library/std/src/panicking.rs").is_some()
+                || memmem::find(data, b"library/core/src/panicking.rs").is_some())
+        {
+            facts.evidence = true;
+        }
+    }
+}
+
+/// A pointer stored by a relocation entry.
+#[derive(Debug, Clone, Copy)]
+struct Relative {
+    /// The pointer's value.
+    value: u64,
+    /// Section position and address of the entry.
+    section: usize,
+    entry: u64,
+}
+
+/// Pointers stored by `R_*_RELATIVE`-like entries (no symbol, an addend)
+/// of the loaded `.rela` sections, by patched address.
+fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relative> {
+    let mut out = HashMap::new();
+    if layout.format != Format::Elf {
+        return out;
+    }
+    let word = u64::from(words.ptr_size);
+    for (index, section) in layout.sections.iter().enumerate() {
+        if !section.raw_name.starts_with(".rela") || section.vm_size == 0 {
+            continue;
+        }
+        let entry = 3 * word;
+        let count = (section.data.len() as u64 / entry).min(MAX_RELOCATIONS);
+        for i in 0..count {
+            let Ok(at) = usize::try_from(i * entry) else {
+                break;
+            };
+            let (Some(offset), Some(info), Some(addend)) = (
+                words.word(section.data, at),
+                words.word(section.data, at + word as usize),
+                words.word(section.data, at + 2 * word as usize),
+            ) else {
+                break;
+            };
+            let symbol = if word == 8 { info >> 32 } else { info >> 8 };
+            if symbol == 0 && info != 0 {
+                out.insert(
+                    offset,
+                    Relative {
+                        value: addend,
+                        section: index,
+                        entry: section.address.saturating_add(i * entry),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// One path string and the locations pointing at it.
+#[derive(Debug)]
+struct PathString {
+    crate_name: String,
+    version: Option<String>,
+}
+
+/// Find the panic locations: a pointer-sized word pointing into a data
+/// section, followed by a length, where the bytes pointed to are a `.rs`
+/// path. Charge the path string and the location to the path's crate.
+fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
+    let relocations = relative_relocations(layout, words);
+    let word = u64::from(words.ptr_size);
+    // (section position, start, end) of data sections, by address.
+    let mut targets: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| is_data(s.kind) && !s.data.is_empty() && s.vm_size > 0)
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.data.len() as u64), i))
+        .collect();
+    targets.sort_unstable();
+    let string_at = |address: u64, len: u64| -> Option<(usize, &[u8])> {
+        let i = targets.partition_point(|t| t.1 <= address);
+        let &(start, end, section) = targets.get(i)?;
+        if address < start || address.checked_add(len)? > end {
+            return None;
+        }
+        let from = usize::try_from(address - start).ok()?;
+        let bytes = layout.sections[section]
+            .data
+            .get(from..from.checked_add(usize::try_from(len).ok()?)?)?;
+        Some((section, bytes))
+    };
+    let mut strings: HashMap<(u64, u64), Option<PathString>> = HashMap::new();
+    // (section, start, end, crate) of every charged range.
+    let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if !is_data(section.kind) || section.vm_size == 0 || section.shipped == 0 {
+            continue;
+        }
+        let data = section.data;
+        let slots = data.len() as u64 / word;
+        let mut i = 0u64;
+        while i + 1 < slots {
+            let at = i * word;
+            let address = section.address.saturating_add(at);
+            let (Some(raw), Some(len)) = (
+                words.word(data, at as usize),
+                words.word(data, (at + word) as usize),
+            ) else {
+                break;
+            };
+            let relocation = relocations.get(&address).copied();
+            let pointer = relocation.map_or(raw, |r| r.value);
+            if !(4..=MAX_PATH).contains(&len) || pointer == 0 {
+                i += 1;
+                continue;
+            }
+            let Some((target, bytes)) = string_at(pointer, len) else {
+                i += 1;
+                continue;
+            };
+            if !bytes.ends_with(b".rs") {
+                i += 1;
+                continue;
+            }
+            let known = strings.len() < MAX_PATHS || strings.contains_key(&(pointer, len));
+            if !known {
+                i += 1;
+                continue;
+            }
+            let entry = strings.entry((pointer, len)).or_insert_with(|| {
+                let path = std::str::from_utf8(bytes).ok()?;
+                let parsed = parse_source_path(path)?;
+                Some(PathString {
+                    crate_name: parsed.crate_name,
+                    version: parsed.version,
+                })
+            });
+            let Some(path) = entry else {
+                i += 1;
+                continue;
+            };
+            facts.evidence = true;
+            // The location: pointer, length, line and column (two u32).
+            let size = 2 * word + 8;
+            charged.push((index, address, address + size, path.crate_name.clone()));
+            charged.push((target, pointer, pointer + len, path.crate_name.clone()));
+            if let Some(r) = relocation {
+                charged.push((
+                    r.section,
+                    r.entry,
+                    r.entry + 3 * word,
+                    path.crate_name.clone(),
+                ));
+            }
+            i += size / word;
+        }
+    }
+    for path in strings.values().flatten() {
+        if let Some(version) = &path.version {
+            facts
+                .versions
+                .entry(path.crate_name.clone())
+                .or_default()
+                .insert(version.clone());
+        }
+    }
+    facts.regions = regions(charged, layout);
+}
+
+/// Pointer slots that relocations fill with the address of a function
+/// (vtables, `.init_array`, function tables in `.data.rel.ro`): the slot
+/// and its relocation entry are charged to the unit of the function.
+/// `owner` names the unit of a code address.
+pub(crate) fn pointer_slots<'a>(
+    layout: &Layout<'_>,
+    words: Words,
+    owner: &dyn Fn(u64) -> Option<&'a str>,
+) -> Vec<Region> {
+    let word = u64::from(words.ptr_size);
+    let mut sections: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind != SectionKind::Code && s.vm_size > 0)
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.vm_size), i))
+        .collect();
+    sections.sort_unstable();
+    let section_of = |address: u64| {
+        let i = sections.partition_point(|s| s.1 <= address);
+        sections.get(i).filter(|s| s.0 <= address).map(|s| s.2)
+    };
+    let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
+    for (slot, relocation) in relative_relocations(layout, words) {
+        let Some(unit) = owner(relocation.value) else {
+            continue;
+        };
+        if let Some(section) = section_of(slot) {
+            charged.push((section, slot, slot.saturating_add(word), unit.to_string()));
+        }
+        charged.push((
+            relocation.section,
+            relocation.entry,
+            relocation.entry.saturating_add(3 * word),
+            unit.to_string(),
+        ));
+    }
+    regions(charged, layout)
+}
+
+/// Group charged ranges by section into disjoint, sorted ranges (a range
+/// overlapping an earlier one is dropped: path strings are shared by every
+/// location in the same file).
+fn regions(mut charged: Vec<(usize, u64, u64, String)>, layout: &Layout<'_>) -> Vec<Region> {
+    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
+    let mut out: Vec<Region> = Vec::new();
+    let mut bytes: HashMap<String, u64> = HashMap::new();
+    let flush = |out: &mut Vec<Region>,
+                 section: usize,
+                 ranges: Vec<(u64, u64)>,
+                 bytes: &mut HashMap<String, u64>| {
+        if ranges.is_empty() {
+            return;
+        }
+        let mut charges: Vec<(String, u64)> = bytes.drain().collect();
+        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.push(Region {
+            section,
+            ranges,
+            charges,
+        });
+    };
+    let mut current: Option<usize> = None;
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for (section, start, end, unit) in charged {
+        if current != Some(section) {
+            if let Some(previous) = current {
+                flush(&mut out, previous, std::mem::take(&mut ranges), &mut bytes);
+            }
+            current = Some(section);
+        }
+        let Some(info) = layout.sections.get(section) else {
+            continue;
+        };
+        // Only bytes that ship.
+        let limit = info.address.saturating_add(info.shipped);
+        let end = end.min(limit);
+        if start >= end {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some(last) if start < last.1 => continue,
+            Some(last) if start == last.1 => last.1 = end,
+            _ => ranges.push((start, end)),
+        }
+        *bytes.entry(unit).or_default() += end - start;
+    }
+    if let Some(previous) = current {
+        flush(&mut out, previous, ranges, &mut bytes);
+    }
+    out
+}
+
+/// Set each crate unit's version (the newest, when the binary names
+/// several), and the toolchain's list of every (crate, version) pair.
+pub(crate) fn set_versions(units: &mut [Unit], facts: &RustFacts, toolchain: &mut Toolchain) {
+    for unit in units.iter_mut().filter(|u| u.kind == UnitKind::Crate) {
+        let Some(versions) = facts.versions.get(&unit.name) else {
+            continue;
+        };
+        unit.version = versions
+            .iter()
+            .max_by(|a, b| paths::compare_versions(a, b))
+            .cloned();
+    }
+    toolchain.crates = facts
+        .versions
+        .iter()
+        .flat_map(|(name, versions)| {
+            let mut versions: Vec<&String> = versions.iter().collect();
+            versions.sort_by(|a, b| paths::compare_versions(a, b));
+            versions.into_iter().map(move |v| CrateVersion {
+                name: name.clone(),
+                version: v.clone(),
+            })
+        })
+        .collect();
+    if !toolchain.crates.is_empty() {
+        toolchain.crate_versions = Some(
+            if facts.auditable {
+                "cargo-auditable"
+            } else {
+                "source-paths"
+            }
+            .to_string(),
+        );
+    }
+}

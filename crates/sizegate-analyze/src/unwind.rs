@@ -1,0 +1,404 @@
+//! Unwind and exception tables charged to the functions they describe:
+//! each `.eh_frame` FDE to the unit of the function at its initial
+//! location, each `.gcc_except_table` LSDA (from the FDE's augmentation
+//! data up to the next LSDA) to the same unit, and each `.eh_frame_hdr`
+//! search-table entry likewise. CIEs, shared by many FDEs, stay
+//! `[.eh_frame unattributed]`. A small reader of the DWARF call frame
+//! format as `.eh_frame` uses it (LSB, "Exception Frames"): every read is
+//! bounds-checked and every loop is bounded by the section's size.
+
+use std::collections::HashMap;
+
+use crate::demangle::Demangled;
+use crate::format::Layout;
+use crate::go::Layout as Words;
+use crate::go_units::Region;
+use crate::report::SectionKind;
+use crate::symbols::PlacedSymbol;
+
+/// `DW_EH_PE_omit`.
+const OMIT: u8 = 0xff;
+
+/// Who owns a code address: symbols of code sections by address.
+struct Owners<'a> {
+    /// (start, end, name index), sorted, without overlaps that matter.
+    spans: Vec<(u64, u64, usize)>,
+    names: &'a [Demangled],
+}
+
+impl<'a> Owners<'a> {
+    fn new(layout: &Layout<'_>, placed: &[PlacedSymbol], names: &'a [Demangled]) -> Self {
+        let mut spans: Vec<(u64, u64, usize)> = placed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.size > 0
+                    && layout
+                        .sections
+                        .get(p.section)
+                        .is_some_and(|s| s.kind == SectionKind::Code)
+            })
+            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+            .collect();
+        spans.sort_unstable();
+        Owners { spans, names }
+    }
+
+    fn unit(&self, address: u64) -> Option<&'a str> {
+        let i = self.spans.partition_point(|s| s.1 <= address);
+        let &(start, _, index) = self.spans.get(i)?;
+        (start <= address).then(|| self.names.get(index).map(|n| n.unit.as_str()))?
+    }
+}
+
+/// A cursor over one section's bytes at a known address.
+struct Reader<'d> {
+    data: &'d [u8],
+    base: u64,
+    at: usize,
+    words: Words,
+}
+
+impl Reader<'_> {
+    fn u8(&mut self) -> Option<u8> {
+        let b = *self.data.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn fixed(&mut self, size: usize) -> Option<u64> {
+        let bytes = self.data.get(self.at..self.at.checked_add(size)?)?;
+        self.at += size;
+        let mut value = 0u64;
+        for (i, &b) in bytes.iter().enumerate() {
+            let shift = if self.words.big_endian {
+                8 * (size - 1 - i)
+            } else {
+                8 * i
+            };
+            value |= u64::from(b) << shift;
+        }
+        Some(value)
+    }
+
+    fn uleb(&mut self) -> Option<u64> {
+        let (value, used) = crate::go::uleb128(self.data.get(self.at..)?)?;
+        self.at += used;
+        Some(value)
+    }
+
+    fn sleb(&mut self) -> Option<i64> {
+        let mut value = 0i64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.u8()?;
+            if shift < 64 {
+                value |= i64::from(b & 0x7f) << shift;
+            }
+            shift += 7;
+            if b & 0x80 == 0 {
+                if shift < 64 && b & 0x40 != 0 {
+                    value |= -1i64 << shift;
+                }
+                return Some(value);
+            }
+            if shift > 70 {
+                return None;
+            }
+        }
+    }
+
+    /// A pointer in `encoding` (`DW_EH_PE_*`); `pcrel` is applied,
+    /// `datarel` against `data_base`, other applications give `None`.
+    fn pointer(&mut self, encoding: u8, data_base: u64) -> Option<u64> {
+        let field = self.base.wrapping_add(self.at as u64);
+        let value = match encoding & 0x0f {
+            0x00 => self.fixed(usize::from(self.words.ptr_size))?,
+            0x01 => self.uleb()?,
+            0x02 => self.fixed(2)?,
+            0x03 => self.fixed(4)?,
+            0x04 => self.fixed(8)?,
+            0x09 => self.sleb()? as u64,
+            0x0a => self.fixed(2)? as u16 as i16 as i64 as u64,
+            0x0b => self.fixed(4)? as u32 as i32 as i64 as u64,
+            0x0c => self.fixed(8)?,
+            _ => return None,
+        };
+        match encoding & 0x70 {
+            0x00 => Some(value),
+            0x10 => Some(field.wrapping_add(value)),
+            0x30 => Some(data_base.wrapping_add(value)),
+            _ => None,
+        }
+    }
+}
+
+/// What a CIE says about its FDEs.
+#[derive(Debug, Clone, Copy)]
+struct Cie {
+    fde_encoding: u8,
+    lsda_encoding: u8,
+    augmented: bool,
+}
+
+fn parse_cie(r: &mut Reader<'_>) -> Option<Cie> {
+    let version = r.u8()?;
+    let start = r.at;
+    let len = r.data.get(start..)?.iter().position(|&b| b == 0)?;
+    let augmentation = r.data.get(start..start + len)?.to_vec();
+    r.at = start + len + 1;
+    if augmentation.starts_with(b"eh") {
+        r.fixed(usize::from(r.words.ptr_size))?;
+    }
+    r.uleb()?;
+    r.sleb()?;
+    if version == 1 {
+        r.u8()?;
+    } else {
+        r.uleb()?;
+    }
+    let mut cie = Cie {
+        fde_encoding: 0,
+        lsda_encoding: OMIT,
+        augmented: augmentation.first() == Some(&b'z'),
+    };
+    if cie.augmented {
+        r.uleb()?;
+        for &c in &augmentation[1..] {
+            match c {
+                b'R' => cie.fde_encoding = r.u8()?,
+                b'L' => cie.lsda_encoding = r.u8()?,
+                b'P' => {
+                    let encoding = r.u8()?;
+                    r.pointer(encoding & 0x7f, 0)?;
+                }
+                b'S' | b'B' => {}
+                _ => break,
+            }
+        }
+    }
+    Some(cie)
+}
+
+/// Bytes charged, by section position: (start, end, unit).
+type Charged<'a> = Vec<(usize, u64, u64, &'a str)>;
+
+/// Regions charging the unwind tables of ELF and Mach-O images.
+pub(crate) fn regions(
+    layout: &Layout<'_>,
+    words: Words,
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Vec<Region> {
+    let owners = Owners::new(layout, placed, names);
+    if owners.spans.is_empty() {
+        return Vec::new();
+    }
+    let mut charged: Charged<'_> = Vec::new();
+    let mut lsdas: Vec<(u64, &str)> = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.shipped == 0 {
+            continue;
+        }
+        match section.raw_name.as_str() {
+            ".eh_frame" | "__eh_frame" => {
+                eh_frame(index, section, words, &owners, &mut charged, &mut lsdas);
+            }
+            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, &owners, &mut charged),
+            _ => {}
+        }
+    }
+    // Each LSDA runs to the next one (or its section's end).
+    lsdas.sort_unstable();
+    lsdas.dedup_by_key(|l| l.0);
+    for (i, &(start, unit)) in lsdas.iter().enumerate() {
+        let Some(position) = layout.sections.iter().position(|s| {
+            s.contains(start)
+                && matches!(
+                    s.raw_name.as_str(),
+                    ".gcc_except_table" | "__gcc_except_tab"
+                )
+        }) else {
+            continue;
+        };
+        let section = &layout.sections[position];
+        let end = section.address.saturating_add(section.shipped);
+        let next = lsdas.get(i + 1).map_or(end, |n| n.0.min(end));
+        if next > start {
+            charged.push((position, start, next, unit));
+        }
+    }
+    to_regions(charged)
+}
+
+fn eh_frame<'a>(
+    index: usize,
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    owners: &Owners<'a>,
+    charged: &mut Charged<'a>,
+    lsdas: &mut Vec<(u64, &'a str)>,
+) {
+    let data = section.data;
+    let mut cies: HashMap<usize, Option<Cie>> = HashMap::new();
+    let mut at = 0usize;
+    let mut r = Reader {
+        data,
+        base: section.address,
+        at: 0,
+        words,
+    };
+    while at + 4 <= data.len() {
+        r.at = at;
+        let Some(short) = r.fixed(4) else { break };
+        if short == 0 {
+            at += 4;
+            continue;
+        }
+        let length = if short == 0xffff_ffff {
+            match r.fixed(8) {
+                Some(l) => l,
+                None => break,
+            }
+        } else {
+            short
+        };
+        let id_at = r.at;
+        let Some(end) = usize::try_from(length)
+            .ok()
+            .and_then(|l| id_at.checked_add(l))
+            .filter(|&e| e <= data.len())
+        else {
+            break;
+        };
+        let Some(id) = r.fixed(4) else { break };
+        if id == 0 {
+            let cie = parse_cie(&mut r);
+            cies.insert(at, cie);
+        } else if let Some(cie_at) = id_at.checked_sub(id as usize) {
+            let cie = match cies.get(&cie_at) {
+                Some(c) => *c,
+                None => {
+                    let mut c = Reader {
+                        data,
+                        base: section.address,
+                        at: cie_at,
+                        words,
+                    };
+                    let parsed = c
+                        .fixed(4)
+                        .and_then(|l| (l != 0xffff_ffff).then_some(()))
+                        .and_then(|_| c.fixed(4))
+                        .filter(|&id| id == 0)
+                        .and_then(|_| parse_cie(&mut c));
+                    cies.insert(cie_at, parsed);
+                    parsed
+                }
+            };
+            if let Some(cie) = cie
+                && let Some(pc) = r.pointer(cie.fde_encoding, 0)
+                && let Some(unit) = owners.unit(pc)
+            {
+                let start = section.address.saturating_add(at as u64);
+                charged.push((
+                    index,
+                    start,
+                    section.address.saturating_add(end as u64),
+                    unit,
+                ));
+                if cie.augmented && cie.lsda_encoding != OMIT {
+                    let lsda = r
+                        .pointer(cie.fde_encoding & 0x0f, 0)
+                        .and_then(|_| r.uleb())
+                        .and_then(|_| r.pointer(cie.lsda_encoding, 0));
+                    if let Some(lsda) = lsda.filter(|&l| l != 0) {
+                        lsdas.push((lsda, unit));
+                    }
+                }
+            }
+        }
+        at = end;
+    }
+}
+
+fn eh_frame_hdr<'a>(
+    index: usize,
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    owners: &Owners<'a>,
+    charged: &mut Charged<'a>,
+) {
+    let mut r = Reader {
+        data: section.data,
+        base: section.address,
+        at: 0,
+        words,
+    };
+    let (Some(1), Some(frame_enc), Some(count_enc), Some(table_enc)) =
+        (r.u8(), r.u8(), r.u8(), r.u8())
+    else {
+        return;
+    };
+    // Only the layout every linker writes: 4-byte datarel pairs.
+    if table_enc != 0x3b || r.pointer(frame_enc, section.address).is_none() {
+        return;
+    }
+    let Some(count) = r.pointer(count_enc, section.address) else {
+        return;
+    };
+    let room = (section.data.len().saturating_sub(r.at) / 8) as u64;
+    for _ in 0..count.min(room) {
+        let entry = section.address.saturating_add(r.at as u64);
+        let Some(pc) = r.pointer(table_enc, section.address) else {
+            break;
+        };
+        if r.fixed(4).is_none() {
+            break;
+        }
+        if let Some(unit) = owners.unit(pc) {
+            charged.push((index, entry, entry + 8, unit));
+        }
+    }
+}
+
+/// Disjoint sorted ranges per section, with bytes per unit.
+fn to_regions(mut charged: Charged<'_>) -> Vec<Region> {
+    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
+    let mut out: Vec<Region> = Vec::new();
+    let mut bytes: HashMap<&str, u64> = HashMap::new();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    let mut current: Option<usize> = None;
+    let flush = |out: &mut Vec<Region>,
+                 section: usize,
+                 ranges: Vec<(u64, u64)>,
+                 bytes: &mut HashMap<&str, u64>| {
+        let mut charges: Vec<(String, u64)> =
+            bytes.drain().map(|(u, n)| (u.to_string(), n)).collect();
+        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if !ranges.is_empty() {
+            out.push(Region {
+                section,
+                ranges,
+                charges,
+            });
+        }
+    };
+    for (section, start, end, unit) in charged {
+        if current != Some(section) {
+            if let Some(previous) = current {
+                flush(&mut out, previous, std::mem::take(&mut ranges), &mut bytes);
+            }
+            current = Some(section);
+        }
+        match ranges.last_mut() {
+            Some(last) if start < last.1 => continue,
+            Some(last) if start == last.1 => last.1 = end,
+            _ => ranges.push((start, end)),
+        }
+        *bytes.entry(unit).or_default() += end - start;
+    }
+    if let Some(previous) = current {
+        flush(&mut out, previous, ranges, &mut bytes);
+    }
+    out
+}
