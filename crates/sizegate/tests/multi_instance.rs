@@ -291,25 +291,27 @@ async fn two_servers_and_two_workers_measure_every_upload_once() {
     }
 
     // Kill one worker while it holds a job.
-    let held: Vec<i64> = loop {
-        let running: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM jobs WHERE state = 'running' AND locked_by LIKE $1")
-                .bind(format!("{doomed_pid}-%"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        if !running.is_empty() {
-            doomed.child.kill().unwrap();
-            break running;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{}",
-            doomed.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let holding = format!("{doomed_pid}-%");
+    let running = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM jobs WHERE state = 'running' AND locked_by LIKE $1",
+        )
+        .bind(&holding)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
     };
+    common::wait_for(
+        Duration::from_secs(120),
+        || async { !running().await.is_empty() },
+        || doomed.log_text(),
+    )
+    .await;
+    doomed.child.kill().unwrap();
     doomed.wait_timeout(Duration::from_secs(10));
+    // The jobs it held when it died (it cannot release them now).
+    let held = running().await;
+    assert!(!held.is_empty(), "the worker was killed between jobs");
     tasks.join_all().await;
     let uploaded_in = started.elapsed();
 
