@@ -397,8 +397,10 @@ impl Store {
         Ok(out)
     }
 
-    /// The first of `candidates` (shas, in order of preference) measured
-    /// for `target_id`: its sha and the key of its report.
+    /// The first of `candidates` (shas, in order of preference) with a
+    /// measured baseline-eligible build of `target_id`: its sha and the key
+    /// of its report. The builds the gate compares with, never a fork or
+    /// pull request build of the same sha.
     pub async fn first_measured(
         &self,
         target_id: i64,
@@ -412,6 +414,7 @@ impl Store {
              FROM unnest($2::text[]) WITH ORDINALITY AS k(sha, pos)
              JOIN commits c ON c.sha = k.sha
              JOIN builds b ON b.commit_id = c.id AND b.target_id = $1 AND b.superseded_at IS NULL
+                              AND b.baseline_eligible
              JOIN measurements m ON m.artifact_id = b.artifact_id
              ORDER BY k.pos LIMIT 1",
         )

@@ -7,9 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use sizegate_analyze::Report;
 use sizegate_gate::{
-    BaselineCandidates, BaselineOnlyTarget, BaselineState, Config, Event, GateInput, HeadState,
-    Measurement, TargetInput, choose_baseline, choose_config, evaluate, render_check,
-    render_comment,
+    BaselineOnlyTarget, BaselineState, CommitHistory, Config, Event, GateInput, HeadState,
+    Measurement, TargetInput, choose_config, evaluate, render_check, render_comment,
 };
 use sizegate_store::evaluations::{GateCommit, NewEvaluation};
 
@@ -22,41 +21,6 @@ pub(crate) struct StoredRevision {
     pub commit: GateCommit,
     /// The revision of its evaluation.
     pub revision: i32,
-}
-
-/// The commits a commit is compared with, in order of preference. Never
-/// the commit itself: a pull request claiming its own sha as base would
-/// otherwise be its own baseline (delta 0, budgets of its own choosing).
-fn candidate_shas(commit: &GateCommit) -> Vec<String> {
-    match (&commit.pr_number, &commit.base_sha) {
-        (Some(_), Some(base)) => std::iter::once(base.clone())
-            .chain(commit.ancestors.iter().cloned())
-            .filter(|sha| *sha != commit.sha)
-            .collect(),
-        _ => commit
-            .ancestors
-            .iter()
-            .find(|sha| **sha != commit.sha)
-            .cloned()
-            .into_iter()
-            .collect(),
-    }
-}
-
-fn candidates(commit: &GateCommit) -> BaselineCandidates<'_> {
-    match (&commit.pr_number, &commit.base_sha) {
-        (Some(_), Some(base)) => BaselineCandidates::PullRequest {
-            base_sha: base,
-            ancestors: &commit.ancestors,
-        },
-        _ => BaselineCandidates::Push {
-            first_parent: commit
-                .ancestors
-                .iter()
-                .find(|sha| **sha != commit.sha)
-                .map(String::as_str),
-        },
-    }
 }
 
 /// Parse a stored `sizegate.toml`; a broken one judges nothing (the upload
@@ -121,7 +85,13 @@ impl Worker {
             commit.base_sha = pr.base_sha.clone();
         }
         let targets = self.store.gate_targets(commit.id).await?;
-        let shas = candidate_shas(&commit);
+        let history = CommitHistory::new(
+            &commit.sha,
+            commit.pr_number.is_some(),
+            commit.base_sha.as_deref(),
+            &commit.ancestors,
+        );
+        let shas = history.candidate_shas();
         let measured: HashMap<(String, String), String> = self
             .store
             .measured_builds(repository_id, &shas)
@@ -133,8 +103,8 @@ impl Worker {
         let mut inputs = Vec::with_capacity(targets.len());
         let mut first_baseline: Option<String> = None;
         for target in &targets {
-            let baseline = choose_baseline(candidates(&commit), |sha| {
-                sha != commit.sha && measured.contains_key(&(sha.to_owned(), target.target.clone()))
+            let baseline = history.choose_baseline(|sha| {
+                measured.contains_key(&(sha.to_owned(), target.target.clone()))
             });
             // A stored report means measured, whatever the job's state: the
             // job that stored it runs this before it is marked done.
