@@ -126,10 +126,7 @@ async fn save(
             commit.id,
             &NewEvaluation {
                 pr_number: commit.pr_number,
-                status: "completed".to_owned(),
-                conclusion: Some(conclusion.as_str().to_owned()),
-                config_source: "baseline".to_owned(),
-                evaluation: serde_json::to_value(&evaluation).unwrap(),
+                evaluation,
                 comment_markdown: COMMENT.to_owned(),
                 check_title: format!("{X86} is over budget"),
                 check_summary: "summary".to_owned(),

@@ -231,14 +231,7 @@ impl Worker {
         let check = render_check(&evaluation, &ctx);
         let new = NewEvaluation {
             pr_number: commit.pr_number,
-            status: evaluation.status.as_str().to_owned(),
-            conclusion: evaluation.conclusion.map(|c| c.as_str().to_owned()),
-            config_source: serde_json::to_value(evaluation.config_source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            evaluation: serde_json::to_value(&evaluation)
-                .map_err(|e| Error::Gate(format!("evaluation does not serialize: {e}")))?,
+            evaluation,
             comment_markdown: comment,
             check_title: check.title,
             check_summary: check.summary,
@@ -248,8 +241,8 @@ impl Worker {
         tracing::info!(
             commit = %commit.sha,
             revision,
-            status = %new.status,
-            conclusion = new.conclusion.as_deref().unwrap_or("-"),
+            status = new.evaluation.status.as_str(),
+            conclusion = new.evaluation.conclusion.map_or("-", |c| c.as_str()),
             "gate evaluated"
         );
         Ok(Some(StoredRevision { commit, revision }))

@@ -9,7 +9,7 @@ use axum::response::Html;
 use std::collections::HashMap;
 
 use sizegate_analyze::{Change, Metric, ReportDiff, human};
-use sizegate_gate::{CommitHistory, Evaluation};
+use sizegate_gate::CommitHistory;
 use sizegate_store::dashboard::MeasuredTarget;
 use sizegate_store::evaluations::StoredEvaluation;
 use sizegate_store::history::{CommitStatus, Repository};
@@ -183,19 +183,18 @@ impl BaselineChoice {
             commit.base_sha.as_deref(),
             &commit.ancestors,
         );
-        let evaluation =
-            stored.and_then(|s| serde_json::from_value::<Evaluation>(s.evaluation.clone()).ok());
-        let evaluated = evaluation
-            .map(|e| {
-                e.targets
-                    .into_iter()
+        let evaluated = stored
+            .map(|s| {
+                s.evaluation
+                    .targets
+                    .iter()
                     .map(|t| {
-                        let baseline = match (t.baseline, t.no_baseline) {
-                            (Some(commit), _) => Ok(commit.sha),
+                        let baseline = match (&t.baseline, &t.no_baseline) {
+                            (Some(commit), _) => Ok(commit.sha.clone()),
                             (None, Some(reason)) => Err(reason.to_string()),
                             (None, None) => Err("the gate found no baseline".to_owned()),
                         };
-                        (t.name, baseline)
+                        (t.name.clone(), baseline)
                     })
                     .collect()
             })
