@@ -163,10 +163,7 @@ async fn commit(
         .ok_or_else(|| {
             ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
         })?;
-    let complete = commit
-        .targets
-        .iter()
-        .all(|t| t.status == "done" || t.status == "failed");
+    let complete = commit.targets.iter().all(|t| t.status.is_finished());
     let evaluation = state
         .store
         .commit_evaluation(repository.id, &commit.sha)

@@ -12,6 +12,7 @@ use sizegate_gate::{CheckStatus, Conclusion, ConfigSource, Evaluation};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use crate::queue::JobState;
 use crate::{Error, Store};
 
 /// A commit as the gate sees it.
@@ -42,8 +43,8 @@ pub struct GateCommit {
 pub struct GateTarget {
     /// Target name.
     pub target: String,
-    /// Job state: `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    /// Its job's state.
+    pub status: JobState,
     /// The job's last error.
     pub error: Option<String>,
     /// The stored report in the blob store, once measured.

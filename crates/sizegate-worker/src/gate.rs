@@ -11,6 +11,7 @@ use sizegate_gate::{
     Measurement, TargetInput, choose_config, evaluate, render_check, render_comment,
 };
 use sizegate_store::evaluations::{GateCommit, NewEvaluation};
+use sizegate_store::queue::JobState;
 
 use crate::{Error, Worker};
 
@@ -112,9 +113,9 @@ impl Worker {
                 Some(key) => Some(self.load_report(key).await?),
                 None => None,
             };
-            let head = match (&head_report, target.status.as_str()) {
+            let head = match (&head_report, target.status) {
                 (Some(report), _) => HeadState::Measured(Measurement::from_report(report)),
-                (None, "failed") => HeadState::Failed {
+                (None, JobState::Failed) => HeadState::Failed {
                     error: target.error.clone().unwrap_or_default(),
                 },
                 (None, _) => HeadState::Pending,

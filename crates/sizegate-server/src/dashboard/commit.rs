@@ -235,7 +235,7 @@ async fn target_details(
             anchor: format!("t-{}", url(&status.target).replace(['/', '%', '.'], "-")),
             href: format!("/repos/{owner_repo}/targets/{}", url(&status.target)),
             name: status.target.clone(),
-            status: status.status.clone(),
+            status: status.status.to_string(),
             provenance: if status.baseline_eligible {
                 format!("{} · baseline", status.provenance)
             } else {
