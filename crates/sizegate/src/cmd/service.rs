@@ -31,7 +31,10 @@ pub struct DatabaseArgs {
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field("database_url", &redact(&self.database_url))
+            .field(
+                "database_url",
+                &sizegate_store::redact_database_url(&self.database_url),
+            )
             .field("db_max_connections", &self.db_max_connections)
             .finish()
     }
@@ -50,21 +53,10 @@ impl DatabaseArgs {
         .with_context(|| {
             format!(
                 "connecting to the database at {}",
-                redact(&self.database_url)
+                sizegate_store::redact_database_url(&self.database_url)
             )
         })?;
         Ok(Store::new(pool))
-    }
-}
-
-/// Hide the password of a database URL for logs and errors.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
     }
 }
 
