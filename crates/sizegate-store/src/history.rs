@@ -25,7 +25,7 @@ pub struct RepositorySummary {
 /// A repository row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Repository {
-    /// Row id.
+    /// The repository's id (`repositories.id`), never shown in the API.
     #[serde(skip)]
     pub id: i64,
     /// Owner.
