@@ -2,8 +2,9 @@
 //! baseline, computes verdicts and renders the PR comment and check text.
 //!
 //! The worker calls, in order: [`Config::parse`] on the uploaded configs,
-//! [`choose_config`], [`choose_baseline`] per target (with the set of commits
-//! the store knows to have measured it), [`evaluate()`], then
+//! [`choose_config`], [`CommitHistory::choose_baseline`] per target (with the
+//! set of commits the store knows to have measured it; the dashboard lists
+//! the same [`CommitHistory::candidate_shas`]), [`evaluate()`], then
 //! [`render_comment`] and [`render_check`]. Nothing here does I/O.
 
 pub mod config;
@@ -33,7 +34,7 @@ pub use render::{
     render_check, render_comment, render_quiet_comment,
 };
 pub use selection::{
-    BaselineCandidates, BaselineCommit, ChosenConfig, ConfigSource, NoBaseline, choose_baseline,
-    choose_config,
+    BaselineCandidates, BaselineCommit, ChosenConfig, CommitHistory, ConfigSource, NoBaseline,
+    choose_baseline, choose_config,
 };
 pub use size::{ByteSize, SizeError, parse_size};

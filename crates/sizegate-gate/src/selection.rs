@@ -111,6 +111,89 @@ pub fn choose_baseline(
     }
 }
 
+/// What the uploads say of a commit's place in history: all the worker and
+/// the dashboard need to list its baseline candidates. This is the one
+/// place that rule lives.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitHistory<'a> {
+    /// The commit itself: never its own baseline (a pull request naming
+    /// its own sha as base would otherwise compare with itself, delta 0,
+    /// under budgets of its own choosing).
+    pub sha: &'a str,
+    /// The pull request's base, for a commit of a pull request that has
+    /// one (the base a webhook reported wins over the uploaded one).
+    pub pull_request_base: Option<&'a str>,
+    /// First-parent history sent with the upload, newest first.
+    pub ancestors: &'a [String],
+}
+
+impl<'a> CommitHistory<'a> {
+    /// The candidates of a commit: a pull request's base (when it is one
+    /// of a pull request and has a base) then its ancestors; otherwise the
+    /// first parent.
+    pub fn new(
+        sha: &'a str,
+        pull_request: bool,
+        base_sha: Option<&'a str>,
+        ancestors: &'a [String],
+    ) -> Self {
+        Self {
+            sha,
+            pull_request_base: base_sha.filter(|_| pull_request),
+            ancestors,
+        }
+    }
+
+    /// The candidates, in order of preference.
+    pub fn candidates(&self) -> BaselineCandidates<'a> {
+        let sha = self.sha;
+        match self.pull_request_base {
+            Some(base_sha) => BaselineCandidates::PullRequest {
+                base_sha,
+                ancestors: self.ancestors,
+            },
+            None => BaselineCandidates::Push {
+                first_parent: self
+                    .ancestors
+                    .iter()
+                    .map(String::as_str)
+                    .find(|parent| *parent != sha),
+            },
+        }
+    }
+
+    /// The candidate shas to look up in the store, in order of preference,
+    /// each once, without the commit itself.
+    pub fn candidate_shas(&self) -> Vec<String> {
+        let listed: Vec<&str> = match self.candidates() {
+            BaselineCandidates::PullRequest {
+                base_sha,
+                ancestors,
+            } => std::iter::once(base_sha)
+                .chain(ancestors.iter().map(String::as_str))
+                .collect(),
+            BaselineCandidates::Push { first_parent } => first_parent.into_iter().collect(),
+        };
+        let mut seen = HashSet::new();
+        listed
+            .into_iter()
+            .filter(|sha| *sha != self.sha && seen.insert(*sha))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The baseline of one target: the first candidate other than the
+    /// commit itself for which `has_measurement` holds.
+    pub fn choose_baseline(
+        &self,
+        has_measurement: impl Fn(&str) -> bool,
+    ) -> Result<BaselineCommit, NoBaseline> {
+        choose_baseline(self.candidates(), |sha| {
+            sha != self.sha && has_measurement(sha)
+        })
+    }
+}
+
 /// Where the budgets that judge a commit come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +245,35 @@ mod tests {
 
     fn shas(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_commit_is_never_its_own_candidate() {
+        let ancestors = shas(&["own", "p1", "p1"]);
+        let history = CommitHistory::new("own", true, Some("own"), &ancestors);
+        assert_eq!(history.candidate_shas(), shas(&["p1"]));
+        let chosen = history.choose_baseline(|_| true).unwrap();
+        assert_eq!(chosen.sha, "p1");
+        let alone = CommitHistory::new("own", true, Some("own"), &[]);
+        assert!(alone.candidate_shas().is_empty());
+        assert_eq!(
+            alone.choose_baseline(|_| true),
+            Err(NoBaseline::NotMeasured { searched: 1 })
+        );
+    }
+
+    #[test]
+    fn a_push_or_a_pull_request_without_base_has_its_first_parent() {
+        let ancestors = shas(&["own", "p1", "p2"]);
+        for history in [
+            CommitHistory::new("own", false, Some("base"), &ancestors),
+            CommitHistory::new("own", true, None, &ancestors),
+        ] {
+            assert_eq!(history.candidate_shas(), shas(&["p1"]));
+            assert_eq!(history.choose_baseline(|_| true).unwrap().sha, "p1");
+        }
+        let root = CommitHistory::new("own", false, None, &[]);
+        assert_eq!(root.choose_baseline(|_| true), Err(NoBaseline::NoParent));
     }
 
     #[test]

@@ -26,6 +26,25 @@ pub enum CheckStatus {
     Completed,
 }
 
+impl From<sizegate_gate::CheckStatus> for CheckStatus {
+    fn from(status: sizegate_gate::CheckStatus) -> Self {
+        match status {
+            sizegate_gate::CheckStatus::InProgress => CheckStatus::InProgress,
+            sizegate_gate::CheckStatus::Completed => CheckStatus::Completed,
+        }
+    }
+}
+
+impl From<sizegate_gate::Conclusion> for CheckConclusion {
+    fn from(conclusion: sizegate_gate::Conclusion) -> Self {
+        match conclusion {
+            sizegate_gate::Conclusion::Success => CheckConclusion::Success,
+            sizegate_gate::Conclusion::Failure => CheckConclusion::Failure,
+            sizegate_gate::Conclusion::Neutral => CheckConclusion::Neutral,
+        }
+    }
+}
+
 /// The result of a completed check run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

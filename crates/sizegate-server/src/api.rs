@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use sizegate_gate::{BaselineCommit, CheckStatus, Conclusion, Evaluation, Verdict};
 use sizegate_store::evaluations::StoredEvaluation;
 use sizegate_store::history::{
     CommitStatus, HistoryPoint, Repository, RepositorySummary, TargetStatus, TargetSummary,
@@ -104,30 +105,18 @@ async fn targets(
 struct TargetStatusView {
     #[serde(flatten)]
     status: TargetStatus,
-    verdict: Option<serde_json::Value>,
-    baseline: Option<serde_json::Value>,
+    verdict: Option<Verdict>,
+    baseline: Option<BaselineCommit>,
 }
 
 /// The verdict and baseline of `target` in a stored evaluation.
 pub(crate) fn target_verdict(
-    evaluation: Option<&serde_json::Value>,
+    evaluation: Option<&Evaluation>,
     target: &str,
-) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
-    let found = evaluation
-        .and_then(|e| e.get("targets"))
-        .and_then(|t| t.as_array())
-        .and_then(|targets| {
-            targets
-                .iter()
-                .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(target))
-        });
-    match found {
-        Some(t) => (
-            t.get("verdict").cloned(),
-            t.get("baseline").cloned().filter(|b| !b.is_null()),
-        ),
-        None => (None, None),
-    }
+) -> (Option<Verdict>, Option<BaselineCommit>) {
+    evaluation
+        .and_then(|e| e.targets.iter().find(|t| t.name == target))
+        .map_or((None, None), |t| (Some(t.verdict), t.baseline.clone()))
 }
 
 #[derive(Debug, Serialize)]
@@ -141,9 +130,9 @@ struct CommitView {
     /// Every target done or failed.
     complete: bool,
     /// The gate: `in_progress` or `completed` (`null` before the first evaluation).
-    gate_status: Option<String>,
+    gate_status: Option<CheckStatus>,
     /// The check's conclusion once completed: success, failure or neutral.
-    conclusion: Option<String>,
+    conclusion: Option<Conclusion>,
     targets: Vec<TargetStatusView>,
 }
 
@@ -174,10 +163,7 @@ async fn commit(
         .ok_or_else(|| {
             ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
         })?;
-    let complete = commit
-        .targets
-        .iter()
-        .all(|t| t.status == "done" || t.status == "failed");
+    let complete = commit.targets.iter().all(|t| t.status.is_finished());
     let evaluation = state
         .store
         .commit_evaluation(repository.id, &commit.sha)
@@ -191,8 +177,8 @@ async fn commit(
         base_sha: commit.base_sha,
         ancestors: commit.ancestors,
         complete,
-        gate_status: evaluation.as_ref().map(|e| e.status.clone()),
-        conclusion: evaluation.as_ref().and_then(|e| e.conclusion.clone()),
+        gate_status: evaluation.as_ref().map(|e| e.status),
+        conclusion: evaluation.as_ref().and_then(|e| e.conclusion),
         targets: commit
             .targets
             .into_iter()

@@ -70,24 +70,22 @@ impl Uploader {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case), if the request has one that is not empty.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let missing = || {
+    bearer_token(&parts.headers).ok_or_else(|| {
         ApiError::Unauthorized(
             "missing `Authorization: Bearer <upload token>` header (create a token with `sizegate token create OWNER/REPO`)"
                 .into(),
         )
-    };
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?
-        .to_str()
-        .map_err(|_| missing())?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(missing());
-    }
-    Ok(token.trim())
+    })
 }
 
 impl FromRequestParts<AppState> for Uploader {

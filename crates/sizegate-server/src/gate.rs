@@ -129,32 +129,36 @@ async fn gate_view(
         .store
         .commit_evaluation(repository.id, &commit.sha)
         .await?;
-    let measured = commit
-        .targets
-        .iter()
-        .all(|t| t.status == "done" || t.status == "failed");
+    let measured = commit.targets.iter().all(|t| t.status.is_finished());
     let judged = evaluation.as_ref().map(|e| &e.evaluation);
     // Final: every target measured, and either the check completed with
     // each target judged (not `pending`: the evaluation after its job is
     // in), or an analysis failed for good (the gate fails whatever the
     // others give; its re-evaluation may come later).
-    let judged_all = evaluation.as_ref().is_some_and(|e| e.status == "completed")
+    let judged_all = evaluation
+        .as_ref()
+        .is_some_and(|e| e.status == sizegate_gate::CheckStatus::Completed)
         && commit.targets.iter().all(|t| {
             target_verdict(judged, &t.target)
                 .0
-                .is_some_and(|v| v.as_str() != Some("pending"))
+                .is_some_and(|v| v != sizegate_gate::Verdict::Pending)
         });
-    let is_final = measured && (judged_all || commit.targets.iter().any(|t| t.status == "failed"));
+    let is_final = measured
+        && (judged_all
+            || commit
+                .targets
+                .iter()
+                .any(|t| t.status == sizegate_store::queue::JobState::Failed));
     let targets = commit
         .targets
         .into_iter()
         .map(|t| {
             let verdict = target_verdict(judged, &t.target)
                 .0
-                .and_then(|v| v.as_str().map(str::to_owned));
+                .map(|v| v.as_str().to_owned());
             GateTarget {
                 target: t.target,
-                status: t.status,
+                status: t.status.as_str().to_owned(),
                 attempts: t.attempts,
                 max_attempts: t.max_attempts,
                 error: t.error,
@@ -166,8 +170,10 @@ async fn gate_view(
         repository: format!("{owner}/{repo}"),
         sha: commit.sha,
         is_final,
-        gate_status: evaluation.as_ref().map(|e| e.status.clone()),
-        conclusion: evaluation.as_ref().and_then(|e| e.conclusion.clone()),
+        gate_status: evaluation.as_ref().map(|e| e.status.as_str().to_owned()),
+        conclusion: evaluation
+            .as_ref()
+            .and_then(|e| e.conclusion.map(|c| c.as_str().to_owned())),
         check_title: evaluation.as_ref().map(|e| e.check_title.clone()),
         comment_markdown: evaluation.map(|e| e.comment_markdown),
         targets,
@@ -180,13 +186,7 @@ async fn is_upload_token_of(
     headers: &HeaderMap,
     id: i64,
 ) -> Result<bool, ApiError> {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-    else {
+    let Some(token) = crate::auth::bearer_token(headers) else {
         return Ok(false);
     };
     Ok(state

@@ -39,12 +39,6 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
@@ -56,7 +50,7 @@ impl FromRequestParts<AppState> for Reader {
                 can_read_private: true,
             });
         }
-        if let Some(token) = bearer(parts)
+        if let Some(token) = crate::auth::bearer_token(&parts.headers)
             && state.store.authenticate_read_token(token).await?.is_some()
         {
             return Ok(Reader {

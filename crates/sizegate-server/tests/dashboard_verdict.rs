@@ -126,10 +126,7 @@ async fn save(
             commit.id,
             &NewEvaluation {
                 pr_number: commit.pr_number,
-                status: "completed".to_owned(),
-                conclusion: Some(conclusion.as_str().to_owned()),
-                config_source: "baseline".to_owned(),
-                evaluation: serde_json::to_value(&evaluation).unwrap(),
+                evaluation,
                 comment_markdown: COMMENT.to_owned(),
                 check_title: format!("{X86} is over budget"),
                 check_summary: "summary".to_owned(),
@@ -311,4 +308,39 @@ async fn verdicts_of_private_repositories_need_a_login(pool: sqlx::PgPool) {
         );
     }
     server.stop().await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_commit_page_diffs_against_the_baseline_the_verdict_used(pool: sqlx::PgPool) {
+    let (server, seeded) = start(pool).await;
+    let head = seeded.pr.last().unwrap();
+    let path = format!("/repos/acme/app/commits/{head}");
+    let baseline_of = |page: &Html| {
+        let selector = Selector::parse("section.target p a[title]").unwrap();
+        page.select(&selector)
+            .map(|a| a.value().attr("title").unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // Before the first evaluation: the gate's first candidate, the base.
+    let (page, _) = doc(&server, &path).await;
+    assert_eq!(baseline_of(&page), [seeded.main[11].as_str()]);
+
+    // The evaluation judged against an older commit (a webhook moved the
+    // base, say): the page shows that one, as the verdict does.
+    let older = &seeded.main[9];
+    save(
+        &server.store,
+        ("acme", "app"),
+        head,
+        older,
+        true,
+        false,
+        false,
+    )
+    .await;
+    let (page, _) = doc(&server, &path).await;
+    assert_eq!(baseline_of(&page), [older.as_str()]);
+    let (page, _) = doc(&server, "/repos/acme/app/pulls/7").await;
+    assert_eq!(baseline_of(&page), [older.as_str()]);
 }

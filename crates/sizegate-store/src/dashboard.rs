@@ -12,7 +12,7 @@ use crate::{Error, Store};
 /// A target of a repository.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TargetRef {
-    /// Row id.
+    /// The target's id (`targets.id`), which builds and measurements refer to.
     pub id: i64,
     /// Target name.
     pub name: String,
@@ -152,7 +152,8 @@ fn metric_column(metric: Metric) -> &'static str {
     }
 }
 
-fn u(value: i64) -> u64 {
+/// A size column (never negative: a CHECK keeps it so) as bytes.
+fn bytes(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
@@ -378,13 +379,13 @@ impl Store {
                 language: row.language,
                 stripped: row.stripped,
                 sizes: Sizes {
-                    file: u(row.size_file),
-                    vm: u(row.size_vm),
-                    shipped: u(row.size_shipped),
-                    gzip: u(row.size_gzip),
-                    zstd: u(row.size_zstd),
-                    debug: u(row.size_debug),
-                    symbols: u(row.size_symbols),
+                    file: bytes(row.size_file),
+                    vm: bytes(row.size_vm),
+                    shipped: bytes(row.size_shipped),
+                    gzip: bytes(row.size_gzip),
+                    zstd: bytes(row.size_zstd),
+                    debug: bytes(row.size_debug),
+                    symbols: bytes(row.size_symbols),
                 },
                 toolchain: row.toolchain,
                 advice: row.advice,
@@ -397,8 +398,10 @@ impl Store {
         Ok(out)
     }
 
-    /// The first of `candidates` (shas, in order of preference) measured
-    /// for `target_id`: its sha and the key of its report.
+    /// The first of `candidates` (shas, in order of preference) with a
+    /// measured baseline-eligible build of `target_id`: its sha and the key
+    /// of its report. The builds the gate compares with, never a fork or
+    /// pull request build of the same sha.
     pub async fn first_measured(
         &self,
         target_id: i64,
@@ -412,6 +415,7 @@ impl Store {
              FROM unnest($2::text[]) WITH ORDINALITY AS k(sha, pos)
              JOIN commits c ON c.sha = k.sha
              JOIN builds b ON b.commit_id = c.id AND b.target_id = $1 AND b.superseded_at IS NULL
+                              AND b.baseline_eligible
              JOIN measurements m ON m.artifact_id = b.artifact_id
              ORDER BY k.pos LIMIT 1",
         )

@@ -6,8 +6,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sizegate_gate::{CheckStatus, Conclusion, ConfigSource, Evaluation};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 
+use crate::queue::JobState;
 use crate::{Error, Store};
 
 /// A commit as the gate sees it.
@@ -38,8 +43,8 @@ pub struct GateCommit {
 pub struct GateTarget {
     /// Target name.
     pub target: String,
-    /// Job state: `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    /// Its job's state.
+    pub status: JobState,
     /// The job's last error.
     pub error: Option<String>,
     /// The stored report in the blob store, once measured.
@@ -57,19 +62,40 @@ pub struct MeasuredBuild {
     pub report_key: String,
 }
 
+/// Where the report of an evaluation to GitHub stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportState {
+    /// Not posted yet.
+    Pending,
+    /// Posted.
+    Posted,
+    /// Posting failed (the last error is kept); the job retries.
+    Failed,
+    /// No GitHub App is configured: nothing is posted.
+    Disabled,
+}
+
+impl ReportState {
+    /// The name stored in the database and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Pending => "pending",
+            ReportState::Posted => "posted",
+            ReportState::Failed => "failed",
+            ReportState::Disabled => "disabled",
+        }
+    }
+}
+
 /// An evaluation to store: the gate's result and what it renders to.
 #[derive(Debug, Clone)]
 pub struct NewEvaluation {
     /// Pull request number, for a pull request.
     pub pr_number: Option<i64>,
-    /// `in_progress` or `completed`.
-    pub status: String,
-    /// Check-run conclusion once completed.
-    pub conclusion: Option<String>,
-    /// `baseline`, `head` or `none`.
-    pub config_source: String,
-    /// The full evaluation as JSON.
-    pub evaluation: serde_json::Value,
+    /// The gate's evaluation (its status, conclusion and config source
+    /// are stored in columns of their own too).
+    pub evaluation: Evaluation,
     /// The sticky comment.
     pub comment_markdown: String,
     /// The check run's title.
@@ -81,28 +107,28 @@ pub struct NewEvaluation {
 }
 
 /// A stored evaluation, as the API returns it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StoredEvaluation {
     /// Increases with every re-evaluation of the commit.
     pub revision: i32,
     /// Pull request number.
     pub pr_number: Option<i64>,
     /// `in_progress` or `completed`.
-    pub status: String,
+    pub status: CheckStatus,
     /// Check-run conclusion once completed.
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     /// Where the budgets came from.
-    pub config_source: String,
+    pub config_source: ConfigSource,
     /// The full evaluation.
-    pub evaluation: serde_json::Value,
+    pub evaluation: Evaluation,
     /// The sticky comment, as posted (or as it would be, without an App).
     pub comment_markdown: String,
     /// The check run's title.
     pub check_title: String,
     /// The check run's summary.
     pub check_summary: String,
-    /// `pending`, `posted`, `failed` or `disabled`.
-    pub report_state: String,
+    /// Where its report to GitHub stands.
+    pub report_state: ReportState,
     /// Posting attempts since the last evaluation.
     pub report_attempts: i32,
     /// The last posting error.
@@ -111,6 +137,42 @@ pub struct StoredEvaluation {
     pub reported_at: Option<DateTime<Utc>>,
     /// When it was evaluated.
     pub evaluated_at: DateTime<Utc>,
+}
+
+/// A stored name (`in_progress`, `posted`, ...) as the enum it names; the
+/// migrations' CHECKs keep the column to those names.
+fn named<T: DeserializeOwned>(row: &PgRow, column: &str) -> Result<T, sqlx::Error> {
+    let name: String = row.try_get(column)?;
+    serde_json::from_value(serde_json::Value::String(name)).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
+impl sqlx::FromRow<'_, PgRow> for StoredEvaluation {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        let conclusion: Option<String> = row.try_get("conclusion")?;
+        let evaluation: sqlx::types::Json<Evaluation> = row.try_get("evaluation")?;
+        Ok(Self {
+            revision: row.try_get("revision")?,
+            pr_number: row.try_get("pr_number")?,
+            status: named(row, "status")?,
+            conclusion: match conclusion {
+                Some(_) => Some(named(row, "conclusion")?),
+                None => None,
+            },
+            config_source: named(row, "config_source")?,
+            evaluation: evaluation.0,
+            comment_markdown: row.try_get("comment_markdown")?,
+            check_title: row.try_get("check_title")?,
+            check_summary: row.try_get("check_summary")?,
+            report_state: named(row, "report_state")?,
+            report_attempts: row.try_get("report_attempts")?,
+            report_last_error: row.try_get("report_last_error")?,
+            reported_at: row.try_get("reported_at")?,
+            evaluated_at: row.try_get("evaluated_at")?,
+        })
+    }
 }
 
 /// Longest wait for a report lock (another worker posting for the same
@@ -230,9 +292,15 @@ impl Store {
         evaluation: &NewEvaluation,
     ) -> Result<i32, Error> {
         let state = if evaluation.reporter_enabled {
-            "pending"
+            ReportState::Pending
         } else {
-            "disabled"
+            ReportState::Disabled
+        };
+        let judged = &evaluation.evaluation;
+        let config_source = match judged.config_source {
+            ConfigSource::Baseline => "baseline",
+            ConfigSource::Head => "head",
+            ConfigSource::None => "none",
         };
         let revision = sqlx::query_scalar(
             "INSERT INTO evaluations (commit_id, pr_number, status, conclusion, config_source,
@@ -256,14 +324,14 @@ impl Store {
         )
         .bind(commit_id)
         .bind(evaluation.pr_number)
-        .bind(&evaluation.status)
-        .bind(&evaluation.conclusion)
-        .bind(&evaluation.config_source)
-        .bind(&evaluation.evaluation)
+        .bind(judged.status.as_str())
+        .bind(judged.conclusion.map(Conclusion::as_str))
+        .bind(config_source)
+        .bind(sqlx::types::Json(judged))
         .bind(&evaluation.comment_markdown)
         .bind(&evaluation.check_title)
         .bind(&evaluation.check_summary)
-        .bind(state)
+        .bind(state.as_str())
         .fetch_one(&self.pool)
         .await?;
         Ok(revision)

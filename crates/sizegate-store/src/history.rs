@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sizegate_analyze::Sizes;
 
+use crate::queue::JobState;
 use crate::{Error, Store};
 
 /// A repository in the list of repositories.
@@ -24,7 +25,7 @@ pub struct RepositorySummary {
 /// A repository row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Repository {
-    /// Row id.
+    /// The repository's id (`repositories.id`), never shown in the API.
     #[serde(skip)]
     pub id: i64,
     /// Owner.
@@ -80,8 +81,8 @@ pub struct TargetSummary {
 pub struct TargetStatus {
     /// Target name.
     pub target: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    /// Its job's state.
+    pub status: JobState,
     /// Attempts made.
     pub attempts: i32,
     /// Attempts allowed.
@@ -195,7 +196,7 @@ struct CommitRow {
 #[derive(sqlx::FromRow)]
 struct TargetStatusRow {
     target: String,
-    status: String,
+    status: JobState,
     attempts: i32,
     max_attempts: i32,
     error: Option<String>,
@@ -497,14 +498,14 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(done.targets[0].status, "done");
+        assert_eq!(done.targets[0].status, JobState::Done);
         assert_eq!(done.targets[0].sizes.unwrap().file, 1003);
         let queued = store
             .commit_status(repo.id, &shas[4])
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(queued.targets[0].status, "running");
+        assert_eq!(queued.targets[0].status, JobState::Running);
         assert!(queued.targets[0].sizes.is_none());
         assert!(
             store

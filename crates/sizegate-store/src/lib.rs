@@ -141,19 +141,23 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
 }
 
+/// A database URL fit for logs and error messages: its password replaced
+/// by `<redacted>`; an unparsable URL, which could hold anything, entirely.
+pub fn redact_database_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("<redacted>"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<redacted>".to_owned(),
+    }
+}
+
 impl std::fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let url = match url::Url::parse(&self.url) {
-            Ok(mut parsed) if parsed.password().is_some() => {
-                let _ = parsed.set_password(Some("<redacted>"));
-                parsed.to_string()
-            }
-            Ok(_) => self.url.clone(),
-            // Unparsable: it could hold anything.
-            Err(_) => "<redacted>".to_owned(),
-        };
         f.debug_struct("DatabaseSettings")
-            .field("url", &url)
+            .field("url", &redact_database_url(&self.url))
             .field("create_if_missing", &self.create_if_missing)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)

@@ -47,11 +47,50 @@ pub struct ClaimedJob {
     pub repository_id: i64,
 }
 
+/// The state of a job (the `jobs.state` column, which a CHECK keeps to
+/// these four names); a target's status is its job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker (or for its retry time).
+    Queued,
+    /// Claimed by a worker under a lease.
+    Running,
+    /// Measured.
+    Done,
+    /// Failed for good; the last error is kept.
+    Failed,
+}
+
+impl JobState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Done or failed: nothing more will happen to it.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Number of jobs in one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct JobCount {
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
+    /// The state.
+    pub state: JobState,
     /// How many.
     pub count: i64,
 }
@@ -188,7 +227,7 @@ impl Store {
         retry: bool,
         backoff: Duration,
     ) -> Result<FailureOutcome, Error> {
-        let state: Option<String> = sqlx::query_scalar(
+        let state: Option<JobState> = sqlx::query_scalar(
             "UPDATE jobs SET
                  state = CASE WHEN $4 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
                  run_at = now() + $5 * interval '1 second',
@@ -206,9 +245,9 @@ impl Store {
         .bind(seconds(backoff))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match state.as_deref() {
+        Ok(match state {
             None => FailureOutcome::NotOwner,
-            Some("queued") => FailureOutcome::WillRetry,
+            Some(JobState::Queued) => FailureOutcome::WillRetry,
             Some(_) => FailureOutcome::Failed,
         })
     }
@@ -319,13 +358,18 @@ mod tests {
         let counts = store.job_counts().await.unwrap();
         assert_eq!(
             counts,
-            ["queued", "running", "done", "failed"]
-                .iter()
-                .map(|s| JobCount {
-                    state: s.to_string(),
-                    count: i64::from(*s == "done")
-                })
-                .collect::<Vec<_>>()
+            [
+                JobState::Queued,
+                JobState::Running,
+                JobState::Done,
+                JobState::Failed
+            ]
+            .into_iter()
+            .map(|state| JobCount {
+                state,
+                count: i64::from(state == JobState::Done)
+            })
+            .collect::<Vec<_>>()
         );
     }
 

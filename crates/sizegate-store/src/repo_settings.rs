@@ -9,7 +9,7 @@ use crate::{Error, RepoName, Store};
 /// The trust settings of one repository.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RepoSettings {
-    /// Row id.
+    /// The repository's id (`repositories.id`).
     pub id: i64,
     /// Owner.
     pub owner: String,

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use sizegate_analyze::Report;
 use sizegate_gate::{
-    BaselineCandidates, BaselineOnlyTarget, BaselineState, Config, Event, GateInput, HeadState,
-    Measurement, TargetInput, choose_baseline, choose_config, evaluate, render_check,
-    render_comment,
+    BaselineOnlyTarget, BaselineState, CommitHistory, Config, Event, GateInput, HeadState,
+    Measurement, TargetInput, choose_config, evaluate, render_check, render_comment,
 };
 use sizegate_store::evaluations::{GateCommit, NewEvaluation};
+use sizegate_store::queue::JobState;
 
 use crate::{Error, Worker};
 
@@ -22,41 +22,6 @@ pub(crate) struct StoredRevision {
     pub commit: GateCommit,
     /// The revision of its evaluation.
     pub revision: i32,
-}
-
-/// The commits a commit is compared with, in order of preference. Never
-/// the commit itself: a pull request claiming its own sha as base would
-/// otherwise be its own baseline (delta 0, budgets of its own choosing).
-fn candidate_shas(commit: &GateCommit) -> Vec<String> {
-    match (&commit.pr_number, &commit.base_sha) {
-        (Some(_), Some(base)) => std::iter::once(base.clone())
-            .chain(commit.ancestors.iter().cloned())
-            .filter(|sha| *sha != commit.sha)
-            .collect(),
-        _ => commit
-            .ancestors
-            .iter()
-            .find(|sha| **sha != commit.sha)
-            .cloned()
-            .into_iter()
-            .collect(),
-    }
-}
-
-fn candidates(commit: &GateCommit) -> BaselineCandidates<'_> {
-    match (&commit.pr_number, &commit.base_sha) {
-        (Some(_), Some(base)) => BaselineCandidates::PullRequest {
-            base_sha: base,
-            ancestors: &commit.ancestors,
-        },
-        _ => BaselineCandidates::Push {
-            first_parent: commit
-                .ancestors
-                .iter()
-                .find(|sha| **sha != commit.sha)
-                .map(String::as_str),
-        },
-    }
 }
 
 /// Parse a stored `sizegate.toml`; a broken one judges nothing (the upload
@@ -121,7 +86,13 @@ impl Worker {
             commit.base_sha = pr.base_sha.clone();
         }
         let targets = self.store.gate_targets(commit.id).await?;
-        let shas = candidate_shas(&commit);
+        let history = CommitHistory::new(
+            &commit.sha,
+            commit.pr_number.is_some(),
+            commit.base_sha.as_deref(),
+            &commit.ancestors,
+        );
+        let shas = history.candidate_shas();
         let measured: HashMap<(String, String), String> = self
             .store
             .measured_builds(repository_id, &shas)
@@ -133,8 +104,8 @@ impl Worker {
         let mut inputs = Vec::with_capacity(targets.len());
         let mut first_baseline: Option<String> = None;
         for target in &targets {
-            let baseline = choose_baseline(candidates(&commit), |sha| {
-                sha != commit.sha && measured.contains_key(&(sha.to_owned(), target.target.clone()))
+            let baseline = history.choose_baseline(|sha| {
+                measured.contains_key(&(sha.to_owned(), target.target.clone()))
             });
             // A stored report means measured, whatever the job's state: the
             // job that stored it runs this before it is marked done.
@@ -142,9 +113,9 @@ impl Worker {
                 Some(key) => Some(self.load_report(key).await?),
                 None => None,
             };
-            let head = match (&head_report, target.status.as_str()) {
+            let head = match (&head_report, target.status) {
                 (Some(report), _) => HeadState::Measured(Measurement::from_report(report)),
-                (None, "failed") => HeadState::Failed {
+                (None, JobState::Failed) => HeadState::Failed {
                     error: target.error.clone().unwrap_or_default(),
                 },
                 (None, _) => HeadState::Pending,
@@ -261,14 +232,7 @@ impl Worker {
         let check = render_check(&evaluation, &ctx);
         let new = NewEvaluation {
             pr_number: commit.pr_number,
-            status: evaluation.status.as_str().to_owned(),
-            conclusion: evaluation.conclusion.map(|c| c.as_str().to_owned()),
-            config_source: serde_json::to_value(evaluation.config_source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            evaluation: serde_json::to_value(&evaluation)
-                .map_err(|e| Error::Gate(format!("evaluation does not serialize: {e}")))?,
+            evaluation,
             comment_markdown: comment,
             check_title: check.title,
             check_summary: check.summary,
@@ -278,8 +242,8 @@ impl Worker {
         tracing::info!(
             commit = %commit.sha,
             revision,
-            status = %new.status,
-            conclusion = new.conclusion.as_deref().unwrap_or("-"),
+            status = new.evaluation.status.as_str(),
+            conclusion = new.evaluation.conclusion.map_or("-", |c| c.as_str()),
             "gate evaluated"
         );
         Ok(Some(StoredRevision { commit, revision }))

@@ -1,6 +1,8 @@
 //! `sizegate-worker`: the job loop: claim a job, run the analyzer in a
-//! child process, store the measurement, then (a later issue) gate and
-//! report.
+//! sandboxed child process ([`analyzer`], [`limits`]), check and store the
+//! measurement ([`plausible`]), then evaluate the commit with
+//! `sizegate-gate` (`gate.rs`) and post the comment and check run to
+//! GitHub (`report.rs`).
 //!
 //! A [`Worker`] runs `concurrency` loops. Each claims a job from the
 //! Postgres queue, renews its lease while it works, and sleeps when the

@@ -8,26 +8,11 @@
 //! on the evaluation and handed back, so the job queue retries it with
 //! backoff.
 
-use sizegate_github::{CheckConclusion, CheckRunRequest, CheckStatus, GitHubClient, Repo};
+use sizegate_github::{CheckRunRequest, GitHubClient, Repo};
 use sizegate_store::evaluations::StoredEvaluation;
 
 use crate::gate::StoredRevision;
 use crate::{Error, Worker};
-
-fn check_status(status: &str) -> CheckStatus {
-    match status {
-        "completed" => CheckStatus::Completed,
-        _ => CheckStatus::InProgress,
-    }
-}
-
-fn check_conclusion(conclusion: Option<&str>) -> Option<CheckConclusion> {
-    match conclusion? {
-        "success" => Some(CheckConclusion::Success),
-        "failure" => Some(CheckConclusion::Failure),
-        _ => Some(CheckConclusion::Neutral),
-    }
-}
 
 impl Worker {
     /// Evaluate commit `sha` and, when a GitHub App is configured, post the
@@ -92,11 +77,8 @@ impl Worker {
                 let number = u64::try_from(number).map_err(|e| e.to_string())?;
                 // Quiet by default: with nothing new to say, an existing
                 // comment becomes one line and no comment is created.
-                let judged = serde_json::from_value::<sizegate_gate::Evaluation>(
-                    evaluation.evaluation.clone(),
-                )
-                .ok();
-                let posted = match judged.filter(|e| !e.comment_has_news()) {
+                let judged = &evaluation.evaluation;
+                let posted = match Some(judged).filter(|e| !e.comment_has_news()) {
                     Some(quiet) => {
                         let ctx =
                             self.config
@@ -106,7 +88,7 @@ impl Worker {
                                 &repo,
                                 number,
                                 sizegate_gate::COMMENT_MARKER,
-                                &sizegate_gate::render_quiet_comment(&quiet, &ctx),
+                                &sizegate_gate::render_quiet_comment(quiet, &ctx),
                             )
                             .await
                     }
@@ -128,8 +110,8 @@ impl Worker {
         let request = CheckRunRequest {
             name: sizegate_gate::CHECK_NAME.to_owned(),
             head_sha: commit.sha.clone(),
-            status: check_status(&evaluation.status),
-            conclusion: check_conclusion(evaluation.conclusion.as_deref()),
+            status: evaluation.status.into(),
+            conclusion: evaluation.conclusion.map(Into::into),
             title: evaluation.check_title,
             summary: evaluation.check_summary,
             details_url: (!public_url.is_empty()).then(|| {

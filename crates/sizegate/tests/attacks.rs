@@ -2,8 +2,10 @@
 //! Postgres, the fake analyzer), a local OIDC issuer with its JWKS, and
 //! every way found to rewrite the history that gates other pull requests,
 //! tried as an attacker would. Each is refused or isolated; afterwards
-//! main's measurement (artifact sha256) and config are unchanged, and every
-//! legitimate upload made in the same run is measured.
+//! main's measurement (artifact sha256) and config are unchanged, what the
+//! fake GitHub was told about main's commits (their check runs) is what it
+//! was told before the attacks, and every legitimate upload made in the
+//! same run is measured.
 //!
 //! The figures it prints (`attacks: tried N, refused R, isolated I;
 //! legitimate L, measured M`) are those of docs/security.md.
@@ -20,6 +22,7 @@ use common::oidc::{
 };
 use common::{create_token, database_url, drop_database, fresh_name, start_serve};
 use serde_json::{Value, json};
+use sizegate_github::fake::{FakeCheckRun, FakeGitHub};
 
 const PUBLIC_URL: &str = "https://sizegate.test";
 const MAIN_CONFIG: &str = "[[budget]]\ntarget = \"*\"\nmax_increase = \"1 KiB\"\n";
@@ -137,6 +140,60 @@ async fn main_state(pool: &sqlx::PgPool, sha: &str) -> (String, Option<String>, 
     .unwrap()
 }
 
+/// Wait until no job is queued or running and every evaluation is reported.
+async fn settled(pool: &sqlx::PgPool) {
+    common::wait_for(
+        Duration::from_secs(120),
+        || async {
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM jobs WHERE state IN ('queued', 'running'))
+                      + (SELECT count(*) FROM evaluations WHERE report_state = 'pending')",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            busy == 0
+        },
+        || "jobs or reports still pending".to_owned(),
+    )
+    .await;
+}
+
+/// The check run GitHub shows on `sha`: there is exactly one.
+fn check_run(github: &FakeGitHub, sha: &str) -> FakeCheckRun {
+    let runs = github.check_runs("acme", "app", sha);
+    assert_eq!(runs.len(), 1, "{sha}: {runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
+/// Every call GitHub received after the first `from` that touched `run`
+/// (updates of its id) carried the text and conclusion GitHub already had:
+/// a re-evaluation may repeat what it said, never change it.
+fn only_repeated(github: &FakeGitHub, from: usize, run: &FakeCheckRun) -> usize {
+    let path = format!("/check-runs/{}", run.id);
+    let mut updates = 0;
+    for call in github.calls().iter().skip(from) {
+        if call.method == "PATCH" && call.path.ends_with(&path) {
+            let body: Value = serde_json::from_str(&call.body).unwrap();
+            assert_eq!(body["output"]["title"], run.title.as_str(), "{body}");
+            assert_eq!(body["output"]["summary"], run.summary.as_str(), "{body}");
+            assert_eq!(
+                body["conclusion"].as_str(),
+                run.conclusion.as_deref(),
+                "{body}"
+            );
+            updates += 1;
+        }
+        let created_again = call.method == "POST"
+            && call.path.ends_with("/check-runs")
+            && call
+                .body
+                .contains(&format!("\"head_sha\":\"{}\"", run.head_sha));
+        assert!(!created_again, "a second check run on {}", run.head_sha);
+    }
+    updates
+}
+
 #[tokio::test]
 async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     sizegate_store::install_crypto_provider();
@@ -146,16 +203,20 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     let name = fresh_name("attacks");
     let db = database_url(&name);
     let analyzer = common::fake_analyzer();
+    // The server's workers report to the fake GitHub.
+    let (github, github_env) = common::github::start(dir.path(), "acme", "app").await;
+    let mut envs: Vec<(&str, &OsStr)> = vec![
+        ("SIZEGATE_PUBLIC_URL", OsStr::new(PUBLIC_URL)),
+        ("SIZEGATE_OIDC_ISSUER", OsStr::new(&issuer_url)),
+    ];
+    envs.extend(github_env.iter().map(|(k, v)| (k.as_str(), v.as_os_str())));
     let (server, url) = start_serve(
         &db,
         &dir.path().join("data"),
         Some(&analyzer),
         &dir.path().join("serve.log"),
         false,
-        &[
-            ("SIZEGATE_PUBLIC_URL", OsStr::new(PUBLIC_URL)),
-            ("SIZEGATE_OIDC_ISSUER", OsStr::new(&issuer_url)),
-        ],
+        &envs,
     );
     let token = create_token(&db, "acme/app");
     create_token(&db, "acme/other");
@@ -204,6 +265,11 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
     run.judged(&head).await;
     let before = main_state(&pool, &head).await;
     assert_eq!(before.1.as_deref(), Some(MAIN_CONFIG));
+    // What GitHub was told about main: one completed check run per commit.
+    settled(&pool).await;
+    let told = [check_run(&github, &parent), check_run(&github, &head)];
+    assert!(told.iter().all(|run| run.status == "completed"), "{told:?}");
+    let calls_before = github.calls().len();
 
     // 1. A pull_request run uploads main's head as `branch: main` with a
     //    loose config: a pull request upload, kept apart.
@@ -470,8 +536,26 @@ async fn no_upload_rewrites_the_history_that_gates_pull_requests() {
         measured += 1;
     }
     assert_eq!(main_state(&pool, &head).await, before);
+
+    // GitHub was told nothing new about main: the same check runs, and any
+    // re-evaluation an isolated build caused repeated the same words; no
+    // comment was written but on the legitimate pull requests.
+    settled(&pool).await;
+    let mut repeated = 0;
+    for run_before in &told {
+        assert_eq!(&check_run(&github, &run_before.head_sha), run_before);
+        repeated += only_repeated(&github, calls_before, run_before);
+    }
+    let commented: std::collections::BTreeSet<u64> = (1..=20)
+        .filter(|&n| !github.comments("acme", "app", n).is_empty())
+        .collect();
+    assert!(
+        commented.iter().all(|n| [7, 8, 9, 10].contains(n)),
+        "comments only on the legitimate pull requests: {commented:?}"
+    );
     println!(
-        "attacks: tried {}, refused {}, isolated {}; legitimate uploads {}, measured {}",
+        "attacks: tried {}, refused {}, isolated {}; legitimate uploads {}, measured {}; \
+         main's check runs unchanged ({repeated} identical re-posts)",
         run.tried,
         run.refused,
         run.isolated,

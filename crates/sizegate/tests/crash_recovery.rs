@@ -9,12 +9,11 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
+use common::github::{APP_ID, app_key};
 use common::{Proc, database_url, fake_analyzer, job_states, wait_for};
 use sizegate_github::SystemClock;
 use sizegate_github::fake::{FailureRule, FakeGitHub, FakeGitHubConfig, InjectedFailure};
@@ -25,45 +24,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 const OWNER: &str = "octo-org";
 const NAME: &str = "app";
-const APP_ID: u64 = 4242;
 const PR: u64 = 9;
 const MARKER: &str = sizegate_gate::COMMENT_MARKER;
-
-/// An App key pair from the openssl CLI: PKCS#1 PEM and public DER.
-fn app_key(dir: &Path) -> (String, Vec<u8>) {
-    let private = dir.join("app.pem");
-    let public = dir.join("app.der");
-    let run = |args: &[&OsStr]| {
-        let ok = Command::new("openssl")
-            .args(args)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "openssl {args:?} failed");
-    };
-    run(&[
-        "genrsa".as_ref(),
-        "-traditional".as_ref(),
-        "-out".as_ref(),
-        private.as_os_str(),
-        "2048".as_ref(),
-    ]);
-    run(&[
-        "rsa".as_ref(),
-        "-RSAPublicKey_out".as_ref(),
-        "-outform".as_ref(),
-        "DER".as_ref(),
-        "-in".as_ref(),
-        private.as_os_str(),
-        "-out".as_ref(),
-        public.as_os_str(),
-    ]);
-    (
-        std::fs::read_to_string(private).unwrap(),
-        std::fs::read(public).unwrap(),
-    )
-}
 
 struct Setup {
     store: Store,

@@ -6,8 +6,12 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
+use std::collections::HashMap;
+
 use sizegate_analyze::{Change, Metric, ReportDiff, human};
+use sizegate_gate::CommitHistory;
 use sizegate_store::dashboard::MeasuredTarget;
+use sizegate_store::evaluations::StoredEvaluation;
 use sizegate_store::history::{CommitStatus, Repository};
 
 use super::PageError;
@@ -160,13 +164,64 @@ fn json_str(value: &serde_json::Value, key: &str) -> Option<String> {
     value.get(key)?.as_str().map(str::to_owned)
 }
 
+/// Which commit each target's diff is against: the baseline stored with the
+/// commit's evaluation, so the page shows what the verdict judged; for a
+/// target the evaluation has not seen yet, the gate's own candidates.
+struct BaselineChoice {
+    /// Per target the evaluation judged: its baseline sha, or why it had
+    /// none.
+    evaluated: HashMap<String, Result<String, String>>,
+    /// The gate's candidates ([`CommitHistory::candidate_shas`]).
+    candidates: Vec<String>,
+}
+
+impl BaselineChoice {
+    fn new(commit: &CommitStatus, stored: Option<&StoredEvaluation>) -> Self {
+        let history = CommitHistory::new(
+            &commit.sha,
+            commit.pr_number.is_some(),
+            commit.base_sha.as_deref(),
+            &commit.ancestors,
+        );
+        let evaluated = stored
+            .map(|s| {
+                s.evaluation
+                    .targets
+                    .iter()
+                    .map(|t| {
+                        let baseline = match (&t.baseline, &t.no_baseline) {
+                            (Some(commit), _) => Ok(commit.sha.clone()),
+                            (None, Some(reason)) => Err(reason.to_string()),
+                            (None, None) => Err("the gate found no baseline".to_owned()),
+                        };
+                        (t.name.clone(), baseline)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            evaluated,
+            candidates: history.candidate_shas(),
+        }
+    }
+
+    /// The shas to look the target's baseline up in, or why it has none.
+    fn for_target(&self, target: &str) -> Result<Vec<String>, String> {
+        match self.evaluated.get(target) {
+            Some(Ok(sha)) => Ok(vec![sha.clone()]),
+            Some(Err(reason)) => Err(reason.clone()),
+            None => Ok(self.candidates.clone()),
+        }
+    }
+}
+
 /// The details of every target of `commit`, with the diff against the
-/// first measured of `candidates` (baseline shas, in order).
+/// baseline `baselines` names.
 async fn target_details(
     state: &AppState,
     repository: &Repository,
     commit: &CommitStatus,
-    candidates: &[String],
+    baselines: &BaselineChoice,
     change_limit: usize,
 ) -> Result<Vec<TargetDetail>, PageError> {
     let owner_repo = format!("{}/{}", repository.owner, repository.name);
@@ -180,7 +235,7 @@ async fn target_details(
             anchor: format!("t-{}", url(&status.target).replace(['/', '%', '.'], "-")),
             href: format!("/repos/{owner_repo}/targets/{}", url(&status.target)),
             name: status.target.clone(),
-            status: status.status.clone(),
+            status: status.status.to_string(),
             provenance: if status.baseline_eligible {
                 format!("{} · baseline", status.provenance)
             } else {
@@ -323,7 +378,15 @@ async fn target_details(
             "no baseline".into(),
             String::new(),
         ];
-        match state.store.first_measured(m.target_id, candidates).await? {
+        let found = match baselines.for_target(&status.target) {
+            Ok(candidates) => state.store.first_measured(m.target_id, &candidates).await?,
+            Err(reason) => {
+                detail.baseline_missing = format!("no baseline: {reason}");
+                out.push(detail);
+                continue;
+            }
+        };
+        match found {
             None => {
                 detail.baseline_missing = "no measured baseline: neither the pull request base nor the first-parent ancestors sent with the upload have this target".into();
             }
@@ -378,18 +441,6 @@ struct CommitPage {
     targets: Vec<TargetDetail>,
 }
 
-/// The baseline candidates of a commit: the PR base and its ancestors, or
-/// the first-parent ancestors of a push.
-fn candidates(commit: &CommitStatus) -> Vec<String> {
-    commit
-        .base_sha
-        .iter()
-        .chain(commit.ancestors.iter())
-        .filter(|s| **s != commit.sha)
-        .cloned()
-        .collect()
-}
-
 /// `/repos/{owner}/{repo}/commits/{sha}`.
 pub(super) async fn commit_page(
     State(state): State<AppState>,
@@ -405,19 +456,10 @@ pub(super) async fn commit_page(
         .ok_or_else(|| {
             ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
         })?;
-    let targets = target_details(
-        &state,
-        &repository,
-        &commit,
-        &candidates(&commit),
-        COMMIT_CHANGES,
-    )
-    .await?;
-    let verdict = state
-        .store
-        .commit_evaluation(repository.id, &sha)
-        .await?
-        .map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
+    let stored = state.store.commit_evaluation(repository.id, &sha).await?;
+    let baselines = BaselineChoice::new(&commit, stored.as_ref());
+    let targets = target_details(&state, &repository, &commit, &baselines, COMMIT_CHANGES).await?;
+    let verdict = stored.map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
     Ok(Html(
         CommitPage {
             logged_in: reader.can_read_private,
@@ -493,19 +535,13 @@ pub(super) async fn pull_page(
         .commit_status(repository.id, &head.sha)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("commit {} vanished", head.sha)))?;
-    let targets = target_details(
-        &state,
-        &repository,
-        &commit,
-        &candidates(&commit),
-        MAX_PR_CHANGES,
-    )
-    .await?;
-    let verdict = state
+    let stored = state
         .store
         .commit_evaluation(repository.id, &head.sha)
-        .await?
-        .map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
+        .await?;
+    let baselines = BaselineChoice::new(&commit, stored.as_ref());
+    let targets = target_details(&state, &repository, &commit, &baselines, MAX_PR_CHANGES).await?;
+    let verdict = stored.map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
     let mut push_views = Vec::with_capacity(pushes.len());
     for push in pushes.iter().rev() {
         let measured = state

@@ -4,8 +4,8 @@
 //! the state of the report to GitHub, and the comment as it is (or would
 //! be) posted.
 
-use sizegate_gate::{CheckStatus, Evaluation, TargetEvaluation};
-use sizegate_store::evaluations::StoredEvaluation;
+use sizegate_gate::{CheckStatus, Conclusion, TargetEvaluation};
+use sizegate_store::evaluations::{ReportState, StoredEvaluation};
 
 use super::view::short;
 
@@ -45,27 +45,23 @@ pub(super) struct VerdictView {
     pub targets: Vec<TargetVerdict>,
     /// The sticky comment rendered to sanitized HTML, as GitHub shows it.
     pub comment_html: String,
-    /// Why the per-target verdicts are missing, when the stored evaluation
-    /// could not be read.
-    pub unreadable: String,
 }
 
 /// Words for the report state of a stored evaluation.
 fn report_state(stored: &StoredEvaluation) -> String {
-    match stored.report_state.as_str() {
-        "posted" => "posted to GitHub".to_owned(),
-        "disabled" => {
+    match stored.report_state {
+        ReportState::Posted => "posted to GitHub".to_owned(),
+        ReportState::Disabled => {
             "not posted: no GitHub App configured — this is what would be posted".to_owned()
         }
-        "failed" => format!(
+        ReportState::Failed => format!(
             "posting failed: {}",
             stored
                 .report_last_error
                 .as_deref()
                 .unwrap_or("no error recorded")
         ),
-        "pending" => "waiting to be posted to GitHub".to_owned(),
-        other => format!("report state `{}`", other.escape_default()),
+        ReportState::Pending => "waiting to be posted to GitHub".to_owned(),
     }
 }
 
@@ -105,39 +101,30 @@ fn target_verdict(owner_repo: &str, target: &TargetEvaluation) -> TargetVerdict 
 /// The verdict box for `stored`, the evaluation of a commit of
 /// `owner_repo` (`owner/name`).
 pub(super) fn verdict_view(owner_repo: &str, stored: &StoredEvaluation) -> VerdictView {
-    let parsed = serde_json::from_value::<Evaluation>(stored.evaluation.clone());
-    let in_progress = stored.status == CheckStatus::InProgress.as_str();
-    let conclusion = match (&stored.conclusion, in_progress) {
-        (_, true) | (None, _) => "in progress".to_owned(),
-        (Some(c), false) => c.clone(),
-    };
-    let conclusion_class = match conclusion.as_str() {
-        "success" => "pass",
-        "failure" => "fail",
-        "neutral" => "neutral",
-        _ => "pending",
-    };
-    let (targets, approved_by, unreadable) = match parsed {
-        Ok(evaluation) => (
-            evaluation
-                .targets
-                .iter()
-                .map(|t| target_verdict(owner_repo, t))
-                .collect(),
-            if evaluation.approved {
-                evaluation
-                    .approve_label
-                    .unwrap_or_else(|| "label".to_owned())
-            } else {
-                String::new()
+    let evaluation = &stored.evaluation;
+    let (conclusion, conclusion_class) = match (stored.status, stored.conclusion) {
+        (CheckStatus::InProgress, _) | (_, None) => ("in progress".to_owned(), "pending"),
+        (CheckStatus::Completed, Some(c)) => (
+            c.as_str().to_owned(),
+            match c {
+                Conclusion::Success => "pass",
+                Conclusion::Failure => "fail",
+                Conclusion::Neutral => "neutral",
             },
-            String::new(),
         ),
-        Err(e) => (
-            Vec::new(),
-            String::new(),
-            format!("the stored evaluation could not be read: {e}"),
-        ),
+    };
+    let targets = evaluation
+        .targets
+        .iter()
+        .map(|t| target_verdict(owner_repo, t))
+        .collect();
+    let approved_by = if evaluation.approved {
+        evaluation
+            .approve_label
+            .clone()
+            .unwrap_or_else(|| "label".to_owned())
+    } else {
+        String::new()
     };
     VerdictView {
         conclusion,
@@ -147,6 +134,5 @@ pub(super) fn verdict_view(owner_repo: &str, stored: &StoredEvaluation) -> Verdi
         report_state: report_state(stored),
         targets,
         comment_html: super::markdown::comment_html(&stored.comment_markdown),
-        unreadable,
     }
 }

@@ -66,12 +66,25 @@ async fn measure(store: &Store, fill: char) {
 }
 
 fn new_evaluation(conclusion: &str, enabled: bool) -> NewEvaluation {
+    let judged = match conclusion {
+        "success" => sizegate_gate::Conclusion::Success,
+        "failure" => sizegate_gate::Conclusion::Failure,
+        _ => sizegate_gate::Conclusion::Neutral,
+    };
     NewEvaluation {
         pr_number: Some(7),
-        status: "completed".into(),
-        conclusion: Some(conclusion.into()),
-        config_source: "baseline".into(),
-        evaluation: serde_json::json!({"conclusion": conclusion}),
+        evaluation: sizegate_gate::Evaluation {
+            status: sizegate_gate::CheckStatus::Completed,
+            conclusion: Some(judged),
+            approved: false,
+            approve_label: None,
+            config_source: sizegate_gate::ConfigSource::Baseline,
+            metric: sizegate_analyze::Metric::Shipped,
+            pull_request: Some(7),
+            comment_mode: sizegate_gate::CommentMode::OnChange,
+            missing_policy: sizegate_gate::MissingPolicy::Neutral,
+            targets: Vec::new(),
+        },
         comment_markdown: format!("<!-- sizegate -->\n{conclusion}"),
         check_title: conclusion.into(),
         check_summary: "summary".into(),
@@ -173,7 +186,7 @@ async fn evaluations_are_replaced_and_report_state_follows_the_revision(pool: sq
             .unwrap()
     );
     let stored = store.commit_evaluation(repo, &sha).await.unwrap().unwrap();
-    assert_eq!(stored.report_state, "failed");
+    assert_eq!(stored.report_state, ReportState::Failed);
     assert_eq!(stored.report_attempts, 1);
     assert_eq!(
         stored.report_last_error.as_deref(),
@@ -192,11 +205,11 @@ async fn evaluations_are_replaced_and_report_state_follows_the_revision(pool: sq
         (stored.report_state.as_str(), stored.report_attempts),
         ("pending", 0)
     );
-    assert_eq!(stored.conclusion.as_deref(), Some("success"));
+    assert_eq!(stored.conclusion, Some(sizegate_gate::Conclusion::Success));
     assert_eq!(stored.comment_markdown, "<!-- sizegate -->\nsuccess");
     assert!(store.mark_report_posted(commit.id, second).await.unwrap());
     let stored = store.evaluation(commit.id).await.unwrap().unwrap();
-    assert_eq!(stored.report_state, "posted");
+    assert_eq!(stored.report_state, ReportState::Posted);
     assert!(stored.reported_at.is_some());
     assert!(stored.report_last_error.is_none());
 

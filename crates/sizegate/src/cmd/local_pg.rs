@@ -61,13 +61,16 @@ pub async fn find_or_start(data_dir: &Path) -> anyhow::Result<LocalDatabase> {
         match probe(&url).await {
             Ok(()) => {
                 tracing::info!(
-                    database = %super::service::redact(&url),
+                    database = %sizegate_store::redact_database_url(&url),
                     "using the PostgreSQL server found at {}",
-                    super::service::redact(&url)
+                    sizegate_store::redact_database_url(&url)
                 );
                 return Ok(LocalDatabase { url, cluster: None });
             }
-            Err(why) => tried.push(format!("{}: {why}", super::service::redact(&url))),
+            Err(why) => tried.push(format!(
+                "{}: {why}",
+                sizegate_store::redact_database_url(&url)
+            )),
         }
     }
     let Some(bin) = find_server_programs() else {

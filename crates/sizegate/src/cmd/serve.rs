@@ -89,7 +89,7 @@ async fn serve(mut args: Args) -> anyhow::Result<()> {
     // when this function returns (on every path: it stops on drop).
     let _cluster = match args.database.database_url.as_deref() {
         Some(url) if !url.is_empty() => {
-            tracing::info!(database = %super::service::redact(url), "using the database {}", super::service::redact(url));
+            tracing::info!(database = %sizegate_store::redact_database_url(url), "using the database {}", sizegate_store::redact_database_url(url));
             None
         }
         _ => {

@@ -33,7 +33,10 @@ pub struct DatabaseArgs {
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseArgs")
-            .field("database_url", &redact(&self.url()))
+            .field(
+                "database_url",
+                &sizegate_store::redact_database_url(&self.url()),
+            )
             .field("db_max_connections", &self.db_max_connections)
             .finish()
     }
@@ -61,19 +64,13 @@ impl DatabaseArgs {
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
         })
         .await
-        .with_context(|| format!("connecting to the database at {}", redact(&url)))?;
+        .with_context(|| {
+            format!(
+                "connecting to the database at {}",
+                sizegate_store::redact_database_url(&url)
+            )
+        })?;
         Ok(Store::new(pool))
-    }
-}
-
-/// Hide the password of a database URL for logs and errors.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
     }
 }
 

@@ -14,6 +14,7 @@ use sizegate_store::Store;
 use sizegate_store::blob::{BlobUpload, LocalBlobStore};
 use sizegate_store::uploads::{CommitMeta, NewArtifact};
 
+pub mod github;
 pub mod oidc;
 pub mod proxy;
 
