@@ -122,6 +122,7 @@ fn measure(
         zstd: 0,
         debug: kind_bytes(SectionKind::Debug),
         symbols: layout.symbol_bytes,
+        ..Sizes::default()
     };
     let advice = advice::advise(&advice::Facts {
         language,
@@ -153,6 +154,9 @@ fn measure(
         symbols_truncated: false,
         compression_skipped: false,
         advice,
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

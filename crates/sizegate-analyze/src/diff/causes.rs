@@ -130,6 +130,8 @@ fn format_name(format: Format) -> &'static str {
         Format::Macho => "macho",
         Format::Pe => "pe",
         Format::Wasm => "wasm",
+        Format::DockerArchive => "docker-archive",
+        Format::OciLayout => "oci-layout",
     }
 }
 
