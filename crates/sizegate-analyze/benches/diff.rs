@@ -92,6 +92,9 @@ fn report(variant: u64) -> Report {
         symbols_truncated: false,
         compression_skipped: false,
         advice: vec![],
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

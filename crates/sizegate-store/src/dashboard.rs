@@ -385,6 +385,7 @@ impl Store {
                     zstd: u(row.size_zstd),
                     debug: u(row.size_debug),
                     symbols: u(row.size_symbols),
+                    ..Default::default()
                 },
                 toolchain: row.toolchain,
                 advice: row.advice,

@@ -249,6 +249,7 @@ pub(crate) mod tests {
                 zstd: size / 3,
                 debug: 40,
                 symbols: 60,
+                ..Default::default()
             },
             sections: vec![
                 Section {
@@ -289,6 +290,9 @@ pub(crate) mod tests {
             symbols_truncated: false,
             compression_skipped: false,
             advice: vec![],
+            layers: Vec::new(),
+            files: Vec::new(),
+            directories: Vec::new(),
         }
     }
 

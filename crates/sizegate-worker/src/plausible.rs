@@ -170,6 +170,7 @@ mod tests {
                 zstd: size / 3,
                 debug: 40,
                 symbols: 60,
+                ..Default::default()
             },
             sections: vec![
                 Section {
@@ -202,6 +203,9 @@ mod tests {
             symbols_truncated: false,
             compression_skipped: false,
             advice: vec![],
+            layers: Vec::new(),
+            files: Vec::new(),
+            directories: Vec::new(),
         }
     }
 

@@ -23,6 +23,9 @@ fn report() -> Report {
         symbols_truncated: false,
         compression_skipped: false,
         advice: vec![],
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

@@ -27,6 +27,7 @@ pub fn sizes(shipped: u64) -> Sizes {
         zstd: shipped / 4,
         debug: shipped / 5,
         symbols: shipped / 20,
+        ..Default::default()
     }
 }
 
