@@ -592,3 +592,40 @@ fn truncated_and_garbage_archives_fail_cleanly() {
     let err = analyze(&not_image, &options()).unwrap_err();
     assert!(err.to_string().contains("neither"), "{err}");
 }
+
+/// Small images for the `container` fuzz target's corpus (`fuzz/seeds.py`
+/// picks them up), checked like the others.
+#[test]
+fn small_images_for_the_fuzz_corpus() {
+    let base = tar(&[
+        Entry::Dir("etc/".into()),
+        file("etc/a", pattern(600, 1)),
+        file("etc/b", pattern(100, 2)),
+    ]);
+    let top = tar(&[
+        file("etc/.wh.a", ""),
+        file("etc/b", pattern(90, 3)),
+        file("lib/apk/db/installed", "P:x\nF:etc\nR:b\n"),
+    ]);
+    let dir = artifacts().join("seeds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let images = [
+        (
+            "docker-save.tar",
+            docker_archive(&[base.clone(), top.clone()]),
+        ),
+        (
+            "oci-layout.tar",
+            oci_layout(&[("amd64", vec![gzip(&base), zstd(&top)])]),
+        ),
+    ];
+    for (name, bytes) in images {
+        let report = &analyze(&bytes, &options()).unwrap()[0];
+        assert_eq!(report.sizes.wasted, 700);
+        assert_eq!(
+            report.units.iter().find(|u| u.name == "x").unwrap().size,
+            90
+        );
+        std::fs::write(dir.join(name), &bytes).unwrap();
+    }
+}
