@@ -5,6 +5,8 @@
 //! with whiteouts, an opaque directory, an overwritten file and a
 //! duplicate. The figures are asserted exactly.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -151,14 +151,14 @@ impl Merged {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(node) = self.nodes.remove(key) {
-            if node.kind == Kind::File {
-                if let Some(h) = self.hidden.get_mut(node.layer as usize) {
-                    *h += node.size;
-                }
-                if let Some(h) = self.hidden_files.get_mut(node.layer as usize) {
-                    *h += 1;
-                }
+        if let Some(node) = self.nodes.remove(key)
+            && node.kind == Kind::File
+        {
+            if let Some(h) = self.hidden.get_mut(node.layer as usize) {
+                *h += node.size;
+            }
+            if let Some(h) = self.hidden_files.get_mut(node.layer as usize) {
+                *h += 1;
             }
         }
     }

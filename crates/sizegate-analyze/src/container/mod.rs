@@ -171,13 +171,13 @@ fn one_image(
         let size = source
             .size(&layer_ref.path)
             .ok_or_else(|| malformed(format!("layer blob `{}` is missing", layer_ref.path)))?;
-        if let Some(declared) = layer_ref.declared_size {
-            if declared != size {
-                return Err(malformed(format!(
-                    "layer blob `{}` is {size} bytes; the manifest says {declared}",
-                    layer_ref.path
-                )));
-            }
+        if let Some(declared) = layer_ref.declared_size
+            && declared != size
+        {
+            return Err(malformed(format!(
+                "layer blob `{}` is {size} bytes; the manifest says {declared}",
+                layer_ref.path
+            )));
         }
         let mut blob = source
             .open(&layer_ref.path)
