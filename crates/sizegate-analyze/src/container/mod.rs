@@ -12,6 +12,7 @@
 //! with [`crate::analyze`]); everything is bounded by [`Limits`].
 
 mod advice;
+pub(crate) mod diff;
 mod layer;
 mod manifest;
 mod owners;
@@ -295,7 +296,7 @@ fn one_image(
         if seen.insert(r.path.clone()) {
             pull += f.compressed;
             sections.push(Section {
-                name: format!("layer {} {}", i + 1, short_digest(&r.digest)),
+                name: format!("layer {}", i + 1),
                 kind: SectionKind::Data,
                 file_size: f.compressed,
                 vm_size: 0,
@@ -385,11 +386,4 @@ fn one_image(
         files,
         directories,
     })
-}
-
-fn short_digest(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((algorithm, hex)) => format!("{algorithm}:{}", &hex[..hex.len().min(12)]),
-        None => digest.to_string(),
-    }
 }

@@ -132,6 +132,9 @@ pub fn diff(name: &str, old: u64, new: u64) -> ReportDiff {
                 delta: None,
             },
         ],
+        layers: vec![],
+        files: vec![],
+        binary_units: vec![],
     }
 }
 
