@@ -638,13 +638,25 @@ fn diff_of_two_images_names_layers_files_and_owners() {
     let old = &analyze(&docker_archive(&layers.tars[..2]), &options()).unwrap()[0];
     let new = &analyze(&docker_archive(&layers.tars), &options()).unwrap()[0];
     let diff = sizegate_analyze::diff(old, new);
-    let layer = diff.layers.iter().find(|c| c.name == "layer 3: RUN step 2").unwrap();
+    let layer = diff
+        .layers
+        .iter()
+        .find(|c| c.name == "layer 3: RUN step 2")
+        .unwrap();
     assert_eq!(layer.new, layers.tars[2].len() as u64);
     assert_eq!(layer.status, sizegate_analyze::ChangeStatus::Added);
-    let app = diff.files.iter().find(|c| c.name == "/usr/local/bin/app").unwrap();
+    let app = diff
+        .files
+        .iter()
+        .find(|c| c.name == "/usr/local/bin/app")
+        .unwrap();
     assert_eq!(app.new, rust_binary().len() as u64);
     assert_eq!(app.unit.as_deref(), Some("/usr/local/bin/app"));
-    let big = diff.files.iter().find(|c| c.name == "/tmp/big.bin").unwrap();
+    let big = diff
+        .files
+        .iter()
+        .find(|c| c.name == "/tmp/big.bin")
+        .unwrap();
     assert_eq!((big.old, big.new), (5000, 0));
     let config = diff.files.iter().find(|c| c.name == "/etc/config").unwrap();
     assert_eq!((config.old, config.new, config.delta), (1000, 1200, 200));
