@@ -34,9 +34,16 @@ pub fn image_reports(path: &Path, platform: Option<&str>) -> anyhow::Result<Opti
             );
         }
         let mut source = DirSource::new(path).with_context(cannot)?;
-        return container::analyze_image(&name, &mut source, &options)
-            .map(Some)
-            .with_context(cannot);
+        let mut reports =
+            container::analyze_image(&name, &mut source, &options).with_context(cannot)?;
+        // A layout directory has no one file: its index (which names every
+        // manifest by digest) stands for it.
+        let mut index = File::open(path.join("index.json")).with_context(cannot)?;
+        let sha = container::sha256_hex(&mut index).with_context(cannot)?;
+        for report in &mut reports {
+            report.file.sha256 = sha.clone();
+        }
+        return Ok(Some(reports));
     }
     let mut head = [0u8; 512];
     let mut file = match File::open(path) {
@@ -55,12 +62,22 @@ pub fn image_reports(path: &Path, platform: Option<&str>) -> anyhow::Result<Opti
     if !container::looks_like_tar(&head[..got]) {
         return Ok(None);
     }
+    // The archive's sha256 on a second core while the layers are analyzed.
+    let mut hashed = File::open(path).with_context(cannot)?;
+    let hashing = std::thread::spawn(move || container::sha256_hex(&mut hashed));
     let file = File::open(path).with_context(cannot)?;
     let mut source = TarSource::new(BufReader::with_capacity(1 << 20, file), &options.limits)
         .with_context(cannot)?;
-    container::analyze_image(&name, &mut source, &options)
-        .map(Some)
-        .with_context(cannot)
+    let mut reports =
+        container::analyze_image(&name, &mut source, &options).with_context(cannot)?;
+    let sha = hashing
+        .join()
+        .map_err(|_| anyhow::anyhow!("hashing `{}` failed", path.display()))?
+        .with_context(cannot)?;
+    for report in &mut reports {
+        report.file.sha256 = sha.clone();
+    }
+    Ok(Some(reports))
 }
 
 /// The files of an OCI layout directory.

@@ -222,6 +222,7 @@ fn oci_layout_directory_tar_and_docker_archive() {
     let out = sizegate(&["analyze", "save.tar", "--format", "json"], dir);
     let report: Report = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.format, Format::DockerArchive);
+    assert_eq!(report.file.sha256, sha256(&dir.join("save.tar")));
     assert_eq!(report.sizes.compressed, tar_sizes.iter().sum::<u64>());
     assert_eq!(report.sizes.wasted, 4000);
     // The table names the layers, the files and the advice.

@@ -101,6 +101,23 @@ pub fn looks_like_tar(head: &[u8]) -> bool {
     tar::is_header(head)
 }
 
+/// Lower-case hex sha256 of everything `reader` yields (for the caller to
+/// set `file.sha256` of an image's reports: the analysis itself never reads
+/// the archive whole).
+pub fn sha256_hex(reader: &mut dyn std::io::Read) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// The directories largest first kept in a report.
 const TOP_DIRECTORIES: usize = 50;
 
