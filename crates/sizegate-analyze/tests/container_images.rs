@@ -665,3 +665,19 @@ fn diff_of_two_images_names_layers_files_and_owners() {
     let wasted = diff.units.iter().find(|c| c.name == "[wasted]").unwrap();
     assert_eq!(wasted.new, layers.hidden);
 }
+
+#[test]
+fn a_manifest_repeating_one_layer_is_refused() {
+    let layer = tar(&[file("a", "x")]);
+    let member = format!("{}/layer.tar", &sha(&layer)[..40]);
+    let cfg = config("amd64", 1);
+    let manifest =
+        serde_json::json!([{"Config": "c.json", "Layers": vec![member.clone(); 100_000]}]);
+    let archive = tar(&[
+        file("c.json", cfg),
+        file(&member, layer),
+        file("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+    ]);
+    let err = analyze(&archive, &options()).unwrap_err();
+    assert!(err.to_string().contains("the limit is 256"), "{err}");
+}

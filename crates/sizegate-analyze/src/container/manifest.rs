@@ -12,6 +12,20 @@ use crate::report::Format;
 
 /// Deepest nesting of OCI indexes we follow.
 const MAX_INDEX_DEPTH: usize = 4;
+/// Most images (platforms, tags) in one archive: each is streamed in full,
+/// so a list naming the same layers many times must not multiply the work.
+const MAX_IMAGES: usize = 64;
+/// Most layers of one image (Docker's own limit is 127).
+const MAX_LAYERS: usize = 256;
+
+fn check_layers(count: usize) -> Result<(), Error> {
+    if count > MAX_LAYERS {
+        return Err(malformed(format!(
+            "an image of {count} layers (the limit is {MAX_LAYERS})"
+        )));
+    }
+    Ok(())
+}
 
 /// One layer blob of an image, as its manifest names it.
 #[derive(Debug, Clone)]
@@ -172,8 +186,15 @@ fn history(config: &Config) -> Vec<Option<String>> {
 pub(crate) fn plans(source: &mut dyn Source, limits: &Limits) -> Result<Vec<Plan>, Error> {
     if source.size("manifest.json").is_some() {
         let entries: Vec<DockerEntry> = read_json(source, "manifest.json", limits)?;
+        if entries.len() > MAX_IMAGES {
+            return Err(malformed(format!(
+                "`manifest.json` lists {} images (the limit is {MAX_IMAGES})",
+                entries.len()
+            )));
+        }
         let mut out = Vec::new();
         for entry in entries {
+            check_layers(entry.layers.len())?;
             let config_path = member_path(&entry.config)?;
             let config: Config = read_json(source, &config_path, limits)?;
             let layers = entry
@@ -267,10 +288,13 @@ fn walk_index(
         {
             continue;
         }
-        if out.len() >= 64 {
-            return Err(malformed("more than 64 images in the index"));
+        if out.len() >= MAX_IMAGES {
+            return Err(malformed(format!(
+                "more than {MAX_IMAGES} images in the index"
+            )));
         }
         let manifest: Manifest = read_json(source, &path, limits)?;
+        check_layers(manifest.layers.len())?;
         let config_path = blob_path(&manifest.config.digest)?;
         let config: Config = read_json(source, &config_path, limits).unwrap_or_default();
         let (os, architecture, variant) = match &platform {
