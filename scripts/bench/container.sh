@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Container images: peak RSS and throughput of `sizegate analyze IMAGE.tar`
 # on a generated image of about 2 GiB uncompressed (docker save layout,
-# 4 layers: two gzip, two zstd; 64 files of 8 MiB each per layer, text-like
-# data that compresses about 4:1). Writes benchmarks/container.md.
+# 4 layers: two gzip, two zstd; 64 files of 8 MiB each per layer, base64 of
+# random bytes, which compresses about 1.3:1). Writes benchmarks/container.md.
 #
 #   scripts/bench/container.sh [--gib N] [--runs N]
 #
@@ -88,7 +88,7 @@ commit=$(git rev-parse --short HEAD)
 cat > benchmarks/container.md <<MD
 ## Container images: a ${gib} GiB image
 
-Written by \`scripts/bench/container.sh --gib $gib --runs $runs\` at commit \`$commit\`, on $(nproc) cores. The image is generated: a \`docker save\` archive of $layers layers (two gzip -1, two zstd -1), $files regular files of 8 MiB of base64 text (about 4:1 compressible). Timed command, wall-clock median of $runs runs and the largest peak RSS (\`/usr/bin/time -f '%e %M'\`), release build:
+Written by \`scripts/bench/container.sh --gib $gib --runs $runs\` at commit \`$commit\`, on $(nproc) cores. The image is generated: a \`docker save\` archive of $layers layers (two gzip -1, two zstd -1), $files regular files of 8 MiB of base64 text of random bytes (compresses about 1.3:1). Timed command, wall-clock median of $runs runs and the largest peak RSS (\`/usr/bin/time -f '%e %M'\`), release build:
 
 \`\`\`
 sizegate analyze image.tar --format json --top 3 > /dev/null
