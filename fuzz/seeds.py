@@ -136,6 +136,12 @@ def main():
         index = events.index(event) if event in events else 7
         put(corpus, "webhook", bytes([index]) + payload.read_bytes())
 
+    # Small container images the analyzer's tests write (docker save
+    # archives, OCI layouts with gzip and zstd layers and whiteouts).
+    images = ROOT / "target/test-artifacts/container/seeds"
+    for image in sorted(images.glob("*.tar")) if images.is_dir() else []:
+        put(corpus, "container", image.read_bytes())
+
 
 if __name__ == "__main__":
     main()

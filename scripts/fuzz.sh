@@ -26,7 +26,7 @@ root=$PWD
 
 seconds=${1:-60}
 shift || true
-all_targets=(analyze go_pclntab go_buildinfo diff config webhook debug_file)
+all_targets=(analyze go_pclntab go_buildinfo diff config webhook debug_file container)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all_targets[@]}")
 case "$seconds" in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET] [TARGET...]" >&2; exit 64 ;; esac

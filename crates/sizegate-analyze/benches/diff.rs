@@ -93,6 +93,9 @@ fn report(variant: u64) -> Report {
         notes: Vec::new(),
         compression_skipped: false,
         advice: vec![],
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

@@ -41,6 +41,18 @@ pub struct ReportDiff {
     pub symbols_partial: bool,
     /// Likely causes: toolchain, build setting and dependency changes.
     pub causes: Vec<Cause>,
+    /// Container images: layer changes by position (`layer 2: RUN ...`),
+    /// on the uncompressed size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<Change>,
+    /// Container images: file changes by path (`unit` is the file's owner),
+    /// as far as both sides list files (see `--top`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Change>,
+    /// Container images: unit changes inside the binaries both sides
+    /// analyzed (`name` is the crate or package, `unit` the file's path).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binary_units: Vec<Change>,
 }
 
 /// One side of a diff.
@@ -141,6 +153,9 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
         },
         symbols_partial: !symbols_comparable || old.symbols_truncated || new.symbols_truncated,
         causes: causes::likely_causes(old, new),
+        layers: crate::container::diff::layers(old, new),
+        files: crate::container::diff::files(old, new),
+        binary_units: crate::container::diff::binary_units(old, new),
     }
 }
 
@@ -199,7 +214,7 @@ fn change(
 }
 
 /// Matches by exact name; several entries of one name are summed.
-fn diff_by_name(old: Vec<(String, u64)>, new: Vec<(String, u64)>) -> Vec<Change> {
+pub(crate) fn diff_by_name(old: Vec<(String, u64)>, new: Vec<(String, u64)>) -> Vec<Change> {
     let mut sizes: BTreeMap<String, (Option<u64>, Option<u64>)> = BTreeMap::new();
     for (name, size) in old {
         let slot = &mut sizes.entry(name).or_default().0;

@@ -203,6 +203,7 @@ fn measure(
         zstd: 0,
         debug: kind_bytes(SectionKind::Debug),
         symbols: layout.symbol_bytes,
+        ..Sizes::default()
     };
     let advice = advice::advise(&advice::Facts {
         language,
@@ -240,6 +241,9 @@ fn measure(
         compression_skipped: false,
         advice,
         notes,
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

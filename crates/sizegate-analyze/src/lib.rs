@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod advice;
+pub mod container;
 mod debug_file;
 mod demangle;
 pub mod diff;

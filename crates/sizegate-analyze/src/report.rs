@@ -6,7 +6,11 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the JSON layout of [`Report`]. Bump it on any incompatible
 /// change; readers reject versions they do not know.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest version readers accept: version 2 only added fields (the
+/// container-image ones), all optional, so a version 1 report reads as is.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// Everything sizegate knows about one artifact (one architecture of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +55,67 @@ pub struct Report {
     /// stripped Rust binary without its debug file...). Absent when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Container images only: the layers, bottom first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<Layer>,
+    /// Container images only: the files of the merged filesystem, largest
+    /// first (writers may truncate to the top N, see [`Report::truncate_files`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ImageFile>,
+    /// Container images only: the largest directories of the merged
+    /// filesystem (each counts everything below it), largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directories: Vec<ImageDirectory>,
+}
+
+/// One layer of a container image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layer {
+    /// `sha256:...` of the blob (for an older `docker save` archive, which
+    /// names no digest, the member path `<hex>/layer.tar`).
+    pub digest: String,
+    /// `gzip`, `zstd` or `none`, told by the blob's first bytes.
+    pub compression: String,
+    /// Bytes of the blob, as the manifest's descriptor says (and checked).
+    pub compressed_size: u64,
+    /// Bytes of the layer's tar stream once decompressed.
+    pub uncompressed_size: u64,
+    /// The instruction that made the layer, from the config history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Regular files in the layer.
+    pub files: u64,
+    /// Data bytes of this layer's files that later layers overwrite or
+    /// delete (counted in `sizes.wasted` and the `[wasted]` unit).
+    pub hidden_size: u64,
+}
+
+/// A file of a container image's merged filesystem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageFile {
+    /// Absolute path in the image (`/usr/local/bin/app`).
+    pub path: String,
+    /// Data bytes.
+    pub size: u64,
+    /// Index into `layers` of the layer that wrote it.
+    pub layer: u32,
+    /// The unit it is charged to: an OS package or a path unit.
+    pub unit: String,
+    /// For a binary at or above the analysis threshold: its own report
+    /// (same schema; symbols cut to the 10 largest, no gzip/zstd sizes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<Report>>,
+}
+
+/// A directory of a container image's merged filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDirectory {
+    /// Absolute path (`/usr/lib`).
+    pub path: String,
+    /// Data bytes of the files below it.
+    pub size: u64,
+    /// Number of files below it.
+    pub files: u64,
 }
 
 /// Identity of the measured file.
@@ -78,6 +143,12 @@ pub enum Format {
     Pe,
     /// WebAssembly module.
     Wasm,
+    /// A container image written by `docker save`.
+    #[serde(rename = "docker-archive")]
+    DockerArchive,
+    /// A container image in the OCI image layout (directory or tar).
+    #[serde(rename = "oci-layout")]
+    OciLayout,
 }
 
 /// Source language of the bulk of the code.
@@ -198,6 +269,26 @@ pub struct Sizes {
     pub debug: u64,
     /// Bytes of symbol tables (`.symtab`, `.strtab`, Mach-O symtab, COFF symbols).
     pub symbols: u64,
+    /// Container images: the layer blobs as the manifest gives them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub compressed: u64,
+    /// Container images: the layers' tar streams once decompressed (also
+    /// the image's `shipped`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uncompressed: u64,
+    /// Container images: data bytes hidden by later layers plus duplicate
+    /// copies of files in later layers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wasted: u64,
+    /// Container images: what a cold pull transfers: each distinct layer
+    /// blob once, the config and the manifest(s).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pull: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Sizes {
@@ -352,7 +443,8 @@ pub struct Unit {
 pub enum UnitKind {
     /// A Rust crate.
     Crate,
-    /// A Go package (full import path).
+    /// A Go package (full import path), or in a container image an OS
+    /// package (dpkg, apk).
     Package,
     /// A C++ namespace.
     Namespace,
@@ -360,6 +452,9 @@ pub enum UnitKind {
     C,
     /// Bytes no symbol explains: headers, padding, unattributed section bytes.
     Pseudo,
+    /// Container images: files no package owns, grouped by path
+    /// (`/usr/local/bin/app`, `/app/node_modules/x`).
+    Path,
 }
 
 /// One symbol with its attributed size.
@@ -397,6 +492,19 @@ impl Report {
             .filter(|u| u.name.starts_with('['))
             .map(|u| u.size)
             .sum()
+    }
+
+    /// Keep only the `n` largest files of a container image (`n == 0`
+    /// keeps all), and any other file that carries an embedded report.
+    pub fn truncate_files(&mut self, n: usize) {
+        if n == 0 || self.files.len() <= n {
+            return;
+        }
+        let mut index = 0;
+        self.files.retain(|f| {
+            index += 1;
+            index <= n || f.report.is_some()
+        });
     }
 
     /// Keep only the `n` largest symbols (`n == 0` keeps all).

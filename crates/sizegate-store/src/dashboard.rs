@@ -386,6 +386,7 @@ impl Store {
                     zstd: bytes(row.size_zstd),
                     debug: bytes(row.size_debug),
                     symbols: bytes(row.size_symbols),
+                    ..Default::default()
                 },
                 toolchain: row.toolchain,
                 advice: row.advice,

@@ -61,6 +61,7 @@ impl SizeColumns {
             zstd: u(self.size_zstd)?,
             debug: u(self.size_debug)?,
             symbols: u(self.size_symbols)?,
+            ..Default::default()
         })
     }
 }

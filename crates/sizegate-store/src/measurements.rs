@@ -249,6 +249,7 @@ pub(crate) mod tests {
                 zstd: size / 3,
                 debug: 40,
                 symbols: 60,
+                ..Default::default()
             },
             sections: vec![
                 Section {
@@ -290,6 +291,9 @@ pub(crate) mod tests {
             notes: Vec::new(),
             compression_skipped: false,
             advice: vec![],
+            layers: Vec::new(),
+            files: Vec::new(),
+            directories: Vec::new(),
         }
     }
 

@@ -5,7 +5,7 @@
 //! break the report's invariants, or a report of some other file are
 //! refused (a permanent failure of the job).
 
-use sizegate_analyze::Report;
+use sizegate_analyze::{Format, Report};
 
 /// Longest name accepted (the analyzer cuts demangled names at 4 KiB).
 pub const MAX_NAME_BYTES: usize = 8 << 10;
@@ -47,8 +47,17 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
     }
     // gzip and zstd may exceed the input slightly on incompressible bytes.
     let compressed_limit = file.saturating_add(file / 8).saturating_add(1024);
+    // A container image ships its layers decompressed: the analyzer stops a
+    // layer past 200 times its blob plus 64 MiB (its `Limits`).
+    let image = matches!(report.format, Format::DockerArchive | Format::OciLayout);
+    let shipped_limit = if image {
+        file.saturating_mul(200)
+            .saturating_add(report.layers.len() as u64 * (64 << 20))
+    } else {
+        file
+    };
     for (name, value, limit) in [
-        ("shipped", sizes.shipped, file),
+        ("shipped", sizes.shipped, shipped_limit),
         ("debug", sizes.debug, file),
         ("symbols", sizes.symbols, file),
         ("gzip", sizes.gzip, compressed_limit),
@@ -170,6 +179,7 @@ mod tests {
                 zstd: size / 3,
                 debug: 40,
                 symbols: 60,
+                ..Default::default()
             },
             sections: vec![
                 Section {
@@ -203,6 +213,9 @@ mod tests {
             notes: Vec::new(),
             compression_skipped: false,
             advice: vec![],
+            layers: Vec::new(),
+            files: Vec::new(),
+            directories: Vec::new(),
         }
     }
 
@@ -213,6 +226,19 @@ mod tests {
         let mut member = report(5000);
         member.file.sha256 = "cd".repeat(32);
         assert_eq!(check(&member, 9000, Some(SHA)), Ok(()));
+    }
+
+    #[test]
+    fn an_image_ships_more_than_its_compressed_archive() {
+        let mut image = report(5000);
+        image.sizes.shipped = 15_000;
+        image.units[0].size = 15_000;
+        assert!(refused(&image, 5000).contains("sizes.shipped"));
+        image.format = Format::OciLayout;
+        assert_eq!(check(&image, 5000, Some(SHA)), Ok(()));
+        image.sizes.shipped = 5000 * 200 + 1;
+        image.units[0].size = 5000 * 200 + 1;
+        assert!(refused(&image, 5000).contains("sizes.shipped"));
     }
 
     fn refused(report: &Report, size: u64) -> String {

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sizegate_analyze::{Options, Report, SCHEMA_VERSION, human};
+use sizegate_analyze::{OLDEST_SCHEMA_VERSION, Options, Report, SCHEMA_VERSION, human};
 
 /// Largest file we read: the analyzer holds the whole file in memory.
 pub const MAX_INPUT_BYTES: u64 = 4 << 30;
@@ -78,6 +78,20 @@ pub fn load_reports_with(
     options: &Options,
     json: Json,
 ) -> anyhow::Result<Vec<Report>> {
+    load_reports_on_platform(path, options, json, None)
+}
+
+/// [`load_reports_with`], and for a container image (`docker save`
+/// archive, OCI layout) the one platform to report.
+pub fn load_reports_on_platform(
+    path: &Path,
+    options: &Options,
+    json: Json,
+    platform: Option<&str>,
+) -> anyhow::Result<Vec<Report>> {
+    if let Some(reports) = crate::container_input::image_reports(path, platform)? {
+        return Ok(reports);
+    }
     let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
     if looks_like_json(&bytes) {
         if json == Json::Refuse {
@@ -198,10 +212,14 @@ fn parse_reports(path: &Path, bytes: &[u8]) -> anyhow::Result<Vec<Report>> {
             None => {
                 bail!("`{shown}` is JSON but not a sizegate report: it has no `schema_version`")
             }
-            Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(v)
+                if v.as_u64().is_some_and(|v| {
+                    (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v)
+                }) => {}
             Some(v) => bail!(
                 "`{shown}` is a sizegate report with schema_version {v}, which this sizegate {} \
-                 does not read (it reads schema_version {SCHEMA_VERSION}); write the report \
+                 does not read (it reads schema_version {OLDEST_SCHEMA_VERSION} to \
+                 {SCHEMA_VERSION}); write the report \
                  again with this version's `sizegate analyze --format json`",
                 env!("CARGO_PKG_VERSION")
             ),

@@ -140,6 +140,8 @@ fn format_name(format: Format) -> &'static str {
         Format::Macho => "macho",
         Format::Pe => "pe",
         Format::Wasm => "wasm",
+        Format::DockerArchive => "docker-archive",
+        Format::OciLayout => "oci-layout",
     }
 }
 

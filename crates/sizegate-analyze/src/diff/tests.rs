@@ -24,6 +24,9 @@ fn report() -> Report {
         notes: Vec::new(),
         compression_skipped: false,
         advice: vec![],
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

@@ -27,6 +27,7 @@ pub fn sizes(shipped: u64) -> Sizes {
         zstd: shipped / 4,
         debug: shipped / 5,
         symbols: shipped / 20,
+        ..Default::default()
     }
 }
 
@@ -131,6 +132,9 @@ pub fn diff(name: &str, old: u64, new: u64) -> ReportDiff {
                 delta: None,
             },
         ],
+        layers: vec![],
+        files: vec![],
+        binary_units: vec![],
     }
 }
 

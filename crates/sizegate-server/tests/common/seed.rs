@@ -45,6 +45,7 @@ pub fn report(name: &str, shipped: u64, regex: u64, salt: u64) -> Report {
             zstd: shipped / 3,
             debug: 0,
             symbols: 10_000,
+            ..Default::default()
         },
         sections: vec![
             Section {
@@ -83,6 +84,9 @@ pub fn report(name: &str, shipped: u64, regex: u64, salt: u64) -> Report {
             saving: 10_000,
             message: "Strip symbols: `strip = true` in [profile.release]".into(),
         }],
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     }
 }
 

@@ -21,7 +21,8 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 #[command(after_help = super::EXIT_CODES)]
 pub struct Args {
-    /// The binary to measure, or a JSON report written by `sizegate analyze --format json`.
+    /// The binary or container image (`docker save` tarball, OCI layout
+    /// directory or tar) to measure, or a JSON report written by `sizegate analyze --format json`.
     pub file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -33,6 +34,11 @@ pub struct Args {
     /// For a universal (fat) Mach-O file: the one architecture to report.
     #[arg(long)]
     pub arch: Option<String>,
+    /// For a container image with several platforms (an OCI index): the
+    /// one to report, as `os/arch[/variant]` (`linux/amd64`); every
+    /// platform is reported otherwise.
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Skip the gzip and zstd sizes, the slowest part on large files: they
     /// read 0 and the report says `"compression_skipped": true`. For
     /// timing the attribution alone, or a quick look at a big binary.
@@ -65,7 +71,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spinner = progress(&args.file);
     let loaded = match &args.debug_file {
         Some(debug) => input::load_reports_with_debug_file(&args.file, debug, &options),
-        None => input::load_reports_with(&args.file, &options, json),
+        None => {
+            input::load_reports_on_platform(&args.file, &options, json, args.platform.as_deref())
+        }
     };
     if let Some(spinner) = spinner {
         spinner.finish_and_clear();
@@ -76,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => {
             for report in &mut reports {
                 report.truncate_symbols(args.top);
+                report.truncate_files(args.top);
             }
             match reports.as_slice() {
                 [one] => output::print_json(one)?,

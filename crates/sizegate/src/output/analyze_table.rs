@@ -24,7 +24,13 @@ pub fn render_reports(reports: &[Report], top: usize) -> String {
 pub fn render(report: &Report, top: usize) -> String {
     let mut out = String::new();
     header(&mut out, report);
-    sizes(&mut out, report);
+    if report.layers.is_empty() {
+        sizes(&mut out, report);
+    } else {
+        image_sizes(&mut out, report);
+        layers(&mut out, report);
+        files(&mut out, report, top);
+    }
     sections(&mut out, report, top);
     units(&mut out, report, top);
     symbols(&mut out, report, top);
@@ -132,6 +138,125 @@ fn sizes(out: &mut String, report: &Report) {
         ]);
     }
     let _ = write!(out, "\nSIZES\n{}", table.render());
+}
+
+/// The headline sizes of a container image.
+fn image_sizes(out: &mut String, report: &Report) {
+    let s = &report.sizes;
+    let rows = [
+        ("file", s.file, "the archive or layout as it is"),
+        (
+            "compressed",
+            s.compressed,
+            "layer blobs, as the manifest says",
+        ),
+        (
+            "pull",
+            s.pull,
+            "a cold pull: each blob once, config, manifest",
+        ),
+        (
+            "uncompressed",
+            s.uncompressed,
+            "layers' tar streams; what budgets use (shipped)",
+        ),
+        (
+            "wasted",
+            s.wasted,
+            "hidden by later layers, and duplicate copies",
+        ),
+    ];
+    let mut table = Table::new(vec![
+        Column::text("metric"),
+        Column::number("size"),
+        Column::number("bytes"),
+        Column::name("meaning"),
+    ]);
+    for (metric, bytes, meaning) in rows {
+        table.row(vec![
+            metric.into(),
+            human::size(bytes),
+            bytes.to_string(),
+            meaning.into(),
+        ]);
+    }
+    let _ = write!(out, "\nSIZES\n{}", table.render());
+}
+
+/// The layers, bottom first.
+fn layers(out: &mut String, report: &Report) {
+    let mut table = Table::new(vec![
+        Column::number("#"),
+        Column::number("compressed"),
+        Column::number("uncompressed"),
+        Column::number("files"),
+        Column::number("hidden"),
+        Column::name("created by"),
+    ]);
+    for (i, layer) in report.layers.iter().enumerate() {
+        table.row(vec![
+            (i + 1).to_string(),
+            human::size(layer.compressed_size),
+            human::size(layer.uncompressed_size),
+            layer.files.to_string(),
+            human::size(layer.hidden_size),
+            layer
+                .created_by
+                .clone()
+                .unwrap_or_else(|| layer.digest.clone()),
+        ]);
+    }
+    let _ = write!(
+        out,
+        "\nLAYERS ({})\n{}",
+        report.layers.len(),
+        table.render()
+    );
+}
+
+/// The largest files (with the units of the binaries analyzed inside)
+/// and directories.
+fn files(out: &mut String, report: &Report, top: usize) {
+    let count = shown(report.files.len(), top);
+    let mut table = Table::new(vec![
+        Column::name("file"),
+        Column::number("size"),
+        Column::number("layer"),
+        Column::text("unit").at_most(30, Cut::End),
+    ]);
+    for file in &report.files[..count] {
+        table.row(vec![
+            file.path.clone(),
+            human::size(file.size),
+            (file.layer + 1).to_string(),
+            file.unit.clone(),
+        ]);
+        if let Some(inner) = &file.report {
+            for unit in inner.units.iter().take(3) {
+                table.row(vec![
+                    format!("  └ {}", unit.name),
+                    human::size(unit.size),
+                    String::new(),
+                    labels::unit_kind(unit.kind).into(),
+                ]);
+            }
+        }
+    }
+    let _ = write!(out, "\nFILES ({})\n{}", report.files.len(), table.render());
+    let count = shown(report.directories.len(), top);
+    let mut table = Table::new(vec![
+        Column::name("directory"),
+        Column::number("size"),
+        Column::number("files"),
+    ]);
+    for dir in &report.directories[..count] {
+        table.row(vec![
+            dir.path.clone(),
+            human::size(dir.size),
+            dir.files.to_string(),
+        ]);
+    }
+    let _ = write!(out, "\nDIRECTORIES\n{}", table.render());
 }
 
 /// `(… N more sections)`: the name cell of the row that stands for the

@@ -32,6 +32,22 @@ pub fn render(diff: &ReportDiff, top: usize) -> String {
     headline(&mut out, diff);
     changes(&mut out, "SECTIONS", "section", &diff.sections, top, false);
     changes(&mut out, "UNITS", "unit", &diff.units, top, false);
+    if !diff.layers.is_empty() {
+        changes(&mut out, "LAYERS", "layer", &diff.layers, top, false);
+    }
+    if !diff.files.is_empty() {
+        changes(&mut out, "FILES", "file", &diff.files, top, true);
+    }
+    if !diff.binary_units.is_empty() {
+        changes(
+            &mut out,
+            "UNITS IN BINARIES",
+            "unit",
+            &diff.binary_units,
+            top,
+            true,
+        );
+    }
     changes(&mut out, "SYMBOLS", "symbol", &diff.symbols, top, true);
     if diff.symbols_partial {
         out.push_str(&wrap(&format!("note: {PARTIAL_NOTE}"), WIDTH, "  "));

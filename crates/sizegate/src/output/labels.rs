@@ -10,6 +10,8 @@ pub fn format(format: Format) -> &'static str {
         Format::Macho => "macho",
         Format::Pe => "pe",
         Format::Wasm => "wasm",
+        Format::DockerArchive => "docker-archive",
+        Format::OciLayout => "oci-layout",
     }
 }
 
@@ -42,7 +44,7 @@ pub fn section_kind(kind: SectionKind) -> &'static str {
     }
 }
 
-/// `crate`, `package`, `namespace`, `c`, `pseudo`.
+/// `crate`, `package`, `namespace`, `c`, `pseudo`, `path`.
 pub fn unit_kind(kind: UnitKind) -> &'static str {
     match kind {
         UnitKind::Crate => "crate",
@@ -50,6 +52,7 @@ pub fn unit_kind(kind: UnitKind) -> &'static str {
         UnitKind::Namespace => "namespace",
         UnitKind::C => "c",
         UnitKind::Pseudo => "pseudo",
+        UnitKind::Path => "path",
     }
 }
 
