@@ -25,6 +25,55 @@ pub(crate) struct Region {
     pub charges: Vec<(String, u64)>,
 }
 
+impl Region {
+    /// Regions from charged ranges `(section, start, end, unit)`: per
+    /// section, the ranges sorted and merged when they touch, with the
+    /// bytes of each unit. A range overlapping an earlier one is dropped,
+    /// so no byte is charged twice.
+    pub(crate) fn group<U: AsRef<str>>(mut charged: Vec<(usize, u64, u64, U)>) -> Vec<Region> {
+        charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
+        let mut out: Vec<Region> = Vec::new();
+        let mut bytes: HashMap<String, u64> = HashMap::new();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        let mut current: Option<usize> = None;
+        let flush = |out: &mut Vec<Region>,
+                     section: usize,
+                     ranges: Vec<(u64, u64)>,
+                     bytes: &mut HashMap<String, u64>| {
+            let mut charges: Vec<(String, u64)> = bytes.drain().collect();
+            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            if !ranges.is_empty() {
+                out.push(Region {
+                    section,
+                    ranges,
+                    charges,
+                });
+            }
+        };
+        for (section, start, end, unit) in charged {
+            if current != Some(section) {
+                if let Some(previous) = current {
+                    flush(&mut out, previous, std::mem::take(&mut ranges), &mut bytes);
+                }
+                current = Some(section);
+            }
+            if start >= end {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some(last) if start < last.1 => continue,
+                Some(last) if start == last.1 => last.1 = end,
+                _ => ranges.push((start, end)),
+            }
+            *bytes.entry(unit.as_ref().to_owned()).or_default() += end - start;
+        }
+        if let Some(previous) = current {
+            flush(&mut out, previous, ranges, &mut bytes);
+        }
+        out
+    }
+}
+
 /// What the Go readers add to the symbol-based attribution.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct GoCharges {

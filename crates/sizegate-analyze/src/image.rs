@@ -133,24 +133,8 @@ fn measure(
             .extend(unwind::regions(&layout, words, &placed, &names));
         // Pointer slots holding a function's address (vtables...) and
         // their relocation entries, to the function's unit.
-        let mut code: Vec<(u64, u64, usize)> = placed
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                p.size > 0
-                    && layout
-                        .sections
-                        .get(p.section)
-                        .is_some_and(|s| s.kind == SectionKind::Code)
-            })
-            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
-            .collect();
-        code.sort_unstable();
-        let owner = |address: u64| -> Option<&str> {
-            let i = code.partition_point(|c| c.1 <= address);
-            let &(start, _, index) = code.get(i)?;
-            (start <= address).then(|| names.get(index).map(|n| n.unit.as_str()))?
-        };
+        let code = unwind::Owners::new(&layout, &placed, &names);
+        let owner = |address: u64| code.unit(address);
         go_charges
             .regions
             .extend(rust::pointer_slots(&layout, words, &owner));

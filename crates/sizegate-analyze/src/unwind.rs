@@ -20,14 +20,18 @@ use crate::symbols::PlacedSymbol;
 const OMIT: u8 = 0xff;
 
 /// Who owns a code address: symbols of code sections by address.
-struct Owners<'a> {
+pub(crate) struct Owners<'a> {
     /// (start, end, name index), sorted, without overlaps that matter.
     spans: Vec<(u64, u64, usize)>,
     names: &'a [Demangled],
 }
 
 impl<'a> Owners<'a> {
-    fn new(layout: &Layout<'_>, placed: &[PlacedSymbol], names: &'a [Demangled]) -> Self {
+    pub(crate) fn new(
+        layout: &Layout<'_>,
+        placed: &[PlacedSymbol],
+        names: &'a [Demangled],
+    ) -> Self {
         let mut spans: Vec<(u64, u64, usize)> = placed
             .iter()
             .enumerate()
@@ -44,7 +48,8 @@ impl<'a> Owners<'a> {
         Owners { spans, names }
     }
 
-    fn unit(&self, address: u64) -> Option<&'a str> {
+    /// The unit of the code symbol holding `address`.
+    pub(crate) fn unit(&self, address: u64) -> Option<&'a str> {
         let i = self.spans.partition_point(|s| s.1 <= address);
         let &(start, _, index) = self.spans.get(i)?;
         (start <= address).then(|| self.names.get(index).map(|n| n.unit.as_str()))?
@@ -228,7 +233,7 @@ pub(crate) fn regions(
             charged.push((position, start, next, unit));
         }
     }
-    to_regions(charged)
+    Region::group(charged)
 }
 
 fn eh_frame<'a>(
@@ -359,46 +364,4 @@ fn eh_frame_hdr<'a>(
             charged.push((index, entry, entry + 8, unit));
         }
     }
-}
-
-/// Disjoint sorted ranges per section, with bytes per unit.
-fn to_regions(mut charged: Charged<'_>) -> Vec<Region> {
-    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
-    let mut out: Vec<Region> = Vec::new();
-    let mut bytes: HashMap<&str, u64> = HashMap::new();
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut current: Option<usize> = None;
-    let flush = |out: &mut Vec<Region>,
-                 section: usize,
-                 ranges: Vec<(u64, u64)>,
-                 bytes: &mut HashMap<&str, u64>| {
-        let mut charges: Vec<(String, u64)> =
-            bytes.drain().map(|(u, n)| (u.to_string(), n)).collect();
-        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if !ranges.is_empty() {
-            out.push(Region {
-                section,
-                ranges,
-                charges,
-            });
-        }
-    };
-    for (section, start, end, unit) in charged {
-        if current != Some(section) {
-            if let Some(previous) = current {
-                flush(&mut out, previous, std::mem::take(&mut ranges), &mut bytes);
-            }
-            current = Some(section);
-        }
-        match ranges.last_mut() {
-            Some(last) if start < last.1 => continue,
-            Some(last) if start == last.1 => last.1 = end,
-            _ => ranges.push((start, end)),
-        }
-        *bytes.entry(unit).or_default() += end - start;
-    }
-    if let Some(previous) = current {
-        flush(&mut out, previous, ranges, &mut bytes);
-    }
-    out
 }

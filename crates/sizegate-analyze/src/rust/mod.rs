@@ -339,57 +339,19 @@ pub(crate) fn pointer_slots<'a>(
     regions(charged, layout)
 }
 
-/// Group charged ranges by section into disjoint, sorted ranges (a range
-/// overlapping an earlier one is dropped: path strings are shared by every
-/// location in the same file).
-fn regions(mut charged: Vec<(usize, u64, u64, String)>, layout: &Layout<'_>) -> Vec<Region> {
-    charged.sort_unstable_by_key(|a| (a.0, a.1, a.2));
-    let mut out: Vec<Region> = Vec::new();
-    let mut bytes: HashMap<String, u64> = HashMap::new();
-    let flush = |out: &mut Vec<Region>,
-                 section: usize,
-                 ranges: Vec<(u64, u64)>,
-                 bytes: &mut HashMap<String, u64>| {
-        if ranges.is_empty() {
-            return;
-        }
-        let mut charges: Vec<(String, u64)> = bytes.drain().collect();
-        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        out.push(Region {
-            section,
-            ranges,
-            charges,
-        });
-    };
-    let mut current: Option<usize> = None;
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    for (section, start, end, unit) in charged {
-        if current != Some(section) {
-            if let Some(previous) = current {
-                flush(&mut out, previous, std::mem::take(&mut ranges), &mut bytes);
-            }
-            current = Some(section);
-        }
-        let Some(info) = layout.sections.get(section) else {
-            continue;
-        };
-        // Only bytes that ship.
-        let limit = info.address.saturating_add(info.shipped);
-        let end = end.min(limit);
-        if start >= end {
-            continue;
-        }
-        match ranges.last_mut() {
-            Some(last) if start < last.1 => continue,
-            Some(last) if start == last.1 => last.1 = end,
-            _ => ranges.push((start, end)),
-        }
-        *bytes.entry(unit).or_default() += end - start;
-    }
-    if let Some(previous) = current {
-        flush(&mut out, previous, ranges, &mut bytes);
-    }
-    out
+/// Group charged ranges by section into disjoint, sorted ranges, cut to
+/// the bytes that ship (a range overlapping an earlier one is dropped: path
+/// strings are shared by every location in the same file).
+fn regions(charged: Vec<(usize, u64, u64, String)>, layout: &Layout<'_>) -> Vec<Region> {
+    let shipped: Vec<(usize, u64, u64, String)> = charged
+        .into_iter()
+        .filter_map(|(section, start, end, unit)| {
+            let info = layout.sections.get(section)?;
+            let end = end.min(info.address.saturating_add(info.shipped));
+            Some((section, start, end, unit))
+        })
+        .collect();
+    Region::group(shipped)
 }
 
 /// Set each crate unit's version (the newest, when the binary names
