@@ -149,20 +149,29 @@ pub(crate) fn valid_sha(sha: &str) -> Result<String, ApiError> {
     Ok(sha)
 }
 
+/// The upload status of commit `sha` (checked) of a repository, or 404.
+pub(crate) async fn uploaded_commit(
+    state: &AppState,
+    repository_id: i64,
+    owner: &str,
+    repo: &str,
+    sha: &str,
+) -> Result<CommitStatus, ApiError> {
+    let sha = valid_sha(sha)?;
+    state
+        .store
+        .commit_status(repository_id, &sha)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}")))
+}
+
 async fn commit(
     State(state): State<AppState>,
     reader: Reader,
     Path((owner, repo, sha)): Path<(String, String, String)>,
 ) -> Result<Json<CommitView>, ApiError> {
     let repository = find_repository(&state, reader, &owner, &repo).await?;
-    let sha = valid_sha(&sha)?;
-    let commit: CommitStatus = state
-        .store
-        .commit_status(repository.id, &sha)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
-        })?;
+    let commit: CommitStatus = uploaded_commit(&state, repository.id, &owner, &repo, &sha).await?;
     let complete = commit.targets.iter().all(|t| t.status.is_finished());
     let evaluation = state
         .store

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{target_verdict, valid_sha};
+use crate::api::target_verdict;
 use crate::session::Reader;
 use crate::{ApiError, AppState};
 
@@ -117,14 +117,7 @@ async fn gate_view(
     if !reader.may_read(&repository) && !is_upload_token_of(state, headers, repository.id).await? {
         return Err(not_found());
     }
-    let sha = valid_sha(sha)?;
-    let commit = state
-        .store
-        .commit_status(repository.id, &sha)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
-        })?;
+    let commit = crate::api::uploaded_commit(state, repository.id, owner, repo, sha).await?;
     let evaluation = state
         .store
         .commit_evaluation(repository.id, &commit.sha)

@@ -325,11 +325,15 @@ fn parse_output(out: &[u8]) -> Result<Report, AnalyzerError> {
     } else {
         serde_json::from_slice(out).map_err(bad)?
     };
-    if report.schema_version != sizegate_analyze::SCHEMA_VERSION {
+    // Newer schemas only add fields: an analyzer one version behind (a
+    // separately deployed `--analyzer`) still writes a report we read.
+    let readable = sizegate_analyze::OLDEST_SCHEMA_VERSION..=sizegate_analyze::SCHEMA_VERSION;
+    if !readable.contains(&report.schema_version) {
         return Err(AnalyzerError::BadOutput(format!(
-            "schema_version {} (this worker reads {})",
+            "schema_version {} (this worker reads {} to {})",
             report.schema_version,
-            sizegate_analyze::SCHEMA_VERSION
+            readable.start(),
+            readable.end()
         )));
     }
     Ok(report)
@@ -401,6 +405,33 @@ mod tests {
         );
         let many = script(dir.path(), "many", &format!("cat <<'EOF'\n[{REPORT}]\nEOF"));
         assert_eq!(command(many).run(&file, None).await.unwrap().arch, "x86_64");
+    }
+
+    #[tokio::test]
+    async fn reads_the_schemas_it_knows_and_refuses_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = artifact(dir.path());
+        for (version, readable) in [
+            (sizegate_analyze::OLDEST_SCHEMA_VERSION, true),
+            (sizegate_analyze::SCHEMA_VERSION, true),
+            (sizegate_analyze::SCHEMA_VERSION + 1, false),
+        ] {
+            let report = REPORT.replace(
+                "\"schema_version\":1",
+                &format!("\"schema_version\":{version}"),
+            );
+            let program = script(
+                dir.path(),
+                &format!("v{version}"),
+                &format!("cat <<'EOF'\n{report}\nEOF"),
+            );
+            let result = command(program).run(&file, None).await;
+            assert_eq!(
+                result.is_ok(),
+                readable,
+                "schema_version {version}: {result:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -448,14 +448,8 @@ pub(super) async fn commit_page(
     Path((owner, repo, sha)): Path<(String, String, String)>,
 ) -> Result<Html<String>, PageError> {
     let repository = view::repository(&state, reader, &owner, &repo).await?;
-    let sha = crate::api::valid_sha(&sha)?;
-    let commit = state
-        .store
-        .commit_status(repository.id, &sha)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no upload for commit {sha} in {owner}/{repo}"))
-        })?;
+    let commit = crate::api::uploaded_commit(&state, repository.id, &owner, &repo, &sha).await?;
+    let sha = commit.sha.clone();
     let stored = state.store.commit_evaluation(repository.id, &sha).await?;
     let baselines = BaselineChoice::new(&commit, stored.as_ref());
     let targets = target_details(&state, &repository, &commit, &baselines, COMMIT_CHANGES).await?;
