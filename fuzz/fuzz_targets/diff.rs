@@ -175,6 +175,7 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
             compilers: Vec::new(),
             debug_info: u.arbitrary()?,
             go_build,
+            ..Toolchain::default()
         },
         sizes: Sizes {
             file: size(u)?,
@@ -184,6 +185,7 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
             zstd: size(u)?,
             debug: size(u)?,
             symbols: size(u)?,
+            ..Sizes::default()
         },
         sections,
         units,
@@ -191,5 +193,9 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
         symbols_truncated: u.arbitrary()?,
         compression_skipped: u.arbitrary()?,
         advice: Vec::new(),
+        notes: Vec::new(),
+        layers: Vec::new(),
+        files: Vec::new(),
+        directories: Vec::new(),
     })
 }
