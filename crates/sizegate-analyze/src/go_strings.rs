@@ -244,17 +244,12 @@ pub(crate) fn regions(
     let mut out: Vec<Region> = by_section
         .into_iter()
         .map(|(section, (ranges, bytes))| {
-            let mut charges: Vec<(String, u64)> = bytes
+            let charges: Vec<(String, u64)> = bytes
                 .into_iter()
                 .filter(|&(_, n)| n > 0)
                 .map(|(owner, n)| (packages[owner as usize].to_owned(), n))
                 .collect();
-            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            Region {
-                section,
-                ranges,
-                charges,
-            }
+            Region::new(section, ranges, charges)
         })
         .collect();
     out.sort_by_key(|r| r.section);

@@ -26,6 +26,21 @@ pub(crate) struct Region {
 }
 
 impl Region {
+    /// A region whose charges are put in report order: largest first, then
+    /// by name.
+    pub(crate) fn new(
+        section: usize,
+        ranges: Vec<(u64, u64)>,
+        mut charges: Vec<(String, u64)>,
+    ) -> Region {
+        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Region {
+            section,
+            ranges,
+            charges,
+        }
+    }
+
     /// Regions from charged ranges `(section, start, end, unit)`: per
     /// section, the ranges sorted and merged when they touch, with the
     /// bytes of each unit. A range overlapping an earlier one is dropped,
@@ -40,14 +55,9 @@ impl Region {
                      section: usize,
                      ranges: Vec<(u64, u64)>,
                      bytes: &mut HashMap<String, u64>| {
-            let mut charges: Vec<(String, u64)> = bytes.drain().collect();
-            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let charges: Vec<(String, u64)> = bytes.drain().collect();
             if !ranges.is_empty() {
-                out.push(Region {
-                    section,
-                    ranges,
-                    charges,
-                });
+                out.push(Region::new(section, ranges, charges));
             }
         };
         for (section, start, end, unit) in charged {
@@ -449,17 +459,16 @@ pub(crate) fn relocation_regions(
                 *bytes.entry(unit).or_default() += entry;
             }
         }
-        let mut charges: Vec<(String, u64)> =
+        let charges: Vec<(String, u64)> =
             bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
-        charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        regions.push(Region {
-            section: index,
-            ranges: vec![(
+        regions.push(Region::new(
+            index,
+            vec![(
                 section.address,
                 section.address.saturating_add(section.shipped),
             )],
             charges,
-        });
+        ));
     }
     regions
 }
@@ -493,16 +502,11 @@ fn regions_of(layout: &Layout<'_>, data: &go::RuntimeDataSplit) -> Vec<Region> {
     let mut regions: Vec<Region> = by_section
         .into_iter()
         .map(|(section, (ranges, bytes))| {
-            let mut charges: Vec<(String, u64)> = bytes
+            let charges: Vec<(String, u64)> = bytes
                 .into_iter()
                 .filter_map(|(owner, n)| Some((data.packages.get(owner as usize)?.clone(), n)))
                 .collect();
-            charges.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            Region {
-                section,
-                ranges,
-                charges,
-            }
+            Region::new(section, ranges, charges)
         })
         .collect();
     regions.sort_by_key(|r| r.section);
