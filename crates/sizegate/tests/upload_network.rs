@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::proxy::Proxy;
-use common::{BIN, create_token, database_url, drop_database, fresh_name, start_serve};
+use common::{BIN, create_token, drop_database, serve_fake};
 
 const MIB: u64 = 1 << 20;
 
@@ -61,36 +61,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-struct Server {
-    _serve: common::Proc,
-    url: String,
-    db: String,
-    name: String,
-    _dir: tempfile::TempDir,
-}
-
-fn serve(tag: &str, envs: &[(&str, &OsStr)]) -> Server {
-    sizegate_store::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let name = fresh_name(tag);
-    let db = database_url(&name);
-    let (serve, url) = start_serve(
-        &db,
-        &dir.path().join("data"),
-        Some(&common::fake_analyzer()),
-        &dir.path().join("serve.log"),
-        false,
-        envs,
-    );
-    Server {
-        _serve: serve,
-        url,
-        db,
-        name,
-        _dir: dir,
-    }
-}
-
 /// Run the upload `tries` times through the proxy; each must fail with exit
 /// code 2, print `expected`, open one connection and send less than 1 MiB.
 async fn refused_every_time(
@@ -127,7 +97,7 @@ async fn refused_every_time(
 
 #[tokio::test]
 async fn a_bad_token_on_a_large_artifact_is_reported_every_time_with_no_body_sent() {
-    let server = serve("net_401", &[]);
+    let server = serve_fake("net_401", &[]);
     create_token(&server.db, "acme/app");
     let proxy = Proxy::start(&server.url).await;
     let dir = tempfile::tempdir().unwrap();
@@ -147,7 +117,7 @@ async fn a_bad_token_on_a_large_artifact_is_reported_every_time_with_no_body_sen
 #[tokio::test]
 async fn refusals_from_the_length_and_from_meta_come_back_before_the_body() {
     let limit = (10 * MIB).to_string();
-    let server = serve(
+    let server = serve_fake(
         "net_413",
         &[("SIZEGATE_MAX_UPLOAD_BYTES", OsStr::new(&limit))],
     );
@@ -193,7 +163,7 @@ async fn refusals_from_the_length_and_from_meta_come_back_before_the_body() {
 /// under it, so the client's writes go on until it has read the 401.
 #[tokio::test]
 async fn a_client_that_sends_at_once_still_reads_the_early_answer() {
-    let server = serve("net_early", &[]);
+    let server = serve_fake("net_early", &[]);
     create_token(&server.db, "acme/app");
     let body = vec![0u8; 50_000_000];
     for i in 0..20 {
@@ -223,7 +193,7 @@ async fn a_client_that_sends_at_once_still_reads_the_early_answer() {
 /// server's message, sends almost none of the body, and is not retried.
 #[tokio::test]
 async fn the_action_reports_the_servers_refusal_before_sending_the_body() {
-    let server = serve("net_action", &[]);
+    let server = serve_fake("net_action", &[]);
     create_token(&server.db, "acme/app");
     let proxy = Proxy::start(&server.url).await;
     let dir = tempfile::tempdir().unwrap();
@@ -273,7 +243,7 @@ async fn the_action_reports_the_servers_refusal_before_sending_the_body() {
 #[tokio::test]
 async fn a_debug_file_reaches_the_analyzer_and_not_the_sizes() {
     use sha2::Digest as _;
-    let server = serve("net_debug", &[]);
+    let server = serve_fake("net_debug", &[]);
     let token = create_token(&server.db, "acme/app");
     let dir = tempfile::tempdir().unwrap();
     let args_file = dir.path().join("args.txt");

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 
 use common::proxy::Proxy;
-use common::{BIN, create_token, database_url, drop_database, fresh_name, start_serve};
+use common::{BIN, create_token, drop_database, serve_fake};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
@@ -23,39 +23,6 @@ const MIB: u64 = 1 << 20;
 
 fn sha_of(n: u8) -> String {
     format!("{n:02x}").repeat(20)
-}
-
-struct Server {
-    _serve: common::Proc,
-    url: String,
-    db: String,
-    name: String,
-    data: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-fn serve(tag: &str, envs: &[(&str, &OsStr)]) -> Server {
-    sizegate_store::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let name = fresh_name(tag);
-    let db = database_url(&name);
-    let data = dir.path().join("data");
-    let (serve, url) = start_serve(
-        &db,
-        &data,
-        Some(&common::fake_analyzer()),
-        &dir.path().join("serve.log"),
-        false,
-        envs,
-    );
-    Server {
-        _serve: serve,
-        url,
-        db,
-        name,
-        data,
-        dir,
-    }
 }
 
 /// A file of `size` bytes that differs everywhere (a chunk out of place
@@ -96,7 +63,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_large_upload_cut_at_60_percent_resumes_and_resends_little() {
-    let server = serve("sess_resume", &[]);
+    let server = serve_fake("sess_resume", &[]);
     let token = create_token(&server.db, "acme/app");
     let proxy = Proxy::start(&server.url).await;
     let size = 200 * MIB;
@@ -157,7 +124,7 @@ async fn a_large_upload_cut_at_60_percent_resumes_and_resends_little() {
 
 async fn create_session(
     client: &reqwest::Client,
-    server: &Server,
+    server: &common::FakeServe,
     token: &str,
     size: u64,
 ) -> reqwest::Response {
@@ -199,7 +166,7 @@ async fn patch(
 
 #[tokio::test]
 async fn a_wrong_sha256_is_refused_and_leaves_nothing_and_offsets_are_checked() {
-    let server = serve("sess_sha", &[]);
+    let server = serve_fake("sess_sha", &[]);
     let token = create_token(&server.db, "acme/app");
     let client = reqwest::Client::new();
     let size = 3 * MIB;
@@ -289,7 +256,7 @@ async fn a_wrong_sha256_is_refused_and_leaves_nothing_and_offsets_are_checked() 
 #[tokio::test]
 async fn an_abandoned_session_is_collected_and_the_quota_counts_sessions() {
     let quota = (10 * MIB).to_string();
-    let server = serve(
+    let server = serve_fake(
         "sess_gc",
         &[
             ("SIZEGATE_UPLOAD_SESSION_TTL_SECS", OsStr::new("1")),
@@ -349,7 +316,7 @@ async fn an_abandoned_session_is_collected_and_the_quota_counts_sessions() {
 /// cutting proxy, in sessions of 8 MiB chunks.
 #[tokio::test]
 async fn the_action_resumes_a_cut_upload() {
-    let server = serve("sess_action", &[]);
+    let server = serve_fake("sess_action", &[]);
     let token = create_token(&server.db, "acme/app");
     let proxy = Proxy::start(&server.url).await;
     let size = 64 * MIB;

@@ -247,6 +247,44 @@ pub fn start_serve_with(extra: &[&str], envs: &[(&str, &OsStr)], log: &Path) -> 
     wait_listening(Proc::spawn(&args, envs, log.to_owned()), false)
 }
 
+/// A `serve` on a fresh database with the fake analyzer, its data and log
+/// in a temporary folder.
+pub struct FakeServe {
+    _serve: Proc,
+    pub url: String,
+    pub db: String,
+    /// The database's name.
+    pub name: String,
+    /// The data directory (blobs).
+    pub data: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Start a [`FakeServe`] with extra environment variables.
+pub fn serve_fake(tag: &str, envs: &[(&str, &OsStr)]) -> FakeServe {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let name = fresh_name(tag);
+    let db = database_url(&name);
+    let data = dir.path().join("data");
+    let (serve, url) = start_serve(
+        &db,
+        &data,
+        Some(&fake_analyzer()),
+        &dir.path().join("serve.log"),
+        false,
+        envs,
+    );
+    FakeServe {
+        _serve: serve,
+        url,
+        db,
+        name,
+        data,
+        dir,
+    }
+}
+
 /// Wait until `proc` (a `serve`) logs its address; the base URL.
 fn wait_listening(proc: Proc, json_logs: bool) -> (Proc, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
