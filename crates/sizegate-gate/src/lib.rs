@@ -15,6 +15,7 @@ pub mod limits;
 pub mod render;
 pub mod selection;
 pub mod size;
+pub mod steps;
 
 pub use config::{
     Budget, CommentMode, Config, ConfigError, Glob, MAX_CONFIG_BYTES, MinChange, MissingPolicy,
@@ -38,3 +39,4 @@ pub use selection::{
     choose_baseline, choose_config,
 };
 pub use size::{ByteSize, SizeError, parse_size};
+pub use steps::{Step, StepPolicy, detect_steps, newest_step};
