@@ -140,7 +140,7 @@ pub struct MetricPoint {
 }
 
 /// The measurements column of a metric (a fixed list: never user text).
-fn metric_column(metric: Metric) -> &'static str {
+pub(crate) fn metric_column(metric: Metric) -> &'static str {
     match metric {
         Metric::File => "size_file",
         Metric::Vm => "size_vm",
@@ -505,6 +505,7 @@ mod tests {
                 fork: false,
                 provenance: Default::default(),
                 config: (i == 1).then(|| "metric = \"file\"".to_owned()),
+                tag: None,
             };
             let artifact = NewArtifact {
                 target: "t/app".into(),

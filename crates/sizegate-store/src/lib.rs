@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod blob;
+pub mod compare;
 pub mod dashboard;
 pub mod evaluations;
 pub mod gc;

@@ -141,6 +141,11 @@ pub struct CommitMeta {
     /// How the upload was authenticated; with `branch`, decides whether
     /// its builds are baseline-eligible.
     pub provenance: Provenance,
+    /// A release tag naming this commit (checked with
+    /// [`crate::compare::tag_name_problem`]); recorded only for trusted
+    /// uploads that are not for a pull request, moving the tag if another
+    /// commit had it.
+    pub tag: Option<String>,
 }
 
 /// One artifact of an upload, already in the blob store.
@@ -341,6 +346,12 @@ impl Store {
         .bind(rank)
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(tag) = &meta.tag
+            && provenance.is_trusted()
+            && meta.pr_number.is_none()
+        {
+            crate::compare::tag_commit(&mut tx, repository_id, commit_id, tag).await?;
+        }
 
         // Targets then artifacts, each inserted in one statement in sorted
         // order: every upload takes these row locks in the same global

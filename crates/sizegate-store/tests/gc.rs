@@ -42,6 +42,7 @@ fn meta(commit: u8, branch: &str, pr: Option<i64>) -> CommitMeta {
         config: None,
         fork: false,
         provenance: Provenance::Token,
+        tag: None,
     }
 }
 
