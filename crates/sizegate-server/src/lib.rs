@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod compare;
 pub mod dashboard;
 mod error;
 mod gate;
@@ -146,6 +147,7 @@ pub fn app(state: AppState) -> Router {
         .merge(security::limit_bodies(
             Router::new()
                 .merge(api::router())
+                .merge(compare::router())
                 .merge(gate::router())
                 .merge(openapi::router())
                 .merge(dashboard::router())

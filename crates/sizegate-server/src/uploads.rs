@@ -54,6 +54,10 @@ pub(crate) struct UploadMeta {
     /// baseline).
     #[serde(default)]
     fork: bool,
+    /// A release tag naming the commit (the Action sends `GITHUB_REF_NAME`
+    /// on tag pushes); see `check_tag`.
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 /// One artifact in the answer.
@@ -158,6 +162,7 @@ pub(crate) fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<Com
     if let Some(config) = &meta.config {
         check_config(config)?;
     }
+    let tag = check_tag(meta.tag, uploader, meta.pr, meta.fork)?;
     let origin = match &uploader.method {
         AuthMethod::UploadToken { .. } => provenance::token_origin(branch, meta.pr, meta.fork),
         AuthMethod::GithubOidc { run, .. } => {
@@ -173,7 +178,47 @@ pub(crate) fn validate_meta(meta: UploadMeta, uploader: &Uploader) -> Result<Com
         config: meta.config,
         fork: origin.provenance == Provenance::Fork,
         provenance: origin.provenance,
+        tag,
     })
+}
+
+/// `meta.tag`: a git ref name of at most 200 bytes, sent by a trusted
+/// upload that is not for a pull request (a pull request cannot move a
+/// release tag). An OIDC upload may only name the tag its run was pushed
+/// for (`ref: refs/tags/NAME`).
+fn check_tag(
+    tag: Option<String>,
+    uploader: &Uploader,
+    pr: Option<i64>,
+    fork: bool,
+) -> Result<Option<String>, ApiError> {
+    let Some(tag) = tag.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(problem) = sizegate_store::compare::tag_name_problem(&tag) {
+        return Err(ApiError::Unprocessable(format!(
+            "meta.tag `{}` {problem}: send a git tag name such as `v1.2.0`",
+            tag.chars().take(60).flat_map(char::escape_default).collect::<String>()
+        )));
+    }
+    if pr.is_some() || fork {
+        return Err(ApiError::Unprocessable(
+            "meta.tag: a pull request upload cannot tag a commit; tag only on tag pushes".into(),
+        ));
+    }
+    if let AuthMethod::GithubOidc { run, .. } = &uploader.method {
+        let pushed = run
+            .git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/tags/"));
+        if run.event_name != "push" || pushed != Some(tag.as_str()) {
+            return Err(ApiError::Unprocessable(format!(
+                "meta.tag `{tag}` contradicts the OIDC token's ref `{}`: only a tag push run may tag, with its own tag",
+                run.git_ref.as_deref().unwrap_or("")
+            )));
+        }
+    }
+    Ok(Some(tag))
 }
 
 /// A `sizegate.toml` that does not parse is refused at the door, with the

@@ -34,7 +34,11 @@ fn routes_in_source() -> BTreeSet<String> {
         for piece in compact.split(".route(\"").skip(1) {
             let route = piece.split('"').next().unwrap();
             if route.starts_with("/api/v1") {
-                routes.insert(route.replace("{*rest}", "{target}/history"));
+                routes.insert(
+                    route
+                        .replace("{*rest}", "{target}/history")
+                        .replace("compare/{range}", "compare/{base}...{head}"),
+                );
             }
         }
     }
@@ -180,7 +184,8 @@ async fn the_description_covers_every_route_and_matches_real_answers(pool: sqlx:
     let (status, body) = server
         .upload(
             Some(&token),
-            &json!({"repo": "acme/app", "commit": base, "branch": "main", "config": config}),
+            &json!({"repo": "acme/app", "commit": base, "branch": "main", "config": config,
+                    "tag": "v1.0"}),
             &[
                 ("linux/app", vec![b'a'; 3000]),
                 ("linux/cli", vec![b'c'; 2000]),
@@ -248,6 +253,14 @@ async fn the_description_covers_every_route_and_matches_real_answers(pool: sqlx:
         (
             "/api/v1/repos/{owner}/{repo}/targets/{target}/history",
             "/api/v1/repos/acme/app/targets/linux/app/history?limit=1".into(),
+        ),
+        (
+            "/api/v1/repos/{owner}/{repo}/compare/{base}...{head}",
+            format!("/api/v1/repos/acme/app/compare/v1.0...{}", &sha[..9]),
+        ),
+        (
+            "/api/v1/repos/{owner}/{repo}/compare/{base}...{head}",
+            format!("/api/v1/repos/acme/app/compare/v0.9...{sha}"),
         ),
         (
             "/api/v1/repos/{owner}/{repo}",

@@ -107,6 +107,9 @@ pub struct CompareBuild {
     pub build_id: i64,
     /// Key of the full report in the blob store.
     pub report_key: String,
+    /// Bytes of the artifact (bounds the report's decoding: see
+    /// [`crate::measurements::decode_report`]).
+    pub artifact_size: u64,
     /// Headline sizes.
     pub sizes: Sizes,
 }
@@ -118,6 +121,7 @@ struct CompareBuildRow {
     target: String,
     build_id: i64,
     report_key: String,
+    artifact_size: i64,
     size_file: i64,
     size_vm: i64,
     size_shipped: i64,
@@ -249,10 +253,11 @@ impl Store {
     pub async fn compare_builds(&self, commit_ids: &[i64]) -> Result<Vec<CompareBuild>, Error> {
         let rows: Vec<CompareBuildRow> = sqlx::query_as(
             "SELECT b.commit_id, t.id AS target_id, t.name AS target, b.id AS build_id,
-                    m.report_key, m.size_file, m.size_vm, m.size_shipped, m.size_gzip,
+                    m.report_key, a.size AS artifact_size, m.size_file, m.size_vm, m.size_shipped, m.size_gzip,
                     m.size_zstd, m.size_debug, m.size_symbols
              FROM builds b
              JOIN targets t ON t.id = b.target_id
+             JOIN artifacts a ON a.id = b.artifact_id
              JOIN measurements m ON m.artifact_id = b.artifact_id
              WHERE b.commit_id = ANY($1) AND b.superseded_at IS NULL
              ORDER BY t.name, b.commit_id",
@@ -268,6 +273,7 @@ impl Store {
                 target: r.target,
                 build_id: r.build_id,
                 report_key: r.report_key,
+                artifact_size: bytes(r.artifact_size),
                 sizes: Sizes {
                     file: bytes(r.size_file),
                     vm: bytes(r.size_vm),

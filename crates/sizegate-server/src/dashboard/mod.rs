@@ -8,6 +8,7 @@
 
 mod chart;
 mod commit;
+mod compare;
 mod error;
 mod login;
 mod markdown;
@@ -45,6 +46,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",
             get(commit::pull_page),
+        )
+        .route("/repos/{owner}/{repo}/compare", get(compare::compare_form))
+        .route(
+            "/repos/{owner}/{repo}/compare/{range}",
+            get(compare::compare_page),
         )
 }
 

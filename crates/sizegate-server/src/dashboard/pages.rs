@@ -158,7 +158,21 @@ struct RepositoryPage {
     branches: Vec<String>,
     metrics: Vec<&'static str>,
     targets: Vec<RepoTarget>,
+    /// Tags, newest first, for the compare form.
+    tags: Vec<TagLink>,
+    compare_action: String,
 }
+
+/// A tag on the repository page: a link to the report from the tag
+/// before it (or to its commit page, for the oldest).
+struct TagLink {
+    name: String,
+    sha: String,
+    href: String,
+}
+
+/// Tags offered by the repository page's compare form.
+const FORM_TAGS: i64 = 100;
 
 /// `/repos/{owner}/{repo}`: the targets of a branch.
 pub(super) async fn repository(
@@ -234,6 +248,26 @@ pub(super) async fn repository(
             headroom_class,
         });
     }
+    let tags = state
+        .store
+        .repository_tags(repository.id, FORM_TAGS)
+        .await?;
+    let tags = tags
+        .iter()
+        .enumerate()
+        .map(|(i, (tag, sha))| TagLink {
+            name: tag.clone(),
+            sha: view::short(sha).to_owned(),
+            href: match tags.get(i + 1) {
+                Some((previous, _)) => format!(
+                    "/repos/{owner}/{repo}/compare/{}...{}",
+                    url(previous),
+                    url(tag)
+                ),
+                None => format!("/repos/{owner}/{repo}/commits/{sha}"),
+            },
+        })
+        .collect();
     Ok(Html(
         RepositoryPage {
             logged_in: reader.can_read_private,
@@ -243,6 +277,8 @@ pub(super) async fn repository(
             branches,
             metrics: METRICS.iter().map(|m: &Metric| m.as_str()).collect(),
             targets,
+            tags,
+            compare_action: format!("/repos/{}/{}/compare", repository.owner, repository.name),
         }
         .render()?,
     ))
