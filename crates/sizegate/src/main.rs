@@ -43,6 +43,9 @@ enum Command {
     CheckConfig(cmd::check_config::Args),
     /// Upload release builds of one commit to a sizegate server.
     Upload(Box<cmd::upload::Args>),
+    /// Release-to-release report from a sizegate server: per target the size
+    /// change, units and versions moved, and the steps between BASE and HEAD.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::RunLimited(args) => cmd::run_limited::run(args),
         Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Upload(args) => cmd::upload::run(*args),
+        Command::Report(args) => cmd::report::run(args),
     };
     match result {
         Ok(code) => code,

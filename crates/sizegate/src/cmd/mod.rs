@@ -8,6 +8,7 @@ pub mod github_app;
 pub mod local_pg;
 pub mod migrate;
 pub mod repo;
+pub mod report;
 pub mod run_limited;
 pub mod serve;
 pub mod service;

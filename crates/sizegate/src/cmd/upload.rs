@@ -68,6 +68,12 @@ pub struct Args {
     /// server can find a baseline when the base itself was never measured.
     #[arg(long, env = "SIZEGATE_ANCESTORS_FROM_GIT")]
     ancestors_from_git: bool,
+    /// Release tag naming the commit (a git tag name, at most 200 bytes),
+    /// e.g. `v1.2.0`: `sizegate report` and the compare page accept it in
+    /// place of the sha. A tag names one commit; uploading it with another
+    /// commit moves it. Not with `--pr`.
+    #[arg(long, env = "SIZEGATE_TAG")]
+    tag: Option<String>,
     /// Budgets file sent with the upload [default: `sizegate.toml` in the
     /// current directory, when present].
     #[arg(long, env = "SIZEGATE_CONFIG")]
@@ -120,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config,
         artifacts: &args.artifacts,
         debug_files: &args.debug_files,
+        tag: args.tag.as_deref(),
     })?;
     let ancestors = if args.ancestors_from_git {
         let start = plan.meta.base_sha.as_deref().unwrap_or(&plan.meta.commit);

@@ -28,6 +28,9 @@ pub struct Meta {
     pub ancestors: Vec<String>,
     /// Text of `sizegate.toml`.
     pub config: Option<String>,
+    /// Release tag naming the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// One file to upload.
@@ -66,6 +69,7 @@ pub struct PlanInput<'a> {
     pub config: Option<String>,
     pub artifacts: &'a [String],
     pub debug_files: &'a [String],
+    pub tag: Option<&'a str>,
 }
 
 impl Plan {
@@ -94,6 +98,18 @@ impl Plan {
         {
             anyhow::bail!("--branch must be at most 255 printable characters");
         }
+        let tag = non_empty(input.tag).map(str::to_owned);
+        if let Some(t) = &tag
+            && let Some(problem) = sizegate_store::compare::tag_name_problem(t)
+        {
+            anyhow::bail!(
+                "--tag `{}` {problem}: give a git tag name such as `v1.2.0` (at most 200 bytes)",
+                t.escape_default()
+            );
+        }
+        if tag.is_some() && input.pr.is_some() {
+            anyhow::bail!("--tag cannot be used with --pr: a pull request build never tags a commit");
+        }
         let artifacts = check_artifacts(input.artifacts)?;
         let debug_files = if input.debug_files.is_empty() {
             Vec::new()
@@ -121,6 +137,7 @@ impl Plan {
                 base_sha,
                 ancestors: Vec::new(),
                 config: input.config,
+                tag,
             },
             artifacts,
             debug_files,
