@@ -217,6 +217,7 @@ pub async fn seed(store: &Store, data: &std::path::Path) -> Seeded {
             config: Some(CONFIG.into()),
             fork: false,
             provenance: Default::default(),
+            tag: None,
         };
         upload(
             store,
