@@ -9,7 +9,8 @@
 #          for pull requests from forks), INPUT_WAIT, INPUT_WAIT_TIMEOUT,
 #          INPUT_FAIL_ON_GATE
 # GitHub:  GITHUB_REPOSITORY, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
-#          GITHUB_SHA, GITHUB_REF_NAME, RUNNER_OS, RUNNER_ARCH,
+#          GITHUB_SHA, GITHUB_REF_NAME, GITHUB_REF_TYPE (`tag`: send
+#          GITHUB_REF_NAME as the upload's tag), RUNNER_OS, RUNNER_ARCH,
 #          GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
 #          ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN (OIDC, when no token)
 # Needs:   bash, curl, git (and the awk every runner has).
@@ -136,6 +137,7 @@ fi
 pr=""
 base_sha=""
 fork=false
+tag=""
 case "$event_name" in
   pull_request | pull_request_target)
     # The PR head, not the merge commit GitHub checks out: budgets and
@@ -178,7 +180,14 @@ case "$event_name" in
     ;;
   *)
     commit=${GITHUB_SHA:-$(git rev-parse HEAD)}
-    branch=${GITHUB_REF_NAME:-$(git rev-parse --abbrev-ref HEAD)}
+    if [ "${GITHUB_REF_TYPE:-}" = tag ]; then
+      # A tag push: the tag names the commit (`sizegate report v1.0 v1.1`);
+      # it is on no branch.
+      tag=${GITHUB_REF_NAME:-}
+      branch=""
+    else
+      branch=${GITHUB_REF_NAME:-$(git rev-parse --abbrev-ref HEAD)}
+    fi
     ;;
 esac
 case "$commit" in
@@ -290,6 +299,7 @@ done <<< "${INPUT_DEBUG_FILES:-}"
   printf '{"repo":%s,"commit":%s,"branch":%s' "$(json_string "$repo")" "$(json_string "$commit")" "$(json_string "$branch")"
   if [ -n "$pr" ]; then printf ',"pr":%d,"base_sha":%s' "$pr" "$(json_string "$base_sha")"; fi
   if [ "$fork" = true ]; then printf ',"fork":true'; fi
+  if [ -n "$tag" ]; then printf ',"tag":%s' "$(json_string "$tag")"; fi
   printf ',"ancestors":['
   sep=""
   for a in $ancestors; do printf '%s"%s"' "$sep" "$a"; sep=","; done

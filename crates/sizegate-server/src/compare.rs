@@ -165,7 +165,11 @@ async fn resolve(
         ))),
         Resolution::Ambiguous(shas) => Err(ApiError::Unprocessable(format!(
             "{side} `{shown}` is ambiguous: it starts {} uploaded commits ({}); give more digits",
-            if shas.len() >= 5 { "at least 5" } else { "several" },
+            if shas.len() >= 5 {
+                "at least 5"
+            } else {
+                "several"
+            },
             shas.join(", ")
         ))),
     }
@@ -238,12 +242,7 @@ pub(crate) async fn compare(
     } else {
         state
             .store
-            .compare_series(
-                &ranges,
-                head.branch.as_deref(),
-                metric,
-                MAX_SERIES_POINTS,
-            )
+            .compare_series(&ranges, head.branch.as_deref(), metric, MAX_SERIES_POINTS)
             .await?
     };
 
@@ -403,7 +402,10 @@ mod tests {
     #[test]
     fn ranges_split_at_the_first_three_dots() {
         assert_eq!(split_range("v1.0...v1.1").unwrap(), ("v1.0", "v1.1"));
-        assert_eq!(split_range("abc1234...v2.0.1").unwrap(), ("abc1234", "v2.0.1"));
+        assert_eq!(
+            split_range("abc1234...v2.0.1").unwrap(),
+            ("abc1234", "v2.0.1")
+        );
         for bad in ["v1.0..v1.1", "...v1", "v1...", "v1"] {
             assert!(split_range(bad).is_err(), "{bad}");
         }

@@ -198,7 +198,10 @@ fn check_tag(
     if let Some(problem) = sizegate_store::compare::tag_name_problem(&tag) {
         return Err(ApiError::Unprocessable(format!(
             "meta.tag `{}` {problem}: send a git tag name such as `v1.2.0`",
-            tag.chars().take(60).flat_map(char::escape_default).collect::<String>()
+            tag.chars()
+                .take(60)
+                .flat_map(char::escape_default)
+                .collect::<String>()
         )));
     }
     if pr.is_some() || fork {

@@ -97,7 +97,9 @@ async fn compare_between_first_and_last_commit_lists_the_five_steps(pool: sqlx::
     let server = TestServer::start_with(pool, ServerConfig::for_tests(), false).await;
     let shas = seed_history(&server).await;
 
-    let (status, body) = server.get("/api/v1/repos/acme/app/compare/v1.0...v2.0").await;
+    let (status, body) = server
+        .get("/api/v1/repos/acme/app/compare/v1.0...v2.0")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["base"]["sha"], shas[0]);
     assert_eq!(body["base"]["tag"], "v1.0");
@@ -137,7 +139,11 @@ async fn compare_between_first_and_last_commit_lists_the_five_steps(pool: sqlx::
     for ((_, _, delta), (_, injected)) in found.iter().zip(STEPS) {
         // The medians carry a little noise: within 200 bytes of the step.
         assert!((delta - injected).abs() < 200, "{delta} vs {injected}");
-        assert!(steps.iter().all(|s| s["before"].is_u64() && s["after"].is_u64()));
+        assert!(
+            steps
+                .iter()
+                .all(|s| s["before"].is_u64() && s["after"].is_u64())
+        );
     }
     // The units that moved: the regex unit grew by 60,000 bytes.
     let regex = target["units"]
@@ -172,15 +178,16 @@ async fn compare_between_first_and_last_commit_lists_the_five_steps(pool: sqlx::
     assert_eq!(reversed["targets"][0]["steps"].as_array().unwrap().len(), 5);
 
     // The page lists the five steps, each linking to its commit page.
-    let (status, html) = server
-        .get_text("/repos/acme/app/compare/v1.0...v2.0")
-        .await;
+    let (status, html) = server.get_text("/repos/acme/app/compare/v1.0...v2.0").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Steps between (5)"), "{html}");
     for (at, _) in STEPS {
         let sha = &shas[at as usize];
         assert!(
-            html.contains(&format!("href=\"/repos/acme/app/commits/{sha}\">{}</a>", &sha[..7])),
+            html.contains(&format!(
+                "href=\"/repos/acme/app/commits/{sha}\">{}</a>",
+                &sha[..7]
+            )),
             "step {at} missing"
         );
     }
@@ -199,7 +206,10 @@ async fn compare_between_first_and_last_commit_lists_the_five_steps(pool: sqlx::
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .get(format!("{}/repos/acme/app/compare?base=v1.0&head=v2.0", server.url))
+        .get(format!(
+            "{}/repos/acme/app/compare?base=v1.0&head=v2.0",
+            server.url
+        ))
         .send()
         .await
         .unwrap();
@@ -228,24 +238,40 @@ async fn revisions_errors_tags_and_access(pool: sqlx::PgPool) {
         let targets: Vec<(&str, _)> = if i == 2 {
             vec![("linux/new", seed::report("new", 50_000, 10_000, 77))]
         } else {
-            vec![(X86, seed::report("app", 100_000 + i as u64, 10_000, i as u64))]
+            vec![(
+                X86,
+                seed::report("app", 100_000 + i as u64, 10_000, i as u64),
+            )]
         };
         seed::upload(&server.store, &blobs, "acme/app", meta, &targets).await;
     }
     let get = |path: String| {
         let server = &server;
-        async move { server.get(&format!("/api/v1/repos/acme/app/compare/{path}")).await }
+        async move {
+            server
+                .get(&format!("/api/v1/repos/acme/app/compare/{path}"))
+                .await
+        }
     };
     let (status, body) = get(format!("abcdef1...{c}")).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("ambiguous"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("ambiguous"),
+        "{body}"
+    );
     assert!(body["error"].as_str().unwrap().contains(&a), "{body}");
     let (status, body) = get(format!("v9...{c}")).await;
     assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("base `v9`"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("base `v9`"),
+        "{body}"
+    );
     let (status, body) = get(format!("{a}..{c}")).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("BASE...HEAD"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("BASE...HEAD"),
+        "{body}"
+    );
     let (status, body) = get(format!("{}...{c}", &a[..6])).await;
     assert_eq!(status, 404, "a 6-digit prefix is too short: {body}");
 
@@ -296,16 +322,32 @@ async fn revisions_errors_tags_and_access(pool: sqlx::PgPool) {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("pull request"), "{body}");
-    for bad in ["v1..2", "v1 2", "v1/", "v1.lock", &"v".repeat(201), "a\u{0}b"] {
+    assert!(
+        body["error"].as_str().unwrap().contains("pull request"),
+        "{body}"
+    );
+    for bad in [
+        "v1..2",
+        "v1 2",
+        "v1/",
+        "v1.lock",
+        &"v".repeat(201),
+        "a\u{0}b",
+    ] {
         let (status, body) = server
             .upload(Some(&token), &upload(&c, json!({"tag": bad})), &artifact)
             .await;
         assert_eq!(status, 422, "{bad}: {body}");
-        assert!(body["error"].as_str().unwrap().starts_with("meta.tag"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with("meta.tag"),
+            "{body}"
+        );
     }
     let (_, body) = get(format!("v3.0...{c}")).await;
-    assert!(body["error"].as_str().unwrap().contains("v3.0"), "never tagged: {body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("v3.0"),
+        "never tagged: {body}"
+    );
 
     // A private repository is not found without a read token.
     server

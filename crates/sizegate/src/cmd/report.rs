@@ -24,8 +24,10 @@ pub enum Format {
 
 /// Arguments of `sizegate report`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 done; 2 usage error, or the server refused \
-    (unknown or ambiguous revision: the message says which) or could not be reached.")]
+#[command(
+    after_help = "Exit codes: 0 done; 2 usage error, or the server refused \
+    (unknown or ambiguous revision: the message says which) or could not be reached."
+)]
 pub struct Args {
     /// Base URL of the sizegate server, e.g. `https://sizegate.example.com`.
     #[arg(long, env = "SIZEGATE_SERVER")]
@@ -260,7 +262,9 @@ fn markdown(c: &Comparison) -> String {
             }
         }
         if !t.units.is_empty() {
-            out.push_str("\nUnits moved:\n\n| Unit | Before | After | Change |\n|---|---:|---:|---:|\n");
+            out.push_str(
+                "\nUnits moved:\n\n| Unit | Before | After | Change |\n|---|---:|---:|---:|\n",
+            );
             for u in t.units.iter().take(MARKDOWN_UNITS) {
                 let _ = writeln!(
                     out,

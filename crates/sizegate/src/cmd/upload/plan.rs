@@ -108,7 +108,9 @@ impl Plan {
             );
         }
         if tag.is_some() && input.pr.is_some() {
-            anyhow::bail!("--tag cannot be used with --pr: a pull request build never tags a commit");
+            anyhow::bail!(
+                "--tag cannot be used with --pr: a pull request build never tags a commit"
+            );
         }
         let artifacts = check_artifacts(input.artifacts)?;
         let debug_files = if input.debug_files.is_empty() {
