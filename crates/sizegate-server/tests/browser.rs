@@ -95,6 +95,14 @@ async fn pages_load_in_chromium_without_console_errors(pool: sqlx::PgPool) {
             format!("/repos/acme/app/commits/{}", seeded.main[8]),
         ),
         ("pull", "/repos/acme/app/pulls/7".to_owned()),
+        (
+            "compare",
+            format!(
+                "/repos/acme/app/compare/{}...{}",
+                &seeded.main[0][..7],
+                seeded.main[11]
+            ),
+        ),
         ("login", "/login".to_owned()),
     ];
     for (name, path) in &pages {

@@ -355,3 +355,43 @@ impl Store {
         Ok(series)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_follow_git_ref_name_rules() {
+        for good in ["v1.0", "v1.2.3-rc.1", "release/2026-12", "1.0+build", "@x"] {
+            assert_eq!(tag_name_problem(good), None, "{good}");
+        }
+        let too_long = "v".repeat(MAX_TAG_BYTES + 1);
+        for bad in [
+            "",
+            "v1..2",
+            "a...b",
+            "v 1",
+            "v1~1",
+            "v1^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[",
+            "a\\b",
+            "a\u{7f}",
+            ".hidden",
+            "a/.b",
+            "a//b",
+            "a/",
+            "a.",
+            "x.lock",
+            "a/b.lock/c",
+            "a@{1}",
+            "@",
+            &too_long,
+        ] {
+            assert!(tag_name_problem(bad).is_some(), "{bad:?}");
+        }
+        assert_eq!(tag_name_problem(&"v".repeat(MAX_TAG_BYTES)), None);
+    }
+}

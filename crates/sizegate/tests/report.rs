@@ -119,7 +119,12 @@ async fn upload_tag_then_report_as_markdown_and_json() {
     bigger.extend(vec![7u8; 6000]);
     std::fs::write(work.join("bigger"), &bigger).unwrap();
     let (a, b) = ("a7".repeat(20), "b8".repeat(20));
-    for (sha, tag, file) in [(&a, "v1.0", "hello"), (&b, "release/1.1", "bigger")] {
+    // The second goes through a resumable upload session: its `meta`
+    // carries the tag the same way.
+    for (sha, tag, file, threshold) in [
+        (&a, "v1.0", "hello", "67108864"),
+        (&b, "release/1.1", "bigger", "1000"),
+    ] {
         let out = sizegate(
             &work,
             &[
@@ -136,6 +141,8 @@ async fn upload_tag_then_report_as_markdown_and_json() {
                 "main",
                 "--tag",
                 tag,
+                "--chunked-threshold",
+                threshold,
                 "--wait",
                 &format!("linux/app={file}"),
             ],
