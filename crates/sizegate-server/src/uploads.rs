@@ -617,6 +617,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tags_need_a_trusted_push_and_an_oidc_run_its_own_tag() {
+        let uploader = |method| Uploader {
+            repository_id: 1,
+            repository: RepoName::parse("acme/app").unwrap(),
+            method,
+        };
+        let token = uploader(AuthMethod::UploadToken { token_id: 1 });
+        let tag = |t: &str| Some(t.to_owned());
+        assert_eq!(
+            check_tag(tag("v1.0"), &token, None, false).unwrap(),
+            tag("v1.0")
+        );
+        assert_eq!(check_tag(tag(""), &token, None, false).unwrap(), None);
+        assert!(check_tag(tag("v1..0"), &token, None, false).is_err());
+        assert!(check_tag(tag("v1.0"), &token, Some(3), false).is_err());
+        assert!(check_tag(tag("v1.0"), &token, None, true).is_err());
+        let oidc = |event: &str, git_ref: &str| {
+            uploader(AuthMethod::GithubOidc {
+                jti: "j".into(),
+                run_id: None,
+                run: crate::auth::OidcRun {
+                    event_name: event.into(),
+                    git_ref: Some(git_ref.into()),
+                    sha: None,
+                    head_ref: None,
+                },
+            })
+        };
+        let pushed = oidc("push", "refs/tags/v1.0");
+        assert_eq!(
+            check_tag(tag("v1.0"), &pushed, None, false).unwrap(),
+            tag("v1.0")
+        );
+        let err = check_tag(tag("v2.0"), &pushed, None, false).unwrap_err();
+        assert!(err.to_string().contains("refs/tags/v1.0"), "{err}");
+        assert!(check_tag(tag("main"), &oidc("push", "refs/heads/main"), None, false).is_err());
+        let dispatch = oidc("workflow_dispatch", "refs/tags/v1.0");
+        assert!(check_tag(tag("v1.0"), &dispatch, None, false).is_err());
+    }
+
+    #[test]
     fn target_names() {
         assert!(check_target("x86_64-unknown-linux-gnu/app").is_ok());
         assert!(check_target("wasm32 app (release)").is_ok());

@@ -247,7 +247,9 @@ fn markdown(c: &Comparison) -> String {
             out.push_str("No size step between the two commits.\n");
         } else {
             let _ = writeln!(out, "Steps between ({}):\n", t.steps.len());
-            out.push_str("| Commit | Previous | Before | After | Change |\n|---|---|---:|---:|---:|\n");
+            out.push_str(
+                "| Commit | Previous | Before | After | Change |\n|---|---|---:|---:|---:|\n",
+            );
             for s in &t.steps {
                 let _ = writeln!(
                     out,
