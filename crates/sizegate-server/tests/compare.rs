@@ -29,7 +29,11 @@ const STEPS: [(u64, i64); 5] = [
 ];
 
 fn shipped_at(i: u64) -> u64 {
-    let level: i64 = STEPS
+    shipped_with(&STEPS, i)
+}
+
+fn shipped_with(steps: &[(u64, i64)], i: u64) -> u64 {
+    let level: i64 = steps
         .iter()
         .filter(|(at, _)| i >= *at)
         .map(|(_, d)| *d)
@@ -42,16 +46,21 @@ fn shipped_at(i: u64) -> u64 {
 /// 200 main commits of acme/app (tags `v1.0` on the first, `v2.0` on the
 /// last) and a pull request build in between that must not count.
 async fn seed_history(server: &TestServer) -> Vec<String> {
+    seed_steps(server, COMMITS, &STEPS).await
+}
+
+/// `commits` main commits with `steps`; see [`seed_history`].
+async fn seed_steps(server: &TestServer, commits: u64, steps: &[(u64, i64)]) -> Vec<String> {
     let blobs = LocalBlobStore::open(server.data.path()).await.unwrap();
     let mut shas = Vec::new();
-    for i in 0..COMMITS {
+    for i in 0..commits {
         let sha = seed::sha(0x5000 + i);
-        let shipped = shipped_at(i);
+        let shipped = shipped_with(steps, i);
         // The regex unit carries the third step, so it shows as moved.
-        let regex = if i >= 110 { 80_000 } else { 20_000 };
+        let regex = if i >= steps[2].0 { 80_000 } else { 20_000 };
         let tag = match i {
             0 => Some("v1.0".to_owned()),
-            i if i == COMMITS - 1 => Some("v2.0".to_owned()),
+            i if i == commits - 1 => Some("v2.0".to_owned()),
             _ => None,
         };
         let meta = CommitMeta {
@@ -361,5 +370,62 @@ async fn revisions_errors_tags_and_access(pool: sqlx::PgPool) {
         .get_text(&format!("/repos/acme/app/compare/{a}...{c}"))
         .await;
     assert_eq!(status, 404);
+    server.stop().await;
+}
+
+/// The proof at full size: 1,000 commits with five steps (seeding takes
+/// about 20 s). It also prints the time of the API answer and of the page
+/// (loopback round trips, median of 10; see BENCHMARKS.md) rather than
+/// asserting it: `cargo nextest run -p sizegate-server --test compare
+/// --no-capture`.
+#[sqlx::test(migrations = "../../migrations")]
+async fn compare_over_1000_commits_lists_the_five_steps(pool: sqlx::PgPool) {
+    let server = TestServer::start_with(pool, ServerConfig::for_tests(), false).await;
+    let steps = [
+        (150, 40_000),
+        (350, -25_000),
+        (550, 60_000),
+        (750, 30_000),
+        (900, -50_000),
+    ];
+    let shas = seed_steps(&server, 1000, &steps).await;
+    let (status, body) = server
+        .get("/api/v1/repos/acme/app/compare/v1.0...v2.0")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let found: Vec<&str> = body["targets"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["commit"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = steps
+        .iter()
+        .map(|(at, _)| shas[*at as usize].as_str())
+        .collect();
+    assert_eq!(found, expected);
+    let mut timings = Vec::new();
+    for path in [
+        "/api/v1/repos/acme/app/compare/v1.0...v2.0",
+        "/repos/acme/app/compare/v1.0...v2.0",
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let started = std::time::Instant::now();
+            let (status, html) = server.get_text(path).await;
+            times.push(started.elapsed());
+            assert_eq!(status, 200);
+            if path.starts_with("/repos") {
+                assert!(html.contains("Steps between (5)"));
+            }
+        }
+        times.sort();
+        timings.push(format!(
+            "{path}: median {:.1} ms, max {:.1} ms",
+            times[5].as_secs_f64() * 1e3,
+            times[9].as_secs_f64() * 1e3
+        ));
+    }
+    println!("compare over 1,000 commits: {}", timings.join("; "));
     server.stop().await;
 }
