@@ -6,7 +6,7 @@ use object::{Object, ObjectSymbol};
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
@@ -101,7 +101,7 @@ fn measure(
         let functions = std::mem::take(&mut go_charges.functions);
         let strings = crate::go_strings::regions(
             &layout,
-            crate::go_strings::Isa::of(file.architecture()),
+            crate::code_refs::Isa::of(file.architecture()),
             &functions,
             &go_charges.regions,
             &placed,
@@ -138,6 +138,19 @@ fn measure(
         go_charges
             .regions
             .extend(rust::pointer_slots(&layout, words, &owner));
+        // Anonymous data to the units that use it, relocation entries to
+        // the owner of what they patch, dynamic symbols to their unit.
+        let relocations = rust::relative_relocations(&layout, words);
+        let anonymous = anon_data::regions(&anon_data::Inputs {
+            layout: &layout,
+            isa: crate::code_refs::Isa::of(file.architecture()),
+            words,
+            placed: &placed,
+            names: &names,
+            taken: &go_charges.regions,
+            relocations: &relocations,
+        });
+        go_charges.regions.extend(anonymous);
     }
     let charged = if go_binary {
         UnitKind::Package

@@ -24,6 +24,8 @@
 #![forbid(unsafe_code)]
 
 mod advice;
+mod anon_data;
+mod code_refs;
 pub mod container;
 mod debug_file;
 mod demangle;

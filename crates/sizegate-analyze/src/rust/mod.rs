@@ -138,17 +138,19 @@ fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
 
 /// A pointer stored by a relocation entry.
 #[derive(Debug, Clone, Copy)]
-struct Relative {
+pub(crate) struct Relative {
+    /// The address patched.
+    pub slot: u64,
     /// The pointer's value.
-    value: u64,
+    pub value: u64,
     /// Section position and address of the entry.
-    section: usize,
-    entry: u64,
+    pub section: usize,
+    pub entry: u64,
 }
 
 /// Pointers stored by `R_*_RELATIVE`-like entries (no symbol, an addend)
 /// of the loaded `.rela` sections, by patched address.
-fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relative> {
+pub(crate) fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relative> {
     let mut out = HashMap::new();
     if layout.format != Format::Elf {
         return out;
@@ -176,6 +178,7 @@ fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relat
                 out.insert(
                     offset,
                     Relative {
+                        slot: offset,
                         value: addend,
                         section: index,
                         entry: section.address.saturating_add(i * entry),
