@@ -111,6 +111,8 @@ pub(crate) struct Inputs<'i, 'd> {
     pub taken: &'i [Region],
     /// `R_*_RELATIVE` pointers by patched address.
     pub relocations: &'i HashMap<u64, Relative>,
+    /// Functions no symbol covers, with their unit: (start, end, unit).
+    pub functions: &'i [(u64, u64, &'i str)],
 }
 
 /// The regions charging anonymous data, relocation entries and dynamic
@@ -177,32 +179,45 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
     if let Some(isa) = inputs.isa
         && !targets.is_empty()
     {
+        let mut functions: Vec<(u64, u64, &str)> = inputs
+            .placed
+            .iter()
+            .zip(inputs.names)
+            .filter(|(p, _)| {
+                p.size > 0
+                    && layout
+                        .sections
+                        .get(p.section)
+                        .is_some_and(|s| s.kind == SectionKind::Code)
+            })
+            .map(|(p, n)| (p.address, p.address.saturating_add(p.size), n.unit.as_str()))
+            .collect();
+        functions.extend_from_slice(inputs.functions);
+        functions.sort_unstable();
         let mut decoder = References::new(isa);
         let mut code: Option<(u64, &[u8])> = None;
-        for (p, n) in inputs.placed.iter().zip(inputs.names) {
-            let Some(section) = layout.sections.get(p.section) else {
-                continue;
-            };
-            if section.kind != SectionKind::Code || p.size == 0 {
-                continue;
-            }
-            let fits = |(start, data): (u64, &[u8])| {
-                p.address >= start
-                    && p.address.saturating_add(p.size) <= start.saturating_add(data.len() as u64)
+        for (start, end, unit) in functions {
+            let fits = |(address, data): (u64, &[u8])| {
+                start >= address && end <= address.saturating_add(data.len() as u64)
             };
             if !code.is_some_and(fits) {
-                code = Some((section.address, section.data)).filter(|&c| fits(c));
+                code = layout
+                    .sections
+                    .iter()
+                    .filter(|s| s.kind == SectionKind::Code)
+                    .map(|s| (s.address, s.data))
+                    .find(|&c| fits(c));
             }
-            let Some((start, data)) = code else {
+            let Some((address, data)) = code else {
                 continue;
             };
-            let Some(bytes) = usize::try_from(p.address - start).ok().and_then(|from| {
-                data.get(from..from.checked_add(usize::try_from(p.size).ok()?)?)
+            let Some(bytes) = usize::try_from(start - address).ok().and_then(|from| {
+                data.get(from..from.checked_add(usize::try_from(end - start).ok()?)?)
             }) else {
                 continue;
             };
-            let unit = units.get(&n.unit);
-            decoder.scan(bytes, p.address, &free, &mut |address, _| {
+            let unit = units.get(unit);
+            decoder.scan(bytes, start, &free, &mut |address, _| {
                 from_code.push((address, unit));
             });
         }

@@ -6,7 +6,7 @@ use object::{Object, ObjectSymbol};
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, anon_data, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, functions, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
@@ -64,6 +64,14 @@ fn measure(
         }
         None => symbols::collect(file, &layout.sections, go_binary),
     };
+    // Functions a stripped Mach-O or PE file still describes; a code
+    // symbol (sized by the next symbol there) ends at the next of them.
+    let functions = if go_binary {
+        Vec::new()
+    } else {
+        functions::extents(file, bytes, &layout)
+    };
+    clip_to_functions(&mut placed, &functions, &layout);
     let target = crate::go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },
@@ -128,12 +136,26 @@ fn measure(
             big_endian: target.big_endian,
             ptr_size: target.ptr_size,
         };
+        let isa = crate::code_refs::Isa::of(file.architecture());
+        let mut code = unwind::Owners::new(&layout, &placed, &names);
+        // Functions without a symbol, given the crate their panic
+        // locations name.
+        let found = functions::crates(
+            &functions,
+            &layout,
+            isa,
+            &rust_facts.locations,
+            &|address| code.covers(address),
+        );
+        code.extend(&found);
         go_charges
             .regions
-            .extend(unwind::regions(&layout, words, &placed, &names));
+            .extend(functions::regions(&functions, &found, &layout));
+        go_charges
+            .regions
+            .extend(unwind::regions(&layout, words, &code));
         // Pointer slots holding a function's address (vtables...) and
         // their relocation entries, to the function's unit.
-        let code = unwind::Owners::new(&layout, &placed, &names);
         let owner = |address: u64| code.unit(address);
         go_charges
             .regions
@@ -143,12 +165,13 @@ fn measure(
         let relocations = rust::relative_relocations(&layout, words);
         let anonymous = anon_data::regions(&anon_data::Inputs {
             layout: &layout,
-            isa: crate::code_refs::Isa::of(file.architecture()),
+            isa,
             words,
             placed: &placed,
             names: &names,
             taken: &go_charges.regions,
             relocations: &relocations,
+            functions: &found,
         });
         go_charges.regions.extend(anonymous);
     }
@@ -241,6 +264,35 @@ fn measure(
         layers: Vec::new(),
         files: Vec::new(),
         directories: Vec::new(),
+    }
+}
+
+/// End each code symbol at the next function start after it (Mach-O
+/// symbols have no sizes: without this an export would run to the next
+/// export, over every function the strip left nameless).
+fn clip_to_functions(
+    placed: &mut [symbols::PlacedSymbol],
+    functions: &[functions::Function],
+    layout: &format::Layout<'_>,
+) {
+    if functions.is_empty() {
+        return;
+    }
+    for p in placed.iter_mut() {
+        if !layout
+            .sections
+            .get(p.section)
+            .is_some_and(|s| s.kind == SectionKind::Code)
+        {
+            continue;
+        }
+        let i = functions.partition_point(|f| f.start <= p.address);
+        if let Some(next) = functions.get(i)
+            && next.start < p.address.saturating_add(p.size)
+        {
+            p.size = next.start - p.address;
+            p.shipped = p.shipped.min(p.size);
+        }
     }
 }
 

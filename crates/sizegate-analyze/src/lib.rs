@@ -31,6 +31,7 @@ mod debug_file;
 mod demangle;
 pub mod diff;
 mod format;
+mod functions;
 pub mod go;
 mod go_strings;
 mod go_units;

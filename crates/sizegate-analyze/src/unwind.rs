@@ -21,9 +21,8 @@ const OMIT: u8 = 0xff;
 
 /// Who owns a code address: symbols of code sections by address.
 pub(crate) struct Owners<'a> {
-    /// (start, end, name index), sorted, without overlaps that matter.
-    spans: Vec<(u64, u64, usize)>,
-    names: &'a [Demangled],
+    /// (start, end, unit), sorted, without overlaps that matter.
+    spans: Vec<(u64, u64, &'a str)>,
 }
 
 impl<'a> Owners<'a> {
@@ -32,7 +31,7 @@ impl<'a> Owners<'a> {
         placed: &[PlacedSymbol],
         names: &'a [Demangled],
     ) -> Self {
-        let mut spans: Vec<(u64, u64, usize)> = placed
+        let mut spans: Vec<(u64, u64, &'a str)> = placed
             .iter()
             .enumerate()
             .filter(|(_, p)| {
@@ -42,17 +41,35 @@ impl<'a> Owners<'a> {
                         .get(p.section)
                         .is_some_and(|s| s.kind == SectionKind::Code)
             })
-            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+            .filter_map(|(i, p)| {
+                let unit = names.get(i)?.unit.as_str();
+                Some((p.address, p.address.saturating_add(p.size), unit))
+            })
             .collect();
         spans.sort_unstable();
-        Owners { spans, names }
+        Owners { spans }
+    }
+
+    /// Add code spans no symbol covers (functions of a stripped file whose
+    /// crate was found otherwise).
+    pub(crate) fn extend(&mut self, extra: &[(u64, u64, &'a str)]) {
+        if extra.is_empty() {
+            return;
+        }
+        self.spans.extend_from_slice(extra);
+        self.spans.sort_unstable();
     }
 
     /// The unit of the code symbol holding `address`.
     pub(crate) fn unit(&self, address: u64) -> Option<&'a str> {
         let i = self.spans.partition_point(|s| s.1 <= address);
-        let &(start, _, index) = self.spans.get(i)?;
-        (start <= address).then(|| self.names.get(index).map(|n| n.unit.as_str()))?
+        let &(start, _, unit) = self.spans.get(i)?;
+        (start <= address).then_some(unit)
+    }
+
+    /// Whether a code symbol holds `address`.
+    pub(crate) fn covers(&self, address: u64) -> bool {
+        self.unit(address).is_some()
     }
 }
 
@@ -189,13 +206,7 @@ fn parse_cie(r: &mut Reader<'_>) -> Option<Cie> {
 type Charged<'a> = Vec<(usize, u64, u64, &'a str)>;
 
 /// Regions charging the unwind tables of ELF and Mach-O images.
-pub(crate) fn regions(
-    layout: &Layout<'_>,
-    words: Words,
-    placed: &[PlacedSymbol],
-    names: &[Demangled],
-) -> Vec<Region> {
-    let owners = Owners::new(layout, placed, names);
+pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) -> Vec<Region> {
     if owners.spans.is_empty() {
         return Vec::new();
     }
@@ -207,9 +218,9 @@ pub(crate) fn regions(
         }
         match section.raw_name.as_str() {
             ".eh_frame" | "__eh_frame" => {
-                eh_frame(index, section, words, &owners, &mut charged, &mut lsdas);
+                eh_frame(index, section, words, owners, &mut charged, &mut lsdas);
             }
-            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, &owners, &mut charged),
+            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, owners, &mut charged),
             _ => {}
         }
     }

@@ -50,6 +50,8 @@ pub(crate) struct RustFacts {
     pub auditable: bool,
     /// Panic locations and their path strings, charged to crates.
     pub regions: Vec<Region>,
+    /// Each panic location found: (start, end, crate), by address.
+    pub locations: Vec<(u64, u64, String)>,
 }
 
 /// Read the Rust facts of an image. `words` gives the byte order and
@@ -278,6 +280,9 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
             // The location: pointer, length, line and column (two u32).
             let size = 2 * word + 8;
             charged.push((index, address, address + size, path.crate_name.clone()));
+            facts
+                .locations
+                .push((address, address + size, path.crate_name.clone()));
             charged.push((target, pointer, pointer + len, path.crate_name.clone()));
             if let Some(r) = relocation {
                 charged.push((
@@ -299,6 +304,7 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
                 .insert(version.clone());
         }
     }
+    facts.locations.sort_unstable();
     facts.regions = regions(charged, layout);
 }
 

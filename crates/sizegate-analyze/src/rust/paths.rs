@@ -18,8 +18,12 @@ pub(crate) struct SourcePath {
 /// - a Cargo registry or vendor directory `<crate>-<version>/` anywhere in
 ///   the path (the last one wins: `~/.cargo/registry/src/<index>/regex-1.11.1/src/lib.rs`).
 ///
-/// Relative paths of the workspace's own crates (`src/main.rs`) name no
-/// crate: `None`.
+/// - a relative path of a workspace member, `<dir>/src/…`
+///   (`crates/oxc_linter/src/lib.rs`: crate `oxc_linter`, no version): Cargo
+///   records a member's paths relative to the workspace root, and members
+///   live in a directory named after the crate by convention.
+///
+/// The root package's own paths (`src/main.rs`) name no crate: `None`.
 pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
     if !path.ends_with(".rs") || path.len() > 4096 {
         return None;
@@ -51,7 +55,28 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
             version: None,
         });
     }
-    None
+    workspace_member(&components)
+}
+
+/// `[…/]<dir>/src/…` in a relative path: the workspace member `<dir>`.
+fn workspace_member(components: &[&str]) -> Option<SourcePath> {
+    let first = components.first()?;
+    // Absolute (`/home/…`, `C:\…`) paths are not the workspace's.
+    if first.is_empty() || first.ends_with(':') {
+        return None;
+    }
+    let src = components.iter().position(|&c| c == "src")?;
+    let dir = components.get(src.checked_sub(1)?)?;
+    let valid = !dir.is_empty()
+        && dir.len() <= 64
+        && dir.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && dir
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    valid.then(|| SourcePath {
+        crate_name: dir.replace('-', "_"),
+        version: None,
+    })
 }
 
 /// `<crate>/src/…` right after `/library/`: the standard library crate.
@@ -164,6 +189,16 @@ mod tests {
     #[test]
     fn local_paths_name_nothing() {
         assert_eq!(parsed("src/main.rs"), None);
+        assert_eq!(
+            parsed("crates/oxc_linter/src/rules/eslint/no_debugger.rs"),
+            Some(("oxc_linter".into(), None))
+        );
+        assert_eq!(
+            parsed("crates\\oxc_str\\src\\js_str.rs"),
+            Some(("oxc_str".into(), None))
+        );
+        assert_eq!(parsed("C:\\work\\app\\src\\main.rs"), None);
+        assert_eq!(parsed("crates/9lives/src/lib.rs"), None);
         assert_eq!(parsed("crates/core/args.rs"), None);
         assert_eq!(parsed("/tmp/x-1.2/src/main.rs"), None);
         assert_eq!(parsed("/srv/-1.2.3/src/main.rs"), None);
