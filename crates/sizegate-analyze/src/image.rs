@@ -120,12 +120,18 @@ fn measure(
     let rust_facts = if go_binary {
         rust::RustFacts::default()
     } else {
+        let crates: std::collections::BTreeSet<&str> = names
+            .iter()
+            .filter(|n| n.unit_kind == UnitKind::Crate)
+            .map(|n| n.unit.as_str())
+            .collect();
         rust::read(
             &layout,
             crate::go::Layout {
                 big_endian: target.big_endian,
                 ptr_size: target.ptr_size,
             },
+            &crates,
         )
     };
     go_charges

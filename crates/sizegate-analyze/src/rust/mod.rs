@@ -55,11 +55,13 @@ pub(crate) struct RustFacts {
 }
 
 /// Read the Rust facts of an image. `words` gives the byte order and
-/// pointer size.
-pub(crate) fn read(layout: &Layout<'_>, words: Words) -> RustFacts {
+/// pointer size; `crates` the crates the symbols name (a workspace
+/// member's directory names a crate only when no symbol does, or when a
+/// symbol names the same crate).
+pub(crate) fn read(layout: &Layout<'_>, words: Words, crates: &BTreeSet<&str>) -> RustFacts {
     let mut facts = RustFacts::default();
     markers(layout, &mut facts);
-    locations(layout, words, &mut facts);
+    locations(layout, words, crates, &mut facts);
     if let Some(packages) = layout
         .sections
         .iter()
@@ -202,7 +204,7 @@ struct PathString {
 /// Find the panic locations: a pointer-sized word pointing into a data
 /// section, followed by a length, where the bytes pointed to are a `.rs`
 /// path. Charge the path string and the location to the path's crate.
-fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
+fn locations(layout: &Layout<'_>, words: Words, crates: &BTreeSet<&str>, facts: &mut RustFacts) {
     let relocations = relative_relocations(layout, words);
     let word = u64::from(words.ptr_size);
     // (section position, start, end) of data sections, by address.
@@ -267,6 +269,12 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
             let entry = strings.entry((pointer, len)).or_insert_with(|| {
                 let path = std::str::from_utf8(bytes).ok()?;
                 let parsed = parse_source_path(path)?;
+                if parsed.workspace
+                    && !crates.is_empty()
+                    && !crates.contains(parsed.crate_name.as_str())
+                {
+                    return None;
+                }
                 Some(PathString {
                     crate_name: parsed.crate_name,
                     version: parsed.version,

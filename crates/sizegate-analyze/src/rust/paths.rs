@@ -10,6 +10,8 @@ pub(crate) struct SourcePath {
     pub crate_name: String,
     /// Its version, when the path has it (Cargo registry directories).
     pub version: Option<String>,
+    /// Named by a workspace member's directory (a convention, not a fact).
+    pub workspace: bool,
 }
 
 /// The crate of a `.rs` path:
@@ -39,6 +41,7 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
             return Some(SourcePath {
                 crate_name: name.replace('-', "_"),
                 version: Some(version.to_string()),
+                workspace: false,
             });
         }
     }
@@ -53,6 +56,7 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
         return library_crate(rest.as_bytes()).map(|name| SourcePath {
             crate_name: name.to_string(),
             version: None,
+            workspace: false,
         });
     }
     workspace_member(&components)
@@ -76,6 +80,7 @@ fn workspace_member(components: &[&str]) -> Option<SourcePath> {
     valid.then(|| SourcePath {
         crate_name: dir.replace('-', "_"),
         version: None,
+        workspace: true,
     })
 }
 
