@@ -84,16 +84,18 @@ fn workspace_member(components: &[&str]) -> Option<SourcePath> {
     })
 }
 
-/// `<crate>/src/…` right after `/library/`: the standard library crate.
+/// `<crate>/src/…` right after `/library/`: the standard library crate
+/// (Windows builds write `library/core\src\time.rs`).
 pub(crate) fn library_crate(rest: &[u8]) -> Option<&str> {
-    let slash = rest.iter().position(|&b| b == b'/')?;
+    let slash = rest.iter().position(|&b| b == b'/' || b == b'\\')?;
     let name = std::str::from_utf8(&rest[..slash]).ok()?;
     let valid = !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    (valid && rest[slash..].starts_with(b"/src/")).then_some(name)
+    let src = rest[slash..].starts_with(b"/src/") || rest[slash..].starts_with(b"\\src\\");
+    (valid && src).then_some(name)
 }
 
 /// `regex-1.11.1` → (`regex`, `1.11.1`); `foo-bar-0.1.0-alpha.1` →
@@ -193,6 +195,10 @@ mod tests {
 
     #[test]
     fn local_paths_name_nothing() {
+        assert_eq!(
+            parsed("/rustc/20ddd01716a87c0fcf06ae4752d85a4abc15bcdf/library/core\\src\\time.rs"),
+            Some(("core".into(), None))
+        );
         assert_eq!(parsed("src/main.rs"), None);
         assert_eq!(
             parsed("crates/oxc_linter/src/rules/eslint/no_debugger.rs"),
