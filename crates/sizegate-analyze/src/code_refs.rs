@@ -57,6 +57,43 @@ impl References {
             Isa::Aarch64 => arm64_references(bytes, entry, inside, push),
         }
     }
+
+    /// Push the target of every direct call and jump in the code `bytes`
+    /// (loaded at `entry`): `CALL`/`JMP rel` on x86-64, `BL`/`B` on arm64.
+    pub(crate) fn branches(&mut self, bytes: &[u8], entry: u64, push: &mut impl FnMut(u64)) {
+        match self.isa {
+            Isa::X86_64 => {
+                let mut decoder = Decoder::with_ip(64, bytes, entry, DecoderOptions::NONE);
+                while decoder.can_decode() {
+                    decoder.decode_out(&mut self.instruction);
+                    if matches!(self.instruction.mnemonic(), Mnemonic::Call | Mnemonic::Jmp)
+                        && matches!(
+                            self.instruction.op0_kind(),
+                            OpKind::NearBranch64 | OpKind::NearBranch32
+                        )
+                    {
+                        push(self.instruction.near_branch_target());
+                    }
+                }
+            }
+            Isa::Aarch64 => {
+                let decoder = a64::InstDecoder::default();
+                let mut instruction = a64::Instruction::default();
+                let mut pc = entry;
+                for word in bytes.chunks_exact(4) {
+                    let at = pc;
+                    pc = pc.wrapping_add(4);
+                    let mut reader = U8Reader::new(word);
+                    if decoder.decode_into(&mut instruction, &mut reader).is_ok()
+                        && matches!(instruction.opcode, Opcode::BL | Opcode::B)
+                        && let Operand::PCOffset(offset) = instruction.operands[0]
+                    {
+                        push(at.wrapping_add_signed(offset));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The read-only data references of one function's x86-64 code: each

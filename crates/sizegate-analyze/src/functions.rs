@@ -28,6 +28,10 @@ use crate::report::SectionKind;
 const MAX_FUNCTIONS: usize = 1 << 22;
 /// Longest function we believe.
 const MAX_FUNCTION: u64 = 1 << 26;
+/// Most call targets kept per function.
+const MAX_CALLS: usize = 4096;
+/// Rounds of giving a function its callers' crate.
+const CALL_ROUNDS: usize = 4;
 
 /// One function the file describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -186,8 +190,10 @@ pub(crate) fn crates<'a>(
     };
     let inside = |address: u64| location(address).is_some();
     let mut decoder = References::new(isa);
-    // Per function: the panic locations its code refers to.
+    // Per function: the panic locations its code refers to, and the
+    // functions it calls or jumps to.
     let mut referenced: Vec<(Function, Vec<u32>)> = Vec::new();
+    let mut calls: Vec<Vec<u64>> = Vec::new();
     let mut code: Option<(u64, &[u8])> = None;
     for f in functions {
         if covered(f.start) {
@@ -220,6 +226,13 @@ pub(crate) fn crates<'a>(
         });
         found.sort_unstable();
         found.dedup();
+        let mut targets: Vec<u64> = Vec::new();
+        decoder.branches(bytes, f.start, &mut |target| {
+            if (target < f.start || target >= f.end) && targets.len() < MAX_CALLS {
+                targets.push(target);
+            }
+        });
+        calls.push(targets);
         referenced.push((*f, found));
     }
     // A location many functions use is inlined library code (an indexing
@@ -232,7 +245,7 @@ pub(crate) fn crates<'a>(
         }
     }
     let mut votes: HashMap<&'a str, f64> = HashMap::new();
-    let named: Vec<(Function, Option<&'a str>)> = referenced
+    let mut named: Vec<(Function, Option<&'a str>)> = referenced
         .into_iter()
         .map(|(f, found)| {
             votes.clear();
@@ -247,6 +260,46 @@ pub(crate) fn crates<'a>(
             (f, best)
         })
         .collect();
+    // A function without evidence that only functions of one crate call
+    // is taken to be of that crate (a generic instantiated there, or a
+    // private helper); rounds let this reach helpers of helpers.
+    let starts: Vec<u64> = named.iter().map(|n| n.0.start).collect();
+    let mut callers: Vec<(usize, usize)> = Vec::new();
+    for (caller, targets) in calls.iter().enumerate() {
+        for target in targets {
+            if let Ok(callee) = starts.binary_search(target) {
+                callers.push((callee, caller));
+            }
+        }
+    }
+    callers.sort_unstable();
+    callers.dedup();
+    for _ in 0..CALL_ROUNDS {
+        let mut found: Vec<(usize, &'a str)> = Vec::new();
+        let mut at = 0;
+        while at < callers.len() {
+            let callee = callers[at].0;
+            let run = callers[at..]
+                .iter()
+                .take_while(|c| c.0 == callee)
+                .count();
+            if named[callee].1.is_none() {
+                let mut crates = callers[at..at + run].iter().map(|c| named[c.1].1);
+                if let Some(Some(first)) = crates.next()
+                    && crates.all(|c| c == Some(first))
+                {
+                    found.push((callee, first));
+                }
+            }
+            at += run;
+        }
+        if found.is_empty() {
+            break;
+        }
+        for (callee, name) in found {
+            named[callee].1 = Some(name);
+        }
+    }
     // Between two functions of one crate, a function without evidence is
     // taken to be of that crate too.
     let mut out = Vec::with_capacity(named.len());
