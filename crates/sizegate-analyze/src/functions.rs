@@ -1,10 +1,11 @@
-//! Functions of a stripped Mach-O or PE file and their crates.
+//! Functions of a stripped Mach-O, PE or ELF file and their crates.
 //!
 //! Release builds for macOS and Windows keep few symbols (a dylib only its
 //! exports), but the file still knows where its functions are: Mach-O's
 //! `LC_FUNCTION_STARTS` (every function's start, ULEB128 deltas from
 //! `__TEXT`) and the x86-64 PE exception directory `.pdata` (begin, end and
-//! unwind info of every function that is not a leaf). Each function no
+//! unwind info of every function that is not a leaf), and on ELF the code
+//! ranges of the `.eh_frame` FDEs when no symbol is left. Each function no
 //! symbol covers is given the crate of the panic locations its code refers
 //! to (decoded with `code_refs`; `#[track_caller]` makes `unwrap` and
 //! indexing report the caller's own file, so these name the function's
@@ -47,8 +48,27 @@ pub(crate) struct Function {
 /// The functions of a Mach-O (`LC_FUNCTION_STARTS`) or x86-64 PE
 /// (`.pdata`) image, sorted by start, each ending where the next starts
 /// (or its code section ends). Empty for other files.
-pub(crate) fn extents(file: &object::File<'_>, bytes: &[u8], layout: &Layout<'_>) -> Vec<Function> {
+pub(crate) fn extents(
+    file: &object::File<'_>,
+    bytes: &[u8],
+    layout: &Layout<'_>,
+    words: crate::go::Layout,
+    code_symbols: bool,
+) -> Vec<Function> {
     let mut functions = match file {
+        // A stripped ELF file: the code its FDEs describe.
+        object::File::Elf32(_) | object::File::Elf64(_) if !code_symbols => {
+            crate::unwind::fde_extents(layout, words)
+                .into_iter()
+                .take(MAX_FUNCTIONS)
+                .map(|(start, end)| Function {
+                    start,
+                    end,
+                    pdata: None,
+                    unwind: None,
+                })
+                .collect()
+        }
         object::File::MachO64(m) => macho_starts(m, bytes),
         object::File::MachO32(m) => macho_starts(m, bytes),
         object::File::Pe64(_) if file.architecture() == object::Architecture::X86_64 => {

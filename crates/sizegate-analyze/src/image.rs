@@ -69,7 +69,18 @@ fn measure(
     let functions = if go_binary {
         Vec::new()
     } else {
-        functions::extents(file, bytes, &layout)
+        let code_symbols = placed.iter().any(|p| {
+            p.size > 0
+                && layout
+                    .sections
+                    .get(p.section)
+                    .is_some_and(|s| s.kind == SectionKind::Code)
+        });
+        let words = crate::go::Layout {
+            big_endian: !file.is_little_endian(),
+            ptr_size: if file.is_64() { 8 } else { 4 },
+        };
+        functions::extents(file, bytes, &layout, words, code_symbols)
     };
     clip_to_functions(&mut placed, &functions, &layout);
     let target = crate::go::Target {
@@ -317,7 +328,7 @@ fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec
             _ => "build with `strip = false` (`shipped` models the strip)",
         };
         out.push(format!(
-            "stripped: only panic locations are charged to crates; for symbols and units {how}."
+            "stripped: crates are inferred from panic locations and calls, without symbols; for symbols and exact units {how}."
         ));
     }
     out

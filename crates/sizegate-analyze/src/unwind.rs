@@ -247,6 +247,16 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
     Region::group(charged)
 }
 
+/// One FDE: its bytes, the code it describes, and its LSDA.
+#[derive(Debug, Clone, Copy)]
+struct Fde {
+    start: u64,
+    end: u64,
+    pc: u64,
+    range: Option<u64>,
+    lsda: Option<u64>,
+}
+
 fn eh_frame<'a>(
     index: usize,
     section: &crate::sections::SectionInfo<'_>,
@@ -254,6 +264,40 @@ fn eh_frame<'a>(
     owners: &Owners<'a>,
     charged: &mut Charged<'a>,
     lsdas: &mut Vec<(u64, &'a str)>,
+) {
+    for_each_fde(section, words, &mut |fde| {
+        let Some(unit) = owners.unit(fde.pc) else {
+            return;
+        };
+        charged.push((index, fde.start, fde.end, unit));
+        if let Some(lsda) = fde.lsda {
+            lsdas.push((lsda, unit));
+        }
+    });
+}
+
+/// The code extents `.eh_frame` describes, (start, end): the functions of
+/// a stripped ELF file (every function that can unwind has an FDE).
+pub(crate) fn fde_extents(layout: &Layout<'_>, words: Words) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for section in &layout.sections {
+        if section.raw_name != ".eh_frame" {
+            continue;
+        }
+        for_each_fde(section, words, &mut |fde| {
+            if let Some(range) = fde.range.filter(|&r| r > 0) {
+                out.push((fde.pc, fde.pc.saturating_add(range)));
+            }
+        });
+    }
+    out
+}
+
+/// Call `visit` with every FDE of an `.eh_frame` section whose CIE parses.
+fn for_each_fde(
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    visit: &mut dyn FnMut(Fde),
 ) {
     let data = section.data;
     let mut cies: HashMap<usize, Option<Cie>> = HashMap::new();
@@ -313,24 +357,22 @@ fn eh_frame<'a>(
             };
             if let Some(cie) = cie
                 && let Some(pc) = r.pointer(cie.fde_encoding, 0)
-                && let Some(unit) = owners.unit(pc)
             {
-                let start = section.address.saturating_add(at as u64);
-                charged.push((
-                    index,
-                    start,
-                    section.address.saturating_add(end as u64),
-                    unit,
-                ));
-                if cie.augmented && cie.lsda_encoding != OMIT {
-                    let lsda = r
-                        .pointer(cie.fde_encoding & 0x0f, 0)
-                        .and_then(|_| r.uleb())
-                        .and_then(|_| r.pointer(cie.lsda_encoding, 0));
-                    if let Some(lsda) = lsda.filter(|&l| l != 0) {
-                        lsdas.push((lsda, unit));
-                    }
-                }
+                let range = r.pointer(cie.fde_encoding & 0x0f, 0);
+                let lsda = if cie.augmented && cie.lsda_encoding != OMIT && range.is_some() {
+                    r.uleb()
+                        .and_then(|_| r.pointer(cie.lsda_encoding, 0))
+                        .filter(|&l| l != 0)
+                } else {
+                    None
+                };
+                visit(Fde {
+                    start: section.address.saturating_add(at as u64),
+                    end: section.address.saturating_add(end as u64),
+                    pc,
+                    range,
+                    lsda,
+                });
             }
         }
         at = end;

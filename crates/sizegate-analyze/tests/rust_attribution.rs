@@ -2,7 +2,8 @@
 //! with the installed rustc: a library crate laid out as Cargo's registry
 //! lays it out (`tinydep-1.2.3/src/lib.rs`), so its panic locations name a
 //! crate and a version; stripped and not; with a `cargo auditable`-style
-//! `.dep-v0` section. Plus real stripped Rust release builds from Debian
+//! `.dep-v0` section; with anonymous constants. Plus real stripped Rust
+//! release builds from Debian
 //! (`scripts/fetch-rust-artifacts.sh`), skipped with a message when absent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -281,6 +282,20 @@ fn debian_stripped_rust_binaries_are_rust() {
         for krate in ["std", "core", "alloc", "aho_corasick"] {
             assert!(unit(&report, krate).size > 0, "{file}: {krate}");
         }
+        // Functions from the `.eh_frame` FDEs, crates from their panic
+        // locations and callers: most code is charged (97% was bracketed
+        // when only panic locations were).
+        assert!(
+            report.bracketed_size() * 4 < report.sizes.shipped,
+            "{file}: {} of {} bytes bracketed",
+            report.bracketed_size(),
+            report.sizes.shipped
+        );
+        let regex_syntax = unit(&report, "regex_syntax").size;
+        assert!(
+            regex_syntax * 10 > report.sizes.shipped,
+            "{file}: regex_syntax {regex_syntax}"
+        );
     }
 }
 
