@@ -221,6 +221,7 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
                 eh_frame(index, section, words, owners, &mut charged, &mut lsdas);
             }
             ".eh_frame_hdr" => eh_frame_hdr(index, section, words, owners, &mut charged),
+            "__unwind_info" => unwind_info(index, section, words, owners, &mut charged, &mut lsdas),
             _ => {}
         }
     }
@@ -245,6 +246,97 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
         }
     }
     Region::group(charged)
+}
+
+/// Most second-level pages and entries read from `__unwind_info`.
+const MAX_UNWIND_ENTRIES: usize = 1 << 22;
+
+/// Mach-O compact unwind (`__unwind_info`, `<mach-o/compact_unwind_encoding.h>`):
+/// each second-level page entry (8 bytes regular, 4 compressed) and each
+/// LSDA index entry (8 bytes) to the unit of its function; the LSDAs they
+/// name to the same unit. The header, the first-level index and the
+/// encoding tables, shared by all functions, stay unattributed.
+fn unwind_info<'a>(
+    index: usize,
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    owners: &Owners<'a>,
+    charged: &mut Charged<'a>,
+    lsdas: &mut Vec<(u64, &'a str)>,
+) {
+    // Function offsets are from the start of `__TEXT`, the Mach header.
+    let Some(text) = section
+        .file_range
+        .and_then(|(offset, _)| section.address.checked_sub(offset))
+    else {
+        return;
+    };
+    let data = section.data;
+    let mut r = Reader {
+        data,
+        base: section.address,
+        at: 0,
+        words,
+    };
+    let mut u32_at = |at: usize| -> Option<u32> {
+        r.at = at;
+        r.fixed(4).map(|v| v as u32)
+    };
+    let (Some(1), Some(index_offset), Some(index_count)) = (u32_at(0), u32_at(20), u32_at(24))
+    else {
+        return;
+    };
+    let address = |at: usize| section.address.saturating_add(at as u64);
+    let mut budget = MAX_UNWIND_ENTRIES;
+    let pairs = (index_count as usize).min(data.len() / 12);
+    for i in 0..pairs {
+        let at = (index_offset as usize).saturating_add(12 * i);
+        let (Some(first), Some(page), Some(lsda_start)) = (u32_at(at), u32_at(at + 4), u32_at(at + 8))
+        else {
+            break;
+        };
+        // The LSDA index of this page runs to the next page's.
+        let lsda_end = u32_at(at + 20).unwrap_or(lsda_start);
+        let mut lsda = lsda_start as usize;
+        while lsda + 8 <= (lsda_end as usize).min(data.len()) && budget > 0 {
+            budget -= 1;
+            if let (Some(function), Some(table)) = (u32_at(lsda), u32_at(lsda + 4))
+                && let Some(unit) = owners.unit(text.saturating_add(u64::from(function)))
+            {
+                charged.push((index, address(lsda), address(lsda + 8), unit));
+                lsdas.push((text.saturating_add(u64::from(table)), unit));
+            }
+            lsda += 8;
+        }
+        if page == 0 {
+            continue;
+        }
+        let page = page as usize;
+        let (Some(kind), Some(header)) = (u32_at(page), u32_at(page + 4)) else {
+            continue;
+        };
+        let (entries, count) = ((header & 0xffff) as usize, (header >> 16) as usize);
+        let (size, compressed) = match kind {
+            2 => (8, false),
+            3 => (4, true),
+            _ => continue,
+        };
+        for e in 0..count.min(budget) {
+            budget -= 1;
+            let at = page.saturating_add(entries).saturating_add(size * e);
+            let Some(word) = u32_at(at) else {
+                break;
+            };
+            let function = if compressed {
+                u64::from(first).saturating_add(u64::from(word & 0x00ff_ffff))
+            } else {
+                u64::from(word)
+            };
+            if let Some(unit) = owners.unit(text.saturating_add(function)) {
+                charged.push((index, address(at), address(at + size), unit));
+            }
+        }
+    }
 }
 
 /// One FDE: its bytes, the code it describes, and its LSDA.

@@ -103,6 +103,17 @@ fn macos_arm64_rust_dylib_gets_crates_from_its_functions() {
         .unwrap();
     assert!(export.size < 64 * 1024, "{export:?}");
     assert!(size(&report, "[C]") * 100 < report.sizes.shipped);
+    // Compact unwind entries and LSDAs go with their functions.
+    for section in ["__TEXT,__unwind_info", "__TEXT,__gcc_except_tab"] {
+        let total = report
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .unwrap()
+            .file_size;
+        let left = size(&report, &format!("[{section} unattributed]"));
+        assert!(left * 2 < total, "{section}: {left} of {total} bytes left");
+    }
 }
 
 #[test]
