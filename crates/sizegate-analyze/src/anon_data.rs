@@ -291,7 +291,9 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
     }
     edges.sort_unstable();
     edges.dedup();
-    let mut queue: Vec<usize> = (0..pieces.len()).filter(|&i| !owners[i].is_empty()).collect();
+    let mut queue: Vec<usize> = (0..pieces.len())
+        .filter(|&i| !owners[i].is_empty())
+        .collect();
     // Each piece's set only grows and is capped: the loop ends.
     while let Some(from) = queue.pop() {
         let first = edges.partition_point(|e| e.0 < from);
@@ -362,11 +364,7 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
     let dynamic = dynamic_symbols(layout, inputs.words, &|address| {
         owner_of(address).map(|u| units.names[u as usize])
     });
-    charged.extend(
-        dynamic
-            .into_iter()
-            .filter(|c| !taken.overlaps(c.1, c.2)),
-    );
+    charged.extend(dynamic.into_iter().filter(|c| !taken.overlaps(c.1, c.2)));
     let charged: Vec<(usize, u64, u64, &str)> = charged
         .into_iter()
         .filter_map(|(section, start, end, unit)| {

@@ -93,7 +93,9 @@ pub(crate) fn extents(
             if let Some(next) = next {
                 end = end.min(next);
             }
-            f.end = end.min(section_end).min(f.start.saturating_add(MAX_FUNCTION));
+            f.end = end
+                .min(section_end)
+                .min(f.start.saturating_add(MAX_FUNCTION));
         });
     functions.retain(|f| f.end > f.start);
     functions
@@ -299,10 +301,7 @@ pub(crate) fn crates<'a>(
         let mut at = 0;
         while at < callers.len() {
             let callee = callers[at].0;
-            let run = callers[at..]
-                .iter()
-                .take_while(|c| c.0 == callee)
-                .count();
+            let run = callers[at..].iter().take_while(|c| c.0 == callee).count();
             if named[callee].1.is_none() {
                 let mut crates = callers[at..at + run].iter().map(|c| named[c.1].1);
                 if let Some(Some(first)) = crates.next()

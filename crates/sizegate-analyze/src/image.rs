@@ -6,7 +6,8 @@ use object::{Object, ObjectSymbol};
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, anon_data, debug_file, functions, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, format, functions, go_units, rust, sizes, symbols,
+    toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).

@@ -291,7 +291,8 @@ fn unwind_info<'a>(
     let pairs = (index_count as usize).min(data.len() / 12);
     for i in 0..pairs {
         let at = (index_offset as usize).saturating_add(12 * i);
-        let (Some(first), Some(page), Some(lsda_start)) = (u32_at(at), u32_at(at + 4), u32_at(at + 8))
+        let (Some(first), Some(page), Some(lsda_start)) =
+            (u32_at(at), u32_at(at + 4), u32_at(at + 8))
         else {
             break;
         };
