@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::code_refs::{Isa, References};
+use crate::code_refs::{CodeSections, Isa, References};
 use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::Layout as Words;
@@ -195,25 +195,9 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
         functions.extend_from_slice(inputs.functions);
         functions.sort_unstable();
         let mut decoder = References::new(isa);
-        let mut code: Option<(u64, &[u8])> = None;
+        let code = CodeSections::new(layout);
         for (start, end, unit) in functions {
-            let fits = |(address, data): (u64, &[u8])| {
-                start >= address && end <= address.saturating_add(data.len() as u64)
-            };
-            if !code.is_some_and(fits) {
-                code = layout
-                    .sections
-                    .iter()
-                    .filter(|s| s.kind == SectionKind::Code)
-                    .map(|s| (s.address, s.data))
-                    .find(|&c| fits(c));
-            }
-            let Some((address, data)) = code else {
-                continue;
-            };
-            let Some(bytes) = usize::try_from(start - address).ok().and_then(|from| {
-                data.get(from..from.checked_add(usize::try_from(end - start).ok()?)?)
-            }) else {
+            let Some(bytes) = code.bytes(start, end) else {
                 continue;
             };
             let unit = units.get(unit);

@@ -258,3 +258,39 @@ fn immediate_of(instruction: &Instruction) -> Option<u32> {
         _ => None,
     }
 }
+
+/// The code sections of an image, sorted by address, to find the bytes of
+/// a function in logarithmic time (a hostile file may hold many sections).
+pub(crate) struct CodeSections<'d> {
+    spans: Vec<(u64, &'d [u8])>,
+}
+
+impl<'d> CodeSections<'d> {
+    pub(crate) fn new(layout: &crate::format::Layout<'d>) -> Self {
+        let mut spans: Vec<(u64, &'d [u8])> = layout
+            .sections
+            .iter()
+            .filter(|s| s.kind == crate::report::SectionKind::Code && !s.data.is_empty())
+            .map(|s| (s.address, s.data))
+            .collect();
+        spans.sort_unstable_by_key(|s| s.0);
+        CodeSections { spans }
+    }
+
+    /// The bytes of `[start, end)`, when one code section holds them all.
+    pub(crate) fn bytes(&self, start: u64, end: u64) -> Option<&'d [u8]> {
+        let i = self.spans.partition_point(|s| s.0 <= start).checked_sub(1)?;
+        let (address, data) = self.spans[i];
+        let from = usize::try_from(start - address).ok()?;
+        let len = usize::try_from(end.checked_sub(start)?).ok()?;
+        data.get(from..from.checked_add(len)?)
+    }
+
+    /// The end address of the code section holding `address`.
+    pub(crate) fn end_of(&self, address: u64) -> Option<u64> {
+        let i = self.spans.partition_point(|s| s.0 <= address).checked_sub(1)?;
+        let (start, data) = self.spans[i];
+        let end = start.saturating_add(data.len() as u64);
+        (address < end).then_some(end)
+    }
+}

@@ -20,10 +20,9 @@ use std::collections::HashMap;
 use object::read::macho::{LoadCommandVariant, MachHeader, MachOFile};
 use object::{Endianness, Object, ObjectSegment};
 
-use crate::code_refs::{Isa, References};
+use crate::code_refs::{CodeSections, Isa, References};
 use crate::format::Layout;
 use crate::go_units::Region;
-use crate::report::SectionKind;
 
 /// Most functions read (bounds memory on hostile input).
 const MAX_FUNCTIONS: usize = 1 << 22;
@@ -79,16 +78,13 @@ pub(crate) fn extents(
     functions.sort_unstable();
     functions.dedup_by_key(|f| f.start);
     // Ends: the next start, within the code section holding the function.
+    let code = CodeSections::new(layout);
     let next: Vec<u64> = functions.iter().skip(1).map(|f| f.start).collect();
     functions
         .iter_mut()
         .zip(next.into_iter().map(Some).chain(std::iter::once(None)))
         .for_each(|(f, next)| {
-            let section_end = layout
-                .sections
-                .iter()
-                .find(|s| s.kind == SectionKind::Code && s.contains(f.start))
-                .map_or(f.start, |s| s.address.saturating_add(s.vm_size));
+            let section_end = code.end_of(f.start).unwrap_or(f.start);
             let mut end = if f.end > f.start { f.end } else { section_end };
             if let Some(next) = next {
                 end = end.min(next);
@@ -216,28 +212,12 @@ pub(crate) fn crates<'a>(
     // functions it calls or jumps to.
     let mut referenced: Vec<(Function, Vec<u32>)> = Vec::new();
     let mut calls: Vec<Vec<u64>> = Vec::new();
-    let mut code: Option<(u64, &[u8])> = None;
+    let code = CodeSections::new(layout);
     for f in functions {
         if covered(f.start) {
             continue;
         }
-        let fits = |(start, data): (u64, &[u8])| {
-            f.start >= start && f.end <= start.saturating_add(data.len() as u64)
-        };
-        if !code.is_some_and(fits) {
-            code = layout
-                .sections
-                .iter()
-                .filter(|s| s.kind == SectionKind::Code)
-                .map(|s| (s.address, s.data))
-                .find(|&c| fits(c));
-        }
-        let Some((start, data)) = code else {
-            continue;
-        };
-        let Some(bytes) = usize::try_from(f.start - start).ok().and_then(|from| {
-            data.get(from..from.checked_add(usize::try_from(f.end - f.start).ok()?)?)
-        }) else {
+        let Some(bytes) = code.bytes(f.start, f.end) else {
             continue;
         };
         let mut found: Vec<u32> = Vec::new();
@@ -350,7 +330,19 @@ pub(crate) fn regions(
     crates: &[(u64, u64, &str)],
     layout: &Layout<'_>,
 ) -> Vec<Region> {
-    let section_of = |address: u64| layout.sections.iter().position(|s| s.contains(address));
+    // Loaded sections by address, to find the one holding an address.
+    let mut loaded: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.vm_size > 0)
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.extent()), i))
+        .collect();
+    loaded.sort_unstable();
+    let section_of = |address: u64| {
+        let i = loaded.partition_point(|s| s.0 <= address).checked_sub(1)?;
+        loaded.get(i).filter(|s| address < s.1).map(|s| s.2)
+    };
     let by_start: HashMap<u64, &Function> = functions.iter().map(|f| (f.start, f)).collect();
     let mut charged: Vec<(usize, u64, u64, &str)> = Vec::new();
     for &(start, end, name) in crates {
@@ -408,6 +400,7 @@ fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::SectionKind;
 
     #[test]
     fn unwind_info_sizes() {

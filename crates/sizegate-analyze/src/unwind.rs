@@ -228,14 +228,24 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
     // Each LSDA runs to the next one (or its section's end).
     lsdas.sort_unstable();
     lsdas.dedup_by_key(|l| l.0);
+    let tables: Vec<usize> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            matches!(
+                s.raw_name.as_str(),
+                ".gcc_except_table" | "__gcc_except_tab"
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
     for (i, &(start, unit)) in lsdas.iter().enumerate() {
-        let Some(position) = layout.sections.iter().position(|s| {
-            s.contains(start)
-                && matches!(
-                    s.raw_name.as_str(),
-                    ".gcc_except_table" | "__gcc_except_tab"
-                )
-        }) else {
+        let Some(position) = tables
+            .iter()
+            .copied()
+            .find(|&t| layout.sections[t].contains(start))
+        else {
             continue;
         };
         let section = &layout.sections[position];
