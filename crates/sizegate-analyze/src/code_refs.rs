@@ -279,7 +279,10 @@ impl<'d> CodeSections<'d> {
 
     /// The bytes of `[start, end)`, when one code section holds them all.
     pub(crate) fn bytes(&self, start: u64, end: u64) -> Option<&'d [u8]> {
-        let i = self.spans.partition_point(|s| s.0 <= start).checked_sub(1)?;
+        let i = self
+            .spans
+            .partition_point(|s| s.0 <= start)
+            .checked_sub(1)?;
         let (address, data) = self.spans[i];
         let from = usize::try_from(start - address).ok()?;
         let len = usize::try_from(end.checked_sub(start)?).ok()?;
@@ -288,7 +291,10 @@ impl<'d> CodeSections<'d> {
 
     /// The end address of the code section holding `address`.
     pub(crate) fn end_of(&self, address: u64) -> Option<u64> {
-        let i = self.spans.partition_point(|s| s.0 <= address).checked_sub(1)?;
+        let i = self
+            .spans
+            .partition_point(|s| s.0 <= address)
+            .checked_sub(1)?;
         let (start, data) = self.spans[i];
         let end = start.saturating_add(data.len() as u64);
         (address < end).then_some(end)
