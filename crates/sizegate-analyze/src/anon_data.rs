@@ -335,9 +335,11 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
             .min(who.len() - 1);
         who.get(k).copied()
     };
-    let word = u64::from(inputs.words.ptr_size);
     for relocation in inputs.relocations.values() {
-        let (start, end) = (relocation.entry, relocation.entry.saturating_add(3 * word));
+        let (start, end) = (
+            relocation.entry,
+            relocation.entry.saturating_add(relocation.entry_size),
+        );
         if taken.overlaps(start, end) {
             continue;
         }

@@ -129,6 +129,20 @@ fn measure(
         );
         go_charges.regions.extend(strings);
     }
+    // Pointers relocations store (ELF relative relocations, PE base
+    // relocations), by patched address.
+    let relocations = if go_binary {
+        std::collections::HashMap::new()
+    } else {
+        rust::relative_relocations(
+            &layout,
+            crate::go::Layout {
+                big_endian: target.big_endian,
+                ptr_size: target.ptr_size,
+            },
+            file.relative_address_base(),
+        )
+    };
     let rust_facts = if go_binary {
         rust::RustFacts::default()
     } else {
@@ -144,6 +158,7 @@ fn measure(
                 ptr_size: target.ptr_size,
             },
             &crates,
+            &relocations,
         )
     };
     go_charges
@@ -177,10 +192,9 @@ fn measure(
         let owner = |address: u64| code.unit(address);
         go_charges
             .regions
-            .extend(rust::pointer_slots(&layout, words, &owner));
+            .extend(rust::pointer_slots(&layout, words, &relocations, &owner));
         // Anonymous data to the units that use it, relocation entries to
         // the owner of what they patch, dynamic symbols to their unit.
-        let relocations = rust::relative_relocations(&layout, words);
         let anonymous = anon_data::regions(&anon_data::Inputs {
             layout: &layout,
             isa,

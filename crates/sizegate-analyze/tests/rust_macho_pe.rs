@@ -123,15 +123,19 @@ fn windows_x64_rust_dll_gets_crates_and_pdata_from_its_functions() {
     };
     let report = report(&path);
     check(&report, ".text");
-    let pdata = report
-        .sections
-        .iter()
-        .find(|s| s.name == ".pdata")
-        .unwrap()
-        .file_size;
-    let left = size(&report, "[.pdata unattributed]");
-    assert!(
-        left * 2 < pdata,
-        ".pdata: {left} of {pdata} bytes unattributed"
-    );
+    // `.pdata` entries with their functions; `.reloc` entries with the
+    // owner of the pointer they patch.
+    for section in [".pdata", ".reloc"] {
+        let total = report
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .unwrap()
+            .file_size;
+        let left = size(&report, &format!("[{section} unattributed]"));
+        assert!(
+            left * 2 < total,
+            "{section}: {left} of {total} bytes unattributed"
+        );
+    }
 }
