@@ -1,10 +1,8 @@
 //! Go string literals and other anonymous read-only data charged to the
 //! packages of the functions that reference them: the code of every
 //! function of the pclntab is decoded, and each address it forms that points
-//! into a read-only data section starts a piece. On x86-64 (`iced-x86`)
-//! those are RIP-relative memory operands (`LEA`/`MOV`); on arm64
-//! (`yaxpeax-arm`) an `ADRP` page completed by the `ADD` or the load/store
-//! offset that uses its register. A piece runs to the length the next
+//! into a read-only data section starts a piece (the decoding, shared with
+//! the Rust and C reader, is in `code_refs`). A piece runs to the length the next
 //! instruction loads as an immediate (Go passes a string's length that
 //! way), else to
 //! the next referenced address, capped at [`MAX_PIECE`]; it never crosses
@@ -13,10 +11,7 @@
 
 use std::collections::HashMap;
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind};
-use yaxpeax_arch::{Decoder as _, U8Reader};
-use yaxpeax_arm::armv8::a64::{self, Opcode, Operand, SizeCode};
-
+use crate::code_refs::{Isa, References};
 use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::{self, GoFunction};
@@ -50,24 +45,6 @@ fn is_rodata(name: &str) -> bool {
 /// One reference from code: the address, the referencing package, and the
 /// length loaded right after it (0 when none).
 type Reference = (u64, u32, u32);
-
-/// The instruction sets whose code is decoded for references.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
-    X86_64,
-    Aarch64,
-}
-
-impl Isa {
-    /// The decodable instruction set of an architecture, if any.
-    pub(crate) fn of(architecture: object::Architecture) -> Option<Isa> {
-        match architecture {
-            object::Architecture::X86_64 => Some(Isa::X86_64),
-            object::Architecture::Aarch64 => Some(Isa::Aarch64),
-            _ => None,
-        }
-    }
-}
 
 /// A section's ranges, and bytes per package index.
 type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
@@ -113,7 +90,7 @@ pub(crate) fn regions(
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut refs: Vec<Reference> = Vec::new();
     let mut code: Option<(u64, &[u8])> = None;
-    let mut instruction = Instruction::default();
+    let mut decoder = References::new(isa);
     for function in functions {
         if function.size == 0 {
             continue;
@@ -147,12 +124,7 @@ pub(crate) fn regions(
             (packages.len() - 1) as u32
         });
         let mut push = |address: u64, length: u32| refs.push((address, owner, length));
-        match isa {
-            Isa::X86_64 => {
-                x86_references(bytes, function.entry, &mut instruction, &inside, &mut push)
-            }
-            Isa::Aarch64 => arm64_references(bytes, function.entry, &inside, &mut push),
-        }
+        decoder.scan(bytes, function.entry, &inside, &mut push);
     }
     if refs.is_empty() {
         return Vec::new();
@@ -254,167 +226,4 @@ pub(crate) fn regions(
         .collect();
     out.sort_by_key(|r| r.section);
     out
-}
-
-/// The read-only data references of one function's x86-64 code: each
-/// RIP-relative memory operand inside, with the length the next instruction
-/// loads.
-fn x86_references(
-    bytes: &[u8],
-    entry: u64,
-    instruction: &mut Instruction,
-    inside: &impl Fn(u64) -> bool,
-    push: &mut impl FnMut(u64, u32),
-) {
-    let mut decoder = Decoder::with_ip(64, bytes, entry, DecoderOptions::NONE);
-    // The reference waiting for a length in the next instruction.
-    let mut pending: Option<u64> = None;
-    while decoder.can_decode() {
-        decoder.decode_out(instruction);
-        if let Some(address) = pending.take() {
-            push(address, immediate_of(instruction).unwrap_or(0));
-        }
-        if instruction.is_ip_rel_memory_operand() {
-            let address = instruction.ip_rel_memory_address();
-            if inside(address) {
-                pending = Some(address);
-            }
-        }
-    }
-    if let Some(address) = pending {
-        push(address, 0);
-    }
-}
-
-/// The read-only data references of one function's arm64 code. An `ADRP`
-/// leaves a 4 KiB page in its register; the `ADD` (immediate) or the
-/// load/store with an immediate offset that uses that register completes
-/// the address. A register's page is forgotten when anything else writes
-/// the register, and at an undecodable word.
-fn arm64_references(
-    bytes: &[u8],
-    entry: u64,
-    inside: &impl Fn(u64) -> bool,
-    push: &mut impl FnMut(u64, u32),
-) {
-    let decoder = a64::InstDecoder::default();
-    let mut instruction = a64::Instruction::default();
-    let mut pages: [Option<u64>; 32] = [None; 32];
-    let mut pending: Option<u64> = None;
-    let mut pc = entry;
-    for word in bytes.chunks_exact(4) {
-        let at = pc;
-        pc = pc.wrapping_add(4);
-        let mut reader = U8Reader::new(word);
-        if decoder.decode_into(&mut instruction, &mut reader).is_err() {
-            pages = [None; 32];
-            if let Some(address) = pending.take() {
-                push(address, 0);
-            }
-            continue;
-        }
-        if let Some(address) = pending.take() {
-            push(address, arm64_immediate(&instruction).unwrap_or(0));
-        }
-        let operands = instruction.operands;
-        let page_of = |register: u16| pages.get(usize::from(register)).copied().flatten();
-        let address = match (instruction.opcode, operands) {
-            (Opcode::ADRP, [Operand::Register(_, d), Operand::PCOffset(offset), ..]) => {
-                if let Some(slot) = pages.get_mut(usize::from(d)) {
-                    *slot = Some((at & !0xfff).wrapping_add_signed(offset));
-                }
-                continue;
-            }
-            (
-                Opcode::ADD,
-                [
-                    _,
-                    Operand::RegisterOrSP(SizeCode::X, n),
-                    Operand::Immediate(imm),
-                    _,
-                ],
-            ) => page_of(n).map(|page| page.wrapping_add(u64::from(imm))),
-            (
-                Opcode::ADD,
-                [
-                    _,
-                    Operand::RegisterOrSP(SizeCode::X, n),
-                    Operand::ImmShift(imm, shift),
-                    _,
-                ],
-            ) => page_of(n).map(|page| page.wrapping_add(u64::from(imm) << shift)),
-            _ => operands.iter().find_map(|operand| match *operand {
-                Operand::RegPreIndex(n, offset, false) => {
-                    page_of(n).map(|page| page.wrapping_add_signed(i64::from(offset)))
-                }
-                _ => None,
-            }),
-        };
-        // The destination no longer holds a page (a store's first operand
-        // is its source: forgetting it only loses a later reference).
-        if let Operand::Register(_, d) | Operand::RegisterOrSP(_, d) = operands[0]
-            && let Some(slot) = pages.get_mut(usize::from(d))
-        {
-            *slot = None;
-        }
-        if let Some(address) = address.filter(|&a| inside(a)) {
-            pending = Some(address);
-        }
-    }
-    if let Some(address) = pending {
-        push(address, 0);
-    }
-}
-
-/// The small positive constant an arm64 instruction loads into a register
-/// (`MOVZ`, or `ORR` from the zero register), as Go loads a string's length.
-fn arm64_immediate(instruction: &a64::Instruction) -> Option<u32> {
-    let value = match (instruction.opcode, instruction.operands) {
-        (Opcode::MOVZ, [Operand::Register(_, _), Operand::ImmShift(imm, shift), ..]) => {
-            u64::from(imm) << shift
-        }
-        (
-            Opcode::ORR,
-            [
-                Operand::Register(_, _) | Operand::RegisterOrSP(_, _),
-                Operand::Register(_, 31),
-                Operand::Imm64(imm),
-                _,
-            ],
-        ) => imm,
-        (
-            Opcode::ORR,
-            [
-                Operand::Register(_, _) | Operand::RegisterOrSP(_, _),
-                Operand::Register(_, 31),
-                Operand::Immediate(imm),
-                _,
-            ],
-        ) => u64::from(imm),
-        _ => return None,
-    };
-    u32::try_from(value)
-        .ok()
-        .filter(|&value| value > 0 && value < 1 << 20)
-}
-
-/// The immediate a `MOV` loads (a register or memory from a constant), as
-/// Go loads a string's length right after its address.
-fn immediate_of(instruction: &Instruction) -> Option<u32> {
-    if instruction.mnemonic() != Mnemonic::Mov || instruction.op_count() != 2 {
-        return None;
-    }
-    match instruction.op1_kind() {
-        OpKind::Immediate8
-        | OpKind::Immediate16
-        | OpKind::Immediate32
-        | OpKind::Immediate32to64
-        | OpKind::Immediate64 => {
-            // Lengths are positive and small; anything else is not one.
-            u32::try_from(instruction.immediate(1))
-                .ok()
-                .filter(|&value| value > 0 && value < 1 << 20)
-        }
-        _ => None,
-    }
 }

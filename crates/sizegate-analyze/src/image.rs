@@ -6,7 +6,8 @@ use object::{Object, ObjectSymbol};
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, debug_file, format, go_units, rust, sizes, symbols, toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, format, functions, go_units, rust, sizes, symbols,
+    toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
@@ -64,6 +65,25 @@ fn measure(
         }
         None => symbols::collect(file, &layout.sections, go_binary),
     };
+    // Functions a stripped Mach-O or PE file still describes; a code
+    // symbol (sized by the next symbol there) ends at the next of them.
+    let functions = if go_binary {
+        Vec::new()
+    } else {
+        let code_symbols = placed.iter().any(|p| {
+            p.size > 0
+                && layout
+                    .sections
+                    .get(p.section)
+                    .is_some_and(|s| s.kind == SectionKind::Code)
+        });
+        let words = crate::go::Layout {
+            big_endian: !file.is_little_endian(),
+            ptr_size: if file.is_64() { 8 } else { 4 },
+        };
+        functions::extents(file, bytes, &layout, words, code_symbols)
+    };
+    clip_to_functions(&mut placed, &functions, &layout);
     let target = crate::go::Target {
         big_endian: !file.is_little_endian(),
         ptr_size: if file.is_64() { 8 } else { 4 },
@@ -101,7 +121,7 @@ fn measure(
         let functions = std::mem::take(&mut go_charges.functions);
         let strings = crate::go_strings::regions(
             &layout,
-            crate::go_strings::Isa::of(file.architecture()),
+            crate::code_refs::Isa::of(file.architecture()),
             &functions,
             &go_charges.regions,
             &placed,
@@ -109,15 +129,36 @@ fn measure(
         );
         go_charges.regions.extend(strings);
     }
+    // Pointers relocations store (ELF relative relocations, PE base
+    // relocations), by patched address.
+    let relocations = if go_binary {
+        std::collections::HashMap::new()
+    } else {
+        rust::relative_relocations(
+            &layout,
+            crate::go::Layout {
+                big_endian: target.big_endian,
+                ptr_size: target.ptr_size,
+            },
+            file.relative_address_base(),
+        )
+    };
     let rust_facts = if go_binary {
         rust::RustFacts::default()
     } else {
+        let crates: std::collections::BTreeSet<&str> = names
+            .iter()
+            .filter(|n| n.unit_kind == UnitKind::Crate)
+            .map(|n| n.unit.as_str())
+            .collect();
         rust::read(
             &layout,
             crate::go::Layout {
                 big_endian: target.big_endian,
                 ptr_size: target.ptr_size,
             },
+            &crates,
+            &relocations,
         )
     };
     go_charges
@@ -128,16 +169,43 @@ fn measure(
             big_endian: target.big_endian,
             ptr_size: target.ptr_size,
         };
+        let isa = crate::code_refs::Isa::of(file.architecture());
+        let mut code = unwind::Owners::new(&layout, &placed, &names);
+        // Functions without a symbol, given the crate their panic
+        // locations name.
+        let found = functions::crates(
+            &functions,
+            &layout,
+            isa,
+            &rust_facts.locations,
+            &|address| code.covers(address),
+        );
+        code.extend(&found);
         go_charges
             .regions
-            .extend(unwind::regions(&layout, words, &placed, &names));
+            .extend(functions::regions(&functions, &found, &layout));
+        go_charges
+            .regions
+            .extend(unwind::regions(&layout, words, &code));
         // Pointer slots holding a function's address (vtables...) and
         // their relocation entries, to the function's unit.
-        let code = unwind::Owners::new(&layout, &placed, &names);
         let owner = |address: u64| code.unit(address);
         go_charges
             .regions
-            .extend(rust::pointer_slots(&layout, words, &owner));
+            .extend(rust::pointer_slots(&layout, words, &relocations, &owner));
+        // Anonymous data to the units that use it, relocation entries to
+        // the owner of what they patch, dynamic symbols to their unit.
+        let anonymous = anon_data::regions(&anon_data::Inputs {
+            layout: &layout,
+            isa,
+            words,
+            placed: &placed,
+            names: &names,
+            taken: &go_charges.regions,
+            relocations: &relocations,
+            functions: &found,
+        });
+        go_charges.regions.extend(anonymous);
     }
     let charged = if go_binary {
         UnitKind::Package
@@ -231,6 +299,35 @@ fn measure(
     }
 }
 
+/// End each code symbol at the next function start after it (Mach-O
+/// symbols have no sizes: without this an export would run to the next
+/// export, over every function the strip left nameless).
+fn clip_to_functions(
+    placed: &mut [symbols::PlacedSymbol],
+    functions: &[functions::Function],
+    layout: &format::Layout<'_>,
+) {
+    if functions.is_empty() {
+        return;
+    }
+    for p in placed.iter_mut() {
+        if !layout
+            .sections
+            .get(p.section)
+            .is_some_and(|s| s.kind == SectionKind::Code)
+        {
+            continue;
+        }
+        let i = functions.partition_point(|f| f.start <= p.address);
+        if let Some(next) = functions.get(i)
+            && next.start < p.address.saturating_add(p.size)
+        {
+            p.size = next.start - p.address;
+            p.shipped = p.shipped.min(p.size);
+        }
+    }
+}
+
 /// What the attribution lacks and how to get it.
 fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
     let mut out = Vec::new();
@@ -246,7 +343,7 @@ fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec
             _ => "build with `strip = false` (`shipped` models the strip)",
         };
         out.push(format!(
-            "stripped: only panic locations are charged to crates; for symbols and units {how}."
+            "stripped: crates are inferred from panic locations and calls, without symbols; for symbols and exact units {how}."
         ));
     }
     out

@@ -24,11 +24,14 @@
 #![forbid(unsafe_code)]
 
 mod advice;
+mod anon_data;
+mod code_refs;
 pub mod container;
 mod debug_file;
 mod demangle;
 pub mod diff;
 mod format;
+mod functions;
 pub mod go;
 mod go_strings;
 mod go_units;

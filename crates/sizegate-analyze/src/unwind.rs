@@ -21,9 +21,8 @@ const OMIT: u8 = 0xff;
 
 /// Who owns a code address: symbols of code sections by address.
 pub(crate) struct Owners<'a> {
-    /// (start, end, name index), sorted, without overlaps that matter.
-    spans: Vec<(u64, u64, usize)>,
-    names: &'a [Demangled],
+    /// (start, end, unit), sorted, without overlaps that matter.
+    spans: Vec<(u64, u64, &'a str)>,
 }
 
 impl<'a> Owners<'a> {
@@ -32,7 +31,7 @@ impl<'a> Owners<'a> {
         placed: &[PlacedSymbol],
         names: &'a [Demangled],
     ) -> Self {
-        let mut spans: Vec<(u64, u64, usize)> = placed
+        let mut spans: Vec<(u64, u64, &'a str)> = placed
             .iter()
             .enumerate()
             .filter(|(_, p)| {
@@ -42,17 +41,35 @@ impl<'a> Owners<'a> {
                         .get(p.section)
                         .is_some_and(|s| s.kind == SectionKind::Code)
             })
-            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+            .filter_map(|(i, p)| {
+                let unit = names.get(i)?.unit.as_str();
+                Some((p.address, p.address.saturating_add(p.size), unit))
+            })
             .collect();
         spans.sort_unstable();
-        Owners { spans, names }
+        Owners { spans }
+    }
+
+    /// Add code spans no symbol covers (functions of a stripped file whose
+    /// crate was found otherwise).
+    pub(crate) fn extend(&mut self, extra: &[(u64, u64, &'a str)]) {
+        if extra.is_empty() {
+            return;
+        }
+        self.spans.extend_from_slice(extra);
+        self.spans.sort_unstable();
     }
 
     /// The unit of the code symbol holding `address`.
     pub(crate) fn unit(&self, address: u64) -> Option<&'a str> {
         let i = self.spans.partition_point(|s| s.1 <= address);
-        let &(start, _, index) = self.spans.get(i)?;
-        (start <= address).then(|| self.names.get(index).map(|n| n.unit.as_str()))?
+        let &(start, _, unit) = self.spans.get(i)?;
+        (start <= address).then_some(unit)
+    }
+
+    /// Whether a code symbol holds `address`.
+    pub(crate) fn covers(&self, address: u64) -> bool {
+        self.unit(address).is_some()
     }
 }
 
@@ -189,13 +206,7 @@ fn parse_cie(r: &mut Reader<'_>) -> Option<Cie> {
 type Charged<'a> = Vec<(usize, u64, u64, &'a str)>;
 
 /// Regions charging the unwind tables of ELF and Mach-O images.
-pub(crate) fn regions(
-    layout: &Layout<'_>,
-    words: Words,
-    placed: &[PlacedSymbol],
-    names: &[Demangled],
-) -> Vec<Region> {
-    let owners = Owners::new(layout, placed, names);
+pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) -> Vec<Region> {
     if owners.spans.is_empty() {
         return Vec::new();
     }
@@ -207,23 +218,34 @@ pub(crate) fn regions(
         }
         match section.raw_name.as_str() {
             ".eh_frame" | "__eh_frame" => {
-                eh_frame(index, section, words, &owners, &mut charged, &mut lsdas);
+                eh_frame(index, section, words, owners, &mut charged, &mut lsdas);
             }
-            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, &owners, &mut charged),
+            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, owners, &mut charged),
+            "__unwind_info" => unwind_info(index, section, words, owners, &mut charged, &mut lsdas),
             _ => {}
         }
     }
     // Each LSDA runs to the next one (or its section's end).
     lsdas.sort_unstable();
     lsdas.dedup_by_key(|l| l.0);
+    let tables: Vec<usize> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            matches!(
+                s.raw_name.as_str(),
+                ".gcc_except_table" | "__gcc_except_tab"
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
     for (i, &(start, unit)) in lsdas.iter().enumerate() {
-        let Some(position) = layout.sections.iter().position(|s| {
-            s.contains(start)
-                && matches!(
-                    s.raw_name.as_str(),
-                    ".gcc_except_table" | "__gcc_except_tab"
-                )
-        }) else {
+        let Some(position) = tables
+            .iter()
+            .copied()
+            .find(|&t| layout.sections[t].contains(start))
+        else {
             continue;
         };
         let section = &layout.sections[position];
@@ -236,6 +258,108 @@ pub(crate) fn regions(
     Region::group(charged)
 }
 
+/// Most second-level pages and entries read from `__unwind_info`.
+const MAX_UNWIND_ENTRIES: usize = 1 << 22;
+
+/// Mach-O compact unwind (`__unwind_info`, `<mach-o/compact_unwind_encoding.h>`):
+/// each second-level page entry (8 bytes regular, 4 compressed) and each
+/// LSDA index entry (8 bytes) to the unit of its function; the LSDAs they
+/// name to the same unit. The header, the first-level index and the
+/// encoding tables, shared by all functions, stay unattributed.
+fn unwind_info<'a>(
+    index: usize,
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    owners: &Owners<'a>,
+    charged: &mut Charged<'a>,
+    lsdas: &mut Vec<(u64, &'a str)>,
+) {
+    // Function offsets are from the start of `__TEXT`, the Mach header.
+    let Some(text) = section
+        .file_range
+        .and_then(|(offset, _)| section.address.checked_sub(offset))
+    else {
+        return;
+    };
+    let data = section.data;
+    let mut r = Reader {
+        data,
+        base: section.address,
+        at: 0,
+        words,
+    };
+    let mut u32_at = |at: usize| -> Option<u32> {
+        r.at = at;
+        r.fixed(4).map(|v| v as u32)
+    };
+    let (Some(1), Some(index_offset), Some(index_count)) = (u32_at(0), u32_at(20), u32_at(24))
+    else {
+        return;
+    };
+    let address = |at: usize| section.address.saturating_add(at as u64);
+    let mut budget = MAX_UNWIND_ENTRIES;
+    let pairs = (index_count as usize).min(data.len() / 12);
+    for i in 0..pairs {
+        let at = (index_offset as usize).saturating_add(12 * i);
+        let (Some(first), Some(page), Some(lsda_start)) =
+            (u32_at(at), u32_at(at + 4), u32_at(at + 8))
+        else {
+            break;
+        };
+        // The LSDA index of this page runs to the next page's.
+        let lsda_end = u32_at(at + 20).unwrap_or(lsda_start);
+        let mut lsda = lsda_start as usize;
+        while lsda + 8 <= (lsda_end as usize).min(data.len()) && budget > 0 {
+            budget -= 1;
+            if let (Some(function), Some(table)) = (u32_at(lsda), u32_at(lsda + 4))
+                && let Some(unit) = owners.unit(text.saturating_add(u64::from(function)))
+            {
+                charged.push((index, address(lsda), address(lsda + 8), unit));
+                lsdas.push((text.saturating_add(u64::from(table)), unit));
+            }
+            lsda += 8;
+        }
+        if page == 0 {
+            continue;
+        }
+        let page = page as usize;
+        let (Some(kind), Some(header)) = (u32_at(page), u32_at(page + 4)) else {
+            continue;
+        };
+        let (entries, count) = ((header & 0xffff) as usize, (header >> 16) as usize);
+        let (size, compressed) = match kind {
+            2 => (8, false),
+            3 => (4, true),
+            _ => continue,
+        };
+        for e in 0..count.min(budget) {
+            budget -= 1;
+            let at = page.saturating_add(entries).saturating_add(size * e);
+            let Some(word) = u32_at(at) else {
+                break;
+            };
+            let function = if compressed {
+                u64::from(first).saturating_add(u64::from(word & 0x00ff_ffff))
+            } else {
+                u64::from(word)
+            };
+            if let Some(unit) = owners.unit(text.saturating_add(function)) {
+                charged.push((index, address(at), address(at + size), unit));
+            }
+        }
+    }
+}
+
+/// One FDE: its bytes, the code it describes, and its LSDA.
+#[derive(Debug, Clone, Copy)]
+struct Fde {
+    start: u64,
+    end: u64,
+    pc: u64,
+    range: Option<u64>,
+    lsda: Option<u64>,
+}
+
 fn eh_frame<'a>(
     index: usize,
     section: &crate::sections::SectionInfo<'_>,
@@ -243,6 +367,40 @@ fn eh_frame<'a>(
     owners: &Owners<'a>,
     charged: &mut Charged<'a>,
     lsdas: &mut Vec<(u64, &'a str)>,
+) {
+    for_each_fde(section, words, &mut |fde| {
+        let Some(unit) = owners.unit(fde.pc) else {
+            return;
+        };
+        charged.push((index, fde.start, fde.end, unit));
+        if let Some(lsda) = fde.lsda {
+            lsdas.push((lsda, unit));
+        }
+    });
+}
+
+/// The code extents `.eh_frame` describes, (start, end): the functions of
+/// a stripped ELF file (every function that can unwind has an FDE).
+pub(crate) fn fde_extents(layout: &Layout<'_>, words: Words) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for section in &layout.sections {
+        if section.raw_name != ".eh_frame" {
+            continue;
+        }
+        for_each_fde(section, words, &mut |fde| {
+            if let Some(range) = fde.range.filter(|&r| r > 0) {
+                out.push((fde.pc, fde.pc.saturating_add(range)));
+            }
+        });
+    }
+    out
+}
+
+/// Call `visit` with every FDE of an `.eh_frame` section whose CIE parses.
+fn for_each_fde(
+    section: &crate::sections::SectionInfo<'_>,
+    words: Words,
+    visit: &mut dyn FnMut(Fde),
 ) {
     let data = section.data;
     let mut cies: HashMap<usize, Option<Cie>> = HashMap::new();
@@ -302,24 +460,22 @@ fn eh_frame<'a>(
             };
             if let Some(cie) = cie
                 && let Some(pc) = r.pointer(cie.fde_encoding, 0)
-                && let Some(unit) = owners.unit(pc)
             {
-                let start = section.address.saturating_add(at as u64);
-                charged.push((
-                    index,
-                    start,
-                    section.address.saturating_add(end as u64),
-                    unit,
-                ));
-                if cie.augmented && cie.lsda_encoding != OMIT {
-                    let lsda = r
-                        .pointer(cie.fde_encoding & 0x0f, 0)
-                        .and_then(|_| r.uleb())
-                        .and_then(|_| r.pointer(cie.lsda_encoding, 0));
-                    if let Some(lsda) = lsda.filter(|&l| l != 0) {
-                        lsdas.push((lsda, unit));
-                    }
-                }
+                let range = r.pointer(cie.fde_encoding & 0x0f, 0);
+                let lsda = if cie.augmented && cie.lsda_encoding != OMIT && range.is_some() {
+                    r.uleb()
+                        .and_then(|_| r.pointer(cie.lsda_encoding, 0))
+                        .filter(|&l| l != 0)
+                } else {
+                    None
+                };
+                visit(Fde {
+                    start: section.address.saturating_add(at as u64),
+                    end: section.address.saturating_add(end as u64),
+                    pc,
+                    range,
+                    lsda,
+                });
             }
         }
         at = end;

@@ -2,7 +2,8 @@
 //! with the installed rustc: a library crate laid out as Cargo's registry
 //! lays it out (`tinydep-1.2.3/src/lib.rs`), so its panic locations name a
 //! crate and a version; stripped and not; with a `cargo auditable`-style
-//! `.dep-v0` section. Plus real stripped Rust release builds from Debian
+//! `.dep-v0` section; with anonymous constants. Plus real stripped Rust
+//! release builds from Debian
 //! (`scripts/fetch-rust-artifacts.sh`), skipped with a message when absent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +22,40 @@ pub fn pick(values: &[u32], at: usize) -> u32 {
     if value == 7 { panic!("seven is not allowed at {at}"); }
     value.checked_mul(3).unwrap()
 }
+
+const fn table() -> [u64; 2048] {
+    let mut t = [0u64; 2048];
+    let mut i = 0;
+    while i < 2048 {
+        t[i] = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
+        i += 1;
+    }
+    t
+}
+
+/// A 16 KiB anonymous constant in `.rodata`, used by this crate only.
+#[inline(never)]
+pub fn lookup(at: usize) -> u64 {
+    const TABLE: &[u64; 2048] = &table();
+    TABLE[at % 2048]
+}
+
+/// A table of string slices in `.data.rel.ro` (relative relocations to the
+/// strings' bytes in `.rodata`), used by this crate only.
+#[inline(never)]
+pub fn word(at: usize) -> &'static str {
+    const WORDS: [&str; 8] = [
+        "tinydep-alpha-constant-used-only-here",
+        "tinydep-bravo-constant-used-only-here",
+        "tinydep-charlie-constant-used-only-here",
+        "tinydep-delta-constant-used-only-here",
+        "tinydep-echo-constant-used-only-here",
+        "tinydep-foxtrot-constant-used-only-here",
+        "tinydep-golf-constant-used-only-here",
+        "tinydep-hotel-constant-used-only-here",
+    ];
+    WORDS[at % 8]
+}
 "#;
 
 const MAIN: &str = r#"
@@ -31,6 +66,7 @@ fn main() {
     println!("{}", tinydep::pick(&values, at));
     let parsed: u64 = args.get(5).map(|s| s.parse().unwrap()).unwrap_or(1);
     println!("{parsed}");
+    println!("{} {}", tinydep::lookup(at), tinydep::word(at));
 }
 "#;
 
@@ -246,6 +282,20 @@ fn debian_stripped_rust_binaries_are_rust() {
         for krate in ["std", "core", "alloc", "aho_corasick"] {
             assert!(unit(&report, krate).size > 0, "{file}: {krate}");
         }
+        // Functions from the `.eh_frame` FDEs, crates from their panic
+        // locations and callers: most code is charged (97% was bracketed
+        // when only panic locations were).
+        assert!(
+            report.bracketed_size() * 4 < report.sizes.shipped,
+            "{file}: {} of {} bytes bracketed",
+            report.bracketed_size(),
+            report.sizes.shipped
+        );
+        let regex_syntax = unit(&report, "regex_syntax").size;
+        assert!(
+            regex_syntax * 10 > report.sizes.shipped,
+            "{file}: regex_syntax {regex_syntax}"
+        );
     }
 }
 
@@ -378,4 +428,59 @@ fn function_pointer_slots_and_their_relocations_are_charged() {
             "{section}: {left} of {size} bytes left unattributed"
         );
     }
+}
+
+/// Anonymous constants (a 16 KiB table in `.rodata`, a table of string
+/// slices in `.data.rel.ro` and the strings it points to) go to the crate
+/// whose code uses them, found by decoding its instructions and following
+/// the relative relocations; the relocation entries go along.
+#[test]
+fn anonymous_data_is_charged_to_the_crate_that_uses_it() {
+    let report = report(&built().0);
+    let tinydep = unit(&report, "tinydep");
+    let code: u64 = report
+        .symbols
+        .iter()
+        .filter(|s| s.unit == "tinydep" && s.section == ".text")
+        .map(|s| s.size)
+        .sum();
+    // The table, the eight slices, their strings and relocation entries.
+    let data = 2048 * 8 + 8 * 16 + 8 * 36 + 8 * 24;
+    assert!(
+        tinydep.size >= code + data,
+        "tinydep: {} bytes, {code} of them code",
+        tinydep.size
+    );
+    for section in [".rodata", ".data.rel.ro", ".rela.dyn"] {
+        let size = report
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .unwrap_or_else(|| panic!("no {section}"))
+            .file_size;
+        let left = report
+            .units
+            .iter()
+            .find(|u| u.name == format!("[{section} unattributed]"))
+            .map_or(0, |u| u.size);
+        assert!(
+            left * 10 < size,
+            "{section}: {left} of {size} bytes left unattributed"
+        );
+    }
+    assert_eq!(
+        report.units.iter().map(|u| u.size).sum::<u64>(),
+        report.sizes.shipped
+    );
+    let bracketed = report.bracketed_size();
+    assert!(
+        bracketed * 100 < report.sizes.shipped * 5,
+        "{bracketed} of {} bytes bracketed: {:?}",
+        report.sizes.shipped,
+        report
+            .units
+            .iter()
+            .filter(|u| u.name.starts_with('['))
+            .collect::<Vec<_>>()
+    );
 }

@@ -50,14 +50,23 @@ pub(crate) struct RustFacts {
     pub auditable: bool,
     /// Panic locations and their path strings, charged to crates.
     pub regions: Vec<Region>,
+    /// Each panic location found: (start, end, crate), by address.
+    pub locations: Vec<(u64, u64, String)>,
 }
 
 /// Read the Rust facts of an image. `words` gives the byte order and
-/// pointer size.
-pub(crate) fn read(layout: &Layout<'_>, words: Words) -> RustFacts {
+/// pointer size; `crates` the crates the symbols name (a workspace
+/// member's directory names a crate only when no symbol does, or when a
+/// symbol names the same crate).
+pub(crate) fn read(
+    layout: &Layout<'_>,
+    words: Words,
+    crates: &BTreeSet<&str>,
+    relocations: &HashMap<u64, Relative>,
+) -> RustFacts {
     let mut facts = RustFacts::default();
     markers(layout, &mut facts);
-    locations(layout, words, &mut facts);
+    locations(layout, words, crates, relocations, &mut facts);
     if let Some(packages) = layout
         .sections
         .iter()
@@ -138,17 +147,29 @@ fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
 
 /// A pointer stored by a relocation entry.
 #[derive(Debug, Clone, Copy)]
-struct Relative {
+pub(crate) struct Relative {
+    /// The address patched.
+    pub slot: u64,
     /// The pointer's value.
-    value: u64,
-    /// Section position and address of the entry.
-    section: usize,
-    entry: u64,
+    pub value: u64,
+    /// Section position, address and size of the entry.
+    pub section: usize,
+    pub entry: u64,
+    pub entry_size: u64,
 }
 
 /// Pointers stored by `R_*_RELATIVE`-like entries (no symbol, an addend)
-/// of the loaded `.rela` sections, by patched address.
-fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relative> {
+/// of the loaded `.rela` sections, by patched address; on PE the
+/// `IMAGE_REL_BASED_DIR64` entries of `.reloc` (the pointer is the word at
+/// the patched address).
+pub(crate) fn relative_relocations(
+    layout: &Layout<'_>,
+    words: Words,
+    image_base: u64,
+) -> HashMap<u64, Relative> {
+    if layout.format == Format::Pe {
+        return base_relocations(layout, words, image_base);
+    }
     let mut out = HashMap::new();
     if layout.format != Format::Elf {
         return out;
@@ -176,12 +197,84 @@ fn relative_relocations(layout: &Layout<'_>, words: Words) -> HashMap<u64, Relat
                 out.insert(
                     offset,
                     Relative {
+                        slot: offset,
                         value: addend,
                         section: index,
                         entry: section.address.saturating_add(i * entry),
+                        entry_size: entry,
                     },
                 );
             }
+        }
+    }
+    out
+}
+
+/// PE base relocations: blocks of a page RVA, the block's size, then 2-byte
+/// entries (type in the top 4 bits, offset in the page below).
+fn base_relocations(layout: &Layout<'_>, words: Words, base: u64) -> HashMap<u64, Relative> {
+    const DIR64: u16 = 10;
+    let mut out = HashMap::new();
+    if words.ptr_size != 8 {
+        return out;
+    }
+    let mut loaded: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.vm_size > 0 && !s.data.is_empty())
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.data.len() as u64), i))
+        .collect();
+    loaded.sort_unstable();
+    let word_at = |address: u64| -> Option<u64> {
+        let i = loaded.partition_point(|s| s.0 <= address).checked_sub(1)?;
+        let &(start, end, index) = loaded.get(i)?;
+        if address.checked_add(8)? > end {
+            return None;
+        }
+        words.word(
+            layout.sections[index].data,
+            usize::try_from(address - start).ok()?,
+        )
+    };
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".reloc" {
+            continue;
+        }
+        let data = section.data;
+        let le32 = |at: usize| -> Option<u64> {
+            let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(u64::from(u32::from_le_bytes(b)))
+        };
+        let mut at = 0usize;
+        while let (Some(page), Some(size)) = (le32(at), le32(at + 4)) {
+            let Some(size) = usize::try_from(size).ok().filter(|&n| n >= 8) else {
+                break;
+            };
+            let end = at.saturating_add(size).min(data.len());
+            let mut e = at + 8;
+            while e + 2 <= end && (out.len() as u64) < MAX_RELOCATIONS {
+                let entry = u16::from_le_bytes([data[e], data[e + 1]]);
+                if entry >> 12 == DIR64 {
+                    let slot = base
+                        .saturating_add(page)
+                        .saturating_add(u64::from(entry & 0xfff));
+                    if let Some(value) = word_at(slot) {
+                        out.insert(
+                            slot,
+                            Relative {
+                                slot,
+                                value,
+                                section: index,
+                                entry: section.address.saturating_add(e as u64),
+                                entry_size: 2,
+                            },
+                        );
+                    }
+                }
+                e += 2;
+            }
+            at = end;
         }
     }
     out
@@ -197,8 +290,13 @@ struct PathString {
 /// Find the panic locations: a pointer-sized word pointing into a data
 /// section, followed by a length, where the bytes pointed to are a `.rs`
 /// path. Charge the path string and the location to the path's crate.
-fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
-    let relocations = relative_relocations(layout, words);
+fn locations(
+    layout: &Layout<'_>,
+    words: Words,
+    crates: &BTreeSet<&str>,
+    relocations: &HashMap<u64, Relative>,
+    facts: &mut RustFacts,
+) {
     let word = u64::from(words.ptr_size);
     // (section position, start, end) of data sections, by address.
     let mut targets: Vec<(u64, u64, usize)> = layout
@@ -262,6 +360,12 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
             let entry = strings.entry((pointer, len)).or_insert_with(|| {
                 let path = std::str::from_utf8(bytes).ok()?;
                 let parsed = parse_source_path(path)?;
+                if parsed.workspace
+                    && !crates.is_empty()
+                    && !crates.contains(parsed.crate_name.as_str())
+                {
+                    return None;
+                }
                 Some(PathString {
                     crate_name: parsed.crate_name,
                     version: parsed.version,
@@ -275,12 +379,15 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
             // The location: pointer, length, line and column (two u32).
             let size = 2 * word + 8;
             charged.push((index, address, address + size, path.crate_name.clone()));
+            facts
+                .locations
+                .push((address, address + size, path.crate_name.clone()));
             charged.push((target, pointer, pointer + len, path.crate_name.clone()));
             if let Some(r) = relocation {
                 charged.push((
                     r.section,
                     r.entry,
-                    r.entry + 3 * word,
+                    r.entry + r.entry_size,
                     path.crate_name.clone(),
                 ));
             }
@@ -296,6 +403,7 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
                 .insert(version.clone());
         }
     }
+    facts.locations.sort_unstable();
     facts.regions = regions(charged, layout);
 }
 
@@ -306,6 +414,7 @@ fn locations(layout: &Layout<'_>, words: Words, facts: &mut RustFacts) {
 pub(crate) fn pointer_slots<'a>(
     layout: &Layout<'_>,
     words: Words,
+    relocations: &HashMap<u64, Relative>,
     owner: &dyn Fn(u64) -> Option<&'a str>,
 ) -> Vec<Region> {
     let word = u64::from(words.ptr_size);
@@ -322,7 +431,7 @@ pub(crate) fn pointer_slots<'a>(
         sections.get(i).filter(|s| s.0 <= address).map(|s| s.2)
     };
     let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
-    for (slot, relocation) in relative_relocations(layout, words) {
+    for (&slot, relocation) in relocations {
         let Some(unit) = owner(relocation.value) else {
             continue;
         };
@@ -332,7 +441,7 @@ pub(crate) fn pointer_slots<'a>(
         charged.push((
             relocation.section,
             relocation.entry,
-            relocation.entry.saturating_add(3 * word),
+            relocation.entry.saturating_add(relocation.entry_size),
             unit.to_string(),
         ));
     }

@@ -10,6 +10,8 @@ pub(crate) struct SourcePath {
     pub crate_name: String,
     /// Its version, when the path has it (Cargo registry directories).
     pub version: Option<String>,
+    /// Named by a workspace member's directory (a convention, not a fact).
+    pub workspace: bool,
 }
 
 /// The crate of a `.rs` path:
@@ -18,8 +20,12 @@ pub(crate) struct SourcePath {
 /// - a Cargo registry or vendor directory `<crate>-<version>/` anywhere in
 ///   the path (the last one wins: `~/.cargo/registry/src/<index>/regex-1.11.1/src/lib.rs`).
 ///
-/// Relative paths of the workspace's own crates (`src/main.rs`) name no
-/// crate: `None`.
+/// - a relative path of a workspace member, `<dir>/src/…`
+///   (`crates/oxc_linter/src/lib.rs`: crate `oxc_linter`, no version): Cargo
+///   records a member's paths relative to the workspace root, and members
+///   live in a directory named after the crate by convention.
+///
+/// The root package's own paths (`src/main.rs`) name no crate: `None`.
 pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
     if !path.ends_with(".rs") || path.len() > 4096 {
         return None;
@@ -35,6 +41,7 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
             return Some(SourcePath {
                 crate_name: name.replace('-', "_"),
                 version: Some(version.to_string()),
+                workspace: false,
             });
         }
     }
@@ -49,21 +56,46 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
         return library_crate(rest.as_bytes()).map(|name| SourcePath {
             crate_name: name.to_string(),
             version: None,
+            workspace: false,
         });
     }
-    None
+    workspace_member(&components)
 }
 
-/// `<crate>/src/…` right after `/library/`: the standard library crate.
+/// `[…/]<dir>/src/…` in a relative path: the workspace member `<dir>`.
+fn workspace_member(components: &[&str]) -> Option<SourcePath> {
+    let first = components.first()?;
+    // Absolute (`/home/…`, `C:\…`) paths are not the workspace's.
+    if first.is_empty() || first.ends_with(':') {
+        return None;
+    }
+    let src = components.iter().position(|&c| c == "src")?;
+    let dir = components.get(src.checked_sub(1)?)?;
+    let valid = !dir.is_empty()
+        && dir.len() <= 64
+        && dir.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && dir
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    valid.then(|| SourcePath {
+        crate_name: dir.replace('-', "_"),
+        version: None,
+        workspace: true,
+    })
+}
+
+/// `<crate>/src/…` right after `/library/`: the standard library crate
+/// (Windows builds write `library/core\src\time.rs`).
 pub(crate) fn library_crate(rest: &[u8]) -> Option<&str> {
-    let slash = rest.iter().position(|&b| b == b'/')?;
+    let slash = rest.iter().position(|&b| b == b'/' || b == b'\\')?;
     let name = std::str::from_utf8(&rest[..slash]).ok()?;
     let valid = !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    (valid && rest[slash..].starts_with(b"/src/")).then_some(name)
+    let src = rest[slash..].starts_with(b"/src/") || rest[slash..].starts_with(b"\\src\\");
+    (valid && src).then_some(name)
 }
 
 /// `regex-1.11.1` → (`regex`, `1.11.1`); `foo-bar-0.1.0-alpha.1` →
@@ -163,7 +195,21 @@ mod tests {
 
     #[test]
     fn local_paths_name_nothing() {
+        assert_eq!(
+            parsed("/rustc/20ddd01716a87c0fcf06ae4752d85a4abc15bcdf/library/core\\src\\time.rs"),
+            Some(("core".into(), None))
+        );
         assert_eq!(parsed("src/main.rs"), None);
+        assert_eq!(
+            parsed("crates/oxc_linter/src/rules/eslint/no_debugger.rs"),
+            Some(("oxc_linter".into(), None))
+        );
+        assert_eq!(
+            parsed("crates\\oxc_str\\src\\js_str.rs"),
+            Some(("oxc_str".into(), None))
+        );
+        assert_eq!(parsed("C:\\work\\app\\src\\main.rs"), None);
+        assert_eq!(parsed("crates/9lives/src/lib.rs"), None);
         assert_eq!(parsed("crates/core/args.rs"), None);
         assert_eq!(parsed("/tmp/x-1.2/src/main.rs"), None);
         assert_eq!(parsed("/srv/-1.2.3/src/main.rs"), None);

@@ -1,0 +1,436 @@
+//! Functions of a stripped Mach-O, PE or ELF file and their crates.
+//!
+//! Release builds for macOS and Windows keep few symbols (a dylib only its
+//! exports), but the file still knows where its functions are: Mach-O's
+//! `LC_FUNCTION_STARTS` (every function's start, ULEB128 deltas from
+//! `__TEXT`) and the x86-64 PE exception directory `.pdata` (begin, end and
+//! unwind info of every function that is not a leaf), and on ELF the code
+//! ranges of the `.eh_frame` FDEs when no symbol is left. Each function no
+//! symbol covers is given the crate of the panic locations its code refers
+//! to (decoded with `code_refs`; `#[track_caller]` makes `unwrap` and
+//! indexing report the caller's own file, so these name the function's
+//! crate, the most named one when several). A function with no such
+//! reference lying between two functions of the same crate goes to that
+//! crate (codegen units are laid out together); the others stay
+//! unattributed. The function's bytes, its `.pdata` entry and its unwind
+//! info are charged to the crate.
+
+use std::collections::HashMap;
+
+use object::read::macho::{LoadCommandVariant, MachHeader, MachOFile};
+use object::{Endianness, Object, ObjectSegment};
+
+use crate::code_refs::{CodeSections, Isa, References};
+use crate::format::Layout;
+use crate::go_units::Region;
+
+/// Most functions read (bounds memory on hostile input).
+const MAX_FUNCTIONS: usize = 1 << 22;
+/// Longest function we believe.
+const MAX_FUNCTION: u64 = 1 << 26;
+/// Most call targets kept per function.
+const MAX_CALLS: usize = 4096;
+/// Rounds of giving a function its callers' crate.
+const CALL_ROUNDS: usize = 4;
+
+/// One function the file describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Function {
+    pub start: u64,
+    pub end: u64,
+    /// Section position and address of its `.pdata` entry.
+    pub pdata: Option<(usize, u64)>,
+    /// Address of its `UNWIND_INFO`.
+    pub unwind: Option<u64>,
+}
+
+/// The functions of a Mach-O (`LC_FUNCTION_STARTS`) or x86-64 PE
+/// (`.pdata`) image, sorted by start, each ending where the next starts
+/// (or its code section ends). Empty for other files.
+pub(crate) fn extents(
+    file: &object::File<'_>,
+    bytes: &[u8],
+    layout: &Layout<'_>,
+    words: crate::go::Layout,
+    code_symbols: bool,
+) -> Vec<Function> {
+    let mut functions = match file {
+        // A stripped ELF file: the code its FDEs describe.
+        object::File::Elf32(_) | object::File::Elf64(_) if !code_symbols => {
+            crate::unwind::fde_extents(layout, words)
+                .into_iter()
+                .take(MAX_FUNCTIONS)
+                .map(|(start, end)| Function {
+                    start,
+                    end,
+                    pdata: None,
+                    unwind: None,
+                })
+                .collect()
+        }
+        object::File::MachO64(m) => macho_starts(m, bytes),
+        object::File::MachO32(m) => macho_starts(m, bytes),
+        object::File::Pe64(_) if file.architecture() == object::Architecture::X86_64 => {
+            pdata(layout, file.relative_address_base())
+        }
+        _ => Vec::new(),
+    };
+    functions.sort_unstable();
+    functions.dedup_by_key(|f| f.start);
+    // Ends: the next start, within the code section holding the function.
+    let code = CodeSections::new(layout);
+    let next: Vec<u64> = functions.iter().skip(1).map(|f| f.start).collect();
+    functions
+        .iter_mut()
+        .zip(next.into_iter().map(Some).chain(std::iter::once(None)))
+        .for_each(|(f, next)| {
+            let section_end = code.end_of(f.start).unwrap_or(f.start);
+            let mut end = if f.end > f.start { f.end } else { section_end };
+            if let Some(next) = next {
+                end = end.min(next);
+            }
+            f.end = end
+                .min(section_end)
+                .min(f.start.saturating_add(MAX_FUNCTION));
+        });
+    functions.retain(|f| f.end > f.start);
+    functions
+}
+
+fn macho_starts<Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    bytes: &[u8],
+) -> Vec<Function> {
+    let mut out = Vec::new();
+    let Some(text) = file
+        .segments()
+        .find(|s| s.name().ok().flatten() == Some("__TEXT"))
+        .map(|s| s.address())
+    else {
+        return out;
+    };
+    let endian = file.endian();
+    let Ok(mut commands) = file.macho_load_commands() else {
+        return out;
+    };
+    while let Ok(Some(command)) = commands.next() {
+        if command.cmd() != object::macho::LC_FUNCTION_STARTS {
+            continue;
+        }
+        let Ok(LoadCommandVariant::LinkeditData(data)) = command.variant() else {
+            continue;
+        };
+        let (offset, size) = (
+            data.dataoff.get(endian) as usize,
+            data.datasize.get(endian) as usize,
+        );
+        let Some(mut data) = offset
+            .checked_add(size)
+            .and_then(|end| bytes.get(offset..end))
+        else {
+            continue;
+        };
+        let mut address = text;
+        while out.len() < MAX_FUNCTIONS {
+            let Some((delta, used)) = crate::go::uleb128(data) else {
+                break;
+            };
+            if delta == 0 {
+                break;
+            }
+            data = &data[used..];
+            address = address.saturating_add(delta);
+            out.push(Function {
+                start: address,
+                end: 0,
+                pdata: None,
+                unwind: None,
+            });
+        }
+    }
+    out
+}
+
+/// x86-64 `RUNTIME_FUNCTION` entries: begin, end and unwind info RVAs.
+fn pdata(layout: &Layout<'_>, base: u64) -> Vec<Function> {
+    let mut out = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".pdata" {
+            continue;
+        }
+        for (i, entry) in section.data.chunks_exact(12).enumerate() {
+            if out.len() >= MAX_FUNCTIONS {
+                break;
+            }
+            let word = |at: usize| {
+                u64::from(u32::from_le_bytes([
+                    entry[at],
+                    entry[at + 1],
+                    entry[at + 2],
+                    entry[at + 3],
+                ]))
+            };
+            let (begin, end, unwind) = (word(0), word(4), word(8));
+            if begin == 0 || end <= begin {
+                continue;
+            }
+            out.push(Function {
+                start: base.saturating_add(begin),
+                end: base.saturating_add(end),
+                pdata: Some((index, section.address.saturating_add(12 * i as u64))),
+                // Bit 0 set: a pointer to another entry, not unwind info.
+                unwind: (unwind != 0 && unwind & 1 == 0).then(|| base.saturating_add(unwind)),
+            });
+        }
+    }
+    out
+}
+
+/// The crate of each function no symbol covers (`covered` says which
+/// are): (start, end, crate) of those given one. `locations` are the panic
+/// locations found, (start, end, crate) sorted by start.
+pub(crate) fn crates<'a>(
+    functions: &[Function],
+    layout: &Layout<'_>,
+    isa: Option<Isa>,
+    locations: &'a [(u64, u64, String)],
+    covered: &dyn Fn(u64) -> bool,
+) -> Vec<(u64, u64, &'a str)> {
+    let Some(isa) = isa else {
+        return Vec::new();
+    };
+    if locations.is_empty() {
+        return Vec::new();
+    }
+    let location = |address: u64| -> Option<usize> {
+        let i = locations.partition_point(|l| l.1 <= address);
+        locations.get(i).filter(|l| l.0 <= address).map(|_| i)
+    };
+    let inside = |address: u64| location(address).is_some();
+    let mut decoder = References::new(isa);
+    // Per function: the panic locations its code refers to, and the
+    // functions it calls or jumps to.
+    let mut referenced: Vec<(Function, Vec<u32>)> = Vec::new();
+    let mut calls: Vec<Vec<u64>> = Vec::new();
+    let code = CodeSections::new(layout);
+    for f in functions {
+        if covered(f.start) {
+            continue;
+        }
+        let Some(bytes) = code.bytes(f.start, f.end) else {
+            continue;
+        };
+        let mut found: Vec<u32> = Vec::new();
+        decoder.scan(bytes, f.start, &inside, &mut |address, _| {
+            if let Some(i) = location(address) {
+                found.push(i as u32);
+            }
+        });
+        found.sort_unstable();
+        found.dedup();
+        let mut targets: Vec<u64> = Vec::new();
+        decoder.branches(bytes, f.start, &mut |target| {
+            if (target < f.start || target >= f.end) && targets.len() < MAX_CALLS {
+                targets.push(target);
+            }
+        });
+        calls.push(targets);
+        referenced.push((*f, found));
+    }
+    // A location many functions use is inlined library code (an indexing
+    // helper's own panic); one few functions use is the function's own
+    // `unwrap` or index. Each location votes 1 / (functions using it).
+    let mut users: HashMap<u32, u32> = HashMap::new();
+    for (_, found) in &referenced {
+        for &i in found {
+            *users.entry(i).or_default() += 1;
+        }
+    }
+    let mut votes: HashMap<&'a str, f64> = HashMap::new();
+    let mut named: Vec<(Function, Option<&'a str>)> = referenced
+        .into_iter()
+        .map(|(f, found)| {
+            votes.clear();
+            for i in found {
+                let weight = 1.0 / f64::from(users.get(&i).copied().unwrap_or(1).max(1));
+                *votes.entry(locations[i as usize].2.as_str()).or_default() += weight;
+            }
+            let best = votes
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(&name, _)| name);
+            (f, best)
+        })
+        .collect();
+    // A function without evidence that only functions of one crate call
+    // is taken to be of that crate (a generic instantiated there, or a
+    // private helper); rounds let this reach helpers of helpers.
+    let starts: Vec<u64> = named.iter().map(|n| n.0.start).collect();
+    let mut callers: Vec<(usize, usize)> = Vec::new();
+    for (caller, targets) in calls.iter().enumerate() {
+        for target in targets {
+            if let Ok(callee) = starts.binary_search(target) {
+                callers.push((callee, caller));
+            }
+        }
+    }
+    callers.sort_unstable();
+    callers.dedup();
+    for _ in 0..CALL_ROUNDS {
+        let mut found: Vec<(usize, &'a str)> = Vec::new();
+        let mut at = 0;
+        while at < callers.len() {
+            let callee = callers[at].0;
+            let run = callers[at..].iter().take_while(|c| c.0 == callee).count();
+            if named[callee].1.is_none() {
+                let mut crates = callers[at..at + run].iter().map(|c| named[c.1].1);
+                if let Some(Some(first)) = crates.next()
+                    && crates.all(|c| c == Some(first))
+                {
+                    found.push((callee, first));
+                }
+            }
+            at += run;
+        }
+        if found.is_empty() {
+            break;
+        }
+        for (callee, name) in found {
+            named[callee].1 = Some(name);
+        }
+    }
+    // Between two functions of one crate, a function without evidence is
+    // taken to be of that crate too.
+    let mut out = Vec::with_capacity(named.len());
+    let mut previous: Option<&str> = None;
+    let mut i = 0;
+    while i < named.len() {
+        if let (f, Some(name)) = named[i] {
+            out.push((f.start, f.end, name));
+            previous = Some(name);
+            i += 1;
+            continue;
+        }
+        let run = named[i..].iter().take_while(|n| n.1.is_none()).count();
+        let next = named.get(i + run).and_then(|n| n.1);
+        if let (Some(a), Some(b)) = (previous, next)
+            && a == b
+        {
+            out.extend(named[i..i + run].iter().map(|(f, _)| (f.start, f.end, a)));
+        }
+        i += run;
+    }
+    out
+}
+
+/// Regions charging the functions' bytes, `.pdata` entries and unwind info
+/// to their crates.
+pub(crate) fn regions(
+    functions: &[Function],
+    crates: &[(u64, u64, &str)],
+    layout: &Layout<'_>,
+) -> Vec<Region> {
+    // Loaded sections by address, to find the one holding an address.
+    let mut loaded: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.vm_size > 0)
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.extent()), i))
+        .collect();
+    loaded.sort_unstable();
+    let section_of = |address: u64| {
+        let i = loaded.partition_point(|s| s.0 <= address).checked_sub(1)?;
+        loaded.get(i).filter(|s| address < s.1).map(|s| s.2)
+    };
+    let by_start: HashMap<u64, &Function> = functions.iter().map(|f| (f.start, f)).collect();
+    let mut charged: Vec<(usize, u64, u64, &str)> = Vec::new();
+    for &(start, end, name) in crates {
+        if let Some(section) = section_of(start) {
+            charged.push((section, start, end, name));
+        }
+        let Some(f) = by_start.get(&start) else {
+            continue;
+        };
+        if let Some((section, entry)) = f.pdata {
+            charged.push((section, entry, entry + 12, name));
+        }
+        if let Some(unwind) = f.unwind
+            && let Some(section) = section_of(unwind)
+            && let Some(size) = unwind_info_size(layout, section, unwind)
+        {
+            charged.push((section, unwind, unwind + size, name));
+        }
+    }
+    let charged = charged
+        .into_iter()
+        .filter_map(|(section, start, end, name)| {
+            let info = layout.sections.get(section)?;
+            Some((
+                section,
+                start,
+                end.min(info.address.saturating_add(info.shipped)),
+                name,
+            ))
+        })
+        .collect();
+    Region::group(charged)
+}
+
+/// Bytes of an x86-64 `UNWIND_INFO`: the 4-byte header, the unwind codes
+/// (an even count of 2-byte slots), then a handler's RVA or a chained
+/// `RUNTIME_FUNCTION` (the handler's own data, of unknown size, is left).
+fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option<u64> {
+    let s = layout.sections.get(section)?;
+    let at = usize::try_from(address.checked_sub(s.address)?).ok()?;
+    let header = s.data.get(at..at.checked_add(4)?)?;
+    let (flags, codes) = (header[0] >> 3, u64::from(header[2]));
+    if header[0] & 7 != 1 && header[0] & 7 != 2 {
+        return None;
+    }
+    let mut size = 4 + 2 * (codes + (codes & 1));
+    if flags & 0b011 != 0 {
+        size += 4;
+    } else if flags & 0b100 != 0 {
+        size += 12;
+    }
+    Some(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SectionKind;
+
+    #[test]
+    fn unwind_info_sizes() {
+        let data: Vec<u8> = vec![0x09, 4, 3, 0, 5, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9];
+        let section = crate::sections::SectionInfo {
+            name: ".rdata".into(),
+            raw_name: ".rdata".into(),
+            size: data.len() as u64,
+            kind: SectionKind::Rodata,
+            index: object::SectionIndex(1),
+            address: 0x1000,
+            vm_size: data.len() as u64,
+            file_range: None,
+            align: 4,
+            data: &data,
+            share: 0,
+            shipped: data.len() as u64,
+        };
+        let layout = Layout {
+            format: crate::report::Format::Pe,
+            sections: vec![section],
+            partition: Vec::new(),
+            shipped_pseudo: Vec::new(),
+            symbol_bytes: 0,
+        };
+        // Version 1, an exception handler, three codes (four slots).
+        assert_eq!(unwind_info_size(&layout, 0, 0x1000), Some(4 + 8 + 4));
+        // Not version 1 or 2.
+        assert_eq!(unwind_info_size(&layout, 0, 0x1004), None);
+        // Past the end.
+        assert_eq!(unwind_info_size(&layout, 0, 0x100e), None);
+    }
+}
