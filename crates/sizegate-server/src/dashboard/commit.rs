@@ -129,6 +129,11 @@ fn baseline_view(owner_repo: &str, sha: &str, diff: &ReportDiff, limit: usize) -
             Metric::Vm,
         ]
         .iter()
+        .chain(
+            Metric::IMAGE
+                .iter()
+                .filter(|_| diff.new.sizes.uncompressed > 0),
+        )
         .map(|&m| {
             let (old, new) = (diff.old.sizes.get(m), diff.new.sizes.get(m));
             [
@@ -302,6 +307,7 @@ async fn target_details(
             .collect();
         detail.sizes = Metric::ALL
             .iter()
+            .filter(|metric| !metric.image_only() || m.sizes.uncompressed > 0)
             .map(|&metric| KeyValue {
                 key: metric.as_str().to_owned(),
                 value: human::size(m.sizes.get(metric)),
