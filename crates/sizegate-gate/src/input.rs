@@ -139,11 +139,16 @@ fn image_units(report: &Report) -> Vec<UnitSize> {
         size: l.uncompressed_size,
         version: None,
     });
-    let files = report.files.iter().map(|f| UnitSize {
-        name: f.path.clone(),
-        size: f.size,
-        version: None,
-    });
+    // A file in a `bin` directory is its own path unit already.
+    let files = report
+        .files
+        .iter()
+        .filter(|f| !report.units.iter().any(|u| u.name == f.path))
+        .map(|f| UnitSize {
+            name: f.path.clone(),
+            size: f.size,
+            version: None,
+        });
     layers.chain(files).collect()
 }
 

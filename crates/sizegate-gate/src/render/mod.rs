@@ -6,6 +6,7 @@
 mod escape;
 mod fit;
 mod headline;
+mod image;
 mod view;
 
 use askama::Template;
