@@ -270,3 +270,112 @@ async fn a_compressed_budget_gates_an_image_uploaded_with_the_cli() {
     drop(server);
     drop_database(&name).await;
 }
+
+/// Peak resident memory of a running process, from `/proc/PID/status`.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A 300 MiB image (one uncompressed layer holding a file of zeros) goes
+/// through `sizegate upload` in a chunked session, the server's blob store
+/// and the limited analyzer child, with the memory of the CLI and of the
+/// server far below the image's size.
+#[tokio::test]
+async fn a_300_mib_image_streams_through_upload_and_analysis_in_bounded_memory() {
+    sizegate_store::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let name = fresh_name("bigimage");
+    let db = database_url(&name);
+    let max = (1u64 << 30).to_string();
+    let envs: Vec<(&str, &OsStr)> = vec![
+        ("SIZEGATE_MAX_ARTIFACT_BYTES", OsStr::new(&max)),
+        ("SIZEGATE_MAX_UPLOAD_BYTES", OsStr::new(&max)),
+    ];
+    let (server, url) = start_serve(
+        &db,
+        &dir.path().join("data"),
+        None,
+        &dir.path().join("serve.log"),
+        false,
+        &envs,
+    );
+    let token = create_token(&db, REPO);
+
+    // The layer: a 300 MiB file of zeros, stored (not compressed).
+    let work = dir.path().join("big");
+    let rootfs = work.join("rootfs/opt");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let zeros = std::fs::File::create(rootfs.join("zeros")).unwrap();
+    zeros.set_len(300 << 20).unwrap();
+    drop(zeros);
+    let save = work.join("save");
+    std::fs::create_dir_all(save.join("l0")).unwrap();
+    run(Command::new("tar")
+        .arg("-cf")
+        .arg(save.join("l0/layer.tar"))
+        .arg("-C")
+        .arg(work.join("rootfs"))
+        .arg("."));
+    std::fs::remove_file(rootfs.join("zeros")).unwrap();
+    std::fs::write(
+        save.join("config.json"),
+        br#"{"os":"linux","architecture":"amd64","history":[{"created_by":"ADD zeros /opt"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        save.join("manifest.json"),
+        br#"[{"Config":"config.json","RepoTags":["big:1"],"Layers":["l0/layer.tar"]}]"#,
+    )
+    .unwrap();
+    let archive = dir.path().join("big.tar");
+    run(Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&save)
+        .arg("."));
+    std::fs::remove_dir_all(&save).unwrap();
+    let archive_size = std::fs::metadata(&archive).unwrap().len();
+    assert!(archive_size > 300 << 20);
+
+    // The CLI under /usr/bin/time: its peak RSS in KiB is the last line.
+    let sha = "e".repeat(40);
+    let out = Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            common::BIN,
+            "upload",
+            "--server",
+            &url,
+            "--token",
+            &token,
+        ])
+        .args(["--repo", REPO, "--commit", &sha, "--branch", "main"])
+        .arg(format!("{IMAGE}={}", archive.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "upload failed: {stderr}");
+    let cli_kib: u64 = stderr.lines().last().unwrap().trim().parse().unwrap();
+    let status = wait_for_commit(&url, REPO, &sha).await;
+    let target = &status["targets"][0];
+    assert_eq!(target["status"], "done", "{status}\n{}", server.log_text());
+    assert_eq!(target["artifact_size"], archive_size);
+    assert!(target["sizes"]["uncompressed"].as_u64().unwrap() > 300 << 20);
+    let server_kib = peak_rss_kib(server.pid());
+    eprintln!(
+        "300 MiB image: CLI peak RSS {} MiB, serve peak RSS {} MiB",
+        cli_kib >> 10,
+        server_kib >> 10
+    );
+    assert!(cli_kib < 64 << 10, "CLI peak RSS {cli_kib} KiB");
+    assert!(server_kib < 128 << 10, "serve peak RSS {server_kib} KiB");
+    drop(server);
+    drop_database(&name).await;
+}
