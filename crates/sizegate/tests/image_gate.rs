@@ -247,6 +247,27 @@ async fn a_compressed_budget_gates_an_image_uploaded_with_the_cli() {
     assert_eq!(page.status().as_u16(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("compressed size of"), "{page}");
+    // The pull request's commit page: the layer chart, the file treemap
+    // and the layer and file changes against the baseline.
+    let page = reqwest::get(format!("{url}/repos/{REPO}/commits/{pr_sha}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"<svg class="layers""#,
+        "1: COPY app /usr/local/bin/app",
+        "bytes by file (largest: /usr/local/bin/app)",
+        "Layers changed",
+        "Files changed",
+        "<th scope=\"row\">compressed</th>",
+    ] {
+        assert!(
+            page.contains(needle),
+            "{needle} missing from the commit page"
+        );
+    }
 
     // A binary under a budget on `compressed`: a configuration error.
     let hello = common::build_hello(dir.path());

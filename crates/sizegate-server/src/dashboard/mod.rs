@@ -9,6 +9,7 @@
 mod chart;
 mod commit;
 mod error;
+mod image;
 mod login;
 mod markdown;
 mod pages;
