@@ -120,7 +120,7 @@ mod tests {
             "schema_version": 2,
             "file": {"name": "app.tar", "size": 3000, "sha256": "00"},
             "format": "docker-archive", "arch": "x86_64", "language": "unknown",
-            "stripped": true, "toolchain": {},
+            "stripped": true, "toolchain": {"rustc": null, "go": null, "compilers": [], "debug_info": false, "go_build": null},
             "sizes": {"file": 3000, "vm": 0, "shipped": 5000, "gzip": 0, "zstd": 0,
                       "debug": 0, "symbols": 0, "compressed": 2500, "uncompressed": 5000},
             "sections": [], "units": [], "symbols": [], "advice": []
