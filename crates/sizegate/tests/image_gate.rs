@@ -15,7 +15,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{create_token, database_url, drop_database, fresh_name, start_serve, wait_for_commit};
-use serde_json::Value;
 
 const OWNER: &str = "acme";
 const NAME: &str = "app";
