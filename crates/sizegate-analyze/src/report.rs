@@ -151,6 +151,13 @@ pub enum Format {
     OciLayout,
 }
 
+impl Format {
+    /// Whether this is a container image (`docker-archive`, `oci-layout`).
+    pub fn is_image(self) -> bool {
+        matches!(self, Format::DockerArchive | Format::OciLayout)
+    }
+}
+
 /// Source language of the bulk of the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -293,9 +300,13 @@ fn is_zero(value: &u64) -> bool {
 
 impl Sizes {
     /// The size for a metric name used in `sizegate.toml` (`file`, `vm`,
-    /// `shipped`, `gzip`, `zstd`, `debug`, `symbols`).
+    /// `shipped`, `gzip`, `zstd`, `debug`, `symbols`, and for container
+    /// images `compressed`, `uncompressed`, `pull`; those are 0 for a binary).
     pub fn get(&self, metric: Metric) -> u64 {
         match metric {
+            Metric::Compressed => self.compressed,
+            Metric::Uncompressed => self.uncompressed,
+            Metric::Pull => self.pull,
             Metric::File => self.file,
             Metric::Vm => self.vm,
             Metric::Shipped => self.shipped,
@@ -326,11 +337,17 @@ pub enum Metric {
     Debug,
     /// Symbol table bytes.
     Symbols,
+    /// Container images: the layer blobs as the manifest gives them.
+    Compressed,
+    /// Container images: the layers' tar streams once decompressed.
+    Uncompressed,
+    /// Container images: what a cold pull transfers.
+    Pull,
 }
 
 impl Metric {
     /// Every metric, in display order.
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 10] = [
         Metric::File,
         Metric::Shipped,
         Metric::Vm,
@@ -338,7 +355,18 @@ impl Metric {
         Metric::Zstd,
         Metric::Debug,
         Metric::Symbols,
+        Metric::Compressed,
+        Metric::Uncompressed,
+        Metric::Pull,
     ];
+
+    /// The metrics only container images have (0 for a binary).
+    pub const IMAGE: [Metric; 3] = [Metric::Compressed, Metric::Uncompressed, Metric::Pull];
+
+    /// Whether only container images have this metric.
+    pub fn image_only(self) -> bool {
+        Metric::IMAGE.contains(&self)
+    }
 
     /// The lower-case name used in JSON, TOML and URLs.
     pub fn as_str(self) -> &'static str {
@@ -350,6 +378,9 @@ impl Metric {
             Metric::Zstd => "zstd",
             Metric::Debug => "debug",
             Metric::Symbols => "symbols",
+            Metric::Compressed => "compressed",
+            Metric::Uncompressed => "uncompressed",
+            Metric::Pull => "pull",
         }
     }
 }
@@ -361,7 +392,7 @@ impl std::str::FromStr for Metric {
             .into_iter()
             .find(|m| m.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown metric `{s}`: expected one of file, shipped, vm, gzip, zstd, debug, symbols")
+                format!("unknown metric `{s}`: expected one of file, shipped, vm, gzip, zstd, debug, symbols, compressed, uncompressed, pull")
             })
     }
 }

@@ -152,6 +152,10 @@ pub struct TargetEvaluation {
     /// The unit that grew the most, when one grew.
     #[serde(default)]
     pub growth: Option<UnitGrowth>,
+    /// The metric its sizes are in, when its budget sets one other than
+    /// the evaluation's (`[[budget]] metric`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
 }
 
 /// The unit (crate, Go package) that grew the most in a target, and its
@@ -169,6 +173,11 @@ pub struct UnitGrowth {
 }
 
 impl TargetEvaluation {
+    /// The metric of its sizes: its budget's, else the evaluation's.
+    pub fn metric_or(&self, evaluation_metric: Metric) -> Metric {
+        self.metric.unwrap_or(evaluation_metric)
+    }
+
     /// Head minus baseline, when both are known.
     pub fn delta(&self) -> Option<i64> {
         Some(signed_delta(self.baseline_size?, self.head_size?))
@@ -237,11 +246,15 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         .map(|t| evaluate_target(t, config, metric))
         .collect();
     targets.extend(input.baseline_only.iter().map(|t| {
+        let own = config
+            .and_then(|c| c.budget_for(&t.name))
+            .and_then(|(_, b)| b.metric)
+            .filter(|m| *m != metric);
         TargetEvaluation {
             name: t.name.clone(),
             verdict: Verdict::Missing,
             head_size: None,
-            baseline_size: Some(t.sizes.get(metric)),
+            baseline_size: Some(t.sizes.get(own.unwrap_or(metric))),
             baseline: Some(t.commit.clone()),
             no_baseline: None,
             budget: None,
@@ -255,6 +268,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
                 .and_then(|c| c.budget_for(&t.name))
                 .map_or(Units::Binary, |(_, b)| b.units),
             growth: None,
+            metric: own,
         }
     }));
     targets.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.name.cmp(&b.name)));
@@ -306,7 +320,7 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
 fn evaluate_target(
     input: &TargetInput,
     config: Option<&Config>,
-    metric: Metric,
+    config_metric: Metric,
 ) -> TargetEvaluation {
     let (baseline, no_baseline, base) = match &input.baseline {
         BaselineState::Found {
@@ -316,6 +330,10 @@ fn evaluate_target(
         BaselineState::None(why) => (None, Some(why.clone()), None),
     };
     let budget = config.and_then(|c| c.budget_for(&input.name));
+    let own_metric = budget
+        .and_then(|(_, b)| b.metric)
+        .filter(|m| *m != config_metric);
+    let metric = own_metric.unwrap_or(config_metric);
     let mut evaluation = TargetEvaluation {
         name: input.name.clone(),
         verdict: Verdict::Pending,
@@ -337,6 +355,7 @@ fn evaluate_target(
         changed: true,
         units: budget.map_or(Units::Binary, |(_, b)| b.units),
         growth: None,
+        metric: own_metric,
     };
     let head = match &input.head {
         HeadState::Pending => return evaluation,
@@ -347,6 +366,25 @@ fn evaluate_target(
         }
         HeadState::Measured(head) => head,
     };
+    if metric.image_only() && !head.image {
+        // A binary has no image sizes: judging it on 0 bytes would pass
+        // every budget silently, so the config error shows instead.
+        let from = match budget {
+            Some((index, b)) if b.metric.is_some() => {
+                format!("budget[{index}] (`{}`) sets", b.target.as_str())
+            }
+            _ => "the top-level".to_string(),
+        };
+        evaluation.verdict = Verdict::Error;
+        evaluation.baseline_size = None;
+        evaluation.error = Some(format!(
+            "configuration error: {from} `metric = \"{metric}\"`, which only container images \
+             have, and `{}` is not an image; give it a [[budget]] with a binary metric \
+             (`file`, `shipped`, `gzip`, ...) before this one",
+            input.name
+        ));
+        return evaluation;
+    }
     let head_size = head.sizes.get(metric);
     evaluation.head_size = Some(head_size);
     evaluation.advice = head.advice.clone();

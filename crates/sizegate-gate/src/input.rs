@@ -85,6 +85,13 @@ pub struct Measurement {
     pub units: Vec<UnitSize>,
     /// The analyzer's advice for this artifact.
     pub advice: Vec<Advice>,
+    /// Whether the artifact is a container image (it alone has the
+    /// `compressed`, `uncompressed` and `pull` metrics).
+    pub image: bool,
+    /// Container images: each layer as `layer:<index>` (0 is the bottom
+    /// layer) with its uncompressed size, then each file the report lists
+    /// by its path (`/usr/local/bin/app`), for `[[budget.unit]]` globs.
+    pub image_units: Vec<UnitSize>,
 }
 
 /// The size of one unit.
@@ -113,8 +120,36 @@ impl Measurement {
                 })
                 .collect(),
             advice: report.advice.clone(),
+            image: report.format.is_image(),
+            image_units: image_units(report),
         }
     }
+
+    /// Every name a `[[budget.unit]]` glob may match: the units, then (for
+    /// an image) its layers and files.
+    pub fn budgetable_units(&self) -> impl Iterator<Item = &UnitSize> {
+        self.units.iter().chain(&self.image_units)
+    }
+}
+
+/// The layers (`layer:<index>`) and the listed files (by path) of an image.
+fn image_units(report: &Report) -> Vec<UnitSize> {
+    let layers = report.layers.iter().enumerate().map(|(i, l)| UnitSize {
+        name: format!("layer:{i}"),
+        size: l.uncompressed_size,
+        version: None,
+    });
+    // A file in a `bin` directory is its own path unit already.
+    let files = report
+        .files
+        .iter()
+        .filter(|f| !report.units.iter().any(|u| u.name == f.path))
+        .map(|f| UnitSize {
+            name: f.path.clone(),
+            size: f.size,
+            version: None,
+        });
+    layers.chain(files).collect()
 }
 
 /// A target the baseline has and the head commit has not.

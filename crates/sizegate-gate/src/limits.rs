@@ -206,8 +206,7 @@ pub(crate) fn violations(
     }
     for unit_budget in &budget.unit {
         for unit in head
-            .units
-            .iter()
+            .budgetable_units()
             .filter(|u| unit_budget.name.is_match(&u.name))
         {
             if let Some(limit) = unit_budget.max_size.filter(|l| unit.size > l.bytes()) {
@@ -222,8 +221,7 @@ pub(crate) fn violations(
             };
             // A unit the baseline lacks grew from nothing.
             let before = base
-                .units
-                .iter()
+                .budgetable_units()
                 .find(|b| b.name == unit.name)
                 .map_or(0, |b| b.size);
             let increase = signed_delta(before, unit.size);

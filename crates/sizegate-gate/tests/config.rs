@@ -108,7 +108,7 @@ fn unknown_keys_are_errors_with_a_suggestion() {
     assert_eq!(
         error(text),
         "sizegate.toml:3: budget[0].max_sise: unknown key `max_sise` (did you mean `max_size`?); \
-         allowed here: target, max_size, max_increase, max_increase_percent, unit"
+         allowed here: target, metric, max_size, max_increase, max_increase_percent, unit"
     );
     assert!(error("metrc = \"file\"\n").contains("(did you mean `metric`?)"));
     let far = error("colour = 3\n");
@@ -256,7 +256,7 @@ fn a_mistyped_metric_gets_a_suggestion() {
     assert_eq!(
         error("metric = \"shiped\"\n"),
         "sizegate.toml:1: metric: unknown value `shiped` (did you mean `shipped`?); \
-         allowed here: file, vm, shipped, gzip, zstd, debug, symbols"
+         allowed here: file, vm, shipped, gzip, zstd, debug, symbols, compressed, uncompressed, pull"
     );
 }
 

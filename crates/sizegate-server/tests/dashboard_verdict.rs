@@ -66,6 +66,7 @@ fn target(
         changed: true,
         units: Units::Binary,
         growth: None,
+        metric: None,
     }
 }
 

@@ -104,6 +104,9 @@ struct MeasurementRow {
     size_zstd: i64,
     size_debug: i64,
     size_symbols: i64,
+    size_compressed: Option<i64>,
+    size_uncompressed: Option<i64>,
+    size_pull: Option<i64>,
     toolchain: serde_json::Value,
     advice: serde_json::Value,
     report_key: String,
@@ -149,6 +152,9 @@ pub(crate) fn metric_column(metric: Metric) -> &'static str {
         Metric::Zstd => "size_zstd",
         Metric::Debug => "size_debug",
         Metric::Symbols => "size_symbols",
+        Metric::Compressed => "size_compressed",
+        Metric::Uncompressed => "size_uncompressed",
+        Metric::Pull => "size_pull",
     }
 }
 
@@ -265,6 +271,7 @@ impl Store {
              JOIN commits c ON c.id = b.commit_id
              JOIN measurements m ON m.artifact_id = b.artifact_id
              WHERE b.target_id = $1 AND b.superseded_at IS NULL
+               AND m.{column} IS NOT NULL
                AND ($2::text IS NULL OR c.branch = $2)
                AND ($3::timestamptz IS NULL OR b.created_at >= $3)
              ORDER BY b.id DESC LIMIT $4"
@@ -336,7 +343,8 @@ impl Store {
         let rows: Vec<MeasurementRow> = sqlx::query_as(
             "SELECT m.id, t.id AS target_id, t.name AS target, m.format, m.arch, m.language,
                     m.stripped, m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd,
-                    m.size_debug, m.size_symbols, m.toolchain, m.advice, m.report_key
+                    m.size_debug, m.size_symbols, m.size_compressed, m.size_uncompressed,
+                    m.size_pull, m.toolchain, m.advice, m.report_key
              FROM commits c
              JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
              JOIN targets t ON t.id = b.target_id
@@ -386,6 +394,9 @@ impl Store {
                     zstd: bytes(row.size_zstd),
                     debug: bytes(row.size_debug),
                     symbols: bytes(row.size_symbols),
+                    compressed: row.size_compressed.map_or(0, bytes),
+                    uncompressed: row.size_uncompressed.map_or(0, bytes),
+                    pull: row.size_pull.map_or(0, bytes),
                     ..Default::default()
                 },
                 toolchain: row.toolchain,

@@ -48,6 +48,9 @@ struct SizeColumns {
     size_zstd: Option<i64>,
     size_debug: Option<i64>,
     size_symbols: Option<i64>,
+    size_compressed: Option<i64>,
+    size_uncompressed: Option<i64>,
+    size_pull: Option<i64>,
 }
 
 impl SizeColumns {
@@ -61,6 +64,10 @@ impl SizeColumns {
             zstd: u(self.size_zstd)?,
             debug: u(self.size_debug)?,
             symbols: u(self.size_symbols)?,
+            // NULL for binaries: they have no image sizes.
+            compressed: u(self.size_compressed).unwrap_or(0),
+            uncompressed: u(self.size_uncompressed).unwrap_or(0),
+            pull: u(self.size_pull).unwrap_or(0),
             ..Default::default()
         })
     }
@@ -219,7 +226,8 @@ struct TargetStatusRow {
 
 pub(crate) const HISTORY_SELECT: &str = "SELECT b.id AS build_id, c.sha AS commit, c.branch, c.pr_number,
         b.created_at AS uploaded_at, a.sha256,
-        m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd, m.size_debug, m.size_symbols
+        m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd, m.size_debug, m.size_symbols,
+        m.size_compressed, m.size_uncompressed, m.size_pull
      FROM builds b
      JOIN commits c ON c.id = b.commit_id
      JOIN artifacts a ON a.id = b.artifact_id
@@ -320,7 +328,7 @@ impl Store {
                     b.provenance, b.baseline_eligible, b.created_at AS uploaded_at, j.finished_at,
                     m.format, m.arch, m.language,
                     m.size_file, m.size_vm, m.size_shipped, m.size_gzip, m.size_zstd,
-                    m.size_debug, m.size_symbols
+                    m.size_debug, m.size_symbols, m.size_compressed, m.size_uncompressed, m.size_pull
              FROM builds b
              JOIN targets t ON t.id = b.target_id
              JOIN jobs j ON j.build_id = b.id

@@ -136,11 +136,15 @@ impl Store {
             serde_json::to_value(&report.advice).map_err(|e| Error::Report(e.to_string()))?;
         clean_json(&mut toolchain);
         clean_json(&mut advice);
+        // Only images have the image metrics; a binary's stay NULL.
+        let image = report.format.is_image();
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO measurements (artifact_id, schema_version, format, arch, language, stripped,
                  size_file, size_vm, size_shipped, size_gzip, size_zstd, size_debug, size_symbols,
-                 toolchain, advice, symbol_count, report_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 toolchain, advice, symbol_count, report_key,
+                 size_compressed, size_uncompressed, size_pull)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20)
              ON CONFLICT (artifact_id) DO NOTHING
              RETURNING id",
         )
@@ -161,6 +165,9 @@ impl Store {
         .bind(advice)
         .bind(to_i64(report.symbols.len() as u64))
         .bind(report_key)
+        .bind(image.then(|| to_i64(report.sizes.compressed)))
+        .bind(image.then(|| to_i64(report.sizes.uncompressed)))
+        .bind(image.then(|| to_i64(report.sizes.pull)))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(measurement_id) = inserted else {

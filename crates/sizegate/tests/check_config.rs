@@ -39,6 +39,15 @@ name = "regex*"
 max_size = "512 KiB"
 
 [[budget]]
+target = "*-image"
+metric = "compressed"
+max_size = "120 MiB"
+
+[[budget.unit]]
+name = "layer:0"
+max_size = "80 MiB"
+
+[[budget]]
 target = "*"
 max_size = 1500000
 "#,

@@ -113,6 +113,7 @@ const KNOWN_KEYS: &[&str] = &[
     "missing",
     "budget",
     "target",
+    "metric",
     "max_size",
     "max_increase",
     "max_increase_percent",

@@ -59,6 +59,10 @@ pub struct Config {
 pub struct Budget {
     /// Glob over target names, e.g. `x86_64-unknown-linux-gnu/*`.
     pub target: Glob,
+    /// The metric its limits measure, when not the top-level `metric`
+    /// (e.g. `compressed` for container images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
     /// Largest allowed size.
     pub max_size: Option<ByteSize>,
     /// Largest allowed growth against the baseline.

@@ -29,6 +29,7 @@ impl<'de> Deserialize<'de> for Label {
 #[serde(deny_unknown_fields, expecting = "a [[budget]] table")]
 pub(super) struct RawBudget {
     target: Glob,
+    metric: Option<sizegate_analyze::Metric>,
     max_size: Option<WrittenSize>,
     max_increase: Option<WrittenSize>,
     max_increase_percent: Option<Percent>,
@@ -57,6 +58,7 @@ impl TryFrom<RawBudget> for Budget {
             .any(|s| s.units == Units::Decimal);
         Ok(Budget {
             target: raw.target,
+            metric: raw.metric,
             max_size: raw.max_size.map(|s| s.bytes),
             max_increase: raw.max_increase.map(|s| s.bytes),
             max_increase_percent: raw.max_increase_percent.map(|p| p.0),

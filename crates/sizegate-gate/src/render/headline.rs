@@ -94,7 +94,9 @@ pub(crate) fn broken_limit(
             limit,
             size: actual,
         } => with_change(format!(
-            "{name}: {} > max_size {}",
+            "{name}: {}{} > max_size {}",
+            // A budget with its own metric says which size it judged.
+            target.metric.map(|m| format!("{m} ")).unwrap_or_default(),
             size(*actual, units),
             size(*limit, units)
         )),

@@ -6,6 +6,7 @@
 mod escape;
 mod fit;
 mod headline;
+mod image;
 mod view;
 
 use askama::Template;
@@ -207,8 +208,21 @@ fn footer(evaluation: &Evaluation, ctx: &RenderContext) -> String {
             ));
         }
     }
+    let own: Vec<String> = evaluation
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let metric = t.metric.filter(|m| *m != evaluation.metric)?;
+            Some(format!("{}: `{metric}`", escape::markdown(&t.name)))
+        })
+        .collect();
+    let exceptions = if own.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", own.join(", "))
+    };
     format!(
-        "{} · sizes are `{}` bytes",
+        "{} · sizes are `{}` bytes{exceptions}",
         links.join(" · "),
         evaluation.metric
     )

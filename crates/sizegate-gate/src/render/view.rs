@@ -356,7 +356,19 @@ pub(crate) fn details(
         Verdict::Pending => lines.push("Not measured yet.".to_string()),
         _ => {}
     }
+    if let Some(line) = target
+        .diff
+        .as_ref()
+        .filter(|d| super::image::is_image(d))
+        .and_then(|d| super::image::headline(d, units))
+    {
+        lines.push(line);
+    }
     let (tables, causes) = match &target.diff {
+        Some(diff) if super::image::is_image(diff) => (
+            super::image::tables(diff, ctx.top, units),
+            diff.causes.iter().map(|c| cause(c, units)).collect(),
+        ),
         Some(diff) => (
             vec![
                 change_table(

@@ -43,6 +43,7 @@ pub fn measurement(shipped: u64, units: &[(&str, u64)]) -> Measurement {
             })
             .collect(),
         advice: Vec::new(),
+        ..Default::default()
     }
 }
 

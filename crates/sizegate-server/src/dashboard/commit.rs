@@ -85,6 +85,8 @@ struct TargetDetail {
     sizes: Vec<KeyValue>,
     sections: Vec<SectionView>,
     treemap: String,
+    /// A container image's layer chart and file treemap.
+    image: Option<super::image::ImageView>,
     units: Vec<KeyValue>,
     symbols: Vec<SymbolView>,
     advice: Vec<String>,
@@ -103,7 +105,12 @@ fn change_table(title: &'static str, changes: &[Change], limit: usize) -> Change
             .take(limit)
             .map(|c| ChangeRow {
                 name: match &c.unit {
-                    Some(unit) if title == "Symbols" => format!("{} ({unit})", c.name),
+                    Some(unit) if title == "Symbols" || title == "Files" => {
+                        format!("{} ({unit})", c.name)
+                    }
+                    Some(binary) if title == "Units in binaries" => {
+                        format!("{} in {binary}", c.name)
+                    }
                     _ => c.name.clone(),
                 },
                 old: human::size(c.old),
@@ -129,6 +136,11 @@ fn baseline_view(owner_repo: &str, sha: &str, diff: &ReportDiff, limit: usize) -
             Metric::Vm,
         ]
         .iter()
+        .chain(
+            Metric::IMAGE
+                .iter()
+                .filter(|_| diff.new.sizes.uncompressed > 0),
+        )
         .map(|&m| {
             let (old, new) = (diff.old.sizes.get(m), diff.new.sizes.get(m));
             [
@@ -143,6 +155,10 @@ fn baseline_view(owner_repo: &str, sha: &str, diff: &ReportDiff, limit: usize) -
             change_table("Sections", &diff.sections, limit),
             change_table("Units", &diff.units, limit),
             change_table("Symbols", &diff.symbols, limit),
+            // Empty for binaries, and then not shown.
+            change_table("Layers", &diff.layers, limit),
+            change_table("Files", &diff.files, limit),
+            change_table("Units in binaries", &diff.binary_units, limit),
         ],
         causes: diff
             .causes
@@ -251,6 +267,7 @@ async fn target_details(
             sizes: vec![],
             sections: vec![],
             treemap: String::new(),
+            image: None,
             units: vec![],
             symbols: vec![],
             advice: vec![],
@@ -302,6 +319,7 @@ async fn target_details(
             .collect();
         detail.sizes = Metric::ALL
             .iter()
+            .filter(|metric| !metric.image_only() || m.sizes.uncompressed > 0)
             .map(|&metric| KeyValue {
                 key: metric.as_str().to_owned(),
                 value: human::size(m.sizes.get(metric)),
@@ -333,6 +351,19 @@ async fn target_details(
                     .map_or("none", |u| u.name.as_str())
             ),
         );
+        if m.sizes.uncompressed > 0 {
+            // The layers and files live in the report only.
+            match state
+                .store
+                .read_report(state.blobs.as_ref(), &m.report_key)
+                .await
+            {
+                Ok(report) => {
+                    detail.image = Some(super::image::ImageView::new(&status.target, &report));
+                }
+                Err(e) => tracing::warn!(error = %e, "reading an image report"),
+            }
+        }
         let mut sorted = units.clone();
         sorted.sort_by_key(|unit| std::cmp::Reverse(unit.1));
         detail.units = sorted

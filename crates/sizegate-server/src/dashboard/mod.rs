@@ -10,6 +10,7 @@ mod chart;
 mod commit;
 mod compare;
 mod error;
+mod image;
 mod login;
 mod markdown;
 mod pages;

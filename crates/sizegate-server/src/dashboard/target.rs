@@ -14,7 +14,7 @@ use sizegate_analyze::human;
 use super::PageError;
 use super::chart::{PointLabel, trend};
 use super::pages::default_branch;
-use super::view::{self, METRICS, change, change_class, date, short, signed, url};
+use super::view::{self, CHART_METRICS, change, change_class, date, short, signed, url};
 use crate::session::Reader;
 use crate::{ApiError, AppState};
 
@@ -205,7 +205,7 @@ pub(super) async fn page(
             branch: branch.unwrap_or_default(),
             branches,
             metric: metric.as_str(),
-            metrics: METRICS.iter().map(|m| m.as_str()).collect(),
+            metrics: CHART_METRICS.iter().map(|m| m.as_str()).collect(),
             count,
             since: query.since.unwrap_or_default(),
             threshold: query

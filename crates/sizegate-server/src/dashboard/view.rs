@@ -8,8 +8,20 @@ use sizegate_store::history::Repository;
 use crate::session::Reader;
 use crate::{ApiError, AppState};
 
-/// The metrics the dashboard offers, in display order.
+/// The metrics the repository page shows for every target, in display order.
 pub(super) const METRICS: [Metric; 4] = [Metric::File, Metric::Shipped, Metric::Gzip, Metric::Zstd];
+
+/// The metrics a target's chart offers: [`METRICS`], then the three only
+/// container images have (a binary target has no points in them).
+pub(super) const CHART_METRICS: [Metric; 7] = [
+    Metric::File,
+    Metric::Shipped,
+    Metric::Gzip,
+    Metric::Zstd,
+    Metric::Compressed,
+    Metric::Uncompressed,
+    Metric::Pull,
+];
 
 /// The repository if `reader` may see it, else "not found".
 pub(super) async fn repository(
@@ -21,16 +33,17 @@ pub(super) async fn repository(
     crate::api::find_repository(state, reader, owner, repo).await
 }
 
-/// A metric named in a query string (`file`, `shipped`, `gzip`, `zstd`).
+/// A metric named in a query string (`file`, `shipped`, `gzip`, `zstd`,
+/// `compressed`, `uncompressed`, `pull`).
 pub(super) fn parse_metric(name: Option<&str>) -> Result<Metric, ApiError> {
     match name.filter(|n| !n.is_empty()) {
         None => Ok(Metric::Shipped),
-        Some(name) => METRICS
+        Some(name) => CHART_METRICS
             .into_iter()
             .find(|m| m.as_str() == name)
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "unknown metric `{}`: use file, shipped, gzip or zstd",
+                    "unknown metric `{}`: use file, shipped, gzip, zstd, compressed, uncompressed or pull",
                     name.escape_default()
                 ))
             }),
@@ -73,12 +86,16 @@ pub(super) fn url(value: &str) -> String {
     crate::api::encode_query(value)
 }
 
-/// The budget (max size, in the config's metric) for `target`, from a
-/// `sizegate.toml`. An unreadable config gives no budget.
+/// The budget (max size, in its metric: the budget's own or the
+/// config's) for `target`, from a `sizegate.toml`. An unreadable config
+/// gives no budget.
 pub(super) fn budget(config: Option<&str>, target: &str) -> Option<(Metric, u64)> {
     let config = sizegate_gate::Config::parse(config?, "sizegate.toml").ok()?;
     let (_, budget) = config.budget_for(target)?;
-    Some((config.metric, budget.max_size?.bytes()))
+    Some((
+        budget.metric.unwrap_or(config.metric),
+        budget.max_size?.bytes(),
+    ))
 }
 
 /// A stored (non-negative) size as unsigned.

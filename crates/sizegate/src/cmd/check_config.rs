@@ -76,6 +76,14 @@ fn summary(config: &Config, origin: &str) -> String {
             "budget[{i}]: targets matching `{}`",
             budget.target.as_str()
         );
+        if let Some(metric) = budget.metric {
+            let only = if metric.image_only() {
+                " (container images only; a binary it judges is an error)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  metric: {metric}{only}");
+        }
         if let Some(max) = budget.max_size {
             let _ = writeln!(out, "  max_size: {}", bytes(max));
         }

@@ -34,6 +34,9 @@ pub fn render(diff: &ReportDiff, top: usize) -> String {
     out.push_str("| metric | old | new | delta | % |\n|---|--:|--:|--:|--:|\n");
     for metric in Metric::ALL {
         let (old, new) = (diff.old.sizes.get(metric), diff.new.sizes.get(metric));
+        if metric.image_only() && old == 0 && new == 0 {
+            continue; // two binaries: no image sizes to compare
+        }
         let delta = diff.size_delta(metric);
         let _ = writeln!(
             out,

@@ -71,6 +71,9 @@ fn headline(out: &mut String, diff: &ReportDiff) {
     ]);
     for metric in Metric::ALL {
         let (old, new) = (diff.old.sizes.get(metric), diff.new.sizes.get(metric));
+        if metric.image_only() && old == 0 && new == 0 {
+            continue; // two binaries: no image sizes to compare
+        }
         let delta = diff.size_delta(metric);
         table.row(vec![
             metric.as_str().into(),
