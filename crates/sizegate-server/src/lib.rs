@@ -2,6 +2,7 @@
 //! GitHub webhooks, the dashboard pages, `/healthz` and `/metrics`. One
 //! module per area, each with `pub fn router()`; [`app`] merges them.
 
+mod alerts;
 mod api;
 mod auth;
 pub mod dashboard;
@@ -146,6 +147,7 @@ pub fn app(state: AppState) -> Router {
         .merge(security::limit_bodies(
             Router::new()
                 .merge(api::router())
+                .merge(alerts::router())
                 .merge(gate::router())
                 .merge(openapi::router())
                 .merge(dashboard::router())

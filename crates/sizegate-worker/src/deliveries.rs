@@ -234,7 +234,7 @@ mod tests {
         let text = alert_text("acme", "app", &alert);
         assert_eq!(
             text,
-            "acme/app: x86_64/app (shipped) grew by +20.0 KiB (+2.0%) on main between aaaaaaaaaaaa and bbbbbbbbbbbb"
+            "acme/app: x86_64/app (shipped) grew by +20.0 KiB (+2%) on main between aaaaaaaaaaaa and bbbbbbbbbbbb"
         );
     }
 }
