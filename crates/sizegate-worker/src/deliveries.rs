@@ -46,6 +46,7 @@ fn short(sha: &str) -> &str {
 impl Worker {
     /// Deliver alerts until `shutdown` is cancelled.
     pub(crate) async fn delivery_loop(&self, shutdown: &CancellationToken) {
+        sizegate_store::install_crypto_provider();
         let client = match reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
