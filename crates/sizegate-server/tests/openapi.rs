@@ -276,6 +276,30 @@ async fn the_description_covers_every_route_and_matches_real_answers(pool: sqlx:
         );
     }
 
+    // The feed and the dashboard page show it; private repositories stay hidden.
+    for (path, needle) in [
+        (
+            "/repos/acme/app/alerts.atom",
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\">",
+        ),
+        ("/repos/acme/app/alerts", "acknowledged"),
+        ("/repos/acme/app/targets/linux/app", "linux/app"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(needle), "{path}: {text}");
+        assert!(
+            text.contains(&alert_id.to_string()) || path.contains("targets"),
+            "{path}"
+        );
+    }
+
     let gets = [
         (
             "/api/v1/repos/{owner}/{repo}/alerts",

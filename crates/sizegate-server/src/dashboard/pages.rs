@@ -158,6 +158,8 @@ struct RepositoryPage {
     branches: Vec<String>,
     metrics: Vec<&'static str>,
     targets: Vec<RepoTarget>,
+    alerts_href: String,
+    open_alerts: Vec<super::alerts::AlertRow>,
 }
 
 /// `/repos/{owner}/{repo}`: the targets of a branch.
@@ -234,6 +236,14 @@ pub(super) async fn repository(
             headroom_class,
         });
     }
+    let open: Vec<_> = state
+        .store
+        .list_alerts(repository.id, 20)
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "open")
+        .collect();
+    let open_alerts = super::alerts::rows(&repository.owner, &repository.name, &open);
     Ok(Html(
         RepositoryPage {
             logged_in: reader.can_read_private,
@@ -243,6 +253,8 @@ pub(super) async fn repository(
             branches,
             metrics: METRICS.iter().map(|m: &Metric| m.as_str()).collect(),
             targets,
+            alerts_href: format!("/repos/{}/{}/alerts", repository.owner, repository.name),
+            open_alerts,
         }
         .render()?,
     ))
