@@ -290,6 +290,19 @@ fn with_marker(body: &str, marker: &str) -> Result<String, Error> {
     Ok(cut)
 }
 
+/// The error of a single attempt (no retry), for callers that retry
+/// themselves.
+fn failure_error(what: &str, failure: Failure) -> Error {
+    match failure {
+        Failure::Fatal(error) => error,
+        Failure::Transient { reason, .. } => Error::GaveUp {
+            what: what.to_owned(),
+            attempts: 1,
+            last: reason,
+        },
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
@@ -310,18 +323,5 @@ mod tests {
         let cut = with_marker(&long, marker).unwrap();
         assert_eq!(cut.chars().count(), MAX_COMMENT_CHARS);
         assert!(cut.ends_with(marker));
-    }
-}
-
-/// The error of a single attempt (no retry), for callers that retry
-/// themselves.
-fn failure_error(what: &str, failure: Failure) -> Error {
-    match failure {
-        Failure::Fatal(error) => error,
-        Failure::Transient { reason, .. } => Error::GaveUp {
-            what: what.to_owned(),
-            attempts: 1,
-            last: reason,
-        },
     }
 }

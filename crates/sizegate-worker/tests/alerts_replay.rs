@@ -293,14 +293,16 @@ async fn replayed_history_finds_every_step_and_delivers_each_alert_once(pool: sq
     tokio::time::sleep(Duration::from_millis(600)).await;
     shutdown.cancel();
     running.await.unwrap();
-    let r = receiver.lock().unwrap();
-    assert!(r.accepted.values().all(|&n| n == 1), "{:?}", r.accepted);
-    assert_eq!(r.requests, listed.len() + 2);
-    assert!(
-        r.texts.iter().all(|t| t.starts_with("acme/app: linux/")),
-        "{:?}",
-        r.texts
-    );
+    {
+        let r = receiver.lock().unwrap();
+        assert!(r.accepted.values().all(|&n| n == 1), "{:?}", r.accepted);
+        assert_eq!(r.requests, listed.len() + 2);
+        assert!(
+            r.texts.iter().all(|t| t.starts_with("acme/app: linux/")),
+            "{:?}",
+            r.texts
+        );
+    }
     let delivered: i64 =
         sqlx::query_scalar("SELECT count(*) FROM alert_deliveries WHERE delivered_at IS NOT NULL")
             .fetch_one(store.pool())
