@@ -28,6 +28,7 @@ summary=$(grep '^measurements=' "$out")
 median=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<< "$summary")
 max=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' <<< "$summary")
 count=$(sed -n 's/^measurements=\([0-9]*\).*/\1/p' <<< "$summary")
+outcome=$(sed -n 's/^run 0: .*(\(.*\))$/\1/p' "$out")
 verdict=$(awk -v m="$median" 'BEGIN { print (m <= 50 ? "met" : "missed") }')
 cat > benchmarks/alerts.md <<MD
 ## Alerts: step detection for one push
@@ -39,7 +40,8 @@ measurements in the table. The example
 targets x 10,000 commits on \`main\` ($count measurements), records one more
 push and times \`Worker::check_steps\` on it 21 times: the advisory lock, the
 backfill check, the one index scan over the trailing series
-(\`builds_eligible_series\`) and the detector. Load average $load_before → $load_after.
+(\`builds_eligible_series\`) and the detector (outcome: \`$outcome\`, the
+new point is no step). Load average $load_before → $load_after.
 
 | measurements | median | slowest | target ≤ 50 ms |
 |---|---|---|---|
