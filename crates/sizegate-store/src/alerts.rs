@@ -261,6 +261,9 @@ pub struct DeliveryStatus {
     pub failed_at: Option<DateTime<Utc>>,
 }
 
+/// How many of the newest builds [`Store::is_backfill`] looks at.
+pub const BACKFILL_LOOKBACK: i64 = 64;
+
 impl Store {
     /// The build `build_id` with what step detection needs, if it exists.
     pub async fn step_build(&self, build_id: i64) -> Result<Option<StepBuild>, Error> {
@@ -343,27 +346,36 @@ impl Store {
         Ok(ancestors.unwrap_or_default())
     }
 
-    /// The ancestors of the newest eligible build of a target on `branch`
-    /// other than `build_id`: a commit listed there was measured late (a
-    /// backfill), not pushed after the tip.
-    pub async fn newest_series_ancestors(
+    /// Whether commit `sha` is listed in the first-parent history of one
+    /// of the newest eligible builds of a target on `branch` (other than
+    /// `build_id`): then it was measured late (a backfill), not pushed
+    /// after the tip. Looks at the newest [`BACKFILL_LOOKBACK`] builds.
+    pub async fn is_backfill(
         &self,
         target_id: i64,
         branch: &str,
         build_id: i64,
-    ) -> Result<Vec<String>, Error> {
-        let ancestors: Option<Vec<String>> = sqlx::query_scalar(
-            "SELECT c.ancestors FROM builds b JOIN commits c ON c.id = b.commit_id
-             WHERE b.target_id = $1 AND b.branch = $2 AND b.id <> $3
-               AND b.baseline_eligible AND b.superseded_at IS NULL
-             ORDER BY b.id DESC LIMIT 1",
+        sha: &str,
+    ) -> Result<bool, Error> {
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM (
+                     SELECT b.commit_id FROM builds b
+                     WHERE b.target_id = $1 AND b.branch = $2 AND b.id <> $3
+                       AND b.baseline_eligible AND b.superseded_at IS NULL
+                     ORDER BY b.id DESC LIMIT $5
+                 ) newest
+                 JOIN commits c ON c.id = newest.commit_id
+                 WHERE $4 = ANY (c.ancestors))",
         )
         .bind(target_id)
         .bind(branch)
         .bind(build_id)
-        .fetch_optional(&self.pool)
+        .bind(sha)
+        .bind(BACKFILL_LOOKBACK)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(ancestors.unwrap_or_default())
+        Ok(found)
     }
 
     /// Store an alert and queue one delivery per sink of its repository, in

@@ -62,11 +62,11 @@ impl Worker {
             .store
             .lock_for_report(&[format!("sizegate:steps:{}", build.target_id)])
             .await?;
-        let tip_ancestors = self
+        if self
             .store
-            .newest_series_ancestors(build.target_id, &branch, build.build_id)
-            .await?;
-        if tip_ancestors.iter().any(|sha| sha == &build.sha) {
+            .is_backfill(build.target_id, &branch, build.build_id, &build.sha)
+            .await?
+        {
             // Measured after newer commits were: a backfill. It may narrow
             // an alert's range; it is no new point at the end of the series.
             return self.narrow(&build, config.metric).await;

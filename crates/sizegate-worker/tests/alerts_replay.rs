@@ -315,3 +315,125 @@ async fn replayed_history_finds_every_step_and_delivers_each_alert_once(pool: sq
         .unwrap();
     assert_eq!(failed_attempts, 2);
 }
+
+/// Record commit `i` (sha `{i:040x}`, first-parent history `ancestors`) of
+/// one target at `shipped` bytes, measured, and run detection on it.
+async fn push(
+    store: &Store,
+    blobs: &Arc<dyn BlobStore>,
+    worker: &Worker,
+    repo_id: i64,
+    base: &Report,
+    i: usize,
+    ancestors: &[usize],
+    shipped: u64,
+) -> StepCheck {
+    let report = report_at(base, shipped);
+    let sha256 = format!("{:064x}", i + 1_000);
+    let meta = CommitMeta {
+        sha: format!("{i:040x}"),
+        branch: Some("main".into()),
+        pr_number: None,
+        base_sha: None,
+        ancestors: ancestors.iter().map(|a| format!("{a:040x}")).collect(),
+        config: None,
+        fork: false,
+        provenance: Provenance::Token,
+    };
+    let artifact = NewArtifact {
+        target: "linux/app".into(),
+        sha256: sha256.clone(),
+        size: report.sizes.file,
+        blob_key: format!("artifacts/{sha256}"),
+    };
+    let build = store
+        .record_upload(repo_id, &meta, &[artifact], 5)
+        .await
+        .unwrap()
+        .remove(0);
+    let key = report_key(&sha256);
+    blobs
+        .put(&key, encode_report(&report).unwrap().into())
+        .await
+        .unwrap();
+    store
+        .store_measurement(build.artifact_id, &report, &key, 20)
+        .await
+        .unwrap();
+    worker.check_steps(build.build_id).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx::PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = real_reports(dir.path()).remove(1);
+    let store = Store::new(pool);
+    let blobs: Arc<dyn BlobStore> = Arc::new(
+        LocalBlobStore::open(dir.path().join("blobs"))
+            .await
+            .unwrap(),
+    );
+    let repo_id = store
+        .ensure_repository(&RepoName::parse("acme/app").unwrap())
+        .await
+        .unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        Arc::clone(&blobs),
+        WorkerConfig::for_tests("/nonexistent/analyzer".into()),
+        Arc::new(WorkerMetrics::default()),
+    );
+    let old = 100_000;
+    let new = 110_000;
+    let history = |i: usize| (1..i).rev().collect::<Vec<_>>();
+    // Commits 1..=12 measured; 13..=19 built but not measured; 20 jumps.
+    for i in 1..=12 {
+        let check = push(&store, &blobs, &worker, repo_id, &base, i, &history(i), old).await;
+        assert_eq!(check, StepCheck::NoStep, "commit {i}");
+    }
+    let check = push(
+        &store,
+        &blobs,
+        &worker,
+        repo_id,
+        &base,
+        20,
+        &history(20),
+        new,
+    )
+    .await;
+    assert!(matches!(check, StepCheck::Alert(_)), "{check:?}");
+    let alert = &store.list_alerts(repo_id, 10).await.unwrap()[0];
+    assert_eq!(alert.commit, format!("{:040x}", 20));
+    assert_eq!(alert.range_start, Some(format!("{:040x}", 12)));
+    assert_eq!(
+        (alert.before, alert.after, alert.delta),
+        (100_000, 110_000, 10_000)
+    );
+
+    // Late measurements: 16 at the new level, 14 at the old, 15 at the new.
+    for (i, level) in [(16, new), (14, old), (15, new)] {
+        let check = push(
+            &store,
+            &blobs,
+            &worker,
+            repo_id,
+            &base,
+            i,
+            &history(i),
+            level,
+        )
+        .await;
+        assert!(
+            matches!(check, StepCheck::Narrowed(ref ids) if ids == &[alert.id]),
+            "{i}: {check:?}"
+        );
+    }
+    let narrowed = store.alert(repo_id, alert.id).await.unwrap().unwrap();
+    assert_eq!(narrowed.commit, format!("{:040x}", 15));
+    assert_eq!(
+        narrowed.range_start, None,
+        "15's parent 14 is at the old level"
+    );
+    assert_eq!(store.list_alerts(repo_id, 10).await.unwrap().len(), 1);
+}
