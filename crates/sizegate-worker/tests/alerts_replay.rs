@@ -318,17 +318,17 @@ async fn replayed_history_finds_every_step_and_delivers_each_alert_once(pool: sq
 
 /// Record commit `i` (sha `{i:040x}`, first-parent history `ancestors`) of
 /// one target at `shipped` bytes, measured, and run detection on it.
-async fn push(
-    store: &Store,
-    blobs: &Arc<dyn BlobStore>,
-    worker: &Worker,
+struct OneTarget {
+    store: Store,
+    blobs: Arc<dyn BlobStore>,
+    worker: Worker,
     repo_id: i64,
-    base: &Report,
-    i: usize,
-    ancestors: &[usize],
-    shipped: u64,
-) -> StepCheck {
-    let report = report_at(base, shipped);
+    base: Report,
+}
+
+async fn push(h: &OneTarget, i: usize, ancestors: &[usize], shipped: u64) -> StepCheck {
+    let (store, blobs, worker, repo_id) = (&h.store, &h.blobs, &h.worker, h.repo_id);
+    let report = report_at(&h.base, shipped);
     let sha256 = format!("{:064x}", i + 1_000);
     let meta = CommitMeta {
         sha: format!("{i:040x}"),
@@ -383,25 +383,22 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
         WorkerConfig::for_tests("/nonexistent/analyzer".into()),
         Arc::new(WorkerMetrics::default()),
     );
+    let h = OneTarget {
+        store: store.clone(),
+        blobs,
+        worker,
+        repo_id,
+        base,
+    };
     let old = 100_000;
     let new = 110_000;
     let history = |i: usize| (1..i).rev().collect::<Vec<_>>();
     // Commits 1..=12 measured; 13..=19 built but not measured; 20 jumps.
     for i in 1..=12 {
-        let check = push(&store, &blobs, &worker, repo_id, &base, i, &history(i), old).await;
+        let check = push(&h, i, &history(i), old).await;
         assert_eq!(check, StepCheck::NoStep, "commit {i}");
     }
-    let check = push(
-        &store,
-        &blobs,
-        &worker,
-        repo_id,
-        &base,
-        20,
-        &history(20),
-        new,
-    )
-    .await;
+    let check = push(&h, 20, &history(20), new).await;
     assert!(matches!(check, StepCheck::Alert(_)), "{check:?}");
     let alert = &store.list_alerts(repo_id, 10).await.unwrap()[0];
     assert_eq!(alert.commit, format!("{:040x}", 20));
@@ -413,17 +410,7 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
 
     // Late measurements: 16 at the new level, 14 at the old, 15 at the new.
     for (i, level) in [(16, new), (14, old), (15, new)] {
-        let check = push(
-            &store,
-            &blobs,
-            &worker,
-            repo_id,
-            &base,
-            i,
-            &history(i),
-            level,
-        )
-        .await;
+        let check = push(&h, i, &history(i), level).await;
         assert!(
             matches!(check, StepCheck::Narrowed(ref ids) if ids == &[alert.id]),
             "{i}: {check:?}"
