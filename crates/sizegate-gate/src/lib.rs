@@ -18,8 +18,8 @@ pub mod size;
 pub mod steps;
 
 pub use config::{
-    Budget, CommentMode, Config, ConfigError, Glob, MAX_CONFIG_BYTES, MinChange, MissingPolicy,
-    UnitBudget,
+    AlertsConfig, Budget, CommentMode, Config, ConfigError, Glob, MAX_CONFIG_BYTES, MinChange,
+    MissingPolicy, UnitBudget,
 };
 pub use evaluate::{
     BudgetRef, CheckStatus, Conclusion, Evaluation, TargetEvaluation, UnitGrowth, Verdict, evaluate,

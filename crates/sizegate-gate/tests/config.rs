@@ -311,3 +311,58 @@ fn bad_comment_min_change_and_missing_values_say_what_is_allowed() {
     assert!(error("min_change = true").contains("expected a size or a percentage"));
     assert!(error("comennt = \"always\"").contains("did you mean `comment`?"));
 }
+
+#[test]
+fn the_alerts_table_sets_the_step_policy() {
+    let text = r#"
+[alerts]
+metric = "file"
+min_step = "16 KiB"
+window = 20
+confirm = 2
+"#;
+    let config = Config::parse(text, "sizegate.toml").unwrap();
+    assert_eq!(config.alerts.metric, Metric::File);
+    let policy = config.alerts.step_policy();
+    assert_eq!(
+        policy.min_step,
+        sizegate_gate::MinChange::Bytes(sizegate_gate::ByteSize(16 << 10))
+    );
+    assert_eq!((policy.window, policy.confirm), (20, 2));
+    assert!(config.alerts.enabled);
+
+    let percent = Config::parse("[alerts]\nmin_step = \"0.5%\"\nenabled = false\n", "x").unwrap();
+    assert_eq!(
+        percent.alerts.min_step,
+        sizegate_gate::MinChange::Percent(0.5)
+    );
+    assert!(!percent.alerts.enabled);
+}
+
+#[test]
+fn without_an_alerts_table_the_defaults_apply() {
+    let config = Config::parse("", "sizegate.toml").unwrap();
+    assert_eq!(config.alerts.metric, Metric::Shipped);
+    assert_eq!(
+        config.alerts.step_policy(),
+        sizegate_gate::StepPolicy::default()
+    );
+    assert_eq!(config.alerts.window, 10);
+}
+
+#[test]
+fn alerts_mistakes_are_named() {
+    let typo = error("[alerts]\nwindw = 5\n");
+    assert!(typo.contains("did you mean `window`"), "{typo}");
+    let zero = error("[alerts]\nwindow = 0\n");
+    assert!(
+        zero.contains("alerts.window") && zero.contains("from 1 to"),
+        "{zero}"
+    );
+    let text = error("[alerts]\nconfirm = \"two\"\n");
+    assert!(text.contains("integer"), "{text}");
+    let step = error("[alerts]\nmin_step = \"lots\"\n");
+    assert!(step.contains("min_step"), "{step}");
+    let top = error("[alert]\nwindow = 5\n");
+    assert!(top.contains("did you mean `alerts`"), "{top}");
+}

@@ -189,6 +189,38 @@ impl GitHubClient {
         }
     }
 
+    /// Comment on commit `sha` (GitHub's "create a commit comment"), for
+    /// post-merge alerts naming it as a culprit. Sent once, without the
+    /// client's retries: the caller's delivery queue retries with backoff,
+    /// and a retried POST whose answer was lost would comment twice.
+    /// Returns the comment's id.
+    pub async fn create_commit_comment(
+        &self,
+        repo: &Repo,
+        sha: &str,
+        body: &str,
+    ) -> Result<u64, Error> {
+        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::InvalidRequest(format!(
+                "`{sha}` is not a 40-digit commit sha"
+            )));
+        }
+        let body: String = body.chars().take(MAX_COMMENT_CHARS).collect();
+        let path = format!(
+            "/repos/{}/{}/commits/{sha}/comments",
+            repo.owner(),
+            repo.name()
+        );
+        let what = format!("POST {path}");
+        let payload = json!({ "body": body });
+        let answer = self
+            .send_as_installation(repo, &what, Method::POST, &path, Some(&payload))
+            .await
+            .map_err(|f| failure_error(&what, f))?;
+        let created: Created = answer.json(&what)?;
+        Ok(created.id)
+    }
+
     /// The oldest comment holding `marker` written by our App
     /// (`performed_via_github_app.id` is our App id), reading every page:
     /// another App or a user quoting the marker is never taken for ours.
@@ -256,6 +288,19 @@ fn with_marker(body: &str, marker: &str) -> Result<String, Error> {
     cut.push_str(CUT_NOTE);
     cut.push_str(marker);
     Ok(cut)
+}
+
+/// The error of a single attempt (no retry), for callers that retry
+/// themselves.
+fn failure_error(what: &str, failure: Failure) -> Error {
+    match failure {
+        Failure::Fatal(error) => error,
+        Failure::Transient { reason, .. } => Error::GaveUp {
+            what: what.to_owned(),
+            attempts: 1,
+            last: reason,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -384,3 +384,35 @@ async fn a_quiet_update_changes_an_existing_comment_and_never_creates_one() {
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].body, quiet);
 }
+
+#[tokio::test]
+async fn a_commit_comment_lands_on_the_commit_once() {
+    let h = harness().await;
+    let sha = "ab".repeat(20);
+    let id = h
+        .client
+        .create_commit_comment(&h.repo, &sha, "**sizegate**: linux/app grew by +16 KiB")
+        .await
+        .unwrap();
+    let comments = h.fake.commit_comments(OWNER, NAME, &sha);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].id, id);
+    assert!(comments[0].body.contains("+16 KiB"));
+    let post = h
+        .fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "POST" && c.path.contains("/commits/"))
+        .unwrap();
+    assert_eq!(
+        post.path,
+        format!("/repos/{OWNER}/{NAME}/commits/{sha}/comments")
+    );
+    // Not a sha: refused before anything is sent.
+    assert!(
+        h.client
+            .create_commit_comment(&h.repo, "../../x", "body")
+            .await
+            .is_err()
+    );
+}

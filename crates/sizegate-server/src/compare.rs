@@ -176,14 +176,12 @@ async fn resolve(
 }
 
 /// The metric and step policy of the comparison.
-// TODO(merge): the `[alerts]` table adds `config.alerts.metric` and
-// `config.alerts.step_policy()` to `sizegate_gate::Config`; read them here
-// once it lands, so alerts and this report find the same steps.
+/// The metric and the step policy of the repository's `[alerts]` table, so
+/// this report and the post-merge alerts find the same steps.
 fn step_policy(config: Option<&Config>) -> (Metric, StepPolicy) {
-    (
-        config.map_or(Metric::Shipped, |c| c.metric),
-        StepPolicy::default(),
-    )
+    config.map_or((Metric::Shipped, StepPolicy::default()), |c| {
+        (c.alerts.metric, c.alerts.step_policy())
+    })
 }
 
 /// Compare `{base}...{head}` in `repository`.

@@ -2,6 +2,7 @@
 //! GitHub webhooks, the dashboard pages, `/healthz` and `/metrics`. One
 //! module per area, each with `pub fn router()`; [`app`] merges them.
 
+mod alerts;
 mod api;
 mod auth;
 mod compare;
@@ -148,6 +149,7 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .merge(api::router())
                 .merge(compare::router())
+                .merge(alerts::router())
                 .merge(gate::router())
                 .merge(openapi::router())
                 .merge(dashboard::router())

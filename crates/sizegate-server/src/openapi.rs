@@ -51,6 +51,8 @@ async fn openapi_json() -> impl IntoResponse {
         commit_gate,
         target_history,
         compare,
+        list_alerts,
+        set_alert_state,
         openapi_description
     ),
     components(schemas(
@@ -78,7 +80,9 @@ async fn openapi_json() -> impl IntoResponse {
         CompareTarget,
         CompareUnit,
         CompareDependency,
-        CompareStep
+        CompareStep,
+        Alert,
+        AlertStateChange
     ))
 )]
 pub struct ApiDoc;
@@ -390,6 +394,71 @@ fn commit_gate() {}
     responses((status = 200, body = HistoryView), (status = 400, body = Error), (status = 404, body = Error)))]
 #[allow(dead_code)]
 fn target_history() {}
+
+#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/alerts",
+    params(("owner" = String, Path), ("repo" = String, Path)),
+    responses((status = 200, description = "Step alerts of the repository, newest first (at most 200); the same as an Atom feed at /repos/{owner}/{repo}/alerts.atom", body = Vec<Alert>),
+        (status = 404, body = Error)))]
+#[allow(dead_code)]
+fn list_alerts() {}
+
+#[utoipa::path(post, path = "/api/v1/repos/{owner}/{repo}/alerts/{id}",
+    params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
+    request_body(content = AlertStateChange, content_type = "application/json"),
+    responses((status = 200, description = "The alert with its new state", body = Alert),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error)))]
+#[allow(dead_code)]
+fn set_alert_state() {}
+
+/// A post-merge step alert: a change of level of `target` in `metric` on a
+/// protected branch.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Alert {
+    id: i64,
+    target: String,
+    /// `file`, `shipped`, `vm`, `gzip`, `zstd`, `debug` or `symbols`.
+    metric: String,
+    branch: String,
+    /// The culprit, or the last commit of the range.
+    commit: String,
+    /// The last measured commit before the step (the culprit comes after
+    /// it, up to `commit`); `null` when narrowed to one commit.
+    range_start: Option<String>,
+    /// Change of level, bytes (negative for a drop).
+    delta: i64,
+    /// Change in percent of the level before.
+    percent: f64,
+    /// Level before, bytes.
+    before: i64,
+    /// Level after, bytes.
+    after: i64,
+    /// The culprit's author login, when known.
+    author: Option<String>,
+    /// The culprit's pull request, when known.
+    pr_number: Option<i64>,
+    /// `{units: [{name, delta}], symbols: [{name, delta}], causes: [text], metric_delta}`.
+    changes: Object,
+    /// `open`, `acknowledged` or `resolved`.
+    state: String,
+    state_changed_by: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// A JSON object.
+type Object = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// The new state of an alert.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AlertStateChange {
+    /// `open`, `acknowledged` or `resolved`.
+    state: String,
+}
 
 #[utoipa::path(get, path = "/api/v1/openapi.json",
     responses((status = 200, description = "This description (OpenAPI 3.1)", content_type = "application/json")))]

@@ -224,7 +224,96 @@ async fn the_description_covers_every_route_and_matches_real_answers(pool: sqlx:
         }
     }
 
+    // A stored alert for the alert routes.
+    let repo_id = server
+        .store
+        .find_repository("acme", "app")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let target_id: i64 = sqlx::query_scalar("SELECT id FROM targets WHERE name = 'linux/app'")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    let alert_id = server
+        .store
+        .insert_alert(&sizegate_store::alerts::NewAlert {
+            repository_id: repo_id,
+            target_id,
+            metric: sizegate_analyze::Metric::Shipped,
+            branch: "main".into(),
+            commit_sha: base.clone(),
+            range_start_sha: Some(sha.clone()),
+            before_size: 2000,
+            after_size: 3000,
+            percent: 50.0,
+            author_login: None,
+            pr_number: None,
+            changes: json!({"units": [{"name": "app", "delta": 1000}], "symbols": [], "causes": []}),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let alert_url = format!("{}/api/v1/repos/acme/app/alerts/{alert_id}", server.url);
+    for (token, state, expected) in [
+        (Some(&token), "acknowledged", 200),
+        (Some(&token), "gone", 400),
+        (None, "resolved", 401),
+    ] {
+        let mut request = server
+            .client
+            .post(&alert_url)
+            .json(&json!({"state": state}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{body}");
+        assert_matches(
+            &doc,
+            "post",
+            "/api/v1/repos/{owner}/{repo}/alerts/{id}",
+            status,
+            &body,
+        );
+    }
+
+    // The feed and the dashboard page show it; private repositories stay hidden.
+    for (path, needle) in [
+        (
+            "/repos/acme/app/alerts.atom",
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\">",
+        ),
+        ("/repos/acme/app/alerts", "acknowledged"),
+        ("/repos/acme/app/targets/linux/app", "linux/app"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(needle), "{path}: {text}");
+        assert!(
+            text.contains(&alert_id.to_string()) || path.contains("targets"),
+            "{path}"
+        );
+    }
+
     let gets = [
+        (
+            "/api/v1/repos/{owner}/{repo}/alerts",
+            "/api/v1/repos/acme/app/alerts".to_owned(),
+        ),
+        (
+            "/api/v1/repos/{owner}/{repo}/alerts",
+            "/api/v1/repos/acme/nope/alerts".to_owned(),
+        ),
         ("/api/v1/repos", "/api/v1/repos".to_owned()),
         (
             "/api/v1/repos/{owner}/{repo}",

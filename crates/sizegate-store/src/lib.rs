@@ -4,11 +4,13 @@
 //! each covered by the tests of this crate. [`Store`] wraps the pool; the
 //! methods are grouped by area: [`tokens`] (repositories and upload tokens),
 //! [`uploads`] (commits, targets, artifacts, builds), [`queue`] (jobs),
-//! [`measurements`] and [`history`] (the read side of the API),
+//! [`measurements`] and [`history`] (the read side of the API), [`alerts`]
+//! (post-merge step alerts and their deliveries),
 //! [`evaluations`] (the gate's input and output) and [`github_events`]
 //! (webhook deliveries, pull request labels, installations).
 
 pub mod access;
+pub mod alerts;
 pub mod blob;
 pub mod compare;
 pub mod dashboard;

@@ -236,6 +236,9 @@ impl Worker {
     /// queue retries it with backoff (the measurement is not redone).
     async fn gate_and_report(&self, job: &ClaimedJob, _measurement_id: i64) -> Result<(), Error> {
         self.gate_and_report_commit(job.repository_id, &job.commit_sha)
-            .await
+            .await?;
+        // Post-merge step alerts; idempotent like the rest of the job.
+        self.check_steps(job.build_id).await?;
+        Ok(())
     }
 }

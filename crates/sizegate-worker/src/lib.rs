@@ -8,14 +8,20 @@
 //! Postgres queue, renews its lease while it works, and sleeps when the
 //! queue is empty until a `NOTIFY` arrives or the poll interval passes.
 //! Delivery is at least once: storing a measurement is idempotent.
+//!
+//! After the gate, a measured push to a protected branch is checked for a
+//! size step (`steps.rs`); alerts found are sent to the repository's sinks
+//! by one more loop (`deliveries.rs`).
 
 pub mod analyzer;
+mod deliveries;
 mod gate;
 mod job;
 pub mod limits;
 mod metrics;
 pub mod plausible;
 mod report;
+mod steps;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -29,7 +35,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use analyzer::{AnalyzerCommand, AnalyzerError, Limiter};
+pub use deliveries::alert_text;
 pub use limits::ChildLimits;
+pub use steps::StepCheck;
 
 /// `PATH` of the analyzer child (its environment holds nothing else unless
 /// `SIZEGATE_ANALYZER_PASS_ENV` names more).
@@ -232,6 +240,13 @@ impl Worker {
             let shutdown = shutdown.clone();
             loops.push(tokio::spawn(async move {
                 worker.job_loop(&id, &wake, &shutdown).await;
+            }));
+        }
+        {
+            let worker = self.clone();
+            let shutdown = shutdown.clone();
+            loops.push(tokio::spawn(async move {
+                worker.delivery_loop(&shutdown).await;
             }));
         }
         tracing::info!(

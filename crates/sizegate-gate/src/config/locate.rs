@@ -119,6 +119,11 @@ const KNOWN_KEYS: &[&str] = &[
     "max_increase_percent",
     "unit",
     "name",
+    "alerts",
+    "enabled",
+    "min_step",
+    "window",
+    "confirm",
 ];
 
 /// Add a "did you mean" to serde's unknown-field and unknown-variant

@@ -16,6 +16,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::format::{Units, plain_percent};
 use crate::size::ByteSize;
+use crate::steps::StepPolicy;
 use locate::Locator;
 pub use locate::{ConfigError, ConfigErrors};
 
@@ -24,13 +25,14 @@ pub use locate::{ConfigError, ConfigErrors};
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
 
 /// The keys allowed at the top level of the file.
-const TOP_LEVEL_KEYS: [&str; 6] = [
+const TOP_LEVEL_KEYS: [&str; 7] = [
     "metric",
     "approve_label",
     "comment",
     "min_change",
     "missing",
     "budget",
+    "alerts",
 ];
 
 /// A parsed and validated `sizegate.toml`.
@@ -51,6 +53,52 @@ pub struct Config {
     /// The `[[budget]]` tables, in file order. The first whose `target`
     /// glob matches a target judges it.
     pub budgets: Vec<Budget>,
+    /// The `[alerts]` table: step detection on protected branches.
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: how a step in a target's size on a protected branch is told
+/// from noise. Every key is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "raw::RawAlerts")]
+pub struct AlertsConfig {
+    /// `enabled` (default true): false turns step alerts off for the repository.
+    pub enabled: bool,
+    /// `metric`: the size steps are measured in (default `shipped`, as budgets).
+    pub metric: Metric,
+    /// `min_step`: the smallest change of level that is a step, a size
+    /// (`"16 KiB"`) or a percent of the level before (`"0.5%"`, the default).
+    pub min_step: MinChange,
+    /// `window`: how many trailing measured points the new one is compared
+    /// with (default 10).
+    pub window: usize,
+    /// `confirm`: how many points in a row must be past the threshold
+    /// before a step is reported (default 1; raise it for noisy builds).
+    pub confirm: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let policy = StepPolicy::default();
+        Self {
+            enabled: true,
+            metric: Metric::default(),
+            min_step: policy.min_step,
+            window: policy.window,
+            confirm: policy.confirm,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The detector's policy for these settings.
+    pub fn step_policy(&self) -> StepPolicy {
+        StepPolicy {
+            min_step: self.min_step,
+            window: self.window,
+            confirm: self.confirm,
+        }
+    }
 }
 
 /// One `[[budget]]` table: limits for the targets its glob matches.
@@ -107,7 +155,8 @@ pub enum MissingPolicy {
 
 /// `min_change`: a size (`"2 KiB"`, `4096`) or a percentage of the
 /// baseline (`"0.5%"`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "raw::RawMinChange")]
 #[serde(rename_all = "snake_case")]
 pub enum MinChange {
     /// A number of bytes.
@@ -268,6 +317,10 @@ impl Config {
                 },
                 "min_change" => match locator.deserialize::<raw::RawMinChange>(value, name) {
                     Ok(min) => config.min_change = Some(min.0),
+                    Err(e) => errors.push(e),
+                },
+                "alerts" => match locator.deserialize::<AlertsConfig>(value, name) {
+                    Ok(alerts) => config.alerts = alerts,
                     Err(e) => errors.push(e),
                 },
                 "budget" => match value.get_ref() {

@@ -5,9 +5,10 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::{Budget, Glob, MinChange, UnitBudget};
+use super::{AlertsConfig, Budget, Glob, MinChange, UnitBudget};
 use crate::format::Units;
 use crate::size::{ByteSize, ByteSizeVisitor, parse_size};
+use sizegate_analyze::Metric;
 
 /// `approve_label`: a non-empty string.
 #[derive(Debug)]
@@ -198,6 +199,61 @@ fn units_of(text: &str) -> Units {
 /// `min_change`: a size or a percentage such as `"0.5%"`.
 #[derive(Debug)]
 pub(super) struct RawMinChange(pub MinChange);
+
+impl From<RawMinChange> for MinChange {
+    fn from(raw: RawMinChange) -> MinChange {
+        raw.0
+    }
+}
+
+/// `[alerts]` as written: every key optional, counts at least 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [alerts] table")]
+pub(super) struct RawAlerts {
+    enabled: Option<bool>,
+    metric: Option<Metric>,
+    min_step: Option<RawMinChange>,
+    window: Option<Count>,
+    confirm: Option<Count>,
+}
+
+impl TryFrom<RawAlerts> for AlertsConfig {
+    type Error = String;
+
+    fn try_from(raw: RawAlerts) -> Result<AlertsConfig, String> {
+        let defaults = AlertsConfig::default();
+        Ok(AlertsConfig {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            metric: raw.metric.unwrap_or(defaults.metric),
+            min_step: raw.min_step.map_or(defaults.min_step, |m| m.0),
+            window: raw.window.map_or(defaults.window, |c| c.0),
+            confirm: raw.confirm.map_or(defaults.confirm, |c| c.0),
+        })
+    }
+}
+
+/// A count of points: an integer from 1 to 1000.
+#[derive(Debug, Clone, Copy)]
+struct Count(usize);
+
+/// Largest `window` or `confirm`: more points cost time on every push and
+/// never make a step clearer.
+const MAX_COUNT: i64 = 1000;
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)
+            .map_err(|_| de::Error::custom("expected a number of points, an integer such as 10"))?;
+        if !(1..=MAX_COUNT).contains(&value) {
+            return Err(de::Error::custom(format_args!(
+                "`{value}` points: write an integer from 1 to {MAX_COUNT}"
+            )));
+        }
+        usize::try_from(value)
+            .map(Count)
+            .map_err(|_| de::Error::custom("the number of points does not fit"))
+    }
+}
 
 impl<'de> Deserialize<'de> for RawMinChange {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

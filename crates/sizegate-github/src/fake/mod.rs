@@ -20,6 +20,7 @@
 
 mod check_runs;
 mod comments;
+mod commit_comments;
 mod routes;
 mod state;
 
@@ -35,6 +36,7 @@ use crate::clock::Clock;
 
 pub use check_runs::FakeCheckRun;
 pub use comments::FakeComment;
+pub use commit_comments::FakeCommitComment;
 use state::FakeState as State;
 
 /// Who the fake trusts and which repositories it serves.
@@ -292,6 +294,11 @@ impl FakeGitHub {
     ) -> u64 {
         self.lock()
             .add_comment_by_app(owner, name, number, login, Some(app_id), body)
+    }
+
+    /// The commit comments on `sha` in `owner/name`, oldest first.
+    pub fn commit_comments(&self, owner: &str, name: &str, sha: &str) -> Vec<FakeCommitComment> {
+        self.lock().commit_comments_of(owner, name, sha)
     }
 
     /// The check runs on `sha` in `owner/name`, oldest first.

@@ -74,6 +74,7 @@ pub(crate) struct FakeState {
     pub calls: Vec<RecordedCall>,
     pub failures: Vec<FailureRule>,
     pub(super) comments: Vec<FakeComment>,
+    pub(super) commit_comments: Vec<super::commit_comments::FakeCommitComment>,
     pub(super) check_runs: Vec<FakeCheckRun>,
     /// Token → (installation id, expiry).
     pub tokens: HashMap<String, (u64, DateTime<Utc>)>,
@@ -94,6 +95,7 @@ impl FakeState {
             calls: Vec::new(),
             failures: Vec::new(),
             comments: Vec::new(),
+            commit_comments: Vec::new(),
             check_runs: Vec::new(),
             tokens: HashMap::new(),
             tokens_issued: 0,
@@ -250,6 +252,9 @@ impl FakeState {
                         s.create_comment(&repo, number, &body)
                     }
                     ("PATCH", ["issues", "comments", id]) => s.update_comment(&repo, id, &body),
+                    ("POST", ["commits", sha, "comments"]) => {
+                        s.create_commit_comment(&repo, sha, &body)
+                    }
                     ("GET", ["commits", sha, "check-runs"]) => s.list_check_runs(&repo, sha, query),
                     ("POST", ["check-runs"]) => s.create_check_run(&repo, &body),
                     ("PATCH", ["check-runs", id]) => s.update_check_run(&repo, id, &body),

@@ -6,6 +6,7 @@
 //! `/repos/{owner}/{repo}/targets/{target}` (trend), `/repos/{owner}/{repo}/
 //! commits/{sha}` and `/repos/{owner}/{repo}/pulls/{number}`.
 
+mod alerts;
 mod chart;
 mod commit;
 mod compare;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .route("/repos/{owner}/{repo}", get(pages::repository))
+        .route("/repos/{owner}/{repo}/alerts", get(alerts::page))
         .route("/repos/{owner}/{repo}/targets/{*target}", get(target::page))
         .route(
             "/repos/{owner}/{repo}/commits/{sha}",

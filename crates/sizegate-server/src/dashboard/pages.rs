@@ -161,6 +161,8 @@ struct RepositoryPage {
     /// Tags, newest first, for the compare form.
     tags: Vec<TagLink>,
     compare_action: String,
+    alerts_href: String,
+    open_alerts: Vec<super::alerts::AlertRow>,
 }
 
 /// A tag on the repository page: a link to the report from the tag
@@ -268,6 +270,14 @@ pub(super) async fn repository(
             },
         })
         .collect();
+    let open: Vec<_> = state
+        .store
+        .list_alerts(repository.id, 20)
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "open")
+        .collect();
+    let open_alerts = super::alerts::rows(&repository.owner, &repository.name, &open);
     Ok(Html(
         RepositoryPage {
             logged_in: reader.can_read_private,
@@ -279,6 +289,8 @@ pub(super) async fn repository(
             targets,
             tags,
             compare_action: format!("/repos/{}/{}/compare", repository.owner, repository.name),
+            alerts_href: format!("/repos/{}/{}/alerts", repository.owner, repository.name),
+            open_alerts,
         }
         .render()?,
     ))

@@ -133,9 +133,32 @@ pub(super) async fn page(
         i.checked_sub(1)
             .map(|j| signed(values[i]) - signed(values[j]))
     };
-    let is_step: Vec<bool> = (0..values.len())
-        .map(|i| delta_at(i).is_some_and(|d| d.unsigned_abs() > threshold))
+    // Markers: the change points the step detector finds (the level before
+    // is the median of the trailing window, so noise and slow drift are not
+    // steps), plus the culprits of stored alerts of this target and metric.
+    let policy = sizegate_gate::StepPolicy {
+        min_step: sizegate_gate::MinChange::Bytes(sizegate_gate::ByteSize(threshold.max(1))),
+        ..sizegate_gate::StepPolicy::default()
+    };
+    let mut is_step = vec![false; values.len()];
+    for step in sizegate_gate::detect_steps(&values, &policy) {
+        if let Some(marked) = is_step.get_mut(step.index) {
+            *marked = true;
+        }
+    }
+    let alerted: std::collections::HashSet<String> = state
+        .store
+        .target_alerts(repository.id, &target)
+        .await?
+        .into_iter()
+        .filter(|a| a.metric == metric.as_str())
+        .map(|a| a.commit)
         .collect();
+    for (i, point) in series.iter().enumerate() {
+        if alerted.contains(&point.commit) {
+            is_step[i] = true;
+        }
+    }
     let steps: Vec<Step> = (0..values.len())
         .filter(|&i| is_step[i])
         .filter_map(|i| {

@@ -1,7 +1,8 @@
 //! `sizegate repo`: repository settings: whether it is private (its
 //! dashboard pages and API answers need a read token), whether GitHub OIDC
 //! uploads are accepted (and GitHub's numeric ids they must carry), and the
-//! protected branches whose trusted builds become baselines.
+//! protected branches whose trusted builds become baselines, and where
+//! post-merge step alerts go (a webhook, GitHub commit comments).
 
 use std::process::ExitCode;
 
@@ -71,6 +72,31 @@ enum Action {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Send OWNER/REPO's step alerts to a webhook: a JSON POST with a
+    /// Slack-compatible `text` field (`--off` removes it).
+    SetAlertWebhook {
+        /// The repository, `OWNER/REPO`.
+        repo: String,
+        /// The webhook's URL (http or https).
+        #[arg(required_unless_present = "off", conflicts_with = "off")]
+        url: Option<String>,
+        /// Remove the webhook.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Comment on the culprit commit of each step alert of OWNER/REPO
+    /// through the GitHub App (`on`), or not (`off`, the default).
+    SetAlertComments {
+        /// The repository, `OWNER/REPO`.
+        repo: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Run `sizegate repo`.
@@ -91,6 +117,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             protected,
             database,
         } => set_branches(&repo, &default_branch, &protected, database),
+        Action::SetAlertWebhook {
+            repo,
+            url,
+            off: _,
+            database,
+        } => set_alert_webhook(&repo, url.as_deref(), database),
+        Action::SetAlertComments {
+            repo,
+            state,
+            database,
+        } => set_alert_comments(&repo, state == "on", database),
     }
 }
 
@@ -186,4 +223,80 @@ fn set_branches(
             None => unknown(&repo),
         }
     })
+}
+
+/// A webhook URL as given: absolute, http or https, with a host.
+fn check_webhook_url(text: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(text.trim())
+        .with_context(|| format!("`{text}` is not a URL; give the webhook's full http(s) URL"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "`{text}`: a webhook URL must start with http:// or https://, not {}:",
+        url.scheme()
+    );
+    anyhow::ensure!(url.host_str().is_some(), "`{text}`: the URL has no host");
+    Ok(url.to_string())
+}
+
+fn set_alert_webhook(
+    repo: &str,
+    url: Option<&str>,
+    database: DatabaseArgs,
+) -> anyhow::Result<ExitCode> {
+    let repo = RepoName::parse(repo)?;
+    let url = url.map(check_webhook_url).transpose()?;
+    runtime()?.block_on(async {
+        let store = connect(database).await?;
+        let Some(settings) = store.repository_settings(&repo).await? else {
+            return unknown(&repo);
+        };
+        store.set_alert_webhook(settings.id, url.as_deref()).await?;
+        match url {
+            Some(url) => eprintln!("{repo}: step alerts found from now on are sent to {url}"),
+            None => eprintln!("{repo}: no alert webhook"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn set_alert_comments(repo: &str, on: bool, database: DatabaseArgs) -> anyhow::Result<ExitCode> {
+    let repo = RepoName::parse(repo)?;
+    runtime()?.block_on(async {
+        let store = connect(database).await?;
+        let Some(settings) = store.repository_settings(&repo).await? else {
+            return unknown(&repo);
+        };
+        store.set_alert_comments(settings.id, on).await?;
+        eprintln!(
+            "{repo}: commit comments on alert culprits are {}",
+            if on {
+                "on (needs the GitHub App)"
+            } else {
+                "off"
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_must_be_http_or_https() {
+        assert_eq!(
+            check_webhook_url("https://hooks.example/x?y=1").unwrap(),
+            "https://hooks.example/x?y=1"
+        );
+        assert!(check_webhook_url("http://127.0.0.1:9000/hook").is_ok());
+        for bad in [
+            "ftp://example/x",
+            "file:///etc/passwd",
+            "hooks.example/x",
+            "javascript:alert(1)",
+        ] {
+            assert!(check_webhook_url(bad).is_err(), "{bad}");
+        }
+    }
 }
