@@ -167,13 +167,18 @@ fn bytes(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// Rows of several measurements (ordered by measurement) grouped by it.
-fn group_by_measurement<T>(rows: Vec<T>, id: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
-    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
-    for row in rows {
-        out.entry(id(&row)).or_default().push(row);
+/// Rows keyed by the measurement they belong to.
+type ByMeasurement<T> = HashMap<i64, Vec<T>>;
+
+/// A row that starts with the id of the measurement it belongs to.
+trait MeasurementKeyed {
+    fn measurement_id(&self) -> i64;
+}
+
+impl<A, B, C, D> MeasurementKeyed for (i64, A, B, C, D) {
+    fn measurement_id(&self) -> i64 {
+        self.0
     }
-    out
 }
 
 /// Most branches [`Store::branches`] lists.
@@ -438,36 +443,27 @@ impl Store {
         // One query per table for all targets (not three per target): the
         // pull request page reads this for every push.
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut sections = group_by_measurement::<(i64, String, String, i64, i64)>(
-            sqlx::query_as(
+        let mut sections: ByMeasurement<(i64, String, String, i64, i64)> = self
+            .rows_by_measurement(
                 "SELECT measurement_id, name, kind, file_size, vm_size FROM measurement_sections
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
+                &ids,
             )
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?,
-            |r| r.0,
-        );
-        let mut units = group_by_measurement::<(i64, String, String, i64, i64)>(
-            sqlx::query_as(
+            .await?;
+        let mut units: ByMeasurement<(i64, String, String, i64, i64)> = self
+            .rows_by_measurement(
                 "SELECT measurement_id, name, kind, size, symbols FROM measurement_units
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
+                &ids,
             )
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?,
-            |r| r.0,
-        );
-        let mut symbols = group_by_measurement::<(i64, String, String, String, i64)>(
-            sqlx::query_as(
+            .await?;
+        let mut symbols: ByMeasurement<(i64, String, String, String, i64)> = self
+            .rows_by_measurement(
                 "SELECT measurement_id, name, unit, section, size FROM measurement_symbols
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, rank",
+                &ids,
             )
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?,
-            |r| r.0,
-        );
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -524,6 +520,24 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// The rows `sql` selects for the measurements `ids` (`$1`), grouped
+    /// by the measurement id each row starts with.
+    async fn rows_by_measurement<T>(
+        &self,
+        sql: &'static str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<T>>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + MeasurementKeyed + Send + Unpin,
+    {
+        let rows: Vec<T> = sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
+        let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+        for row in rows {
+            out.entry(row.measurement_id()).or_default().push(row);
+        }
+        Ok(out)
     }
 
     /// For each `(target id, candidate shas in order of preference)`, what
