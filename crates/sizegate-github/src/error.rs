@@ -92,5 +92,75 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether retrying the same call later cannot help: the App is not
+    /// installed, the repository is gone (404), GitHub refused the request
+    /// as invalid (422 and other 4xx answers that are not rate limits), or
+    /// our own configuration is unusable. Timeouts, 5xx answers, rate
+    /// limits and unreadable answers are transient.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::InvalidPrivateKey(_)
+            | Error::InvalidApiUrl { .. }
+            | Error::HttpClient(_)
+            | Error::InvalidRequest(_)
+            | Error::NotInstalled { .. } => true,
+            Error::Api { status, .. } => {
+                (400..500).contains(status) && !matches!(status, 408 | 429)
+            }
+            Error::InvalidResponse { .. } | Error::GaveUp { .. } | Error::RateLimited { .. } => {
+                false
+            }
+        }
+    }
+}
+
 /// Result alias for this crate's API calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> Error {
+        Error::Api {
+            what: "POST /repos/o/r/check-runs".into(),
+            status,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn permanent_errors_are_the_ones_a_retry_cannot_fix() {
+        let not_installed = Error::NotInstalled { repo: "o/r".into() };
+        for permanent in [not_installed, api(404), api(422), api(401), api(403)] {
+            assert!(permanent.is_permanent(), "{permanent}");
+        }
+        let gave_up = Error::GaveUp {
+            what: "w".into(),
+            attempts: 3,
+            last: "timed out".into(),
+        };
+        let limited = Error::RateLimited {
+            what: "w".into(),
+            wait: Duration::from_secs(3600),
+            max_wait: Duration::from_secs(60),
+            last: "403".into(),
+        };
+        let garbled = Error::InvalidResponse {
+            what: "w".into(),
+            reason: "not JSON".into(),
+        };
+        for transient in [
+            gave_up,
+            limited,
+            garbled,
+            api(500),
+            api(502),
+            api(429),
+            api(408),
+        ] {
+            assert!(!transient.is_permanent(), "{transient}");
+        }
+    }
+}

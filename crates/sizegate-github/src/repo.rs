@@ -1,76 +1,23 @@
-//! A repository name (`owner/name`) checked so that it can be put in an API
-//! path as it is, and a commit sha checked likewise.
-
-use std::fmt;
+//! A repository name (`owner/name`) and a commit sha, both checked so that
+//! they can be put in an API path as they are. The rules live in
+//! `sizegate-core`; this module adapts their errors.
 
 use crate::error::Error;
 
-/// A GitHub repository, `owner/name`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Repo {
-    owner: String,
-    name: String,
-}
+/// A GitHub repository, `owner/name` (the one repository-name type of
+/// sizegate, [`sizegate_core::RepoName`]).
+pub use sizegate_core::RepoName as Repo;
 
-impl Repo {
-    /// A repository from its owner and name; both may hold only ASCII
-    /// letters, digits, `-`, `_` and `.` (what GitHub allows).
-    pub fn new(owner: &str, name: &str) -> Result<Self, Error> {
-        for part in [owner, name] {
-            let valid = !part.is_empty()
-                && part.len() <= 100
-                && part != "."
-                && part != ".."
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !valid {
-                return Err(Error::InvalidRequest(format!(
-                    "{owner}/{name} is not a GitHub repository name"
-                )));
-            }
-        }
-        Ok(Self {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    /// Parse `owner/name`.
-    pub fn parse(full_name: &str) -> Result<Self, Error> {
-        match full_name.split_once('/') {
-            Some((owner, name)) => Self::new(owner, name),
-            None => Err(Error::InvalidRequest(format!(
-                "{full_name:?} is not of the form OWNER/REPO"
-            ))),
-        }
-    }
-
-    /// The owner (user or organisation).
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    /// The repository's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The cache key: GitHub names are case-insensitive.
-    pub(crate) fn key(&self) -> String {
-        format!("{}/{}", self.owner, self.name).to_ascii_lowercase()
+impl From<sizegate_core::InvalidRepoName> for Error {
+    fn from(e: sizegate_core::InvalidRepoName) -> Self {
+        Error::InvalidRequest(e.to_string())
     }
 }
 
-impl fmt::Display for Repo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.owner, self.name)
-    }
-}
-
-/// Check that `sha` is a full hexadecimal commit id (40 or 64 digits).
+/// Check that `sha` is a full hexadecimal commit id (40 digits, or 64 for
+/// a SHA-256 repository).
 pub(crate) fn check_sha(sha: &str) -> Result<(), Error> {
-    if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if sizegate_core::is_hex(sha, 40) || sizegate_core::is_hex(sha, 64) {
         Ok(())
     } else {
         Err(Error::InvalidRequest(format!(
@@ -97,6 +44,7 @@ mod tests {
     #[test]
     fn shas_must_be_full_hex() {
         assert!(check_sha("ec26c3e57ca3a959ca5aad62de7213c562f8c821").is_ok());
+        assert!(check_sha(&"a".repeat(64)).is_ok());
         assert!(check_sha("ec26c3e").is_err());
         assert!(check_sha("zc26c3e57ca3a959ca5aad62de7213c562f8c821").is_err());
     }

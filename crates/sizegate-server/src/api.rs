@@ -139,14 +139,13 @@ struct CommitView {
 /// A full commit sha from a URL, lower-cased; anything else is not found.
 /// Shared by the JSON API and the dashboard pages.
 pub(crate) fn valid_sha(sha: &str) -> Result<String, ApiError> {
-    let sha = sha.to_ascii_lowercase();
-    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::NotFound(format!(
+    match sizegate_core::Sha::parse(sha) {
+        Ok(sha) => Ok(sha.into()),
+        Err(e) => Err(ApiError::NotFound(format!(
             "no commit `{}`: expected a full sha (40 hex digits)",
-            sha.escape_default()
-        )));
+            e.shown
+        ))),
     }
-    Ok(sha)
 }
 
 /// The upload status of commit `sha` (checked) of a repository, or 404.
@@ -291,11 +290,11 @@ async fn target_route(
         Some(last) if points.len() as i64 == limit => {
             let branch_param = branch
                 .as_deref()
-                .map(|b| format!("&branch={}", encode_query(b)))
+                .map(|b| format!("&branch={}", sizegate_core::url_path(b)))
                 .unwrap_or_default();
             Some(format!(
                 "/api/v1/repos/{owner}/{repo}/targets/{}/history?limit={limit}&before={}{branch_param}",
-                encode_query(target),
+                sizegate_core::url_path(target),
                 last.build_id
             ))
         }
@@ -320,18 +319,4 @@ pub(crate) fn query_branch(branch: Option<String>) -> Result<Option<String>, Api
         )),
         other => Ok(other),
     }
-}
-
-/// Percent-encode a query value or a target name in a path (`/` is kept:
-/// the target routes take it as is).
-pub(crate) fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -198,7 +198,7 @@ async fn session_of(
     uploader: &Uploader,
     id: &str,
 ) -> Result<UploadSession, ApiError> {
-    let valid = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = sizegate_core::is_hex(id, 64);
     let session = if valid {
         state
             .store
@@ -354,7 +354,7 @@ async fn finish(
     let request = json_body(body)?;
     let session = session_of(&state, &uploader, &id).await?;
     let expected = request.sha256.trim().to_ascii_lowercase();
-    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !sizegate_core::is_hex(&expected, 64) {
         return Err(ApiError::Unprocessable(
             "sha256 must be 64 hex digits (the sha256 of the whole artifact)".into(),
         ));

@@ -11,6 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sizegate_analyze::human;
+use sizegate_core::{Sha, TargetName};
 use sizegate_store::RepoName;
 use sizegate_store::blob::{BlobUpload, UploadError, UploadedBlob};
 use sizegate_store::uploads::{BuildOutcome, CommitMeta, NewArtifact, Provenance, RecordedBuild};
@@ -86,35 +87,25 @@ pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
-fn is_sha(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 fn check_sha(field: &str, value: &str) -> Result<String, ApiError> {
-    if is_sha(value) {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(ApiError::Unprocessable(format!(
+    match Sha::parse(value) {
+        Ok(sha) => Ok(sha.into()),
+        Err(e) => Err(ApiError::Unprocessable(format!(
             "meta.{field} must be a full commit sha (40 hex digits), got `{}`",
-            value.chars().take(60).collect::<String>()
-        )))
+            e.shown
+        ))),
     }
 }
 
 /// Target names: printable, at most 200 characters, no `..`, no control
 /// characters, not starting with `/`.
 pub(crate) fn check_target(name: &str) -> Result<(), ApiError> {
-    let shown: String = name
-        .chars()
-        .take(60)
-        .flat_map(char::escape_default)
-        .collect();
-    let problem = sizegate_store::uploads::target_name_problem(name);
-    match problem {
-        Some(p) => Err(ApiError::Unprocessable(format!(
-            "target name (the part's filename) `{shown}` {p}"
+    match TargetName::parse(name) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ApiError::Unprocessable(format!(
+            "target name (the part's filename) `{}` {}",
+            e.shown, e.problem
         ))),
-        None => Ok(()),
     }
 }
 
@@ -590,7 +581,7 @@ pub(crate) async fn record_and_answer(
         .map(|build| UploadedTarget {
             history_url: format!(
                 "{base}/api/v1/repos/{repo}/targets/{}/history",
-                crate::api::encode_query(&build.target)
+                sizegate_core::url_path(&build.target)
             ),
             status_url: status_url.clone(),
             build,

@@ -197,3 +197,24 @@ async fn a_github_that_keeps_failing_ends_in_a_recorded_failure(pool: sqlx::PgPo
     assert!(page.contains("posting the check run failed"), "{page}");
     setup.server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_permanent_github_refusal_fails_the_job_without_retrying(pool: sqlx::PgPool) {
+    let setup = setup(pool, 2).await;
+    // The repository is gone: GitHub answers 404 to every check run.
+    setup.github.fail(
+        FailureRule::next(1000, InjectedFailure::NotFound).matching(Method::POST, "/check-runs"),
+    );
+    upload(&setup, &sha(4), None).await;
+    let status = setup.server.wait_complete(REPO, &sha(4)).await;
+    assert_eq!(status["targets"][0]["status"], "failed", "{status}");
+    assert_eq!(
+        status["targets"][0]["attempts"], 1,
+        "a 404 is not retried: {status}"
+    );
+    let report = wait_report(&setup, &sha(4), |b| b["report_state"] == "failed").await;
+    let reason = report["report_last_error"].as_str().unwrap();
+    assert!(reason.contains("posting the check run failed"), "{reason}");
+    assert!(reason.contains("404"), "{reason}");
+    setup.server.stop().await;
+}

@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::tokens::random_hex;
+use sizegate_core::is_hex;
+
+use crate::tokens::split_token;
 use crate::{Error, RepoName, Store};
 
 const READ_PREFIX: &str = "sgr_";
@@ -32,14 +35,6 @@ impl std::fmt::Debug for NewReadToken {
             .field("public_id", &self.public_id)
             .finish()
     }
-}
-
-/// Split a read token into (public id, secret), or `None` if it is not one.
-fn split_read_token(token: &str) -> Option<(&str, &str)> {
-    let rest = token.strip_prefix(READ_PREFIX)?;
-    let (public_id, secret) = rest.split_once('_')?;
-    let hex_of = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex_of(public_id, 16) && hex_of(secret, 64)).then_some((public_id, secret))
 }
 
 impl Store {
@@ -76,7 +71,7 @@ impl Store {
 
     /// The row id of `token` if it is a valid, unrevoked read token.
     pub async fn authenticate_read_token(&self, token: &str) -> Result<Option<i64>, Error> {
-        let Some((public_id, secret)) = split_read_token(token.trim()) else {
+        let Some((public_id, secret)) = split_token(token.trim(), READ_PREFIX) else {
             return Ok(None);
         };
         let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
@@ -94,7 +89,7 @@ impl Store {
 
     /// Revoke a read token given in full or by its public id.
     pub async fn revoke_read_token(&self, token_or_id: &str) -> Result<bool, Error> {
-        let public_id = split_read_token(token_or_id)
+        let public_id = split_token(token_or_id, READ_PREFIX)
             .map(|(id, _)| id)
             .unwrap_or(token_or_id);
         let done = sqlx::query(
@@ -128,7 +123,7 @@ impl Store {
 
     /// Whether `secret` is a live session whose read token is not revoked.
     pub async fn session_is_valid(&self, secret: &str) -> Result<bool, Error> {
-        if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_hex(secret, 64) {
             return Ok(false);
         }
         // The secret has 256 bits of entropy: looking it up by its hash

@@ -3,6 +3,8 @@
 //! of a commit (sections, units, top symbols, toolchain, advice), the
 //! baseline to compare it with, and the pushes of a pull request.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sizegate_analyze::{Metric, Sizes};
 
@@ -112,6 +114,14 @@ struct MeasurementRow {
     report_key: String,
 }
 
+/// A history row with the target it belongs to.
+#[derive(sqlx::FromRow)]
+struct TargetHistoryRow {
+    target_id: i64,
+    #[sqlx(flatten)]
+    row: HistoryRow,
+}
+
 /// A commit of a pull request (one push).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PushRow {
@@ -161,6 +171,20 @@ pub(crate) fn metric_column(metric: Metric) -> &'static str {
 /// A size column (never negative: a CHECK keeps it so) as bytes.
 fn bytes(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+/// Rows keyed by the measurement they belong to.
+type ByMeasurement<T> = HashMap<i64, Vec<T>>;
+
+/// A row that starts with the id of the measurement it belongs to.
+trait MeasurementKeyed {
+    fn measurement_id(&self) -> i64;
+}
+
+impl<A, B, C, D> MeasurementKeyed for (i64, A, B, C, D) {
+    fn measurement_id(&self) -> i64 {
+        self.0
+    }
 }
 
 /// Most branches [`Store::branches`] lists.
@@ -252,6 +276,74 @@ impl Store {
             .collect();
         points.reverse();
         Ok(points)
+    }
+
+    /// [`Store::target_series`] of several targets in one query: target id
+    /// → its points, oldest first (targets with none are absent).
+    pub async fn target_series_each(
+        &self,
+        target_ids: &[i64],
+        branch: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<HashMap<i64, Vec<HistoryPoint>>, Error> {
+        let sql = format!(
+            "SELECT k.target_id, p.* FROM unnest($1::bigint[]) AS k(target_id)
+             CROSS JOIN LATERAL ({HISTORY_SELECT}
+                 WHERE b.target_id = k.target_id AND b.superseded_at IS NULL
+                   AND ($2::text IS NULL OR c.branch = $2)
+                   AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+                 ORDER BY b.id DESC LIMIT $4) p"
+        );
+        // Planned for its parameters every time: see `target_series`.
+        let rows: Vec<TargetHistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(target_ids)
+            .bind(branch)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: HashMap<i64, Vec<HistoryPoint>> = HashMap::new();
+        for row in rows {
+            if let Some(point) = row.row.into_point() {
+                out.entry(row.target_id).or_default().push(point);
+            }
+        }
+        for points in out.values_mut() {
+            points.reverse();
+        }
+        Ok(out)
+    }
+
+    /// [`Store::target_point_at`] of several targets in one query: target
+    /// id → its newest point uploaded at or before `at`.
+    pub async fn target_point_at_each(
+        &self,
+        target_ids: &[i64],
+        branch: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<HashMap<i64, HistoryPoint>, Error> {
+        let sql = format!(
+            "SELECT k.target_id, p.* FROM unnest($1::bigint[]) AS k(target_id)
+             CROSS JOIN LATERAL ({HISTORY_SELECT}
+                 WHERE b.target_id = k.target_id AND b.superseded_at IS NULL
+                   AND ($2::text IS NULL OR c.branch = $2)
+                   AND b.created_at <= $3
+                 ORDER BY b.id DESC LIMIT 1) p"
+        );
+        // Planned for its parameters every time: see `target_series`.
+        let rows: Vec<TargetHistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(target_ids)
+            .bind(branch)
+            .bind(at)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((row.target_id, row.row.into_point()?)))
+            .collect())
     }
 
     /// Like [`Store::target_series`] but one metric only, oldest first:
@@ -356,58 +448,172 @@ impl Store {
         .bind(sha)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        // One query per table for all targets (not three per target): the
+        // pull request page reads this for every push.
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut sections: ByMeasurement<(i64, String, String, i64, i64)> = self
+            .rows_by_measurement(
+                "SELECT measurement_id, name, kind, file_size, vm_size FROM measurement_sections
+                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
+                &ids,
+            )
+            .await?;
+        let mut units: ByMeasurement<(i64, String, String, i64, i64)> = self
+            .rows_by_measurement(
+                "SELECT measurement_id, name, kind, size, symbols FROM measurement_units
+                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
+                &ids,
+            )
+            .await?;
+        let mut symbols: ByMeasurement<(i64, String, String, String, i64)> = self
+            .rows_by_measurement(
+                "SELECT measurement_id, name, unit, section, size FROM measurement_symbols
+                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, rank",
+                &ids,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let sections = sections.remove(&row.id).unwrap_or_default();
+                let units = units.remove(&row.id).unwrap_or_default();
+                let symbols = symbols.remove(&row.id).unwrap_or_default();
+                MeasuredTarget {
+                    target_id: row.target_id,
+                    target: row.target,
+                    format: row.format,
+                    arch: row.arch,
+                    language: row.language,
+                    stripped: row.stripped,
+                    sizes: Sizes {
+                        file: bytes(row.size_file),
+                        vm: bytes(row.size_vm),
+                        shipped: bytes(row.size_shipped),
+                        gzip: bytes(row.size_gzip),
+                        zstd: bytes(row.size_zstd),
+                        debug: bytes(row.size_debug),
+                        symbols: bytes(row.size_symbols),
+                        compressed: row.size_compressed.map_or(0, bytes),
+                        uncompressed: row.size_uncompressed.map_or(0, bytes),
+                        pull: row.size_pull.map_or(0, bytes),
+                        ..Default::default()
+                    },
+                    toolchain: row.toolchain,
+                    advice: row.advice,
+                    report_key: row.report_key,
+                    sections: sections
+                        .into_iter()
+                        .map(|(_, name, kind, file_size, vm_size)| SectionRow {
+                            name,
+                            kind,
+                            file_size,
+                            vm_size,
+                        })
+                        .collect(),
+                    units: units
+                        .into_iter()
+                        .map(|(_, name, kind, size, symbols)| UnitRow {
+                            name,
+                            kind,
+                            size,
+                            symbols,
+                        })
+                        .collect(),
+                    symbols: symbols
+                        .into_iter()
+                        .map(|(_, name, unit, section, size)| SymbolRow {
+                            name,
+                            unit,
+                            section,
+                            size,
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// The rows `sql` selects for the measurements `ids` (`$1`), grouped
+    /// by the measurement id each row starts with.
+    async fn rows_by_measurement<T>(
+        &self,
+        sql: &'static str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<T>>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + MeasurementKeyed + Send + Unpin,
+    {
+        let rows: Vec<T> = sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
+        let mut out: HashMap<i64, Vec<T>> = HashMap::new();
         for row in rows {
-            let sections = sqlx::query_as(
-                "SELECT name, kind, file_size, vm_size FROM measurement_sections
-                 WHERE measurement_id = $1 ORDER BY position",
-            )
-            .bind(row.id)
-            .fetch_all(&self.pool)
-            .await?;
-            let units = sqlx::query_as(
-                "SELECT name, kind, size, symbols FROM measurement_units
-                 WHERE measurement_id = $1 ORDER BY position",
-            )
-            .bind(row.id)
-            .fetch_all(&self.pool)
-            .await?;
-            let symbols = sqlx::query_as(
-                "SELECT name, unit, section, size FROM measurement_symbols
-                 WHERE measurement_id = $1 ORDER BY rank",
-            )
-            .bind(row.id)
-            .fetch_all(&self.pool)
-            .await?;
-            out.push(MeasuredTarget {
-                target_id: row.target_id,
-                target: row.target,
-                format: row.format,
-                arch: row.arch,
-                language: row.language,
-                stripped: row.stripped,
-                sizes: Sizes {
-                    file: bytes(row.size_file),
-                    vm: bytes(row.size_vm),
-                    shipped: bytes(row.size_shipped),
-                    gzip: bytes(row.size_gzip),
-                    zstd: bytes(row.size_zstd),
-                    debug: bytes(row.size_debug),
-                    symbols: bytes(row.size_symbols),
-                    compressed: row.size_compressed.map_or(0, bytes),
-                    uncompressed: row.size_uncompressed.map_or(0, bytes),
-                    pull: row.size_pull.map_or(0, bytes),
-                    ..Default::default()
-                },
-                toolchain: row.toolchain,
-                advice: row.advice,
-                report_key: row.report_key,
-                sections,
-                units,
-                symbols,
-            });
+            out.entry(row.measurement_id()).or_default().push(row);
         }
         Ok(out)
+    }
+
+    /// For each `(target id, candidate shas in order of preference)`, what
+    /// [`Store::first_measured`] finds, in one query: target id → (sha,
+    /// report key). Targets with no measured candidate are absent.
+    pub async fn first_measured_each(
+        &self,
+        wanted: &[(i64, Vec<String>)],
+    ) -> Result<HashMap<i64, (String, String)>, Error> {
+        let (mut target_ids, mut shas, mut positions) = (vec![], vec![], vec![]);
+        for (target_id, candidates) in wanted {
+            for (position, sha) in candidates.iter().enumerate() {
+                target_ids.push(*target_id);
+                shas.push(sha.as_str());
+                positions.push(i64::try_from(position).unwrap_or(i64::MAX));
+            }
+        }
+        if target_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT DISTINCT ON (k.target_id) k.target_id, c.sha, m.report_key
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS k(target_id, sha, pos)
+             JOIN commits c ON c.sha = k.sha
+             JOIN builds b ON b.commit_id = c.id AND b.target_id = k.target_id
+                              AND b.superseded_at IS NULL AND b.baseline_eligible
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             ORDER BY k.target_id, k.pos",
+        )
+        .bind(&target_ids)
+        .bind(&shas)
+        .bind(&positions)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(target_id, sha, key)| (target_id, (sha, key)))
+            .collect())
+    }
+
+    /// The shipped size of every measured target of each of `shas` (commits
+    /// of one repository), in one query: (sha, target name, shipped bytes),
+    /// by sha, then target name.
+    pub async fn shipped_sizes(
+        &self,
+        repository_id: i64,
+        shas: &[String],
+    ) -> Result<Vec<(String, String, u64)>, Error> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT c.sha, t.name, m.size_shipped
+             FROM commits c
+             JOIN builds b ON b.commit_id = c.id AND b.superseded_at IS NULL
+             JOIN targets t ON t.id = b.target_id
+             JOIN measurements m ON m.artifact_id = b.artifact_id
+             WHERE c.repository_id = $1 AND c.sha = ANY($2)
+             ORDER BY c.sha, t.name",
+        )
+        .bind(repository_id)
+        .bind(shas)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sha, target, shipped)| (sha, target, bytes(shipped)))
+            .collect())
     }
 
     /// The first of `candidates` (shas, in order of preference) with a
@@ -419,22 +625,10 @@ impl Store {
         target_id: i64,
         candidates: &[String],
     ) -> Result<Option<(String, String)>, Error> {
-        if candidates.is_empty() {
-            return Ok(None);
-        }
-        Ok(sqlx::query_as(
-            "SELECT c.sha, m.report_key
-             FROM unnest($2::text[]) WITH ORDINALITY AS k(sha, pos)
-             JOIN commits c ON c.sha = k.sha
-             JOIN builds b ON b.commit_id = c.id AND b.target_id = $1 AND b.superseded_at IS NULL
-                              AND b.baseline_eligible
-             JOIN measurements m ON m.artifact_id = b.artifact_id
-             ORDER BY k.pos LIMIT 1",
-        )
-        .bind(target_id)
-        .bind(candidates)
-        .fetch_optional(&self.pool)
-        .await?)
+        let mut found = self
+            .first_measured_each(&[(target_id, candidates.to_vec())])
+            .await?;
+        Ok(found.remove(&target_id))
     }
 
     /// The commits uploaded for pull request `number`, oldest first.
@@ -563,6 +757,22 @@ mod tests {
         );
         let full = store.target_series(target, None, None, 10).await.unwrap();
         assert_eq!(full.len(), 4);
+        let each = store
+            .target_series_each(&[target, target + 1_000], Some("main"), None, 2)
+            .await
+            .unwrap();
+        assert_eq!(each.len(), 1, "a target without points is absent");
+        let commits: Vec<&str> = each[&target].iter().map(|p| p.commit.as_str()).collect();
+        assert_eq!(
+            commits,
+            [shas[1].as_str(), shas[2].as_str()],
+            "oldest first"
+        );
+        let at = store
+            .target_point_at_each(&[target], Some("main"), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(at[&target].commit, shas[2]);
         assert_eq!(
             store
                 .target_point_at(target, Some("main"), Utc::now())
@@ -620,6 +830,22 @@ mod tests {
             "the first candidate with a measurement, in the given order"
         );
         assert_eq!(store.first_measured(target, &[]).await.unwrap(), None);
+        let each = store
+            .first_measured_each(&[
+                (target, candidates.clone()),
+                (target + 1_000, vec![shas[0].clone()]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(each.len(), 1, "an unknown target finds nothing");
+        assert_eq!(each[&target], (shas[1].clone(), "r1".to_owned()));
+        assert_eq!(
+            store.shipped_sizes(repo, &shas[..2]).await.unwrap(),
+            [
+                (shas[0].clone(), "t/app".to_owned(), 4_900),
+                (shas[1].clone(), "t/app".to_owned(), 5_000),
+            ]
+        );
 
         let pushes = store.pull_request_pushes(repo, 9).await.unwrap();
         assert_eq!(pushes.len(), 1);

@@ -225,47 +225,11 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Er
     Ok(())
 }
 
-/// A repository name, `owner/name`, as GitHub allows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RepoName {
-    /// Owner (user or organization).
-    pub owner: String,
-    /// Repository name.
-    pub name: String,
-}
+pub use sizegate_core::RepoName;
 
-impl RepoName {
-    /// Parse `owner/name`. Both parts: 1 to 100 of `[A-Za-z0-9._-]`, not `.` or `..`.
-    pub fn parse(full: &str) -> Result<Self, Error> {
-        let bad = || {
-            Error::Invalid(format!(
-                "repository `{full}` is not of the form OWNER/REPO (letters, digits, `.`, `_`, `-`)"
-            ))
-        };
-        let (owner, name) = full.split_once('/').ok_or_else(bad)?;
-        if !Self::valid_part(owner) || !Self::valid_part(name) {
-            return Err(bad());
-        }
-        Ok(RepoName {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    /// Whether `part` is a valid owner or repository name.
-    pub fn valid_part(part: &str) -> bool {
-        (1..=100).contains(&part.len())
-            && part != "."
-            && part != ".."
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    }
-}
-
-impl std::fmt::Display for RepoName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.owner, self.name)
+impl From<sizegate_core::InvalidRepoName> for Error {
+    fn from(e: sizegate_core::InvalidRepoName) -> Self {
+        Error::Invalid(e.to_string())
     }
 }
 
@@ -284,18 +248,5 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-db-pass"), "{shown}");
         assert!(shown.contains("db.internal"), "{shown}");
-    }
-
-    #[test]
-    fn repo_names() {
-        let r = RepoName::parse("rust-lang/rust.vim").unwrap();
-        assert_eq!(
-            (r.owner.as_str(), r.name.as_str()),
-            ("rust-lang", "rust.vim")
-        );
-        assert_eq!(r.to_string(), "rust-lang/rust.vim");
-        for bad in ["norepo", "a/b/c", "/b", "a/", "a/..", "a b/c", "a/b\n"] {
-            assert!(RepoName::parse(bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -3,6 +3,7 @@
 //! dashboards and diffs need no blob); the full report is kept
 //! zstd-compressed in the blob store.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use serde::Serialize;
@@ -93,20 +94,47 @@ impl Store {
         blobs: &dyn crate::BlobStore,
         report_key: &str,
     ) -> Result<Report, Error> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT a.size FROM measurements m JOIN artifacts a ON a.id = m.artifact_id
-             WHERE m.report_key = $1 LIMIT 1",
+        let mut reports = self.read_reports(blobs, &[report_key]).await?;
+        reports
+            .remove(report_key)
+            .unwrap_or_else(|| Err(Error::Report(format!("no report `{report_key}`"))))
+    }
+
+    /// Read several stored reports like [`Store::read_report`], with one
+    /// query for all their caps: report key → the report, or why it could
+    /// not be read.
+    pub async fn read_reports(
+        &self,
+        blobs: &dyn crate::BlobStore,
+        report_keys: &[&str],
+    ) -> Result<HashMap<String, Result<Report, Error>>, Error> {
+        let sizes: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT DISTINCT ON (m.report_key) m.report_key, a.size
+             FROM measurements m JOIN artifacts a ON a.id = m.artifact_id
+             WHERE m.report_key = ANY($1)",
         )
-        .bind(report_key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let size = size.ok_or_else(|| {
-            Error::Report(format!(
-                "no measurement refers to the report `{report_key}`"
-            ))
-        })?;
-        let bytes = blobs.get(report_key).await?;
-        decode_report(&bytes, u64::try_from(size).unwrap_or(0))
+        .bind(report_keys)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        let mut out = HashMap::with_capacity(report_keys.len());
+        for &key in report_keys {
+            if out.contains_key(key) {
+                continue;
+            }
+            let report = match sizes.get(key) {
+                None => Err(Error::Report(format!(
+                    "no measurement refers to the report `{key}`"
+                ))),
+                Some(&size) => match blobs.get(key).await {
+                    Ok(bytes) => decode_report(&bytes, u64::try_from(size).unwrap_or(0)),
+                    Err(e) => Err(e.into()),
+                },
+            };
+            out.insert(key.to_owned(), report);
+        }
+        Ok(out)
     }
 
     /// The measurement of an artifact, if it has been measured.

@@ -8,6 +8,8 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use sizegate_core::is_hex;
+
 use crate::{Error, RepoName, Store};
 
 const PREFIX: &str = "sgu_";
@@ -64,12 +66,13 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
     Ok(hex::encode(buf))
 }
 
-/// Split a token into (public id, secret), or `None` if it is not one of ours.
-fn split_token(token: &str) -> Option<(&str, &str)> {
-    let rest = token.strip_prefix(PREFIX)?;
+/// Split a token of ours into (public id, secret), or `None` if it is not
+/// one: `prefix`, 16 hex digits, `_`, 64 hex digits. Upload tokens
+/// (`sgu_`) and read tokens (`sgr_`, `access.rs`) have this shape.
+pub(crate) fn split_token<'a>(token: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let rest = token.strip_prefix(prefix)?;
     let (public_id, secret) = rest.split_once('_')?;
-    let hex_of = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex_of(public_id, 16) && hex_of(secret, 64)).then_some((public_id, secret))
+    (is_hex(public_id, 16) && is_hex(secret, 64)).then_some((public_id, secret))
 }
 
 impl Store {
@@ -112,7 +115,7 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<TokenOwner>, Error> {
-        let Some((public_id, secret)) = split_token(token) else {
+        let Some((public_id, secret)) = split_token(token, PREFIX) else {
             return Ok(None);
         };
         let row: Option<(i64, i64, Vec<u8>, String, String)> = sqlx::query_as(
@@ -144,7 +147,7 @@ impl Store {
     /// Revoke a token given in full or by its public id. Returns whether a
     /// live token was revoked.
     pub async fn revoke_upload_token(&self, token_or_id: &str) -> Result<bool, Error> {
-        let public_id = split_token(token_or_id).map_or(token_or_id, |(id, _)| id);
+        let public_id = split_token(token_or_id, PREFIX).map_or(token_or_id, |(id, _)| id);
         let revoked = sqlx::query(
             "UPDATE upload_tokens SET revoked_at = now() WHERE public_id = $1 AND revoked_at IS NULL",
         )
@@ -178,9 +181,9 @@ mod tests {
     #[test]
     fn token_syntax() {
         let ok = format!("sgu_{}_{}", "a".repeat(16), "b".repeat(64));
-        assert!(split_token(&ok).is_some());
-        assert!(split_token("sgu_x_y").is_none());
-        assert!(split_token(&ok.replace("sgu_", "ghp_")).is_none());
+        assert!(split_token(&ok, PREFIX).is_some());
+        assert!(split_token("sgu_x_y", PREFIX).is_none());
+        assert!(split_token(&ok.replace("sgu_", "ghp_"), PREFIX).is_none());
     }
 
     #[sqlx::test(migrations = "../../migrations")]

@@ -8,59 +8,7 @@ use serde::Serialize;
 
 use crate::{Error, Store};
 
-/// The longest target name accepted, in characters.
-pub const MAX_TARGET_NAME_CHARS: usize = 200;
-
-/// Why a target name (e.g. `x86_64-unknown-linux-gnu/app`) is refused, if it
-/// is: the rule of the upload contract, applied by the server and checked
-/// early by `sizegate upload`. Printable, at most 200 characters, no `..`,
-/// relative with `/` separators, no empty or `.` segment, and none of that
-/// hidden behind percent-encoding (`%2e%2e`). A target name is a label,
-/// never a file path (blobs are stored by sha256), but it is shown in URLs
-/// and may meet tools that decode them.
-pub fn target_name_problem(name: &str) -> Option<&'static str> {
-    if let Some(problem) = plain_target_name_problem(name) {
-        return Some(problem);
-    }
-    // Decode repeatedly, so that `%252e%252e` is caught too.
-    let mut current = name.to_owned();
-    for _ in 0..4 {
-        let decoded = percent_encoding::percent_decode_str(&current)
-            .decode_utf8_lossy()
-            .into_owned();
-        if decoded == current {
-            return None;
-        }
-        if plain_target_name_problem(&decoded).is_some() {
-            return Some(
-                "hides `..`, `\\`, control characters or an empty segment in percent-encoding",
-            );
-        }
-        current = decoded;
-    }
-    Some("is percent-encoded too many times")
-}
-
-fn plain_target_name_problem(name: &str) -> Option<&'static str> {
-    if name.trim().is_empty() {
-        Some("is empty")
-    } else if name.chars().count() > MAX_TARGET_NAME_CHARS {
-        Some("is longer than 200 characters")
-    } else if name.chars().any(char::is_control) {
-        Some("contains control characters")
-    } else if name.contains("..") {
-        Some("contains `..`")
-    } else if name.starts_with('/') || name.contains('\\') {
-        Some("must be a relative name with `/` separators")
-    } else if name
-        .split('/')
-        .any(|segment| segment.is_empty() || segment == ".")
-    {
-        Some("has an empty or `.` segment between its `/` separators")
-    } else {
-        None
-    }
-}
+pub use sizegate_core::{MAX_TARGET_NAME_CHARS, target_name_problem};
 
 /// How an upload proved where it comes from. Stored on every build and
 /// shown by the API and the dashboard.
@@ -589,46 +537,6 @@ async fn show_most_trusted(
 mod tests {
     use super::*;
     use crate::RepoName;
-
-    #[test]
-    fn target_names_cannot_name_a_way_out() {
-        for good in [
-            "x86_64-unknown-linux-gnu/app",
-            "wasm32/app.wasm",
-            "app (release)",
-            "100% app",
-            "a%2Fb",
-            ".hidden/app",
-        ] {
-            assert_eq!(target_name_problem(good), None, "{good:?}");
-        }
-        for bad in [
-            "..",
-            "../etc/passwd",
-            "a/../../b",
-            "/etc/passwd",
-            "a\\b",
-            "..\\..\\windows",
-            "C:\\app",
-            "a\0b",
-            "a\nb",
-            "./a",
-            "a/./b",
-            "a//b",
-            "a/",
-            "%2e%2e/etc/passwd",
-            "%2E%2E%2Fetc",
-            "a/%2e%2e/b",
-            "%252e%252e/etc",
-            "%2Fetc/passwd",
-            "a%5Cb",
-            "a%00b",
-            "a%2F%2Fb",
-        ] {
-            assert!(target_name_problem(bad).is_some(), "{bad:?} accepted");
-        }
-        assert_eq!(target_name_problem("a/../b"), Some("contains `..`"));
-    }
 
     fn artifact(target: &str, byte: u8) -> NewArtifact {
         let sha256 = hex::encode([byte; 32]);

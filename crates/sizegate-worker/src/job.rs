@@ -122,7 +122,7 @@ impl Worker {
                 self.metrics.analyzer_failure();
                 (e.to_string(), !e.is_permanent())
             }
-            Outcome::Internal(e) => (e.to_string(), true),
+            Outcome::Internal(e) => (e.to_string(), !e.is_permanent()),
         };
         let delay = backoff(
             job.attempts,
@@ -232,8 +232,9 @@ impl Worker {
     /// Evaluate the gate of the job's commit (budgets of `sizegate.toml`
     /// against the baseline) and report it. Runs after the measurement is
     /// stored and before the job is marked done; idempotent, since jobs are
-    /// delivered at least once. A reporting failure fails the attempt, so the
-    /// queue retries it with backoff (the measurement is not redone).
+    /// delivered at least once. A transient reporting failure fails the
+    /// attempt, so the queue retries it with backoff (the measurement is not
+    /// redone); a permanent one fails the job at once.
     async fn gate_and_report(&self, job: &ClaimedJob, _measurement_id: i64) -> Result<(), Error> {
         self.gate_and_report_commit(job.repository_id, &job.commit_sha)
             .await?;

@@ -181,9 +181,21 @@ pub enum Error {
     /// The gate could not be evaluated.
     #[error("gate: {0}")]
     Gate(String),
-    /// Posting to GitHub failed (after the client's own retries).
+    /// Posting to GitHub failed (after the client's own retries); a later
+    /// attempt may succeed.
     #[error("reporting to GitHub: {0}")]
     Report(String),
+    /// GitHub refused the report for good (the App is not installed, the
+    /// repository is gone, the request is invalid): retrying cannot help.
+    #[error("reporting to GitHub: {0}")]
+    ReportRefused(String),
+}
+
+impl Error {
+    /// Whether retrying the job cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Error::ReportRefused(_))
+    }
 }
 
 /// The workers of one process.

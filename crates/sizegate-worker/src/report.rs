@@ -46,25 +46,36 @@ impl Worker {
                 tracing::info!(commit = %sha, revision = stored.revision, "reported to GitHub");
                 Ok(())
             }
-            Err(message) => {
-                tracing::warn!(commit = %sha, revision = stored.revision, error = %message, "reporting to GitHub failed; recorded on the evaluation");
+            Err(PostFailure { message, permanent }) => {
+                tracing::warn!(commit = %sha, revision = stored.revision, error = %message, permanent, "reporting to GitHub failed; recorded on the evaluation");
                 self.store
                     .mark_report_failed(commit_id, stored.revision, &message)
                     .await?;
-                Err(Error::Report(message))
+                Err(if permanent {
+                    Error::ReportRefused(message)
+                } else {
+                    Error::Report(message)
+                })
             }
         }
     }
 
-    async fn post(&self, github: &GitHubClient, stored: &StoredRevision) -> Result<(), String> {
+    async fn post(
+        &self,
+        github: &GitHubClient,
+        stored: &StoredRevision,
+    ) -> Result<(), PostFailure> {
         let commit = &stored.commit;
         let evaluation: StoredEvaluation = self
             .store
             .evaluation(commit.id)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the evaluation vanished".to_owned())?;
-        let repo = Repo::new(&commit.owner, &commit.name).map_err(|e| e.to_string())?;
+            .map_err(PostFailure::transient)?
+            .ok_or_else(|| PostFailure::transient("the evaluation vanished"))?;
+        let repo = Repo::new(&commit.owner, &commit.name).map_err(|e| PostFailure {
+            message: e.to_string(),
+            permanent: true,
+        })?;
         if let Some(number) = commit.pr_number {
             // Only the newest commit of a pull request speaks in its comment:
             // a late evaluation of an older push must not overwrite it.
@@ -72,9 +83,12 @@ impl Worker {
                 .store
                 .pull_request_head(commit.repository_id, number)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(PostFailure::transient)?;
             if head.as_deref().is_none_or(|head| head == commit.sha) {
-                let number = u64::try_from(number).map_err(|e| e.to_string())?;
+                let number = u64::try_from(number).map_err(|e| PostFailure {
+                    message: e.to_string(),
+                    permanent: true,
+                })?;
                 // Quiet by default: with nothing new to say, an existing
                 // comment becomes one line and no comment is created.
                 let judged = &evaluation.evaluation;
@@ -103,7 +117,9 @@ impl Worker {
                             .await
                     }
                 };
-                posted.map_err(|e| format!("posting the pull request comment failed: {e}"))?;
+                posted.map_err(|e| {
+                    PostFailure::github("posting the pull request comment failed", &e)
+                })?;
             }
         }
         let public_url = self.config.public_url.trim_end_matches('/');
@@ -125,7 +141,34 @@ impl Worker {
         github
             .upsert_check_run(&repo, &request)
             .await
-            .map_err(|e| format!("posting the check run failed: {e}"))?;
+            .map_err(|e| PostFailure::github("posting the check run failed", &e))?;
         Ok(())
+    }
+}
+
+/// Why a report could not be posted, and whether a later attempt could
+/// succeed: a permanent failure (the App not installed, the repository
+/// gone, a request GitHub refuses) ends the job instead of retrying it.
+#[derive(Debug)]
+struct PostFailure {
+    message: String,
+    permanent: bool,
+}
+
+impl PostFailure {
+    /// A failure of our own storage: worth retrying.
+    fn transient(e: impl std::fmt::Display) -> Self {
+        Self {
+            message: e.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// A GitHub failure, permanent as [`sizegate_github::Error::is_permanent`] says.
+    fn github(what: &str, e: &sizegate_github::Error) -> Self {
+        Self {
+            message: format!("{what}: {e}"),
+            permanent: e.is_permanent(),
+        }
     }
 }

@@ -3,6 +3,9 @@
 //! HTML (`<summary>`), plus percent-encoding for dashboard links. A symbol
 //! name can neither break a table, inject HTML, nor mention a user.
 
+/// Percent-encode a URL path (one rule for sizegate, in `sizegate-core`).
+pub use sizegate_core::url_path;
+
 use crate::format::is_invisible_control;
 
 /// Names longer than this many characters are cut with `…`: a long generic
@@ -77,32 +80,16 @@ pub fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_NAME_CHARS * 2));
     for c in cut(text) {
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
             '@' => out.push_str("@\u{200b}"),
             c if is_invisible_control(c) => out.push(' '),
-            c => out.push(c),
+            c => match sizegate_core::html_entity(c) {
+                Some(entity) => out.push_str(entity),
+                None => out.push(c),
+            },
         }
     }
     if text.chars().nth(MAX_NAME_CHARS).is_some() {
         out.push('…');
-    }
-    out
-}
-
-/// Percent-encode a URL path, keeping `/` (target names hold slashes and the
-/// dashboard routes accept them) and RFC 3986 unreserved characters.
-pub fn url_path(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(char::from(byte));
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
     }
     out
 }

@@ -19,20 +19,7 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 24.0;
 
 /// Escape text for an XML/HTML attribute or text node.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use sizegate_core::escape_html as escape;
 
 /// The indices of the points to keep so that at most `target` remain and
 /// the shape survives: largest-triangle-three-buckets. The first and last

@@ -245,6 +245,25 @@ async fn target_details(
         .store
         .commit_measurements(repository.id, &commit.sha)
         .await?;
+    // Every target's baseline in one query.
+    let wanted: Vec<(i64, Vec<String>)> = measured
+        .iter()
+        .filter_map(|m| Some((m.target_id, baselines.for_target(&m.target).ok()?)))
+        .collect();
+    let mut measured_baselines = state.store.first_measured_each(&wanted).await?;
+    // And every report the diffs need, with one query for their caps.
+    let report_keys: Vec<&str> = measured
+        .iter()
+        .filter_map(|m| {
+            let (_, base_key) = measured_baselines.get(&m.target_id)?;
+            Some([base_key.as_str(), m.report_key.as_str()])
+        })
+        .flatten()
+        .collect();
+    let reports = state
+        .store
+        .read_reports(state.blobs.as_ref(), &report_keys)
+        .await?;
     let mut out = Vec::with_capacity(commit.targets.len());
     for status in &commit.targets {
         let mut detail = TargetDetail {
@@ -410,7 +429,7 @@ async fn target_details(
             String::new(),
         ];
         let found = match baselines.for_target(&status.target) {
-            Ok(candidates) => state.store.first_measured(m.target_id, &candidates).await?,
+            Ok(_) => measured_baselines.remove(&m.target_id),
             Err(reason) => {
                 detail.baseline_missing = format!("no baseline: {reason}");
                 out.push(detail);
@@ -422,13 +441,14 @@ async fn target_details(
                 detail.baseline_missing = "no measured baseline: neither the pull request base nor the first-parent ancestors sent with the upload have this target".into();
             }
             Some((base_sha, base_key)) => {
-                let reports = async {
-                    let blobs = state.blobs.as_ref();
-                    let old = state.store.read_report(blobs, &base_key).await?;
-                    let new = state.store.read_report(blobs, &m.report_key).await?;
-                    Ok::<_, sizegate_store::Error>(sizegate_analyze::diff(&old, &new))
+                let read = |key: &str| match reports.get(key) {
+                    Some(Ok(report)) => Ok(report),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err(format!("report `{key}` not read")),
                 };
-                match reports.await {
+                let diff = read(&base_key)
+                    .and_then(|old| Ok(sizegate_analyze::diff(old, read(&m.report_key)?)));
+                match diff {
                     Ok(diff) => {
                         let (old, new) = (diff.old.sizes.shipped, diff.new.sizes.shipped);
                         detail.summary = [
@@ -567,13 +587,18 @@ pub(super) async fn pull_page(
     let baselines = BaselineChoice::new(&commit, stored.as_ref());
     let targets = target_details(&state, &repository, &commit, &baselines, MAX_PR_CHANGES).await?;
     let verdict = stored.map(|stored| verdict_view(&format!("{owner}/{repo}"), &stored));
-    let mut push_views = Vec::with_capacity(pushes.len());
-    for push in pushes.iter().rev() {
-        let measured = state
-            .store
-            .commit_measurements(repository.id, &push.sha)
-            .await?;
-        push_views.push(PushView {
+    let shas: Vec<String> = pushes.iter().map(|p| p.sha.clone()).collect();
+    let mut sizes: HashMap<String, Vec<String>> = HashMap::new();
+    for (sha, target, shipped) in state.store.shipped_sizes(repository.id, &shas).await? {
+        sizes
+            .entry(sha)
+            .or_default()
+            .push(format!("{target} {}", human::size(shipped)));
+    }
+    let push_views = pushes
+        .iter()
+        .rev()
+        .map(|push| PushView {
             short: short(&push.sha).to_owned(),
             href: format!("/repos/{owner}/{repo}/commits/{}", push.sha),
             date: date(push.created_at),
@@ -583,14 +608,13 @@ pub(super) async fn pull_page(
                 .map(short)
                 .unwrap_or("—")
                 .to_owned(),
-            sizes: measured
-                .iter()
-                .map(|m| format!("{} {}", m.target, human::size(m.sizes.shipped)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            sizes: sizes
+                .get(&push.sha)
+                .map(|list| list.join(", "))
+                .unwrap_or_default(),
             sha: push.sha.clone(),
-        });
-    }
+        })
+        .collect();
     Ok(Html(
         PullPage {
             logged_in: reader.can_read_private,

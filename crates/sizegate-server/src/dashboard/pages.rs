@@ -71,15 +71,20 @@ pub(super) async fn home(
         let branches = state.store.branches(repository.id).await?;
         let branch = default_branch(&branches);
         let mut targets = Vec::new();
-        for TargetRef { id, name } in state.store.target_refs(repository.id).await? {
-            let series = state
-                .store
-                .target_series(id, branch.as_deref(), Some(since), SPARK_POINTS)
-                .await?;
-            let before = state
-                .store
-                .target_point_at(id, branch.as_deref(), since)
-                .await?;
+        let refs = state.store.target_refs(repository.id).await?;
+        let ids: Vec<i64> = refs.iter().map(|t| t.id).collect();
+        // Two queries per repository, not two per target.
+        let mut all_series = state
+            .store
+            .target_series_each(&ids, branch.as_deref(), Some(since), SPARK_POINTS)
+            .await?;
+        let mut all_before = state
+            .store
+            .target_point_at_each(&ids, branch.as_deref(), since)
+            .await?;
+        for TargetRef { id, name } in refs {
+            let series = all_series.remove(&id).unwrap_or_default();
+            let before = all_before.remove(&id);
             let Some(latest) = series.last().or(before.as_ref()) else {
                 continue;
             };

@@ -83,7 +83,7 @@ pub(super) fn date(at: DateTime<Utc>) -> String {
 /// Percent-encode a path segment or query value (`/` kept, as target
 /// routes take it as is).
 pub(super) fn url(value: &str) -> String {
-    crate::api::encode_query(value)
+    sizegate_core::url_path(value)
 }
 
 /// The budget (max size, in its metric: the budget's own or the

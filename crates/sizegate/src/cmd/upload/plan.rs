@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Serialize;
+use sizegate_core::{RepoName, Sha};
 
 /// Most first-parent ancestors sent with an upload.
 pub const MAX_ANCESTORS: usize = 50;
@@ -169,41 +170,30 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 /// `OWNER/REPO` with GitHub's characters.
 fn check_repo(repo: &str) -> anyhow::Result<String> {
     let repo = repo.trim();
-    let ok_part = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 100
-            && p != "."
-            && p != ".."
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
-    match repo.split_once('/') {
-        Some((owner, name)) if ok_part(owner) && ok_part(name) => Ok(repo.to_owned()),
-        _ => anyhow::bail!(
-            "--repo must be OWNER/REPO (letters, digits, `-`, `_`, `.`), got `{repo}`"
+    match RepoName::parse(repo) {
+        Ok(_) => Ok(repo.to_owned()),
+        Err(e) => anyhow::bail!(
+            "--repo must be OWNER/REPO (letters, digits, `-`, `_`, `.`), got `{}`",
+            e.shown
         ),
     }
 }
 
 /// A full commit sha, lower-cased.
 pub fn check_sha(what: &str, value: &str) -> anyhow::Result<String> {
-    let value = value.trim();
-    if value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        let shown: String = value
-            .chars()
-            .take(60)
-            .flat_map(char::escape_default)
-            .collect();
-        anyhow::bail!("{what} must be a full commit sha (40 hex digits), got `{shown}`")
+    match Sha::parse(value.trim()) {
+        Ok(sha) => Ok(sha.into()),
+        Err(e) => anyhow::bail!(
+            "{what} must be a full commit sha (40 hex digits), got `{}`",
+            e.shown
+        ),
     }
 }
 
 /// Why a target name is refused, if it is: the server's rule, plus no `"`
 /// (it would have to be escaped in the multipart filename).
 fn target_problem(name: &str) -> Option<&'static str> {
-    sizegate_store::uploads::target_name_problem(name)
+    sizegate_core::target_name_problem(name)
         .or_else(|| name.contains('"').then_some("contains `\"`"))
 }
 
@@ -220,12 +210,7 @@ fn check_artifacts(specs: &[String]) -> anyhow::Result<Vec<Artifact>> {
             );
         };
         if let Some(problem) = target_problem(target) {
-            let shown: String = target
-                .chars()
-                .take(60)
-                .flat_map(char::escape_default)
-                .collect();
-            anyhow::bail!("target name `{shown}` {problem}");
+            anyhow::bail!("target name `{}` {problem}", sizegate_core::shown(target));
         }
         if !seen.insert(target) {
             anyhow::bail!("target `{target}` is given twice");
