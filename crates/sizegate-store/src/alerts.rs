@@ -11,33 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sizegate_analyze::Metric;
 
+use crate::dashboard::metric_column;
 use crate::{Error, Store};
-
-/// The measured size column of `metric` (a fixed list: never user text).
-fn size_column(metric: Metric) -> &'static str {
-    match metric {
-        Metric::File => "m.size_file",
-        Metric::Vm => "m.size_vm",
-        Metric::Shipped => "m.size_shipped",
-        Metric::Gzip => "m.size_gzip",
-        Metric::Zstd => "m.size_zstd",
-        Metric::Debug => "m.size_debug",
-        Metric::Symbols => "m.size_symbols",
-    }
-}
-
-/// The name of `metric` as stored and shown (`shipped`, `file`, ...).
-pub fn metric_name(metric: Metric) -> &'static str {
-    match metric {
-        Metric::File => "file",
-        Metric::Vm => "vm",
-        Metric::Shipped => "shipped",
-        Metric::Gzip => "gzip",
-        Metric::Zstd => "zstd",
-        Metric::Debug => "debug",
-        Metric::Symbols => "symbols",
-    }
-}
 
 /// A measured build that step detection may look at.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -294,14 +269,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<SeriesPoint>, Error> {
         let sql = format!(
-            "SELECT b.id AS build_id, c.sha, {} AS size, m.report_key
+            "SELECT b.id AS build_id, c.sha, m.{column} AS size, m.report_key
              FROM builds b
              JOIN commits c ON c.id = b.commit_id
              JOIN measurements m ON m.artifact_id = b.artifact_id
              WHERE b.target_id = $1 AND b.branch = $2 AND b.id <= $3
                AND b.baseline_eligible AND b.superseded_at IS NULL
+               AND m.{column} IS NOT NULL
              ORDER BY b.id DESC LIMIT $4",
-            size_column(metric)
+            column = metric_column(metric)
         );
         let mut points: Vec<SeriesPoint> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .persistent(false)
@@ -318,15 +294,16 @@ impl Store {
     /// The measured size of build `build_id` in `metric`, if measured.
     pub async fn build_size(&self, build_id: i64, metric: Metric) -> Result<Option<u64>, Error> {
         let sql = format!(
-            "SELECT {} FROM builds b JOIN measurements m ON m.artifact_id = b.artifact_id
+            "SELECT m.{} FROM builds b JOIN measurements m ON m.artifact_id = b.artifact_id
              WHERE b.id = $1",
-            size_column(metric)
+            metric_column(metric)
         );
-        let size: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        // Image metrics are NULL for binaries: no size in that metric.
+        let size: Option<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(build_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(size.map(|s| u64::try_from(s).unwrap_or(0)))
+        Ok(size.flatten().map(|s| u64::try_from(s).unwrap_or(0)))
     }
 
     /// The first-parent history of commit `sha`, nearest first (empty for
@@ -395,7 +372,7 @@ impl Store {
         )
         .bind(alert.repository_id)
         .bind(alert.target_id)
-        .bind(metric_name(alert.metric))
+        .bind(alert.metric.as_str())
         .bind(&alert.branch)
         .bind(&alert.commit_sha)
         .bind(&alert.range_start_sha)
@@ -442,7 +419,7 @@ impl Store {
                AND array_position(c.ancestors, $3) < array_position(c.ancestors, a.range_start_sha)",
         )
         .bind(target_id)
-        .bind(metric_name(metric))
+        .bind(metric.as_str())
         .bind(sha)
         .fetch_all(&self.pool)
         .await?;

@@ -41,6 +41,7 @@ async fn main() -> anyhow_free::Result {
         config: None,
         fork: false,
         provenance: Provenance::Token,
+        tag: None,
     };
     let artifact = NewArtifact {
         target: "target-1".into(),

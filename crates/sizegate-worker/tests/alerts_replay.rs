@@ -211,6 +211,7 @@ async fn replayed_history_finds_every_step_and_delivers_each_alert_once(pool: sq
             config: Some(CONFIG.into()),
             fork: false,
             provenance: Provenance::Token,
+            tag: None,
         };
         let builds = store
             .record_upload(repo_id, &meta, &artifacts, 5)
@@ -339,6 +340,7 @@ async fn push(h: &OneTarget, i: usize, ancestors: &[usize], shipped: u64) -> Ste
         config: None,
         fork: false,
         provenance: Provenance::Token,
+        tag: None,
     };
     let artifact = NewArtifact {
         target: "linux/app".into(),
