@@ -59,6 +59,28 @@ fn pull_request_closed_is_parsed_but_needs_no_evaluation() {
     let pr = pull_request("pull_request.closed");
     assert_eq!(pr.action, PullRequestAction::Closed { merged: false });
     assert!(!pr.action.needs_evaluation());
+    assert_eq!(pr.author.as_deref(), Some("Codertocat"));
+    assert_eq!(
+        pr.merge_commit_sha, None,
+        "an unmerged pull request's merge_commit_sha is only a test merge"
+    );
+}
+
+#[test]
+fn a_merged_pull_request_names_its_merge_commit_and_author() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("pull_request.closed")).unwrap();
+    payload["pull_request"]["merged"] = true.into();
+    let body = serde_json::to_vec(&payload).unwrap();
+    let WebhookEvent::PullRequest(pr) = parse_event("pull_request", &body).unwrap() else {
+        panic!("expected a pull request event");
+    };
+    assert_eq!(pr.action, PullRequestAction::Closed { merged: true });
+    assert_eq!(
+        pr.merge_commit_sha.as_deref(),
+        Some("c4295bd74fb0f4fda03689c3df3f2803b658fd85")
+    );
+    assert_eq!(pr.author.as_deref(), Some("Codertocat"));
 }
 
 /// The opened payload with another action and extra top-level keys, for

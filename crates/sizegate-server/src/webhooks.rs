@@ -215,6 +215,13 @@ async fn pull_request(state: &AppState, pr: PullRequestEvent) -> Result<usize, A
     };
     let number = i64::try_from(pr.number)
         .map_err(|_| ApiError::Unprocessable("pull request number out of range".to_owned()))?;
+    if let Some(merge_sha) = &pr.merge_commit_sha {
+        // A post-merge alert on this commit names the pull request.
+        state
+            .store
+            .record_pull_request_merge(repository.id, number, merge_sha, pr.author.as_deref())
+            .await?;
+    }
     // Deliveries may come out of order: the payload's `updated_at` decides
     // which state of the labels is the newest.
     let updated_at = pr

@@ -483,3 +483,49 @@ async fn a_changed_base_is_the_new_baseline(pool: sqlx::PgPool) {
     }
     server.stop().await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_merged_pull_request_is_remembered_by_its_merge_commit(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    server.token(REPO).await;
+    let closed = |number: u64, merged: bool, merge_sha: String, login: &str| {
+        json!({
+            "action": "closed",
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "head": { "sha": sha(3), "ref": "feature" },
+                "base": { "sha": sha(2), "ref": "main" },
+                "merged": merged,
+                "merge_commit_sha": merge_sha,
+                "user": { "login": login },
+            },
+            "repository": { "full_name": REPO, "id": 4242, "owner": { "id": 77 }, "default_branch": "main" },
+        })
+    };
+    let body = closed(5, true, sha(0xabc).to_uppercase(), "octo-cat");
+    assert_eq!(deliver(&server, "m1", "pull_request", &body).await.0, 200);
+    // Closed without merging: its merge_commit_sha is only a test merge.
+    let body = closed(6, false, sha(10), "someone");
+    assert_eq!(deliver(&server, "m2", "pull_request", &body).await.0, 200);
+    // A login GitHub could not have sent is dropped, the merge kept.
+    let body = closed(8, true, sha(11), "<script>");
+    assert_eq!(deliver(&server, "m3", "pull_request", &body).await.0, 200);
+    let repository = server
+        .store
+        .find_repository("acme", "app")
+        .await
+        .unwrap()
+        .unwrap();
+    let merged = |s: String| {
+        let store = server.store.clone();
+        async move { store.merged_pull_request(repository.id, &s).await.unwrap() }
+    };
+    assert_eq!(
+        merged(sha(0xabc)).await,
+        Some((5, Some("octo-cat".to_owned())))
+    );
+    assert_eq!(merged(sha(10)).await, None);
+    assert_eq!(merged(sha(11)).await, Some((8, None)));
+    server.stop().await;
+}

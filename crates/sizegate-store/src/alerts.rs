@@ -435,8 +435,18 @@ impl Store {
         range_start: Option<&str>,
     ) -> Result<bool, Error> {
         let result = sqlx::query(
-            "UPDATE alerts SET commit_sha = $2, range_start_sha = $3, updated_at = now()
-             WHERE id = $1",
+            // Narrowed to one commit: the pull request whose merge made it
+            // (and its author) when a `closed` delivery recorded one.
+            "UPDATE alerts a SET commit_sha = $2, range_start_sha = $3, updated_at = now(),
+                 pr_number = CASE WHEN $3 IS NULL THEN merged.number END,
+                 author_login = CASE WHEN $3 IS NULL THEN merged.author_login END
+             FROM alerts old
+             LEFT JOIN LATERAL (
+                 SELECT p.number, p.author_login FROM pull_requests p
+                 WHERE p.repository_id = old.repository_id AND p.merge_commit_sha = $2
+                 ORDER BY p.number DESC LIMIT 1
+             ) merged ON true
+             WHERE a.id = $1 AND old.id = $1",
         )
         .bind(alert_id)
         .bind(commit_sha)

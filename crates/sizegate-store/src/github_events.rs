@@ -117,6 +117,54 @@ impl Store {
         Ok(state)
     }
 
+    /// Record that pull request `number` was merged as `merge_sha` (the
+    /// commit it made on the base branch), by `author` (a GitHub login;
+    /// anything that is not one is dropped). Idempotent.
+    pub async fn record_pull_request_merge(
+        &self,
+        repository_id: i64,
+        number: i64,
+        merge_sha: &str,
+        author: Option<&str>,
+    ) -> Result<(), Error> {
+        let sha = sizegate_core::Sha::parse(merge_sha).map_err(|e| Error::Invalid(e.to_string()))?;
+        let author = author.filter(|login| is_github_login(login));
+        sqlx::query(
+            "INSERT INTO pull_requests (repository_id, number, merge_commit_sha, author_login)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repository_id, number) DO UPDATE SET
+                 merge_commit_sha = EXCLUDED.merge_commit_sha,
+                 author_login = COALESCE(EXCLUDED.author_login, pull_requests.author_login),
+                 updated_at = now()",
+        )
+        .bind(repository_id)
+        .bind(number)
+        .bind(sha.as_str())
+        .bind(author)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The pull request whose merge made commit `sha`, with its author's
+    /// login when known.
+    pub async fn merged_pull_request(
+        &self,
+        repository_id: i64,
+        sha: &str,
+    ) -> Result<Option<(i64, Option<String>)>, Error> {
+        let found = sqlx::query_as(
+            "SELECT number, author_login FROM pull_requests
+             WHERE repository_id = $1 AND merge_commit_sha = $2
+             ORDER BY number DESC LIMIT 1",
+        )
+        .bind(repository_id)
+        .bind(sha)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found)
+    }
+
     /// Record an installation of the App and the repositories it covers
     /// (`owner/name`); installing again after a deletion revives it.
     pub async fn upsert_installation(
@@ -163,4 +211,14 @@ impl Store {
         .await?;
         Ok(repositories)
     }
+}
+
+/// GitHub's rule for a login: 1 to 39 letters, digits or single hyphens,
+/// not starting or ending with a hyphen.
+fn is_github_login(login: &str) -> bool {
+    (1..=39).contains(&login.len())
+        && login.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !login.starts_with('-')
+        && !login.ends_with('-')
+        && !login.contains("--")
 }

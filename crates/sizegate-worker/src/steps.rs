@@ -123,11 +123,24 @@ impl Worker {
         let changes = self
             .step_changes(&before.report_key, &culprit.report_key, config.metric)
             .await?;
-        let pr_number = if culprit.build_id == build.build_id {
-            build.pr_number
-        } else {
-            None
+        // A culprit narrowed to one commit that a merged pull request made
+        // names that pull request and its author.
+        let merged = match range_start {
+            None => {
+                self.store
+                    .merged_pull_request(build.repository_id, &culprit.sha)
+                    .await?
+            }
+            Some(_) => None,
         };
+        let pr_number = merged.as_ref().map(|(number, _)| *number).or(
+            if culprit.build_id == build.build_id {
+                build.pr_number
+            } else {
+                None
+            },
+        );
+        let author_login = merged.and_then(|(_, author)| author);
         let alert = NewAlert {
             repository_id: build.repository_id,
             target_id: build.target_id,
@@ -138,7 +151,7 @@ impl Worker {
             before_size: step.before,
             after_size: step.after,
             percent: step.percent(),
-            author_login: None,
+            author_login,
             pr_number,
             changes,
         };

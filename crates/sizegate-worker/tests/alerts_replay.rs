@@ -410,6 +410,11 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
         (100_000, 110_000, 10_000)
     );
 
+    // Pull request 7 by `octo-cat` was merged as commit 15.
+    store
+        .record_pull_request_merge(repo_id, 7, &format!("{:040x}", 15), Some("octo-cat"))
+        .await
+        .unwrap();
     // Late measurements: 16 at the new level, 14 at the old, 15 at the new.
     for (i, level) in [(16, new), (14, old), (15, new)] {
         let check = push(&h, i, &history(i), level).await;
@@ -423,6 +428,11 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
     assert_eq!(
         narrowed.range_start, None,
         "15's parent 14 is at the old level"
+    );
+    assert_eq!(
+        (narrowed.pr_number, narrowed.author.as_deref()),
+        (Some(7), Some("octo-cat")),
+        "one commit: the merged pull request that made it and its author"
     );
     assert_eq!(store.list_alerts(repo_id, 10).await.unwrap().len(), 1);
 }

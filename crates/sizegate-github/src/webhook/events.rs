@@ -68,6 +68,11 @@ pub struct PullRequestEvent {
     pub labels: Vec<String>,
     /// The pull request's `updated_at` (RFC 3339), to order deliveries.
     pub updated_at: Option<String>,
+    /// The login of the pull request's author (`pull_request.user.login`).
+    pub author: Option<String>,
+    /// The commit the merge made on the base branch: set only on a
+    /// `closed` delivery of a merged pull request.
+    pub merge_commit_sha: Option<String>,
     /// What the payload says of the base repository.
     pub facts: RepositoryFacts,
 }
@@ -320,7 +325,15 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         #[serde(default)]
         merged: Option<bool>,
         #[serde(default)]
+        merge_commit_sha: Option<String>,
+        #[serde(default)]
+        user: Option<RawUser>,
+        #[serde(default)]
         updated_at: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct RawUser {
+        login: String,
     }
     #[derive(Deserialize)]
     struct Changes {
@@ -349,6 +362,12 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         _ => return Ok(None),
     };
     let pr = payload.pull_request;
+    // GitHub fills `merge_commit_sha` with a test merge on open pull
+    // requests too: only a merged one names the commit on the base branch.
+    let merge_commit_sha = match action {
+        PullRequestAction::Closed { merged: true } => pr.merge_commit_sha,
+        _ => None,
+    };
     Ok(Some(WebhookEvent::PullRequest(PullRequestEvent {
         action,
         installation_id: payload.installation.map(|i| i.id),
@@ -360,6 +379,8 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         base_ref: pr.base.name,
         labels: pr.labels.into_iter().map(|l| l.name).collect(),
         updated_at: pr.updated_at,
+        author: pr.user.map(|u| u.login),
+        merge_commit_sha,
         facts: payload.repository.facts(None),
     })))
 }
