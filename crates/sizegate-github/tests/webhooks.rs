@@ -20,7 +20,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn pull_request(event_file: &str) -> sizegate_github::webhook::PullRequestEvent {
     match parse_event("pull_request", &fixture(event_file)).unwrap() {
-        WebhookEvent::PullRequest(pr) => pr,
+        WebhookEvent::PullRequest(pr) => *pr,
         other => panic!("{event_file}: expected a pull request event, got {other:?}"),
     }
 }

@@ -125,7 +125,7 @@ async fn github_webhook(
 /// Record what the event says; returns how many evaluations were requested.
 async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, ApiError> {
     match event {
-        WebhookEvent::PullRequest(pr) => pull_request(state, pr).await,
+        WebhookEvent::PullRequest(pr) => pull_request(state, *pr).await,
         WebhookEvent::CheckRunRerequested(run) => {
             request(state, &run.repo.to_string(), &run.head_sha).await
         }

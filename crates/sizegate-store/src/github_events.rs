@@ -127,7 +127,8 @@ impl Store {
         merge_sha: &str,
         author: Option<&str>,
     ) -> Result<(), Error> {
-        let sha = sizegate_core::Sha::parse(merge_sha).map_err(|e| Error::Invalid(e.to_string()))?;
+        let sha =
+            sizegate_core::Sha::parse(merge_sha).map_err(|e| Error::Invalid(e.to_string()))?;
         let author = author.filter(|login| is_github_login(login));
         sqlx::query(
             "INSERT INTO pull_requests (repository_id, number, merge_commit_sha, author_login)
@@ -217,7 +218,9 @@ impl Store {
 /// not starting or ending with a hyphen.
 fn is_github_login(login: &str) -> bool {
     (1..=39).contains(&login.len())
-        && login.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !login.starts_with('-')
         && !login.ends_with('-')
         && !login.contains("--")

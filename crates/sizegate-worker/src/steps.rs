@@ -133,13 +133,15 @@ impl Worker {
             }
             Some(_) => None,
         };
-        let pr_number = merged.as_ref().map(|(number, _)| *number).or(
-            if culprit.build_id == build.build_id {
-                build.pr_number
-            } else {
-                None
-            },
-        );
+        let pr_number =
+            merged
+                .as_ref()
+                .map(|(number, _)| *number)
+                .or(if culprit.build_id == build.build_id {
+                    build.pr_number
+                } else {
+                    None
+                });
         let author_login = merged.and_then(|(_, author)| author);
         let alert = NewAlert {
             repository_id: build.repository_id,

@@ -10,7 +10,7 @@ use crate::repo::Repo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookEvent {
     /// `pull_request` with an action sizegate cares about.
-    PullRequest(PullRequestEvent),
+    PullRequest(Box<PullRequestEvent>),
     /// `check_run` `rerequested`: someone clicked "Re-run" on our check.
     CheckRunRerequested(CheckRunRerequested),
     /// `check_suite` `rerequested`: "Re-run all checks".
@@ -368,21 +368,23 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         PullRequestAction::Closed { merged: true } => pr.merge_commit_sha,
         _ => None,
     };
-    Ok(Some(WebhookEvent::PullRequest(PullRequestEvent {
-        action,
-        installation_id: payload.installation.map(|i| i.id),
-        repo: repo(event, &payload.repository)?,
-        number: payload.number,
-        head_sha: pr.head.sha,
-        head_ref: pr.head.name,
-        base_sha: pr.base.sha,
-        base_ref: pr.base.name,
-        labels: pr.labels.into_iter().map(|l| l.name).collect(),
-        updated_at: pr.updated_at,
-        author: pr.user.map(|u| u.login),
-        merge_commit_sha,
-        facts: payload.repository.facts(None),
-    })))
+    Ok(Some(WebhookEvent::PullRequest(Box::new(
+        PullRequestEvent {
+            action,
+            installation_id: payload.installation.map(|i| i.id),
+            repo: repo(event, &payload.repository)?,
+            number: payload.number,
+            head_sha: pr.head.sha,
+            head_ref: pr.head.name,
+            base_sha: pr.base.sha,
+            base_ref: pr.base.name,
+            labels: pr.labels.into_iter().map(|l| l.name).collect(),
+            updated_at: pr.updated_at,
+            author: pr.user.map(|u| u.login),
+            merge_commit_sha,
+            facts: payload.repository.facts(None),
+        },
+    ))))
 }
 
 fn check_run(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventError> {
