@@ -351,15 +351,7 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
         owner_of(address).map(|u| units.names[u as usize])
     });
     charged.extend(dynamic.into_iter().filter(|c| !taken.overlaps(c.1, c.2)));
-    let charged: Vec<(usize, u64, u64, &str)> = charged
-        .into_iter()
-        .filter_map(|(section, start, end, unit)| {
-            let info = layout.sections.get(section)?;
-            let end = end.min(info.address.saturating_add(info.shipped));
-            Some((section, start, end, unit))
-        })
-        .collect();
-    Region::group(charged)
+    Region::group_shipped(charged, layout)
 }
 
 /// `.dynsym` entries of defined symbols, and their names in `.dynstr`,

@@ -41,6 +41,23 @@ impl Region {
         }
     }
 
+    /// [`Region::group`] of the charged ranges cut to the bytes of their
+    /// section that ship (a range in a section `layout` lacks is dropped).
+    pub(crate) fn group_shipped<U: AsRef<str>>(
+        charged: Vec<(usize, u64, u64, U)>,
+        layout: &crate::format::Layout<'_>,
+    ) -> Vec<Region> {
+        let shipped: Vec<(usize, u64, u64, U)> = charged
+            .into_iter()
+            .filter_map(|(section, start, end, unit)| {
+                let info = layout.sections.get(section)?;
+                let end = end.min(info.address.saturating_add(info.shipped));
+                Some((section, start, end, unit))
+            })
+            .collect();
+        Region::group(shipped)
+    }
+
     /// Regions from charged ranges `(section, start, end, unit)`: per
     /// section, the ranges sorted and merged when they touch, with the
     /// bytes of each unit. A range overlapping an earlier one is dropped,

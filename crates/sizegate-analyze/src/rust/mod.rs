@@ -404,7 +404,7 @@ fn locations(
         }
     }
     facts.locations.sort_unstable();
-    facts.regions = regions(charged, layout);
+    facts.regions = Region::group_shipped(charged, layout);
 }
 
 /// Pointer slots that relocations fill with the address of a function
@@ -445,22 +445,7 @@ pub(crate) fn pointer_slots<'a>(
             unit.to_string(),
         ));
     }
-    regions(charged, layout)
-}
-
-/// Group charged ranges by section into disjoint, sorted ranges, cut to
-/// the bytes that ship (a range overlapping an earlier one is dropped: path
-/// strings are shared by every location in the same file).
-fn regions(charged: Vec<(usize, u64, u64, String)>, layout: &Layout<'_>) -> Vec<Region> {
-    let shipped: Vec<(usize, u64, u64, String)> = charged
-        .into_iter()
-        .filter_map(|(section, start, end, unit)| {
-            let info = layout.sections.get(section)?;
-            let end = end.min(info.address.saturating_add(info.shipped));
-            Some((section, start, end, unit))
-        })
-        .collect();
-    Region::group(shipped)
+    Region::group_shipped(charged, layout)
 }
 
 /// Set each crate unit's version (the newest, when the binary names

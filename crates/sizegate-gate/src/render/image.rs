@@ -4,8 +4,8 @@
 
 use sizegate_analyze::{Change, Metric, ReportDiff};
 
-use super::view::{ChangeRow, ChangeTable};
-use crate::format::{Units, code, code_in_table, delta, size};
+use super::view::ChangeTable;
+use crate::format::{Units, code, code_in_table, delta};
 
 /// Whether the diff compares container images.
 pub(crate) fn is_image(diff: &ReportDiff) -> bool {
@@ -64,19 +64,5 @@ fn table(
     units: Units,
     name: impl Fn(&Change) -> String,
 ) -> ChangeTable {
-    ChangeTable {
-        title,
-        rows: changes
-            .iter()
-            .take(top)
-            .map(|c| ChangeRow {
-                name: name(c),
-                old: size(c.old, units),
-                new: size(c.new, units),
-                delta: delta(c.delta, units),
-            })
-            .collect(),
-        more: changes.len().saturating_sub(top),
-        partial: false,
-    }
+    super::view::named_change_table(title, changes, top, false, units, name)
 }

@@ -479,13 +479,27 @@ fn change_table(
     partial: bool,
     units: Units,
 ) -> ChangeTable {
+    named_change_table(title, changes, top, partial, units, |c| {
+        code_in_table(&c.name)
+    })
+}
+
+/// The first `top` of `changes` as a table, each row named by `name`.
+pub(crate) fn named_change_table(
+    title: &'static str,
+    changes: &[Change],
+    top: usize,
+    partial: bool,
+    units: Units,
+    name: impl Fn(&Change) -> String,
+) -> ChangeTable {
     ChangeTable {
         title,
         rows: changes
             .iter()
             .take(top)
             .map(|c| ChangeRow {
-                name: code_in_table(&c.name),
+                name: name(c),
                 old: size(c.old, units),
                 new: size(c.new, units),
                 delta: delta(c.delta, units),
