@@ -183,3 +183,83 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use axum::response::IntoResponse;
+
+    use super::ApiError;
+
+    /// A log sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The log lines written while `f` runs.
+    fn logged(f: impl FnOnce()) -> String {
+        let sink = Captured::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = sink.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_error_logs_its_source_chain_once_and_tells_the_client_nothing() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "disk says no");
+        let error = ApiError::internal("opening chunk chunks/abc", io);
+        assert_eq!(error.status(), 500);
+        assert_eq!(
+            std::error::Error::source(&error).map(ToString::to_string),
+            Some("disk says no".to_owned())
+        );
+        let mut response = None;
+        let log = logged(|| response = Some(error.into_response()));
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 1, "logged once: {log}");
+        assert!(
+            lines[0].contains("opening chunk chunks/abc: disk says no"),
+            "the chain: {log}"
+        );
+        let response = response.unwrap();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(body, r#"{"error":"internal error; see the server log"}"#);
+    }
+
+    #[test]
+    fn blob_error_keeps_its_chain() {
+        let io = std::io::Error::other("no space left");
+        let blob = sizegate_store::BlobError::Io {
+            action: "writing blob".into(),
+            source: io,
+        };
+        let error = ApiError::from(blob);
+        assert_eq!(error.status(), 500);
+        let chain = super::Chain(&error).to_string();
+        assert!(chain.starts_with("blob store error: "), "{chain}");
+        assert!(chain.ends_with("no space left"), "{chain}");
+        assert_eq!(chain.matches("no space left").count(), 1, "{chain}");
+        let log = logged(|| drop(ApiError::NotFound("gone".into()).into_response()));
+        assert!(log.is_empty(), "client errors are not logged: {log}");
+    }
+}

@@ -167,8 +167,8 @@ async fn create(
             )));
         }
     }
-    let meta = serde_json::to_value(&request.meta)
-        .map_err(|e| ApiError::internal("encoding meta", e))?;
+    let meta =
+        serde_json::to_value(&request.meta).map_err(|e| ApiError::internal("encoding meta", e))?;
     let session = state
         .store
         .create_upload_session(
@@ -383,8 +383,7 @@ async fn finish(
         let (file, temporary) = open_chunk(&state, &key).await?;
         let mut reader = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
         while let Some(bytes) = reader.next().await {
-            let bytes =
-                bytes.map_err(|e| ApiError::internal(format!("reading chunk {key}"), e))?;
+            let bytes = bytes.map_err(|e| ApiError::internal(format!("reading chunk {key}"), e))?;
             next += bytes.len() as u64;
             upload = match upload.write(&bytes).await {
                 Ok(upload) => upload,

@@ -61,3 +61,72 @@ impl IntoResponse for PageError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::extract::Path;
+    use axum::response::Html;
+    use axum::routing::get;
+
+    use super::PageError;
+    use crate::ApiError;
+
+    /// A page route failing with the client error named by its path.
+    async fn failing(Path(code): Path<u16>) -> Result<Html<String>, PageError> {
+        let message = format!("<b>{code}</b> & more");
+        Err(match code {
+            400 => ApiError::BadRequest(message),
+            401 => ApiError::Unauthorized(message),
+            403 => ApiError::Forbidden(message),
+            404 => ApiError::NotFound(message),
+            413 => ApiError::PayloadTooLarge(message),
+            422 => ApiError::Unprocessable(message),
+            507 => ApiError::InsufficientStorage(message),
+            _ => ApiError::bug("no such test code"),
+        }
+        .into())
+    }
+
+    #[tokio::test]
+    async fn page_errors_keep_their_status_and_render_the_template() {
+        let app = Router::new().route("/fail/{code}", get(failing));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        sizegate_store::install_crypto_provider();
+        let client = reqwest::Client::new();
+        for code in [400u16, 401, 403, 404, 413, 422, 507, 500] {
+            let response = client
+                .get(format!("http://{address}/fail/{code}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), code);
+            let html = response.text().await.unwrap();
+            let page = scraper::Html::parse_document(&html);
+            let select = |css: &str| {
+                let selector = scraper::Selector::parse(css).unwrap();
+                page.select(&selector)
+                    .map(|e| e.text().collect::<String>())
+                    .collect::<Vec<_>>()
+            };
+            assert!(select("h1")[0].starts_with(&code.to_string()), "{html}");
+            assert_eq!(
+                select("a.brand"),
+                ["sizegate"],
+                "the look of the other pages"
+            );
+            assert_eq!(select("title")[0], format!("{code} · sizegate"));
+            if code == 500 {
+                assert_eq!(select("p.error"), ["internal error; see the server log"]);
+                assert!(!html.contains("no such test code"), "no internals: {html}");
+            } else {
+                assert_eq!(select("p.error"), [format!("<b>{code}</b> & more")]);
+                assert!(!html.contains("<b>"), "escaped: {html}");
+            }
+            assert_eq!(html.contains(r#"href="/login">log in"#), code == 404);
+        }
+        server.abort();
+    }
+}
