@@ -34,7 +34,7 @@ use sizegate_worker::WorkerMetrics;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Uploader;
-pub use error::ApiError;
+pub use error::{ApiError, BoxError};
 pub use listener::ListenerLimits;
 pub use metrics::ServerMetrics;
 pub use webhooks::MAX_WEBHOOK_BYTES;

@@ -167,8 +167,8 @@ async fn create(
             )));
         }
     }
-    let meta = serde_json::to_value(&request.meta)
-        .map_err(|e| ApiError::Internal(format!("encoding meta: {e}")))?;
+    let meta =
+        serde_json::to_value(&request.meta).map_err(|e| ApiError::internal("encoding meta", e))?;
     let session = state
         .store
         .create_upload_session(
@@ -367,7 +367,7 @@ async fn finish(
         )));
     }
     let meta: UploadMeta = serde_json::from_value(session.meta.clone())
-        .map_err(|e| ApiError::Internal(format!("stored session meta: {e}")))?;
+        .map_err(|e| ApiError::internal("reading stored session meta", e))?;
     let meta = validate_meta(meta, &uploader)?;
 
     // Join the chunks into one blob, hashing on the way.
@@ -375,7 +375,7 @@ async fn finish(
     let mut next = 0u64;
     for (start, key) in chunks(&state, &session.id).await? {
         if start != next {
-            return Err(ApiError::Internal(format!(
+            return Err(ApiError::bug(format!(
                 "upload session {} misses bytes {next}..{start}",
                 session.id
             )));
@@ -383,13 +383,12 @@ async fn finish(
         let (file, temporary) = open_chunk(&state, &key).await?;
         let mut reader = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
         while let Some(bytes) = reader.next().await {
-            let bytes =
-                bytes.map_err(|e| ApiError::Internal(format!("reading chunk {key}: {e}")))?;
+            let bytes = bytes.map_err(|e| ApiError::internal(format!("reading chunk {key}"), e))?;
             next += bytes.len() as u64;
             upload = match upload.write(&bytes).await {
                 Ok(upload) => upload,
                 Err(UploadError::TooLarge { .. }) => {
-                    return Err(ApiError::Internal(format!(
+                    return Err(ApiError::bug(format!(
                         "upload session {} holds more bytes than announced",
                         session.id
                     )));
@@ -459,7 +458,7 @@ async fn open_chunk(
     };
     let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| ApiError::Internal(format!("opening chunk {key}: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("opening chunk {key}"), e))?;
     Ok((file, temporary.then_some(path)))
 }
 

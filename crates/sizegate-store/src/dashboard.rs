@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sizegate_analyze::{Metric, Sizes};
+use sizegate_analyze::{Advice, Metric, Sizes, Toolchain};
+use sqlx::types::Json;
 
 use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
 use crate::{Error, Store};
@@ -76,10 +77,12 @@ pub struct MeasuredTarget {
     pub stripped: bool,
     /// Headline sizes.
     pub sizes: Sizes,
-    /// Toolchain facts, as the report has them.
-    pub toolchain: serde_json::Value,
-    /// Advice, as the report has it.
-    pub advice: serde_json::Value,
+    /// Toolchain facts, as the report has them (decoded once, at the row
+    /// mapping: a stored value that is not a toolchain is a decode error
+    /// naming the column).
+    pub toolchain: Toolchain,
+    /// Advice, as the report has it (decoded the same way).
+    pub advice: Vec<Advice>,
     /// Key of the full report in the blob store.
     pub report_key: String,
     /// Sections, in report order.
@@ -109,8 +112,8 @@ struct MeasurementRow {
     size_compressed: Option<i64>,
     size_uncompressed: Option<i64>,
     size_pull: Option<i64>,
-    toolchain: serde_json::Value,
-    advice: serde_json::Value,
+    toolchain: Json<Toolchain>,
+    advice: Json<Vec<Advice>>,
     report_key: String,
 }
 
@@ -498,8 +501,8 @@ impl Store {
                         pull: row.size_pull.map_or(0, bytes),
                         ..Default::default()
                     },
-                    toolchain: row.toolchain,
-                    advice: row.advice,
+                    toolchain: row.toolchain.0,
+                    advice: row.advice.0,
                     report_key: row.report_key,
                     sections: sections
                         .into_iter()

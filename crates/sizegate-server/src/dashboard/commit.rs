@@ -176,10 +176,6 @@ fn baseline_view(owner_repo: &str, sha: &str, diff: &ReportDiff, limit: usize) -
     }
 }
 
-fn json_str(value: &serde_json::Value, key: &str) -> Option<String> {
-    value.get(key)?.as_str().map(str::to_owned)
-}
-
 /// Which commit each target's diff is against: the baseline stored with the
 /// commit's evaluation, so the page shows what the verdict judged; for a
 /// target the evaluation has not seen yet, the gate's own candidates.
@@ -306,27 +302,21 @@ async fn target_details(
             ("language", m.language.clone()),
             ("stripped", m.stripped.to_string()),
         ];
-        for key in ["rustc", "go"] {
-            if let Some(v) = json_str(&m.toolchain, key) {
-                facts.push((key, v));
+        let toolchain = &m.toolchain;
+        for (key, value) in [("rustc", &toolchain.rustc), ("go", &toolchain.go)] {
+            if let Some(v) = value {
+                facts.push((key, v.clone()));
             }
         }
-        if let Some(compilers) = m.toolchain.get("compilers").and_then(|c| c.as_array()) {
-            let list: Vec<&str> = compilers.iter().filter_map(|c| c.as_str()).collect();
-            if !list.is_empty() {
-                facts.push(("compilers", list.join("; ")));
-            }
+        if !toolchain.compilers.is_empty() {
+            facts.push(("compilers", toolchain.compilers.join("; ")));
         }
-        if let Some(go) = m.toolchain.get("go_build").filter(|g| !g.is_null()) {
-            if let Some(path) = json_str(go, "path") {
-                facts.push(("go main module", path));
+        if let Some(go) = &toolchain.go_build {
+            if let Some(path) = &go.path {
+                facts.push(("go main module", path.clone()));
             }
-            if let Some(settings) = go.get("settings").and_then(|s| s.as_array()) {
-                for s in settings.iter().take(20) {
-                    if let (Some(k), Some(v)) = (json_str(s, "key"), json_str(s, "value")) {
-                        facts.push(("go build", format!("{k}={v}")));
-                    }
-                }
+            for s in go.settings.iter().take(20) {
+                facts.push(("go build", format!("{}={}", s.key, s.value)));
             }
         }
         detail.facts = facts
@@ -405,22 +395,15 @@ async fn target_details(
             .collect();
         detail.advice = m
             .advice
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|a| {
-                        let message = json_str(a, "message")?;
-                        let saving = a.get("saving").and_then(|s| s.as_u64()).unwrap_or(0);
-                        Some(if saving > 0 {
-                            format!("{message} (saves about {})", human::size(saving))
-                        } else {
-                            message
-                        })
-                    })
-                    .collect()
+            .iter()
+            .map(|a| {
+                if a.saving > 0 {
+                    format!("{} (saves about {})", a.message, human::size(a.saving))
+                } else {
+                    a.message.clone()
+                }
             })
-            .unwrap_or_default();
+            .collect();
         let head_shipped = m.sizes.shipped;
         detail.summary = [
             "—".into(),
