@@ -177,16 +177,13 @@ fn installation_repositories_added_parses() {
 
 #[test]
 fn other_events_are_ignored() {
-    for (event, file, action) in [("workflow_run", "workflow_run.completed", Some("completed"))] {
-        assert_eq!(
-            parse_event(event, &fixture(file)).unwrap(),
-            WebhookEvent::Ignored {
-                event: event.to_owned(),
-                action: action.map(str::to_owned),
-            },
-            "{file}"
-        );
-    }
+    assert_eq!(
+        parse_event("workflow_run", &fixture("workflow_run.completed")).unwrap(),
+        WebhookEvent::Ignored {
+            event: "workflow_run".to_owned(),
+            action: Some("completed".to_owned()),
+        }
+    );
 }
 
 #[test]
