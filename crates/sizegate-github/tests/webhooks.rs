@@ -199,20 +199,61 @@ fn installation_repositories_added_parses() {
 
 #[test]
 fn other_events_are_ignored() {
-    for (event, file, action) in [
-        ("push", "push", None),
-        ("push", "push.with-installation", None),
-        ("workflow_run", "workflow_run.completed", Some("completed")),
-    ] {
-        assert_eq!(
-            parse_event(event, &fixture(file)).unwrap(),
-            WebhookEvent::Ignored {
-                event: event.to_owned(),
-                action: action.map(str::to_owned),
-            },
-            "{file}"
-        );
+    assert_eq!(
+        parse_event("workflow_run", &fixture("workflow_run.completed")).unwrap(),
+        WebhookEvent::Ignored {
+            event: "workflow_run".to_owned(),
+            action: Some("completed".to_owned()),
+        }
+    );
+}
+
+#[test]
+fn pushes_give_their_authors_logins_and_nothing_else() {
+    // The real fixtures list no commits (a tag push): no authors.
+    for file in ["push", "push.with-installation"] {
+        match parse_event("push", &fixture(file)).unwrap() {
+            WebhookEvent::Push(push) => {
+                assert_eq!(push.repo.to_string(), "Codertocat/Hello-World");
+                assert!(push.authors.is_empty(), "{file}");
+            }
+            other => panic!("{file} parsed as {other:?}"),
+        }
     }
+    // With commits in GitHub's documented shape, more than GitHub lists.
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("push.with-installation")).unwrap();
+    let commit = |n: usize, login: Option<&str>| {
+        let mut author = serde_json::json!({"name": "Octo Cat", "email": "octo@example.com"});
+        if let Some(login) = login {
+            author["username"] = login.into();
+        }
+        serde_json::json!({"id": format!("{n:040X}"), "message": "m", "author": author})
+    };
+    let mut commits: Vec<serde_json::Value> =
+        (0..3000).map(|n| commit(n, Some("octocat"))).collect();
+    commits[1] = commit(1, None);
+    commits[2] = commit(2, Some("not a login <x@example.com>"));
+    commits[3]["id"] = "not-a-sha".into();
+    payload["head_commit"] = commit(0, Some("octocat"));
+    payload["commits"] = commits.into();
+    let WebhookEvent::Push(push) =
+        parse_event("push", &serde_json::to_vec(&payload).unwrap()).unwrap()
+    else {
+        panic!("not a push");
+    };
+    // Lowercase shas, each once; the bad ones dropped; capped at 2048 read.
+    assert_eq!(push.authors.len(), 2048 - 3);
+    assert_eq!(
+        push.authors[0],
+        (format!("{:040x}", 0), "octocat".to_owned())
+    );
+    let dropped = [format!("{:040x}", 1), format!("{:040x}", 2)];
+    assert!(
+        push.authors
+            .iter()
+            .all(|(sha, login)| sha.len() == 40 && login == "octocat" && !dropped.contains(sha))
+    );
 }
 
 #[test]
@@ -228,7 +269,7 @@ fn every_fixture_file_is_covered() {
         let event = name.split('.').next().unwrap();
         let body = fixture(name.trim_end_matches(".json"));
         let parsed = parse_event(event, &body).unwrap();
-        let expected_ignored = matches!(event, "push" | "workflow_run");
+        let expected_ignored = matches!(event, "workflow_run");
         assert_eq!(
             matches!(parsed, WebhookEvent::Ignored { .. }),
             expected_ignored,

@@ -62,3 +62,32 @@ impl FromRequestParts<AppState> for Reader {
         })
     }
 }
+
+/// Label of the dashboard's form tokens (CSRF), hashed with the session
+/// secret.
+const FORM_TOKEN_LABEL: &[u8] = b"sizegate dashboard form token v1";
+
+/// The form token of a session: sha256 of a fixed label and the session's
+/// secret (which only the browser holding the cookie knows), hex. A form
+/// that POSTs to the dashboard carries it in a hidden field.
+pub(crate) fn form_token(session_secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(FORM_TOKEN_LABEL);
+    hash.update(session_secret.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// Whether `given` is the form token of the session, compared in constant
+/// time.
+pub(crate) fn form_token_matches(session_secret: &str, given: &str) -> bool {
+    let expected = form_token(session_secret);
+    if expected.len() != given.len() {
+        return false;
+    }
+    expected
+        .bytes()
+        .zip(given.bytes())
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+        == 0
+}

@@ -179,6 +179,21 @@ async fn handle_event(state: &AppState, event: WebhookEvent) -> Result<usize, Ap
             }
             Ok(0)
         }
+        WebhookEvent::Push(push) => {
+            // Only the authors' logins are kept, for alerts; pushes to
+            // repositories nothing was uploaded for are dropped.
+            if let Some(repository) = state
+                .store
+                .find_repository(push.repo.owner(), push.repo.name())
+                .await?
+            {
+                state
+                    .store
+                    .record_commit_authors(repository.id, &push.authors)
+                    .await?;
+            }
+            Ok(0)
+        }
         WebhookEvent::Ignored { .. } => Ok(0),
     }
 }

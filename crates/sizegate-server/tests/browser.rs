@@ -103,6 +103,7 @@ async fn pages_load_in_chromium_without_console_errors(pool: sqlx::PgPool) {
                 seeded.main[11]
             ),
         ),
+        ("alerts", "/repos/acme/app/alerts".to_owned()),
         ("login", "/login".to_owned()),
     ];
     for (name, path) in &pages {

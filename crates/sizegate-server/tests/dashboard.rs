@@ -445,3 +445,179 @@ async fn private_repositories_are_invisible_without_a_login(pool: sqlx::PgPool) 
     assert_eq!(status, 404);
     server.stop().await;
 }
+
+/// A form body (the values here need no escaping).
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Log in with the seeded read token; the session cookie (`name=value`).
+async fn log_in(server: &TestServer, read_token: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("{}/login", server.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={read_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_logged_in_reader_acknowledges_and_resolves_alerts_on_the_page(pool: sqlx::PgPool) {
+    let (server, seeded) = start(pool).await;
+    let repository = server
+        .store
+        .find_repository("acme", "app")
+        .await
+        .unwrap()
+        .unwrap();
+    let target_id: i64 =
+        sqlx::query_scalar("SELECT id FROM targets WHERE repository_id = $1 ORDER BY id LIMIT 1")
+            .bind(repository.id)
+            .fetch_one(server.store.pool())
+            .await
+            .unwrap();
+    let id = server
+        .store
+        .insert_alert(&sizegate_store::alerts::NewAlert {
+            repository_id: repository.id,
+            target_id,
+            metric: sizegate_analyze::Metric::Shipped,
+            branch: "main".into(),
+            commit_sha: seeded.main[8].clone(),
+            range_start_sha: None,
+            before_size: 1_000_000,
+            after_size: 1_200_000,
+            percent: 20.0,
+            author_login: None,
+            pr_number: None,
+            changes: serde_json::json!({}),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let action = format!("{}/repos/acme/app/alerts/{id}/state", server.url);
+    let state_of = || async {
+        server
+            .store
+            .alert(repository.id, id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    // Anonymous: no buttons, and a POST is refused.
+    let (status, anonymous) = server.get_text("/repos/acme/app/alerts").await;
+    assert_eq!(status, 200);
+    assert!(!anonymous.contains("form_token") && !anonymous.contains("Acknowledge</button>"));
+    let refused = client
+        .post(&action)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("state", "resolved"), ("form_token", "0")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+
+    // Logged in: the page has the buttons and the session's form token.
+    let session = log_in(&server, &seeded.read_token).await;
+    let body = client
+        .get(format!("{}/repos/acme/app/alerts", server.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let html = Html::parse_document(&body);
+    let form = html
+        .select(&Selector::parse(&format!("#alert-{id} form")).unwrap())
+        .next()
+        .expect("a state form for a logged-in reader");
+    assert_eq!(
+        form.value().attr("action"),
+        Some(format!("/repos/acme/app/alerts/{id}/state").as_str())
+    );
+    let token = form
+        .select(&Selector::parse("input[name=form_token]").unwrap())
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let buttons: Vec<String> = form
+        .select(&Selector::parse("button").unwrap())
+        .map(|b| b.value().attr("value").unwrap().to_owned())
+        .collect();
+    assert_eq!(buttons, ["acknowledged", "resolved"]);
+
+    // Without the token, or with another, refused; nothing changes.
+    for fields in [
+        vec![("state", "acknowledged")],
+        vec![("state", "acknowledged"), ("form_token", &"0".repeat(64))],
+    ] {
+        let response = client
+            .post(&action)
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&fields))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+    }
+    assert_eq!(state_of().await.state, "open");
+
+    // The button: the state changes, and who changed it is recorded.
+    let pressed = client
+        .post(&action)
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("state", "acknowledged"),
+            ("form_token", token.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status().as_u16(), 303);
+    let alert = state_of().await;
+    assert_eq!(alert.state, "acknowledged");
+    let by = alert.state_changed_by.unwrap();
+    assert!(by.starts_with("read token "), "{by}");
+    assert!(!by.contains(&seeded.read_token), "{by}");
+
+    // The token of one session does not serve another session.
+    let other = log_in(&server, &seeded.read_token).await;
+    let response = client
+        .post(&action)
+        .header("cookie", &other)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("state", "resolved"),
+            ("form_token", token.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    server.stop().await;
+}

@@ -529,3 +529,149 @@ async fn a_merged_pull_request_is_remembered_by_its_merge_commit(pool: sqlx::PgP
     assert_eq!(merged(sha(11)).await, Some((8, None)));
     server.stop().await;
 }
+
+/// GitHub's real `push` payload with `commits[]` and `head_commit` in the
+/// documented shape.
+fn push_payload(commits: &[(&str, Option<&str>)]) -> Value {
+    let mut payload: Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sizegate-github/tests/fixtures/webhooks/push.with-installation.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let entries: Vec<Value> = commits
+        .iter()
+        .map(|(id, login)| {
+            let mut author = json!({ "name": "Octo Cat", "email": "octocat@example.com" });
+            if let Some(login) = login {
+                author["username"] = json!(login);
+            }
+            json!({ "id": id, "message": "a change", "author": author })
+        })
+        .collect();
+    payload["head_commit"] = entries.last().cloned().unwrap_or(Value::Null);
+    payload["commits"] = Value::Array(entries);
+    payload
+}
+
+async fn step_alert(server: &TestServer, repository_id: i64, commit: &str) -> i64 {
+    let target_id: i64 = sqlx::query_scalar(
+        "INSERT INTO targets (repository_id, name) VALUES ($1, 'linux/app')
+         ON CONFLICT (repository_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+    )
+    .bind(repository_id)
+    .fetch_one(server.store.pool())
+    .await
+    .unwrap();
+    server
+        .store
+        .insert_alert(&sizegate_store::alerts::NewAlert {
+            repository_id,
+            target_id,
+            metric: sizegate_analyze::Metric::File,
+            branch: "main".into(),
+            commit_sha: commit.to_owned(),
+            range_start_sha: None,
+            before_size: 100_000,
+            after_size: 105_000,
+            percent: 5.0,
+            author_login: None,
+            pr_number: None,
+            changes: json!({}),
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn push_webhooks_name_the_authors_of_alerts(pool: sqlx::PgPool) {
+    let server = with_secret(pool).await;
+    let name = sizegate_store::RepoName::parse("Codertocat/Hello-World").unwrap();
+    let repository_id = server.store.ensure_repository(&name).await.unwrap();
+    let (c1, c2, c3) = (sha(0xc1), sha(0xc2), sha(0xc3));
+
+    // An alert found before the push arrives has no author yet.
+    let first = step_alert(&server, repository_id, &c1).await;
+    let author = |id: i64| {
+        let store = server.store.clone();
+        async move {
+            store
+                .alert(repository_id, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .author
+        }
+    };
+    assert_eq!(author(first).await, None);
+
+    // The push names it; a commit without a GitHub login is not kept, and
+    // no e-mail address is.
+    let push = push_payload(&[(&c1, Some("octocat")), (&c2, None)]);
+    let (status, body) = deliver(&server, "p1", "push", &push).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(author(first).await.as_deref(), Some("octocat"));
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT sha, login FROM commit_authors ORDER BY sha")
+            .fetch_all(server.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, vec![(c1.clone(), "octocat".to_owned())]);
+
+    // Redelivered under a new id: still one row, same author.
+    let (status, body) = deliver(&server, "p2", "push", &push).await;
+    assert_eq!(status, 200, "{body}");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM commit_authors")
+        .fetch_one(server.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+
+    // A push before the alert: the alert is created with its author.
+    let (status, body) = deliver(
+        &server,
+        "p3",
+        "push",
+        &push_payload(&[(&c3, Some("hubot"))]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let second = step_alert(&server, repository_id, &c3).await;
+    assert_eq!(author(second).await.as_deref(), Some("hubot"));
+
+    // The feed and the alerts page say who.
+    let feed = server
+        .client
+        .get(format!(
+            "{}/repos/Codertocat/Hello-World/alerts.atom",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        feed.contains("by @octocat") && feed.contains("by @hubot"),
+        "{feed}"
+    );
+    let page = server
+        .client
+        .get(format!(
+            "{}/repos/Codertocat/Hello-World/alerts",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("by @octocat"), "{page}");
+    assert!(!page.contains("octocat@example.com") && !feed.contains("example.com"));
+    server.stop().await;
+}

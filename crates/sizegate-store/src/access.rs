@@ -138,6 +138,22 @@ impl Store {
         Ok(valid)
     }
 
+    /// The public id of the read token behind a valid session, if it is one
+    /// (who changed an alert from the dashboard).
+    pub async fn session_read_token(&self, secret: &str) -> Result<Option<String>, Error> {
+        if !is_hex(secret, 64) {
+            return Ok(None);
+        }
+        let public_id = sqlx::query_scalar(
+            "SELECT t.public_id FROM sessions s JOIN read_tokens t ON t.id = s.read_token_id
+             WHERE s.secret_sha256 = $1 AND s.expires_at > now() AND t.revoked_at IS NULL",
+        )
+        .bind(Sha256::digest(secret.as_bytes()).to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(public_id)
+    }
+
     /// End a session (logout).
     pub async fn delete_session(&self, secret: &str) -> Result<(), Error> {
         sqlx::query("DELETE FROM sessions WHERE secret_sha256 = $1 OR expires_at < now()")

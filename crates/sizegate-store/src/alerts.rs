@@ -366,7 +366,11 @@ impl Store {
             "INSERT INTO alerts (repository_id, target_id, metric, branch, commit_sha,
                  range_start_sha, before_size, after_size, delta, percent, author_login,
                  pr_number, changes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 COALESCE((SELECT ca.login FROM commit_authors ca
+                           WHERE ca.repository_id = $1 AND ca.sha = $5
+                             AND $6::text IS NULL), $11),
+                 $12, $13)
              ON CONFLICT (target_id, metric, commit_sha) DO NOTHING
              RETURNING id",
         )
@@ -435,11 +439,16 @@ impl Store {
         range_start: Option<&str>,
     ) -> Result<bool, Error> {
         let result = sqlx::query(
-            // Narrowed to one commit: the pull request whose merge made it
-            // (and its author) when a `closed` delivery recorded one.
+            // Narrowed to one commit: its author (from push deliveries, else
+            // the author of the pull request whose merge made it) and that
+            // pull request, when a `closed` delivery recorded one.
             "UPDATE alerts a SET commit_sha = $2, range_start_sha = $3, updated_at = now(),
-                 pr_number = CASE WHEN $3 IS NULL THEN merged.number END,
-                 author_login = CASE WHEN $3 IS NULL THEN merged.author_login END
+                 pr_number = CASE WHEN $3::text IS NULL THEN merged.number END,
+                 author_login = CASE WHEN $3::text IS NULL THEN
+                     COALESCE((SELECT ca.login FROM commit_authors ca
+                               WHERE ca.repository_id = old.repository_id AND ca.sha = $2),
+                              merged.author_login)
+                 END
              FROM alerts old
              LEFT JOIN LATERAL (
                  SELECT p.number, p.author_login FROM pull_requests p
@@ -458,6 +467,45 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Record the GitHub logins of commits' authors (from a `push`
+    /// webhook; idempotent) and name them on the alerts of those commits
+    /// that have none yet. Returns how many alerts gained an author.
+    pub async fn record_commit_authors(
+        &self,
+        repository_id: i64,
+        authors: &[(String, String)],
+    ) -> Result<u64, Error> {
+        if authors.is_empty() {
+            return Ok(0);
+        }
+        let (shas, logins): (Vec<String>, Vec<String>) = authors.iter().cloned().unzip();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO commit_authors (repository_id, sha, login)
+             SELECT DISTINCT ON (a.sha) $1, a.sha, a.login FROM UNNEST($2::text[], $3::text[]) AS a (sha, login)
+             ON CONFLICT (repository_id, sha) DO UPDATE SET login = EXCLUDED.login",
+        )
+        .bind(repository_id)
+        .bind(&shas)
+        .bind(&logins)
+        .execute(&mut *tx)
+        .await?;
+        let named = sqlx::query(
+            "UPDATE alerts a SET author_login = ca.login
+             FROM commit_authors ca
+             WHERE a.repository_id = $1 AND ca.repository_id = a.repository_id
+               AND ca.sha = a.commit_sha AND a.range_start_sha IS NULL
+               AND a.author_login IS NULL AND ca.sha = ANY($2)",
+        )
+        .bind(repository_id)
+        .bind(&shas)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(named)
     }
 
     /// The alerts of a repository, newest first, at most `limit`.

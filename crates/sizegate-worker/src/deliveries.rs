@@ -26,7 +26,10 @@ const MAX_ERROR_BODY: usize = 200;
 pub fn alert_text(owner: &str, name: &str, alert: &Alert) -> String {
     let direction = if alert.delta >= 0 { "grew" } else { "shrank" };
     let culprit = match &alert.range_start {
-        None => format!("at {}", short(&alert.commit)),
+        None => match &alert.author {
+            Some(login) => format!("at {} by @{login}", short(&alert.commit)),
+            None => format!("at {}", short(&alert.commit)),
+        },
         Some(start) => format!("between {} and {}", short(start), short(&alert.commit)),
     };
     format!(
@@ -236,6 +239,16 @@ mod tests {
         assert_eq!(
             text,
             "acme/app: x86_64/app (shipped) grew by +20.0 KiB (+2%) on main between aaaaaaaaaaaa and bbbbbbbbbbbb"
+        );
+        let one = Alert {
+            range_start: None,
+            author: Some("octocat".into()),
+            ..alert
+        };
+        assert!(
+            alert_text("acme", "app", &one).ends_with("on main at bbbbbbbbbbbb by @octocat"),
+            "{}",
+            alert_text("acme", "app", &one)
         );
     }
 }

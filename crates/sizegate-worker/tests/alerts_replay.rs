@@ -405,6 +405,24 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
     let alert = &store.list_alerts(repo_id, 10).await.unwrap()[0];
     assert_eq!(alert.commit, format!("{:040x}", 20));
     assert_eq!(alert.range_start, Some(format!("{:040x}", 12)));
+    // The pushes' authors are known (GitHub's `push` webhooks): a range
+    // names nobody.
+    let authors: Vec<(String, String)> = (13..=20)
+        .map(|i| (format!("{i:040x}"), format!("dev-{i}")))
+        .collect();
+    store
+        .record_commit_authors(repo_id, &authors)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .alert(repo_id, alert.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .author,
+        None
+    );
     assert_eq!(
         (alert.before, alert.after, alert.delta),
         (100_000, 110_000, 10_000)
@@ -431,8 +449,8 @@ async fn a_range_is_narrowed_by_late_measurements_down_to_one_commit(pool: sqlx:
     );
     assert_eq!(
         (narrowed.pr_number, narrowed.author.as_deref()),
-        (Some(7), Some("octo-cat")),
-        "one commit: the merged pull request that made it and its author"
+        (Some(7), Some("dev-15")),
+        "one commit: the merged pull request that made it, and its author from the push"
     );
     assert_eq!(store.list_alerts(repo_id, 10).await.unwrap().len(), 1);
 }

@@ -20,6 +20,9 @@ pub enum WebhookEvent {
     /// `installation_repositories`: repositories added to or removed from
     /// an installation.
     InstallationRepositories(InstallationRepositoriesChange),
+    /// `push`: commits pushed to a branch (their authors' logins are kept
+    /// for alerts).
+    Push(PushEvent),
     /// Any other event or action; acknowledge it and do nothing.
     Ignored {
         /// The `X-GitHub-Event` value.
@@ -111,6 +114,22 @@ impl PullRequestAction {
     pub fn needs_evaluation(&self) -> bool {
         !matches!(self, PullRequestAction::Closed { .. })
     }
+}
+
+/// The most commits read from one `push` payload (GitHub lists at most
+/// 2048).
+pub const MAX_PUSH_COMMITS: usize = 2048;
+
+/// A `push` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEvent {
+    /// The repository.
+    pub repo: Repo,
+    /// `(sha, login)` of each pushed commit (`commits[]` and `head_commit`)
+    /// whose author has a GitHub login (`author.username`), lowercase
+    /// shas, each once, at most [`MAX_PUSH_COMMITS`]. Commits without a
+    /// login are left out; e-mail addresses are never read.
+    pub authors: Vec<(String, String)>,
 }
 
 /// A `check_run` `rerequested` delivery.
@@ -212,6 +231,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError>
         "check_suite" => check_suite(event, body)?,
         "installation" => installation(event, body)?,
         "installation_repositories" => installation_repositories(event, body)?,
+        "push" => Some(push(event, body)?),
         _ => None,
     };
     match parsed {
@@ -519,4 +539,54 @@ fn installation_repositories(event: &str, body: &[u8]) -> Result<Option<WebhookE
             removed: repos(event, &payload.repositories_removed)?,
         },
     )))
+}
+
+fn push(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError> {
+    #[derive(Deserialize)]
+    struct Payload {
+        repository: RawRepo,
+        #[serde(default)]
+        commits: Vec<RawCommit>,
+        #[serde(default)]
+        head_commit: Option<RawCommit>,
+    }
+    #[derive(Deserialize)]
+    struct RawCommit {
+        id: String,
+        #[serde(default)]
+        author: Option<RawAuthor>,
+    }
+    #[derive(Deserialize)]
+    struct RawAuthor {
+        #[serde(default)]
+        username: Option<String>,
+    }
+    let payload: Payload = decode(event, body)?;
+    let repo = repo(event, &payload.repository)?;
+    let mut authors: Vec<(String, String)> = Vec::new();
+    let commits = payload
+        .commits
+        .iter()
+        .take(MAX_PUSH_COMMITS)
+        .chain(payload.head_commit.as_ref());
+    for commit in commits {
+        let sha = commit.id.to_ascii_lowercase();
+        let valid_sha = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+        let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
+        // GitHub logins: 1 to 39 letters, digits and hyphens (bots add
+        // `[bot]`); anything else is not a login and is dropped.
+        let valid_login = login.filter(|l| {
+            !l.is_empty()
+                && l.len() <= 100
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'[' | b']' | b'_'))
+        });
+        if let (true, Some(login)) = (valid_sha, valid_login)
+            && !authors.iter().any(|(s, _)| *s == sha)
+            && authors.len() < MAX_PUSH_COMMITS
+        {
+            authors.push((sha, login.to_owned()));
+        }
+    }
+    Ok(WebhookEvent::Push(PushEvent { repo, authors }))
 }

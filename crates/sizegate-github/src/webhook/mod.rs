@@ -6,7 +6,7 @@ mod signature;
 
 pub use events::{
     CheckRunRerequested, CheckSuiteRerequested, EventError, InstallationAction, InstallationChange,
-    InstallationRepositoriesChange, PullRequestAction, PullRequestEvent, RepositoryFacts,
-    WebhookEvent, parse_event,
+    InstallationRepositoriesChange, MAX_PUSH_COMMITS, PullRequestAction, PullRequestEvent,
+    PushEvent, RepositoryFacts, WebhookEvent, parse_event,
 };
 pub use signature::{SignatureCheck, SignatureError, verify_signature};

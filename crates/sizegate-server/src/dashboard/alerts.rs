@@ -1,18 +1,23 @@
 //! `/repos/{owner}/{repo}/alerts`: the repository's post-merge step alerts,
 //! newest first, with their culprit, state and deliveries; the repository
-//! page shows the open ones. State changes go through the API
+//! page shows the open ones. A logged-in reader changes an alert's state
+//! with the page's buttons (`POST /repos/{owner}/{repo}/alerts/{id}/state`,
+//! with the session's form token); scripts use the API
 //! (`POST /api/v1/repos/{owner}/{repo}/alerts/{id}`).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, Redirect};
+use serde::Deserialize;
 use sizegate_analyze::human;
-use sizegate_store::alerts::Alert;
+use sizegate_store::alerts::{Alert, AlertState};
 
 use super::PageError;
 use super::view;
-use crate::AppState;
-use crate::session::Reader;
+use crate::session::{Reader, SESSION_COOKIE, cookie, form_token, form_token_matches};
+use crate::{ApiError, AppState};
 
 /// One alert as the page shows it.
 pub(super) struct AlertRow {
@@ -34,6 +39,8 @@ pub(super) struct AlertRow {
 #[template(path = "alerts.html")]
 struct AlertsPage {
     logged_in: bool,
+    /// The session's form token: the state buttons show when set.
+    form_token: Option<String>,
     name: String,
     repo_href: String,
     feed_href: String,
@@ -88,9 +95,18 @@ pub(super) fn rows(owner: &str, repo: &str, alerts: &[Alert]) -> Vec<AlertRow> {
 pub(super) async fn page(
     State(state): State<AppState>,
     reader: Reader,
+    headers: HeaderMap,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Html<String>, PageError> {
     let repository = view::repository(&state, reader, &owner, &repo).await?;
+    // Buttons only for a browser session (a bearer read token is for
+    // scripts, which use the API).
+    let form_token = match cookie(&headers, SESSION_COOKIE) {
+        Some(secret) if state.store.session_read_token(secret).await?.is_some() => {
+            Some(form_token(secret))
+        }
+        _ => None,
+    };
     let alerts = state.store.list_alerts(repository.id, 200).await?;
     let mut rows = rows(&owner, &repo, &alerts);
     for row in &mut rows {
@@ -115,6 +131,7 @@ pub(super) async fn page(
     Ok(Html(
         AlertsPage {
             logged_in: reader.can_read_private,
+            form_token,
             name: format!("{owner}/{repo}"),
             repo_href: format!("/repos/{owner}/{repo}"),
             feed_href: format!("/repos/{owner}/{repo}/alerts.atom"),
@@ -122,4 +139,62 @@ pub(super) async fn page(
         }
         .render()?,
     ))
+}
+
+/// The form of a state button.
+#[derive(Debug, Deserialize)]
+pub(super) struct StateForm {
+    state: String,
+    form_token: String,
+}
+
+/// `POST /repos/{owner}/{repo}/alerts/{id}/state`: a logged-in reader who
+/// may read the repository sets an alert's state; back to the page.
+pub(super) async fn set_state(
+    State(state): State<AppState>,
+    reader: Reader,
+    headers: HeaderMap,
+    Path((owner, repo, id)): Path<(String, String, String)>,
+    form: Result<Form<StateForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Redirect, PageError> {
+    let forbidden = |why: &str| PageError(ApiError::Forbidden(why.to_owned()));
+    let Some(secret) = cookie(&headers, SESSION_COOKIE) else {
+        return Err(forbidden("log in with a read token to change alerts"));
+    };
+    let Some(token) = state.store.session_read_token(secret).await? else {
+        return Err(forbidden(
+            "the session expired: log in again to change alerts",
+        ));
+    };
+    let Ok(Form(form)) = form else {
+        return Err(forbidden("missing or invalid form token"));
+    };
+    if !form_token_matches(secret, &form.form_token) {
+        return Err(forbidden("missing or invalid form token"));
+    }
+    let repository = view::repository(&state, reader, &owner, &repo).await?;
+    let new_state = AlertState::parse(&form.state).ok_or_else(|| {
+        PageError(ApiError::BadRequest(format!(
+            "unknown state `{}`: use open, acknowledged or resolved",
+            form.state.escape_default()
+        )))
+    })?;
+    let id: i64 = id.parse().map_err(|_| {
+        PageError(ApiError::NotFound(format!(
+            "no alert `{}`",
+            id.escape_default()
+        )))
+    })?;
+    state
+        .store
+        .set_alert_state(repository.id, id, new_state, &format!("read token {token}"))
+        .await?
+        .ok_or_else(|| {
+            PageError(ApiError::NotFound(format!(
+                "no alert {id} in {owner}/{repo}"
+            )))
+        })?;
+    Ok(Redirect::to(&format!(
+        "/repos/{owner}/{repo}/alerts#alert-{id}"
+    )))
 }

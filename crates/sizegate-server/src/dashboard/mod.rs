@@ -41,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/repos/{owner}/{repo}", get(pages::repository))
         .route("/repos/{owner}/{repo}/alerts", get(alerts::page))
+        .route(
+            "/repos/{owner}/{repo}/alerts/{id}/state",
+            axum::routing::post(alerts::set_state),
+        )
         .route("/repos/{owner}/{repo}/targets/{*target}", get(target::page))
         .route(
             "/repos/{owner}/{repo}/commits/{sha}",
