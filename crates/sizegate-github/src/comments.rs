@@ -200,7 +200,7 @@ impl GitHubClient {
         sha: &str,
         body: &str,
     ) -> Result<u64, Error> {
-        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !sizegate_core::is_hex(sha, sizegate_core::Sha::LEN) {
             return Err(Error::InvalidRequest(format!(
                 "`{sha}` is not a 40-digit commit sha"
             )));

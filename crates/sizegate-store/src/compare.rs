@@ -154,10 +154,6 @@ fn bytes(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-fn is_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Store {
     /// Resolve `revision` in a repository, the way git does: a full sha
     /// first, then a tag, then a unique sha prefix of at least
@@ -168,7 +164,7 @@ impl Store {
         revision: &str,
     ) -> Result<Resolution, Error> {
         let lower = revision.to_ascii_lowercase();
-        if lower.len() == 40 && is_hex(&lower) {
+        if sizegate_core::is_hex(&lower, sizegate_core::Sha::LEN) {
             let found = self.commit_by_sha(repository_id, &lower).await?;
             return Ok(found.map_or(Resolution::Unknown, Resolution::Found));
         }
@@ -186,7 +182,9 @@ impl Store {
                 return Ok(found.map_or(Resolution::Unknown, Resolution::Found));
             }
         }
-        if (MIN_SHA_PREFIX..40).contains(&lower.len()) && is_hex(&lower) {
+        if (MIN_SHA_PREFIX..sizegate_core::Sha::LEN).contains(&lower.len())
+            && sizegate_core::is_hex(&lower, lower.len())
+        {
             // A range scan of the (repository_id, sha) index; LIKE keeps it
             // exact whatever the collation.
             let low = format!("{lower:0<40}");

@@ -41,7 +41,7 @@ impl FakeState {
         let Some(text) = body["body"].as_str() else {
             return Reply::message(422, "Invalid request: body is required");
         };
-        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !sizegate_core::is_hex(sha, sizegate_core::Sha::LEN) {
             return Reply::message(422, "No commit found for SHA");
         }
         let id = self.next_id();

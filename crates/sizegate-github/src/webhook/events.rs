@@ -571,7 +571,7 @@ fn push(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError> {
         .chain(payload.head_commit.as_ref());
     for commit in commits {
         let sha = commit.id.to_ascii_lowercase();
-        let valid_sha = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid_sha = sizegate_core::is_hex(&sha, sizegate_core::Sha::LEN);
         let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
         // GitHub logins: 1 to 39 letters, digits and hyphens (bots add
         // `[bot]`); anything else is not a login and is dropped.
