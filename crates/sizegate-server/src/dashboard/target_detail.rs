@@ -149,7 +149,7 @@ pub(super) enum BaselineOutcome {
     /// The baseline at this sha was found, but a report could not be read.
     Unreadable(String),
     /// The diff against the baseline at `sha`.
-    Diff { sha: String, diff: ReportDiff },
+    Diff { sha: String, diff: Box<ReportDiff> },
 }
 
 /// Decide the baseline of `measured`: the choice's verdict, the measured
@@ -177,7 +177,7 @@ pub(super) fn decide_baseline<E: Display>(
     {
         Ok(diff) => BaselineOutcome::Diff {
             sha: sha.clone(),
-            diff,
+            diff: Box::new(diff),
         },
         Err(e) => {
             tracing::warn!(error = %e, "reading reports for a diff");

@@ -201,7 +201,7 @@ fn the_diff_fills_the_summary_and_caps_each_change_table() {
         image: None,
         baseline: BaselineOutcome::Diff {
             sha: BASE.into(),
-            diff: sizegate_analyze::diff(&old, &new),
+            diff: Box::new(sizegate_analyze::diff(&old, &new)),
         },
     };
     let detail = target_detail("o/r", &status("app", JobState::Done), Some(measured), 2);
