@@ -6,9 +6,11 @@
 use serde::{Deserialize, Serialize};
 use sizegate_analyze::{Advice, Metric, ReportDiff};
 
-use crate::config::{CommentMode, Config, MissingPolicy};
+use crate::config::{Budget, CommentMode, Config, MissingPolicy};
 use crate::format::Units;
-use crate::input::{BaselineState, Event, GateInput, HeadState, TargetInput};
+use crate::input::{
+    BaselineOnlyTarget, BaselineState, Event, GateInput, HeadState, Measurement, TargetInput,
+};
 use crate::limits::{Violation, signed_delta, violations};
 use crate::selection::{BaselineCommit, ConfigSource, NoBaseline};
 
@@ -245,32 +247,12 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
         .iter()
         .map(|t| evaluate_target(t, config, metric))
         .collect();
-    targets.extend(input.baseline_only.iter().map(|t| {
-        let own = config
-            .and_then(|c| c.budget_for(&t.name))
-            .and_then(|(_, b)| b.metric)
-            .filter(|m| *m != metric);
-        TargetEvaluation {
-            name: t.name.clone(),
-            verdict: Verdict::Missing,
-            head_size: None,
-            baseline_size: Some(t.sizes.get(own.unwrap_or(metric))),
-            baseline: Some(t.commit.clone()),
-            no_baseline: None,
-            budget: None,
-            violations: Vec::new(),
-            unjudged: Vec::new(),
-            error: None,
-            diff: None,
-            advice: Vec::new(),
-            changed: true,
-            units: config
-                .and_then(|c| c.budget_for(&t.name))
-                .map_or(Units::Binary, |(_, b)| b.units),
-            growth: None,
-            metric: own,
-        }
-    }));
+    targets.extend(
+        input
+            .baseline_only
+            .iter()
+            .map(|t| missing_target(t, config, metric)),
+    );
     targets.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.name.cmp(&b.name)));
 
     let approve_label = config.and_then(|c| c.approve_label.clone());
@@ -317,6 +299,36 @@ pub fn evaluate(input: &GateInput<'_>) -> Evaluation {
     }
 }
 
+/// A target measured at the baseline but not uploaded for this commit.
+fn missing_target(
+    target: &BaselineOnlyTarget,
+    config: Option<&Config>,
+    config_metric: Metric,
+) -> TargetEvaluation {
+    let budget = config.and_then(|c| c.budget_for(&target.name));
+    let own = budget
+        .and_then(|(_, b)| b.metric)
+        .filter(|m| *m != config_metric);
+    TargetEvaluation {
+        name: target.name.clone(),
+        verdict: Verdict::Missing,
+        head_size: None,
+        baseline_size: Some(target.sizes.get(own.unwrap_or(config_metric))),
+        baseline: Some(target.commit.clone()),
+        no_baseline: None,
+        budget: None,
+        violations: Vec::new(),
+        unjudged: Vec::new(),
+        error: None,
+        diff: None,
+        advice: Vec::new(),
+        changed: true,
+        units: budget.map_or(Units::Binary, |(_, b)| b.units),
+        growth: None,
+        metric: own,
+    }
+}
+
 fn evaluate_target(
     input: &TargetInput,
     config: Option<&Config>,
@@ -357,34 +369,53 @@ fn evaluate_target(
         growth: None,
         metric: own_metric,
     };
-    let head = match &input.head {
-        HeadState::Pending => return evaluation,
+    match &input.head {
+        HeadState::Pending => {}
         HeadState::Failed { error } => {
             evaluation.verdict = Verdict::Error;
             evaluation.error = Some(error.clone());
-            return evaluation;
         }
-        HeadState::Measured(head) => head,
-    };
-    if metric.image_only() && !head.image {
         // A binary has no image sizes: judging it on 0 bytes would pass
         // every budget silently, so the config error shows instead.
-        let from = match budget {
-            Some((index, b)) if b.metric.is_some() => {
-                format!("budget[{index}] (`{}`) sets", b.target.as_str())
-            }
-            _ => "the top-level".to_string(),
-        };
-        evaluation.verdict = Verdict::Error;
-        evaluation.baseline_size = None;
-        evaluation.error = Some(format!(
-            "configuration error: {from} `metric = \"{metric}\"`, which only container images \
-             have, and `{}` is not an image; give it a [[budget]] with a binary metric \
-             (`file`, `shipped`, `gzip`, ...) before this one",
-            input.name
-        ));
-        return evaluation;
+        HeadState::Measured(head) if metric.image_only() && !head.image => {
+            evaluation.verdict = Verdict::Error;
+            evaluation.baseline_size = None;
+            evaluation.error = Some(not_an_image(&input.name, budget, metric));
+        }
+        HeadState::Measured(head) => {
+            judge(&mut evaluation, input, head, base, budget, config, metric);
+        }
     }
+    evaluation
+}
+
+/// Why `target`, a binary, cannot be judged on the image-only `metric`.
+fn not_an_image(target: &str, budget: Option<(usize, &Budget)>, metric: Metric) -> String {
+    let from = match budget {
+        Some((index, b)) if b.metric.is_some() => {
+            format!("budget[{index}] (`{}`) sets", b.target.as_str())
+        }
+        _ => "the top-level".to_string(),
+    };
+    format!(
+        "configuration error: {from} `metric = \"{metric}\"`, which only container images \
+         have, and `{target}` is not an image; give it a [[budget]] with a binary metric \
+         (`file`, `shipped`, `gzip`, ...) before this one"
+    )
+}
+
+/// Judge a measured head in `metric` against its baseline (if any) and
+/// its budget (if any): sizes, whether it changed, the unit that grew the
+/// most, the limits broken and the verdict.
+fn judge(
+    evaluation: &mut TargetEvaluation,
+    input: &TargetInput,
+    head: &Measurement,
+    base: Option<&Measurement>,
+    budget: Option<(usize, &Budget)>,
+    config: Option<&Config>,
+    metric: Metric,
+) {
     let head_size = head.sizes.get(metric);
     evaluation.head_size = Some(head_size);
     evaluation.advice = head.advice.clone();
@@ -402,7 +433,7 @@ fn evaluate_target(
         evaluation
             .unjudged
             .push("no budget matches this target".to_string());
-        return evaluation;
+        return;
     };
     evaluation.violations = violations(budget, head, base, metric);
     if base.is_none() && budget.has_increase_limits() {
@@ -417,15 +448,14 @@ fn evaluate_target(
     } else {
         Verdict::Pass
     };
-    evaluation
 }
 
 /// The unit that grew the most: from the diff when there is one, else from
 /// the unit sizes of both sides.
 fn largest_growth(
     input: &TargetInput,
-    head: &crate::input::Measurement,
-    base: &crate::input::Measurement,
+    head: &Measurement,
+    base: &Measurement,
 ) -> Option<UnitGrowth> {
     let (name, delta) = match &input.diff {
         Some(diff) => diff

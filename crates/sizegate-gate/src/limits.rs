@@ -77,70 +77,40 @@ impl Violation {
     /// A few words for a table cell: the limit and the excess, e.g.
     /// `max_size +1.0 MiB` or `regex: max_increase +12.0 KiB`.
     pub fn short(&self) -> String {
-        use sizegate_analyze::human::size;
-        let of = |unit: &Option<String>| match unit {
-            Some(unit) => format!("{unit}: "),
-            None => String::new(),
-        };
-        match self {
-            Violation::MaxSize {
-                unit,
-                limit,
-                size: actual,
-            } => {
-                format!(
-                    "{}max_size +{}",
-                    of(unit),
-                    size(actual.saturating_sub(*limit))
-                )
-            }
-            Violation::MaxIncrease {
-                unit,
-                limit,
-                increase,
-            } => format!(
-                "{}max_increase +{}",
-                of(unit),
-                size(increase.unsigned_abs().saturating_sub(*limit))
-            ),
-            Violation::MaxIncreasePercent { allowed, grew, .. } => {
-                format!(
-                    "max_increase_percent +{}",
-                    size(grew.saturating_sub(*allowed))
-                )
-            }
-        }
+        let unit = self.unit().map(|u| format!("{u}: ")).unwrap_or_default();
+        format!(
+            "{unit}{} +{}",
+            self.key(),
+            sizegate_analyze::human::size(self.excess())
+        )
     }
 
     /// One sentence: which limit, and by how much it is exceeded.
     pub fn describe(&self) -> String {
         use sizegate_analyze::human::{delta, size};
-        let of = |unit: &Option<String>| match unit {
-            Some(unit) => format!("unit `{unit}`: "),
-            None => String::new(),
-        };
+        let unit = self
+            .unit()
+            .map(|u| format!("unit `{u}`: "))
+            .unwrap_or_default();
+        // A `MaxIncrease` is only found for a growth, so its excess is the
+        // growth past the limit.
+        let over = size(self.excess());
         match self {
             Violation::MaxSize {
-                unit,
                 limit,
                 size: actual,
+                ..
             } => format!(
-                "{}{} is over max_size {} by {}",
-                of(unit),
+                "{unit}{} is over max_size {} by {over}",
                 size(*actual),
-                size(*limit),
-                size(actual.saturating_sub(*limit))
+                size(*limit)
             ),
             Violation::MaxIncrease {
-                unit,
-                limit,
-                increase,
+                limit, increase, ..
             } => format!(
-                "{}grew {}, over max_increase {} by {}",
-                of(unit),
+                "{unit}grew {}, over max_increase {} by {over}",
                 delta(*increase),
-                size(*limit),
-                size(increase.unsigned_abs().saturating_sub(*limit))
+                size(*limit)
             ),
             Violation::MaxIncreasePercent {
                 limit,
@@ -148,12 +118,11 @@ impl Violation {
                 allowed,
                 grew,
             } => format!(
-                "grew {} ({}), over max_increase_percent {} ({}) by {}",
+                "grew {} ({}), over max_increase_percent {} ({}) by {over}",
                 delta(i64::try_from(*grew).unwrap_or(i64::MAX)),
                 crate::format::signed_percent(*increase),
                 crate::format::plain_percent(*limit),
-                size(*allowed),
-                size(grew.saturating_sub(*allowed))
+                size(*allowed)
             ),
         }
     }

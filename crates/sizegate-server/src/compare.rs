@@ -14,11 +14,13 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizegate_analyze::{Metric, Report, UnitKind};
 use sizegate_gate::{Config, StepPolicy, detect_steps};
+use sizegate_store::MetricPoint;
 use sizegate_store::compare::{CompareBuild, Resolution, ResolvedCommit, SeriesRange};
 use sizegate_store::history::Repository;
+use utoipa::ToSchema;
 
 use crate::api::find_repository;
 use crate::session::Reader;
@@ -42,9 +44,15 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// One side of the comparison.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Side {
+// The answer's types are the one home of its JSON shape: the server
+// serializes them, the OpenAPI description derives its schemas from them
+// (under the names it has always used), and `sizegate report` reads them.
+
+/// One side of a compare: the commit, the tag it was named by (else its
+/// first tag) and its branch.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareSide)]
+pub struct Side {
     /// Full sha.
     pub sha: String,
     /// The tag the side was asked by, else the commit's first tag.
@@ -53,66 +61,100 @@ pub(crate) struct Side {
     pub branch: Option<String>,
 }
 
-/// A unit that moved between the two reports.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct UnitMove {
+/// A unit (crate, Go package, ...) that moved between the two reports.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareUnit)]
+pub struct UnitMove {
+    /// The unit's name.
     pub name: String,
+    /// `crate`, `package`, `std`, ... (`null` when unknown).
+    #[schema(value_type = Option<String>)]
     pub kind: Option<UnitKind>,
+    /// Bytes at the base.
     pub base: u64,
+    /// Bytes at the head.
     pub head: u64,
+    /// `head - base`.
     pub delta: i64,
 }
 
-/// A dependency (or toolchain) whose version changed.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct DependencyMove {
+/// A dependency or toolchain version that changed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareDependency)]
+pub struct DependencyMove {
     /// `dependency` or `toolchain`.
     pub kind: String,
     /// Crate, Go module, `rustc`, `go`, ...
     pub name: String,
+    /// The version at the base, if it had one.
     pub base: Option<String>,
+    /// The version at the head, if it has one.
     pub head: Option<String>,
     /// Shipped bytes its units moved, where known.
     pub delta: Option<i64>,
 }
 
-/// A step of the series between base and head.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct StepView {
+/// A step of the target's series between base and head.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareStep)]
+pub struct StepView {
     /// The first commit at the new level.
     pub commit: String,
     /// The commit measured just before it.
     pub previous: String,
+    /// `after - before`.
     pub delta: i64,
+    /// The delta as a percentage of `before`.
     pub percent: f64,
+    /// The level before the step.
     pub before: u64,
+    /// The level after it.
     pub after: u64,
 }
 
-/// One target of the comparison; sizes are `null` on a side without it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct TargetComparison {
+/// One target of a compare; sizes are `null` on a side without it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareTarget)]
+pub struct TargetComparison {
+    /// The target's name.
     pub target: String,
+    /// The metric of its sizes (the answer's).
+    #[schema(value_type = String)]
     pub metric: Metric,
+    /// Its size at the base.
     pub base_size: Option<u64>,
+    /// Its size at the head.
     pub head_size: Option<u64>,
+    /// `head_size - base_size`, when both sides have it.
     pub delta: Option<i64>,
+    /// The delta as a percentage of `base_size`.
     pub percent: Option<f64>,
+    /// The units that moved, largest move first.
     pub units: Vec<UnitMove>,
+    /// The dependency and toolchain versions that changed.
     pub dependencies: Vec<DependencyMove>,
+    /// The steps of its series between the two commits.
     pub steps: Vec<StepView>,
     /// Why units or steps are missing or partial, when they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub note: Option<String>,
 }
 
-/// The answer.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Comparison {
+/// A release to release report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CompareAnswer)]
+pub struct Comparison {
+    /// `owner/name`.
     pub repository: String,
+    /// The older side.
     pub base: Side,
+    /// The newer side.
     pub head: Side,
+    /// The metric of the sizes: the head branch's `sizegate.toml`, else `shipped`.
+    #[schema(value_type = String)]
     pub metric: Metric,
+    /// One entry per target.
     pub targets: Vec<TargetComparison>,
 }
 
@@ -204,26 +246,7 @@ pub(crate) async fn compare(
     let (metric, policy) = step_policy(config.as_ref());
 
     let builds = state.store.compare_builds(&[base.id, head.id]).await?;
-    let mut by_target: Vec<(String, Option<CompareBuild>, Option<CompareBuild>)> = Vec::new();
-    for build in builds {
-        let index = match by_target.iter().position(|(t, _, _)| *t == build.target) {
-            Some(i) => i,
-            None => {
-                by_target.push((build.target.clone(), None, None));
-                by_target.len() - 1
-            }
-        };
-        let entry = &mut by_target[index];
-        // The same commit on both sides fills both.
-        if build.commit_id == base.id {
-            entry.1 = Some(build.clone());
-        }
-        if build.commit_id == head.id {
-            entry.2 = Some(build);
-        }
-    }
-    by_target.sort_by(|a, b| a.0.cmp(&b.0));
-
+    let by_target = pair_builds(builds, base.id, head.id);
     let ranges: Vec<SeriesRange> = by_target
         .iter()
         .filter_map(|(_, b, h)| {
@@ -246,76 +269,27 @@ pub(crate) async fn compare(
 
     let mut targets = Vec::with_capacity(by_target.len());
     for (position, (name, base_build, head_build)) in by_target.into_iter().enumerate() {
-        let base_size = base_build.as_ref().map(|b| b.sizes.get(metric));
-        let head_size = head_build.as_ref().map(|b| b.sizes.get(metric));
-        let (delta, percent) = match (base_size, head_size) {
-            (Some(b), Some(h)) => {
-                let delta = signed(h) - signed(b);
-                let percent = if b == 0 {
-                    0.0
-                } else {
-                    delta as f64 * 100.0 / b as f64
-                };
-                (Some(delta), Some(percent))
-            }
-            _ => (None, None),
-        };
-        let mut note = None;
-        let mut steps = Vec::new();
-        if let (Some(_), Some(h)) = (&base_build, &head_build) {
-            let points = series.get(&h.target_id).map(Vec::as_slice).unwrap_or(&[]);
-            if points.last().map(|p| p.build_id) != Some(h.build_id) {
-                note = Some(format!(
-                    "the series between the two commits has more than {MAX_SERIES_POINTS} points; steps are listed for the first {MAX_SERIES_POINTS}"
-                ));
-            }
-            let values: Vec<u64> = points
-                .iter()
-                .map(|p| u64::try_from(p.value).unwrap_or(0))
-                .collect();
-            steps = detect_steps(&values, &policy)
-                .into_iter()
-                .filter_map(|step| {
-                    let at = points.get(step.index)?;
-                    let previous = points.get(step.index.checked_sub(1)?)?;
-                    Some(StepView {
-                        commit: at.commit.clone(),
-                        previous: previous.commit.clone(),
-                        delta: step.delta(),
-                        percent: step.percent(),
-                        before: step.before,
-                        after: step.after,
-                    })
-                })
-                .collect();
-        }
+        let (base_build, head_build) = (base_build.as_ref(), head_build.as_ref());
+        let mut target = sizes_and_steps(name, base_build, head_build, &series, metric, &policy);
         let (units, dependencies) = if position < MAX_DIFFED_TARGETS {
-            match moved(state, base_build.as_ref(), head_build.as_ref()).await {
+            match moved(state, base_build, head_build).await {
                 Ok(moved) => moved,
                 Err(e) => {
-                    tracing::warn!(error = %e, target = %name, "reading reports for a compare");
-                    note = Some("a stored report could not be read; units are left out".into());
+                    tracing::warn!(error = %e, target = %target.target, "reading reports for a compare");
+                    target.note =
+                        Some("a stored report could not be read; units are left out".into());
                     (Vec::new(), Vec::new())
                 }
             }
         } else {
-            note = Some(format!(
+            target.note = Some(format!(
                 "units are listed for the first {MAX_DIFFED_TARGETS} targets only"
             ));
             (Vec::new(), Vec::new())
         };
-        targets.push(TargetComparison {
-            target: name,
-            metric,
-            base_size,
-            head_size,
-            delta,
-            percent,
-            units,
-            dependencies,
-            steps,
-            note,
-        });
+        target.units = units;
+        target.dependencies = dependencies;
+        targets.push(target);
     }
     Ok(Comparison {
         repository: format!("{}/{}", repository.owner, repository.name),
@@ -332,6 +306,106 @@ pub(crate) async fn compare(
         metric,
         targets,
     })
+}
+
+/// Per target, by name: its build at the base commit and at the head
+/// commit (the same commit on both sides fills both).
+fn pair_builds(
+    builds: Vec<CompareBuild>,
+    base_id: i64,
+    head_id: i64,
+) -> Vec<(String, Option<CompareBuild>, Option<CompareBuild>)> {
+    let mut by_target: Vec<(String, Option<CompareBuild>, Option<CompareBuild>)> = Vec::new();
+    for build in builds {
+        let index = match by_target.iter().position(|(t, _, _)| *t == build.target) {
+            Some(i) => i,
+            None => {
+                by_target.push((build.target.clone(), None, None));
+                by_target.len() - 1
+            }
+        };
+        let entry = &mut by_target[index];
+        if build.commit_id == base_id {
+            entry.1 = Some(build.clone());
+        }
+        if build.commit_id == head_id {
+            entry.2 = Some(build);
+        }
+    }
+    by_target.sort_by(|a, b| a.0.cmp(&b.0));
+    by_target
+}
+
+/// One target's sizes on both sides, their change, and the steps of its
+/// series in between (`series`: per target id, the points from the base
+/// build to the head build); units and dependencies are left empty.
+fn sizes_and_steps(
+    name: String,
+    base_build: Option<&CompareBuild>,
+    head_build: Option<&CompareBuild>,
+    series: &HashMap<i64, Vec<MetricPoint>>,
+    metric: Metric,
+    policy: &StepPolicy,
+) -> TargetComparison {
+    let base_size = base_build.map(|b| b.sizes.get(metric));
+    let head_size = head_build.map(|b| b.sizes.get(metric));
+    let (delta, percent) = match (base_size, head_size) {
+        (Some(b), Some(h)) => {
+            let delta = signed(h) - signed(b);
+            let percent = if b == 0 {
+                0.0
+            } else {
+                delta as f64 * 100.0 / b as f64
+            };
+            (Some(delta), Some(percent))
+        }
+        _ => (None, None),
+    };
+    let (mut note, mut steps) = (None, Vec::new());
+    if let (Some(_), Some(h)) = (base_build, head_build) {
+        let points = series.get(&h.target_id).map(Vec::as_slice).unwrap_or(&[]);
+        if points.last().map(|p| p.build_id) != Some(h.build_id) {
+            note = Some(format!(
+                "the series between the two commits has more than {MAX_SERIES_POINTS} points; steps are listed for the first {MAX_SERIES_POINTS}"
+            ));
+        }
+        steps = step_views(points, policy);
+    }
+    TargetComparison {
+        target: name,
+        metric,
+        base_size,
+        head_size,
+        delta,
+        percent,
+        units: Vec::new(),
+        dependencies: Vec::new(),
+        steps,
+        note,
+    }
+}
+
+/// The steps the detector finds in `points`, each with the commit before it.
+fn step_views(points: &[MetricPoint], policy: &StepPolicy) -> Vec<StepView> {
+    let values: Vec<u64> = points
+        .iter()
+        .map(|p| u64::try_from(p.value).unwrap_or(0))
+        .collect();
+    detect_steps(&values, policy)
+        .into_iter()
+        .filter_map(|step| {
+            let at = points.get(step.index)?;
+            let previous = points.get(step.index.checked_sub(1)?)?;
+            Some(StepView {
+                commit: at.commit.clone(),
+                previous: previous.commit.clone(),
+                delta: step.delta(),
+                percent: step.percent(),
+                before: step.before,
+                after: step.after,
+            })
+        })
+        .collect()
 }
 
 fn signed(v: u64) -> i64 {

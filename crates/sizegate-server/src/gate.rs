@@ -4,7 +4,8 @@
 //! conclusion, and the comment as posted on the pull request. Readable by
 //! whoever may read the repository, and by the repository's own upload
 //! tokens (so a job can wait on a private repository with the token it
-//! uploaded with).
+//! uploaded with). [`GateView`] is the one home of the answer's shape: the
+//! OpenAPI schema derives from it and `sizegate upload --wait` reads it.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -26,46 +27,46 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One target while waiting.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct GateTarget {
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GateTarget {
     /// Target name.
-    target: String,
+    pub target: String,
     /// `queued`, `running`, `done` or `failed`.
-    status: String,
+    pub status: String,
     /// Attempts made.
-    attempts: i32,
+    pub attempts: i32,
     /// Attempts allowed.
-    max_attempts: i32,
+    pub max_attempts: i32,
     /// The last error of a failed or retried analysis.
-    error: Option<String>,
+    pub error: Option<String>,
     /// The gate's verdict of this target once evaluated: `pass`, `fail`,
     /// `neutral`, `error`, `missing` or `pending`.
-    verdict: Option<String>,
+    pub verdict: Option<String>,
 }
 
 /// The gate of one commit.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct GateView {
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GateView {
     /// `owner/repo`.
-    repository: String,
+    pub repository: String,
     /// Commit sha.
-    sha: String,
+    pub sha: String,
     /// True once every target is measured or failed and either the gate
     /// has judged each, or an analysis failed (then `conclusion` may still
     /// be `null`: the gate fails). Nothing changes after that unless
     /// something is uploaded again.
     #[serde(rename = "final")]
-    is_final: bool,
+    pub is_final: bool,
     /// `in_progress` or `completed`; `null` before the first evaluation.
-    gate_status: Option<String>,
+    pub gate_status: Option<String>,
     /// `success`, `failure` or `neutral` once completed.
-    conclusion: Option<String>,
+    pub conclusion: Option<String>,
     /// The check run's title.
-    check_title: Option<String>,
+    pub check_title: Option<String>,
     /// The pull request comment (markdown), as posted or as it would be.
-    comment_markdown: Option<String>,
+    pub comment_markdown: Option<String>,
     /// Per target.
-    targets: Vec<GateTarget>,
+    pub targets: Vec<GateTarget>,
 }
 
 /// `?format=markdown`: only the comment, as `text/markdown` (empty before

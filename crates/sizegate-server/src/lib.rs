@@ -5,10 +5,10 @@
 mod alerts;
 mod api;
 mod auth;
-mod compare;
+pub mod compare;
 pub mod dashboard;
 mod error;
-mod gate;
+pub mod gate;
 mod health;
 pub mod listener;
 mod metrics;

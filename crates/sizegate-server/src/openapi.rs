@@ -75,12 +75,12 @@ async fn openapi_json() -> impl IntoResponse {
         crate::upload_sessions::CreateSession,
         crate::upload_sessions::SessionState,
         crate::upload_sessions::FinishSession,
-        CompareAnswer,
-        CompareSide,
-        CompareTarget,
-        CompareUnit,
-        CompareDependency,
-        CompareStep,
+        crate::compare::Comparison,
+        crate::compare::Side,
+        crate::compare::TargetComparison,
+        crate::compare::UnitMove,
+        crate::compare::DependencyMove,
+        crate::compare::StepView,
         Alert,
         AlertStateChange
     ))
@@ -465,92 +465,13 @@ pub(crate) struct AlertStateChange {
 #[allow(dead_code)]
 fn openapi_description() {}
 
-/// One side of a compare: the commit, the tag it was named by (else its
-/// first tag) and its branch.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareSide {
-    sha: String,
-    tag: Option<String>,
-    branch: Option<String>,
-}
-
-/// A unit (crate, Go package, ...) that moved between the two reports.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareUnit {
-    name: String,
-    /// `crate`, `package`, `std`, ... (`null` when unknown).
-    kind: Option<String>,
-    base: u64,
-    head: u64,
-    delta: i64,
-}
-
-/// A dependency or toolchain version that changed.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareDependency {
-    /// `dependency` or `toolchain`.
-    kind: String,
-    name: String,
-    base: Option<String>,
-    head: Option<String>,
-    /// Shipped bytes its units moved, where known.
-    delta: Option<i64>,
-}
-
-/// A step of the target's series between base and head.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareStep {
-    /// The first commit at the new level.
-    commit: String,
-    /// The commit measured just before it.
-    previous: String,
-    delta: i64,
-    percent: f64,
-    before: u64,
-    after: u64,
-}
-
-/// One target of a compare; sizes are `null` on a side without it.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareTarget {
-    target: String,
-    metric: String,
-    base_size: Option<u64>,
-    head_size: Option<u64>,
-    delta: Option<i64>,
-    percent: Option<f64>,
-    units: Vec<CompareUnit>,
-    dependencies: Vec<CompareDependency>,
-    steps: Vec<CompareStep>,
-    /// Why units or steps are partial, when they are.
-    #[schema(required = false)]
-    note: Option<String>,
-}
-
-/// A release to release report.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct CompareAnswer {
-    repository: String,
-    base: CompareSide,
-    head: CompareSide,
-    /// The metric of the sizes: the head branch's `sizegate.toml`, else `shipped`.
-    metric: String,
-    targets: Vec<CompareTarget>,
-}
-
 /// `{base}` and `{head}`: each a full sha, a unique sha prefix (7 or more
 /// hex digits) or a tag sent with an upload. Unknown is 404, an ambiguous
 /// prefix or a malformed range 422.
 #[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/compare/{base}...{head}",
     params(("owner" = String, Path), ("repo" = String, Path),
            ("base" = String, Path), ("head" = String, Path)),
-    responses((status = 200, body = CompareAnswer), (status = 404, body = Error),
+    responses((status = 200, body = crate::compare::Comparison), (status = 404, body = Error),
               (status = 422, body = Error)))]
 #[allow(dead_code)]
 fn compare() {}

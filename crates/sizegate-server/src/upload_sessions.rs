@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sizegate_analyze::human;
-use sizegate_store::blob::{BlobUpload, UploadError};
+use sizegate_store::blob::{BlobUpload, UploadError, UploadedBlob};
 use sizegate_store::upload_sessions::{UploadSession, chunk_key, delete_chunks, session_prefix};
 use sizegate_store::uploads::NewArtifact;
 
@@ -370,37 +370,7 @@ async fn finish(
         .map_err(|e| ApiError::internal("reading stored session meta", e))?;
     let meta = validate_meta(meta, &uploader)?;
 
-    // Join the chunks into one blob, hashing on the way.
-    let mut upload = BlobUpload::start(state.blobs.as_ref(), size).await?;
-    let mut next = 0u64;
-    for (start, key) in chunks(&state, &session.id).await? {
-        if start != next {
-            return Err(ApiError::bug(format!(
-                "upload session {} misses bytes {next}..{start}",
-                session.id
-            )));
-        }
-        let (file, temporary) = open_chunk(&state, &key).await?;
-        let mut reader = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-        while let Some(bytes) = reader.next().await {
-            let bytes = bytes.map_err(|e| ApiError::internal(format!("reading chunk {key}"), e))?;
-            next += bytes.len() as u64;
-            upload = match upload.write(&bytes).await {
-                Ok(upload) => upload,
-                Err(UploadError::TooLarge { .. }) => {
-                    return Err(ApiError::bug(format!(
-                        "upload session {} holds more bytes than announced",
-                        session.id
-                    )));
-                }
-                Err(UploadError::Blob(e)) => return Err(e.into()),
-            };
-        }
-        if let Some(path) = temporary {
-            let _ = tokio::fs::remove_file(path).await;
-        }
-    }
-    let blob = upload.finish();
+    let blob = join_chunks(&state, &session.id, size).await?;
     if blob.size != size || blob.sha256 != expected {
         let actual = blob.sha256.clone();
         blob.abort().await?;
@@ -437,6 +407,39 @@ async fn finish(
         .await?;
     state.metrics.upload_accepted();
     Ok(answer.into_response())
+}
+
+/// The chunks of session `id` joined into one staged blob of `size`
+/// bytes, hashed on the way.
+async fn join_chunks(state: &AppState, id: &str, size: u64) -> Result<UploadedBlob, ApiError> {
+    let mut upload = BlobUpload::start(state.blobs.as_ref(), size).await?;
+    let mut next = 0u64;
+    for (start, key) in chunks(state, id).await? {
+        if start != next {
+            return Err(ApiError::bug(format!(
+                "upload session {id} misses bytes {next}..{start}"
+            )));
+        }
+        let (file, temporary) = open_chunk(state, &key).await?;
+        let mut reader = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        while let Some(bytes) = reader.next().await {
+            let bytes = bytes.map_err(|e| ApiError::internal(format!("reading chunk {key}"), e))?;
+            next += bytes.len() as u64;
+            upload = match upload.write(&bytes).await {
+                Ok(upload) => upload,
+                Err(UploadError::TooLarge { .. }) => {
+                    return Err(ApiError::bug(format!(
+                        "upload session {id} holds more bytes than announced"
+                    )));
+                }
+                Err(UploadError::Blob(e)) => return Err(e.into()),
+            };
+        }
+        if let Some(path) = temporary {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+    Ok(upload.finish())
 }
 
 /// A chunk as a file to read: the blob itself in a local store, else a

@@ -415,19 +415,39 @@ async fn receive_and_record(
     // body (which is what makes hyper send `100 Continue`).
     let mut allowance = UploadAllowance::start(state, uploader).await?;
     allowance.check_declared(declared)?;
-    let mut multipart = multipart.map_err(|e| {
+    let multipart = multipart.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a multipart/form-data body: {}",
             e.body_text()
         ))
     })?;
-    let mut meta: Option<CommitMeta> = None;
-    // Staged blobs are discarded when dropped: any early return below
-    // leaves no temporary file or object behind.
-    let mut staged: Vec<(String, UploadedBlob)> = Vec::new();
-    // Debug files, by target: stored with the build, handed to the
-    // analyzer, never counted in the target's sizes.
-    let mut debug_staged: Vec<(String, UploadedBlob)> = Vec::new();
+    let parts = receive_parts(state, uploader, &mut allowance, multipart).await?;
+    let (meta, artifacts, debug_files) = parts.commit().await?;
+    record_and_answer(state, uploader, host, meta, &artifacts, &debug_files).await
+}
+
+/// The parts of an upload received so far. Staged blobs are discarded
+/// when dropped: any early return leaves no temporary file or object
+/// behind.
+#[derive(Default)]
+struct Parts {
+    meta: Option<CommitMeta>,
+    /// Artifacts, by target.
+    artifacts: Vec<(String, UploadedBlob)>,
+    /// Debug files, by target: stored with the build, handed to the
+    /// analyzer, never counted in the target's sizes.
+    debug: Vec<(String, UploadedBlob)>,
+}
+
+/// Read the multipart body: `meta` first, then the artifacts (and debug
+/// files), each checked before its bytes are read.
+async fn receive_parts(
+    state: &AppState,
+    uploader: &Uploader,
+    allowance: &mut UploadAllowance<'_>,
+    mut multipart: Multipart,
+) -> Result<Parts, ApiError> {
+    let mut parts = Parts::default();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         // `meta` may come with a filename (`curl -F meta=@meta.json`).
@@ -438,10 +458,10 @@ async fn receive_and_record(
         };
         match file_name {
             None if name == "meta" => {
-                if meta.is_some() {
+                if parts.meta.is_some() {
                     return Err(ApiError::BadRequest("more than one `meta` part".into()));
                 }
-                meta = Some(validate_meta(read_meta(field).await?, uploader)?);
+                parts.meta = Some(validate_meta(read_meta(field).await?, uploader)?);
             }
             None => {
                 return Err(ApiError::BadRequest(format!(
@@ -449,73 +469,94 @@ async fn receive_and_record(
                 )));
             }
             Some(target) if name == "debug" => {
-                check_target(&target)?;
-                if debug_staged.iter().any(|(t, _)| *t == target) {
-                    return Err(ApiError::Unprocessable(format!(
-                        "two debug files for target `{target}`"
-                    )));
-                }
-                let blob = receive_artifact(state, &mut allowance, &target, field).await?;
-                debug_staged.push((target, blob));
+                parts.check_debug(&target)?;
+                let blob = receive_artifact(state, allowance, &target, field).await?;
+                parts.debug.push((target, blob));
             }
             Some(target) => {
-                if meta.is_none() {
-                    return Err(ApiError::BadRequest(
-                        "the `meta` part must come before the artifacts".into(),
-                    ));
-                }
-                check_target(&target)?;
-                if staged.iter().any(|(t, _)| *t == target) {
-                    return Err(ApiError::Unprocessable(format!(
-                        "target `{target}` appears twice in this upload"
-                    )));
-                }
-                if staged.len() >= state.config.max_targets_per_upload {
-                    return Err(ApiError::Unprocessable(format!(
-                        "more than {} artifacts in one upload",
-                        state.config.max_targets_per_upload
-                    )));
-                }
-                let blob = receive_artifact(state, &mut allowance, &target, field).await?;
-                staged.push((target, blob));
+                parts.check_artifact(&target, state.config.max_targets_per_upload)?;
+                let blob = receive_artifact(state, allowance, &target, field).await?;
+                parts.artifacts.push((target, blob));
             }
         }
     }
-    let meta = meta.ok_or_else(|| ApiError::Unprocessable("the `meta` part is missing".into()))?;
-    if staged.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "no artifact parts: add one part per artifact, with the target name as its filename"
-                .into(),
-        ));
+    Ok(parts)
+}
+
+impl Parts {
+    /// Whether a debug file for `target` may come next.
+    fn check_debug(&self, target: &str) -> Result<(), ApiError> {
+        check_target(target)?;
+        if self.debug.iter().any(|(t, _)| t == target) {
+            return Err(ApiError::Unprocessable(format!(
+                "two debug files for target `{target}`"
+            )));
+        }
+        Ok(())
     }
 
-    if let Some((target, _)) = debug_staged
-        .iter()
-        .find(|(t, _)| !staged.iter().any(|(a, _)| a == t))
-    {
-        return Err(ApiError::Unprocessable(format!(
-            "a debug file for target `{target}`, but no artifact for it in this upload"
-        )));
+    /// Whether an artifact for `target` may come next.
+    fn check_artifact(&self, target: &str, max_targets: usize) -> Result<(), ApiError> {
+        if self.meta.is_none() {
+            return Err(ApiError::BadRequest(
+                "the `meta` part must come before the artifacts".into(),
+            ));
+        }
+        check_target(target)?;
+        if self.artifacts.iter().any(|(t, _)| t == target) {
+            return Err(ApiError::Unprocessable(format!(
+                "target `{target}` appears twice in this upload"
+            )));
+        }
+        if self.artifacts.len() >= max_targets {
+            return Err(ApiError::Unprocessable(format!(
+                "more than {max_targets} artifacts in one upload"
+            )));
+        }
+        Ok(())
     }
-    let mut debug_files = Vec::with_capacity(debug_staged.len());
-    for (target, blob) in debug_staged {
-        let key = sizegate_store::blob::debug_key(&blob.sha256);
-        let size = blob.size;
-        blob.commit_as(&key).await?;
-        debug_files.push(DebugFile { target, key, size });
+
+    /// Check the upload is whole (a `meta`, an artifact, no stray debug
+    /// file), then commit its blobs.
+    async fn commit(self) -> Result<(CommitMeta, Vec<NewArtifact>, Vec<DebugFile>), ApiError> {
+        let meta = self
+            .meta
+            .ok_or_else(|| ApiError::Unprocessable("the `meta` part is missing".into()))?;
+        if self.artifacts.is_empty() {
+            return Err(ApiError::Unprocessable(
+                "no artifact parts: add one part per artifact, with the target name as its filename"
+                    .into(),
+            ));
+        }
+        if let Some((target, _)) = self
+            .debug
+            .iter()
+            .find(|(t, _)| !self.artifacts.iter().any(|(a, _)| a == t))
+        {
+            return Err(ApiError::Unprocessable(format!(
+                "a debug file for target `{target}`, but no artifact for it in this upload"
+            )));
+        }
+        let mut debug_files = Vec::with_capacity(self.debug.len());
+        for (target, blob) in self.debug {
+            let key = sizegate_store::blob::debug_key(&blob.sha256);
+            let size = blob.size;
+            blob.commit_as(&key).await?;
+            debug_files.push(DebugFile { target, key, size });
+        }
+        let mut artifacts = Vec::with_capacity(self.artifacts.len());
+        for (target, blob) in self.artifacts {
+            let (sha256, size) = (blob.sha256.clone(), blob.size);
+            let blob_key = blob.commit().await?;
+            artifacts.push(NewArtifact {
+                target,
+                sha256,
+                size,
+                blob_key,
+            });
+        }
+        Ok((meta, artifacts, debug_files))
     }
-    let mut artifacts = Vec::with_capacity(staged.len());
-    for (target, blob) in staged {
-        let (sha256, size) = (blob.sha256.clone(), blob.size);
-        let blob_key = blob.commit().await?;
-        artifacts.push(NewArtifact {
-            target,
-            sha256,
-            size,
-            blob_key,
-        });
-    }
-    record_and_answer(state, uploader, host, meta, &artifacts, &debug_files).await
 }
 
 /// A debug file stored for the build of `target`.

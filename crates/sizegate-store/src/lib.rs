@@ -33,6 +33,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use blob::{BlobError, BlobStore, open_blob_store};
+// The dashboard's read rows, by name at the crate root (the module that
+// holds them is named after its consumer and may move).
+pub use dashboard::{
+    MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
+};
 
 /// Install ring as the process-wide rustls crypto provider, once. reqwest
 /// (used for S3) is built without a bundled provider to avoid the aws-lc-rs

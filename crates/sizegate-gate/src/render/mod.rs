@@ -228,12 +228,9 @@ fn footer(evaluation: &Evaluation, ctx: &RenderContext) -> String {
     )
 }
 
-/// The summary table, the folded "within budget" block and the details,
-/// cut to `limit` bytes.
-fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> String {
-    let intro = view::intro(evaluation);
-    // The budget goes in one legend line when every judged row shares it;
-    // a budget column only when rows differ.
+/// The budget goes in one legend line when every judged row shares it;
+/// a budget column (the second value) only when rows differ.
+fn budget_legend(evaluation: &Evaluation) -> (Option<String>, bool) {
     let loud_budgets: Vec<&crate::evaluate::BudgetRef> = evaluation
         .targets
         .iter()
@@ -252,7 +249,34 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
         )
     });
     let show_budget = legend.is_none() && !loud_budgets.is_empty();
+    (legend, show_budget)
+}
 
+/// What a comment cut to fit says it left out.
+fn cut_notice(
+    rows: usize,
+    all_rows: usize,
+    details: usize,
+    quiet_shown: usize,
+    quiet: usize,
+) -> String {
+    let folded = if quiet == 0 {
+        String::new()
+    } else {
+        format!(", {quiet_shown} of {quiet} unchanged targets")
+    };
+    format!(
+        "This report was cut to fit GitHub's size limit: it shows {rows} of {all_rows} \
+         changed or failing targets, the details of {details} of them{folded}. Failing \
+         targets come first; the dashboard has everything."
+    )
+}
+
+/// The summary table, the folded "within budget" block and the details,
+/// cut to `limit` bytes.
+fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> String {
+    let intro = view::intro(evaluation);
+    let (legend, show_budget) = budget_legend(evaluation);
     let quiet: Vec<_> = evaluation
         .targets
         .iter()
@@ -297,20 +321,8 @@ fn render_body(evaluation: &Evaluation, ctx: &RenderContext, limit: usize) -> St
             .iter()
             .chain(&pass_details[..pass_d])
             .collect();
-        let notice = (!all).then(|| {
-            let folded = if quiet.is_empty() {
-                String::new()
-            } else {
-                format!(", {quiet_n} of {} unchanged targets", quiet.len())
-            };
-            format!(
-                "This report was cut to fit GitHub's size limit: it shows {} of {all_rows} \
-                 changed or failing targets, the details of {} of them{folded}. Failing \
-                 targets come first; the dashboard has everything.",
-                rows.len(),
-                details.len(),
-            )
-        });
+        let notice =
+            (!all).then(|| cut_notice(rows.len(), all_rows, details.len(), quiet_n, quiet.len()));
         Body {
             intro: &intro,
             legend: legend.as_deref(),

@@ -298,7 +298,6 @@ pub(crate) fn details(
     show_budget: bool,
 ) -> Details {
     let units = target.units;
-    let pull = evaluation.pull_request.is_some();
     let headline = match (target.delta(), target.baseline_size) {
         (Some(d), Some(base)) => format!(
             " {}{}",
@@ -309,6 +308,32 @@ pub(crate) fn details(
         ),
         _ => String::new(),
     };
+    let pull = evaluation.pull_request.is_some();
+    let (tables, causes) = diff_tables(target, ctx.top);
+    Details {
+        summary: format!(
+            "{} <code>{}</code>{headline}",
+            icon(target.verdict),
+            html(&target.name)
+        ),
+        lines: detail_lines(target, ctx, pull, show_budget),
+        tables,
+        causes,
+        advice: advice(target, evaluation, ctx.top.min(MAX_ADVICE)),
+        link: target_url(ctx, &target.name),
+    }
+}
+
+/// The sentences of a target's details: its baseline (or why it has
+/// none), its budget, every limit broken, notes, the analysis error, and
+/// an image's headline.
+fn detail_lines(
+    target: &TargetEvaluation,
+    ctx: &RenderContext,
+    pull: bool,
+    show_budget: bool,
+) -> Vec<String> {
+    let units = target.units;
     let mut lines = Vec::new();
     if let Some(commit) = &target.baseline {
         let short: String = commit.sha.chars().take(10).collect();
@@ -364,45 +389,29 @@ pub(crate) fn details(
     {
         lines.push(line);
     }
-    let (tables, causes) = match &target.diff {
-        Some(diff) if super::image::is_image(diff) => (
-            super::image::tables(diff, ctx.top, units),
-            diff.causes.iter().map(|c| cause(c, units)).collect(),
-        ),
-        Some(diff) => (
-            vec![
-                change_table(
-                    "Units (crates, packages)",
-                    &diff.units,
-                    ctx.top,
-                    false,
-                    units,
-                ),
-                change_table(
-                    "Symbols",
-                    &diff.symbols,
-                    ctx.top,
-                    diff.symbols_partial,
-                    units,
-                ),
-                change_table("Sections", &diff.sections, ctx.top, false, units),
-            ],
-            diff.causes.iter().map(|c| cause(c, units)).collect(),
-        ),
-        None => (Vec::new(), Vec::new()),
+    lines
+}
+
+/// The change tables of a target's diff (an image's own, or units,
+/// symbols and sections) and the likely causes.
+fn diff_tables(target: &TargetEvaluation, top: usize) -> (Vec<ChangeTable>, Vec<String>) {
+    let units = target.units;
+    let Some(diff) = &target.diff else {
+        return (Vec::new(), Vec::new());
     };
-    Details {
-        summary: format!(
-            "{} <code>{}</code>{headline}",
-            icon(target.verdict),
-            html(&target.name)
-        ),
-        lines,
+    let tables = if super::image::is_image(diff) {
+        super::image::tables(diff, top, units)
+    } else {
+        vec![
+            change_table("Units (crates, packages)", &diff.units, top, false, units),
+            change_table("Symbols", &diff.symbols, top, diff.symbols_partial, units),
+            change_table("Sections", &diff.sections, top, false, units),
+        ]
+    };
+    (
         tables,
-        causes,
-        advice: advice(target, evaluation, ctx.top.min(MAX_ADVICE)),
-        link: target_url(ctx, &target.name),
-    }
+        diff.causes.iter().map(|c| cause(c, units)).collect(),
+    )
 }
 
 /// Most advice items per target.

@@ -132,10 +132,7 @@ pub fn trend(
     }
     let values: Vec<f64> = values.iter().map(|&v| v as f64).collect();
     let is_step = |i: usize| steps.get(i).copied().unwrap_or(false);
-    let mut kept = downsample(&values, MAX_DRAWN_POINTS);
-    kept.extend((0..values.len()).filter(|&i| is_step(i)));
-    kept.sort_unstable();
-    kept.dedup();
+    let kept = drawn_points(&values, is_step);
     let (mut lo, mut hi) = bounds(values.iter().copied().chain(budget.map(|b| b as f64)));
     let pad = ((hi - lo) * 0.08).max(1.0);
     lo = (lo - pad).max(0.0);
@@ -144,19 +141,7 @@ pub fn trend(
     let x_of = |i: usize| LEFT + i as f64 / last * (WIDTH - LEFT - RIGHT);
     let y_of = |v: f64| TOP + (1.0 - scale(v, lo, hi)) * (HEIGHT - TOP - BOTTOM);
 
-    // Axis: three labelled grid lines.
-    for k in 0..3 {
-        let v = lo + (hi - lo) * k as f64 / 2.0;
-        let y = y_of(v);
-        let _ = write!(
-            svg,
-            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            escape(&human::size(v as u64))
-        );
-    }
+    grid(&mut svg, lo, hi, y_of);
     if let Some(budget) = budget {
         let y = y_of(budget as f64);
         let _ = write!(
@@ -191,6 +176,31 @@ pub fn trend(
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The points the trend draws: a downsampled line plus every step.
+fn drawn_points(values: &[f64], is_step: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut kept = downsample(values, MAX_DRAWN_POINTS);
+    kept.extend((0..values.len()).filter(|&i| is_step(i)));
+    kept.sort_unstable();
+    kept.dedup();
+    kept
+}
+
+/// The axis: three labelled grid lines from `lo` to `hi`.
+fn grid(svg: &mut String, lo: f64, hi: f64, y_of: impl Fn(f64) -> f64) {
+    for k in 0..3 {
+        let v = lo + (hi - lo) * k as f64 / 2.0;
+        let y = y_of(v);
+        let _ = write!(
+            svg,
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            escape(&human::size(v as u64))
+        );
+    }
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -16,6 +16,7 @@ mod login;
 mod markdown;
 mod pages;
 mod target;
+mod target_detail;
 mod treemap;
 mod verdict;
 mod view;

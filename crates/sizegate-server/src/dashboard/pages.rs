@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
-use sizegate_analyze::{Metric, human};
-use sizegate_store::dashboard::TargetRef;
+use sizegate_analyze::{Metric, Sizes, human};
+use sizegate_store::TargetRef;
 
 use super::PageError;
 use super::chart::sparkline;
@@ -195,72 +195,118 @@ pub(super) async fn repository(
         .store
         .latest_config(repository.id, branch.as_deref())
         .await?;
-    let then_at = Utc::now() - Duration::days(WINDOW_DAYS);
-    let mut targets = Vec::new();
-    for TargetRef { id, name } in state.store.target_refs(repository.id).await? {
-        let Some(latest) = state
-            .store
-            .target_point_at(id, branch.as_deref(), Utc::now())
-            .await?
-        else {
-            continue;
-        };
-        let then = state
-            .store
-            .target_point_at(id, branch.as_deref(), then_at)
-            .await?;
-        let cells = METRICS
-            .iter()
-            .map(|&metric| {
-                let now = latest.sizes.get(metric);
-                match &then {
-                    Some(then) => {
-                        let old = then.sizes.get(metric);
-                        MetricCell {
-                            size: human::size(now),
-                            change: change(old, now),
-                            change_class: change_class(old, now),
-                        }
-                    }
-                    None => MetricCell {
-                        size: human::size(now),
-                        change: "new".into(),
-                        change_class: "same",
-                    },
-                }
+    // Every target's latest point and the one a window ago, one query each.
+    let refs = state.store.target_refs(repository.id).await?;
+    let ids: Vec<i64> = refs.iter().map(|t| t.id).collect();
+    let now = Utc::now();
+    let mut latest = state
+        .store
+        .target_point_at_each(&ids, branch.as_deref(), now)
+        .await?;
+    let mut then = state
+        .store
+        .target_point_at_each(&ids, branch.as_deref(), now - Duration::days(WINDOW_DAYS))
+        .await?;
+    let branch_param = branch
+        .as_deref()
+        .map(|b| format!("?branch={}", url(b)))
+        .unwrap_or_default();
+    let targets = refs
+        .into_iter()
+        .filter_map(|TargetRef { id, name }| {
+            let latest = latest.remove(&id)?;
+            let then = then.remove(&id);
+            let (budget, headroom, headroom_class) =
+                budget_cells(config.as_deref(), &name, &latest.sizes);
+            Some(RepoTarget {
+                href: format!("/repos/{owner}/{repo}/targets/{}{branch_param}", url(&name)),
+                cells: metric_cells(&latest.sizes, then.as_ref().map(|p| &p.sizes)),
+                name,
+                budget,
+                headroom,
+                headroom_class,
             })
-            .collect();
-        let (budget, headroom, headroom_class) = match view::budget(config.as_deref(), &name) {
-            Some((metric, max)) => {
-                let now = latest.sizes.get(metric);
-                let left = view::signed(max) - view::signed(now);
-                (
-                    format!("{} ({metric})", human::size(max)),
-                    human::delta(left),
-                    if left < 0 { "up" } else { "down" },
-                )
-            }
-            None => ("none".to_owned(), "—".to_owned(), "same"),
-        };
-        let branch_param = branch
-            .as_deref()
-            .map(|b| format!("?branch={}", url(b)))
-            .unwrap_or_default();
-        targets.push(RepoTarget {
-            href: format!("/repos/{owner}/{repo}/targets/{}{branch_param}", url(&name)),
-            name,
-            cells,
-            budget,
-            headroom,
-            headroom_class,
-        });
-    }
+        })
+        .collect();
     let tags = state
         .store
         .repository_tags(repository.id, FORM_TAGS)
         .await?;
-    let tags = tags
+    let open: Vec<_> = state
+        .store
+        .list_alerts(repository.id, 20)
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "open")
+        .collect();
+    Ok(Html(
+        RepositoryPage {
+            logged_in: reader.can_read_private,
+            name: format!("{}/{}", repository.owner, repository.name),
+            private: repository.private,
+            branch: branch.unwrap_or_default(),
+            branches,
+            metrics: METRICS.iter().map(|m: &Metric| m.as_str()).collect(),
+            targets,
+            tags: tag_links(&owner, &repo, &tags),
+            compare_action: format!("/repos/{}/{}/compare", repository.owner, repository.name),
+            alerts_href: format!("/repos/{}/{}/alerts", repository.owner, repository.name),
+            open_alerts: super::alerts::rows(&repository.owner, &repository.name, &open),
+        }
+        .render()?,
+    ))
+}
+
+/// A target's size in each of [`METRICS`], with the change since `then`
+/// (`new` when it had no point then).
+fn metric_cells(latest: &Sizes, then: Option<&Sizes>) -> Vec<MetricCell> {
+    METRICS
         .iter()
+        .map(|&metric| {
+            let now = latest.get(metric);
+            match then {
+                Some(then) => {
+                    let old = then.get(metric);
+                    MetricCell {
+                        size: human::size(now),
+                        change: change(old, now),
+                        change_class: change_class(old, now),
+                    }
+                }
+                None => MetricCell {
+                    size: human::size(now),
+                    change: "new".into(),
+                    change_class: "same",
+                },
+            }
+        })
+        .collect()
+}
+
+/// A target's budget (in its metric), the headroom left under it and the
+/// headroom's CSS class.
+fn budget_cells(
+    config: Option<&str>,
+    target: &str,
+    latest: &Sizes,
+) -> (String, String, &'static str) {
+    match view::budget(config, target) {
+        Some((metric, max)) => {
+            let left = view::signed(max) - view::signed(latest.get(metric));
+            (
+                format!("{} ({metric})", human::size(max)),
+                human::delta(left),
+                if left < 0 { "up" } else { "down" },
+            )
+        }
+        None => ("none".to_owned(), "—".to_owned(), "same"),
+    }
+}
+
+/// The tags (newest first), each linking to the report from the tag
+/// before it, the oldest to its commit.
+fn tag_links(owner: &str, repo: &str, tags: &[(String, String)]) -> Vec<TagLink> {
+    tags.iter()
         .enumerate()
         .map(|(i, (tag, sha))| TagLink {
             name: tag.clone(),
@@ -274,29 +320,5 @@ pub(super) async fn repository(
                 None => format!("/repos/{owner}/{repo}/commits/{sha}"),
             },
         })
-        .collect();
-    let open: Vec<_> = state
-        .store
-        .list_alerts(repository.id, 20)
-        .await?
-        .into_iter()
-        .filter(|a| a.state == "open")
-        .collect();
-    let open_alerts = super::alerts::rows(&repository.owner, &repository.name, &open);
-    Ok(Html(
-        RepositoryPage {
-            logged_in: reader.can_read_private,
-            name: format!("{}/{}", repository.owner, repository.name),
-            private: repository.private,
-            branch: branch.unwrap_or_default(),
-            branches,
-            metrics: METRICS.iter().map(|m: &Metric| m.as_str()).collect(),
-            targets,
-            tags,
-            compare_action: format!("/repos/{}/{}/compare", repository.owner, repository.name),
-            alerts_href: format!("/repos/{}/{}/alerts", repository.owner, repository.name),
-            open_alerts,
-        }
-        .render()?,
-    ))
+        .collect()
 }

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::Deserialize;
 use sizegate_analyze::human;
+// The server's answer type itself, so the two cannot drift.
+use sizegate_server::compare::{Comparison, Side, TargetComparison};
 
 /// Most moved units listed per target in the markdown.
 const MARKDOWN_UNITS: usize = 10;
@@ -46,58 +47,6 @@ pub struct Args {
     base: String,
     /// The newer side, the same way.
     head: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Comparison {
-    repository: String,
-    base: Side,
-    head: Side,
-    metric: String,
-    targets: Vec<TargetComparison>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Side {
-    sha: String,
-    tag: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TargetComparison {
-    target: String,
-    base_size: Option<u64>,
-    head_size: Option<u64>,
-    delta: Option<i64>,
-    units: Vec<UnitMove>,
-    dependencies: Vec<DependencyMove>,
-    steps: Vec<StepView>,
-    note: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct UnitMove {
-    name: String,
-    base: u64,
-    head: u64,
-    delta: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct DependencyMove {
-    name: String,
-    base: Option<String>,
-    head: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StepView {
-    commit: String,
-    previous: String,
-    delta: i64,
-    percent: f64,
-    before: u64,
-    after: u64,
 }
 
 /// Run `sizegate report`.
@@ -216,7 +165,7 @@ fn markdown(c: &Comparison) -> String {
         out,
         "{}, metric `{}`.\n",
         cell(&c.repository),
-        cell(&c.metric)
+        cell(c.metric.as_str())
     );
     if c.targets.is_empty() {
         out.push_str("No target was measured for these commits.\n");
@@ -239,60 +188,64 @@ fn markdown(c: &Comparison) -> String {
         );
     }
     for t in &c.targets {
-        let _ = writeln!(out, "\n### {}\n", cell(&t.target));
-        if let Some(note) = &t.note {
-            let _ = writeln!(out, "_{}_\n", cell(note));
-        }
-        if t.steps.is_empty() {
-            out.push_str("No size step between the two commits.\n");
-        } else {
-            let _ = writeln!(out, "Steps between ({}):\n", t.steps.len());
-            out.push_str(
-                "| Commit | Previous | Before | After | Change |\n|---|---|---:|---:|---:|\n",
-            );
-            for s in &t.steps {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} ({:+.2}%) |",
-                    short(&s.commit),
-                    short(&s.previous),
-                    human::size(s.before),
-                    human::size(s.after),
-                    human::delta(s.delta),
-                    s.percent
-                );
-            }
-        }
-        if !t.units.is_empty() {
-            out.push_str(
-                "\nUnits moved:\n\n| Unit | Before | After | Change |\n|---|---:|---:|---:|\n",
-            );
-            for u in t.units.iter().take(MARKDOWN_UNITS) {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    cell(&u.name),
-                    human::size(u.base),
-                    human::size(u.head),
-                    human::delta(u.delta)
-                );
-            }
-            if t.units.len() > MARKDOWN_UNITS {
-                let _ = writeln!(out, "\n…and {} more.", t.units.len() - MARKDOWN_UNITS);
-            }
-        }
-        if !t.dependencies.is_empty() {
-            out.push_str("\nVersions moved:\n\n");
-            for d in &t.dependencies {
-                let _ = writeln!(
-                    out,
-                    "- {}: {} → {}",
-                    cell(&d.name),
-                    cell(d.base.as_deref().unwrap_or("none")),
-                    cell(d.head.as_deref().unwrap_or("none"))
-                );
-            }
-        }
+        target_section(&mut out, t);
     }
     out
+}
+
+/// A target's section: its note, the steps between the two commits, the
+/// units and the versions that moved.
+fn target_section(out: &mut String, t: &TargetComparison) {
+    let _ = writeln!(out, "\n### {}\n", cell(&t.target));
+    if let Some(note) = &t.note {
+        let _ = writeln!(out, "_{}_\n", cell(note));
+    }
+    if t.steps.is_empty() {
+        out.push_str("No size step between the two commits.\n");
+    } else {
+        let _ = writeln!(out, "Steps between ({}):\n", t.steps.len());
+        out.push_str("| Commit | Previous | Before | After | Change |\n|---|---|---:|---:|---:|\n");
+        for s in &t.steps {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} ({:+.2}%) |",
+                short(&s.commit),
+                short(&s.previous),
+                human::size(s.before),
+                human::size(s.after),
+                human::delta(s.delta),
+                s.percent
+            );
+        }
+    }
+    if !t.units.is_empty() {
+        out.push_str(
+            "\nUnits moved:\n\n| Unit | Before | After | Change |\n|---|---:|---:|---:|\n",
+        );
+        for u in t.units.iter().take(MARKDOWN_UNITS) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&u.name),
+                human::size(u.base),
+                human::size(u.head),
+                human::delta(u.delta)
+            );
+        }
+        if t.units.len() > MARKDOWN_UNITS {
+            let _ = writeln!(out, "\n…and {} more.", t.units.len() - MARKDOWN_UNITS);
+        }
+    }
+    if !t.dependencies.is_empty() {
+        out.push_str("\nVersions moved:\n\n");
+        for d in &t.dependencies {
+            let _ = writeln!(
+                out,
+                "- {}: {} → {}",
+                cell(&d.name),
+                cell(d.base.as_deref().unwrap_or("none")),
+                cell(d.head.as_deref().unwrap_or("none"))
+            );
+        }
+    }
 }

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde::Deserialize;
+// The gate route's answer: the server's own type.
+use sizegate_server::gate::GateView as Gate;
 
 use super::service::parse_duration;
 
@@ -46,27 +47,6 @@ pub struct Target<'a> {
     pub commit: &'a str,
     /// Bearer token for reading, if any.
     pub token: Option<String>,
-}
-
-/// The answer of the gate route (the fields used here).
-#[derive(Debug, Deserialize)]
-struct Gate {
-    #[serde(rename = "final")]
-    is_final: bool,
-    conclusion: Option<String>,
-    check_title: Option<String>,
-    comment_markdown: Option<String>,
-    targets: Vec<GateTarget>,
-}
-
-#[derive(Debug, Deserialize)]
-struct GateTarget {
-    target: String,
-    status: String,
-    attempts: i32,
-    max_attempts: i32,
-    error: Option<String>,
-    verdict: Option<String>,
 }
 
 /// How the wait ended.
@@ -273,10 +253,14 @@ fn show_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sizegate_server::gate::GateTarget;
 
     fn gate(conclusion: &str, verdicts: &[&str]) -> Gate {
         Gate {
+            repository: "o/r".into(),
+            sha: "0".repeat(40),
             is_final: true,
+            gate_status: Some("completed".into()),
             conclusion: Some(conclusion.to_owned()),
             check_title: None,
             comment_markdown: None,

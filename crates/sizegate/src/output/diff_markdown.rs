@@ -3,11 +3,10 @@
 
 use std::fmt::Write as _;
 
-use sizegate_analyze::{Change, Metric, ReportDiff, human};
+use sizegate_analyze::{Metric, ReportDiff, human};
 
-use super::diff_table::{PARTIAL_NOTE, more_changes, net_delta, short_sha, title};
+use super::diff_table::{ChangeList, PARTIAL_NOTE, more_changes, net_delta, short_sha};
 use super::labels;
-use super::shown;
 use super::table::{Cut, fit};
 
 /// Longest name shown in a cell; longer ones are cut in the middle.
@@ -48,9 +47,13 @@ pub fn render(diff: &ReportDiff, top: usize) -> String {
             human::percent(delta, old)
         );
     }
-    changes(&mut out, "Sections", "section", &diff.sections, top, false);
-    changes(&mut out, "Units", "unit", &diff.units, top, false);
-    changes(&mut out, "Symbols", "symbol", &diff.symbols, top, true);
+    let list = |heading, what, changes| ChangeList::new(heading, what, changes, top);
+    table(&mut out, &list("Sections", "section", &diff.sections));
+    table(&mut out, &list("Units", "unit", &diff.units));
+    table(
+        &mut out,
+        &list("Symbols", "symbol", &diff.symbols).with_unit(),
+    );
     if diff.symbols_partial {
         let _ = writeln!(out, "\n> {PARTIAL_NOTE}");
     }
@@ -70,20 +73,13 @@ pub fn code(name: &str) -> String {
     }
 }
 
-fn changes(
-    out: &mut String,
-    heading: &str,
-    what: &str,
-    changes: &[Change],
-    top: usize,
-    with_unit: bool,
-) {
-    let count = shown(changes.len(), top);
-    let _ = write!(out, "\n#### {}\n\n", title(heading, count, changes.len()));
-    if changes.is_empty() {
+fn table(out: &mut String, list: &ChangeList<'_>) {
+    let _ = write!(out, "\n#### {}\n\n", list.title());
+    if list.changes.is_empty() {
         out.push_str("No changes.\n");
         return;
     }
+    let (what, with_unit) = (list.what, list.with_unit);
     let unit_header = if with_unit { " unit |" } else { "" };
     let unit_rule = if with_unit { "---|" } else { "" };
     let _ = writeln!(
@@ -91,7 +87,7 @@ fn changes(
         "| {what} |{unit_header} status | old | new | delta | % |"
     );
     let _ = writeln!(out, "|---|{unit_rule}---|--:|--:|--:|--:|");
-    for change in &changes[..count] {
+    for change in list.shown() {
         let unit = if with_unit {
             format!(
                 " {} |",
@@ -111,7 +107,7 @@ fn changes(
             human::percent(change.delta, change.old)
         );
     }
-    let rest = &changes[count..];
+    let rest = list.rest();
     if !rest.is_empty() {
         let unit = if with_unit { " |" } else { "" };
         let _ = writeln!(

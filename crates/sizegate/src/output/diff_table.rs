@@ -30,25 +30,23 @@ pub fn render(diff: &ReportDiff, top: usize) -> String {
     out.push_str(&side("old", &diff.old.name, &diff.old.sha256));
     out.push_str(&side("new", &diff.new.name, &diff.new.sha256));
     headline(&mut out, diff);
-    changes(&mut out, "SECTIONS", "section", &diff.sections, top, false);
-    changes(&mut out, "UNITS", "unit", &diff.units, top, false);
+    let list = |heading, what, changes| ChangeList::new(heading, what, changes, top);
+    table(&mut out, &list("SECTIONS", "section", &diff.sections));
+    table(&mut out, &list("UNITS", "unit", &diff.units));
     if !diff.layers.is_empty() {
-        changes(&mut out, "LAYERS", "layer", &diff.layers, top, false);
+        table(&mut out, &list("LAYERS", "layer", &diff.layers));
     }
     if !diff.files.is_empty() {
-        changes(&mut out, "FILES", "file", &diff.files, top, true);
+        table(&mut out, &list("FILES", "file", &diff.files).with_unit());
     }
     if !diff.binary_units.is_empty() {
-        changes(
-            &mut out,
-            "UNITS IN BINARIES",
-            "unit",
-            &diff.binary_units,
-            top,
-            true,
-        );
+        let list = list("UNITS IN BINARIES", "unit", &diff.binary_units);
+        table(&mut out, &list.with_unit());
     }
-    changes(&mut out, "SYMBOLS", "symbol", &diff.symbols, top, true);
+    table(
+        &mut out,
+        &list("SYMBOLS", "symbol", &diff.symbols).with_unit(),
+    );
     if diff.symbols_partial {
         out.push_str(&wrap(&format!("note: {PARTIAL_NOTE}"), WIDTH, "  "));
     }
@@ -108,21 +106,67 @@ pub fn title(title: &str, count: usize, total: usize) -> String {
     }
 }
 
-fn changes(
-    out: &mut String,
-    heading: &str,
-    what: &str,
-    changes: &[Change],
-    top: usize,
-    with_unit: bool,
-) {
-    let count = shown(changes.len(), top);
-    let _ = write!(out, "\n{}\n", title(heading, count, changes.len()));
-    if changes.is_empty() {
+/// One list of a diff (sections, units, symbols...) as the table and the
+/// markdown show it: the first `top` changes (0: all), then one line for
+/// the rest.
+#[derive(Debug)]
+pub struct ChangeList<'a> {
+    /// The list's heading.
+    pub heading: &'a str,
+    /// What a row names: `section`, `unit`, `symbol`...
+    pub what: &'a str,
+    /// All its changes, largest first.
+    pub changes: &'a [Change],
+    /// Rows to show (0: all).
+    pub top: usize,
+    /// Whether rows name their unit (a symbol's crate, a file's layer).
+    pub with_unit: bool,
+}
+
+impl<'a> ChangeList<'a> {
+    /// A list whose rows name no unit.
+    pub fn new(heading: &'a str, what: &'a str, changes: &'a [Change], top: usize) -> Self {
+        ChangeList {
+            heading,
+            what,
+            changes,
+            top,
+            with_unit: false,
+        }
+    }
+
+    /// The same list, its rows naming their unit.
+    pub fn with_unit(self) -> Self {
+        ChangeList {
+            with_unit: true,
+            ..self
+        }
+    }
+
+    /// The changes shown one per row.
+    pub fn shown(&self) -> &'a [Change] {
+        &self.changes[..shown(self.changes.len(), self.top)]
+    }
+
+    /// The changes summed up in the last line.
+    pub fn rest(&self) -> &'a [Change] {
+        &self.changes[shown(self.changes.len(), self.top)..]
+    }
+
+    /// [`title`] of the list.
+    pub fn title(&self) -> String {
+        title(self.heading, self.shown().len(), self.changes.len())
+    }
+}
+
+fn table(out: &mut String, list: &ChangeList<'_>) {
+    let _ = write!(out, "\n{}\n", list.title());
+    if list.changes.is_empty() {
         out.push_str("  (no changes)\n");
         return;
     }
-    let mut columns = vec![Column::name(what)];
+    let with_unit = list.with_unit;
+    let mut columns = vec![Column::name(list.what)];
     if with_unit {
         columns.push(Column::text("unit").at_most(20, Cut::Middle));
     }
@@ -137,7 +181,7 @@ fn changes(
         columns.push(Column::number("%"));
     }
     let mut table = Table::new(columns);
-    for change in &changes[..count] {
+    for change in list.shown() {
         let mut row = vec![change.name.clone()];
         if with_unit {
             row.push(change.unit.clone().unwrap_or_default());
@@ -152,7 +196,7 @@ fn changes(
         // Cells past the last column are dropped (the symbol table has no `%`).
         table.row(row);
     }
-    let rest = &changes[count..];
+    let rest = list.rest();
     if !rest.is_empty() {
         let mut row = vec![format!("({})", more_changes(rest.len()))];
         if with_unit {
