@@ -573,14 +573,9 @@ fn push(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError> {
         let sha = commit.id.to_ascii_lowercase();
         let valid_sha = sizegate_core::is_hex(&sha, sizegate_core::Sha::LEN);
         let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
-        // GitHub logins: 1 to 39 letters, digits and hyphens (bots add
-        // `[bot]`); anything else is not a login and is dropped.
-        let valid_login = login.filter(|l| {
-            !l.is_empty()
-                && l.len() <= 100
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'[' | b']' | b'_'))
-        });
+        // Anything that is not a GitHub login (`sizegate_core`'s one rule,
+        // App bots included) is dropped.
+        let valid_login = login.filter(|l| sizegate_core::is_github_login(l));
         if let (true, Some(login)) = (valid_sha, valid_login)
             && !authors.iter().any(|(s, _)| *s == sha)
             && authors.len() < MAX_PUSH_COMMITS
