@@ -10,7 +10,7 @@ use sizegate_analyze::{Advice, Metric, Sizes, Toolchain};
 use sqlx::types::Json;
 
 use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
-use crate::{Error, Store};
+use crate::{Error, Store, stored_bytes};
 
 /// A target of a repository.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -171,22 +171,53 @@ pub(crate) fn metric_column(metric: Metric) -> &'static str {
     }
 }
 
-/// A size column (never negative: a CHECK keeps it so) as bytes.
-fn bytes(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
 /// Rows keyed by the measurement they belong to.
 type ByMeasurement<T> = HashMap<i64, Vec<T>>;
 
-/// A row that starts with the id of the measurement it belongs to.
-trait MeasurementKeyed {
-    fn measurement_id(&self) -> i64;
+/// The sections, units and top symbols of measurements, by measurement id.
+struct MeasurementParts {
+    sections: ByMeasurement<SectionRow>,
+    units: ByMeasurement<UnitRow>,
+    symbols: ByMeasurement<SymbolRow>,
 }
 
-impl<A, B, C, D> MeasurementKeyed for (i64, A, B, C, D) {
-    fn measurement_id(&self) -> i64 {
-        self.0
+impl MeasurementParts {
+    /// The measured target of `row`, with its parts taken out of `self`.
+    fn take(&mut self, row: MeasurementRow) -> MeasuredTarget {
+        MeasuredTarget {
+            sizes: row.sizes(),
+            sections: self.sections.remove(&row.id).unwrap_or_default(),
+            units: self.units.remove(&row.id).unwrap_or_default(),
+            symbols: self.symbols.remove(&row.id).unwrap_or_default(),
+            target_id: row.target_id,
+            target: row.target,
+            format: row.format,
+            arch: row.arch,
+            language: row.language,
+            stripped: row.stripped,
+            toolchain: row.toolchain.0,
+            advice: row.advice.0,
+            report_key: row.report_key,
+        }
+    }
+}
+
+impl MeasurementRow {
+    /// The headline sizes (images alone have the image sizes; NULL is 0).
+    fn sizes(&self) -> Sizes {
+        Sizes {
+            file: stored_bytes(self.size_file),
+            vm: stored_bytes(self.size_vm),
+            shipped: stored_bytes(self.size_shipped),
+            gzip: stored_bytes(self.size_gzip),
+            zstd: stored_bytes(self.size_zstd),
+            debug: stored_bytes(self.size_debug),
+            symbols: stored_bytes(self.size_symbols),
+            compressed: self.size_compressed.map_or(0, stored_bytes),
+            uncompressed: self.size_uncompressed.map_or(0, stored_bytes),
+            pull: self.size_pull.map_or(0, stored_bytes),
+            ..Default::default()
+        }
     }
 }
 
@@ -451,105 +482,77 @@ impl Store {
         .bind(sha)
         .fetch_all(&self.pool)
         .await?;
-        // One query per table for all targets (not three per target): the
-        // pull request page reads this for every push.
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut sections: ByMeasurement<(i64, String, String, i64, i64)> = self
+        let mut parts = self.measurement_parts(&ids).await?;
+        Ok(rows.into_iter().map(|row| parts.take(row)).collect())
+    }
+
+    /// The sections, units and top symbols of the measurements `ids`: one
+    /// query per table for all of them (not three per target), as the pull
+    /// request page reads this for every push.
+    async fn measurement_parts(&self, ids: &[i64]) -> Result<MeasurementParts, Error> {
+        let sections = self
             .rows_by_measurement(
                 "SELECT measurement_id, name, kind, file_size, vm_size FROM measurement_sections
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                &ids,
+                ids,
+                |(_, name, kind, file_size, vm_size)| SectionRow {
+                    name,
+                    kind,
+                    file_size,
+                    vm_size,
+                },
             )
             .await?;
-        let mut units: ByMeasurement<(i64, String, String, i64, i64)> = self
+        let units = self
             .rows_by_measurement(
                 "SELECT measurement_id, name, kind, size, symbols FROM measurement_units
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                &ids,
+                ids,
+                |(_, name, kind, size, symbols)| UnitRow {
+                    name,
+                    kind,
+                    size,
+                    symbols,
+                },
             )
             .await?;
-        let mut symbols: ByMeasurement<(i64, String, String, String, i64)> = self
+        let symbols = self
             .rows_by_measurement(
                 "SELECT measurement_id, name, unit, section, size FROM measurement_symbols
                  WHERE measurement_id = ANY($1) ORDER BY measurement_id, rank",
-                &ids,
+                ids,
+                |(_, name, unit, section, size)| SymbolRow {
+                    name,
+                    unit,
+                    section,
+                    size,
+                },
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let sections = sections.remove(&row.id).unwrap_or_default();
-                let units = units.remove(&row.id).unwrap_or_default();
-                let symbols = symbols.remove(&row.id).unwrap_or_default();
-                MeasuredTarget {
-                    target_id: row.target_id,
-                    target: row.target,
-                    format: row.format,
-                    arch: row.arch,
-                    language: row.language,
-                    stripped: row.stripped,
-                    sizes: Sizes {
-                        file: bytes(row.size_file),
-                        vm: bytes(row.size_vm),
-                        shipped: bytes(row.size_shipped),
-                        gzip: bytes(row.size_gzip),
-                        zstd: bytes(row.size_zstd),
-                        debug: bytes(row.size_debug),
-                        symbols: bytes(row.size_symbols),
-                        compressed: row.size_compressed.map_or(0, bytes),
-                        uncompressed: row.size_uncompressed.map_or(0, bytes),
-                        pull: row.size_pull.map_or(0, bytes),
-                        ..Default::default()
-                    },
-                    toolchain: row.toolchain.0,
-                    advice: row.advice.0,
-                    report_key: row.report_key,
-                    sections: sections
-                        .into_iter()
-                        .map(|(_, name, kind, file_size, vm_size)| SectionRow {
-                            name,
-                            kind,
-                            file_size,
-                            vm_size,
-                        })
-                        .collect(),
-                    units: units
-                        .into_iter()
-                        .map(|(_, name, kind, size, symbols)| UnitRow {
-                            name,
-                            kind,
-                            size,
-                            symbols,
-                        })
-                        .collect(),
-                    symbols: symbols
-                        .into_iter()
-                        .map(|(_, name, unit, section, size)| SymbolRow {
-                            name,
-                            unit,
-                            section,
-                            size,
-                        })
-                        .collect(),
-                }
-            })
-            .collect())
+        Ok(MeasurementParts {
+            sections,
+            units,
+            symbols,
+        })
     }
 
-    /// The rows `sql` selects for the measurements `ids` (`$1`), grouped
-    /// by the measurement id each row starts with.
-    async fn rows_by_measurement<T>(
+    /// The rows `sql` selects for the measurements `ids` (`$1`), each made
+    /// into an `R` and grouped by the measurement id it starts with.
+    async fn rows_by_measurement<A, B, C, D, R>(
         &self,
         sql: &'static str,
         ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<T>>, Error>
+        into: impl Fn((i64, A, B, C, D)) -> R,
+    ) -> Result<ByMeasurement<R>, Error>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + MeasurementKeyed + Send + Unpin,
+        (i64, A, B, C, D): for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
-        let rows: Vec<T> = sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
-        let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+        let rows: Vec<(i64, A, B, C, D)> =
+            sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
+        let mut out: ByMeasurement<R> = HashMap::new();
         for row in rows {
-            out.entry(row.measurement_id()).or_default().push(row);
+            out.entry(row.0).or_default().push(into(row));
         }
         Ok(out)
     }
@@ -615,7 +618,7 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(sha, target, shipped)| (sha, target, bytes(shipped)))
+            .map(|(sha, target, shipped)| (sha, target, stored_bytes(shipped)))
             .collect())
     }
 

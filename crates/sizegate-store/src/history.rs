@@ -55,7 +55,7 @@ struct SizeColumns {
 
 impl SizeColumns {
     fn sizes(&self) -> Option<Sizes> {
-        let u = |v: Option<i64>| v.map(|v| u64::try_from(v).unwrap_or(0));
+        let u = |v: Option<i64>| v.map(crate::stored_bytes);
         Some(Sizes {
             file: u(self.size_file)?,
             vm: u(self.size_vm)?,

@@ -227,6 +227,12 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Er
 
 pub use sizegate_core::RepoName;
 
+/// A stored byte count (a size column, never negative: CHECKs keep them
+/// so) as bytes.
+pub(crate) fn stored_bytes(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
 impl From<sizegate_core::InvalidRepoName> for Error {
     fn from(e: sizegate_core::InvalidRepoName) -> Self {
         Error::Invalid(e.to_string())
