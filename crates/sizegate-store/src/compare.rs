@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sizegate_analyze::{Metric, Sizes};
 
-use crate::dashboard::MetricPoint;
+use crate::reads::MetricPoint;
 use crate::{Error, Store, stored_bytes};
 
 /// Longest tag accepted, in bytes (git allows more; release tags are short).
@@ -294,7 +294,7 @@ impl Store {
         metric: Metric,
         limit: i64,
     ) -> Result<HashMap<i64, Vec<MetricPoint>>, Error> {
-        let column = crate::dashboard::metric_column(metric);
+        let column = crate::reads::metric_column(metric);
         let targets: Vec<i64> = ranges.iter().map(|r| r.target_id).collect();
         let lows: Vec<i64> = ranges
             .iter()

@@ -4,7 +4,9 @@
 //! each covered by the tests of this crate. [`Store`] wraps the pool; the
 //! methods are grouped by area: [`tokens`] (repositories and upload tokens),
 //! [`uploads`] (commits, targets, artifacts, builds), [`queue`] (jobs),
-//! [`measurements`] and [`history`] (the read side of the API), [`alerts`]
+//! [`measurements`] and [`history`] (the read side of the API), [`reads`]
+//! (series, branches, a commit's measurements, baselines and pull request
+//! pushes, as the dashboard and the API read them), [`alerts`]
 //! (post-merge step alerts and their deliveries),
 //! [`evaluations`] (the gate's input and output) and [`github_events`]
 //! (webhook deliveries, pull request labels, installations).
@@ -13,7 +15,6 @@ pub mod access;
 pub mod alerts;
 pub mod blob;
 pub mod compare;
-pub mod dashboard;
 pub mod evaluations;
 pub mod gc;
 pub mod github_events;
@@ -21,6 +22,7 @@ pub mod history;
 pub mod measurements;
 pub mod oidc_replay;
 pub mod queue;
+pub mod reads;
 pub mod repo_settings;
 pub mod tokens;
 pub mod upload_sessions;
@@ -33,6 +35,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use blob::{BlobError, BlobStore, open_blob_store};
+pub use reads::{
+    MAX_BRANCHES, MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
+};
+/// The old path of [`reads`] (named after the dashboard, its first reader),
+/// kept until every branch imports these types from the crate root.
+#[doc(hidden)]
+pub use reads as dashboard;
 
 /// Install ring as the process-wide rustls crypto provider, once. reqwest
 /// (used for S3) is built without a bundled provider to avoid the aws-lc-rs

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sizegate_analyze::{Change, Metric, ReportDiff, human};
 use sizegate_gate::CommitHistory;
-use sizegate_store::dashboard::MeasuredTarget;
+use sizegate_store::MeasuredTarget;
 use sizegate_store::evaluations::StoredEvaluation;
 use sizegate_store::history::{CommitStatus, Repository};
 

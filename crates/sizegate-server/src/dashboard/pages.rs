@@ -8,7 +8,7 @@ use axum::response::Html;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use sizegate_analyze::{Metric, human};
-use sizegate_store::dashboard::TargetRef;
+use sizegate_store::TargetRef;
 
 use super::PageError;
 use super::chart::sparkline;

@@ -1,7 +1,8 @@
-//! The read side of the dashboard: series of a target over a date or count
-//! range, the branches of a repository, what was measured for each target
-//! of a commit (sections, units, top symbols, toolchain, advice), the
-//! baseline to compare it with, and the pushes of a pull request.
+//! Reads of what was measured, for the dashboard's pages and the API:
+//! series of a target over a date or count range, the branches of a
+//! repository, what was measured for each target of a commit (sections,
+//! units, top symbols, toolchain, advice), the baseline to compare it
+//! with, and the pushes of a pull request.
 
 use std::collections::HashMap;
 
