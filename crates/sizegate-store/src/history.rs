@@ -440,11 +440,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn status_and_history(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo_id = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo_id) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let mut shas = Vec::new();
         for i in 0..5u8 {
             let sha = format!("{:040x}", i + 1);

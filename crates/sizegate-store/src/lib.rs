@@ -248,6 +248,23 @@ impl From<sizegate_core::InvalidRepoName> for Error {
     }
 }
 
+/// Set-up shared by this crate's database tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::{RepoName, Store};
+
+    /// A store on `pool` with the repository `name` (`owner/name`), and
+    /// the repository's id.
+    pub(crate) async fn store_with_repository(pool: sqlx::PgPool, name: &str) -> (Store, i64) {
+        let store = Store::new(pool);
+        let repository_id = store
+            .ensure_repository(&RepoName::parse(name).expect("a valid test repository name"))
+            .await
+            .expect("the test repository is created");
+        (store, repository_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -666,11 +666,7 @@ mod tests {
     /// the quick answer must be the one the whole history gives.
     #[sqlx::test(migrations = "../../migrations")]
     async fn branch_menu_of_a_busy_repository(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/busy").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/busy").await;
         // 300 branches, several commits each, interleaved in time; `old`
         // was last used before all of them.
         sqlx::query(
@@ -701,11 +697,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn series_measurements_baselines_and_pushes(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let shas: Vec<String> = (1..=4u32).map(|i| format!("{i:040x}")).collect();
         for (i, sha) in shas.iter().enumerate() {
             let meta = CommitMeta {

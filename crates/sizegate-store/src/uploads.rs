@@ -662,16 +662,6 @@ mod tests {
         }
     }
 
-    /// A store with the repository `acme/app`, and its id.
-    async fn acme_app(pool: sqlx::PgPool) -> (Store, i64) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
-        (store, repo)
-    }
-
     #[test]
     fn only_trusted_uploads_for_a_protected_branch_outside_a_pull_request_are_eligible() {
         let protected = ["release".to_owned()];
@@ -699,7 +689,7 @@ mod tests {
     #[sqlx::test(migrations = "../../migrations")]
     async fn concurrent_identical_uploads_record_one_build(pool: sqlx::PgPool) {
         // As when N servers receive CI retries of one upload at once.
-        let (store, repo) = acme_app(pool).await;
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let meta = CommitMeta {
             sha: "e".repeat(40),
             ..Default::default()
@@ -737,7 +727,7 @@ mod tests {
     async fn concurrent_uploads_sharing_targets_and_artifacts_all_succeed(pool: sqlx::PgPool) {
         // Different commits, the same targets and contents in crossed orders:
         // the pattern that can deadlock on shared rows.
-        let (store, repo) = acme_app(pool).await;
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let uploads = (0..12u8).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -772,7 +762,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn record_duplicate_and_replace(pool: sqlx::PgPool) {
-        let (store, repo) = acme_app(pool).await;
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let meta = CommitMeta {
             sha: "a".repeat(40),
             branch: Some("main".into()),
