@@ -285,6 +285,21 @@ pub(crate) mod tests {
         FileInfo, Format, Language, Section, SectionKind, Sizes, Symbol, Toolchain, Unit, UnitKind,
     };
 
+    #[test]
+    fn the_top_symbols_are_the_largest_then_by_name() {
+        let mut report = sample_report(5000);
+        let mut tie = report.symbols[1].clone();
+        tie.name = "also_big".into();
+        report.symbols.push(tie);
+        let names: Vec<&str> = top_symbols(&report, 2)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["also_big", "big"]);
+        assert!(top_symbols(&report, 0).is_empty());
+        assert_eq!(positions(3), [0, 1, 2]);
+    }
+
     /// A small but complete report, for tests of this crate.
     pub(crate) fn sample_report(size: u64) -> Report {
         Report {

@@ -662,6 +662,57 @@ mod tests {
     use crate::measurements::tests::sample_report;
     use crate::uploads::{CommitMeta, NewArtifact};
 
+    fn measurement_row(id: i64, image: bool) -> MeasurementRow {
+        MeasurementRow {
+            id,
+            target_id: 7,
+            target: "linux/app".into(),
+            format: "elf".into(),
+            arch: "x86_64".into(),
+            language: "rust".into(),
+            stripped: true,
+            size_file: 1000,
+            size_vm: 1200,
+            size_shipped: 900,
+            size_gzip: 500,
+            size_zstd: 400,
+            size_debug: 0,
+            size_symbols: 50,
+            size_compressed: image.then_some(300),
+            size_uncompressed: image.then_some(2000),
+            size_pull: image.then_some(310),
+            toolchain: Json(Toolchain::default()),
+            advice: Json(Vec::new()),
+            report_key: format!("reports/{id}"),
+        }
+    }
+
+    #[test]
+    fn a_measured_target_takes_its_own_parts_and_sizes() {
+        let section = |name: &str| SectionRow {
+            name: name.into(),
+            kind: "code".into(),
+            file_size: 10,
+            vm_size: 10,
+        };
+        let mut parts = MeasurementParts {
+            sections: HashMap::from([(1, vec![section(".text")]), (2, vec![section(".data")])]),
+            units: HashMap::new(),
+            symbols: HashMap::new(),
+        };
+        let binary = parts.take(measurement_row(1, false));
+        assert_eq!(binary.sections.len(), 1);
+        assert_eq!(binary.sections[0].name, ".text");
+        assert!(binary.units.is_empty() && binary.symbols.is_empty());
+        assert_eq!((binary.sizes.file, binary.sizes.shipped), (1000, 900));
+        assert_eq!(binary.sizes.compressed, 0, "a binary has no image sizes");
+        let image = parts.take(measurement_row(2, true));
+        assert_eq!(image.sections[0].name, ".data");
+        assert_eq!((image.sizes.compressed, image.sizes.pull), (300, 310));
+        assert_eq!(image.report_key, "reports/2");
+        assert!(parts.sections.is_empty(), "each part is taken once");
+    }
+
     /// With more branches than the menu shows among the newest commits,
     /// the quick answer must be the one the whole history gives.
     #[sqlx::test(migrations = "../../migrations")]
