@@ -434,7 +434,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RepoName;
     use crate::measurements::tests::sample_report;
     use crate::uploads::{CommitMeta, NewArtifact};
 

@@ -650,7 +650,6 @@ async fn show_most_trusted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RepoName;
 
     fn artifact(target: &str, byte: u8) -> NewArtifact {
         let sha256 = hex::encode([byte; 32]);

@@ -140,7 +140,8 @@ impl Worker {
                     .await
             }
         };
-        posted.map_err(|e| PostFailure::github("posting the pull request comment failed", &e))
+        posted.map_err(|e| PostFailure::github("posting the pull request comment failed", &e))?;
+        Ok(())
     }
 
     /// The check run of `commit`, linking to its dashboard page when a
