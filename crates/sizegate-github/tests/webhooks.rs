@@ -260,7 +260,13 @@ fn pushes_give_their_authors_logins_and_nothing_else() {
 fn push_authors_follow_the_one_login_rule_bots_included() {
     let mut payload: serde_json::Value =
         serde_json::from_slice(&fixture("push.with-installation")).unwrap();
-    let logins = ["dependabot[bot]", "a--b", "x[bot]y", "snake_case", "octocat"];
+    let logins = [
+        "dependabot[bot]",
+        "a--b",
+        "x[bot]y",
+        "snake_case",
+        "octocat",
+    ];
     let commits: Vec<serde_json::Value> = logins
         .iter()
         .enumerate()

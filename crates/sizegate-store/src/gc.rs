@@ -128,7 +128,9 @@ impl Store {
             self.collect_upload_sessions(blobs, policy.dry_run).await?;
         report.upload_sessions = upload_sessions;
         report.upload_session_bytes = upload_session_bytes;
-        let freed_bytes = self.collect_orphan_blobs(blobs, policy, &mut report).await?;
+        let freed_bytes = self
+            .collect_orphan_blobs(blobs, policy, &mut report)
+            .await?;
         if !policy.dry_run {
             report.blob_bytes = freed_bytes;
         } else {
@@ -173,13 +175,12 @@ impl Store {
         .await?;
         report.artifacts = u64::try_from(artifacts).unwrap_or(0);
         report.blob_bytes = u64::try_from(bytes).unwrap_or(0);
-        report.sessions = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM sessions WHERE expires_at < now()",
-        )
-        .fetch_one(&self.pool)
-        .await?
-        .try_into()
-        .unwrap_or(0);
+        report.sessions =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE expires_at < now()")
+                .fetch_one(&self.pool)
+                .await?
+                .try_into()
+                .unwrap_or(0);
         report.oidc_token_ids = sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM oidc_token_ids
              WHERE expires_at < extract(epoch FROM now())::BIGINT",

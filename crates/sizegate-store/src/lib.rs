@@ -35,13 +35,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use blob::{BlobError, BlobStore, open_blob_store};
-pub use reads::{
-    MAX_BRANCHES, MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
-};
 /// The old path of [`reads`] (named after the dashboard, its first reader),
 /// kept until every branch imports these types from the crate root.
 #[doc(hidden)]
 pub use reads as dashboard;
+pub use reads::{
+    MAX_BRANCHES, MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
+};
 
 /// Install ring as the process-wide rustls crypto provider, once. reqwest
 /// (used for S3) is built without a bundled provider to avoid the aws-lc-rs

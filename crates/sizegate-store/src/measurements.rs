@@ -256,10 +256,34 @@ async fn insert_measurement_parts(
     )
     .bind(measurement_id)
     .bind(positions(report.units.len()))
-    .bind(report.units.iter().map(|u| text(&u.name)).collect::<Vec<_>>())
-    .bind(report.units.iter().map(|u| serde_name(&u.kind)).collect::<Vec<_>>())
-    .bind(report.units.iter().map(|u| to_i64(u.size)).collect::<Vec<_>>())
-    .bind(report.units.iter().map(|u| to_i64(u.symbols)).collect::<Vec<_>>())
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| text(&u.name))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| serde_name(&u.kind))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| to_i64(u.size))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| to_i64(u.symbols))
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *tx)
     .await?;
     let symbols = top_symbols(report, top);

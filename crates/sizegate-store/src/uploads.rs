@@ -420,15 +420,14 @@ async fn insert_targets(
     .bind(&names)
     .execute(&mut *tx)
     .await?;
-    let ids = sqlx::query_as(
-        "SELECT name, id FROM targets WHERE repository_id = $1 AND name = ANY($2)",
-    )
-    .bind(repository_id)
-    .bind(&names)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
+    let ids =
+        sqlx::query_as("SELECT name, id FROM targets WHERE repository_id = $1 AND name = ANY($2)")
+            .bind(repository_id)
+            .bind(&names)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
     Ok(ids)
 }
 
@@ -593,12 +592,13 @@ async fn replace_build(
             .execute(&mut *tx)
             .await?;
     }
-    let job_id: i64 =
-        sqlx::query_scalar("INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id")
-            .bind(build_id)
-            .bind(max_attempts.max(1))
-            .fetch_one(&mut *tx)
-            .await?;
+    let job_id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(build_id)
+    .bind(max_attempts.max(1))
+    .fetch_one(&mut *tx)
+    .await?;
     Ok(BuildRecorded {
         build_id,
         job_id,

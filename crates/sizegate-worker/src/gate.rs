@@ -11,8 +11,8 @@ use sizegate_gate::{
     Evaluation, Event, GateInput, HeadState, Measurement, NoBaseline, TargetInput, choose_config,
     evaluate, render_check, render_comment,
 };
-use sizegate_store::github_events::PullRequestState;
 use sizegate_store::evaluations::{GateCommit, GateTarget, NewEvaluation};
+use sizegate_store::github_events::PullRequestState;
 use sizegate_store::queue::JobState;
 
 use crate::{Error, Worker};
@@ -455,15 +455,9 @@ mod tests {
             Event::PullRequest { number, labels } => (number, labels),
             Event::Push => panic!("a push"),
         };
-        let (number, on_head) = labels(gate_event(
-            &commit(Some(7)),
-            Some(pull_request("a", None)),
-        ));
+        let (number, on_head) = labels(gate_event(&commit(Some(7)), Some(pull_request("a", None))));
         assert_eq!((number, on_head), (7, vec!["size-approved".to_owned()]));
-        let (_, elsewhere) = labels(gate_event(
-            &commit(Some(7)),
-            Some(pull_request("d", None)),
-        ));
+        let (_, elsewhere) = labels(gate_event(&commit(Some(7)), Some(pull_request("d", None))));
         assert!(elsewhere.is_empty());
         assert_eq!(
             gate_event(&commit(None), Some(pull_request("a", None))),

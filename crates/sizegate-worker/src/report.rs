@@ -146,7 +146,11 @@ impl Worker {
 
     /// The check run of `commit`, linking to its dashboard page when a
     /// public URL is configured.
-    fn check_run_request(&self, commit: &GateCommit, evaluation: StoredEvaluation) -> CheckRunRequest {
+    fn check_run_request(
+        &self,
+        commit: &GateCommit,
+        evaluation: StoredEvaluation,
+    ) -> CheckRunRequest {
         let public_url = self.config.public_url.trim_end_matches('/');
         CheckRunRequest {
             name: sizegate_gate::CHECK_NAME.to_owned(),

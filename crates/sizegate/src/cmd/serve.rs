@@ -110,9 +110,8 @@ async fn serve(mut args: Args) -> anyhow::Result<()> {
     let gc = args
         .gc
         .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
-    let worker = (!args.no_worker).then(|| {
-        tokio::spawn(setup.into_worker(store, blobs).run(shutdown.clone()))
-    });
+    let worker = (!args.no_worker)
+        .then(|| tokio::spawn(setup.into_worker(store, blobs).run(shutdown.clone())));
     tracing::info!("sizegate listening on http://{address}");
     sizegate_server::serve(listener, state, shutdown.clone())
         .await

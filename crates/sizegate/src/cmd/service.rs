@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sizegate_store::{BlobStore, DatabaseSettings, Store};
 use sizegate_github::GitHubClient;
+use sizegate_store::{BlobStore, DatabaseSettings, Store};
 use sizegate_worker::{Limiter, Worker, WorkerConfig, WorkerMetrics};
 use tokio_util::sync::CancellationToken;
 
@@ -379,27 +379,6 @@ impl GcArgs {
     }
 }
 
-#[cfg(test)]
-mod duration_tests {
-    use super::*;
-
-    #[test]
-    fn durations_need_a_unit() {
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
-        for bad in ["30", "d", "-1d", "1.5d", "3y", "", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(parse_interval("off"), Ok(Interval(None)));
-        assert_eq!(parse_interval("0s"), Ok(Interval(None)));
-        assert_eq!(
-            parse_interval("1h"),
-            Ok(Interval(Some(Duration::from_secs(3600))))
-        );
-    }
-}
-
 /// The job loops' configuration, GitHub client and metrics, set up the same
 /// way by `serve` (in-process workers) and `worker`.
 pub struct WorkerSetup {
@@ -437,5 +416,26 @@ impl WorkerSetup {
             Some(github) => worker.with_github(github),
             None => worker,
         }
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        for bad in ["30", "d", "-1d", "1.5d", "3y", "", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_interval("off"), Ok(Interval(None)));
+        assert_eq!(parse_interval("0s"), Ok(Interval(None)));
+        assert_eq!(
+            parse_interval("1h"),
+            Ok(Interval(Some(Duration::from_secs(3600))))
+        );
     }
 }

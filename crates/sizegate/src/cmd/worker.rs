@@ -79,10 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let gc = args
             .gc
             .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
-        setup
-            .into_worker(store, blobs)
-            .run(shutdown.clone())
-            .await;
+        setup.into_worker(store, blobs).run(shutdown.clone()).await;
         shutdown.cancel();
         if let Some(gc) = gc {
             gc.await.context("waiting for the garbage collection")?;
