@@ -175,6 +175,24 @@ pub(crate) fn metric_column(metric: Metric) -> &'static str {
 /// Rows keyed by the measurement they belong to.
 type ByMeasurement<T> = HashMap<i64, Vec<T>>;
 
+/// A row of a measurement's part with the measurement it belongs to.
+struct Keyed<T> {
+    measurement_id: i64,
+    row: T,
+}
+
+impl<'r, T> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Keyed<T>
+where
+    T: sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Keyed {
+            measurement_id: sqlx::Row::try_get(row, "measurement_id")?,
+            row: T::from_row(row)?,
+        })
+    }
+}
+
 /// The sections, units and top symbols of measurements, by measurement id.
 struct MeasurementParts {
     sections: ByMeasurement<SectionRow>,
@@ -492,68 +510,62 @@ impl Store {
     /// query per table for all of them (not three per target), as the pull
     /// request page reads this for every push.
     async fn measurement_parts(&self, ids: &[i64]) -> Result<MeasurementParts, Error> {
-        let sections = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, kind, file_size, vm_size FROM measurement_sections
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                ids,
-                |(_, name, kind, file_size, vm_size)| SectionRow {
-                    name,
-                    kind,
-                    file_size,
-                    vm_size,
-                },
-            )
-            .await?;
-        let units = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, kind, size, symbols FROM measurement_units
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                ids,
-                |(_, name, kind, size, symbols)| UnitRow {
-                    name,
-                    kind,
-                    size,
-                    symbols,
-                },
-            )
-            .await?;
-        let symbols = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, unit, section, size FROM measurement_symbols
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, rank",
-                ids,
-                |(_, name, unit, section, size)| SymbolRow {
-                    name,
-                    unit,
-                    section,
-                    size,
-                },
-            )
-            .await?;
         Ok(MeasurementParts {
-            sections,
-            units,
-            symbols,
+            sections: self
+                .rows_by_measurement(
+                    "name, kind, file_size, vm_size",
+                    "measurement_sections",
+                    "position",
+                    ids,
+                )
+                .await?,
+            units: self
+                .rows_by_measurement(
+                    "name, kind, size, symbols",
+                    "measurement_units",
+                    "position",
+                    ids,
+                )
+                .await?,
+            symbols: self
+                .rows_by_measurement(
+                    "name, unit, section, size",
+                    "measurement_symbols",
+                    "rank",
+                    ids,
+                )
+                .await?,
         })
     }
 
-    /// The rows `sql` selects for the measurements `ids` (`$1`), each made
-    /// into an `R` and grouped by the measurement id it starts with.
-    async fn rows_by_measurement<A, B, C, D, R>(
+    /// The `columns` of the rows of `table` that belong to the measurements
+    /// `ids`, in `order` within each, grouped by measurement id. The names
+    /// are fixed strings of this module, never user text.
+    async fn rows_by_measurement<R>(
         &self,
-        sql: &'static str,
+        columns: &'static str,
+        table: &'static str,
+        order: &'static str,
         ids: &[i64],
-        into: impl Fn((i64, A, B, C, D)) -> R,
     ) -> Result<ByMeasurement<R>, Error>
     where
-        (i64, A, B, C, D): for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
-        let rows: Vec<(i64, A, B, C, D)> =
-            sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT measurement_id, {columns} FROM {table}
+             WHERE measurement_id = ANY($1) ORDER BY measurement_id, {order}"
+        );
+        let rows: Vec<Keyed<R>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out: ByMeasurement<R> = HashMap::new();
-        for row in rows {
-            out.entry(row.0).or_default().push(into(row));
+        for Keyed {
+            measurement_id,
+            row,
+        } in rows
+        {
+            out.entry(measurement_id).or_default().push(row);
         }
         Ok(out)
     }
