@@ -257,6 +257,38 @@ fn pushes_give_their_authors_logins_and_nothing_else() {
 }
 
 #[test]
+fn push_authors_follow_the_one_login_rule_bots_included() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("push.with-installation")).unwrap();
+    let logins = [
+        "dependabot[bot]",
+        "a--b",
+        "x[bot]y",
+        "snake_case",
+        "octocat",
+    ];
+    let commits: Vec<serde_json::Value> = logins
+        .iter()
+        .enumerate()
+        .map(|(n, login)| {
+            serde_json::json!({
+                "id": format!("{n:040x}"),
+                "message": "m",
+                "author": {"name": "n", "email": "e@example.com", "username": login},
+            })
+        })
+        .collect();
+    payload["commits"] = commits.into();
+    let WebhookEvent::Push(push) =
+        parse_event("push", &serde_json::to_vec(&payload).unwrap()).unwrap()
+    else {
+        panic!("not a push");
+    };
+    let kept: Vec<&str> = push.authors.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(kept, ["dependabot[bot]", "octocat"]);
+}
+
+#[test]
 fn every_fixture_file_is_covered() {
     let dir = format!("{}/tests/fixtures/webhooks", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sizegate_analyze::Metric;
 
-use crate::dashboard::metric_column;
+use crate::reads::metric_column;
 use crate::{Error, Store};
 
 /// A measured build that step detection may look at.

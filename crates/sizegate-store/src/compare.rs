@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use sizegate_analyze::{Metric, Sizes};
 
-use crate::dashboard::MetricPoint;
-use crate::{Error, Store};
+use crate::reads::MetricPoint;
+use crate::{Error, Store, stored_bytes};
 
 /// Longest tag accepted, in bytes (git allows more; release tags are short).
 pub const MAX_TAG_BYTES: usize = 200;
@@ -150,10 +150,6 @@ struct SeriesRow {
     point: MetricPoint,
 }
 
-fn bytes(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
 impl Store {
     /// Resolve `revision` in a repository, the way git does: a full sha
     /// first, then a tag, then a unique sha prefix of at least
@@ -271,15 +267,15 @@ impl Store {
                 target: r.target,
                 build_id: r.build_id,
                 report_key: r.report_key,
-                artifact_size: bytes(r.artifact_size),
+                artifact_size: stored_bytes(r.artifact_size),
                 sizes: Sizes {
-                    file: bytes(r.size_file),
-                    vm: bytes(r.size_vm),
-                    shipped: bytes(r.size_shipped),
-                    gzip: bytes(r.size_gzip),
-                    zstd: bytes(r.size_zstd),
-                    debug: bytes(r.size_debug),
-                    symbols: bytes(r.size_symbols),
+                    file: stored_bytes(r.size_file),
+                    vm: stored_bytes(r.size_vm),
+                    shipped: stored_bytes(r.size_shipped),
+                    gzip: stored_bytes(r.size_gzip),
+                    zstd: stored_bytes(r.size_zstd),
+                    debug: stored_bytes(r.size_debug),
+                    symbols: stored_bytes(r.size_symbols),
                     ..Default::default()
                 },
             })
@@ -298,7 +294,7 @@ impl Store {
         metric: Metric,
         limit: i64,
     ) -> Result<HashMap<i64, Vec<MetricPoint>>, Error> {
-        let column = crate::dashboard::metric_column(metric);
+        let column = crate::reads::metric_column(metric);
         let targets: Vec<i64> = ranges.iter().map(|r| r.target_id).collect();
         let lows: Vec<i64> = ranges
             .iter()

@@ -107,7 +107,6 @@ impl Store {
         policy: &GcPolicy,
     ) -> Result<GcReport, Error> {
         let mut report = GcReport::default();
-        let age = seconds(policy.older_than);
         let doomed: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT b.id, b.artifact_id FROM builds b
              LEFT JOIN jobs j ON j.build_id = b.id
@@ -116,95 +115,145 @@ impl Store {
                AND (j.state IS NULL OR j.state IN ('done', 'failed'))
              ORDER BY b.id",
         )
-        .bind(age)
+        .bind(seconds(policy.older_than))
         .fetch_all(&self.pool)
         .await?;
         report.builds = doomed.len() as u64;
-        let build_ids: Vec<i64> = doomed.iter().map(|(id, _)| *id).collect();
-        let mut artifact_ids: Vec<i64> = doomed.iter().map(|(_, a)| *a).collect();
-        artifact_ids.sort_unstable();
-        artifact_ids.dedup();
-
         if policy.dry_run {
-            // Artifacts every build of which is collected.
-            let (artifacts, bytes): (i64, i64) = sqlx::query_as(
-                "SELECT count(*), COALESCE(sum(a.size), 0)::BIGINT FROM artifacts a
-                 WHERE a.id = ANY($1)
-                   AND NOT EXISTS (SELECT 1 FROM builds b
-                                   WHERE b.artifact_id = a.id AND NOT (b.id = ANY($2)))",
-            )
-            .bind(&artifact_ids)
-            .bind(&build_ids)
-            .fetch_one(&self.pool)
-            .await?;
-            report.artifacts = u64::try_from(artifacts).unwrap_or(0);
-            report.blob_bytes = u64::try_from(bytes).unwrap_or(0);
-            report.sessions = sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM sessions WHERE expires_at < now()",
-            )
-            .fetch_one(&self.pool)
-            .await?
-            .try_into()
-            .unwrap_or(0);
-            report.oidc_token_ids = sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM oidc_token_ids
-                 WHERE expires_at < extract(epoch FROM now())::BIGINT",
-            )
-            .fetch_one(&self.pool)
-            .await?
-            .try_into()
-            .unwrap_or(0);
+            self.count_collectable_rows(&doomed, &mut report).await?;
         } else {
-            for chunk in build_ids.chunks(500) {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("UPDATE builds SET superseded_by = NULL WHERE superseded_by = ANY($1)")
-                    .bind(chunk)
-                    .execute(&mut *tx)
-                    .await?;
-                // Re-checked: a job requeued since the selection keeps its build.
-                sqlx::query(
-                    "DELETE FROM builds b WHERE b.id = ANY($1)
-                       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.build_id = b.id
-                                       AND j.state IN ('queued', 'running'))",
-                )
-                .bind(chunk)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-            }
-            // Every artifact no build refers to (those just freed, and any
-            // left by an earlier run that stopped half-way).
-            let unreferenced: Vec<i64> = sqlx::query_scalar(
-                "SELECT a.id FROM artifacts a
-                 WHERE NOT EXISTS (SELECT 1 FROM builds b WHERE b.artifact_id = a.id)
-                 ORDER BY a.id",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-            for id in unreferenced {
-                if self.delete_artifact_if_unused(id).await? {
-                    report.artifacts += 1;
-                }
-            }
-            report.sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-            report.oidc_token_ids = sqlx::query(
-                "DELETE FROM oidc_token_ids WHERE expires_at < extract(epoch FROM now())::BIGINT",
-            )
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            self.delete_collectable_rows(&doomed, &mut report).await?;
         }
-
         let (upload_sessions, upload_session_bytes) =
             self.collect_upload_sessions(blobs, policy.dry_run).await?;
         report.upload_sessions = upload_sessions;
         report.upload_session_bytes = upload_session_bytes;
+        let freed_bytes = self
+            .collect_orphan_blobs(blobs, policy, &mut report)
+            .await?;
+        if !policy.dry_run {
+            report.blob_bytes = freed_bytes;
+        } else {
+            report.blob_bytes += freed_bytes;
+        }
+        tracing::info!(
+            dry_run = policy.dry_run,
+            builds = report.builds,
+            artifacts = report.artifacts,
+            blobs = report.blobs,
+            blob_bytes = report.blob_bytes,
+            recent_orphans_kept = report.recent_orphans_kept,
+            sessions = report.sessions,
+            oidc_token_ids = report.oidc_token_ids,
+            upload_sessions = report.upload_sessions,
+            upload_session_bytes = report.upload_session_bytes,
+            "garbage collection done"
+        );
+        Ok(report)
+    }
 
-        // Blobs: listed first, references read after, so that a row
-        // committed after the listing is seen.
+    /// A dry run: count the artifacts every build of which is `doomed`
+    /// (with their bytes), the expired sessions and OIDC token ids.
+    async fn count_collectable_rows(
+        &self,
+        doomed: &[(i64, i64)],
+        report: &mut GcReport,
+    ) -> Result<(), Error> {
+        let build_ids: Vec<i64> = doomed.iter().map(|(id, _)| *id).collect();
+        let mut artifact_ids: Vec<i64> = doomed.iter().map(|(_, a)| *a).collect();
+        artifact_ids.sort_unstable();
+        artifact_ids.dedup();
+        let (artifacts, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), COALESCE(sum(a.size), 0)::BIGINT FROM artifacts a
+             WHERE a.id = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM builds b
+                               WHERE b.artifact_id = a.id AND NOT (b.id = ANY($2)))",
+        )
+        .bind(&artifact_ids)
+        .bind(&build_ids)
+        .fetch_one(&self.pool)
+        .await?;
+        report.artifacts = u64::try_from(artifacts).unwrap_or(0);
+        report.blob_bytes = u64::try_from(bytes).unwrap_or(0);
+        report.sessions =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE expires_at < now()")
+                .fetch_one(&self.pool)
+                .await?
+                .try_into()
+                .unwrap_or(0);
+        report.oidc_token_ids = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM oidc_token_ids
+             WHERE expires_at < extract(epoch FROM now())::BIGINT",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_into()
+        .unwrap_or(0);
+        Ok(())
+    }
+
+    /// Delete the `doomed` builds (500 a transaction), every artifact no
+    /// build refers to, and the expired sessions and OIDC token ids.
+    async fn delete_collectable_rows(
+        &self,
+        doomed: &[(i64, i64)],
+        report: &mut GcReport,
+    ) -> Result<(), Error> {
+        let build_ids: Vec<i64> = doomed.iter().map(|(id, _)| *id).collect();
+        for chunk in build_ids.chunks(500) {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("UPDATE builds SET superseded_by = NULL WHERE superseded_by = ANY($1)")
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await?;
+            // Re-checked: a job requeued since the selection keeps its build.
+            sqlx::query(
+                "DELETE FROM builds b WHERE b.id = ANY($1)
+                   AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.build_id = b.id
+                                   AND j.state IN ('queued', 'running'))",
+            )
+            .bind(chunk)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        // Every artifact no build refers to (those just freed, and any left
+        // by an earlier run that stopped half-way).
+        let unreferenced: Vec<i64> = sqlx::query_scalar(
+            "SELECT a.id FROM artifacts a
+             WHERE NOT EXISTS (SELECT 1 FROM builds b WHERE b.artifact_id = a.id)
+             ORDER BY a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for id in unreferenced {
+            if self.delete_artifact_if_unused(id).await? {
+                report.artifacts += 1;
+            }
+        }
+        report.sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        report.oidc_token_ids = sqlx::query(
+            "DELETE FROM oidc_token_ids WHERE expires_at < extract(epoch FROM now())::BIGINT",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(())
+    }
+
+    /// Delete (or, in a dry run, count) the blobs no row refers to that are
+    /// older than the grace period; the bytes they held. Blobs are listed
+    /// first and references read after, so that a row committed after the
+    /// listing is seen.
+    async fn collect_orphan_blobs(
+        &self,
+        blobs: &dyn BlobStore,
+        policy: &GcPolicy,
+        report: &mut GcReport,
+    ) -> Result<u64, Error> {
         let cutoff = SystemTime::now()
             .checked_sub(policy.orphan_grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -252,25 +301,7 @@ impl Store {
                 report.recent_orphans_kept += 1;
             }
         }
-        if !policy.dry_run {
-            report.blob_bytes = freed_bytes;
-        } else {
-            report.blob_bytes += freed_bytes;
-        }
-        tracing::info!(
-            dry_run = policy.dry_run,
-            builds = report.builds,
-            artifacts = report.artifacts,
-            blobs = report.blobs,
-            blob_bytes = report.blob_bytes,
-            recent_orphans_kept = report.recent_orphans_kept,
-            sessions = report.sessions,
-            oidc_token_ids = report.oidc_token_ids,
-            upload_sessions = report.upload_sessions,
-            upload_session_bytes = report.upload_session_bytes,
-            "garbage collection done"
-        );
-        Ok(report)
+        Ok(freed_bytes)
     }
 
     /// Delete an artifact row and its measurement if still no build refers

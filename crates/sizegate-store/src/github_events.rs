@@ -129,7 +129,7 @@ impl Store {
     ) -> Result<(), Error> {
         let sha =
             sizegate_core::Sha::parse(merge_sha).map_err(|e| Error::Invalid(e.to_string()))?;
-        let author = author.filter(|login| is_github_login(login));
+        let author = author.filter(|login| sizegate_core::is_github_login(login));
         sqlx::query(
             "INSERT INTO pull_requests (repository_id, number, merge_commit_sha, author_login)
              VALUES ($1, $2, $3, $4)
@@ -212,16 +212,4 @@ impl Store {
         .await?;
         Ok(repositories)
     }
-}
-
-/// GitHub's rule for a login: 1 to 39 letters, digits or single hyphens,
-/// not starting or ending with a hyphen.
-fn is_github_login(login: &str) -> bool {
-    (1..=39).contains(&login.len())
-        && login
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !login.starts_with('-')
-        && !login.ends_with('-')
-        && !login.contains("--")
 }

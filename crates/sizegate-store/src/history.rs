@@ -55,7 +55,7 @@ struct SizeColumns {
 
 impl SizeColumns {
     fn sizes(&self) -> Option<Sizes> {
-        let u = |v: Option<i64>| v.map(|v| u64::try_from(v).unwrap_or(0));
+        let u = |v: Option<i64>| v.map(crate::stored_bytes);
         Some(Sizes {
             file: u(self.size_file)?,
             vm: u(self.size_vm)?,
@@ -434,17 +434,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RepoName;
     use crate::measurements::tests::sample_report;
     use crate::uploads::{CommitMeta, NewArtifact};
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn status_and_history(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo_id = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo_id) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let mut shas = Vec::new();
         for i in 0..5u8 {
             let sha = format!("{:040x}", i + 1);

@@ -4,7 +4,9 @@
 //! each covered by the tests of this crate. [`Store`] wraps the pool; the
 //! methods are grouped by area: [`tokens`] (repositories and upload tokens),
 //! [`uploads`] (commits, targets, artifacts, builds), [`queue`] (jobs),
-//! [`measurements`] and [`history`] (the read side of the API), [`alerts`]
+//! [`measurements`] and [`history`] (the read side of the API), [`reads`]
+//! (series, branches, a commit's measurements, baselines and pull request
+//! pushes, as the dashboard and the API read them), [`alerts`]
 //! (post-merge step alerts and their deliveries),
 //! [`evaluations`] (the gate's input and output) and [`github_events`]
 //! (webhook deliveries, pull request labels, installations).
@@ -13,7 +15,6 @@ pub mod access;
 pub mod alerts;
 pub mod blob;
 pub mod compare;
-pub mod dashboard;
 pub mod evaluations;
 pub mod gc;
 pub mod github_events;
@@ -21,6 +22,7 @@ pub mod history;
 pub mod measurements;
 pub mod oidc_replay;
 pub mod queue;
+pub mod reads;
 pub mod repo_settings;
 pub mod tokens;
 pub mod upload_sessions;
@@ -33,10 +35,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use blob::{BlobError, BlobStore, open_blob_store};
-// The dashboard's read rows, by name at the crate root (the module that
-// holds them is named after its consumer and may move).
-pub use dashboard::{
-    MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
+pub use reads::{
+    MAX_BRANCHES, MeasuredTarget, MetricPoint, PushRow, SectionRow, SymbolRow, TargetRef, UnitRow,
 };
 
 /// Install ring as the process-wide rustls crypto provider, once. reqwest
@@ -232,9 +232,32 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Er
 
 pub use sizegate_core::RepoName;
 
+/// A stored byte count (a size column, never negative: CHECKs keep them
+/// so) as bytes.
+pub(crate) fn stored_bytes(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
 impl From<sizegate_core::InvalidRepoName> for Error {
     fn from(e: sizegate_core::InvalidRepoName) -> Self {
         Error::Invalid(e.to_string())
+    }
+}
+
+/// Set-up shared by this crate's database tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::{RepoName, Store};
+
+    /// A store on `pool` with the repository `name` (`owner/name`), and
+    /// the repository's id.
+    pub(crate) async fn store_with_repository(pool: sqlx::PgPool, name: &str) -> (Store, i64) {
+        let store = Store::new(pool);
+        let repository_id = store
+            .ensure_repository(&RepoName::parse(name).expect("a valid test repository name"))
+            .await
+            .expect("the test repository is created");
+        (store, repository_id)
     }
 }
 

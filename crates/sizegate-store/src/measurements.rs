@@ -158,12 +158,8 @@ impl Store {
         top_symbols: usize,
     ) -> Result<i64, Error> {
         let mut tx = self.pool.begin().await?;
-        let mut toolchain =
-            serde_json::to_value(&report.toolchain).map_err(|e| Error::Report(e.to_string()))?;
-        let mut advice =
-            serde_json::to_value(&report.advice).map_err(|e| Error::Report(e.to_string()))?;
-        clean_json(&mut toolchain);
-        clean_json(&mut advice);
+        let toolchain = stored_json(&report.toolchain)?;
+        let advice = stored_json(&report.advice)?;
         // Only images have the image metrics; a binary's stay NULL.
         let image = report.format.is_image();
         let inserted: Option<i64> = sqlx::query_scalar(
@@ -206,53 +202,104 @@ impl Store {
             });
         };
 
-        let positions = |n: usize| {
-            (0..n)
-                .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>()
-        };
-        sqlx::query(
-            "INSERT INTO measurement_sections (measurement_id, position, name, kind, file_size, vm_size)
-             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
-        )
-        .bind(measurement_id)
-        .bind(positions(report.sections.len()))
-        .bind(report.sections.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
-        .bind(report.sections.iter().map(|s| serde_name(&s.kind)).collect::<Vec<_>>())
-        .bind(report.sections.iter().map(|s| to_i64(s.file_size)).collect::<Vec<_>>())
-        .bind(report.sections.iter().map(|s| to_i64(s.vm_size)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO measurement_units (measurement_id, position, name, kind, size, symbols)
-             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
-        )
-        .bind(measurement_id)
-        .bind(positions(report.units.len()))
-        .bind(report.units.iter().map(|u| text(&u.name)).collect::<Vec<_>>())
-        .bind(report.units.iter().map(|u| serde_name(&u.kind)).collect::<Vec<_>>())
-        .bind(report.units.iter().map(|u| to_i64(u.size)).collect::<Vec<_>>())
-        .bind(report.units.iter().map(|u| to_i64(u.symbols)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        let mut symbols: Vec<_> = report.symbols.iter().collect();
-        symbols.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-        symbols.truncate(top_symbols);
-        sqlx::query(
-            "INSERT INTO measurement_symbols (measurement_id, rank, name, unit, section, size)
-             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[])",
-        )
-        .bind(measurement_id)
-        .bind(positions(symbols.len()))
-        .bind(symbols.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
-        .bind(symbols.iter().map(|s| text(&s.unit)).collect::<Vec<_>>())
-        .bind(symbols.iter().map(|s| text(&s.section)).collect::<Vec<_>>())
-        .bind(symbols.iter().map(|s| to_i64(s.size)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+        insert_measurement_parts(&mut tx, measurement_id, report, top_symbols).await?;
         tx.commit().await?;
         Ok(measurement_id)
     }
+}
+
+/// `value` as stored JSON (cleaned by `clean_json`).
+fn stored_json(value: &impl Serialize) -> Result<serde_json::Value, Error> {
+    let mut json = serde_json::to_value(value).map_err(|e| Error::Report(e.to_string()))?;
+    clean_json(&mut json);
+    Ok(json)
+}
+
+/// Row positions `0..n`, as stored.
+fn positions(n: usize) -> Vec<i32> {
+    (0..n)
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect()
+}
+
+/// The `top` largest symbols of `report`, largest first (ties by name).
+fn top_symbols(report: &Report, top: usize) -> Vec<&sizegate_analyze::Symbol> {
+    let mut symbols: Vec<_> = report.symbols.iter().collect();
+    symbols.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    symbols.truncate(top);
+    symbols
+}
+
+/// Insert the sections, units and `top` largest symbols of a new
+/// measurement, one statement each.
+async fn insert_measurement_parts(
+    tx: &mut sqlx::PgConnection,
+    measurement_id: i64,
+    report: &Report,
+    top: usize,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO measurement_sections (measurement_id, position, name, kind, file_size, vm_size)
+         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
+    )
+    .bind(measurement_id)
+    .bind(positions(report.sections.len()))
+    .bind(report.sections.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
+    .bind(report.sections.iter().map(|s| serde_name(&s.kind)).collect::<Vec<_>>())
+    .bind(report.sections.iter().map(|s| to_i64(s.file_size)).collect::<Vec<_>>())
+    .bind(report.sections.iter().map(|s| to_i64(s.vm_size)).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO measurement_units (measurement_id, position, name, kind, size, symbols)
+         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])",
+    )
+    .bind(measurement_id)
+    .bind(positions(report.units.len()))
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| text(&u.name))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| serde_name(&u.kind))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| to_i64(u.size))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        report
+            .units
+            .iter()
+            .map(|u| to_i64(u.symbols))
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let symbols = top_symbols(report, top);
+    sqlx::query(
+        "INSERT INTO measurement_symbols (measurement_id, rank, name, unit, section, size)
+         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[])",
+    )
+    .bind(measurement_id)
+    .bind(positions(symbols.len()))
+    .bind(symbols.iter().map(|s| text(&s.name)).collect::<Vec<_>>())
+    .bind(symbols.iter().map(|s| text(&s.unit)).collect::<Vec<_>>())
+    .bind(symbols.iter().map(|s| text(&s.section)).collect::<Vec<_>>())
+    .bind(symbols.iter().map(|s| to_i64(s.size)).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -261,6 +308,21 @@ pub(crate) mod tests {
     use sizegate_analyze::{
         FileInfo, Format, Language, Section, SectionKind, Sizes, Symbol, Toolchain, Unit, UnitKind,
     };
+
+    #[test]
+    fn the_top_symbols_are_the_largest_then_by_name() {
+        let mut report = sample_report(5000);
+        let mut tie = report.symbols[1].clone();
+        tie.name = "also_big".into();
+        report.symbols.push(tie);
+        let names: Vec<&str> = top_symbols(&report, 2)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["also_big", "big"]);
+        assert!(top_symbols(&report, 0).is_empty());
+        assert_eq!(positions(3), [0, 1, 2]);
+    }
 
     /// A small but complete report, for tests of this crate.
     pub(crate) fn sample_report(size: u64) -> Report {

@@ -204,17 +204,14 @@ impl Store {
 
     /// Mark a job done. `false` if this worker no longer holds it.
     pub async fn complete_job(&self, job_id: i64, worker_id: &str) -> Result<bool, Error> {
-        let done = sqlx::query(
+        self.update_held_job(
             "UPDATE jobs SET state = 'done', last_error = NULL, locked_by = NULL,
                  locked_until = NULL, finished_at = now(), updated_at = now()
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+            job_id,
+            worker_id,
         )
-        .bind(job_id)
-        .bind(worker_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(done == 1)
+        .await
     }
 
     /// Record a failed attempt. With `retry` and attempts left, the job is
@@ -254,17 +251,31 @@ impl Store {
 
     /// Give a job back without counting the attempt (graceful shutdown).
     pub async fn release_job(&self, job_id: i64, worker_id: &str) -> Result<bool, Error> {
-        let released = sqlx::query(
+        self.update_held_job(
             "UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0),
                  locked_by = NULL, locked_until = NULL, run_at = now(), updated_at = now()
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+            job_id,
+            worker_id,
         )
-        .bind(job_id)
-        .bind(worker_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(released == 1)
+        .await
+    }
+
+    /// Run `sql`, an update of job `$1` guarded by `locked_by = $2 AND
+    /// state = 'running'`: whether this worker still held the job.
+    async fn update_held_job(
+        &self,
+        sql: &'static str,
+        job_id: i64,
+        worker_id: &str,
+    ) -> Result<bool, Error> {
+        let updated = sqlx::query(sql)
+            .bind(job_id)
+            .bind(worker_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(updated == 1)
     }
 
     /// How many jobs are in each state (every state listed, zeros included).

@@ -215,6 +215,9 @@ impl Store {
         }
     }
 
+    /// One attempt of [`Store::record_upload`], in one transaction: decide
+    /// the upload's trust, record its commit (and tag), its targets and
+    /// contents, then one build per artifact with its job.
     async fn record_upload_once(
         &self,
         repository_id: i64,
@@ -229,6 +232,60 @@ impl Store {
         .bind(repository_id)
         .fetch_one(&mut *tx)
         .await?;
+        let trust = UploadTrust::decide(meta, &default_branch, &protected);
+        let commit_id = upsert_commit(&mut tx, repository_id, meta, trust).await?;
+        if let Some(tag) = &meta.tag
+            && trust.provenance.is_trusted()
+            && meta.pr_number.is_none()
+        {
+            crate::compare::tag_commit(&mut tx, repository_id, commit_id, tag).await?;
+        }
+        let target_ids = insert_targets(&mut tx, repository_id, artifacts).await?;
+        let artifact_ids = insert_artifacts(&mut tx, artifacts).await?;
+
+        let mut recorded = Vec::with_capacity(artifacts.len());
+        for artifact in artifacts {
+            let missing = || Error::Invalid(format!("row for `{}` vanished", artifact.target));
+            let slot = BuildSlot {
+                commit_id,
+                target_id: *target_ids.get(&artifact.target).ok_or_else(missing)?,
+                artifact_id: *artifact_ids.get(&artifact.sha256).ok_or_else(missing)?,
+            };
+            let build = record_build(&mut tx, slot, meta, trust, max_attempts).await?;
+            let shown = show_most_trusted(&mut tx, commit_id, slot.target_id).await?;
+            recorded.push(RecordedBuild {
+                target: artifact.target.clone(),
+                build_id: build.build_id,
+                artifact_id: slot.artifact_id,
+                job_id: build.job_id,
+                status: build.status,
+                sha256: artifact.sha256.clone(),
+                size: artifact.size,
+                outcome: build.outcome,
+                replaced_build_id: build.replaced,
+                provenance: trust.provenance,
+                baseline_eligible: trust.eligible || build.kept_eligible,
+                outranked_by: (shown != build.build_id).then_some(shown),
+            });
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+}
+
+/// How far an upload is trusted: decided once from its provenance, pull
+/// request and branch against the repository's protected branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UploadTrust {
+    provenance: Provenance,
+    /// Its builds may serve as baselines.
+    eligible: bool,
+    /// [`Provenance::trust_rank`].
+    rank: i16,
+}
+
+impl UploadTrust {
+    fn decide(meta: &CommitMeta, default_branch: &str, protected: &[String]) -> Self {
         let provenance = meta.provenance;
         // A pull request build is never a baseline, whatever branch it names.
         let eligible = provenance.is_trusted()
@@ -237,266 +294,323 @@ impl Store {
                 .branch
                 .as_deref()
                 .is_some_and(|b| b == default_branch || protected.iter().any(|p| p == b));
-        let rank = provenance.trust_rank(eligible);
-        // The upsert locks the commit row until commit: concurrent uploads
-        // for one commit are serialized, so the decisions below cannot race.
-        // An upload of lower trust than the commit's annotations leaves them
-        // alone (a fork cannot re-label main's commit); one of higher trust
-        // replaces them whole (a fork's config does not survive under
-        // main's); equal trust merges as before.
-        let commit_id: i64 = sqlx::query_scalar(
-            "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors,
-                                  config, fork, trust_rank)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (repository_id, sha) DO UPDATE SET
-                 branch = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.branch
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                         THEN COALESCE(EXCLUDED.branch, commits.branch)
-                     ELSE commits.branch END,
-                 pr_number = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.pr_number
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                         THEN COALESCE(EXCLUDED.pr_number, commits.pr_number)
-                     ELSE commits.pr_number END,
-                 base_sha = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.base_sha
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                         THEN COALESCE(EXCLUDED.base_sha, commits.base_sha)
-                     ELSE commits.base_sha END,
-                 ancestors = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.ancestors
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                          AND cardinality(EXCLUDED.ancestors) > 0 THEN EXCLUDED.ancestors
-                     ELSE commits.ancestors END,
-                 config = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.config
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                         THEN COALESCE(EXCLUDED.config, commits.config)
-                     ELSE commits.config END,
-                 fork = CASE
-                     WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.fork
-                     WHEN EXCLUDED.trust_rank = commits.trust_rank
-                         THEN commits.fork OR EXCLUDED.fork
-                     ELSE commits.fork END,
-                 trust_rank = GREATEST(commits.trust_rank, EXCLUDED.trust_rank),
-                 updated_at = now()
-             RETURNING id",
-        )
-        .bind(repository_id)
-        .bind(&meta.sha)
-        .bind(&meta.branch)
-        .bind(meta.pr_number)
-        .bind(&meta.base_sha)
-        .bind(&meta.ancestors)
-        .bind(&meta.config)
-        .bind(provenance == Provenance::Fork)
-        .bind(rank)
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some(tag) = &meta.tag
-            && provenance.is_trusted()
-            && meta.pr_number.is_none()
-        {
-            crate::compare::tag_commit(&mut tx, repository_id, commit_id, tag).await?;
+        UploadTrust {
+            provenance,
+            eligible,
+            rank: provenance.trust_rank(eligible),
         }
+    }
+}
 
-        // Targets then artifacts, each inserted in one statement in sorted
-        // order: every upload takes these row locks in the same global
-        // order, so concurrent uploads cannot deadlock on them. DO NOTHING
-        // leaves existing rows unlocked.
-        let mut names: Vec<&str> = artifacts.iter().map(|a| a.target.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        sqlx::query(
-            "INSERT INTO targets (repository_id, name)
-             SELECT $1, name FROM unnest($2::text[]) AS t(name) ORDER BY name
-             ON CONFLICT (repository_id, name) DO NOTHING",
-        )
-        .bind(repository_id)
-        .bind(&names)
-        .execute(&mut *tx)
-        .await?;
-        let target_ids: HashMap<String, i64> = sqlx::query_as(
-            "SELECT name, id FROM targets WHERE repository_id = $1 AND name = ANY($2)",
-        )
-        .bind(repository_id)
-        .bind(&names)
+/// The rows one artifact's build joins.
+#[derive(Debug, Clone, Copy)]
+struct BuildSlot {
+    commit_id: i64,
+    target_id: i64,
+    artifact_id: i64,
+}
+
+/// What [`record_build`] did for one artifact.
+struct BuildRecorded {
+    build_id: i64,
+    job_id: i64,
+    /// The job's state after the upload.
+    status: String,
+    outcome: BuildOutcome,
+    replaced: Option<i64>,
+    /// The same build was already baseline-eligible.
+    kept_eligible: bool,
+}
+
+/// The live build of one (commit, target) and provenance, with its job.
+#[derive(sqlx::FromRow)]
+struct LiveBuild {
+    build_id: i64,
+    artifact_id: i64,
+    job_id: i64,
+    job_state: String,
+    baseline_eligible: bool,
+}
+
+/// Insert or annotate the commit row. The upsert locks it until commit:
+/// concurrent uploads for one commit are serialized, so the decisions that
+/// follow cannot race. An upload of lower trust than the commit's
+/// annotations leaves them alone (a fork cannot re-label main's commit);
+/// one of higher trust replaces them whole (a fork's config does not
+/// survive under main's); equal trust merges.
+async fn upsert_commit(
+    tx: &mut sqlx::PgConnection,
+    repository_id: i64,
+    meta: &CommitMeta,
+    trust: UploadTrust,
+) -> Result<i64, Error> {
+    let commit_id = sqlx::query_scalar(
+        "INSERT INTO commits (repository_id, sha, branch, pr_number, base_sha, ancestors,
+                              config, fork, trust_rank)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (repository_id, sha) DO UPDATE SET
+             branch = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.branch
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                     THEN COALESCE(EXCLUDED.branch, commits.branch)
+                 ELSE commits.branch END,
+             pr_number = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.pr_number
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                     THEN COALESCE(EXCLUDED.pr_number, commits.pr_number)
+                 ELSE commits.pr_number END,
+             base_sha = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.base_sha
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                     THEN COALESCE(EXCLUDED.base_sha, commits.base_sha)
+                 ELSE commits.base_sha END,
+             ancestors = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.ancestors
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                      AND cardinality(EXCLUDED.ancestors) > 0 THEN EXCLUDED.ancestors
+                 ELSE commits.ancestors END,
+             config = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.config
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                     THEN COALESCE(EXCLUDED.config, commits.config)
+                 ELSE commits.config END,
+             fork = CASE
+                 WHEN EXCLUDED.trust_rank > commits.trust_rank THEN EXCLUDED.fork
+                 WHEN EXCLUDED.trust_rank = commits.trust_rank
+                     THEN commits.fork OR EXCLUDED.fork
+                 ELSE commits.fork END,
+             trust_rank = GREATEST(commits.trust_rank, EXCLUDED.trust_rank),
+             updated_at = now()
+         RETURNING id",
+    )
+    .bind(repository_id)
+    .bind(&meta.sha)
+    .bind(&meta.branch)
+    .bind(meta.pr_number)
+    .bind(&meta.base_sha)
+    .bind(&meta.ancestors)
+    .bind(&meta.config)
+    .bind(trust.provenance == Provenance::Fork)
+    .bind(trust.rank)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(commit_id)
+}
+
+// Targets then artifacts, each inserted in one statement in sorted order:
+// every upload takes these row locks in the same global order, so
+// concurrent uploads cannot deadlock on them. DO NOTHING leaves existing
+// rows unlocked.
+
+/// Insert the upload's targets; their ids by name.
+async fn insert_targets(
+    tx: &mut sqlx::PgConnection,
+    repository_id: i64,
+    artifacts: &[NewArtifact],
+) -> Result<HashMap<String, i64>, Error> {
+    let mut names: Vec<&str> = artifacts.iter().map(|a| a.target.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    sqlx::query(
+        "INSERT INTO targets (repository_id, name)
+         SELECT $1, name FROM unnest($2::text[]) AS t(name) ORDER BY name
+         ON CONFLICT (repository_id, name) DO NOTHING",
+    )
+    .bind(repository_id)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    let ids =
+        sqlx::query_as("SELECT name, id FROM targets WHERE repository_id = $1 AND name = ANY($2)")
+            .bind(repository_id)
+            .bind(&names)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    Ok(ids)
+}
+
+/// Insert the upload's distinct contents; their ids by sha256.
+async fn insert_artifacts(
+    tx: &mut sqlx::PgConnection,
+    artifacts: &[NewArtifact],
+) -> Result<HashMap<String, i64>, Error> {
+    let mut contents: Vec<&NewArtifact> = artifacts.iter().collect();
+    contents.sort_unstable_by(|a, b| a.sha256.cmp(&b.sha256));
+    contents.dedup_by(|a, b| a.sha256 == b.sha256);
+    let shas: Vec<String> = contents.iter().map(|a| a.sha256.clone()).collect();
+    sqlx::query(
+        "INSERT INTO artifacts (sha256, size, blob_key)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS a(sha256, size, blob_key)
+         ORDER BY sha256
+         ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(&shas)
+    .bind(
+        contents
+            .iter()
+            .map(|a| size_to_db(a.size))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+    .bind(
+        contents
+            .iter()
+            .map(|a| a.blob_key.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    let ids = sqlx::query_as("SELECT sha256, id FROM artifacts WHERE sha256 = ANY($1)")
+        .bind(&shas)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
-        let mut contents: Vec<&NewArtifact> = artifacts.iter().collect();
-        contents.sort_unstable_by(|a, b| a.sha256.cmp(&b.sha256));
-        contents.dedup_by(|a, b| a.sha256 == b.sha256);
+    Ok(ids)
+}
+
+/// Record one artifact as the build of its (commit, target): the same
+/// bytes as the live build of this provenance keep that build, other bytes
+/// replace it (builds of other provenances are kept).
+async fn record_build(
+    tx: &mut sqlx::PgConnection,
+    slot: BuildSlot,
+    meta: &CommitMeta,
+    trust: UploadTrust,
+    max_attempts: i32,
+) -> Result<BuildRecorded, Error> {
+    let current: Option<LiveBuild> = sqlx::query_as(
+        "SELECT b.id AS build_id, b.artifact_id, j.id AS job_id, j.state AS job_state,
+                b.baseline_eligible
+         FROM builds b JOIN jobs j ON j.build_id = b.id
+         WHERE b.commit_id = $1 AND b.target_id = $2 AND b.provenance = $3
+           AND b.replaced_at IS NULL",
+    )
+    .bind(slot.commit_id)
+    .bind(slot.target_id)
+    .bind(trust.provenance.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    match current {
+        Some(live) if live.artifact_id == slot.artifact_id => {
+            keep_build(tx, live, meta, trust).await
+        }
+        other => replace_build(tx, slot, other, meta, trust, max_attempts).await,
+    }
+}
+
+/// The same bytes again: the build stays; it becomes baseline-eligible if
+/// now uploaded for a protected branch, and its job is queued again if it
+/// had failed.
+async fn keep_build(
+    tx: &mut sqlx::PgConnection,
+    live: LiveBuild,
+    meta: &CommitMeta,
+    trust: UploadTrust,
+) -> Result<BuildRecorded, Error> {
+    if trust.eligible && !live.baseline_eligible {
         sqlx::query(
-            "INSERT INTO artifacts (sha256, size, blob_key)
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS a(sha256, size, blob_key)
-             ORDER BY sha256
-             ON CONFLICT (sha256) DO NOTHING",
+            "UPDATE builds SET baseline_eligible = true, trust_rank = $2, branch = $3
+             WHERE id = $1",
         )
-        .bind(
-            contents
-                .iter()
-                .map(|a| a.sha256.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            contents
-                .iter()
-                .map(|a| size_to_db(a.size))
-                .collect::<Result<Vec<_>, _>>()?,
-        )
-        .bind(
-            contents
-                .iter()
-                .map(|a| a.blob_key.clone())
-                .collect::<Vec<_>>(),
-        )
+        .bind(live.build_id)
+        .bind(trust.rank)
+        .bind(&meta.branch)
         .execute(&mut *tx)
         .await?;
-        let shas: Vec<String> = contents.iter().map(|a| a.sha256.clone()).collect();
-        let artifact_ids: HashMap<String, i64> =
-            sqlx::query_as("SELECT sha256, id FROM artifacts WHERE sha256 = ANY($1)")
-                .bind(&shas)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
-
-        let mut recorded = Vec::with_capacity(artifacts.len());
-        for artifact in artifacts {
-            let missing = || Error::Invalid(format!("row for `{}` vanished", artifact.target));
-            let target_id = *target_ids.get(&artifact.target).ok_or_else(missing)?;
-            let artifact_id = *artifact_ids.get(&artifact.sha256).ok_or_else(missing)?;
-
-            // The live build of the same provenance: the only one this
-            // upload may replace. Builds of other provenances are kept.
-            let current: Option<(i64, i64, i64, String, bool)> = sqlx::query_as(
-                "SELECT b.id, b.artifact_id, j.id, j.state, b.baseline_eligible
-                 FROM builds b JOIN jobs j ON j.build_id = b.id
-                 WHERE b.commit_id = $1 AND b.target_id = $2 AND b.provenance = $3
-                   AND b.replaced_at IS NULL",
-            )
-            .bind(commit_id)
-            .bind(target_id)
-            .bind(provenance.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-
-            let (build_id, job_id, status, outcome, replaced) = match &current {
-                Some((build_id, current_artifact, job_id, state, was_eligible))
-                    if *current_artifact == artifact_id =>
-                {
-                    if eligible && !was_eligible {
-                        // The same bytes, now uploaded for a protected branch.
-                        sqlx::query(
-                            "UPDATE builds SET baseline_eligible = true, trust_rank = $2, branch = $3
-                             WHERE id = $1",
-                        )
-                        .bind(build_id)
-                        .bind(rank)
-                        .bind(&meta.branch)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    let outcome = if state == "failed" {
-                        sqlx::query(
-                            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),
-                                 locked_by = NULL, locked_until = NULL, finished_at = NULL,
-                                 updated_at = now()
-                             WHERE id = $1 AND state = 'failed'",
-                        )
-                        .bind(job_id)
-                        .execute(&mut *tx)
-                        .await?;
-                        BuildOutcome::Requeued
-                    } else {
-                        BuildOutcome::Duplicate
-                    };
-                    let status = if outcome == BuildOutcome::Requeued {
-                        "queued".to_owned()
-                    } else {
-                        state.clone()
-                    };
-                    (*build_id, *job_id, status, outcome, None)
-                }
-                _ => {
-                    if let Some((previous, _, previous_job, _, _)) = &current {
-                        sqlx::query(
-                            "UPDATE builds SET replaced_at = now(),
-                                 superseded_at = COALESCE(superseded_at, now())
-                             WHERE id = $1",
-                        )
-                        .bind(previous)
-                        .execute(&mut *tx)
-                        .await?;
-                        // Measuring a replaced artifact that nobody will look
-                        // at is wasted work: drop its job if no worker has
-                        // started it.
-                        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'queued'")
-                            .bind(previous_job)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    // Inserted hidden; `show_most_trusted` below decides.
-                    let build_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO builds (commit_id, target_id, artifact_id, provenance, branch,
-                                             baseline_eligible, trust_rank, superseded_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id",
-                    )
-                    .bind(commit_id)
-                    .bind(target_id)
-                    .bind(artifact_id)
-                    .bind(provenance.as_str())
-                    .bind(&meta.branch)
-                    .bind(eligible)
-                    .bind(rank)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let replaced = current.as_ref().map(|(previous, ..)| *previous);
-                    if let Some(previous) = replaced {
-                        sqlx::query("UPDATE builds SET superseded_by = $2 WHERE id = $1")
-                            .bind(previous)
-                            .bind(build_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    let job_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
-                    )
-                    .bind(build_id)
-                    .bind(max_attempts.max(1))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let outcome = if replaced.is_some() {
-                        BuildOutcome::Replaced
-                    } else {
-                        BuildOutcome::Created
-                    };
-                    (build_id, job_id, "queued".to_owned(), outcome, replaced)
-                }
-            };
-            let shown = show_most_trusted(&mut tx, commit_id, target_id).await?;
-            recorded.push(RecordedBuild {
-                target: artifact.target.clone(),
-                build_id,
-                artifact_id,
-                job_id,
-                status,
-                sha256: artifact.sha256.clone(),
-                size: artifact.size,
-                outcome,
-                replaced_build_id: replaced,
-                provenance,
-                baseline_eligible: eligible
-                    || current.as_ref().is_some_and(|c| c.0 == build_id && c.4),
-                outranked_by: (shown != build_id).then_some(shown),
-            });
-        }
-        tx.commit().await?;
-        Ok(recorded)
     }
+    let (outcome, status) = if live.job_state == "failed" {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(),
+                 locked_by = NULL, locked_until = NULL, finished_at = NULL,
+                 updated_at = now()
+             WHERE id = $1 AND state = 'failed'",
+        )
+        .bind(live.job_id)
+        .execute(&mut *tx)
+        .await?;
+        (BuildOutcome::Requeued, "queued".to_owned())
+    } else {
+        (BuildOutcome::Duplicate, live.job_state)
+    };
+    Ok(BuildRecorded {
+        build_id: live.build_id,
+        job_id: live.job_id,
+        status,
+        outcome,
+        replaced: None,
+        kept_eligible: live.baseline_eligible,
+    })
+}
+
+/// New bytes: retire the live build of this provenance (if any), insert
+/// the new build hidden (`show_most_trusted` decides) and queue its job.
+async fn replace_build(
+    tx: &mut sqlx::PgConnection,
+    slot: BuildSlot,
+    previous: Option<LiveBuild>,
+    meta: &CommitMeta,
+    trust: UploadTrust,
+    max_attempts: i32,
+) -> Result<BuildRecorded, Error> {
+    if let Some(previous) = &previous {
+        sqlx::query(
+            "UPDATE builds SET replaced_at = now(),
+                 superseded_at = COALESCE(superseded_at, now())
+             WHERE id = $1",
+        )
+        .bind(previous.build_id)
+        .execute(&mut *tx)
+        .await?;
+        // Measuring a replaced artifact that nobody will look at is wasted
+        // work: drop its job if no worker has started it.
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'queued'")
+            .bind(previous.job_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let build_id: i64 = sqlx::query_scalar(
+        "INSERT INTO builds (commit_id, target_id, artifact_id, provenance, branch,
+                             baseline_eligible, trust_rank, superseded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id",
+    )
+    .bind(slot.commit_id)
+    .bind(slot.target_id)
+    .bind(slot.artifact_id)
+    .bind(trust.provenance.as_str())
+    .bind(&meta.branch)
+    .bind(trust.eligible)
+    .bind(trust.rank)
+    .fetch_one(&mut *tx)
+    .await?;
+    let replaced = previous.map(|p| p.build_id);
+    if let Some(previous) = replaced {
+        sqlx::query("UPDATE builds SET superseded_by = $2 WHERE id = $1")
+            .bind(previous)
+            .bind(build_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let job_id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (build_id, max_attempts) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(build_id)
+    .bind(max_attempts.max(1))
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(BuildRecorded {
+        build_id,
+        job_id,
+        status: "queued".to_owned(),
+        outcome: if replaced.is_some() {
+            BuildOutcome::Replaced
+        } else {
+            BuildOutcome::Created
+        },
+        replaced,
+        kept_eligible: false,
+    })
 }
 
 /// Show the most trusted live build of (commit, target) — highest
@@ -536,7 +650,6 @@ async fn show_most_trusted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RepoName;
 
     fn artifact(target: &str, byte: u8) -> NewArtifact {
         let sha256 = hex::encode([byte; 32]);
@@ -548,14 +661,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_trusted_uploads_for_a_protected_branch_outside_a_pull_request_are_eligible() {
+        let protected = ["release".to_owned()];
+        let trust = |provenance, branch: Option<&str>, pr_number| {
+            let meta = CommitMeta {
+                provenance,
+                branch: branch.map(str::to_owned),
+                pr_number,
+                ..Default::default()
+            };
+            let trust = UploadTrust::decide(&meta, "main", &protected);
+            assert_eq!(trust.provenance, provenance);
+            assert_eq!(trust.rank, provenance.trust_rank(trust.eligible));
+            trust.eligible
+        };
+        assert!(trust(Provenance::Token, Some("main"), None));
+        assert!(trust(Provenance::OidcPush, Some("release"), None));
+        assert!(!trust(Provenance::Token, Some("feature"), None));
+        assert!(!trust(Provenance::Token, None, None));
+        assert!(!trust(Provenance::Token, Some("main"), Some(7)));
+        assert!(!trust(Provenance::OidcPullRequest, Some("main"), None));
+        assert!(!trust(Provenance::Fork, Some("main"), None));
+    }
+
     #[sqlx::test(migrations = "../../migrations")]
     async fn concurrent_identical_uploads_record_one_build(pool: sqlx::PgPool) {
         // As when N servers receive CI retries of one upload at once.
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let meta = CommitMeta {
             sha: "e".repeat(40),
             ..Default::default()
@@ -593,11 +726,7 @@ mod tests {
     async fn concurrent_uploads_sharing_targets_and_artifacts_all_succeed(pool: sqlx::PgPool) {
         // Different commits, the same targets and contents in crossed orders:
         // the pattern that can deadlock on shared rows.
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let uploads = (0..12u8).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -632,11 +761,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn record_duplicate_and_replace(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let meta = CommitMeta {
             sha: "a".repeat(40),
             branch: Some("main".into()),

@@ -166,6 +166,27 @@ impl AnalyzerCommand {
         sha256: Option<&str>,
         debug_file: Option<&Path>,
     ) -> Result<Report, AnalyzerError> {
+        let size = self.artifact_size(file).await?;
+        let max_output = self.max_output.min(report_json_cap(size));
+        let (status, out, err) = self
+            .run_child(self.command(file, debug_file), max_output)
+            .await?;
+        let stderr = tail(&err, 2000);
+        if out.len() as u64 > max_output {
+            return Err(AnalyzerError::BadOutput(format!(
+                "more than {max_output} bytes of JSON for a {size}-byte artifact"
+            )));
+        }
+        if !status.success() {
+            return Err(self.failure(status, stderr));
+        }
+        let report = parse_output(&out)?;
+        crate::plausible::check(&report, size, sha256).map_err(AnalyzerError::BadOutput)?;
+        Ok(report)
+    }
+
+    /// The size of the artifact, refused when over the limit.
+    async fn artifact_size(&self, file: &Path) -> Result<u64, AnalyzerError> {
         let size = tokio::fs::metadata(file)
             .await
             .map_err(|source| AnalyzerError::Spawn {
@@ -179,6 +200,12 @@ impl AnalyzerCommand {
                 limit: self.max_artifact_bytes,
             });
         }
+        Ok(size)
+    }
+
+    /// The analyzer's command line for `file`, under the limiter, with a
+    /// clean environment and piped output.
+    fn command(&self, file: &Path, debug_file: Option<&Path>) -> Command {
         let mut command = match &self.limiter {
             _ if self.limits.is_unlimited() => Command::new(&self.program),
             Limiter::Shell => {
@@ -214,6 +241,17 @@ impl AnalyzerCommand {
         // A group of its own, so that a timeout kills whatever it started too.
         #[cfg(unix)]
         command.process_group(0);
+        command
+    }
+
+    /// Run the child to its end within the timeout: its exit status, up to
+    /// `max_output + 1` bytes of stdout (a child writing more is killed)
+    /// and up to 1 MiB of stderr.
+    async fn run_child(
+        &self,
+        mut command: Command,
+        max_output: u64,
+    ) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>), AnalyzerError> {
         let mut child = command.spawn().map_err(|source| AnalyzerError::Spawn {
             program: self.program.display().to_string(),
             source,
@@ -224,7 +262,6 @@ impl AnalyzerCommand {
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(AnalyzerError::BadOutput("no output pipes".into()));
         };
-        let max_output = self.max_output.min(report_json_cap(size));
         let collect = async move {
             let mut out = Vec::new();
             let mut err = Vec::new();
@@ -251,42 +288,37 @@ impl AnalyzerCommand {
             program: self.program.display().to_string(),
             source,
         })?;
-        let stderr = tail(&err, 2000);
-        if out.len() as u64 > max_output {
-            return Err(AnalyzerError::BadOutput(format!(
-                "more than {max_output} bytes of JSON for a {size}-byte artifact"
-            )));
+        Ok((status, out, err))
+    }
+
+    /// What a child that did not succeed means: out of memory, out of CPU
+    /// time, a refusal with a message, or a crash.
+    fn failure(&self, status: std::process::ExitStatus, stderr: String) -> AnalyzerError {
+        if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
+            return AnalyzerError::OutOfMemory {
+                limit_mib: self.limits.memory_bytes >> 20,
+                stderr,
+            };
         }
-        if !status.success() {
-            if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
-                return Err(AnalyzerError::OutOfMemory {
-                    limit_mib: self.limits.memory_bytes >> 20,
-                    stderr,
-                });
-            }
-            #[cfg(unix)]
-            let signal = std::os::unix::process::ExitStatusExt::signal(&status);
-            #[cfg(not(unix))]
-            let signal: Option<i32> = None;
-            if signal == Some(rustix::process::Signal::XCPU.as_raw()) && self.limits.cpu_secs > 0 {
-                return Err(AnalyzerError::CpuTime(self.limits.cpu_secs));
-            }
-            return Err(match status.code() {
-                // A clean exit with a message: the analyzer refused the file.
-                // (125-127: the shell could not set the limit or run it.)
-                Some(code) if !(125..=127).contains(&code) && !stderr.is_empty() => {
-                    AnalyzerError::Rejected(stderr.trim_start_matches("error: ").to_owned())
-                }
-                _ => AnalyzerError::Crashed {
-                    status: status.to_string(),
-                    stderr,
-                    signaled: signal.is_some(),
-                },
-            });
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+        #[cfg(not(unix))]
+        let signal: Option<i32> = None;
+        if signal == Some(rustix::process::Signal::XCPU.as_raw()) && self.limits.cpu_secs > 0 {
+            return AnalyzerError::CpuTime(self.limits.cpu_secs);
         }
-        let report = parse_output(&out)?;
-        crate::plausible::check(&report, size, sha256).map_err(AnalyzerError::BadOutput)?;
-        Ok(report)
+        match status.code() {
+            // A clean exit with a message: the analyzer refused the file.
+            // (125-127: the shell could not set the limit or run it.)
+            Some(code) if !(125..=127).contains(&code) && !stderr.is_empty() => {
+                AnalyzerError::Rejected(stderr.trim_start_matches("error: ").to_owned())
+            }
+            _ => AnalyzerError::Crashed {
+                status: status.to_string(),
+                stderr,
+                signaled: signal.is_some(),
+            },
+        }
     }
 }
 

@@ -21,6 +21,18 @@ pub fn max_entries(artifact_size: u64) -> u64 {
 /// Check `report` against the artifact it claims to describe: `size` bytes
 /// with this `sha256` (lower-case hex). `Err` says what is implausible.
 pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), String> {
+    check_file(report, size, sha256)?;
+    check_sizes(report)?;
+    check_counts(report, size)?;
+    check_names(report)?;
+    check_sums(report)
+    // Symbol sizes are not bounded by the file: a `.bss` array takes none
+    // of its bytes.
+}
+
+/// The report is of this artifact (or, for a universal Mach-O member, of
+/// a slice of it).
+fn check_file(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), String> {
     let file = report.file.size;
     if file > size {
         return Err(format!(
@@ -38,13 +50,19 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
             shown(&report.file.sha256)
         ));
     }
-    let sizes = &report.sizes;
-    if sizes.file != file {
+    if report.sizes.file != file {
         return Err(format!(
             "sizes.file is {} but file.size is {file}",
-            sizes.file
+            report.sizes.file
         ));
     }
+    Ok(())
+}
+
+/// No headline size beyond what the file can hold.
+fn check_sizes(report: &Report) -> Result<(), String> {
+    let file = report.file.size;
+    let sizes = &report.sizes;
     // gzip and zstd may exceed the input slightly on incompressible bytes.
     let compressed_limit = file.saturating_add(file / 8).saturating_add(1024);
     // A container image ships its layers decompressed: the analyzer stops a
@@ -69,6 +87,11 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
             ));
         }
     }
+    Ok(())
+}
+
+/// No more rows of a kind than an artifact of `size` bytes can hold.
+fn check_counts(report: &Report, size: u64) -> Result<(), String> {
     let most = max_entries(size);
     for (name, count) in [
         ("sections", report.sections.len()),
@@ -82,6 +105,11 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
             ));
         }
     }
+    Ok(())
+}
+
+/// No name longer than [`MAX_NAME_BYTES`].
+fn check_names(report: &Report) -> Result<(), String> {
     let names = report
         .sections
         .iter()
@@ -117,6 +145,12 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
             ));
         }
     }
+    Ok(())
+}
+
+/// Sections add up to the file, units to the shipped size.
+fn check_sums(report: &Report) -> Result<(), String> {
+    let file = report.file.size;
     let section_sum = report
         .sections
         .iter()
@@ -130,14 +164,12 @@ pub fn check(report: &Report, size: u64, sha256: Option<&str>) -> Result<(), Str
         .units
         .iter()
         .fold(0u64, |sum, u| sum.saturating_add(u.size));
-    if unit_sum != sizes.shipped {
+    if unit_sum != report.sizes.shipped {
         return Err(format!(
             "units add up to {unit_sum} bytes, not the shipped size {}",
-            sizes.shipped
+            report.sizes.shipped
         ));
     }
-    // Symbol sizes are not bounded by the file: a `.bss` array takes none
-    // of its bytes.
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 //! backoff.
 
 use sizegate_github::{CheckRunRequest, GitHubClient, Repo};
-use sizegate_store::evaluations::StoredEvaluation;
+use sizegate_store::evaluations::{GateCommit, StoredEvaluation};
 
 use crate::gate::StoredRevision;
 use crate::{Error, Worker};
@@ -60,6 +60,8 @@ impl Worker {
         }
     }
 
+    /// Post the stored evaluation: the pull request comment (for its head
+    /// commit only), then the check run.
     async fn post(
         &self,
         github: &GitHubClient,
@@ -77,53 +79,80 @@ impl Worker {
             permanent: true,
         })?;
         if let Some(number) = commit.pr_number {
-            // Only the newest commit of a pull request speaks in its comment:
-            // a late evaluation of an older push must not overwrite it.
-            let head = self
-                .store
-                .pull_request_head(commit.repository_id, number)
-                .await
-                .map_err(PostFailure::transient)?;
-            if head.as_deref().is_none_or(|head| head == commit.sha) {
-                let number = u64::try_from(number).map_err(|e| PostFailure {
-                    message: e.to_string(),
-                    permanent: true,
-                })?;
-                // Quiet by default: with nothing new to say, an existing
-                // comment becomes one line and no comment is created.
-                let judged = &evaluation.evaluation;
-                let posted = match Some(judged).filter(|e| !e.comment_has_news()) {
-                    Some(quiet) => {
-                        let ctx =
-                            self.config
-                                .render_context(&commit.owner, &commit.name, &commit.sha);
-                        github
-                            .update_sticky_comment(
-                                &repo,
-                                number,
-                                sizegate_gate::COMMENT_MARKER,
-                                &sizegate_gate::render_quiet_comment(quiet, &ctx),
-                            )
-                            .await
-                    }
-                    None => {
-                        github
-                            .upsert_sticky_comment(
-                                &repo,
-                                number,
-                                sizegate_gate::COMMENT_MARKER,
-                                &evaluation.comment_markdown,
-                            )
-                            .await
-                    }
-                };
-                posted.map_err(|e| {
-                    PostFailure::github("posting the pull request comment failed", &e)
-                })?;
-            }
+            self.post_comment(github, &repo, commit, number, &evaluation)
+                .await?;
         }
+        github
+            .upsert_check_run(&repo, &self.check_run_request(commit, evaluation))
+            .await
+            .map_err(|e| PostFailure::github("posting the check run failed", &e))?;
+        Ok(())
+    }
+
+    /// The sticky comment of pull request `number`, when `commit` is still
+    /// its head: only the newest commit of a pull request speaks in its
+    /// comment, so a late evaluation of an older push never overwrites it.
+    async fn post_comment(
+        &self,
+        github: &GitHubClient,
+        repo: &Repo,
+        commit: &GateCommit,
+        number: i64,
+        evaluation: &StoredEvaluation,
+    ) -> Result<(), PostFailure> {
+        let head = self
+            .store
+            .pull_request_head(commit.repository_id, number)
+            .await
+            .map_err(PostFailure::transient)?;
+        if head.as_deref().is_some_and(|head| head != commit.sha) {
+            return Ok(());
+        }
+        let number = u64::try_from(number).map_err(|e| PostFailure {
+            message: e.to_string(),
+            permanent: true,
+        })?;
+        // Quiet by default: with nothing new to say, an existing comment
+        // becomes one line and no comment is created.
+        let judged = &evaluation.evaluation;
+        let posted = match Some(judged).filter(|e| !e.comment_has_news()) {
+            Some(quiet) => {
+                let ctx = self
+                    .config
+                    .render_context(&commit.owner, &commit.name, &commit.sha);
+                github
+                    .update_sticky_comment(
+                        repo,
+                        number,
+                        sizegate_gate::COMMENT_MARKER,
+                        &sizegate_gate::render_quiet_comment(quiet, &ctx),
+                    )
+                    .await
+            }
+            None => {
+                github
+                    .upsert_sticky_comment(
+                        repo,
+                        number,
+                        sizegate_gate::COMMENT_MARKER,
+                        &evaluation.comment_markdown,
+                    )
+                    .await
+            }
+        };
+        posted.map_err(|e| PostFailure::github("posting the pull request comment failed", &e))?;
+        Ok(())
+    }
+
+    /// The check run of `commit`, linking to its dashboard page when a
+    /// public URL is configured.
+    fn check_run_request(
+        &self,
+        commit: &GateCommit,
+        evaluation: StoredEvaluation,
+    ) -> CheckRunRequest {
         let public_url = self.config.public_url.trim_end_matches('/');
-        let request = CheckRunRequest {
+        CheckRunRequest {
             name: sizegate_gate::CHECK_NAME.to_owned(),
             head_sha: commit.sha.clone(),
             status: evaluation.status.into(),
@@ -137,12 +166,7 @@ impl Worker {
                 )
             }),
             external_id: None,
-        };
-        github
-            .upsert_check_run(&repo, &request)
-            .await
-            .map_err(|e| PostFailure::github("posting the check run failed", &e))?;
-        Ok(())
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 
 use serde_json::json;
 use sizegate_analyze::Metric;
-use sizegate_gate::{AlertsConfig, Config, newest_step};
-use sizegate_store::alerts::{AlertRange, NewAlert, StepBuild};
+use sizegate_gate::{AlertsConfig, Config, Step, newest_step};
+use sizegate_store::alerts::{AlertRange, NewAlert, SeriesPoint, StepBuild};
 
 use crate::{Error, Worker};
 
@@ -74,41 +74,15 @@ impl Worker {
         self.detect(&build, &branch, &config).await
     }
 
+    /// Look for a step at the end of the build's series and store an alert
+    /// for it.
     async fn detect(
         &self,
         build: &StepBuild,
         branch: &str,
         config: &AlertsConfig,
     ) -> Result<StepCheck, Error> {
-        let policy = config.step_policy();
-        let window = policy.window.max(1);
-        let confirm = policy.confirm.max(1);
-        let limit = i64::try_from(2 * window + confirm).unwrap_or(i64::MAX);
-        let series = self
-            .store
-            .step_series(
-                build.target_id,
-                branch,
-                config.metric,
-                build.build_id,
-                limit,
-            )
-            .await?;
-        if series.last().map(|p| p.build_id) != Some(build.build_id) {
-            // Not measured yet (or not in the series): nothing to compare.
-            return Ok(StepCheck::NoStep);
-        }
-        let values: Vec<u64> = series
-            .iter()
-            .map(|p| u64::try_from(p.size).unwrap_or(0))
-            .collect();
-        let Some(step) = newest_step(&values, &policy) else {
-            return Ok(StepCheck::NoStep);
-        };
-        let (Some(before), Some(culprit)) = (
-            series.get(step.index.wrapping_sub(1)),
-            series.get(step.index),
-        ) else {
+        let Some((before, culprit, step)) = self.find_step(build, branch, config).await? else {
             return Ok(StepCheck::NoStep);
         };
         let culprit_ancestors = if culprit.build_id == build.build_id {
@@ -133,16 +107,10 @@ impl Worker {
             }
             Some(_) => None,
         };
-        let pr_number =
-            merged
-                .as_ref()
-                .map(|(number, _)| *number)
-                .or(if culprit.build_id == build.build_id {
-                    build.pr_number
-                } else {
-                    None
-                });
-        let author_login = merged.and_then(|(_, author)| author);
+        let own_pr = (culprit.build_id == build.build_id)
+            .then_some(build.pr_number)
+            .flatten();
+        let pr_number = merged.as_ref().map(|(number, _)| *number).or(own_pr);
         let alert = NewAlert {
             repository_id: build.repository_id,
             target_id: build.target_id,
@@ -153,16 +121,69 @@ impl Worker {
             before_size: step.before,
             after_size: step.after,
             percent: step.percent(),
-            author_login,
+            author_login: merged.and_then(|(_, author)| author),
             pr_number,
             changes,
         };
-        match self.store.insert_alert(&alert).await? {
+        self.store_alert(build, &alert, &step).await
+    }
+
+    /// The newest step of the build's series when the build is its last
+    /// point: the point before the step, the culprit and the step.
+    async fn find_step(
+        &self,
+        build: &StepBuild,
+        branch: &str,
+        config: &AlertsConfig,
+    ) -> Result<Option<(SeriesPoint, SeriesPoint, Step)>, Error> {
+        let policy = config.step_policy();
+        let window = policy.window.max(1);
+        let confirm = policy.confirm.max(1);
+        let limit = i64::try_from(2 * window + confirm).unwrap_or(i64::MAX);
+        let mut series = self
+            .store
+            .step_series(
+                build.target_id,
+                branch,
+                config.metric,
+                build.build_id,
+                limit,
+            )
+            .await?;
+        if series.last().map(|p| p.build_id) != Some(build.build_id) {
+            // Not measured yet (or not in the series): nothing to compare.
+            return Ok(None);
+        }
+        let values: Vec<u64> = series
+            .iter()
+            .map(|p| u64::try_from(p.size).unwrap_or(0))
+            .collect();
+        let Some(step) = newest_step(&values, &policy) else {
+            return Ok(None);
+        };
+        if step.index == 0 || step.index >= series.len() {
+            return Ok(None);
+        }
+        series.truncate(step.index + 1);
+        let (Some(culprit), Some(before)) = (series.pop(), series.pop()) else {
+            return Ok(None);
+        };
+        Ok(Some((before, culprit, step)))
+    }
+
+    /// Store `alert` unless an alert for its step exists.
+    async fn store_alert(
+        &self,
+        build: &StepBuild,
+        alert: &NewAlert,
+        step: &Step,
+    ) -> Result<StepCheck, Error> {
+        match self.store.insert_alert(alert).await? {
             Some(id) => {
                 tracing::info!(
                     alert = id,
                     target = %build.target,
-                    commit = %culprit.sha,
+                    commit = %alert.commit_sha,
                     delta = step.delta(),
                     "size step found; alert stored"
                 );

@@ -325,41 +325,47 @@ fn repos(event: &str, raw: &[RawRepo]) -> Result<Vec<Repo>, EventError> {
     raw.iter().map(|r| repo(event, r)).collect()
 }
 
-fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventError> {
-    #[derive(Deserialize)]
-    struct Payload {
-        action: String,
-        number: u64,
-        pull_request: RawPullRequest,
-        repository: RawRepo,
-        installation: Option<RawInstallation>,
-        label: Option<RawLabel>,
-        changes: Option<Changes>,
-    }
-    #[derive(Deserialize)]
-    struct RawPullRequest {
-        head: RawRef,
-        base: RawRef,
-        #[serde(default)]
-        labels: Vec<RawLabel>,
-        #[serde(default)]
-        merged: Option<bool>,
-        #[serde(default)]
-        merge_commit_sha: Option<String>,
-        #[serde(default)]
-        user: Option<RawUser>,
-        #[serde(default)]
-        updated_at: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct RawUser {
-        login: String,
-    }
-    #[derive(Deserialize)]
-    struct Changes {
-        base: Option<IgnoredAny>,
-    }
-    let payload: Payload = decode(event, body)?;
+/// A `pull_request` delivery, as much of it as is read.
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    number: u64,
+    pull_request: RawPullRequest,
+    repository: RawRepo,
+    installation: Option<RawInstallation>,
+    label: Option<RawLabel>,
+    changes: Option<PullRequestChanges>,
+}
+
+#[derive(Deserialize)]
+struct RawPullRequest {
+    head: RawRef,
+    base: RawRef,
+    #[serde(default)]
+    labels: Vec<RawLabel>,
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    user: Option<RawUser>,
+    #[serde(default)]
+    updated_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawUser {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct PullRequestChanges {
+    base: Option<IgnoredAny>,
+}
+
+/// The action of a delivery, `None` for the actions sizegate ignores. An
+/// edit counts only when it changed the base.
+fn pull_request_action(payload: &PullRequestPayload) -> Option<PullRequestAction> {
     let label = || {
         payload
             .label
@@ -367,7 +373,7 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
             .map(|l| l.name.clone())
             .unwrap_or_default()
     };
-    let action = match payload.action.as_str() {
+    Some(match payload.action.as_str() {
         "opened" => PullRequestAction::Opened,
         "synchronize" => PullRequestAction::Synchronize,
         "reopened" => PullRequestAction::Reopened,
@@ -379,7 +385,14 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventE
         "closed" => PullRequestAction::Closed {
             merged: payload.pull_request.merged.unwrap_or(false),
         },
-        _ => return Ok(None),
+        _ => return None,
+    })
+}
+
+fn pull_request(event: &str, body: &[u8]) -> Result<Option<WebhookEvent>, EventError> {
+    let payload: PullRequestPayload = decode(event, body)?;
+    let Some(action) = pull_request_action(&payload) else {
+        return Ok(None);
     };
     let pr = payload.pull_request;
     // GitHub fills `merge_commit_sha` with a test merge on open pull
@@ -573,14 +586,9 @@ fn push(event: &str, body: &[u8]) -> Result<WebhookEvent, EventError> {
         let sha = commit.id.to_ascii_lowercase();
         let valid_sha = sizegate_core::is_hex(&sha, sizegate_core::Sha::LEN);
         let login = commit.author.as_ref().and_then(|a| a.username.as_deref());
-        // GitHub logins: 1 to 39 letters, digits and hyphens (bots add
-        // `[bot]`); anything else is not a login and is dropped.
-        let valid_login = login.filter(|l| {
-            !l.is_empty()
-                && l.len() <= 100
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'[' | b']' | b'_'))
-        });
+        // Anything that is not a GitHub login (`sizegate_core`'s one rule,
+        // App bots included) is dropped.
+        let valid_login = login.filter(|l| sizegate_core::is_github_login(l));
         if let (true, Some(login)) = (valid_sha, valid_login)
             && !authors.iter().any(|(s, _)| *s == sha)
             && authors.len() < MAX_PUSH_COMMITS

@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::Context;
 use sizegate_github::oidc::{OidcConfig, OidcVerifier};
 use sizegate_server::{AppState, ListenerLimits, ServerConfig, ServerMetrics};
-use sizegate_worker::{Worker, WorkerMetrics};
 
 use super::github_app::GitHubArgs;
 use super::service::{
-    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal,
+    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, WorkerSetup, runtime,
+    shutdown_on_signal,
 };
 
 /// Arguments of `sizegate serve`.
@@ -85,53 +85,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(mut args: Args) -> anyhow::Result<()> {
-    // Without DATABASE_URL: a local server, or a private cluster stopped
-    // when this function returns (on every path: it stops on drop).
-    let _cluster = match args.database.database_url.as_deref() {
-        Some(url) if !url.is_empty() => {
-            tracing::info!(database = %sizegate_store::redact_database_url(url), "using the database {}", sizegate_store::redact_database_url(url));
-            None
-        }
-        _ => {
-            let local = super::local_pg::find_or_start(&args.storage.data_dir).await?;
-            args.database.database_url = Some(local.url);
-            local.cluster
-        }
-    };
+    // Stopped when this function returns (on every path: it stops on drop).
+    let _cluster = find_database(&mut args).await?;
     let store = args.database.connect(true).await?;
     store
         .migrate()
         .await
         .context("applying database migrations")?;
     let blobs = args.storage.open().await?;
-    let mut worker_config = args.worker.config(&args.storage.data_dir)?;
-    worker_config.public_url = args.public_url.clone().unwrap_or_default();
-    worker_config.github_url = sizegate_github::web_url(&args.github.github_api_url);
-    let github = args.github.client()?;
-    let worker_metrics = Arc::new(WorkerMetrics::default());
-    let state = AppState {
-        store: store.clone(),
-        blobs: Arc::clone(&blobs),
-        config: Arc::new(ServerConfig {
-            max_artifact_bytes: args.worker.max_artifact_bytes,
-            max_upload_bytes: args.max_upload_bytes,
-            repo_quota_bytes: args.repo_quota_bytes,
-            max_attempts: args.job_max_attempts.max(1),
-            public_url: args.public_url.clone(),
-            webhook_secret: args.github.github_webhook_secret.clone(),
-            github: github.clone(),
-            listener: ListenerLimits {
-                header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
-                idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
-                max_connections: args.max_connections.max(1),
-            },
-            upload_session_ttl: Duration::from_secs(args.upload_session_ttl_secs.max(1)),
-            ..ServerConfig::default()
-        }),
-        metrics: Arc::new(ServerMetrics::default()),
-        worker_metrics: Arc::clone(&worker_metrics),
-        oidc: oidc_verifier(&args, &store)?,
-    };
+    let setup = WorkerSetup::new(
+        &args.worker,
+        &args.storage.data_dir,
+        args.public_url.as_deref(),
+        &args.github,
+    )?;
+    let state = app_state(&args, &store, &blobs, &setup)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -142,15 +110,8 @@ async fn serve(mut args: Args) -> anyhow::Result<()> {
     let gc = args
         .gc
         .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
-    let worker = if args.no_worker {
-        None
-    } else {
-        let mut worker = Worker::new(store, blobs, worker_config, worker_metrics);
-        if let Some(github) = github {
-            worker = worker.with_github(github);
-        }
-        Some(tokio::spawn(worker.run(shutdown.clone())))
-    };
+    let worker = (!args.no_worker)
+        .then(|| tokio::spawn(setup.into_worker(store, blobs).run(shutdown.clone())));
     tracing::info!("sizegate listening on http://{address}");
     sizegate_server::serve(listener, state, shutdown.clone())
         .await
@@ -165,6 +126,55 @@ async fn serve(mut args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("sizegate stopped");
     Ok(())
+}
+
+/// Without `DATABASE_URL`: a local server, or a private cluster (returned,
+/// stopped when dropped), whose URL is put into `args`.
+async fn find_database(args: &mut Args) -> anyhow::Result<Option<super::local_pg::PrivateCluster>> {
+    match args.database.database_url.as_deref() {
+        Some(url) if !url.is_empty() => {
+            tracing::info!(database = %sizegate_store::redact_database_url(url), "using the database {}", sizegate_store::redact_database_url(url));
+            Ok(None)
+        }
+        _ => {
+            let local = super::local_pg::find_or_start(&args.storage.data_dir).await?;
+            args.database.database_url = Some(local.url);
+            Ok(local.cluster)
+        }
+    }
+}
+
+/// The HTTP server's state: its settings from `args`, sharing the store,
+/// the blobs, the GitHub client and the workers' metrics.
+fn app_state(
+    args: &Args,
+    store: &sizegate_store::Store,
+    blobs: &Arc<dyn sizegate_store::BlobStore>,
+    setup: &WorkerSetup,
+) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        store: store.clone(),
+        blobs: Arc::clone(blobs),
+        config: Arc::new(ServerConfig {
+            max_artifact_bytes: args.worker.max_artifact_bytes,
+            max_upload_bytes: args.max_upload_bytes,
+            repo_quota_bytes: args.repo_quota_bytes,
+            max_attempts: args.job_max_attempts.max(1),
+            public_url: args.public_url.clone(),
+            webhook_secret: args.github.github_webhook_secret.clone(),
+            github: setup.github.clone(),
+            listener: ListenerLimits {
+                header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+                idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+                max_connections: args.max_connections.max(1),
+            },
+            upload_session_ttl: Duration::from_secs(args.upload_session_ttl_secs.max(1)),
+            ..ServerConfig::default()
+        }),
+        metrics: Arc::new(ServerMetrics::default()),
+        worker_metrics: Arc::clone(&setup.metrics),
+        oidc: oidc_verifier(args, store)?,
+    })
 }
 
 /// The OIDC verifier, when the server has a public URL to use as audience.

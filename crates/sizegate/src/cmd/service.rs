@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sizegate_github::GitHubClient;
 use sizegate_store::{BlobStore, DatabaseSettings, Store};
-use sizegate_worker::{Limiter, WorkerConfig};
+use sizegate_worker::{Limiter, Worker, WorkerConfig, WorkerMetrics};
 use tokio_util::sync::CancellationToken;
+
+use super::github_app::GitHubArgs;
 
 /// Where the database is. Its `Debug` output hides the URL's password.
 #[derive(Clone, clap::Args)]
@@ -373,6 +376,46 @@ impl GcArgs {
                 }
             }
         }))
+    }
+}
+
+/// The job loops' configuration, GitHub client and metrics, set up the same
+/// way by `serve` (in-process workers) and `worker`.
+pub struct WorkerSetup {
+    /// The job loops' configuration, with the public and GitHub web URLs.
+    pub config: WorkerConfig,
+    /// The GitHub App client, when one is configured (the reporter is off
+    /// without it).
+    pub github: Option<Arc<GitHubClient>>,
+    /// The job loops' metrics.
+    pub metrics: Arc<WorkerMetrics>,
+}
+
+impl WorkerSetup {
+    /// Parse the worker settings; scratch files go under `data_dir`.
+    pub fn new(
+        worker: &WorkerArgs,
+        data_dir: &std::path::Path,
+        public_url: Option<&str>,
+        github: &GitHubArgs,
+    ) -> anyhow::Result<Self> {
+        let mut config = worker.config(data_dir)?;
+        config.public_url = public_url.unwrap_or_default().to_owned();
+        config.github_url = sizegate_github::web_url(&github.github_api_url);
+        Ok(WorkerSetup {
+            config,
+            github: github.client()?,
+            metrics: Arc::new(WorkerMetrics::default()),
+        })
+    }
+
+    /// The job loops, reporting to GitHub when a client is configured.
+    pub fn into_worker(self, store: Store, blobs: Arc<dyn BlobStore>) -> Worker {
+        let worker = Worker::new(store, blobs, self.config, self.metrics);
+        match self.github {
+            Some(github) => worker.with_github(github),
+            None => worker,
+        }
     }
 }
 

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sizegate_server::{AppState, ServerConfig, ServerMetrics};
-use sizegate_worker::{Worker, WorkerMetrics};
 
 use super::github_app::GitHubArgs;
 use super::service::{
-    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, runtime, shutdown_on_signal,
+    DatabaseArgs, GcArgs, LogArgs, StorageArgs, WorkerArgs, WorkerSetup, runtime,
+    shutdown_on_signal,
 };
 
 /// Arguments of `sizegate worker`.
@@ -43,11 +43,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = args.database.connect(false).await?;
         let blobs = args.storage.open().await?;
-        let mut config = args.worker.config(&args.storage.data_dir)?;
-        config.public_url = args.public_url.clone().unwrap_or_default();
-        config.github_url = sizegate_github::web_url(&args.github.github_api_url);
-        let github = args.github.client()?;
-        let metrics = Arc::new(WorkerMetrics::default());
+        let setup = WorkerSetup::new(
+            &args.worker,
+            &args.storage.data_dir,
+            args.public_url.as_deref(),
+            &args.github,
+        )?;
         let shutdown = shutdown_on_signal();
         let operations = match &args.metrics_listen {
             Some(address) => {
@@ -62,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     blobs: Arc::clone(&blobs),
                     config: Arc::new(ServerConfig::default()),
                     metrics: Arc::new(ServerMetrics::default()),
-                    worker_metrics: Arc::clone(&metrics),
+                    worker_metrics: Arc::clone(&setup.metrics),
                     oidc: None,
                 };
                 tracing::info!("worker metrics on http://{local}/metrics");
@@ -78,11 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let gc = args
             .gc
             .spawn(store.clone(), Arc::clone(&blobs), shutdown.clone());
-        let mut worker = Worker::new(store, blobs, config, metrics);
-        if let Some(github) = github {
-            worker = worker.with_github(github);
-        }
-        worker.run(shutdown.clone()).await;
+        setup.into_worker(store, blobs).run(shutdown.clone()).await;
         shutdown.cancel();
         if let Some(gc) = gc {
             gc.await.context("waiting for the garbage collection")?;

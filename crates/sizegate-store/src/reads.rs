@@ -1,7 +1,8 @@
-//! The read side of the dashboard: series of a target over a date or count
-//! range, the branches of a repository, what was measured for each target
-//! of a commit (sections, units, top symbols, toolchain, advice), the
-//! baseline to compare it with, and the pushes of a pull request.
+//! Reads of what was measured, for the dashboard's pages and the API:
+//! series of a target over a date or count range, the branches of a
+//! repository, what was measured for each target of a commit (sections,
+//! units, top symbols, toolchain, advice), the baseline to compare it
+//! with, and the pushes of a pull request.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use sizegate_analyze::{Advice, Metric, Sizes, Toolchain};
 use sqlx::types::Json;
 
 use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
-use crate::{Error, Store};
+use crate::{Error, Store, stored_bytes};
 
 /// A target of a repository.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -171,22 +172,71 @@ pub(crate) fn metric_column(metric: Metric) -> &'static str {
     }
 }
 
-/// A size column (never negative: a CHECK keeps it so) as bytes.
-fn bytes(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
 /// Rows keyed by the measurement they belong to.
 type ByMeasurement<T> = HashMap<i64, Vec<T>>;
 
-/// A row that starts with the id of the measurement it belongs to.
-trait MeasurementKeyed {
-    fn measurement_id(&self) -> i64;
+/// A row of a measurement's part with the measurement it belongs to.
+struct Keyed<T> {
+    measurement_id: i64,
+    row: T,
 }
 
-impl<A, B, C, D> MeasurementKeyed for (i64, A, B, C, D) {
-    fn measurement_id(&self) -> i64 {
-        self.0
+impl<'r, T> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Keyed<T>
+where
+    T: sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Keyed {
+            measurement_id: sqlx::Row::try_get(row, "measurement_id")?,
+            row: T::from_row(row)?,
+        })
+    }
+}
+
+/// The sections, units and top symbols of measurements, by measurement id.
+struct MeasurementParts {
+    sections: ByMeasurement<SectionRow>,
+    units: ByMeasurement<UnitRow>,
+    symbols: ByMeasurement<SymbolRow>,
+}
+
+impl MeasurementParts {
+    /// The measured target of `row`, with its parts taken out of `self`.
+    fn take(&mut self, row: MeasurementRow) -> MeasuredTarget {
+        MeasuredTarget {
+            sizes: row.sizes(),
+            sections: self.sections.remove(&row.id).unwrap_or_default(),
+            units: self.units.remove(&row.id).unwrap_or_default(),
+            symbols: self.symbols.remove(&row.id).unwrap_or_default(),
+            target_id: row.target_id,
+            target: row.target,
+            format: row.format,
+            arch: row.arch,
+            language: row.language,
+            stripped: row.stripped,
+            toolchain: row.toolchain.0,
+            advice: row.advice.0,
+            report_key: row.report_key,
+        }
+    }
+}
+
+impl MeasurementRow {
+    /// The headline sizes (images alone have the image sizes; NULL is 0).
+    fn sizes(&self) -> Sizes {
+        Sizes {
+            file: stored_bytes(self.size_file),
+            vm: stored_bytes(self.size_vm),
+            shipped: stored_bytes(self.size_shipped),
+            gzip: stored_bytes(self.size_gzip),
+            zstd: stored_bytes(self.size_zstd),
+            debug: stored_bytes(self.size_debug),
+            symbols: stored_bytes(self.size_symbols),
+            compressed: self.size_compressed.map_or(0, stored_bytes),
+            uncompressed: self.size_uncompressed.map_or(0, stored_bytes),
+            pull: self.size_pull.map_or(0, stored_bytes),
+            ..Default::default()
+        }
     }
 }
 
@@ -451,105 +501,71 @@ impl Store {
         .bind(sha)
         .fetch_all(&self.pool)
         .await?;
-        // One query per table for all targets (not three per target): the
-        // pull request page reads this for every push.
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut sections: ByMeasurement<(i64, String, String, i64, i64)> = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, kind, file_size, vm_size FROM measurement_sections
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                &ids,
-            )
-            .await?;
-        let mut units: ByMeasurement<(i64, String, String, i64, i64)> = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, kind, size, symbols FROM measurement_units
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, position",
-                &ids,
-            )
-            .await?;
-        let mut symbols: ByMeasurement<(i64, String, String, String, i64)> = self
-            .rows_by_measurement(
-                "SELECT measurement_id, name, unit, section, size FROM measurement_symbols
-                 WHERE measurement_id = ANY($1) ORDER BY measurement_id, rank",
-                &ids,
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let sections = sections.remove(&row.id).unwrap_or_default();
-                let units = units.remove(&row.id).unwrap_or_default();
-                let symbols = symbols.remove(&row.id).unwrap_or_default();
-                MeasuredTarget {
-                    target_id: row.target_id,
-                    target: row.target,
-                    format: row.format,
-                    arch: row.arch,
-                    language: row.language,
-                    stripped: row.stripped,
-                    sizes: Sizes {
-                        file: bytes(row.size_file),
-                        vm: bytes(row.size_vm),
-                        shipped: bytes(row.size_shipped),
-                        gzip: bytes(row.size_gzip),
-                        zstd: bytes(row.size_zstd),
-                        debug: bytes(row.size_debug),
-                        symbols: bytes(row.size_symbols),
-                        compressed: row.size_compressed.map_or(0, bytes),
-                        uncompressed: row.size_uncompressed.map_or(0, bytes),
-                        pull: row.size_pull.map_or(0, bytes),
-                        ..Default::default()
-                    },
-                    toolchain: row.toolchain.0,
-                    advice: row.advice.0,
-                    report_key: row.report_key,
-                    sections: sections
-                        .into_iter()
-                        .map(|(_, name, kind, file_size, vm_size)| SectionRow {
-                            name,
-                            kind,
-                            file_size,
-                            vm_size,
-                        })
-                        .collect(),
-                    units: units
-                        .into_iter()
-                        .map(|(_, name, kind, size, symbols)| UnitRow {
-                            name,
-                            kind,
-                            size,
-                            symbols,
-                        })
-                        .collect(),
-                    symbols: symbols
-                        .into_iter()
-                        .map(|(_, name, unit, section, size)| SymbolRow {
-                            name,
-                            unit,
-                            section,
-                            size,
-                        })
-                        .collect(),
-                }
-            })
-            .collect())
+        let mut parts = self.measurement_parts(&ids).await?;
+        Ok(rows.into_iter().map(|row| parts.take(row)).collect())
     }
 
-    /// The rows `sql` selects for the measurements `ids` (`$1`), grouped
-    /// by the measurement id each row starts with.
-    async fn rows_by_measurement<T>(
+    /// The sections, units and top symbols of the measurements `ids`: one
+    /// query per table for all of them (not three per target), as the pull
+    /// request page reads this for every push.
+    async fn measurement_parts(&self, ids: &[i64]) -> Result<MeasurementParts, Error> {
+        Ok(MeasurementParts {
+            sections: self
+                .rows_by_measurement(
+                    "name, kind, file_size, vm_size",
+                    "measurement_sections",
+                    "position",
+                    ids,
+                )
+                .await?,
+            units: self
+                .rows_by_measurement(
+                    "name, kind, size, symbols",
+                    "measurement_units",
+                    "position",
+                    ids,
+                )
+                .await?,
+            symbols: self
+                .rows_by_measurement(
+                    "name, unit, section, size",
+                    "measurement_symbols",
+                    "rank",
+                    ids,
+                )
+                .await?,
+        })
+    }
+
+    /// The `columns` of the rows of `table` that belong to the measurements
+    /// `ids`, in `order` within each, grouped by measurement id. The names
+    /// are fixed strings of this module, never user text.
+    async fn rows_by_measurement<R>(
         &self,
-        sql: &'static str,
+        columns: &'static str,
+        table: &'static str,
+        order: &'static str,
         ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<T>>, Error>
+    ) -> Result<ByMeasurement<R>, Error>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + MeasurementKeyed + Send + Unpin,
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
-        let rows: Vec<T> = sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await?;
-        let mut out: HashMap<i64, Vec<T>> = HashMap::new();
-        for row in rows {
-            out.entry(row.measurement_id()).or_default().push(row);
+        let sql = format!(
+            "SELECT measurement_id, {columns} FROM {table}
+             WHERE measurement_id = ANY($1) ORDER BY measurement_id, {order}"
+        );
+        let rows: Vec<Keyed<R>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: ByMeasurement<R> = HashMap::new();
+        for Keyed {
+            measurement_id,
+            row,
+        } in rows
+        {
+            out.entry(measurement_id).or_default().push(row);
         }
         Ok(out)
     }
@@ -615,7 +631,7 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(sha, target, shipped)| (sha, target, bytes(shipped)))
+            .map(|(sha, target, shipped)| (sha, target, stored_bytes(shipped)))
             .collect())
     }
 
@@ -654,19 +670,65 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RepoName;
     use crate::measurements::tests::sample_report;
     use crate::uploads::{CommitMeta, NewArtifact};
+
+    fn measurement_row(id: i64, image: bool) -> MeasurementRow {
+        MeasurementRow {
+            id,
+            target_id: 7,
+            target: "linux/app".into(),
+            format: "elf".into(),
+            arch: "x86_64".into(),
+            language: "rust".into(),
+            stripped: true,
+            size_file: 1000,
+            size_vm: 1200,
+            size_shipped: 900,
+            size_gzip: 500,
+            size_zstd: 400,
+            size_debug: 0,
+            size_symbols: 50,
+            size_compressed: image.then_some(300),
+            size_uncompressed: image.then_some(2000),
+            size_pull: image.then_some(310),
+            toolchain: Json(Toolchain::default()),
+            advice: Json(Vec::new()),
+            report_key: format!("reports/{id}"),
+        }
+    }
+
+    #[test]
+    fn a_measured_target_takes_its_own_parts_and_sizes() {
+        let section = |name: &str| SectionRow {
+            name: name.into(),
+            kind: "code".into(),
+            file_size: 10,
+            vm_size: 10,
+        };
+        let mut parts = MeasurementParts {
+            sections: HashMap::from([(1, vec![section(".text")]), (2, vec![section(".data")])]),
+            units: HashMap::new(),
+            symbols: HashMap::new(),
+        };
+        let binary = parts.take(measurement_row(1, false));
+        assert_eq!(binary.sections.len(), 1);
+        assert_eq!(binary.sections[0].name, ".text");
+        assert!(binary.units.is_empty() && binary.symbols.is_empty());
+        assert_eq!((binary.sizes.file, binary.sizes.shipped), (1000, 900));
+        assert_eq!(binary.sizes.compressed, 0, "a binary has no image sizes");
+        let image = parts.take(measurement_row(2, true));
+        assert_eq!(image.sections[0].name, ".data");
+        assert_eq!((image.sizes.compressed, image.sizes.pull), (300, 310));
+        assert_eq!(image.report_key, "reports/2");
+        assert!(parts.sections.is_empty(), "each part is taken once");
+    }
 
     /// With more branches than the menu shows among the newest commits,
     /// the quick answer must be the one the whole history gives.
     #[sqlx::test(migrations = "../../migrations")]
     async fn branch_menu_of_a_busy_repository(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/busy").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/busy").await;
         // 300 branches, several commits each, interleaved in time; `old`
         // was last used before all of them.
         sqlx::query(
@@ -697,11 +759,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../../migrations")]
     async fn series_measurements_baselines_and_pushes(pool: sqlx::PgPool) {
-        let store = Store::new(pool);
-        let repo = store
-            .ensure_repository(&RepoName::parse("acme/app").unwrap())
-            .await
-            .unwrap();
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
         let shas: Vec<String> = (1..=4u32).map(|i| format!("{i:040x}")).collect();
         for (i, sha) in shas.iter().enumerate() {
             let meta = CommitMeta {
