@@ -462,3 +462,62 @@ fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
         }
     }
 }
+
+#[test]
+fn macho_linkedit_is_charged_to_the_owners_of_what_it_patches() {
+    let Some(bytes) = real_build("buf-darwin-arm64") else {
+        return;
+    };
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    let report = analyze("buf-darwin-arm64", &bytes, &options)
+        .unwrap()
+        .remove(0);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    // LC_CODE_SIGNATURE's datasize, in a unit of its own.
+    assert_eq!(unit_size(&report, "[code signature]"), 309_106);
+    // The rebase opcodes (1.23 MB, 3.1% of shipped) went to packages: what
+    // is left of __LINKEDIT is the streams' ends and pointers no one owns.
+    let left = unit_size(&report, "[__LINKEDIT]");
+    assert!(
+        left * 100 < report.sizes.shipped,
+        "[__LINKEDIT] {left} of {}",
+        report.sizes.shipped
+    );
+}
+
+#[test]
+fn unstripped_macho_symbols_are_charged_to_their_packages() {
+    const DARWIN: Variant = Variant::cross("darwin-amd64", "darwin", "amd64", &[]);
+    let report = report_of(DARWIN);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    let tables = unit_size(&report, "[symbol table]") + unit_size(&report, "[string table]");
+    // Only the undefined symbols dyld binds (and the string table's first
+    // byte) stay bracketed.
+    assert!(
+        tables * 50 < report.sizes.shipped,
+        "symbol and string tables {tables} of {}",
+        report.sizes.shipped
+    );
+}
+
+#[test]
+fn go_wasm_data_is_charged_to_packages_and_the_version_is_read() {
+    const WASM: Variant = Variant::cross("js-wasm", "js", "wasm", &[]);
+    let report = report_of(WASM);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    let go = go_support::go_command()
+        .arg("env")
+        .arg("GOVERSION")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(go.stdout).unwrap();
+    assert_eq!(report.toolchain.go.as_deref(), Some(version.trim()));
+    let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
+    assert!(share <= 0.10, "bracketed {share:.3}");
+}
