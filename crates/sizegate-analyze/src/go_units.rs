@@ -535,6 +535,72 @@ pub(crate) fn relocation_regions(
     regions
 }
 
+/// Charge each PE base relocation (`.reloc`: blocks of a page RVA, the
+/// block's size and 2-byte entries, type in the top 4 bits) to the unit
+/// owning the address it patches (see [`DataOwners`]); a block's 8-byte
+/// header and its padding entries go with its first owned entry. `base` is
+/// the image base the RVAs are relative to.
+pub(crate) fn base_relocation_regions(
+    layout: &Layout<'_>,
+    owners: &DataOwners<'_>,
+    base: u64,
+) -> Vec<Region> {
+    if layout.format != Format::Pe {
+        return Vec::new();
+    }
+    let mut regions = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".reloc" || section.shipped == 0 {
+            continue;
+        }
+        let data = section.data;
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(data.get(at..at.checked_add(4)?)?.try_into().ok()?))
+        };
+        let mut bytes: HashMap<&str, u64> = HashMap::new();
+        let mut at = 0usize;
+        while let (Some(page), Some(size)) = (u32_at(at), u32_at(at + 4)) {
+            let size = size as usize;
+            let Some(block) = data.get(at..at.saturating_add(size)).filter(|_| size >= 8) else {
+                break;
+            };
+            let mut first: Option<&str> = None;
+            for entry in block[8..].chunks_exact(2) {
+                let value = u16::from_le_bytes([entry[0], entry[1]]);
+                if value >> 12 == 0 {
+                    continue;
+                }
+                let patched = base
+                    .saturating_add(u64::from(page))
+                    .saturating_add(u64::from(value & 0x0fff));
+                if let Some(unit) = owners.unit(patched) {
+                    *bytes.entry(unit).or_default() += 2;
+                    first.get_or_insert(unit);
+                }
+            }
+            if let Some(unit) = first {
+                let owned: u64 = 2 * block[8..]
+                    .chunks_exact(2)
+                    .filter(|e| u16::from_le_bytes([e[0], e[1]]) >> 12 == 0)
+                    .count() as u64;
+                *bytes.entry(unit).or_default() += 8 + owned + (size as u64 - 8) % 2;
+            }
+            at += size;
+        }
+        let charges: Vec<(String, u64)> =
+            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+        regions.push(Region::new(
+            index,
+            vec![(
+                section.address,
+                section.address.saturating_add(section.shipped),
+            )],
+            charges,
+        ));
+    }
+    regions
+}
+
 /// Charge each x86-64 `RUNTIME_FUNCTION` entry (12 bytes: begin, end and
 /// unwind info RVAs) of the PE exception directory `.pdata` to the package
 /// of the function it begins, and each `UNWIND_INFO` of `.xdata` (its

@@ -126,7 +126,12 @@ fn measure(
             &names,
         );
         let owners = go_units::DataOwners::new(&go_charges, &strings, &placed, &names);
-        let relocations = go_units::relocation_regions(&layout, target, &owners);
+        let mut relocations = go_units::relocation_regions(&layout, target, &owners);
+        relocations.extend(go_units::base_relocation_regions(
+            &layout,
+            &owners,
+            file.relative_address_base(),
+        ));
         linkedit = go_units::linkedit_moves(file, bytes, &owners);
         go_charges.regions.extend(relocations);
         go_charges.regions.extend(strings.regions);

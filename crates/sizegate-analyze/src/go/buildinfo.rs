@@ -305,7 +305,9 @@ pub(crate) fn version_from_string_header(memory: &[u8], base: u64) -> Option<Str
     let word = |at: usize| -> Option<u64> {
         Some(u64::from_le_bytes(memory.get(at..at + 8)?.try_into().ok()?))
     };
-    for at in (0..memory.len().saturating_sub(15)).step_by(8) {
+    // Headers are 8-aligned in memory (its first byte need not be).
+    let first = usize::try_from(base.wrapping_neg() % 8).ok()?;
+    for at in (first..memory.len().saturating_sub(15)).step_by(8) {
         let Some(address) = word(at) else { break };
         let Ok(i) = candidates.binary_search_by_key(&address, |c| c.0) else {
             continue;
@@ -400,6 +402,13 @@ mod tests {
         memory[40..48].copy_from_slice(&8u64.to_le_bytes());
         assert_eq!(
             version_from_string_header(&memory, 0x1000).as_deref(),
+            Some("go1.19.8")
+        );
+        // Memory starting off alignment: the header at 0x1020 is found.
+        let mut shifted = vec![0u8; 2];
+        shifted.extend_from_slice(&memory);
+        assert_eq!(
+            version_from_string_header(&shifted, 0x1000 - 2).as_deref(),
             Some("go1.19.8")
         );
         // Without a header, or with a length past the string: none.
