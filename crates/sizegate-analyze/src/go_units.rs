@@ -286,14 +286,21 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
     else {
         return;
     };
-    let mut segments = wasm_segments(data.data);
-    segments.sort_unstable_by_key(|s| s.address);
+    // Each segment with where its header (flags, offset expression,
+    // length) starts: the previous segment's end, in file order.
+    let mut segments: Vec<(Segment, usize)> = Vec::new();
+    let mut previous_end = 0usize;
+    for segment in wasm_segments(data.data) {
+        segments.push((segment, previous_end.min(segment.offset)));
+        previous_end = segment.offset + segment.len;
+    }
+    segments.sort_unstable_by_key(|s| s.0.address);
     for region in regions.iter_mut() {
         let mut ranges = Vec::new();
-        let mut kept = 0u64;
+        let (mut kept, mut headers) = (0u64, 0u64);
         for &(start, end) in &region.ranges {
-            let first = segments.partition_point(|s| s.address + (s.len as u64) <= start);
-            for segment in segments[first..].iter().take_while(|s| s.address < end) {
+            let first = segments.partition_point(|s| s.0.address + (s.0.len as u64) <= start);
+            for (segment, header) in segments[first..].iter().take_while(|s| s.0.address < end) {
                 let seg_end = segment.address + segment.len as u64;
                 let (from, to) = (start.max(segment.address), end.min(seg_end));
                 if from < to {
@@ -304,10 +311,14 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
                     ));
                     kept += to - from;
                 }
+                // The header goes with the segment's first byte.
+                if from == segment.address && from < to && *header < segment.offset {
+                    ranges.push((data.address + *header as u64, data.address + segment.offset as u64));
+                    headers += (segment.offset - header) as u64;
+                }
             }
         }
-        ranges.sort_unstable();
-        region.ranges = ranges;
+        region.ranges = crate::go_strings::merged(ranges);
         region.section = data_index;
         // Charges beyond the bytes kept come off the largest first.
         let mut excess = region
@@ -321,6 +332,26 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
             charge.1 -= cut;
             excess -= cut;
         }
+        share_headers(&mut region.charges, headers);
+    }
+}
+
+/// Add `extra` bytes to `charges` in proportion to their bytes (the
+/// remainder of the division to the largest, which comes first).
+fn share_headers(charges: &mut [(String, u64)], extra: u64) {
+    let total: u64 = charges.iter().map(|c| c.1).sum();
+    if total == 0 || extra == 0 {
+        return;
+    }
+    let mut given = 0u64;
+    for charge in charges.iter_mut() {
+        let part = u64::try_from(u128::from(extra) * u128::from(charge.1) / u128::from(total))
+            .unwrap_or(0);
+        charge.1 += part;
+        given += part;
+    }
+    if let Some(first) = charges.first_mut() {
+        first.1 += extra - given;
     }
 }
 
