@@ -313,7 +313,10 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
                 }
                 // The header goes with the segment's first byte.
                 if from == segment.address && from < to && *header < segment.offset {
-                    ranges.push((data.address + *header as u64, data.address + segment.offset as u64));
+                    ranges.push((
+                        data.address + *header as u64,
+                        data.address + segment.offset as u64,
+                    ));
                     headers += (segment.offset - header) as u64;
                 }
             }
@@ -501,7 +504,11 @@ impl<'a> DataOwners<'a> {
             return data.packages.get(owner as usize).map(String::as_str);
         }
         if let Some(owner) = find(&self.strings.pieces, address) {
-            return self.strings.packages.get(owner as usize).map(String::as_str);
+            return self
+                .strings
+                .packages
+                .get(owner as usize)
+                .map(String::as_str);
         }
         let i = self.symbols.partition_point(|s| s.1 <= address);
         let &(start, _, index) = self.symbols.get(i)?;
@@ -586,7 +593,9 @@ pub(crate) fn base_relocation_regions(
         }
         let data = section.data;
         let u32_at = |at: usize| -> Option<u32> {
-            Some(u32::from_le_bytes(data.get(at..at.checked_add(4)?)?.try_into().ok()?))
+            Some(u32::from_le_bytes(
+                data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+            ))
         };
         let mut bytes: HashMap<&str, u64> = HashMap::new();
         let mut at = 0usize;
@@ -637,12 +646,18 @@ pub(crate) fn base_relocation_regions(
 /// of the function it begins, and each `UNWIND_INFO` of `.xdata` (its
 /// header and unwind codes) to the packages of the functions using it, in
 /// equal parts. `base` is the image base the RVAs are relative to.
-pub(crate) fn pdata_regions(layout: &Layout<'_>, functions: &[go::GoFunction], base: u64) -> Vec<Region> {
+pub(crate) fn pdata_regions(
+    layout: &Layout<'_>,
+    functions: &[go::GoFunction],
+    base: u64,
+) -> Vec<Region> {
     if layout.format != Format::Pe || functions.is_empty() {
         return Vec::new();
     }
     let package = |address: u64| -> Option<&str> {
-        let i = functions.partition_point(|f| f.entry <= address).checked_sub(1)?;
+        let i = functions
+            .partition_point(|f| f.entry <= address)
+            .checked_sub(1)?;
         let f = &functions[i];
         (address < f.entry.saturating_add(f.size.max(1))).then(|| go::package_of(&f.name))
     };
@@ -654,7 +669,12 @@ pub(crate) fn pdata_regions(layout: &Layout<'_>, functions: &[go::GoFunction], b
         }
         for (i, entry) in section.data.chunks_exact(12).enumerate() {
             let word = |at: usize| {
-                u64::from(u32::from_le_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]]))
+                u64::from(u32::from_le_bytes([
+                    entry[at],
+                    entry[at + 1],
+                    entry[at + 2],
+                    entry[at + 3],
+                ]))
             };
             let (begin, unwind) = (word(0), word(8));
             let Some(unit) = package(base.saturating_add(begin)) else {
@@ -664,7 +684,10 @@ pub(crate) fn pdata_regions(layout: &Layout<'_>, functions: &[go::GoFunction], b
             charged.push((index, at, at + 12, unit));
             // Bit 0 set: a pointer to another entry, not unwind info.
             if unwind != 0 && unwind & 1 == 0 {
-                unwind_users.entry(base.saturating_add(unwind)).or_default().push(unit);
+                unwind_users
+                    .entry(base.saturating_add(unwind))
+                    .or_default()
+                    .push(unit);
             }
         }
     }

@@ -44,11 +44,21 @@ pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
     if let Ok(mut commands) = file.macho_load_commands() {
         while let Ok(Some(command)) = commands.next() {
             match command.variant() {
-                Ok(LoadCommandVariant::Segment32(s, _)) => segments.push(s.vmaddr.get(endian).into()),
+                Ok(LoadCommandVariant::Segment32(s, _)) => {
+                    segments.push(s.vmaddr.get(endian).into())
+                }
                 Ok(LoadCommandVariant::Segment64(s, _)) => segments.push(s.vmaddr.get(endian)),
                 Ok(LoadCommandVariant::DyldInfo(info)) => {
-                    streams.push((true, info.rebase_off.get(endian).into(), info.rebase_size.get(endian).into()));
-                    streams.push((false, info.bind_off.get(endian).into(), info.bind_size.get(endian).into()));
+                    streams.push((
+                        true,
+                        info.rebase_off.get(endian).into(),
+                        info.rebase_size.get(endian).into(),
+                    ));
+                    streams.push((
+                        false,
+                        info.bind_off.get(endian).into(),
+                        info.bind_size.get(endian).into(),
+                    ));
                 }
                 Ok(LoadCommandVariant::LinkeditData(data))
                     if command.cmd() == object::macho::LC_CODE_SIGNATURE =>
@@ -322,7 +332,11 @@ impl Opcodes<'_> {
 /// Move `moves` bytes from their pseudo-units to their units, never more
 /// than a pseudo-unit holds (the strip model may have shrunk it). Units
 /// that did not exist are added as `kind` (bracketed names as pseudo).
-pub(crate) fn apply(units: &mut Vec<crate::report::Unit>, moves: &Moves, kind: crate::report::UnitKind) {
+pub(crate) fn apply(
+    units: &mut Vec<crate::report::Unit>,
+    moves: &Moves,
+    kind: crate::report::UnitKind,
+) {
     for (from, to, bytes) in moves {
         let Some(source) = units.iter().position(|u| u.name == *from) else {
             continue;

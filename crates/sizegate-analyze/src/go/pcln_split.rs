@@ -341,7 +341,11 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
     let mut explained = table.funcnames as u64
         + owners.len() as u64 * pair
         + records.record_bytes.iter().sum::<u64>();
-    charge_names(&mut ledger, &mut interner, data.get(table.funcnames..table.cutab)?);
+    charge_names(
+        &mut ledger,
+        &mut interner,
+        data.get(table.funcnames..table.cutab)?,
+    );
     explained += (table.cutab - table.funcnames) as u64;
     let file_refs = charge_cutab(&mut ledger, located, &records.cu_refs);
     explained += (table.filetab - table.cutab) as u64;
@@ -359,7 +363,13 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
     explained += (table.funcdata - table.pctab) as u64;
     // The functab's end entry and whatever follows the last record.
     ledger.header += (table_end as u64).saturating_sub(explained);
-    finish(located, interner, &ledger, table_end as u64, records.funcdata)
+    finish(
+        located,
+        interner,
+        &ledger,
+        table_end as u64,
+        records.funcdata,
+    )
 }
 
 /// The split from the ledger; `None` when the charges exceed the table (a
