@@ -391,7 +391,7 @@ mod tests {
     fn rebase_opcodes_charge_their_bytes_to_the_addresses_they_patch() {
         // type pointer; segment 1 + 0x10; rebase twice; add 0x20 (scaled 4);
         // rebase 3 times skipping 8; done.
-        let stream = [0x11, 0x21, 0x10, 0x52, 0x44, 0x80 | 0x00, 3, 8, 0x00];
+        let stream = [0x11, 0x21, 0x10, 0x52, 0x44, 0x80, 3, 8, 0x00];
         let got = run(&stream, true);
         assert_eq!(
             got,

@@ -116,13 +116,15 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
     shipped
 }
 
-/// The segments (name, file offset, file size) and the code signature's
-/// file offset.
+/// A segment's name, file offset and file size.
+type SegmentRange = ([u8; 16], u64, u64);
+
+/// The segments and the code signature's file offset.
 fn segments_and_signature<Mach: MachHeader<Endian = Endianness>>(
     file: &MachOFile<'_, Mach>,
-) -> (Vec<([u8; 16], u64, u64)>, Option<u64>) {
+) -> (Vec<SegmentRange>, Option<u64>) {
     let endian = file.endian();
-    let mut segments: Vec<([u8; 16], u64, u64)> = Vec::new();
+    let mut segments: Vec<SegmentRange> = Vec::new();
     let mut signature_offset = None;
     if let Ok(mut commands) = file.macho_load_commands() {
         while let Ok(Some(command)) = commands.next() {
@@ -146,7 +148,7 @@ fn segments_and_signature<Mach: MachHeader<Endian = Endianness>>(
 }
 
 /// The DWARF segment's span: from its start to the next segment's start.
-fn dwarf_span(segments: &[([u8; 16], u64, u64)], file_len: u64) -> u64 {
+fn dwarf_span(segments: &[SegmentRange], file_len: u64) -> u64 {
     let mut span = 0u64;
     for (_, offset, size) in segments.iter().filter(|s| s.0.starts_with(b"__DWARF\0")) {
         let next = segments
