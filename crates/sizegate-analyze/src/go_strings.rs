@@ -240,6 +240,51 @@ pub(crate) fn pieces(
     out
 }
 
+/// Most words read from the pieces for pointers.
+const MAX_DATA_WORDS: usize = 1 << 24;
+
+/// Pointers held by the pieces of variable sections (`.data`,
+/// `.noptrdata`): each 8-aligned word pointing inside the targets, with
+/// the piece's (first) owner and, when the next word is a plausible string
+/// length, that length. Sorted.
+fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Reference> {
+    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
+    let mut refs = Vec::new();
+    let mut words = 0usize;
+    for (section, start, end, owners) in pieces {
+        let Some(info) = layout.sections.get(*section) else {
+            continue;
+        };
+        if !matches!(
+            info.raw_name.as_str(),
+            ".data" | ".noptrdata" | "__data" | "__noptrdata"
+        ) {
+            continue;
+        }
+        let Some(&owner) = owners.first() else {
+            continue;
+        };
+        let mut at = start.next_multiple_of(8);
+        while at + 8 <= *end && words < MAX_DATA_WORDS {
+            words += 1;
+            let word = |address: u64| -> Option<u64> {
+                let offset = usize::try_from(address.checked_sub(info.address)?).ok()?;
+                let bytes = info.data.get(offset..offset.checked_add(8)?)?;
+                Some(u64::from_le_bytes(bytes.try_into().ok()?))
+            };
+            if let Some(pointer) = word(at).filter(|&p| inside(p)) {
+                let length = word(at + 8)
+                    .filter(|&n| n > 0 && n <= 1 << 16)
+                    .map_or(0, |n| n as u32);
+                refs.push((pointer, owner, length));
+            }
+            at += 8;
+        }
+    }
+    refs.sort_unstable();
+    refs
+}
+
 /// The regions charging referenced read-only data to packages; nothing
 /// without a decodable instruction set. `taken` are the regions already
 /// charged.
@@ -267,7 +312,17 @@ pub(crate) fn regions(
         return StringCharges::default();
     }
     let blocked = blocked_ranges(&targets, &bounds, taken, placed, names);
-    let pieces = pieces(&refs, &blocked, &targets, &bounds);
+    let mut pieces = pieces(&refs, &blocked, &targets, &bounds);
+    // Then what those pieces point at (a variable's string header): its
+    // owners' too, outside every piece so far.
+    let data_refs = data_references(layout, &pieces, &bounds);
+    if !data_refs.is_empty() {
+        let mut blocked = blocked;
+        blocked.extend(pieces.iter().map(|p| (p.1, p.2)));
+        let blocked = merged(blocked);
+        pieces.extend(self::pieces(&data_refs, &blocked, &targets, &bounds));
+        pieces.sort_unstable_by_key(|p| p.1);
+    }
     let mut by_section: HashMap<usize, Pieces> = HashMap::new();
     for (section, address, end, owners) in &pieces {
         let bytes = end - address;
