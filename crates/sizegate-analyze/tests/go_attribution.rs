@@ -533,3 +533,26 @@ fn go_wasm_data_is_charged_to_packages_and_the_version_is_read() {
     let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
     assert!(share <= 0.125, "bracketed {share:.3}");
 }
+
+#[test]
+fn strings_held_by_package_variables_go_with_the_variable() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    // The code addresses the variable (a string header in `.data`); only
+    // the header points at the string's bytes.
+    let fixture = |length: usize| {
+        let text: String = (0..length)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let source = format!(
+            "package quote\n\nvar greeting = \"{text}\"\n\n\
+             //go:noinline\nfunc Text() string {{ return greeting }}\n"
+        );
+        quote_fixture(&source, "-s -w", "linux", "amd64")
+    };
+    let (short, long) = (fixture(1000), fixture(3000));
+    let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
+    assert!(
+        (1936..=2064).contains(&grown),
+        "quote grew by {grown}, expected the 2000 bytes of the string its variable holds"
+    );
+}
