@@ -120,7 +120,23 @@ pub(crate) fn data_region(
     let mut blocked: Vec<(u64, u64)> = taken.to_vec();
     blocked.push((end, end.saturating_add(1)));
     let blocked = go_strings::merged(blocked);
-    let pieces = go_strings::pieces(&refs, &blocked, &[0], &[(base, end)]);
+    let mut pieces = go_strings::pieces(&refs, &blocked, &[0], &[(base, end)]);
+    // Then what those pieces point at (a variable's string header, a table
+    // of pointers), and what that points at: a few rounds, each reading
+    // only the pieces the previous one added.
+    let mut blocked = blocked;
+    let mut added = pieces.clone();
+    for _ in 0..HELD_ROUNDS {
+        let held = held_references(base, memory, &added);
+        if held.is_empty() {
+            break;
+        }
+        blocked.extend(added.iter().map(|p| (p.1, p.2)));
+        blocked = go_strings::merged(blocked);
+        added = go_strings::pieces(&held, &blocked, &[0], &[(base, end)]);
+        pieces.extend(added.iter().cloned());
+    }
+    pieces.sort_unstable_by_key(|p| p.1);
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     let mut bytes: HashMap<u32, u64> = HashMap::new();
     for (_, start, stop, owners) in &pieces {
@@ -136,4 +152,44 @@ pub(crate) fn data_region(
         .filter_map(|(owner, n)| Some((packages.get(owner as usize)?.clone(), n)))
         .collect();
     Some(crate::go_units::Region::new(0, ranges, charges))
+}
+
+/// Most words read from the pieces for pointers (per round).
+const MAX_HELD_WORDS: usize = 1 << 24;
+
+/// Rounds of following pointers from pieces to what they point at.
+const HELD_ROUNDS: usize = 4;
+
+/// The 8-aligned little-endian words of `pieces` that point inside linear
+/// memory (`base`, `memory`), with the piece's first owner and, when the
+/// next word is a plausible string length (at most 64 KiB), that length.
+/// Sorted.
+fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Vec<(u64, u32, u32)> {
+    let end = base.saturating_add(memory.len() as u64);
+    let word = |address: u64| -> Option<u64> {
+        let at = usize::try_from(address.checked_sub(base)?).ok()?;
+        Some(u64::from_le_bytes(
+            memory.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
+    };
+    let mut refs = Vec::new();
+    let mut words = 0usize;
+    for (_, start, stop, owners) in pieces {
+        let Some(&owner) = owners.first() else {
+            continue;
+        };
+        let mut at = start.next_multiple_of(8);
+        while at.saturating_add(8) <= *stop && words < MAX_HELD_WORDS {
+            words += 1;
+            if let Some(pointer) = word(at).filter(|&p| base <= p && p < end) {
+                let length = word(at + 8)
+                    .filter(|&n| n > 0 && n <= 1 << 16)
+                    .map_or(0, |n| n as u32);
+                refs.push((pointer, owner, length));
+            }
+            at += 8;
+        }
+    }
+    refs.sort_unstable();
+    refs
 }
