@@ -44,28 +44,26 @@ fn is_rodata(name: &str) -> bool {
 
 /// One reference from code: the address, the referencing package, and the
 /// length loaded right after it (0 when none).
-type Reference = (u64, u32, u32);
+pub(crate) type Reference = (u64, u32, u32);
 
 /// A section's ranges, and bytes per package index.
 type Pieces = (Vec<(u64, u64)>, HashMap<u32, u64>);
 
-/// The regions charging referenced read-only data to packages; nothing
-/// without a decodable instruction set. `taken` are the regions already
-/// charged.
-pub(crate) fn regions(
-    layout: &Layout<'_>,
-    isa: Option<Isa>,
-    functions: &[GoFunction],
-    taken: &[Region],
-    placed: &[PlacedSymbol],
-    names: &[Demangled],
-) -> Vec<Region> {
-    let Some(isa) = isa else {
-        return Vec::new();
-    };
-    if functions.is_empty() {
-        return Vec::new();
-    }
+/// What the string pass charges: the regions, and each piece with its
+/// (first) package, for the passes that ask who owns an address.
+#[derive(Debug, Default)]
+pub(crate) struct StringCharges {
+    /// Regions charging the referenced data.
+    pub regions: Vec<Region>,
+    /// Disjoint (start, end, index into `packages`) pieces, sorted.
+    pub pieces: Vec<(u64, u64, u32)>,
+    /// Package names the pieces index.
+    pub packages: Vec<String>,
+}
+
+/// The read-only and variable data sections that ship: positions in the
+/// layout and their shipped address bounds.
+fn data_targets(layout: &Layout<'_>) -> (Vec<usize>, Vec<(u64, u64)>) {
     let targets: Vec<usize> = layout
         .sections
         .iter()
@@ -73,19 +71,24 @@ pub(crate) fn regions(
         .filter(|(_, s)| is_rodata(&s.raw_name) && s.shipped > 0 && !s.data.is_empty())
         .map(|(i, _)| i)
         .collect();
-    if targets.is_empty() {
-        return Vec::new();
-    }
-    let bounds: Vec<(u64, u64)> = targets
+    let bounds = targets
         .iter()
         .map(|&i| {
             let s = &layout.sections[i];
             (s.address, s.address.saturating_add(s.shipped))
         })
         .collect();
-    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
+    (targets, bounds)
+}
 
-    // Packages of the functions, interned.
+/// Decode the code of every function; the references into `inside`
+/// addresses, sorted, and the packages they index.
+fn code_references<'f>(
+    layout: &Layout<'_>,
+    isa: Isa,
+    functions: &'f [GoFunction],
+    inside: &impl Fn(u64) -> bool,
+) -> (Vec<Reference>, Vec<&'f str>) {
     let mut packages: Vec<&str> = Vec::new();
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut refs: Vec<Reference> = Vec::new();
@@ -124,15 +127,21 @@ pub(crate) fn regions(
             (packages.len() - 1) as u32
         });
         let mut push = |address: u64, length: u32| refs.push((address, owner, length));
-        decoder.scan(bytes, function.entry, &inside, &mut push);
-    }
-    if refs.is_empty() {
-        return Vec::new();
+        decoder.scan(bytes, function.entry, inside, &mut push);
     }
     refs.sort_unstable();
+    (refs, packages)
+}
 
-    // Bytes no reference may take: the other regions, and symbols of real
-    // packages.
+/// Bytes no reference may take, merged and sorted: the other regions,
+/// symbols of real packages, and the first byte past each target.
+fn blocked_ranges(
+    targets: &[usize],
+    bounds: &[(u64, u64)],
+    taken: &[Region],
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> Vec<(u64, u64)> {
     let mut blocked: Vec<(u64, u64)> = taken
         .iter()
         .filter(|r| targets.contains(&r.section))
@@ -151,25 +160,51 @@ pub(crate) fn regions(
             .map(|(p, _)| (p.address, p.address.saturating_add(p.size))),
     );
     blocked.extend(bounds.iter().map(|&(_, end)| (end, end.saturating_add(1))));
-    blocked.sort_unstable();
-    // Disjoint, so that a binary search finds the range holding an address.
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(blocked.len());
-    for (start, end) in blocked {
-        match merged.last_mut() {
+    merged(blocked)
+}
+
+/// Ranges sorted and merged where they overlap or touch: disjoint, so that
+/// a binary search finds the range holding an address.
+pub(crate) fn merged(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match out.last_mut() {
             Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
+            _ => out.push((start, end)),
         }
     }
-    let blocked = merged;
+    out
+}
 
-    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
-    let mut owners: Vec<u32> = Vec::new();
+/// Add `bytes` to `owners` in equal parts, the remainder to the first.
+pub(crate) fn split_between(totals: &mut HashMap<u32, u64>, owners: &[u32], bytes: u64) {
+    let count = owners.len() as u64;
+    for (i, &owner) in owners.iter().enumerate() {
+        let share = bytes / count + u64::from((i as u64) < bytes % count);
+        *totals.entry(owner).or_default() += share;
+    }
+}
+
+/// One charged piece: section position, start, end and its packages.
+pub(crate) type Piece = (usize, u64, u64, Vec<u32>);
+
+/// The pieces the sorted references start: each runs to the length loaded
+/// with it, else to the next reference (at most [`MAX_PIECE`]), never into
+/// blocked bytes.
+pub(crate) fn pieces(
+    refs: &[Reference],
+    blocked: &[(u64, u64)],
+    targets: &[usize],
+    bounds: &[(u64, u64)],
+) -> Vec<Piece> {
+    let mut out = Vec::new();
     let mut at = 0usize;
     while at < refs.len() {
         let address = refs[at].0;
         let mut next = at;
         let mut length = 0u32;
-        owners.clear();
+        let mut owners = Vec::new();
         while next < refs.len() && refs[next].0 == address {
             owners.push(refs[next].1);
             length = length.max(refs[next].2);
@@ -194,24 +229,109 @@ pub(crate) fn regions(
         let end = following.min(block_start).min(address.saturating_add(want));
         let Some(section) = targets
             .iter()
-            .zip(&bounds)
+            .zip(bounds)
             .find(|(_, (a, b))| *a <= address && address < *b)
             .map(|(&i, _)| i)
         else {
             continue;
         };
+        out.push((section, address, end, owners));
+    }
+    out
+}
+
+/// Most words read from the pieces for pointers.
+const MAX_DATA_WORDS: usize = 1 << 24;
+
+/// Pointers held by the pieces of variable sections (`.data`,
+/// `.noptrdata`): each 8-aligned word pointing inside the targets, with
+/// the piece's (first) owner and, when the next word is a plausible string
+/// length, that length. Sorted.
+fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Reference> {
+    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
+    let mut refs = Vec::new();
+    let mut words = 0usize;
+    for (section, start, end, owners) in pieces {
+        let Some(info) = layout.sections.get(*section) else {
+            continue;
+        };
+        if !matches!(
+            info.raw_name.as_str(),
+            ".data" | ".noptrdata" | "__data" | "__noptrdata"
+        ) {
+            continue;
+        }
+        let Some(&owner) = owners.first() else {
+            continue;
+        };
+        let mut at = start.next_multiple_of(8);
+        while at + 8 <= *end && words < MAX_DATA_WORDS {
+            words += 1;
+            let word = |address: u64| -> Option<u64> {
+                let offset = usize::try_from(address.checked_sub(info.address)?).ok()?;
+                let bytes = info.data.get(offset..offset.checked_add(8)?)?;
+                Some(u64::from_le_bytes(bytes.try_into().ok()?))
+            };
+            if let Some(pointer) = word(at).filter(|&p| inside(p)) {
+                let length = word(at + 8)
+                    .filter(|&n| n > 0 && n <= 1 << 16)
+                    .map_or(0, |n| n as u32);
+                refs.push((pointer, owner, length));
+            }
+            at += 8;
+        }
+    }
+    refs.sort_unstable();
+    refs
+}
+
+/// The regions charging referenced read-only data to packages; nothing
+/// without a decodable instruction set. `taken` are the regions already
+/// charged.
+pub(crate) fn regions(
+    layout: &Layout<'_>,
+    isa: Option<Isa>,
+    functions: &[GoFunction],
+    taken: &[Region],
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+) -> StringCharges {
+    let Some(isa) = isa else {
+        return StringCharges::default();
+    };
+    if functions.is_empty() {
+        return StringCharges::default();
+    }
+    let (targets, bounds) = data_targets(layout);
+    if targets.is_empty() {
+        return StringCharges::default();
+    }
+    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
+    let (refs, packages) = code_references(layout, isa, functions, &inside);
+    if refs.is_empty() {
+        return StringCharges::default();
+    }
+    let blocked = blocked_ranges(&targets, &bounds, taken, placed, names);
+    let mut pieces = pieces(&refs, &blocked, &targets, &bounds);
+    // Then what those pieces point at (a variable's string header): its
+    // owners' too, outside every piece so far.
+    let data_refs = data_references(layout, &pieces, &bounds);
+    if !data_refs.is_empty() {
+        let mut blocked = blocked;
+        blocked.extend(pieces.iter().map(|p| (p.1, p.2)));
+        let blocked = merged(blocked);
+        pieces.extend(self::pieces(&data_refs, &blocked, &targets, &bounds));
+        pieces.sort_unstable_by_key(|p| p.1);
+    }
+    let mut by_section: HashMap<usize, Pieces> = HashMap::new();
+    for (section, address, end, owners) in &pieces {
         let bytes = end - address;
-        let entry = by_section.entry(section).or_default();
+        let entry = by_section.entry(*section).or_default();
         match entry.0.last_mut() {
-            Some(last) if last.1 == address => last.1 = end,
-            _ => entry.0.push((address, end)),
+            Some(last) if last.1 == *address => last.1 = *end,
+            _ => entry.0.push((*address, *end)),
         }
-        // Split equally; the remainder to the first owners.
-        let count = owners.len() as u64;
-        for (i, &owner) in owners.iter().enumerate() {
-            let share = bytes / count + u64::from((i as u64) < bytes % count);
-            *entry.1.entry(owner).or_default() += share;
-        }
+        split_between(&mut entry.1, owners, bytes);
     }
     let mut out: Vec<Region> = by_section
         .into_iter()
@@ -225,5 +345,13 @@ pub(crate) fn regions(
         })
         .collect();
     out.sort_by_key(|r| r.section);
-    out
+    StringCharges {
+        regions: out,
+        pieces: pieces
+            .into_iter()
+            .filter(|p| p.1 < p.2)
+            .map(|(_, start, end, owners)| (start, end, owners.first().copied().unwrap_or(0)))
+            .collect(),
+        packages: packages.into_iter().map(str::to_owned).collect(),
+    }
 }

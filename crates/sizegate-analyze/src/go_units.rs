@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::{self, GoSection};
+use crate::go_strings::StringCharges;
 use crate::report::{Format, GoBuildInfo, Unit, UnitKind};
 use crate::sections::SectionInfo;
 use crate::symbols::PlacedSymbol;
@@ -261,7 +262,7 @@ pub(crate) fn restore_wasm_names(layout: &Layout<'_>, target: go::Target, names:
 /// A Go function name as the WebAssembly `name` section spells it: every
 /// character other than ASCII letters, digits, `_` and `.` becomes `_`
 /// (`net/http.(*conn).serve` → `net_http.__conn_.serve`).
-fn wasm_mangled(name: &str) -> String {
+pub(crate) fn wasm_mangled(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
@@ -285,14 +286,21 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
     else {
         return;
     };
-    let mut segments = wasm_segments(data.data);
-    segments.sort_unstable_by_key(|s| s.address);
+    // Each segment with where its header (flags, offset expression,
+    // length) starts: the previous segment's end, in file order.
+    let mut segments: Vec<(Segment, usize)> = Vec::new();
+    let mut previous_end = 0usize;
+    for segment in wasm_segments(data.data) {
+        segments.push((segment, previous_end.min(segment.offset)));
+        previous_end = segment.offset + segment.len;
+    }
+    segments.sort_unstable_by_key(|s| s.0.address);
     for region in regions.iter_mut() {
         let mut ranges = Vec::new();
-        let mut kept = 0u64;
+        let (mut kept, mut headers) = (0u64, 0u64);
         for &(start, end) in &region.ranges {
-            let first = segments.partition_point(|s| s.address + (s.len as u64) <= start);
-            for segment in segments[first..].iter().take_while(|s| s.address < end) {
+            let first = segments.partition_point(|s| s.0.address + (s.0.len as u64) <= start);
+            for (segment, header) in segments[first..].iter().take_while(|s| s.0.address < end) {
                 let seg_end = segment.address + segment.len as u64;
                 let (from, to) = (start.max(segment.address), end.min(seg_end));
                 if from < to {
@@ -303,10 +311,17 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
                     ));
                     kept += to - from;
                 }
+                // The header goes with the segment's first byte.
+                if from == segment.address && from < to && *header < segment.offset {
+                    ranges.push((
+                        data.address + *header as u64,
+                        data.address + segment.offset as u64,
+                    ));
+                    headers += (segment.offset - header) as u64;
+                }
             }
         }
-        ranges.sort_unstable();
-        region.ranges = ranges;
+        region.ranges = crate::go_strings::merged(ranges);
         region.section = data_index;
         // Charges beyond the bytes kept come off the largest first.
         let mut excess = region
@@ -320,6 +335,26 @@ fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
             charge.1 -= cut;
             excess -= cut;
         }
+        share_headers(&mut region.charges, headers);
+    }
+}
+
+/// Add `extra` bytes to `charges` in proportion to their bytes (the
+/// remainder of the division to the largest, which comes first).
+fn share_headers(charges: &mut [(String, u64)], extra: u64) {
+    let total: u64 = charges.iter().map(|c| c.1).sum();
+    if total == 0 || extra == 0 {
+        return;
+    }
+    let mut given = 0u64;
+    for charge in charges.iter_mut() {
+        let part = u64::try_from(u128::from(extra) * u128::from(charge.1) / u128::from(total))
+            .unwrap_or(0);
+        charge.1 += part;
+        given += part;
+    }
+    if let Some(first) = charges.first_mut() {
+        first.1 += extra - given;
     }
 }
 
@@ -336,6 +371,7 @@ fn section_of(layout: &Layout<'_>, address: u64, size: u64) -> Option<usize> {
 /// Read the Go tables of the image and turn them into charges.
 pub(crate) fn charges(
     layout: &Layout<'_>,
+    module: &[u8],
     target: go::Target,
     go_version: Option<&str>,
 ) -> GoCharges {
@@ -400,6 +436,17 @@ pub(crate) fn charges(
         }
     }
     if wasm {
+        // The data the code references, outside the tables (memory addresses).
+        if let Some((base, data)) = &memory {
+            let taken: Vec<(u64, u64)> = out
+                .regions
+                .iter()
+                .flat_map(|r| r.ranges.iter().copied())
+                .collect();
+            let region =
+                crate::go_wasm::data_region(module, (*base, data), &taken, &tables.functions);
+            out.regions.extend(region);
+        }
         wasm_to_section(layout, &mut out.regions);
     }
     out.runtime = tables.runtime;
@@ -410,42 +457,78 @@ pub(crate) fn charges(
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: usize = 1 << 24;
 
+/// Who owns a data address of a Go binary: the package of the runtime data
+/// there (type data, itabs, funcdata), else of the data its code references
+/// there, else the unit of the symbol there.
+pub(crate) struct DataOwners<'a> {
+    runtime: Option<&'a go::RuntimeDataSplit>,
+    strings: &'a StringCharges,
+    /// Symbols by address: (start, end, index into `names`).
+    symbols: Vec<(u64, u64, usize)>,
+    names: &'a [Demangled],
+}
+
+impl<'a> DataOwners<'a> {
+    pub(crate) fn new(
+        go: &'a GoCharges,
+        strings: &'a StringCharges,
+        placed: &[PlacedSymbol],
+        names: &'a [Demangled],
+    ) -> Self {
+        // Symbols of loaded sections do not overlap.
+        let mut symbols: Vec<(u64, u64, usize)> = placed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.size > 0)
+            .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
+            .collect();
+        symbols.sort_unstable();
+        DataOwners {
+            runtime: go.runtime.as_ref(),
+            strings,
+            symbols,
+            names,
+        }
+    }
+
+    /// The unit owning `address`, if any.
+    pub(crate) fn unit(&self, address: u64) -> Option<&'a str> {
+        fn find(pieces: &[(u64, u64, u32)], address: u64) -> Option<u32> {
+            let i = pieces.partition_point(|p| p.1 <= address);
+            let &(start, _, owner) = pieces.get(i)?;
+            (start <= address).then_some(owner)
+        }
+        if let Some(data) = self.runtime
+            && let Some(owner) = find(&data.pieces, address)
+        {
+            return data.packages.get(owner as usize).map(String::as_str);
+        }
+        if let Some(owner) = find(&self.strings.pieces, address) {
+            return self
+                .strings
+                .packages
+                .get(owner as usize)
+                .map(String::as_str);
+        }
+        let i = self.symbols.partition_point(|s| s.1 <= address);
+        let &(start, _, index) = self.symbols.get(i)?;
+        (start <= address).then(|| self.names.get(index).map(|n| n.unit.as_str()))?
+    }
+}
+
 /// Charge each entry of the loaded ELF relocation sections (`.rela.dyn`,
-/// `.rela`, `.rel.dyn`) to the unit owning the address it patches: the
-/// package of the type data, itab or funcdata there, else the symbol there.
-/// Entries patching addresses no one owns stay unattributed.
+/// `.rela`, `.rel.dyn`) to the unit owning the address it patches (see
+/// [`DataOwners`]). Entries patching addresses no one owns stay
+/// unattributed.
 pub(crate) fn relocation_regions(
     layout: &Layout<'_>,
     target: go::Target,
-    go: &GoCharges,
-    placed: &[PlacedSymbol],
-    names: &[Demangled],
+    owners: &DataOwners<'_>,
 ) -> Vec<Region> {
     if layout.format != Format::Elf {
         return Vec::new();
     }
-    // Symbols by address (those of loaded sections do not overlap).
-    let mut symbols: Vec<(u64, u64, usize)> = placed
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.size > 0)
-        .map(|(i, p)| (p.address, p.address.saturating_add(p.size), i))
-        .collect();
-    symbols.sort_unstable();
-    let pieces = go.runtime.as_ref();
-    let owner = |address: u64| -> Option<&str> {
-        if let Some(data) = pieces {
-            let i = data.pieces.partition_point(|p| p.1 <= address);
-            if let Some(&(start, _, owner)) = data.pieces.get(i)
-                && start <= address
-            {
-                return data.packages.get(owner as usize).map(String::as_str);
-            }
-        }
-        let i = symbols.partition_point(|s| s.1 <= address);
-        let &(start, _, index) = symbols.get(i)?;
-        (start <= address).then(|| names.get(index).map(|n| n.unit.as_str()))?
-    };
+    let owner = |address: u64| owners.unit(address);
     let word = u64::from(target.ptr_size);
     let layout_of = crate::go::Layout {
         big_endian: target.big_endian,
@@ -488,6 +571,175 @@ pub(crate) fn relocation_regions(
         ));
     }
     regions
+}
+
+/// Charge each PE base relocation (`.reloc`: blocks of a page RVA, the
+/// block's size and 2-byte entries, type in the top 4 bits) to the unit
+/// owning the address it patches (see [`DataOwners`]); a block's 8-byte
+/// header and its padding entries go with its first owned entry. `base` is
+/// the image base the RVAs are relative to.
+pub(crate) fn base_relocation_regions(
+    layout: &Layout<'_>,
+    owners: &DataOwners<'_>,
+    base: u64,
+) -> Vec<Region> {
+    if layout.format != Format::Pe {
+        return Vec::new();
+    }
+    let mut regions = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".reloc" || section.shipped == 0 {
+            continue;
+        }
+        let data = section.data;
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(
+                data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+            ))
+        };
+        let mut bytes: HashMap<&str, u64> = HashMap::new();
+        let mut at = 0usize;
+        while let (Some(page), Some(size)) = (u32_at(at), u32_at(at + 4)) {
+            let size = size as usize;
+            let Some(block) = data.get(at..at.saturating_add(size)).filter(|_| size >= 8) else {
+                break;
+            };
+            let mut first: Option<&str> = None;
+            for entry in block[8..].chunks_exact(2) {
+                let value = u16::from_le_bytes([entry[0], entry[1]]);
+                if value >> 12 == 0 {
+                    continue;
+                }
+                let patched = base
+                    .saturating_add(u64::from(page))
+                    .saturating_add(u64::from(value & 0x0fff));
+                if let Some(unit) = owners.unit(patched) {
+                    *bytes.entry(unit).or_default() += 2;
+                    first.get_or_insert(unit);
+                }
+            }
+            if let Some(unit) = first {
+                let owned: u64 = 2 * block[8..]
+                    .chunks_exact(2)
+                    .filter(|e| u16::from_le_bytes([e[0], e[1]]) >> 12 == 0)
+                    .count() as u64;
+                *bytes.entry(unit).or_default() += 8 + owned + (size as u64 - 8) % 2;
+            }
+            at += size;
+        }
+        let charges: Vec<(String, u64)> =
+            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+        regions.push(Region::new(
+            index,
+            vec![(
+                section.address,
+                section.address.saturating_add(section.shipped),
+            )],
+            charges,
+        ));
+    }
+    regions
+}
+
+/// Charge each x86-64 `RUNTIME_FUNCTION` entry (12 bytes: begin, end and
+/// unwind info RVAs) of the PE exception directory `.pdata` to the package
+/// of the function it begins, and each `UNWIND_INFO` of `.xdata` (its
+/// header and unwind codes) to the packages of the functions using it, in
+/// equal parts. `base` is the image base the RVAs are relative to.
+pub(crate) fn pdata_regions(
+    layout: &Layout<'_>,
+    functions: &[go::GoFunction],
+    base: u64,
+) -> Vec<Region> {
+    if layout.format != Format::Pe || functions.is_empty() {
+        return Vec::new();
+    }
+    let package = |address: u64| -> Option<&str> {
+        let i = functions
+            .partition_point(|f| f.entry <= address)
+            .checked_sub(1)?;
+        let f = &functions[i];
+        (address < f.entry.saturating_add(f.size.max(1))).then(|| go::package_of(&f.name))
+    };
+    let mut charged: Vec<(usize, u64, u64, &str)> = Vec::new();
+    let mut unwind_users: HashMap<u64, Vec<&str>> = HashMap::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".pdata" || section.shipped == 0 {
+            continue;
+        }
+        for (i, entry) in section.data.chunks_exact(12).enumerate() {
+            let word = |at: usize| {
+                u64::from(u32::from_le_bytes([
+                    entry[at],
+                    entry[at + 1],
+                    entry[at + 2],
+                    entry[at + 3],
+                ]))
+            };
+            let (begin, unwind) = (word(0), word(8));
+            let Some(unit) = package(base.saturating_add(begin)) else {
+                continue;
+            };
+            let at = section.address.saturating_add(12 * i as u64);
+            charged.push((index, at, at + 12, unit));
+            // Bit 0 set: a pointer to another entry, not unwind info.
+            if unwind != 0 && unwind & 1 == 0 {
+                unwind_users
+                    .entry(base.saturating_add(unwind))
+                    .or_default()
+                    .push(unit);
+            }
+        }
+    }
+    let mut regions = Region::group_shipped(charged, layout);
+    let mut unwind: Vec<(usize, u64, u64, String)> = Vec::new();
+    for (address, mut users) in unwind_users {
+        let Some(section) = layout
+            .sections
+            .iter()
+            .position(|s| s.raw_name == ".xdata" && s.contains(address))
+        else {
+            continue;
+        };
+        let info = &layout.sections[section];
+        let Some(header) = usize::try_from(address - info.address)
+            .ok()
+            .and_then(|at| info.data.get(at..at.checked_add(4)?))
+        else {
+            continue;
+        };
+        // Version and flags, prologue size, count of 2-byte codes, frame
+        // register; the codes are padded to an even count.
+        let codes = u64::from(header[2]).next_multiple_of(2);
+        let size = 4 + 2 * codes;
+        users.sort_unstable();
+        users.dedup();
+        // One range per user, in equal parts (the remainder to the first).
+        let count = users.len() as u64;
+        let mut at = address;
+        for (i, user) in users.into_iter().enumerate() {
+            let share = size / count + u64::from((i as u64) < size % count);
+            unwind.push((section, at, at + share, user.to_owned()));
+            at += share;
+        }
+    }
+    regions.extend(Region::group_shipped(unwind, layout));
+    regions
+}
+
+/// The Mach-O `__LINKEDIT` charges of a Go binary (see
+/// [`crate::macho_linkedit`]); none for other formats.
+pub(crate) fn linkedit_moves(
+    file: &object::File<'_>,
+    bytes: &[u8],
+    owners: &DataOwners<'_>,
+) -> crate::macho_linkedit::Moves {
+    let owner = |address: u64| owners.unit(address);
+    match file {
+        object::File::MachO32(m) => crate::macho_linkedit::charges(m, bytes, &owner),
+        object::File::MachO64(m) => crate::macho_linkedit::charges(m, bytes, &owner),
+        _ => Vec::new(),
+    }
 }
 
 /// The runtime data pieces grouped by section: one region per section.

@@ -109,15 +109,13 @@ fn measure(
         })
         .collect();
     let go_charges = if go_binary {
-        go_units::charges(&layout, target, toolchain.go.as_deref())
+        go_units::charges(&layout, bytes, target, toolchain.go.as_deref())
     } else {
         go_units::GoCharges::default()
     };
     let mut go_charges = go_charges;
+    let mut linkedit = crate::macho_linkedit::Moves::new();
     if go_binary {
-        let relocations =
-            go_units::relocation_regions(&layout, target, &go_charges, &placed, &names);
-        go_charges.regions.extend(relocations);
         let functions = std::mem::take(&mut go_charges.functions);
         let strings = crate::go_strings::regions(
             &layout,
@@ -127,7 +125,21 @@ fn measure(
             &placed,
             &names,
         );
-        go_charges.regions.extend(strings);
+        let owners = go_units::DataOwners::new(&go_charges, &strings, &placed, &names);
+        let mut relocations = go_units::relocation_regions(&layout, target, &owners);
+        relocations.extend(go_units::base_relocation_regions(
+            &layout,
+            &owners,
+            file.relative_address_base(),
+        ));
+        linkedit = go_units::linkedit_moves(file, bytes, &owners);
+        go_charges.regions.extend(relocations);
+        go_charges.regions.extend(strings.regions);
+        go_charges.regions.extend(go_units::pdata_regions(
+            &layout,
+            &functions,
+            file.relative_address_base(),
+        ));
     }
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
@@ -213,6 +225,7 @@ fn measure(
         UnitKind::Crate
     };
     let mut attribution = units::attribute(&layout, &placed, &names, &go_charges, charged);
+    crate::macho_linkedit::apply(&mut attribution.units, &linkedit, charged);
     if let Some(build) = &toolchain.go_build {
         go_units::set_modules(&mut attribution.units, build);
     }

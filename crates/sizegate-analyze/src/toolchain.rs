@@ -47,6 +47,11 @@ pub(crate) fn read(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Too
     };
     toolchain.go_build = go::read_build_info(&go_sections, target);
     toolchain.go = toolchain.go_build.as_ref().map(|b| b.go_version.clone());
+    if toolchain.go.is_none()
+        && let Some((base, data)) = &memory
+    {
+        toolchain.go = go::version_from_memory(data, *base);
+    }
     toolchain
 }
 

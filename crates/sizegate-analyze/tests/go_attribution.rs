@@ -189,10 +189,22 @@ fn truncated_and_corrupted_tables_give_a_partial_split_or_none() {
 
 #[test]
 fn corrupted_go_binaries_still_give_reports_that_add_up() {
-    let bytes = std::fs::read(build(PLAIN)).unwrap();
+    // Linux, and the formats whose link-edit data, exception directory,
+    // base relocations and data segments are read too.
+    for variant in [
+        PLAIN,
+        Variant::cross("darwin-arm64", "darwin", "arm64", &[]),
+        Variant::cross("windows-amd64", "windows", "amd64", &[]),
+        Variant::cross("js-wasm", "js", "wasm", &[]),
+    ] {
+        scribbled_reports_add_up(&std::fs::read(build(variant)).unwrap());
+    }
+}
+
+fn scribbled_reports_add_up(bytes: &[u8]) {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..6 {
-        let mut copy = bytes.clone();
+        let mut copy = bytes.to_vec();
         // Leave the headers alone, scribble over the rest.
         for _ in 0..copy.len() / 256 {
             let at = 4096 + (xorshift(&mut state) as usize) % (copy.len() - 4096);
@@ -247,13 +259,13 @@ fn real_release_builds_are_attributed_on_every_format() {
         (
             "buf-darwin-arm64",
             sizegate_analyze::Format::Macho,
-            0.14,
+            0.065,
             "",
         ),
         (
             "buf-win32-x64.exe",
             sizegate_analyze::Format::Pe,
-            0.115,
+            0.075,
             ".rdata",
         ),
         (
@@ -461,4 +473,86 @@ fn string_constants_are_charged_to_the_package_whose_code_uses_them() {
             );
         }
     }
+}
+
+#[test]
+fn macho_linkedit_is_charged_to_the_owners_of_what_it_patches() {
+    let Some(bytes) = real_build("buf-darwin-arm64") else {
+        return;
+    };
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    let report = analyze("buf-darwin-arm64", &bytes, &options)
+        .unwrap()
+        .remove(0);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    // LC_CODE_SIGNATURE's datasize, in a unit of its own.
+    assert_eq!(unit_size(&report, "[code signature]"), 309_106);
+    // The rebase opcodes (1.23 MB, 3.1% of shipped) went to packages: what
+    // is left of __LINKEDIT is the streams' ends and pointers no one owns.
+    let left = unit_size(&report, "[__LINKEDIT]");
+    assert!(
+        left * 100 < report.sizes.shipped,
+        "[__LINKEDIT] {left} of {}",
+        report.sizes.shipped
+    );
+}
+
+#[test]
+fn unstripped_macho_symbols_are_charged_to_their_packages() {
+    const DARWIN: Variant = Variant::cross("darwin-amd64", "darwin", "amd64", &[]);
+    let report = report_of(DARWIN);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    let tables = unit_size(&report, "[symbol table]") + unit_size(&report, "[string table]");
+    // Only the undefined symbols dyld binds (and the string table's first
+    // byte) stay bracketed.
+    assert!(
+        tables * 50 < report.sizes.shipped,
+        "symbol and string tables {tables} of {}",
+        report.sizes.shipped
+    );
+}
+
+#[test]
+fn go_wasm_data_is_charged_to_packages_and_the_version_is_read() {
+    const WASM: Variant = Variant::cross("js-wasm", "js", "wasm", &[]);
+    let report = report_of(WASM);
+    let units: u64 = report.units.iter().map(|u| u.size).sum();
+    assert_eq!(units, report.sizes.shipped);
+    let go = go_support::go_command()
+        .arg("env")
+        .arg("GOVERSION")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(go.stdout).unwrap();
+    assert_eq!(report.toolchain.go.as_deref(), Some(version.trim()));
+    let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
+    assert!(share <= 0.11, "bracketed {share:.3}");
+}
+
+#[test]
+fn strings_held_by_package_variables_go_with_the_variable() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    // The code addresses the variable (a string header in `.data`); only
+    // the header points at the string's bytes.
+    let fixture = |length: usize| {
+        let text: String = (0..length)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let source = format!(
+            "package quote\n\nvar greeting = \"{text}\"\n\n\
+             //go:noinline\nfunc Text() string {{ return greeting }}\n"
+        );
+        quote_fixture(&source, "-s -w", "linux", "amd64")
+    };
+    let (short, long) = (fixture(1000), fixture(3000));
+    let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
+    assert!(
+        (1936..=2064).contains(&grown),
+        "quote grew by {grown}, expected the 2000 bytes of the string its variable holds"
+    );
 }

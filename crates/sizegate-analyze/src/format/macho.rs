@@ -95,11 +95,36 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
     partition: &[Section],
     file_len: u64,
 ) -> Shipped {
-    let endian = file.endian();
     let go = sections
         .iter()
         .any(|s| s.raw_name == "__gopclntab" || s.raw_name == "__go_buildinfo");
-    let mut segments: Vec<([u8; 16], u64, u64)> = Vec::new();
+    let (segments, signature_offset) = segments_and_signature(file);
+    let dwarf_span = dwarf_span(&segments, file_len);
+    let signature_shrink = match signature_offset {
+        Some(signed) if dwarf_span > 0 => {
+            let pages = |bytes: u64| bytes.div_ceil(SIGNATURE_PAGE);
+            (pages(signed) - pages(signed.saturating_sub(dwarf_span))) * SIGNATURE_HASH
+        }
+        _ => 0,
+    };
+    let (reduced, symbol_shrink) = symbol_tables(file, partition, go);
+    let mut shipped = subtractive(sections, partition, &reduced);
+    shipped.total = file_len
+        .saturating_sub(dwarf_span.max(debug_bytes(sections)))
+        .saturating_sub(signature_shrink)
+        .saturating_sub(symbol_shrink);
+    shipped
+}
+
+/// A segment's name, file offset and file size.
+type SegmentRange = ([u8; 16], u64, u64);
+
+/// The segments and the code signature's file offset.
+fn segments_and_signature<Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+) -> (Vec<SegmentRange>, Option<u64>) {
+    let endian = file.endian();
+    let mut segments: Vec<SegmentRange> = Vec::new();
     let mut signature_offset = None;
     if let Ok(mut commands) = file.macho_load_commands() {
         while let Ok(Some(command)) = commands.next() {
@@ -119,8 +144,12 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
             }
         }
     }
-    // The DWARF segment's span: from its start to the next segment's start.
-    let mut dwarf_span = 0u64;
+    (segments, signature_offset)
+}
+
+/// The DWARF segment's span: from its start to the next segment's start.
+fn dwarf_span(segments: &[SegmentRange], file_len: u64) -> u64 {
+    let mut span = 0u64;
     for (_, offset, size) in segments.iter().filter(|s| s.0.starts_with(b"__DWARF\0")) {
         let next = segments
             .iter()
@@ -129,52 +158,48 @@ pub(super) fn shipped<Mach: MachHeader<Endian = Endianness>>(
             .min()
             .unwrap_or(offset.saturating_add(*size))
             .min(file_len);
-        dwarf_span += next.saturating_sub(*offset);
+        span += next.saturating_sub(*offset);
     }
-    let signature_shrink = match signature_offset {
-        Some(signed) if dwarf_span > 0 => {
-            let pages = |bytes: u64| bytes.div_ceil(SIGNATURE_PAGE);
-            (pages(signed) - pages(signed.saturating_sub(dwarf_span))) * SIGNATURE_HASH
-        }
-        _ => 0,
+    span
+}
+
+/// The symbol and string tables' bytes kept, and the bytes `strip` takes
+/// from them (none for Go, whose `-s` keeps them).
+fn symbol_tables<Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    partition: &[Section],
+    go: bool,
+) -> (Vec<(&'static str, u64)>, u64) {
+    let size_of = |name: &str| -> u64 {
+        partition
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| p.file_size)
+            .sum()
     };
+    if go {
+        let reduced = ["[symbol table]", "[string table]"]
+            .into_iter()
+            .map(|name| (name, size_of(name)))
+            .collect();
+        return (reduced, 0);
+    }
+    let nlist_size: u64 = if file.is_64() { 16 } else { 12 };
+    let (mut kept_symbols, mut kept_strings) = (0u64, 1u64);
+    for symbol in file.symbols().filter(|s| s.is_undefined()) {
+        kept_symbols += 1;
+        kept_strings += symbol.name_bytes().map_or(0, |n| n.len() as u64 + 1);
+    }
     let mut reduced = Vec::new();
     let mut symbol_shrink = 0;
-    if !go {
-        let nlist_size: u64 = if file.is_64() { 16 } else { 12 };
-        let (mut kept_symbols, mut kept_strings) = (0u64, 1u64);
-        for symbol in file.symbols().filter(|s| s.is_undefined()) {
-            kept_symbols += 1;
-            kept_strings += symbol.name_bytes().map_or(0, |n| n.len() as u64 + 1);
-        }
-        for (name, kept) in [
-            ("[symbol table]", kept_symbols * nlist_size),
-            ("[string table]", kept_strings),
-        ] {
-            let size: u64 = partition
-                .iter()
-                .filter(|p| p.name == name)
-                .map(|p| p.file_size)
-                .sum();
-            symbol_shrink += size.saturating_sub(kept);
-            reduced.push((name, kept));
-        }
-    } else {
-        for name in ["[symbol table]", "[string table]"] {
-            let size = partition
-                .iter()
-                .filter(|p| p.name == name)
-                .map(|p| p.file_size)
-                .sum();
-            reduced.push((name, size));
-        }
+    for (name, kept) in [
+        ("[symbol table]", kept_symbols * nlist_size),
+        ("[string table]", kept_strings),
+    ] {
+        symbol_shrink += size_of(name).saturating_sub(kept);
+        reduced.push((name, kept));
     }
-    let mut shipped = subtractive(sections, partition, &reduced);
-    shipped.total = file_len
-        .saturating_sub(dwarf_span.max(debug_bytes(sections)))
-        .saturating_sub(signature_shrink)
-        .saturating_sub(symbol_shrink);
-    shipped
+    (reduced, symbol_shrink)
 }
 
 /// File bytes of debug sections.

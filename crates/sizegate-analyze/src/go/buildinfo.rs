@@ -276,6 +276,57 @@ fn hex_char(chars: &mut std::str::CharIndices<'_>, digits: usize) -> Option<char
     char::from_u32(code)
 }
 
+/// The Go version without build info (Go 1.19 writes none into
+/// WebAssembly modules): the `runtime.buildVersion` string, found as a
+/// string `go1.N...` that a string header (little-endian address and length
+/// words of 8 bytes, as Go's wasm port lays them out) in `memory` points at.
+/// `base` is the address of `memory`'s first byte.
+pub(crate) fn version_from_string_header(memory: &[u8], base: u64) -> Option<String> {
+    // Candidate strings: "go1." and then digits, dots and letters (go1.19.8,
+    // go1.21rc2), at most 32 bytes, by address.
+    let mut candidates: Vec<(u64, u64)> = Vec::new();
+    let mut from = 0usize;
+    while let Some(found) = memory.get(from..).and_then(|rest| find(rest, b"go1.")) {
+        let at = from + found;
+        let len = memory[at..]
+            .iter()
+            .take(32)
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'.')
+            .count();
+        let digit = memory.get(at + 4).is_some_and(u8::is_ascii_digit);
+        if digit && candidates.len() < 4096 {
+            candidates.push((base.saturating_add(at as u64), len as u64));
+        }
+        from = at + 4;
+    }
+    if candidates.is_empty() {
+        return None;
+    }
+    let word = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(memory.get(at..at + 8)?.try_into().ok()?))
+    };
+    // Headers are 8-aligned in memory (its first byte need not be).
+    let first = usize::try_from(base.wrapping_neg() % 8).ok()?;
+    for at in (first..memory.len().saturating_sub(15)).step_by(8) {
+        let Some(address) = word(at) else { break };
+        let Ok(i) = candidates.binary_search_by_key(&address, |c| c.0) else {
+            continue;
+        };
+        let (start, longest) = candidates[i];
+        let Some(len) = word(at + 8).filter(|&n| n >= 5 && n <= longest) else {
+            continue;
+        };
+        let offset = usize::try_from(start - base).ok()?;
+        let text = memory.get(offset..offset + usize::try_from(len).ok()?)?;
+        return std::str::from_utf8(text).ok().map(str::to_owned);
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack, needle)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -339,5 +390,30 @@ mod tests {
         );
         assert_eq!(varint_string(&[4, b'a', b'b', b'c']), None);
         assert_eq!(varint_string(&[0xff, 0xff, 0xff, 0xff, 0x0f]), None);
+    }
+
+    #[test]
+    fn version_from_a_string_header_pointing_at_it() {
+        let mut memory = vec![0u8; 64];
+        memory[8..16].copy_from_slice(b"xgo1.19.");
+        memory[16..17].copy_from_slice(b"8");
+        // A header at 32: address 0x1000 + 9, length 8.
+        memory[32..40].copy_from_slice(&(0x1009u64).to_le_bytes());
+        memory[40..48].copy_from_slice(&8u64.to_le_bytes());
+        assert_eq!(
+            version_from_string_header(&memory, 0x1000).as_deref(),
+            Some("go1.19.8")
+        );
+        // Memory starting off alignment: the header at 0x1020 is found.
+        let mut shifted = vec![0u8; 2];
+        shifted.extend_from_slice(&memory);
+        assert_eq!(
+            version_from_string_header(&shifted, 0x1000 - 2).as_deref(),
+            Some("go1.19.8")
+        );
+        // Without a header, or with a length past the string: none.
+        memory[40..48].copy_from_slice(&40u64.to_le_bytes());
+        assert_eq!(version_from_string_header(&memory, 0x1000), None);
+        assert_eq!(version_from_string_header(b"go1.", 0), None);
     }
 }

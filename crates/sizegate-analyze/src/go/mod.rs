@@ -238,6 +238,13 @@ pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoB
     buildinfo::read(sections, target)
 }
 
+/// The Go version of a module without build info (Go WebAssembly before
+/// 1.21 writes none): the string `runtime.buildVersion` in its linear
+/// `memory` starting at `base` (see [`buildinfo`]).
+pub(crate) fn version_from_memory(memory: &[u8], base: u64) -> Option<String> {
+    buildinfo::version_from_string_header(memory, base)
+}
+
 /// The package (full import path) a Go symbol belongs to:
 /// `github.com/a/b.(*T).M` → `github.com/a/b`, `main.main.func1` → `main`,
 /// `fmt.Println[...]` → `fmt`, `type:*foo.Bar` and `go:string.*` → the

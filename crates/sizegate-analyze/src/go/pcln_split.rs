@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::decode::to_usize;
-use super::pclntab::{Located, pc_table_extent};
+use super::pclntab::{FuncFields, Located, pc_table_extent};
 use super::{PclntabVersion, names};
 
 /// Unit for the pclntab bytes no package owns: header, end entry, gaps.
@@ -116,34 +116,28 @@ fn charge_pieces(ledger: &mut Ledger, mut refs: Vec<(usize, u32)>, start: usize,
     ledger.header += end.saturating_sub(covered) as u64;
 }
 
-/// Split the bytes of a located table; `None` for Go 1.2–1.15 layouts or
-/// when the header's offsets are out of order.
-pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
-    let table = &located.table;
-    let fields = table.func_fields()?;
-    let data = located.data;
-    let layout = table.layout;
-    let ptr = usize::from(layout.ptr_size);
-    // Header order: funcnametab, cutab, filetab, pctab, pclntable.
-    let bounds = [
-        table.funcnames,
-        table.cutab,
-        table.filetab,
-        table.pctab,
-        table.funcdata,
-    ];
-    if bounds.windows(2).any(|w| w[0] > w[1]) || table.funcdata > data.len() {
-        return None;
-    }
-    let mut interner = Interner::default();
-    let owners: Vec<u32> = located
-        .functions
-        .iter()
-        .map(|f| interner.get(names::package_of(&f.name)))
-        .collect();
+/// What the `_func` records reference, read in one pass.
+#[derive(Debug, Default)]
+struct Records {
+    /// pc-value tables: (offset in the table, owner).
+    pc_refs: Vec<(usize, u32)>,
+    /// See [`PclntabSplit::funcdata`].
+    funcdata: Vec<(u64, u32)>,
+    /// Owners of each compilation unit (by its first `cutab` entry).
+    cu_refs: HashMap<u32, Vec<u32>>,
+    /// Bytes of each function's record, by function index.
+    record_bytes: Vec<u64>,
+    /// End of the last record (at least the functab's end).
+    table_end: usize,
+}
 
-    // Record extents: up to the next record (records are in entry order, but
-    // sort to be safe); the last one to its computed end.
+/// Read every `_func` record: what it references, and its extent (up to
+/// the next record; records are in entry order, but sorted to be safe; the
+/// last one to its computed end). `None` on an offset overflow.
+fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> Option<Records> {
+    let table = &located.table;
+    let data = located.data;
+    let ptr = usize::from(table.layout.ptr_size);
     let mut record_order: Vec<(usize, usize)> = located
         .records
         .iter()
@@ -151,64 +145,18 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         .map(|(i, &r)| (r, i))
         .collect();
     record_order.sort_unstable();
-    let mut pc_refs: Vec<(usize, u32)> = Vec::new();
-    let mut funcdata = Vec::new();
-    let mut cu_refs: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut record_bytes: Vec<u64> = vec![0; located.records.len()];
-    let mut table_end = table
-        .functab
-        .saturating_add((2 * table.nfunc + 1) * usize::from(table.field_size));
+    let mut out = Records {
+        record_bytes: vec![0; located.records.len()],
+        table_end: table
+            .functab
+            .saturating_add((2 * table.nfunc + 1) * usize::from(table.field_size)),
+        ..Records::default()
+    };
     for (k, &(record, i)) in record_order.iter().enumerate() {
-        let owner = owners[i];
         let at = table.funcdata.checked_add(record)?;
-        let read = |offset: usize| layout.u32(data, at.checked_add(offset)?);
-        let npcdata = read(fields.pcsp + 12).and_then(|n| to_usize(n.into()));
-        let nfuncdata = data.get(at.checked_add(fields.nfuncdata)?).copied();
-        let (Some(npcdata), Some(nfuncdata)) = (npcdata, nfuncdata) else {
+        let Some(end) = read_record(located, fields, at, owners[i], &mut out) else {
             continue;
         };
-        // Bound by the data: a corrupt count cannot make us loop long.
-        if npcdata > data.len() / 4 {
-            continue;
-        }
-        for field in 0..3 {
-            if let Some(offset) = read(fields.pcsp + 4 * field).filter(|&o| o != 0) {
-                pc_refs.push((table.pctab.saturating_add(offset as usize), owner));
-            }
-        }
-        if let Some(cu) = read(fields.pcsp + 16) {
-            cu_refs.entry(cu).or_default().push(owner);
-        }
-        let pcdata_at = at + fields.fixed;
-        for j in 0..npcdata {
-            if let Some(offset) = layout.u32(data, pcdata_at + 4 * j).filter(|&o| o != 0) {
-                pc_refs.push((table.pctab.saturating_add(offset as usize), owner));
-            }
-        }
-        let mut end = pcdata_at + 4 * npcdata;
-        match table.version {
-            PclntabVersion::Go118 | PclntabVersion::Go120 => {
-                for j in 0..usize::from(nfuncdata) {
-                    if let Some(offset) = layout.u32(data, end + 4 * j)
-                        && offset != u32::MAX
-                    {
-                        funcdata.push((u64::from(offset), owner));
-                    }
-                }
-                end += 4 * usize::from(nfuncdata);
-            }
-            _ => {
-                end = end.next_multiple_of(ptr);
-                for j in 0..usize::from(nfuncdata) {
-                    if let Some(address) = layout.word(data, end + ptr * j)
-                        && address != 0
-                    {
-                        funcdata.push((address, owner));
-                    }
-                }
-                end += ptr * usize::from(nfuncdata);
-            }
-        }
         let next = record_order
             .get(k + 1)
             .and_then(|&(r, _)| table.funcdata.checked_add(r))
@@ -216,30 +164,78 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         if next < at || next > data.len() {
             continue;
         }
-        record_bytes[i] = (next - at) as u64;
-        table_end = table_end.max(next);
+        out.record_bytes[i] = (next - at) as u64;
+        out.table_end = out.table_end.max(next);
     }
-    let table_end = if located.whole_section {
-        data.len()
-    } else {
-        table_end.min(data.len())
-    };
+    Some(out)
+}
 
-    let mut ledger = Ledger {
-        bytes: vec![0; interner.names.len()],
-        header: 0,
-    };
-    // functab pairs and records.
-    let pair = 2 * u64::from(table.field_size);
-    let mut explained = table.funcnames as u64;
-    ledger.header += table.funcnames as u64;
-    for (i, &owner) in owners.iter().enumerate() {
-        ledger.charge(owner, pair + record_bytes[i]);
-        explained += pair + record_bytes[i];
+/// The references of the `_func` record at `at`, charged to `owner`; the
+/// end of its `funcdata` offsets. `None` when its counts cannot be read
+/// or are larger than the data.
+fn read_record(
+    located: &Located<'_>,
+    fields: &FuncFields,
+    at: usize,
+    owner: u32,
+    out: &mut Records,
+) -> Option<usize> {
+    let table = &located.table;
+    let (data, layout) = (located.data, table.layout);
+    let ptr = usize::from(layout.ptr_size);
+    let read = |offset: usize| layout.u32(data, at.checked_add(offset)?);
+    let npcdata = read(fields.pcsp + 12).and_then(|n| to_usize(n.into()))?;
+    let nfuncdata = usize::from(*data.get(at.checked_add(fields.nfuncdata)?)?);
+    // Bound by the data: a corrupt count cannot make us loop long.
+    if npcdata > data.len() / 4 {
+        return None;
     }
-    // Names: every string of funcnametab, by the package its text names
-    // (inlined functions' names are there too, without a functab entry).
-    let names_table = data.get(table.funcnames..table.cutab)?;
+    for field in 0..3 {
+        if let Some(offset) = read(fields.pcsp + 4 * field).filter(|&o| o != 0) {
+            out.pc_refs
+                .push((table.pctab.saturating_add(offset as usize), owner));
+        }
+    }
+    if let Some(cu) = read(fields.pcsp + 16) {
+        out.cu_refs.entry(cu).or_default().push(owner);
+    }
+    let pcdata_at = at + fields.fixed;
+    for j in 0..npcdata {
+        if let Some(offset) = layout.u32(data, pcdata_at + 4 * j).filter(|&o| o != 0) {
+            out.pc_refs
+                .push((table.pctab.saturating_add(offset as usize), owner));
+        }
+    }
+    let mut end = pcdata_at + 4 * npcdata;
+    match table.version {
+        PclntabVersion::Go118 | PclntabVersion::Go120 => {
+            for j in 0..nfuncdata {
+                if let Some(offset) = layout.u32(data, end + 4 * j)
+                    && offset != u32::MAX
+                {
+                    out.funcdata.push((u64::from(offset), owner));
+                }
+            }
+            end += 4 * nfuncdata;
+        }
+        _ => {
+            end = end.next_multiple_of(ptr);
+            for j in 0..nfuncdata {
+                if let Some(address) = layout.word(data, end + ptr * j)
+                    && address != 0
+                {
+                    out.funcdata.push((address, owner));
+                }
+            }
+            end += ptr * nfuncdata;
+        }
+    }
+    Some(end)
+}
+
+/// Charge every string of `funcnametab` to the package its text names
+/// (inlined functions' names are there too, without a functab entry).
+fn charge_names<'a>(ledger: &mut Ledger, interner: &mut Interner<'a>, names_table: &'a [u8]) {
     let mut at = 0;
     while at < names_table.len() {
         let len = names_table[at..]
@@ -256,10 +252,19 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
             }
             _ => ledger.header += len as u64,
         }
-        explained += len as u64;
         at += len;
     }
-    // cutab slices, and the file names each unit lists.
+}
+
+/// Charge each compilation unit's slice of `cutab` to its packages; the
+/// `filetab` references of the file names the units list.
+fn charge_cutab(
+    ledger: &mut Ledger,
+    located: &Located<'_>,
+    cu_refs: &HashMap<u32, Vec<u32>>,
+) -> Vec<(usize, u32)> {
+    let table = &located.table;
+    let (data, layout) = (located.data, table.layout);
     let mut cu_starts: Vec<u32> = cu_refs.keys().copied().collect();
     cu_starts.sort_unstable();
     let cu_entries = (table.filetab - table.cutab) / 4;
@@ -290,18 +295,92 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         }
     }
     ledger.header += ((table.filetab - table.cutab) as u64).saturating_sub(cu_bytes);
+    file_refs
+}
+
+/// Split the bytes of a located table; `None` for Go 1.2–1.15 layouts or
+/// when the header's offsets are out of order.
+pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
+    let table = &located.table;
+    let fields = table.func_fields()?;
+    let data = located.data;
+    // Header order: funcnametab, cutab, filetab, pctab, pclntable.
+    let bounds = [
+        table.funcnames,
+        table.cutab,
+        table.filetab,
+        table.pctab,
+        table.funcdata,
+    ];
+    if bounds.windows(2).any(|w| w[0] > w[1]) || table.funcdata > data.len() {
+        return None;
+    }
+    let mut interner = Interner::default();
+    let owners: Vec<u32> = located
+        .functions
+        .iter()
+        .map(|f| interner.get(names::package_of(&f.name)))
+        .collect();
+    let records = read_records(located, &fields, &owners)?;
+    let table_end = if located.whole_section {
+        data.len()
+    } else {
+        records.table_end.min(data.len())
+    };
+
+    let mut ledger = Ledger {
+        bytes: vec![0; interner.names.len()],
+        header: 0,
+    };
+    // The header, then the functab pairs and records.
+    let pair = 2 * u64::from(table.field_size);
+    ledger.header += table.funcnames as u64;
+    for (i, &owner) in owners.iter().enumerate() {
+        ledger.charge(owner, pair + records.record_bytes[i]);
+    }
+    let mut explained = table.funcnames as u64
+        + owners.len() as u64 * pair
+        + records.record_bytes.iter().sum::<u64>();
+    charge_names(
+        &mut ledger,
+        &mut interner,
+        data.get(table.funcnames..table.cutab)?,
+    );
+    explained += (table.cutab - table.funcnames) as u64;
+    let file_refs = charge_cutab(&mut ledger, located, &records.cu_refs);
     explained += (table.filetab - table.cutab) as u64;
     charge_pieces(&mut ledger, file_refs, table.filetab, table.pctab);
     explained += (table.pctab - table.filetab) as u64;
     // pc-value tables: each to the end of the next one, exactly.
-    let pieces = pc_table_pieces(&pc_refs, data, table.pctab, table.funcdata, table.quantum);
+    let pieces = pc_table_pieces(
+        &records.pc_refs,
+        data,
+        table.pctab,
+        table.funcdata,
+        table.quantum,
+    );
     charge_pieces(&mut ledger, pieces, table.pctab, table.funcdata);
     explained += (table.funcdata - table.pctab) as u64;
     // The functab's end entry and whatever follows the last record.
-    let rest = (table_end as u64).saturating_sub(explained);
-    ledger.header += rest;
-    let size = table_end as u64;
+    ledger.header += (table_end as u64).saturating_sub(explained);
+    finish(
+        located,
+        interner,
+        &ledger,
+        table_end as u64,
+        records.funcdata,
+    )
+}
 
+/// The split from the ledger; `None` when the charges exceed the table (a
+/// corrupt table is not split).
+fn finish(
+    located: &Located<'_>,
+    interner: Interner<'_>,
+    ledger: &Ledger,
+    size: u64,
+    funcdata: Vec<(u64, u32)>,
+) -> Option<PclntabSplit> {
     let mut by_package: Vec<(String, u64)> = interner
         .names
         .iter()
@@ -309,8 +388,6 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         .filter(|(_, bytes)| **bytes > 0)
         .map(|(name, bytes)| ((*name).to_owned(), *bytes))
         .collect();
-    // Every piece lies inside the table, so the charges never exceed it;
-    // a corrupt table where they would is not split.
     let charged: u64 = by_package.iter().map(|p| p.1).sum();
     if charged > size {
         return None;
@@ -320,11 +397,12 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         by_package.push((PCLNTAB_HEADER.to_owned(), header));
     }
     by_package.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let version = located.table.version;
     Some(PclntabSplit {
         address: located.address,
         size: by_package.iter().map(|p| p.1).sum(),
         by_package,
-        funcdata_relative: matches!(table.version, PclntabVersion::Go118 | PclntabVersion::Go120),
+        funcdata_relative: matches!(version, PclntabVersion::Go118 | PclntabVersion::Go120),
         funcdata,
         packages: interner.names.iter().map(|n| (*n).to_owned()).collect(),
     })

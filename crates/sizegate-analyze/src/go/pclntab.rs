@@ -193,24 +193,8 @@ pub(crate) struct TableLayout {
 }
 
 fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option<TableLayout> {
-    let header = data.get(..8)?;
-    let probe = Layout {
-        big_endian,
-        ptr_size: 4,
-    };
-    let version = version_of(probe.u32(header, 0)?)?;
-    if header[4] != 0 || header[5] != 0 || !matches!(header[6], 1 | 2 | 4) {
-        return None;
-    }
-    let ptr_size = header[7];
-    if !matches!(ptr_size, 4 | 8) {
-        return None;
-    }
-    let layout = Layout {
-        big_endian,
-        ptr_size,
-    };
-    let ptr = usize::from(ptr_size);
+    let (version, layout, quantum) = header_fields(data, big_endian)?;
+    let ptr = usize::from(layout.ptr_size);
     let header_word =
         |index: usize| -> Option<usize> { to_usize(layout.word(data, offset_of(8, index, ptr)?)?) };
     let nfunc = header_word(0)?;
@@ -220,13 +204,13 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
             layout,
             nfunc,
             functab: 8 + ptr,
-            field_size: ptr_size,
+            field_size: layout.ptr_size,
             funcdata: 0,
             funcnames: 0,
             cutab: 0,
             filetab: 0,
             pctab: 0,
-            quantum: header[6],
+            quantum,
             text_start: 0,
         },
         PclntabVersion::Go116 => {
@@ -236,13 +220,13 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
                 layout,
                 nfunc,
                 functab: pcln,
-                field_size: ptr_size,
+                field_size: layout.ptr_size,
                 funcdata: pcln,
                 funcnames: header_word(2)?,
                 cutab: header_word(3)?,
                 filetab: header_word(4)?,
                 pctab: header_word(5)?,
-                quantum: header[6],
+                quantum,
                 text_start: 0,
             }
         }
@@ -264,19 +248,47 @@ fn parse_header(data: &[u8], big_endian: bool, text_hint: Option<u64>) -> Option
                 cutab: header_word(4)?,
                 filetab: header_word(5)?,
                 pctab: header_word(6)?,
-                quantum: header[6],
+                quantum,
                 text_start,
             }
         }
     };
-    // The functab (nfunc pairs and the end entry) must fit in the data; this
-    // also bounds every allocation made from `nfunc`.
-    let entries = table.nfunc.checked_mul(2)?.checked_add(1)?;
-    let functab_end = offset_of(table.functab, entries, usize::from(table.field_size))?;
-    if table.nfunc == 0 || functab_end > data.len() || table.funcnames >= data.len() {
+    fits(&table, data).then_some(table)
+}
+
+/// The first 8 bytes: magic (the version), two zero bytes, the instruction
+/// quantum (1, 2 or 4) and the pointer size (4 or 8).
+fn header_fields(data: &[u8], big_endian: bool) -> Option<(PclntabVersion, Layout, u8)> {
+    let header = data.get(..8)?;
+    let probe = Layout {
+        big_endian,
+        ptr_size: 4,
+    };
+    let version = version_of(probe.u32(header, 0)?)?;
+    if header[4] != 0 || header[5] != 0 || !matches!(header[6], 1 | 2 | 4) {
         return None;
     }
-    Some(table)
+    let ptr_size = header[7];
+    if !matches!(ptr_size, 4 | 8) {
+        return None;
+    }
+    let layout = Layout {
+        big_endian,
+        ptr_size,
+    };
+    Some((version, layout, header[6]))
+}
+
+/// The functab (nfunc pairs and the end entry) must fit in the data; this
+/// also bounds every allocation made from `nfunc`.
+fn fits(table: &TableLayout, data: &[u8]) -> bool {
+    let Some(entries) = table.nfunc.checked_mul(2).and_then(|n| n.checked_add(1)) else {
+        return false;
+    };
+    let Some(functab_end) = offset_of(table.functab, entries, usize::from(table.field_size)) else {
+        return false;
+    };
+    table.nfunc != 0 && functab_end <= data.len() && table.funcnames < data.len()
 }
 
 fn read_functions(data: &[u8], table: &TableLayout) -> Option<(Vec<GoFunction>, Vec<usize>)> {

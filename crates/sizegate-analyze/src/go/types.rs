@@ -339,30 +339,55 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         let uncommon = body + self.header_size(kind);
         let mut end = uncommon;
         if tflag & TFLAG_UNCOMMON != 0 {
-            end += 16;
-            if let Some(path) = self.u32(uncommon).and_then(|o| self.offset(o)) {
-                self.claim_name(path, owner);
-            }
-            let mcount = u64::from(self.u16(uncommon + 4)?);
-            let moff = u64::from(self.u32(uncommon + 8)?);
-            if moff <= MAX_PART {
-                let methods = uncommon + moff;
-                let mcount = self.fitting(methods, mcount, 16);
-                for m in 0..mcount {
-                    if !self.spend() {
-                        break;
-                    }
-                    let at = methods + 16 * m;
-                    if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
-                        self.claim_name(name, owner);
-                    }
-                    if let Some(mtyp) = self.u32(at + 4).and_then(|o| self.offset(o)) {
-                        self.push(mtyp, Some(owner));
-                    }
-                }
-                end = end.max(methods + 16 * mcount);
-            }
+            end = self.walk_uncommon(uncommon, owner)?;
         }
+        let end = self.walk_elements(kind, address, body, end, owner)?;
+        if end - address <= MAX_PART && end <= self.module.etypes {
+            self.claims.push((address, end, owner));
+        }
+        Some(())
+    }
+
+    /// The uncommon type at `uncommon`: the package path and the methods'
+    /// names and types. The end of what it spans.
+    fn walk_uncommon(&mut self, uncommon: u64, owner: u32) -> Option<u64> {
+        let mut end = uncommon + 16;
+        if let Some(path) = self.u32(uncommon).and_then(|o| self.offset(o)) {
+            self.claim_name(path, owner);
+        }
+        let mcount = u64::from(self.u16(uncommon + 4)?);
+        let moff = u64::from(self.u32(uncommon + 8)?);
+        if moff <= MAX_PART {
+            let methods = uncommon + moff;
+            let mcount = self.fitting(methods, mcount, 16);
+            for m in 0..mcount {
+                if !self.spend() {
+                    break;
+                }
+                let at = methods + 16 * m;
+                if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
+                    self.claim_name(name, owner);
+                }
+                if let Some(mtyp) = self.u32(at + 4).and_then(|o| self.offset(o)) {
+                    self.push(mtyp, Some(owner));
+                }
+            }
+            end = end.max(methods + 16 * mcount);
+        }
+        Some(end)
+    }
+
+    /// The types a `kind` type's body (at `body`) refers to; the end of
+    /// what the type spans, at least `end`.
+    fn walk_elements(
+        &mut self,
+        kind: u8,
+        address: u64,
+        body: u64,
+        end: u64,
+        owner: u32,
+    ) -> Option<u64> {
+        let p = self.ptr();
         match kind {
             ARRAY | CHAN | POINTER | SLICE => {
                 let refs = if kind == ARRAY { 2 } else { 1 };
@@ -371,6 +396,7 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                         self.push(elem, Some(owner));
                     }
                 }
+                Some(end)
             }
             MAP => {
                 for r in 0..3 {
@@ -378,6 +404,7 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                         self.push(t, Some(owner));
                     }
                 }
+                Some(end)
             }
             FUNC => {
                 let inputs = u64::from(self.u16(body)?);
@@ -392,60 +419,66 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
                         self.push(t, Some(owner));
                     }
                 }
-                end = params + count * p;
+                Some(params + count * p)
             }
-            STRUCT => {
-                if let Some(path) = self.word(body) {
-                    self.claim_name(path, owner);
-                }
-                let fields = self.word(body + p)?;
-                let count = self.word(body + 2 * p)?.min(MAX_PART);
-                if fields >= address && fields - address <= MAX_PART {
-                    let count = self.fitting(fields, count, 3 * p);
-                    for f in 0..count {
-                        if !self.spend() {
-                            break;
-                        }
-                        let at = fields + f * 3 * p;
-                        if let Some(name) = self.word(at) {
-                            self.claim_name(name, owner);
-                        }
-                        if let Some(t) = self.word(at + p) {
-                            self.push(t, Some(owner));
-                        }
-                    }
-                    end = end.max(fields + count * 3 * p);
-                }
-            }
-            INTERFACE => {
-                if let Some(path) = self.word(body) {
-                    self.claim_name(path, owner);
-                }
-                let methods = self.word(body + p)?;
-                let count = self.word(body + 2 * p)?.min(MAX_PART);
-                if methods >= address && methods - address <= MAX_PART {
-                    let count = self.fitting(methods, count, 8);
-                    for m in 0..count {
-                        if !self.spend() {
-                            break;
-                        }
-                        let at = methods + 8 * m;
-                        if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
-                            self.claim_name(name, owner);
-                        }
-                        if let Some(t) = self.u32(at + 4).and_then(|o| self.offset(o)) {
-                            self.push(t, Some(owner));
-                        }
-                    }
-                    end = end.max(methods + 8 * count);
-                }
-            }
-            _ => {}
+            STRUCT => self.walk_struct(address, body, end, owner),
+            INTERFACE => self.walk_interface(address, body, end, owner),
+            _ => Some(end),
         }
-        if end - address <= MAX_PART && end <= self.module.etypes {
-            self.claims.push((address, end, owner));
+    }
+
+    /// A struct type's package path and fields (name, type, offset).
+    fn walk_struct(&mut self, address: u64, body: u64, end: u64, owner: u32) -> Option<u64> {
+        let p = self.ptr();
+        if let Some(path) = self.word(body) {
+            self.claim_name(path, owner);
         }
-        Some(())
+        let fields = self.word(body + p)?;
+        let count = self.word(body + 2 * p)?.min(MAX_PART);
+        if fields < address || fields - address > MAX_PART {
+            return Some(end);
+        }
+        let count = self.fitting(fields, count, 3 * p);
+        for f in 0..count {
+            if !self.spend() {
+                break;
+            }
+            let at = fields + f * 3 * p;
+            if let Some(name) = self.word(at) {
+                self.claim_name(name, owner);
+            }
+            if let Some(t) = self.word(at + p) {
+                self.push(t, Some(owner));
+            }
+        }
+        Some(end.max(fields + count * 3 * p))
+    }
+
+    /// An interface type's package path and methods (name and type offsets).
+    fn walk_interface(&mut self, address: u64, body: u64, end: u64, owner: u32) -> Option<u64> {
+        let p = self.ptr();
+        if let Some(path) = self.word(body) {
+            self.claim_name(path, owner);
+        }
+        let methods = self.word(body + p)?;
+        let count = self.word(body + 2 * p)?.min(MAX_PART);
+        if methods < address || methods - address > MAX_PART {
+            return Some(end);
+        }
+        let count = self.fitting(methods, count, 8);
+        for m in 0..count {
+            if !self.spend() {
+                break;
+            }
+            let at = methods + 8 * m;
+            if let Some(name) = self.u32(at).and_then(|o| self.offset(o)) {
+                self.claim_name(name, owner);
+            }
+            if let Some(t) = self.u32(at + 4).and_then(|o| self.offset(o)) {
+                self.push(t, Some(owner));
+            }
+        }
+        Some(end.max(methods + 8 * count))
     }
 }
 
