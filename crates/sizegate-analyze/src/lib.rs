@@ -25,6 +25,7 @@
 
 mod advice;
 mod anon_data;
+mod codegen_units;
 mod code_refs;
 pub mod container;
 mod debug_file;

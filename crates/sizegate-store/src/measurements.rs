@@ -322,6 +322,7 @@ pub(crate) mod tests {
                     size: 500,
                 },
             ],
+            units_instantiating: Vec::new(),
             symbols_truncated: false,
             notes: Vec::new(),
             compression_skipped: false,
