@@ -108,10 +108,12 @@ fn measure(
     } else {
         rust_charges(&image, &placed, &names, &functions)
     };
-    let (charged, cgus) = if go_binary {
-        (UnitKind::Package, CodegenUnits::default())
-    } else {
-        (UnitKind::Crate, CodegenUnits::read(debug.unwrap_or(file)))
+    // WebAssembly DWARF addresses are code-section offsets, not symbol
+    // addresses: no codegen units there.
+    let (charged, cgus) = match (go_binary, layout.format) {
+        (true, _) => (UnitKind::Package, CodegenUnits::default()),
+        (false, crate::report::Format::Wasm) => (UnitKind::Crate, CodegenUnits::default()),
+        (false, _) => (UnitKind::Crate, CodegenUnits::read(debug.unwrap_or(file))),
     };
     let mut attribution = units::attribute(&layout, &placed, &names, &charges, charged, &cgus);
     if let Some(build) = &toolchain.go_build {
@@ -120,10 +122,8 @@ fn measure(
     toolchain.rustc_commit = rust_facts.rustc_commit.clone();
     toolchain.rustc_release = rust_facts.rustc_release.clone();
     rust::set_versions(&mut attribution.units, &rust_facts, &mut toolchain);
-    if !attribution.instantiating.is_empty() {
-        let mut unused = toolchain.clone();
-        rust::set_versions(&mut attribution.instantiating, &rust_facts, &mut unused);
-    }
+    // Idempotent: sets the same toolchain facts again.
+    rust::set_versions(&mut attribution.instantiating, &rust_facts, &mut toolchain);
     let language = toolchain::language(
         &toolchain,
         go_binary,
