@@ -55,13 +55,13 @@ impl CodegenUnits {
             let Ok(unit) = dwarf.unit(header) else {
                 continue;
             };
-            let Some(name) = unit.name.and_then(|n| std::str::from_utf8(n.slice()).ok()) else {
+            let Some(name) = text(unit.name) else {
                 continue;
             };
-            let Some(krate) = crate_of_codegen_unit(name) else {
+            let Some(krate) = crate_of_codegen_unit(name, text(unit.comp_dir).unwrap_or("")) else {
                 continue;
             };
-            let index = out.intern(krate);
+            let index = out.intern(&krate);
             out.add_unit_ranges(&dwarf, &unit, index);
         }
         out.finish();
@@ -141,6 +141,11 @@ impl CodegenUnits {
     }
 }
 
+/// A DWARF string attribute as UTF-8.
+fn text<'d>(value: Option<gimli::EndianSlice<'d, gimli::RunTimeEndian>>) -> Option<&'d str> {
+    value.and_then(|n| std::str::from_utf8(n.slice()).ok())
+}
+
 /// The bytes of a DWARF section, empty when absent or compressed
 /// (decompressing would allocate what the header claims).
 fn section_bytes<'data>(file: &object::File<'data>, name: &str) -> Cow<'data, [u8]> {
@@ -153,20 +158,59 @@ fn section_bytes<'data>(file: &object::File<'data>, name: &str) -> Cow<'data, [u
     }
 }
 
-/// The crate of a rustc codegen unit's compile-unit name:
-/// `src/lib.rs/@/regex_syntax.5a1f0e-cgu.07` (rustc since 1.5x) or
-/// `regex_syntax.5a1f0e-cgu.07` (older) give `regex_syntax`. Names that are
-/// not a codegen unit's (C and C++ units: `foo.c`) give nothing.
-pub(crate) fn crate_of_codegen_unit(name: &str) -> Option<&str> {
-    let cgu = match name.rfind("/@/") {
-        Some(at) => &name[at + 3..],
-        None => name.rsplit(['/', '\\']).next()?,
+/// The crate of a rustc codegen unit, from its compile unit's name and
+/// compilation directory. rustc 1.95 writes `<crate root>/@/<cgu>`, where
+/// `<cgu>` is `<crate>.<hash>-cgu.<n>` (`src/lib.rs/@/regex_syntax.5a1f0e-cgu.07`,
+/// older releases without the root) or, in incremental builds (Cargo's
+/// `dev` profile), a bare hash (`src/lib.rs/@/eo8xeqgjqogbcoca8gfy7r5cq`).
+/// For the latter the crate comes from the crate root's path: a registry,
+/// standard library or workspace member path as panic locations name them
+/// (`crates/sizegate-server/src/lib.rs`), `examples/<name>.rs`,
+/// `tests/<name>.rs`, `benches/<name>.rs`, `src/bin/<name>.rs`, else the
+/// package directory (`src/main.rs` in `comp_dir`). Names that are not a
+/// codegen unit's (C and C++ units: `foo.c`) give nothing.
+pub(crate) fn crate_of_codegen_unit(name: &str, comp_dir: &str) -> Option<String> {
+    let (root, cgu) = match name.rfind("/@/") {
+        Some(at) => (Some(&name[..at]), &name[at + 3..]),
+        None => (None, name.rsplit(['/', '\\']).next()?),
     };
-    let (krate, rest) = cgu.split_once('.')?;
-    let valid = !krate.is_empty()
-        && krate.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !krate.starts_with(|c: char| c.is_ascii_digit());
-    (valid && rest.contains("-cgu.")).then_some(krate)
+    if let Some((krate, rest)) = cgu.split_once('.')
+        && is_crate_name(krate)
+        && rest.contains("-cgu.")
+    {
+        return Some(krate.to_string());
+    }
+    crate_of_root(root?, comp_dir)
+}
+
+/// The crate whose root source file is `root` (see `crate_of_codegen_unit`).
+fn crate_of_root(root: &str, comp_dir: &str) -> Option<String> {
+    if let Some(path) = crate::rust::parse_source_path(root) {
+        return Some(path.crate_name);
+    }
+    let parts: Vec<&str> = root.split(['/', '\\']).collect();
+    let file = parts.last()?.strip_suffix(".rs")?;
+    let dir = parts.len().checked_sub(2).and_then(|i| parts.get(i));
+    let target = matches!(dir, Some(&("examples" | "tests" | "benches" | "bin")));
+    let name = if target && file != "main" {
+        file
+    } else {
+        // `src/main.rs` or `src/lib.rs` of the package at `comp_dir`.
+        let package = parts.len().checked_sub(3).and_then(|i| parts.get(i));
+        match package {
+            Some(package) if !package.is_empty() => package,
+            _ => comp_dir.rsplit(['/', '\\']).next()?,
+        }
+    };
+    let name = name.replace('-', "_");
+    is_crate_name(&name).then_some(name)
+}
+
+fn is_crate_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -175,25 +219,40 @@ mod tests {
 
     #[test]
     fn crate_names_of_codegen_units() {
+        let of = |name: &str, dir: &str| crate_of_codegen_unit(name, dir);
         assert_eq!(
-            crate_of_codegen_unit("src/lib.rs/@/regex_syntax.5a1f0e9c-cgu.07"),
+            of("src/lib.rs/@/regex_syntax.5a1f0e9c-cgu.07", "/x").as_deref(),
             Some("regex_syntax")
         );
         assert_eq!(
-            crate_of_codegen_unit(
-                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/lib.rs/@/std.e28293b1aa0f68bd-cgu.0"
-            ),
+            of(
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/lib.rs/@/std.e28293b1aa0f68bd-cgu.0",
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860"
+            )
+            .as_deref(),
             Some("std")
         );
         // A path with `.` in a directory name, and the older bare form.
         assert_eq!(
-            crate_of_codegen_unit("/home/u/.cargo/registry/src/memchr-2.7.6/src/lib.rs/@/memchr.96-cgu.0"),
+            of("/home/u/.cargo/registry/src/memchr-2.7.6/src/lib.rs/@/memchr.96-cgu.0", "/").as_deref(),
             Some("memchr")
         );
-        assert_eq!(crate_of_codegen_unit("tinydep.abc123-cgu.3"), Some("tinydep"));
-        assert_eq!(crate_of_codegen_unit("foo.c"), None);
-        assert_eq!(crate_of_codegen_unit("../sysdeps/x86_64/start.S"), None);
-        assert_eq!(crate_of_codegen_unit(""), None);
+        assert_eq!(of("tinydep.abc123-cgu.3", "/x").as_deref(), Some("tinydep"));
+        // Incremental builds: the codegen unit is a bare hash.
+        let hash = "eo8xeqgjqogbcoca8gfy7r5cq";
+        let ws = "/work/sizegate";
+        let incremental = |root: &str| of(&format!("{root}/@/{hash}"), ws);
+        assert_eq!(incremental("crates/sizegate-server/src/lib.rs").as_deref(), Some("sizegate_server"));
+        assert_eq!(incremental("crates/sizegate-server/examples/pull_page.rs").as_deref(), Some("pull_page"));
+        assert_eq!(incremental("src/bin/fetch-all.rs").as_deref(), Some("fetch_all"));
+        assert_eq!(incremental("src/main.rs").as_deref(), Some("sizegate"));
+        assert_eq!(
+            incremental("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/h2-0.4.12/src/lib.rs").as_deref(),
+            Some("h2")
+        );
+        assert_eq!(of("foo.c", ws), None);
+        assert_eq!(of("../sysdeps/x86_64/start.S", ws), None);
+        assert_eq!(of("", ws), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::go::Layout as Words;
 use crate::go_units::Region;
 use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
 
-use paths::parse_source_path;
+pub(crate) use paths::parse_source_path;
 
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: u64 = 1 << 24;
