@@ -285,7 +285,13 @@ impl Pieces {
                 .map(|r| r.value)
                 .filter(|&v| known.free(v)),
         );
-        starts.extend(known.anonymous.iter().map(|a| a.0).filter(|&a| known.free(a)));
+        starts.extend(
+            known
+                .anonymous
+                .iter()
+                .map(|a| a.0)
+                .filter(|&a| known.free(a)),
+        );
         starts.sort_unstable();
         starts.dedup();
         let mut ends: Vec<u64> = known.anonymous.iter().map(|a| a.1).collect();

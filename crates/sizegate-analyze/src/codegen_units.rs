@@ -75,7 +75,10 @@ impl CodegenUnits {
 
     /// The crate whose codegen unit holds `address`.
     pub(crate) fn crate_at(&self, address: u64) -> Option<&str> {
-        let i = self.ranges.partition_point(|r| r.0 <= address).checked_sub(1)?;
+        let i = self
+            .ranges
+            .partition_point(|r| r.0 <= address)
+            .checked_sub(1)?;
         let range = self.ranges.get(i).filter(|r| address < r.1)?;
         self.crates.get(range.2 as usize).map(String::as_str)
     }
@@ -234,7 +237,11 @@ mod tests {
         );
         // A path with `.` in a directory name, and the older bare form.
         assert_eq!(
-            of("/home/u/.cargo/registry/src/memchr-2.7.6/src/lib.rs/@/memchr.96-cgu.0", "/").as_deref(),
+            of(
+                "/home/u/.cargo/registry/src/memchr-2.7.6/src/lib.rs/@/memchr.96-cgu.0",
+                "/"
+            )
+            .as_deref(),
             Some("memchr")
         );
         assert_eq!(of("tinydep.abc123-cgu.3", "/x").as_deref(), Some("tinydep"));
@@ -242,12 +249,24 @@ mod tests {
         let hash = "eo8xeqgjqogbcoca8gfy7r5cq";
         let ws = "/work/sizegate";
         let incremental = |root: &str| of(&format!("{root}/@/{hash}"), ws);
-        assert_eq!(incremental("crates/sizegate-server/src/lib.rs").as_deref(), Some("sizegate_server"));
-        assert_eq!(incremental("crates/sizegate-server/examples/pull_page.rs").as_deref(), Some("pull_page"));
-        assert_eq!(incremental("src/bin/fetch-all.rs").as_deref(), Some("fetch_all"));
+        assert_eq!(
+            incremental("crates/sizegate-server/src/lib.rs").as_deref(),
+            Some("sizegate_server")
+        );
+        assert_eq!(
+            incremental("crates/sizegate-server/examples/pull_page.rs").as_deref(),
+            Some("pull_page")
+        );
+        assert_eq!(
+            incremental("src/bin/fetch-all.rs").as_deref(),
+            Some("fetch_all")
+        );
         assert_eq!(incremental("src/main.rs").as_deref(), Some("sizegate"));
         assert_eq!(
-            incremental("/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/h2-0.4.12/src/lib.rs").as_deref(),
+            incremental(
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/h2-0.4.12/src/lib.rs"
+            )
+            .as_deref(),
             Some("h2")
         );
         assert_eq!(of("foo.c", ws), None);

@@ -208,6 +208,9 @@ pub(crate) fn crates<'a>(
     between_same_crate(&named)
 }
 
+/// A function and the panic locations (indices) its code refers to.
+type Referenced = (Function, Vec<u32>);
+
 /// Per function no symbol covers: the panic locations its code refers to
 /// (indices into `locations`), and the addresses it calls or jumps to
 /// outside itself.
@@ -217,14 +220,14 @@ fn references(
     isa: Isa,
     locations: &[(u64, u64, String)],
     covered: &dyn Fn(u64) -> bool,
-) -> (Vec<(Function, Vec<u32>)>, Vec<Vec<u64>>) {
+) -> (Vec<Referenced>, Vec<Vec<u64>>) {
     let location = |address: u64| -> Option<usize> {
         let i = locations.partition_point(|l| l.1 <= address);
         locations.get(i).filter(|l| l.0 <= address).map(|_| i)
     };
     let inside = |address: u64| location(address).is_some();
     let mut decoder = References::new(isa);
-    let mut referenced: Vec<(Function, Vec<u32>)> = Vec::new();
+    let mut referenced: Vec<Referenced> = Vec::new();
     let mut calls: Vec<Vec<u64>> = Vec::new();
     let code = CodeSections::new(layout);
     for f in functions {
@@ -259,7 +262,7 @@ fn references(
 /// one few functions use is the function's own `unwrap` or index. Each
 /// location votes 1 / (functions using it).
 fn vote<'a>(
-    referenced: Vec<(Function, Vec<u32>)>,
+    referenced: Vec<Referenced>,
     locations: &'a [(u64, u64, String)],
 ) -> Vec<(Function, Option<&'a str>)> {
     let mut users: HashMap<u32, u32> = HashMap::new();

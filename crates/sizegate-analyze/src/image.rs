@@ -250,7 +250,13 @@ fn function_extents(
                 .get(p.section)
                 .is_some_and(|s| s.kind == SectionKind::Code)
     });
-    functions::extents(image.file, image.bytes, image.layout, image.words, code_symbols)
+    functions::extents(
+        image.file,
+        image.bytes,
+        image.layout,
+        image.words,
+        code_symbols,
+    )
 }
 
 /// Demangled names, one per symbol. The raw names are needed only here:
@@ -316,8 +322,7 @@ fn rust_charges(
     let (layout, words) = (image.layout, image.words);
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
-    let relocations =
-        rust::relative_relocations(layout, words, image.file.relative_address_base());
+    let relocations = rust::relative_relocations(layout, words, image.file.relative_address_base());
     let crates: std::collections::BTreeSet<&str> = names
         .iter()
         .filter(|n| n.unit_kind == UnitKind::Crate)

@@ -25,8 +25,8 @@
 
 mod advice;
 mod anon_data;
-mod codegen_units;
 mod code_refs;
+mod codegen_units;
 pub mod container;
 mod debug_file;
 mod demangle;

@@ -367,9 +367,16 @@ impl<'a> Pages<'_, '_, '_, '_, 'a> {
         while lsda + 8 <= end && self.budget > 0 {
             self.budget -= 1;
             if let (Some(function), Some(target)) = (r.u32_at(lsda), r.u32_at(lsda + 4))
-                && let Some(unit) = self.owners.unit(self.text.saturating_add(u64::from(function)))
+                && let Some(unit) = self
+                    .owners
+                    .unit(self.text.saturating_add(u64::from(function)))
             {
-                let charge = (table.index, table.address(lsda), table.address(lsda + 8), unit);
+                let charge = (
+                    table.index,
+                    table.address(lsda),
+                    table.address(lsda + 8),
+                    unit,
+                );
                 found.charged.push(charge);
                 found
                     .lsdas
@@ -405,7 +412,12 @@ impl<'a> Pages<'_, '_, '_, '_, 'a> {
                 u64::from(word)
             };
             if let Some(unit) = self.owners.unit(self.text.saturating_add(function)) {
-                charged.push((table.index, table.address(at), table.address(at + size), unit));
+                charged.push((
+                    table.index,
+                    table.address(at),
+                    table.address(at + size),
+                    unit,
+                ));
             }
         }
     }

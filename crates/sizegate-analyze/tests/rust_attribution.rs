@@ -517,10 +517,8 @@ fn main() {
 /// the binary's by the instantiating rule (`units_instantiating`).
 #[test]
 fn line_tables_move_a_generic_to_its_instantiating_crate() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "rust-instantiating-{}",
-        std::process::id()
-    ));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rust-instantiating-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("genlib.rs"), GENERIC_LIB).unwrap();
     std::fs::write(dir.join("genapp.rs"), GENERIC_MAIN).unwrap();
@@ -540,7 +538,10 @@ fn line_tables_move_a_generic_to_its_instantiating_crate() {
         .arg("-o")
         .arg(&app));
     let report = report(&app);
-    assert!(!report.units_instantiating.is_empty(), "no instantiating view");
+    assert!(
+        !report.units_instantiating.is_empty(),
+        "no instantiating view"
+    );
     let total: u64 = report.units_instantiating.iter().map(|u| u.size).sum();
     assert_eq!(total, report.sizes.shipped);
     let spread: u64 = report

@@ -414,7 +414,12 @@ fn analyze_table_shows_both_crate_rules() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("both-rules.json");
     std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
-    let text = stdout(&sizegate(&["analyze", path.to_str().unwrap(), "--top", "4"]));
+    let text = stdout(&sizegate(&[
+        "analyze",
+        path.to_str().unwrap(),
+        "--top",
+        "4",
+    ]));
     assert_fits_terminal(&text);
     let defining = text.find("UNITS, DEFINING CRATE (").unwrap();
     let instantiating = text.find("UNITS, INSTANTIATING CRATE (").unwrap();

@@ -172,11 +172,7 @@ fn loaded_image<Elf: FileHeader<Endian = Endianness>>(
 /// order (`.shstrtab` at its size once the removed names are gone).
 /// Returns the number of section headers kept (with the null one) and the
 /// end of the last kept section.
-fn lay_out_kept(
-    sections: &mut [SectionInfo<'_>],
-    removed: &[bool],
-    loaded_end: u64,
-) -> (u64, u64) {
+fn lay_out_kept(sections: &mut [SectionInfo<'_>], removed: &[bool], loaded_end: u64) -> (u64, u64) {
     let kept_names: Vec<&str> = sections
         .iter()
         .zip(removed)

@@ -18,8 +18,8 @@
 mod auditable;
 mod paths;
 
-use std::rc::Rc;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use crate::format::Layout;
 use crate::go::Layout as Words;
@@ -381,7 +381,9 @@ impl<'l, 'd, 'c> PathStrings<'l, 'd, 'c> {
         let entry = self.strings.entry((pointer, len)).or_insert_with(|| {
             let path = std::str::from_utf8(bytes).ok()?;
             let parsed = parse_source_path(path)?;
-            if parsed.workspace && !crates.is_empty() && !crates.contains(parsed.crate_name.as_str())
+            if parsed.workspace
+                && !crates.is_empty()
+                && !crates.contains(parsed.crate_name.as_str())
             {
                 return None;
             }

@@ -308,7 +308,11 @@ fn sections(out: &mut String, report: &Report, top: usize) {
 
 fn units(out: &mut String, report: &Report, top: usize) {
     let both = !report.units_instantiating.is_empty();
-    let title = if both { "UNITS, DEFINING CRATE" } else { "UNITS" };
+    let title = if both {
+        "UNITS, DEFINING CRATE"
+    } else {
+        "UNITS"
+    };
     units_table(out, &report.units, report, top, title);
     if both {
         out.push_str(&wrap(
