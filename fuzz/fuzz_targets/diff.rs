@@ -189,6 +189,7 @@ fn report(u: &mut Unstructured<'_>) -> Result<Report> {
         },
         sections,
         units,
+        units_instantiating: Vec::new(),
         symbols,
         symbols_truncated: u.arbitrary()?,
         compression_skipped: u.arbitrary()?,

@@ -89,6 +89,7 @@ fn report(variant: u64) -> Report {
         }],
         units,
         symbols,
+        units_instantiating: Vec::new(),
         symbols_truncated: false,
         notes: Vec::new(),
         compression_skipped: false,

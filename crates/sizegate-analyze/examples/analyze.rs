@@ -1,6 +1,8 @@
 //! Print the report of a file as JSON: `cargo run -p sizegate-analyze --example analyze -- FILE [TOP]`.
 //! With `SIZEGATE_NO_COMPRESS=1` the gzip and zstd sizes are skipped (as `--no-compress`).
 
+use std::io::Write as _;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next() else {
@@ -24,12 +26,19 @@ fn main() {
         },
     ) {
         Ok(reports) => {
+            // Streamed, as `sizegate analyze --format json` writes it: the
+            // JSON of 100k+ symbols is not held in memory.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for mut report in reports {
                 report.truncate_symbols(top);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
+                if serde_json::to_writer_pretty(&mut out, &report).is_err()
+                    || writeln!(out).is_err()
+                {
+                    std::process::exit(1);
+                }
+            }
+            if out.flush().is_err() {
+                std::process::exit(1);
             }
         }
         Err(e) => {

@@ -120,162 +120,283 @@ pub(crate) struct Inputs<'i, 'd> {
 pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
     let layout = inputs.layout;
     let mut units = Interner::default();
-    // (start, end, unit) of every named symbol in a loaded section; the
-    // (start, end) of anonymous constants the compiler gave a symbol.
-    let mut owned: Vec<(u64, u64, u32)> = Vec::new();
-    let mut anonymous: Vec<(u64, u64)> = Vec::new();
-    for (p, n) in inputs.placed.iter().zip(inputs.names) {
-        let Some(section) = layout.sections.get(p.section) else {
-            continue;
-        };
-        if p.size == 0 || section.vm_size == 0 {
-            continue;
-        }
-        let end = p.address.saturating_add(p.size);
-        if section.kind != SectionKind::Code && is_anonymous(&n.name) {
-            anonymous.push((p.address, end));
-        } else {
-            owned.push((p.address, end, units.get(&n.unit)));
-        }
-    }
-    owned.sort_unstable();
-    anonymous.sort_unstable();
-    let taken = Ranges::new(
-        inputs
-            .taken
-            .iter()
-            .flat_map(|r| r.ranges.iter().copied())
-            .collect(),
+    let known = Known::new(inputs, &mut units);
+    let from_code = code_references(inputs, &known, &mut units);
+    let pieces = Pieces::new(inputs, &known, &from_code);
+    let owners = pieces.owners(inputs, &known, &from_code);
+    let mut charged = pieces.split(&owners, &units);
+    charged.extend(relocation_entries(inputs, &known, &pieces, &owners, &units));
+    let dynamic = dynamic_symbols(layout, inputs.words, &|address| {
+        known.owner_of(address).map(|u| units.names[u as usize])
+    });
+    charged.extend(
+        dynamic
+            .into_iter()
+            .filter(|c| !known.taken.overlaps(c.1, c.2)),
     );
-    let symbols = Ranges::new(owned.iter().map(|o| (o.0, o.1)).collect());
-    let owner_of = |address: u64| -> Option<u32> {
-        let i = owned.partition_point(|o| o.1 <= address);
-        owned.get(i).filter(|o| o.0 <= address).map(|o| o.2)
-    };
+    Region::group_shipped(charged, layout)
+}
 
-    // Target sections: (start, end of shipped bytes, position).
-    let mut targets: Vec<(u64, u64, usize)> = layout
-        .sections
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            is_target(s.kind, &s.raw_name) && s.shipped > 0 && s.vm_size > 0 && !s.data.is_empty()
-        })
-        .map(|(i, s)| (s.address, s.address.saturating_add(s.shipped), i))
-        .collect();
-    targets.sort_unstable();
-    let target_of = |address: u64| -> Option<(u64, u64, usize)> {
-        let i = targets.partition_point(|t| t.1 <= address);
-        targets.get(i).copied().filter(|t| t.0 <= address)
-    };
-    let free = |address: u64| {
-        target_of(address).is_some()
-            && symbols.holding(address).is_none()
-            && taken.holding(address).is_none()
-    };
+/// What is known before any decoding: who owns which bytes, which bytes
+/// are charged already, and where anonymous objects may lie.
+struct Known {
+    /// (start, end, unit) of every named symbol in a loaded section.
+    owned: Vec<(u64, u64, u32)>,
+    /// (start, end) of anonymous constants the compiler gave a symbol.
+    anonymous: Vec<(u64, u64)>,
+    /// Bytes charged already.
+    taken: Ranges,
+    /// Bytes of named symbols.
+    symbols: Ranges,
+    /// Target sections: (start, end of shipped bytes, position).
+    targets: Vec<(u64, u64, usize)>,
+}
 
-    // References from code: (address, unit).
-    let mut from_code: Vec<(u64, u32)> = Vec::new();
-    if let Some(isa) = inputs.isa
-        && !targets.is_empty()
-    {
-        let mut functions: Vec<(u64, u64, &str)> = inputs
-            .placed
-            .iter()
-            .zip(inputs.names)
-            .filter(|(p, _)| {
-                p.size > 0
-                    && layout
-                        .sections
-                        .get(p.section)
-                        .is_some_and(|s| s.kind == SectionKind::Code)
-            })
-            .map(|(p, n)| (p.address, p.address.saturating_add(p.size), n.unit.as_str()))
-            .collect();
-        functions.extend_from_slice(inputs.functions);
-        functions.sort_unstable();
-        let mut decoder = References::new(isa);
-        let code = CodeSections::new(layout);
-        for (start, end, unit) in functions {
-            let Some(bytes) = code.bytes(start, end) else {
+impl Known {
+    fn new<'a>(inputs: &Inputs<'a, '_>, units: &mut Interner<'a>) -> Known {
+        let layout = inputs.layout;
+        let mut owned: Vec<(u64, u64, u32)> = Vec::new();
+        let mut anonymous: Vec<(u64, u64)> = Vec::new();
+        for (p, n) in inputs.placed.iter().zip(inputs.names) {
+            let Some(section) = layout.sections.get(p.section) else {
                 continue;
             };
-            let unit = units.get(unit);
-            decoder.scan(bytes, start, &free, &mut |address, _| {
-                from_code.push((address, unit));
-            });
+            if p.size == 0 || section.vm_size == 0 {
+                continue;
+            }
+            let end = p.address.saturating_add(p.size);
+            if section.kind != SectionKind::Code && is_anonymous(&n.name) {
+                anonymous.push((p.address, end));
+            } else {
+                owned.push((p.address, end, units.get(&n.unit)));
+            }
+        }
+        owned.sort_unstable();
+        anonymous.sort_unstable();
+        let taken = Ranges::new(
+            inputs
+                .taken
+                .iter()
+                .flat_map(|r| r.ranges.iter().copied())
+                .collect(),
+        );
+        let symbols = Ranges::new(owned.iter().map(|o| (o.0, o.1)).collect());
+        let mut targets: Vec<(u64, u64, usize)> = layout
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                is_target(s.kind, &s.raw_name)
+                    && s.shipped > 0
+                    && s.vm_size > 0
+                    && !s.data.is_empty()
+            })
+            .map(|(i, s)| (s.address, s.address.saturating_add(s.shipped), i))
+            .collect();
+        targets.sort_unstable();
+        Known {
+            owned,
+            anonymous,
+            taken,
+            symbols,
+            targets,
         }
     }
 
-    // Boundaries of anonymous objects: every referenced address.
-    let mut starts: Vec<u64> = from_code.iter().map(|r| r.0).collect();
-    starts.extend(
-        inputs
-            .relocations
-            .values()
-            .map(|r| r.value)
-            .filter(|&v| free(v)),
-    );
-    // An anonymous constant's symbol starts an object, and its end ends it.
-    starts.extend(anonymous.iter().map(|a| a.0).filter(|&a| free(a)));
-    starts.sort_unstable();
-    starts.dedup();
-    let mut ends: Vec<u64> = anonymous.iter().map(|a| a.1).collect();
-    ends.sort_unstable();
-    let next_end = |address: u64| {
-        let i = ends.partition_point(|&e| e <= address);
-        ends.get(i).copied().unwrap_or(u64::MAX)
+    /// The unit of the named symbol holding `address`.
+    fn owner_of(&self, address: u64) -> Option<u32> {
+        let i = self.owned.partition_point(|o| o.1 <= address);
+        self.owned.get(i).filter(|o| o.0 <= address).map(|o| o.2)
+    }
+
+    /// The target section holding `address`.
+    fn target_of(&self, address: u64) -> Option<(u64, u64, usize)> {
+        let i = self.targets.partition_point(|t| t.1 <= address);
+        self.targets.get(i).copied().filter(|t| t.0 <= address)
+    }
+
+    /// Whether `address` is in a target section, in bytes no symbol holds
+    /// and nothing charged yet.
+    fn free(&self, address: u64) -> bool {
+        self.target_of(address).is_some()
+            && self.symbols.holding(address).is_none()
+            && self.taken.holding(address).is_none()
+    }
+}
+
+/// References from code: (address, unit) of every free address the
+/// instructions of a code symbol or an unnamed function form.
+fn code_references<'a>(
+    inputs: &Inputs<'a, '_>,
+    known: &Known,
+    units: &mut Interner<'a>,
+) -> Vec<(u64, u32)> {
+    let layout = inputs.layout;
+    let mut from_code: Vec<(u64, u32)> = Vec::new();
+    let Some(isa) = inputs.isa else {
+        return from_code;
     };
-    // Pieces: [start, end) to the next start, symbol, taken byte or section end.
-    let pieces: Vec<(u64, u64, usize)> = starts
+    if known.targets.is_empty() {
+        return from_code;
+    }
+    let mut functions: Vec<(u64, u64, &str)> = inputs
+        .placed
         .iter()
-        .enumerate()
-        .filter_map(|(i, &start)| {
-            let (_, section_end, section) = target_of(start)?;
-            let end = starts
-                .get(i + 1)
-                .copied()
-                .unwrap_or(u64::MAX)
-                .min(section_end)
-                .min(symbols.next_start(start))
-                .min(taken.next_start(start))
-                .min(next_end(start));
-            (end > start).then_some((start, end, section))
+        .zip(inputs.names)
+        .filter(|(p, _)| {
+            p.size > 0
+                && layout
+                    .sections
+                    .get(p.section)
+                    .is_some_and(|s| s.kind == SectionKind::Code)
         })
+        .map(|(p, n)| (p.address, p.address.saturating_add(p.size), n.unit.as_str()))
         .collect();
-    let piece_of = |address: u64| -> Option<usize> {
-        let i = pieces.partition_point(|p| p.1 <= address);
-        pieces.get(i).filter(|p| p.0 <= address).map(|_| i)
-    };
-
-    let mut owners: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); pieces.len()];
-    for &(address, unit) in &from_code {
-        if let Some(i) = piece_of(address)
-            && owners[i].len() < MAX_OWNERS
-        {
-            owners[i].insert(unit);
-        }
-    }
-    // Data to data: a slot in a symbol charges its target to the symbol's
-    // unit; a slot in a piece passes the piece's owners on.
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    for (&slot, relocation) in inputs.relocations {
-        let Some(to) = piece_of(relocation.value) else {
+    functions.extend_from_slice(inputs.functions);
+    functions.sort_unstable();
+    let mut decoder = References::new(isa);
+    let code = CodeSections::new(layout);
+    let free = |address: u64| known.free(address);
+    for (start, end, unit) in functions {
+        let Some(bytes) = code.bytes(start, end) else {
             continue;
         };
-        if let Some(from) = piece_of(slot) {
-            if from != to {
-                edges.push((from, to));
-            }
-        } else if let Some(unit) = owner_of(slot)
-            && owners[to].len() < MAX_OWNERS
-        {
-            owners[to].insert(unit);
-        }
+        let unit = units.get(unit);
+        decoder.scan(bytes, start, &free, &mut |address, _| {
+            from_code.push((address, unit));
+        });
     }
-    edges.sort_unstable();
-    edges.dedup();
-    let mut queue: Vec<usize> = (0..pieces.len())
+    from_code
+}
+
+/// Anonymous objects: (start, end, section position), sorted, disjoint.
+struct Pieces(Vec<(u64, u64, usize)>);
+
+impl Pieces {
+    /// An object starts at every referenced address (from code or a
+    /// relocation) and at an anonymous constant's symbol, and runs to the
+    /// next start, symbol, taken byte, anonymous symbol's end or section end.
+    fn new(inputs: &Inputs<'_, '_>, known: &Known, from_code: &[(u64, u32)]) -> Pieces {
+        let mut starts: Vec<u64> = from_code.iter().map(|r| r.0).collect();
+        starts.extend(
+            inputs
+                .relocations
+                .values()
+                .map(|r| r.value)
+                .filter(|&v| known.free(v)),
+        );
+        starts.extend(
+            known
+                .anonymous
+                .iter()
+                .map(|a| a.0)
+                .filter(|&a| known.free(a)),
+        );
+        starts.sort_unstable();
+        starts.dedup();
+        let mut ends: Vec<u64> = known.anonymous.iter().map(|a| a.1).collect();
+        ends.sort_unstable();
+        let next_end = |address: u64| {
+            let i = ends.partition_point(|&e| e <= address);
+            ends.get(i).copied().unwrap_or(u64::MAX)
+        };
+        let pieces = starts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &start)| {
+                let (_, section_end, section) = known.target_of(start)?;
+                let end = starts
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(u64::MAX)
+                    .min(section_end)
+                    .min(known.symbols.next_start(start))
+                    .min(known.taken.next_start(start))
+                    .min(next_end(start));
+                (end > start).then_some((start, end, section))
+            })
+            .collect();
+        Pieces(pieces)
+    }
+
+    /// The piece holding `address`.
+    fn piece_of(&self, address: u64) -> Option<usize> {
+        let i = self.0.partition_point(|p| p.1 <= address);
+        self.0.get(i).filter(|p| p.0 <= address).map(|_| i)
+    }
+
+    /// Each piece's owning units: those whose code refers to it, the units
+    /// of symbols whose slots point at it, and the owners of pieces whose
+    /// slots point at it, until nothing changes.
+    fn owners(
+        &self,
+        inputs: &Inputs<'_, '_>,
+        known: &Known,
+        from_code: &[(u64, u32)],
+    ) -> Vec<BTreeSet<u32>> {
+        let mut owners: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); self.0.len()];
+        for &(address, unit) in from_code {
+            if let Some(i) = self.piece_of(address)
+                && owners[i].len() < MAX_OWNERS
+            {
+                owners[i].insert(unit);
+            }
+        }
+        // Data to data: a slot in a symbol charges its target to the
+        // symbol's unit; a slot in a piece passes the piece's owners on.
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        for (&slot, relocation) in inputs.relocations {
+            let Some(to) = self.piece_of(relocation.value) else {
+                continue;
+            };
+            if let Some(from) = self.piece_of(slot) {
+                if from != to {
+                    edges.push((from, to));
+                }
+            } else if let Some(unit) = known.owner_of(slot)
+                && owners[to].len() < MAX_OWNERS
+            {
+                owners[to].insert(unit);
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        propagate(&mut owners, &edges);
+        owners
+    }
+
+    /// Each piece split equally between its owners' units, in contiguous
+    /// shares, the remainder to the first units by name.
+    fn split<'u>(
+        &self,
+        owners: &[BTreeSet<u32>],
+        units: &Interner<'u>,
+    ) -> Vec<(usize, u64, u64, &'u str)> {
+        let mut charged = Vec::new();
+        for (&(start, end, section), who) in self.0.iter().zip(owners) {
+            let mut who: Vec<&str> = who.iter().map(|&u| units.names[u as usize]).collect();
+            who.sort_unstable();
+            let count = who.len() as u64;
+            if count == 0 {
+                continue;
+            }
+            let bytes = end - start;
+            let mut at = start;
+            for (i, unit) in who.into_iter().enumerate() {
+                let share = bytes / count + u64::from((i as u64) < bytes % count);
+                if share > 0 {
+                    charged.push((section, at, at + share, unit));
+                }
+                at += share;
+            }
+        }
+        charged
+    }
+}
+
+/// Owners flow along `edges` (sorted (from, to)) until nothing changes.
+fn propagate(owners: &mut [BTreeSet<u32>], edges: &[(usize, usize)]) {
+    let mut queue: Vec<usize> = (0..owners.len())
         .filter(|&i| !owners[i].is_empty())
         .collect();
     // Each piece's set only grows and is capped: the loop ends.
@@ -295,39 +416,28 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
             }
         }
     }
+}
 
-    let mut charged: Vec<(usize, u64, u64, &str)> = Vec::new();
-    for (&(start, end, section), who) in pieces.iter().zip(&owners) {
-        let mut who: Vec<&str> = who.iter().map(|&u| units.names[u as usize]).collect();
-        who.sort_unstable();
-        let count = who.len() as u64;
-        if count == 0 {
-            continue;
-        }
-        let bytes = end - start;
-        let mut at = start;
-        for (i, unit) in who.into_iter().enumerate() {
-            let share = bytes / count + u64::from((i as u64) < bytes % count);
-            if share > 0 {
-                charged.push((section, at, at + share, unit));
-            }
-            at += share;
-        }
-    }
-
-    // Relocation entries to the owner of the address they patch.
-    let first_owner = |address: u64| -> Option<&str> {
-        if let Some(unit) = owner_of(address) {
+/// Relocation entries to the owner of the address they patch: the symbol
+/// there, or the unit whose share of the piece there holds it.
+fn relocation_entries<'u>(
+    inputs: &Inputs<'_, '_>,
+    known: &Known,
+    pieces: &Pieces,
+    owners: &[BTreeSet<u32>],
+    units: &Interner<'u>,
+) -> Vec<(usize, u64, u64, &'u str)> {
+    let first_owner = |address: u64| -> Option<&'u str> {
+        if let Some(unit) = known.owner_of(address) {
             return Some(units.names[unit as usize]);
         }
-        let i = piece_of(address)?;
+        let i = pieces.piece_of(address)?;
         let mut who: Vec<&str> = owners[i].iter().map(|&u| units.names[u as usize]).collect();
         if who.is_empty() {
             return None;
         }
         who.sort_unstable();
-        // The unit whose share holds the address.
-        let (start, end, _) = pieces[i];
+        let (start, end, _) = pieces.0[i];
         let count = who.len() as u64;
         let share = ((end - start) / count).max(1);
         let k = usize::try_from((address - start) / share)
@@ -335,23 +445,20 @@ pub(crate) fn regions(inputs: &Inputs<'_, '_>) -> Vec<Region> {
             .min(who.len() - 1);
         who.get(k).copied()
     };
+    let mut charged = Vec::new();
     for relocation in inputs.relocations.values() {
         let (start, end) = (
             relocation.entry,
             relocation.entry.saturating_add(relocation.entry_size),
         );
-        if taken.overlaps(start, end) {
+        if known.taken.overlaps(start, end) {
             continue;
         }
         if let Some(unit) = first_owner(relocation.slot) {
             charged.push((relocation.section, start, end, unit));
         }
     }
-    let dynamic = dynamic_symbols(layout, inputs.words, &|address| {
-        owner_of(address).map(|u| units.names[u as usize])
-    });
-    charged.extend(dynamic.into_iter().filter(|c| !taken.overlaps(c.1, c.2)));
-    Region::group_shipped(charged, layout)
+    charged
 }
 
 /// `.dynsym` entries of defined symbols, and their names in `.dynstr`,

@@ -121,7 +121,8 @@ impl Capped {
 
 /// Format with an output cap.
 fn capped(value: &dyn std::fmt::Display, alternate: bool) -> String {
-    let mut out = Capped::default();
+    // Most names fit: one allocation instead of a doubling per piece.
+    let mut out = Capped(String::with_capacity(128));
     let result = if alternate {
         write!(out, "{value:#}")
     } else {
@@ -140,7 +141,13 @@ fn rust(raw: &str) -> Option<Demangled> {
     if !is_v0 && !has_legacy_hash(&full) {
         return None; // a C++ name rustc-demangle also understands
     }
-    let name = capped(&demangled, true);
+    // A legacy name without its hash is the full one cut before `::h…`
+    // (what `{:#}` prints), unless a suffix (`.llvm.…`) or the cap is in
+    // the way: then it is formatted again.
+    let name = match legacy_without_hash(&full) {
+        Some(name) if !is_v0 => name.to_string(),
+        _ => capped(&demangled, true),
+    };
     let crate_ids = if is_v0 { crate_ids(&full) } else { Vec::new() };
     let krate = match defining_crate(&name, 0) {
         // Symbols the compiler itself defines for the standard library
@@ -177,6 +184,14 @@ fn has_legacy_hash(full: &str) -> bool {
     };
     let hash = &full[pos + 3..];
     hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A legacy name printed in full, without its final `::h<hex>` element
+/// (`rustc-demangle` drops exactly that element in its alternate form).
+fn legacy_without_hash(full: &str) -> Option<&str> {
+    let pos = full.rfind("::h")?;
+    let hash = &full[pos + 3..];
+    (!hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| &full[..pos])
 }
 
 /// Every `name[hex]` crate id in a v0 name printed with disambiguators.
@@ -375,6 +390,28 @@ pub(crate) fn erase_generics(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_names_without_hash_match_the_alternate_form() {
+        for raw in [
+            "_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$closure$u7d$$u7d$$GT$17h0123456789abcdefE",
+            "_ZN3std2io5stdio6_print17h9f7d6a1c2b3e4f50E",
+            "_ZN3foo3bar17h0123456789abcdefE.llvm.4242",
+            "_ZN3foo17h0123456789abcdefE",
+        ] {
+            let demangled = rustc_demangle::try_demangle(raw).unwrap();
+            let expected = format!("{demangled:#}");
+            let full = capped(&demangled, false);
+            let by_cut = legacy_without_hash(&full);
+            // Either the cut gives the alternate form, or (a suffix after
+            // the hash) no cut is made and the name is formatted again.
+            assert!(
+                by_cut.is_none_or(|name| name == expected),
+                "{raw}: {by_cut:?} != {expected}"
+            );
+            assert_eq!(rust(raw).map(|d| d.name), Some(expected));
+        }
+    }
 
     #[test]
     fn rust_legacy_names_drop_the_hash() {

@@ -202,15 +202,32 @@ pub(crate) fn crates<'a>(
     if locations.is_empty() {
         return Vec::new();
     }
+    let (referenced, calls) = references(functions, layout, isa, locations, covered);
+    let mut named = vote(referenced, locations);
+    name_by_callers(&mut named, &calls);
+    between_same_crate(&named)
+}
+
+/// A function and the panic locations (indices) its code refers to.
+type Referenced = (Function, Vec<u32>);
+
+/// Per function no symbol covers: the panic locations its code refers to
+/// (indices into `locations`), and the addresses it calls or jumps to
+/// outside itself.
+fn references(
+    functions: &[Function],
+    layout: &Layout<'_>,
+    isa: Isa,
+    locations: &[(u64, u64, String)],
+    covered: &dyn Fn(u64) -> bool,
+) -> (Vec<Referenced>, Vec<Vec<u64>>) {
     let location = |address: u64| -> Option<usize> {
         let i = locations.partition_point(|l| l.1 <= address);
         locations.get(i).filter(|l| l.0 <= address).map(|_| i)
     };
     let inside = |address: u64| location(address).is_some();
     let mut decoder = References::new(isa);
-    // Per function: the panic locations its code refers to, and the
-    // functions it calls or jumps to.
-    let mut referenced: Vec<(Function, Vec<u32>)> = Vec::new();
+    let mut referenced: Vec<Referenced> = Vec::new();
     let mut calls: Vec<Vec<u64>> = Vec::new();
     let code = CodeSections::new(layout);
     for f in functions {
@@ -237,9 +254,17 @@ pub(crate) fn crates<'a>(
         calls.push(targets);
         referenced.push((*f, found));
     }
-    // A location many functions use is inlined library code (an indexing
-    // helper's own panic); one few functions use is the function's own
-    // `unwrap` or index. Each location votes 1 / (functions using it).
+    (referenced, calls)
+}
+
+/// Each function's crate by its panic locations' votes. A location many
+/// functions use is inlined library code (an indexing helper's own panic);
+/// one few functions use is the function's own `unwrap` or index. Each
+/// location votes 1 / (functions using it).
+fn vote<'a>(
+    referenced: Vec<Referenced>,
+    locations: &'a [(u64, u64, String)],
+) -> Vec<(Function, Option<&'a str>)> {
     let mut users: HashMap<u32, u32> = HashMap::new();
     for (_, found) in &referenced {
         for &i in found {
@@ -247,7 +272,7 @@ pub(crate) fn crates<'a>(
         }
     }
     let mut votes: HashMap<&'a str, f64> = HashMap::new();
-    let mut named: Vec<(Function, Option<&'a str>)> = referenced
+    referenced
         .into_iter()
         .map(|(f, found)| {
             votes.clear();
@@ -261,10 +286,13 @@ pub(crate) fn crates<'a>(
                 .map(|(&name, _)| name);
             (f, best)
         })
-        .collect();
-    // A function without evidence that only functions of one crate call
-    // is taken to be of that crate (a generic instantiated there, or a
-    // private helper); rounds let this reach helpers of helpers.
+        .collect()
+}
+
+/// A function without evidence that only functions of one crate call is
+/// taken to be of that crate (a generic instantiated there, or a private
+/// helper); rounds let this reach helpers of helpers.
+fn name_by_callers(named: &mut [(Function, Option<&str>)], calls: &[Vec<u64>]) {
     let starts: Vec<u64> = named.iter().map(|n| n.0.start).collect();
     let mut callers: Vec<(usize, usize)> = Vec::new();
     for (caller, targets) in calls.iter().enumerate() {
@@ -277,7 +305,7 @@ pub(crate) fn crates<'a>(
     callers.sort_unstable();
     callers.dedup();
     for _ in 0..CALL_ROUNDS {
-        let mut found: Vec<(usize, &'a str)> = Vec::new();
+        let mut found = Vec::new();
         let mut at = 0;
         while at < callers.len() {
             let callee = callers[at].0;
@@ -299,8 +327,11 @@ pub(crate) fn crates<'a>(
             named[callee].1 = Some(name);
         }
     }
-    // Between two functions of one crate, a function without evidence is
-    // taken to be of that crate too.
+}
+
+/// The named functions, and between two functions of one crate those
+/// without evidence, taken to be of that crate too.
+fn between_same_crate<'a>(named: &[(Function, Option<&'a str>)]) -> Vec<(u64, u64, &'a str)> {
     let mut out = Vec::with_capacity(named.len());
     let mut previous: Option<&str> = None;
     let mut i = 0;

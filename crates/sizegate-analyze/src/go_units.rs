@@ -93,7 +93,13 @@ impl Region {
                 Some(last) if start == last.1 => last.1 = end,
                 _ => ranges.push((start, end)),
             }
-            *bytes.entry(unit.as_ref().to_owned()).or_default() += end - start;
+            // No allocation for a unit met before (most ranges).
+            match bytes.get_mut(unit.as_ref()) {
+                Some(total) => *total += end - start,
+                None => {
+                    bytes.insert(unit.as_ref().to_owned(), end - start);
+                }
+            }
         }
         if let Some(previous) = current {
             flush(&mut out, previous, ranges, &mut bytes);

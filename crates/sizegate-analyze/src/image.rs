@@ -3,6 +3,7 @@
 
 use object::{Object, ObjectSymbol};
 
+use crate::codegen_units::CodegenUnits;
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
@@ -43,6 +44,24 @@ pub(crate) fn analyze_image(
     Ok(report)
 }
 
+/// The image being measured, with what every step reads.
+struct Image<'a, 'data> {
+    bytes: &'data [u8],
+    file: &'a object::File<'data>,
+    layout: &'a format::Layout<'data>,
+    /// Byte order and pointer size.
+    words: crate::go::Layout,
+}
+
+impl Image<'_, '_> {
+    fn target(&self) -> crate::go::Target {
+        crate::go::Target {
+            big_endian: self.words.big_endian,
+            ptr_size: self.words.ptr_size,
+        }
+    }
+}
+
 /// Everything but the whole-file figures (sha256, gzip, zstd), once the
 /// file is parsed and laid out.
 fn measure(
@@ -52,6 +71,15 @@ fn measure(
     layout: format::Layout<'_>,
     debug: Option<&object::File<'_>>,
 ) -> Report {
+    let image = Image {
+        bytes,
+        file,
+        layout: &layout,
+        words: crate::go::Layout {
+            big_endian: !file.is_little_endian(),
+            ptr_size: if file.is_64() { 8 } else { 4 },
+        },
+    };
     let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = match debug {
@@ -70,161 +98,26 @@ fn measure(
     let functions = if go_binary {
         Vec::new()
     } else {
-        let code_symbols = placed.iter().any(|p| {
-            p.size > 0
-                && layout
-                    .sections
-                    .get(p.section)
-                    .is_some_and(|s| s.kind == SectionKind::Code)
-        });
-        let words = crate::go::Layout {
-            big_endian: !file.is_little_endian(),
-            ptr_size: if file.is_64() { 8 } else { 4 },
-        };
-        functions::extents(file, bytes, &layout, words, code_symbols)
+        function_extents(&image, &placed)
     };
     clip_to_functions(&mut placed, &functions, &layout);
-    let target = crate::go::Target {
-        big_endian: !file.is_little_endian(),
-        ptr_size: if file.is_64() { 8 } else { 4 },
-    };
-    if go_binary && layout.format == crate::report::Format::Wasm {
-        let mut raw: Vec<String> = placed
-            .iter_mut()
-            .map(|p| std::mem::take(&mut p.raw_name))
-            .collect();
-        go_units::restore_wasm_names(&layout, target, &mut raw);
-        for (p, name) in placed.iter_mut().zip(raw) {
-            p.raw_name = name;
-        }
-    }
-    // The raw names are needed only here: free each once demangled, so the
-    // raw and demangled names of 100k+ symbols are not all held at once.
-    let names: Vec<Demangled> = placed
-        .iter_mut()
-        .map(|p| {
-            let demangled = demangle::demangle(&p.raw_name, go_binary);
-            p.raw_name = String::new();
-            demangled
-        })
-        .collect();
-    let go_charges = if go_binary {
-        go_units::charges(&layout, bytes, target, toolchain.go.as_deref())
-    } else {
-        go_units::GoCharges::default()
-    };
-    let mut go_charges = go_charges;
+    let names = demangled_names(&image, &mut placed, go_binary);
     let mut linkedit = crate::macho_linkedit::Moves::new();
-    if go_binary {
-        let functions = std::mem::take(&mut go_charges.functions);
-        let strings = crate::go_strings::regions(
-            &layout,
-            crate::code_refs::Isa::of(file.architecture()),
-            &functions,
-            &go_charges.regions,
-            &placed,
-            &names,
-        );
-        let owners = go_units::DataOwners::new(&go_charges, &strings, &placed, &names);
-        let mut relocations = go_units::relocation_regions(&layout, target, &owners);
-        relocations.extend(go_units::base_relocation_regions(
-            &layout,
-            &owners,
-            file.relative_address_base(),
-        ));
-        linkedit = go_units::linkedit_moves(file, bytes, &owners);
-        go_charges.regions.extend(relocations);
-        go_charges.regions.extend(strings.regions);
-        go_charges.regions.extend(go_units::pdata_regions(
-            &layout,
-            &functions,
-            file.relative_address_base(),
-        ));
-    }
-    // Pointers relocations store (ELF relative relocations, PE base
-    // relocations), by patched address.
-    let relocations = if go_binary {
-        std::collections::HashMap::new()
+    let (charges, rust_facts) = if go_binary {
+        let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
+        linkedit = moves;
+        (charges, rust::RustFacts::default())
     } else {
-        rust::relative_relocations(
-            &layout,
-            crate::go::Layout {
-                big_endian: target.big_endian,
-                ptr_size: target.ptr_size,
-            },
-            file.relative_address_base(),
-        )
+        rust_charges(&image, &placed, &names, &functions)
     };
-    let rust_facts = if go_binary {
-        rust::RustFacts::default()
-    } else {
-        let crates: std::collections::BTreeSet<&str> = names
-            .iter()
-            .filter(|n| n.unit_kind == UnitKind::Crate)
-            .map(|n| n.unit.as_str())
-            .collect();
-        rust::read(
-            &layout,
-            crate::go::Layout {
-                big_endian: target.big_endian,
-                ptr_size: target.ptr_size,
-            },
-            &crates,
-            &relocations,
-        )
+    // WebAssembly DWARF addresses are code-section offsets, not symbol
+    // addresses: no codegen units there.
+    let (charged, cgus) = match (go_binary, layout.format) {
+        (true, _) => (UnitKind::Package, CodegenUnits::default()),
+        (false, crate::report::Format::Wasm) => (UnitKind::Crate, CodegenUnits::default()),
+        (false, _) => (UnitKind::Crate, CodegenUnits::read(debug.unwrap_or(file))),
     };
-    go_charges
-        .regions
-        .extend(rust_facts.regions.iter().cloned());
-    if !go_binary {
-        let words = crate::go::Layout {
-            big_endian: target.big_endian,
-            ptr_size: target.ptr_size,
-        };
-        let isa = crate::code_refs::Isa::of(file.architecture());
-        let mut code = unwind::Owners::new(&layout, &placed, &names);
-        // Functions without a symbol, given the crate their panic
-        // locations name.
-        let found = functions::crates(
-            &functions,
-            &layout,
-            isa,
-            &rust_facts.locations,
-            &|address| code.covers(address),
-        );
-        code.extend(&found);
-        go_charges
-            .regions
-            .extend(functions::regions(&functions, &found, &layout));
-        go_charges
-            .regions
-            .extend(unwind::regions(&layout, words, &code));
-        // Pointer slots holding a function's address (vtables...) and
-        // their relocation entries, to the function's unit.
-        let owner = |address: u64| code.unit(address);
-        go_charges
-            .regions
-            .extend(rust::pointer_slots(&layout, words, &relocations, &owner));
-        // Anonymous data to the units that use it, relocation entries to
-        // the owner of what they patch, dynamic symbols to their unit.
-        let anonymous = anon_data::regions(&anon_data::Inputs {
-            layout: &layout,
-            isa,
-            words,
-            placed: &placed,
-            names: &names,
-            taken: &go_charges.regions,
-            relocations: &relocations,
-            functions: &found,
-        });
-        go_charges.regions.extend(anonymous);
-    }
-    let charged = if go_binary {
-        UnitKind::Package
-    } else {
-        UnitKind::Crate
-    };
-    let mut attribution = units::attribute(&layout, &placed, &names, &go_charges, charged);
+    let mut attribution = units::attribute(&layout, &placed, &names, &charges, charged, &cgus);
     crate::macho_linkedit::apply(&mut attribution.units, &linkedit, charged);
     if let Some(build) = &toolchain.go_build {
         go_units::set_modules(&mut attribution.units, build);
@@ -232,12 +125,42 @@ fn measure(
     toolchain.rustc_commit = rust_facts.rustc_commit.clone();
     toolchain.rustc_release = rust_facts.rustc_release.clone();
     rust::set_versions(&mut attribution.units, &rust_facts, &mut toolchain);
+    // Idempotent: sets the same toolchain facts again.
+    rust::set_versions(&mut attribution.instantiating, &rust_facts, &mut toolchain);
     let language = toolchain::language(
         &toolchain,
         go_binary,
         rust_facts.evidence,
         &attribution.by_lang,
     );
+    let facts = Facts {
+        toolchain,
+        language,
+        go_binary,
+        with_debug_file: debug.is_some(),
+    };
+    assemble(name, &image, facts, attribution, &placed, names)
+}
+
+/// What `assemble` needs besides the attribution.
+struct Facts {
+    toolchain: crate::report::Toolchain,
+    language: Language,
+    go_binary: bool,
+    with_debug_file: bool,
+}
+
+/// The report: sizes, advice and notes around the attribution.
+fn assemble(
+    name: &str,
+    image: &Image<'_, '_>,
+    facts: Facts,
+    attribution: units::Attribution,
+    placed: &[symbols::PlacedSymbol],
+    names: Vec<Demangled>,
+) -> Report {
+    let layout = image.layout;
+    let (file, bytes) = (image.file, image.bytes);
     // WebAssembly exports are symbols too; a module is stripped when its
     // `name` section is gone.
     let stripped = match layout.format {
@@ -247,45 +170,23 @@ fn measure(
             .any(|s| s.kind == SectionKind::Symbols),
         _ => !file.symbols().any(|s| s.is_definition()),
     };
-
-    let kind_bytes = |kind: SectionKind| -> u64 {
-        layout
-            .partition
-            .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| s.file_size)
-            .sum()
-    };
-    let sizes = Sizes {
-        file: bytes.len() as u64,
-        vm: layout
-            .sections
-            .iter()
-            .map(|s| s.vm_size)
-            .fold(0u64, u64::saturating_add),
-        shipped: attribution.units.iter().map(|u| u.size).sum(),
-        gzip: 0,
-        zstd: 0,
-        debug: kind_bytes(SectionKind::Debug),
-        symbols: layout.symbol_bytes,
-        ..Sizes::default()
-    };
+    let sizes = sizes_of(bytes, layout, &attribution.units);
     let advice = advice::advise(&advice::Facts {
-        language,
-        go_binary,
+        language: facts.language,
+        go_binary: facts.go_binary,
         sizes,
         sections: &layout.sections,
-        symbols: &placed,
+        symbols: placed,
         names: &names,
-        go_build: toolchain.go_build.as_ref(),
+        go_build: facts.toolchain.go_build.as_ref(),
     });
-    let notes = if debug.is_some() {
+    let notes = if facts.with_debug_file {
         Vec::new()
     } else {
-        notes(language, stripped, &layout)
+        notes(facts.language, stripped, layout)
     };
     // Last, as it takes the names over.
-    let symbols = units::symbols(&layout, &placed, names);
+    let symbols = units::symbols(layout, placed, names);
     Report {
         schema_version: SCHEMA_VERSION,
         file: FileInfo {
@@ -295,12 +196,13 @@ fn measure(
         },
         format: layout.format,
         arch: arch_name(file.architecture()),
-        language,
+        language: facts.language,
         stripped,
-        toolchain,
+        toolchain: facts.toolchain,
         sizes,
-        sections: layout.partition,
+        sections: layout.partition.clone(),
         units: attribution.units,
+        units_instantiating: attribution.instantiating,
         symbols,
         symbols_truncated: false,
         compression_skipped: false,
@@ -310,6 +212,170 @@ fn measure(
         files: Vec::new(),
         directories: Vec::new(),
     }
+}
+
+/// The headline sizes but the whole-file ones (gzip, zstd).
+fn sizes_of(bytes: &[u8], layout: &format::Layout<'_>, units: &[crate::report::Unit]) -> Sizes {
+    let kind_bytes = |kind: SectionKind| -> u64 {
+        layout
+            .partition
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.file_size)
+            .sum()
+    };
+    Sizes {
+        file: bytes.len() as u64,
+        vm: layout
+            .sections
+            .iter()
+            .map(|s| s.vm_size)
+            .fold(0u64, u64::saturating_add),
+        shipped: units.iter().map(|u| u.size).sum(),
+        gzip: 0,
+        zstd: 0,
+        debug: kind_bytes(SectionKind::Debug),
+        symbols: layout.symbol_bytes,
+        ..Sizes::default()
+    }
+}
+
+/// The functions the file describes (see `functions::extents`).
+fn function_extents(
+    image: &Image<'_, '_>,
+    placed: &[symbols::PlacedSymbol],
+) -> Vec<functions::Function> {
+    let code_symbols = placed.iter().any(|p| {
+        p.size > 0
+            && image
+                .layout
+                .sections
+                .get(p.section)
+                .is_some_and(|s| s.kind == SectionKind::Code)
+    });
+    functions::extents(
+        image.file,
+        image.bytes,
+        image.layout,
+        image.words,
+        code_symbols,
+    )
+}
+
+/// Demangled names, one per symbol. The raw names are needed only here:
+/// each is freed once demangled, so the raw and demangled names of 100k+
+/// symbols are not all held at once.
+fn demangled_names(
+    image: &Image<'_, '_>,
+    placed: &mut [symbols::PlacedSymbol],
+    go_binary: bool,
+) -> Vec<Demangled> {
+    if go_binary && image.layout.format == crate::report::Format::Wasm {
+        let mut raw: Vec<String> = placed
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.raw_name))
+            .collect();
+        go_units::restore_wasm_names(image.layout, image.target(), &mut raw);
+        for (p, name) in placed.iter_mut().zip(raw) {
+            p.raw_name = name;
+        }
+    }
+    placed
+        .iter_mut()
+        .map(|p| {
+            let demangled = demangle::demangle(&p.raw_name, go_binary);
+            p.raw_name = String::new();
+            demangled
+        })
+        .collect()
+}
+
+/// The Go readers' charges (runtime data, strings, relocations, `.pdata`)
+/// and the Mach-O `__LINKEDIT` moves.
+fn go_charges(
+    image: &Image<'_, '_>,
+    go_version: Option<&str>,
+    placed: &[symbols::PlacedSymbol],
+    names: &[Demangled],
+) -> (go_units::GoCharges, crate::macho_linkedit::Moves) {
+    let (layout, target) = (image.layout, image.target());
+    let base = image.file.relative_address_base();
+    let mut charges = go_units::charges(layout, image.bytes, target, go_version);
+    let functions = std::mem::take(&mut charges.functions);
+    let strings = crate::go_strings::regions(
+        layout,
+        crate::code_refs::Isa::of(image.file.architecture()),
+        &functions,
+        &charges.regions,
+        placed,
+        names,
+    );
+    // Who owns an address, once the strings are charged: relocation
+    // entries, base relocations and Mach-O rebase/bind opcodes go to the
+    // owner of what they patch.
+    let owners = go_units::DataOwners::new(&charges, &strings, placed, names);
+    let mut relocations = go_units::relocation_regions(layout, target, &owners);
+    relocations.extend(go_units::base_relocation_regions(layout, &owners, base));
+    let linkedit = go_units::linkedit_moves(image.file, image.bytes, &owners);
+    charges.regions.extend(relocations);
+    charges.regions.extend(strings.regions);
+    charges
+        .regions
+        .extend(go_units::pdata_regions(layout, &functions, base));
+    (charges, linkedit)
+}
+
+/// The Rust (and C) charges beyond symbols: panic locations, functions
+/// without a symbol, unwind tables, pointer slots, anonymous data.
+fn rust_charges(
+    image: &Image<'_, '_>,
+    placed: &[symbols::PlacedSymbol],
+    names: &[Demangled],
+    functions: &[functions::Function],
+) -> (go_units::GoCharges, rust::RustFacts) {
+    let (layout, words) = (image.layout, image.words);
+    // Pointers relocations store (ELF relative relocations, PE base
+    // relocations), by patched address.
+    let relocations = rust::relative_relocations(layout, words, image.file.relative_address_base());
+    let crates: std::collections::BTreeSet<&str> = names
+        .iter()
+        .filter(|n| n.unit_kind == UnitKind::Crate)
+        .map(|n| n.unit.as_str())
+        .collect();
+    let rust_facts = rust::read(layout, words, &crates, &relocations);
+    let mut regions = rust_facts.regions.clone();
+    let isa = crate::code_refs::Isa::of(image.file.architecture());
+    let mut code = unwind::Owners::new(layout, placed, names);
+    // Functions without a symbol, given the crate their panic locations
+    // name.
+    let found = functions::crates(functions, layout, isa, &rust_facts.locations, &|address| {
+        code.covers(address)
+    });
+    code.extend(&found);
+    regions.extend(functions::regions(functions, &found, layout));
+    regions.extend(unwind::regions(layout, words, &code));
+    // Pointer slots holding a function's address (vtables...) and their
+    // relocation entries, to the function's unit.
+    let owner = |address: u64| code.unit(address);
+    regions.extend(rust::pointer_slots(layout, words, &relocations, &owner));
+    // Anonymous data to the units that use it, relocation entries to the
+    // owner of what they patch, dynamic symbols to their unit.
+    let anonymous = anon_data::regions(&anon_data::Inputs {
+        layout,
+        isa,
+        words,
+        placed,
+        names,
+        taken: &regions,
+        relocations: &relocations,
+        functions: &found,
+    });
+    regions.extend(anonymous);
+    let charges = go_units::GoCharges {
+        regions,
+        ..go_units::GoCharges::default()
+    };
+    (charges, rust_facts)
 }
 
 /// End each code symbol at the next function start after it (Mach-O

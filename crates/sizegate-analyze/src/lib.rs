@@ -26,6 +26,7 @@
 mod advice;
 mod anon_data;
 mod code_refs;
+mod codegen_units;
 pub mod container;
 mod debug_file;
 mod demangle;

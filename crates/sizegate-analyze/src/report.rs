@@ -38,6 +38,18 @@ pub struct Report {
     /// Crates, Go packages, C++ namespaces...; `size` sums to exactly
     /// `sizes.shipped`. Sorted by size, largest first.
     pub units: Vec<Unit>,
+    /// The same shipped bytes under the *instantiating* rule: each function
+    /// is charged to the crate whose codegen unit holds its code (read from
+    /// the DWARF compile units, `debuginfo = "line-tables-only"` is enough),
+    /// where `units` charges it to the crate that *defines* it (its
+    /// symbol's path). A generic from crate `a` instantiated in crate `b`
+    /// is `a`'s in `units` and `b`'s here. Only function bytes move; every
+    /// other charge is as in `units`, and the sizes sum to `sizes.shipped`
+    /// too. Present only when the file (or its debug file) has DWARF naming
+    /// Rust codegen units; absent from the JSON otherwise. Sorted like
+    /// `units`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units_instantiating: Vec<Unit>,
     /// Symbols, largest first. The analyzer returns all of them; writers
     /// may truncate to the top N (see [`Report::truncate_symbols`]).
     pub symbols: Vec<Symbol>,

@@ -131,88 +131,102 @@ pub(crate) fn read_sections<'data>(
     out
 }
 
+/// Name prefixes (after `.` or `__`) of unwind tables.
+const UNWIND: &[&str] = &[
+    "eh_frame",
+    "gcc_except_tab",
+    "unwind_info",
+    "ARM.exidx",
+    "ARM.extab",
+    "pdata",
+    "xdata",
+];
+/// Name prefixes of Go runtime metadata.
+const GO_RUNTIME: &[&str] = &[
+    "gopclntab",
+    "go.buildinfo",
+    "go_buildinfo",
+    "typelink",
+    "itablink",
+    "go.fuzzcntrs",
+    "noptrdata.go",
+];
+/// Name prefixes of dynamic linking sections.
+const DYNAMIC: &[&str] = &[
+    "dynsym",
+    "dynstr",
+    "dynamic",
+    "plt",
+    "got",
+    "gnu.hash",
+    "hash",
+    "gnu.version",
+    "interp",
+    "idata",
+    "edata",
+    "stubs",
+    "stub_helper",
+    "la_symbol_ptr",
+    "nl_symbol_ptr",
+    "import",
+    "export",
+];
+/// Name prefixes of data that `object` may call something else.
+const DATA: &[&str] = &[
+    "init_array",
+    "fini_array",
+    "preinit_array",
+    "data.rel.ro",
+    "tdata",
+];
+
 /// Classify a section by its name (which says most) and `object`'s kind.
 pub(crate) fn classify(
     name: &str,
     segment: Option<&str>,
     kind: object::SectionKind,
 ) -> SectionKind {
-    use object::SectionKind as K;
     let name = name.trim_start_matches('.').trim_start_matches("__");
+    by_name(name, segment).unwrap_or_else(|| by_object_kind(kind))
+}
+
+/// The kind a section's name (without `.` or `__`) says, if any.
+fn by_name(name: &str, segment: Option<&str>) -> Option<SectionKind> {
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| name.starts_with(p));
-    if segment == Some("__DWARF") || starts(&["debug", "zdebug", "gdb_index", "stab"]) {
-        return SectionKind::Debug;
-    }
-    if matches!(
+    let kind = if segment == Some("__DWARF") || starts(&["debug", "zdebug", "gdb_index", "stab"]) {
+        SectionKind::Debug
+    } else if matches!(
         name,
         "symtab" | "strtab" | "symtab_shndx" | "name" | "gosymtab"
     ) {
-        return SectionKind::Symbols;
-    }
-    if starts(&[
-        "eh_frame",
-        "gcc_except_tab",
-        "unwind_info",
-        "ARM.exidx",
-        "ARM.extab",
-        "pdata",
-        "xdata",
-    ]) {
-        return SectionKind::Unwind;
-    }
-    if starts(&[
-        "gopclntab",
-        "go.buildinfo",
-        "go_buildinfo",
-        "typelink",
-        "itablink",
-        "go.fuzzcntrs",
-        "noptrdata.go",
-    ]) {
-        return SectionKind::GoRuntime;
-    }
-    if starts(&["rela", "rel.", "reloc"]) || name == "rel" {
-        return SectionKind::Relocations;
-    }
-    if starts(&[
-        "dynsym",
-        "dynstr",
-        "dynamic",
-        "plt",
-        "got",
-        "gnu.hash",
-        "hash",
-        "gnu.version",
-        "interp",
-        "idata",
-        "edata",
-        "stubs",
-        "stub_helper",
-        "la_symbol_ptr",
-        "nl_symbol_ptr",
-        "import",
-        "export",
-    ]) {
-        return SectionKind::Dynamic;
-    }
-    if name.starts_with('<') {
+        SectionKind::Symbols
+    } else if starts(UNWIND) {
+        SectionKind::Unwind
+    } else if starts(GO_RUNTIME) {
+        SectionKind::GoRuntime
+    } else if starts(&["rela", "rel.", "reloc"]) || name == "rel" {
+        SectionKind::Relocations
+    } else if starts(DYNAMIC) {
+        SectionKind::Dynamic
+    } else if name.starts_with('<') {
         // WebAssembly standard sections, as `object` names them.
-        return match name {
+        match name {
             "<code>" => SectionKind::Code,
             "<data>" | "<element>" | "<global>" => SectionKind::Data,
             "<import>" | "<export>" => SectionKind::Dynamic,
             _ => SectionKind::Other,
-        };
-    }
-    if starts(&[
-        "init_array",
-        "fini_array",
-        "preinit_array",
-        "data.rel.ro",
-        "tdata",
-    ]) {
-        return SectionKind::Data;
-    }
+        }
+    } else if starts(DATA) {
+        SectionKind::Data
+    } else {
+        return None;
+    };
+    Some(kind)
+}
+
+/// The kind `object` gives, for a name that says nothing.
+fn by_object_kind(kind: object::SectionKind) -> SectionKind {
+    use object::SectionKind as K;
     match kind {
         K::Text => SectionKind::Code,
         K::ReadOnlyData | K::ReadOnlyString | K::ReadOnlyDataWithRel => SectionKind::Rodata,
@@ -236,7 +250,54 @@ pub(crate) fn partition(
     gaps: GapNaming,
 ) -> Vec<Section> {
     let file_len = bytes.len() as u64;
-    // Pieces: (offset, size, Some(section index) | None with structure index).
+    let pieces = pieces(file_len, sections, structures);
+    let mut pseudo = Pseudo::default();
+    let gaps = Gaps {
+        bytes,
+        containers,
+        naming: gaps,
+    };
+    let mut cursor = 0u64;
+    for (offset, size, piece) in pieces {
+        let end = offset + size;
+        if offset > cursor {
+            gaps.fill(cursor, offset, &mut pseudo);
+        }
+        let start = offset.max(cursor);
+        let charged = end.saturating_sub(start);
+        match piece {
+            Piece::Section(i) => sections[i].share += charged,
+            Piece::Structure(i) => pseudo.add(structures[i].name, structures[i].kind, charged),
+        }
+        cursor = cursor.max(end);
+    }
+    gaps.fill(cursor, file_len, &mut pseudo);
+
+    let mut out: Vec<Section> = sections
+        .iter()
+        .map(|s| Section {
+            name: s.name.clone(),
+            kind: s.kind,
+            file_size: s.share,
+            vm_size: s.vm_size,
+        })
+        .collect();
+    out.extend(pseudo.0.into_iter().map(|(name, kind, size)| Section {
+        name: name.to_string(),
+        kind,
+        file_size: size,
+        vm_size: 0,
+    }));
+    out
+}
+
+/// Sections and structures by file offset: (offset, size, which), larger
+/// first at equal offsets so a container wins over what it holds.
+fn pieces(
+    file_len: u64,
+    sections: &[SectionInfo<'_>],
+    structures: &[PseudoRange],
+) -> Vec<(u64, u64, Piece)> {
     let mut pieces: Vec<(u64, u64, Piece)> = Vec::with_capacity(sections.len() + structures.len());
     for (i, s) in sections.iter().enumerate() {
         if let Some((offset, size)) = s.file_range {
@@ -249,78 +310,62 @@ pub(crate) fn partition(
             pieces.push((r.offset, end - r.offset, Piece::Structure(i)));
         }
     }
-    // Larger first at equal offsets, so a container wins over what it holds.
     pieces.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    pieces
+}
 
-    let mut pseudo: Vec<(&'static str, SectionKind, u64)> = Vec::new();
-    let mut add_pseudo = |name: &'static str, kind: SectionKind, size: u64| {
+/// Pseudo-sections by name, in the order first met.
+#[derive(Default)]
+struct Pseudo(Vec<(&'static str, SectionKind, u64)>);
+
+impl Pseudo {
+    fn add(&mut self, name: &'static str, kind: SectionKind, size: u64) {
         if size == 0 {
             return;
         }
-        match pseudo.iter_mut().find(|p| p.0 == name) {
+        match self.0.iter_mut().find(|p| p.0 == name) {
             Some(p) => p.2 += size,
-            None => pseudo.push((name, kind, size)),
+            None => self.0.push((name, kind, size)),
         }
-    };
-    let gap = |from: u64, to: u64, add: &mut dyn FnMut(&'static str, SectionKind, u64)| {
+    }
+}
+
+/// How the bytes between pieces are named.
+struct Gaps<'a> {
+    bytes: &'a [u8],
+    containers: &'a [PseudoRange],
+    naming: GapNaming,
+}
+
+impl Gaps<'_> {
+    /// Charge `[from, to)`: to the containers holding its bytes, the rest
+    /// by `default_gap_name`.
+    fn fill(&self, from: u64, to: u64, pseudo: &mut Pseudo) {
         let mut from = from;
         while from < to {
-            let inside = containers
+            let inside = self
+                .containers
                 .iter()
                 .find(|c| c.offset <= from && from < c.offset.saturating_add(c.size));
             let (end, name, kind) = match inside {
                 Some(c) => (to.min(c.offset.saturating_add(c.size)), c.name, c.kind),
                 None => {
-                    let next = containers
+                    let next = self
+                        .containers
                         .iter()
                         .map(|c| c.offset)
                         .filter(|&o| o > from)
                         .min()
                         .unwrap_or(to)
                         .min(to);
-                    (
-                        next,
-                        default_gap_name(bytes, from, next, gaps),
-                        SectionKind::Other,
-                    )
+                    let name = default_gap_name(self.bytes, from, next, self.naming);
+                    (next, name, SectionKind::Other)
                 }
             };
-            add(name, kind, end - from);
+            pseudo.add(name, kind, end - from);
             from = end;
         }
-    };
-    let mut cursor = 0u64;
-    for (offset, size, piece) in pieces {
-        let end = offset + size;
-        if offset > cursor {
-            gap(cursor, offset, &mut add_pseudo);
-        }
-        let start = offset.max(cursor);
-        let charged = end.saturating_sub(start);
-        match piece {
-            Piece::Section(i) => sections[i].share += charged,
-            Piece::Structure(i) => add_pseudo(structures[i].name, structures[i].kind, charged),
-        }
-        cursor = cursor.max(end);
     }
-    gap(cursor, file_len, &mut add_pseudo);
-
-    let mut out: Vec<Section> = sections
-        .iter()
-        .map(|s| Section {
-            name: s.name.clone(),
-            kind: s.kind,
-            file_size: s.share,
-            vm_size: s.vm_size,
-        })
-        .collect();
-    out.extend(pseudo.into_iter().map(|(name, kind, size)| Section {
-        name: name.to_string(),
-        kind,
-        file_size: size,
-        vm_size: 0,
-    }));
-    out
 }
 
 /// Name of a gap outside any container: `[headers]` at the start of the

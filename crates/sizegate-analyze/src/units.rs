@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 
+use crate::codegen_units::CodegenUnits;
 use crate::demangle::{Demangled, Lang};
 use crate::format::Layout;
 use crate::go_units::GoCharges;
-use crate::report::{Symbol, Unit, UnitKind};
+use crate::report::{SectionKind, Symbol, Unit, UnitKind};
 use crate::symbols::PlacedSymbol;
 
 /// Units of one image.
@@ -16,6 +17,10 @@ use crate::symbols::PlacedSymbol;
 pub(crate) struct Attribution {
     /// Units, largest first; sizes sum to `layout.shipped()`.
     pub units: Vec<Unit>,
+    /// The same bytes with each code symbol charged to the crate whose
+    /// codegen unit holds it (the instantiating rule), when the DWARF
+    /// names codegen units; empty otherwise.
+    pub instantiating: Vec<Unit>,
     /// Shipped symbol bytes per source language.
     pub by_lang: HashMap<Lang, u64>,
 }
@@ -24,36 +29,89 @@ pub(crate) struct Attribution {
 /// readers' charges: symbol bytes inside their regions go to the charged
 /// units instead, and function padding to `[<section> padding]`. Charged
 /// units no symbol names are of kind `charged` (Go packages, Rust crates).
+/// With codegen units (`cgus` not empty) the instantiating view is made
+/// too: the same charges, but each code symbol inside a Rust codegen unit
+/// goes to that unit's crate.
 pub(crate) fn attribute(
     layout: &Layout<'_>,
     placed: &[PlacedSymbol],
     names: &[Demangled],
     go: &GoCharges,
     charged: UnitKind,
+    cgus: &CodegenUnits,
 ) -> Attribution {
-    let mut units: HashMap<&str, (UnitKind, u64, u64)> = HashMap::new();
-    let mut by_lang: HashMap<Lang, u64> = HashMap::new();
+    let shares = symbol_shares(placed, go);
     let mut per_section = vec![0u64; layout.sections.len()];
-    for (symbol, name) in placed.iter().zip(names) {
-        let taken_back: u64 = go
-            .regions
-            .iter()
-            .filter(|r| r.section == symbol.section)
-            .map(|r| overlap(&r.ranges, symbol.address, symbol.shipped))
-            .sum();
-        let shipped = symbol.shipped.saturating_sub(taken_back);
-        let entry = units
-            .entry(name.unit.as_str())
-            .or_insert((name.unit_kind, 0, 0));
-        entry.1 += shipped;
-        entry.2 += 1;
-        *by_lang.entry(name.lang).or_default() += symbol.shipped;
+    for (symbol, shipped) in placed.iter().zip(&shares) {
         if let Some(total) = per_section.get_mut(symbol.section) {
             *total += shipped;
         }
     }
+    let regions = region_charges(layout, go, &mut per_section);
+    let pseudo = pseudo_units(layout, go, &per_section);
+    let defining = |i: usize| (names[i].unit.as_str(), names[i].unit_kind);
+    let charges = Charges {
+        shares: &shares,
+        regions: &regions,
+        pseudo: &pseudo,
+        charged,
+    };
+    let units = charges.units(&defining);
+    let instantiating = if cgus.is_empty() {
+        Vec::new()
+    } else {
+        let code: Vec<bool> = layout
+            .sections
+            .iter()
+            .map(|s| s.kind == SectionKind::Code)
+            .collect();
+        let by_codegen_unit = |i: usize| {
+            let symbol = &placed[i];
+            match code.get(symbol.section) {
+                Some(true) => cgus
+                    .crate_at(symbol.address)
+                    .map_or_else(|| defining(i), |krate| (krate, UnitKind::Crate)),
+                _ => defining(i),
+            }
+        };
+        charges.units(&by_codegen_unit)
+    };
+    let mut by_lang: HashMap<Lang, u64> = HashMap::new();
+    for (symbol, name) in placed.iter().zip(names) {
+        *by_lang.entry(name.lang).or_default() += symbol.shipped;
+    }
+    Attribution {
+        units,
+        instantiating,
+        by_lang,
+    }
+}
+
+/// Each symbol's shipped bytes less those a region takes back.
+fn symbol_shares(placed: &[PlacedSymbol], go: &GoCharges) -> Vec<u64> {
+    placed
+        .iter()
+        .map(|symbol| {
+            let taken_back: u64 = go
+                .regions
+                .iter()
+                .filter(|r| r.section == symbol.section)
+                .map(|r| overlap(&r.ranges, symbol.address, symbol.shipped))
+                .sum();
+            symbol.shipped.saturating_sub(taken_back)
+        })
+        .collect()
+}
+
+/// The regions' (unit, bytes), never more than a section ships beyond
+/// its symbols' bytes (`per_section`, updated).
+fn region_charges<'g>(
+    layout: &Layout<'_>,
+    go: &'g GoCharges,
+    per_section: &mut [u64],
+) -> Vec<(&'g str, u64)> {
+    let mut out = Vec::new();
     for region in &go.regions {
-        // Never more than the section ships (a region is inside it).
         let Some(section) = layout.sections.get(region.section) else {
             continue;
         };
@@ -61,17 +119,18 @@ pub(crate) fn attribute(
         for (unit, bytes) in &region.charges {
             let bytes = (*bytes).min(room);
             room -= bytes;
-            let kind = if unit.starts_with('[') {
-                UnitKind::Pseudo
-            } else {
-                charged
-            };
-            units.entry(unit.as_str()).or_insert((kind, 0, 0)).1 += bytes;
+            out.push((unit.as_str(), bytes));
             per_section[region.section] += bytes;
         }
     }
+    out
+}
+
+/// `[<section> padding]`, `[<section> unattributed]` and the format's
+/// pseudo-units: what no symbol or region explains.
+fn pseudo_units(layout: &Layout<'_>, go: &GoCharges, per_section: &[u64]) -> Vec<(String, u64)> {
     let mut pseudo: Vec<(String, u64)> = Vec::new();
-    for (i, (section, attributed)) in layout.sections.iter().zip(&per_section).enumerate() {
+    for (i, (section, attributed)) in layout.sections.iter().zip(per_section).enumerate() {
         let mut rest = section.shipped.saturating_sub(*attributed);
         let padding: u64 = go
             .padding
@@ -89,42 +148,72 @@ pub(crate) fn attribute(
         }
     }
     pseudo.extend(layout.shipped_pseudo.iter().cloned());
+    pseudo
+}
 
-    let mut out: Vec<Unit> = units
-        .into_iter()
-        .filter(|(_, (_, size, _))| *size > 0)
-        .map(|(name, (kind, size, symbols))| Unit {
-            name: name.to_string(),
-            kind,
-            size,
-            symbols,
-            version: None,
-            module: None,
-        })
-        .collect();
-    // Two sections may share a name; their pseudo-units merge. (A map, as
-    // a file may hold tens of thousands of sections.)
-    let mut positions: HashMap<String, usize> = HashMap::new();
-    for (name, size) in pseudo {
-        match positions.get(&name) {
-            Some(&i) => out[i].size += size,
-            None => {
-                positions.insert(name.clone(), out.len());
-                out.push(Unit {
-                    name,
-                    kind: UnitKind::Pseudo,
-                    size,
-                    symbols: 0,
-                    version: None,
-                    module: None,
-                });
+/// Everything charged, ready to be summed per unit under one rule.
+struct Charges<'a> {
+    /// Per symbol: its bytes (see `symbol_shares`).
+    shares: &'a [u64],
+    /// The regions' charges.
+    regions: &'a [(&'a str, u64)],
+    /// Pseudo-units.
+    pseudo: &'a [(String, u64)],
+    /// Kind of the units only regions name.
+    charged: UnitKind,
+}
+
+impl Charges<'_> {
+    /// The units, largest first, with symbol `i` charged to `unit_of(i)`.
+    fn units<'n>(&self, unit_of: &dyn Fn(usize) -> (&'n str, UnitKind)) -> Vec<Unit> {
+        let mut units: HashMap<&str, (UnitKind, u64, u64)> = HashMap::new();
+        for (i, shipped) in self.shares.iter().enumerate() {
+            let (unit, kind) = unit_of(i);
+            let entry = units.entry(unit).or_insert((kind, 0, 0));
+            entry.1 += shipped;
+            entry.2 += 1;
+        }
+        for &(unit, bytes) in self.regions {
+            let kind = if unit.starts_with('[') {
+                UnitKind::Pseudo
+            } else {
+                self.charged
+            };
+            units.entry(unit).or_insert((kind, 0, 0)).1 += bytes;
+        }
+        let mut out: Vec<Unit> = units
+            .into_iter()
+            .filter(|(_, (_, size, _))| *size > 0)
+            .map(|(name, (kind, size, symbols))| Unit {
+                name: name.to_string(),
+                kind,
+                size,
+                symbols,
+                version: None,
+                module: None,
+            })
+            .collect();
+        // Two sections may share a name; their pseudo-units merge. (A map,
+        // as a file may hold tens of thousands of sections.)
+        let mut positions: HashMap<&str, usize> = HashMap::new();
+        for (name, size) in self.pseudo {
+            match positions.get(name.as_str()) {
+                Some(&i) => out[i].size += size,
+                None => {
+                    positions.insert(name, out.len());
+                    out.push(Unit {
+                        name: name.clone(),
+                        kind: UnitKind::Pseudo,
+                        size: *size,
+                        symbols: 0,
+                        version: None,
+                        module: None,
+                    });
+                }
             }
         }
-    }
-    out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-    Attribution {
-        units: out,
-        by_lang,
+        out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+        out
     }
 }
 

@@ -103,6 +103,12 @@ impl Reader<'_> {
         Some(value)
     }
 
+    /// The 4-byte word at `at` (the reader moves past it).
+    fn u32_at(&mut self, at: usize) -> Option<u32> {
+        self.at = at;
+        self.fixed(4).map(|v| v as u32)
+    }
+
     fn uleb(&mut self) -> Option<u64> {
         let (value, used) = crate::go::uleb128(self.data.get(self.at..)?)?;
         self.at += used;
@@ -205,26 +211,63 @@ fn parse_cie(r: &mut Reader<'_>) -> Option<Cie> {
 /// Bytes charged, by section position: (start, end, unit).
 type Charged<'a> = Vec<(usize, u64, u64, &'a str)>;
 
+/// What the table readers find: bytes charged, and the LSDAs the tables
+/// name with their unit.
+#[derive(Default)]
+struct Found<'a> {
+    charged: Charged<'a>,
+    lsdas: Vec<(u64, &'a str)>,
+}
+
+/// One unwind table section being read.
+struct Table<'s, 'd> {
+    /// Position in the layout.
+    index: usize,
+    section: &'s crate::sections::SectionInfo<'d>,
+    words: Words,
+}
+
+impl Table<'_, '_> {
+    fn reader(&self, at: usize) -> Reader<'_> {
+        Reader {
+            data: self.section.data,
+            base: self.section.address,
+            at,
+            words: self.words,
+        }
+    }
+
+    fn address(&self, at: usize) -> u64 {
+        self.section.address.saturating_add(at as u64)
+    }
+}
+
 /// Regions charging the unwind tables of ELF and Mach-O images.
 pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) -> Vec<Region> {
     if owners.spans.is_empty() {
         return Vec::new();
     }
-    let mut charged: Charged<'_> = Vec::new();
-    let mut lsdas: Vec<(u64, &str)> = Vec::new();
+    let mut found = Found::default();
     for (index, section) in layout.sections.iter().enumerate() {
         if section.shipped == 0 {
             continue;
         }
+        let table = Table {
+            index,
+            section,
+            words,
+        };
         match section.raw_name.as_str() {
-            ".eh_frame" | "__eh_frame" => {
-                eh_frame(index, section, words, owners, &mut charged, &mut lsdas);
-            }
-            ".eh_frame_hdr" => eh_frame_hdr(index, section, words, owners, &mut charged),
-            "__unwind_info" => unwind_info(index, section, words, owners, &mut charged, &mut lsdas),
+            ".eh_frame" | "__eh_frame" => eh_frame(&table, owners, &mut found),
+            ".eh_frame_hdr" => eh_frame_hdr(&table, owners, &mut found.charged),
+            "__unwind_info" => unwind_info(&table, owners, &mut found),
             _ => {}
         }
     }
+    let Found {
+        mut charged,
+        mut lsdas,
+    } = found;
     // Each LSDA runs to the next one (or its section's end).
     lsdas.sort_unstable();
     lsdas.dedup_by_key(|l| l.0);
@@ -266,76 +309,101 @@ const MAX_UNWIND_ENTRIES: usize = 1 << 22;
 /// LSDA index entry (8 bytes) to the unit of its function; the LSDAs they
 /// name to the same unit. The header, the first-level index and the
 /// encoding tables, shared by all functions, stay unattributed.
-fn unwind_info<'a>(
-    index: usize,
-    section: &crate::sections::SectionInfo<'_>,
-    words: Words,
-    owners: &Owners<'a>,
-    charged: &mut Charged<'a>,
-    lsdas: &mut Vec<(u64, &'a str)>,
-) {
+fn unwind_info<'a>(table: &Table<'_, '_>, owners: &Owners<'a>, found: &mut Found<'a>) {
     // Function offsets are from the start of `__TEXT`, the Mach header.
+    let section = table.section;
     let Some(text) = section
         .file_range
         .and_then(|(offset, _)| section.address.checked_sub(offset))
     else {
         return;
     };
-    let data = section.data;
-    let mut r = Reader {
-        data,
-        base: section.address,
-        at: 0,
-        words,
-    };
-    let mut u32_at = |at: usize| -> Option<u32> {
-        r.at = at;
-        r.fixed(4).map(|v| v as u32)
-    };
-    let (Some(1), Some(index_offset), Some(index_count)) = (u32_at(0), u32_at(20), u32_at(24))
+    let mut r = table.reader(0);
+    let (Some(1), Some(index_offset), Some(index_count)) =
+        (r.u32_at(0), r.u32_at(20), r.u32_at(24))
     else {
         return;
     };
-    let address = |at: usize| section.address.saturating_add(at as u64);
-    let mut budget = MAX_UNWIND_ENTRIES;
-    let pairs = (index_count as usize).min(data.len() / 12);
+    let mut pages = Pages {
+        table,
+        owners,
+        text,
+        budget: MAX_UNWIND_ENTRIES,
+    };
+    let pairs = (index_count as usize).min(section.data.len() / 12);
     for i in 0..pairs {
         let at = (index_offset as usize).saturating_add(12 * i);
         let (Some(first), Some(page), Some(lsda_start)) =
-            (u32_at(at), u32_at(at + 4), u32_at(at + 8))
+            (r.u32_at(at), r.u32_at(at + 4), r.u32_at(at + 8))
         else {
             break;
         };
         // The LSDA index of this page runs to the next page's.
-        let lsda_end = u32_at(at + 20).unwrap_or(lsda_start);
-        let mut lsda = lsda_start as usize;
-        while lsda + 8 <= (lsda_end as usize).min(data.len()) && budget > 0 {
-            budget -= 1;
-            if let (Some(function), Some(table)) = (u32_at(lsda), u32_at(lsda + 4))
-                && let Some(unit) = owners.unit(text.saturating_add(u64::from(function)))
+        let lsda_end = r.u32_at(at + 20).unwrap_or(lsda_start);
+        pages.lsda_index(lsda_start as usize, lsda_end as usize, found);
+        if page != 0 {
+            pages.second_level(page as usize, first, &mut found.charged);
+        }
+    }
+}
+
+/// The pages of an `__unwind_info` section, read within one budget.
+struct Pages<'t, 's, 'd, 'o, 'a> {
+    table: &'t Table<'s, 'd>,
+    owners: &'o Owners<'a>,
+    /// Address of `__TEXT`, the base of function offsets.
+    text: u64,
+    /// Entries left to read.
+    budget: usize,
+}
+
+impl<'a> Pages<'_, '_, '_, '_, 'a> {
+    /// LSDA index entries (function, LSDA) in `[start, end)`.
+    fn lsda_index(&mut self, start: usize, end: usize, found: &mut Found<'a>) {
+        let table = self.table;
+        let mut r = table.reader(0);
+        let end = end.min(table.section.data.len());
+        let mut lsda = start;
+        while lsda + 8 <= end && self.budget > 0 {
+            self.budget -= 1;
+            if let (Some(function), Some(target)) = (r.u32_at(lsda), r.u32_at(lsda + 4))
+                && let Some(unit) = self
+                    .owners
+                    .unit(self.text.saturating_add(u64::from(function)))
             {
-                charged.push((index, address(lsda), address(lsda + 8), unit));
-                lsdas.push((text.saturating_add(u64::from(table)), unit));
+                let charge = (
+                    table.index,
+                    table.address(lsda),
+                    table.address(lsda + 8),
+                    unit,
+                );
+                found.charged.push(charge);
+                found
+                    .lsdas
+                    .push((self.text.saturating_add(u64::from(target)), unit));
             }
             lsda += 8;
         }
-        if page == 0 {
-            continue;
-        }
-        let page = page as usize;
-        let (Some(kind), Some(header)) = (u32_at(page), u32_at(page + 4)) else {
-            continue;
+    }
+
+    /// A second-level page's entries (regular: 8 bytes, compressed: 4,
+    /// offsets from the first-level entry's `first` function).
+    fn second_level(&mut self, page: usize, first: u32, charged: &mut Charged<'a>) {
+        let table = self.table;
+        let mut r = table.reader(0);
+        let (Some(kind), Some(header)) = (r.u32_at(page), r.u32_at(page + 4)) else {
+            return;
         };
         let (entries, count) = ((header & 0xffff) as usize, (header >> 16) as usize);
         let (size, compressed) = match kind {
             2 => (8, false),
             3 => (4, true),
-            _ => continue,
+            _ => return,
         };
-        for e in 0..count.min(budget) {
-            budget -= 1;
+        for e in 0..count.min(self.budget) {
+            self.budget -= 1;
             let at = page.saturating_add(entries).saturating_add(size * e);
-            let Some(word) = u32_at(at) else {
+            let Some(word) = r.u32_at(at) else {
                 break;
             };
             let function = if compressed {
@@ -343,8 +411,13 @@ fn unwind_info<'a>(
             } else {
                 u64::from(word)
             };
-            if let Some(unit) = owners.unit(text.saturating_add(function)) {
-                charged.push((index, address(at), address(at + size), unit));
+            if let Some(unit) = self.owners.unit(self.text.saturating_add(function)) {
+                charged.push((
+                    table.index,
+                    table.address(at),
+                    table.address(at + size),
+                    unit,
+                ));
             }
         }
     }
@@ -360,21 +433,14 @@ struct Fde {
     lsda: Option<u64>,
 }
 
-fn eh_frame<'a>(
-    index: usize,
-    section: &crate::sections::SectionInfo<'_>,
-    words: Words,
-    owners: &Owners<'a>,
-    charged: &mut Charged<'a>,
-    lsdas: &mut Vec<(u64, &'a str)>,
-) {
-    for_each_fde(section, words, &mut |fde| {
+fn eh_frame<'a>(table: &Table<'_, '_>, owners: &Owners<'a>, found: &mut Found<'a>) {
+    for_each_fde(table.section, table.words, &mut |fde| {
         let Some(unit) = owners.unit(fde.pc) else {
             return;
         };
-        charged.push((index, fde.start, fde.end, unit));
+        found.charged.push((table.index, fde.start, fde.end, unit));
         if let Some(lsda) = fde.lsda {
-            lsdas.push((lsda, unit));
+            found.lsdas.push((lsda, unit));
         }
     });
 }
@@ -439,62 +505,58 @@ fn for_each_fde(
             let cie = parse_cie(&mut r);
             cies.insert(at, cie);
         } else if let Some(cie_at) = id_at.checked_sub(id as usize) {
-            let cie = match cies.get(&cie_at) {
-                Some(c) => *c,
-                None => {
-                    let mut c = Reader {
-                        data,
-                        base: section.address,
-                        at: cie_at,
-                        words,
-                    };
-                    let parsed = c
-                        .fixed(4)
-                        .and_then(|l| (l != 0xffff_ffff).then_some(()))
-                        .and_then(|_| c.fixed(4))
-                        .filter(|&id| id == 0)
-                        .and_then(|_| parse_cie(&mut c));
-                    cies.insert(cie_at, parsed);
-                    parsed
-                }
-            };
+            let cie = *cies
+                .entry(cie_at)
+                .or_insert_with(|| cie_elsewhere(&r, cie_at));
             if let Some(cie) = cie
-                && let Some(pc) = r.pointer(cie.fde_encoding, 0)
+                && let Some(fde) = parse_fde(&mut r, cie, section.address, (at, end))
             {
-                let range = r.pointer(cie.fde_encoding & 0x0f, 0);
-                let lsda = if cie.augmented && cie.lsda_encoding != OMIT && range.is_some() {
-                    r.uleb()
-                        .and_then(|_| r.pointer(cie.lsda_encoding, 0))
-                        .filter(|&l| l != 0)
-                } else {
-                    None
-                };
-                visit(Fde {
-                    start: section.address.saturating_add(at as u64),
-                    end: section.address.saturating_add(end as u64),
-                    pc,
-                    range,
-                    lsda,
-                });
+                visit(fde);
             }
         }
         at = end;
     }
 }
 
-fn eh_frame_hdr<'a>(
-    index: usize,
-    section: &crate::sections::SectionInfo<'_>,
-    words: Words,
-    owners: &Owners<'a>,
-    charged: &mut Charged<'a>,
-) {
-    let mut r = Reader {
-        data: section.data,
-        base: section.address,
-        at: 0,
-        words,
+/// The CIE at `at` that an FDE names, read on its own (32-bit length only).
+fn cie_elsewhere(r: &Reader<'_>, at: usize) -> Option<Cie> {
+    let mut c = Reader {
+        data: r.data,
+        base: r.base,
+        at,
+        words: r.words,
     };
+    c.fixed(4)
+        .and_then(|l| (l != 0xffff_ffff).then_some(()))
+        .and_then(|_| c.fixed(4))
+        .filter(|&id| id == 0)
+        .and_then(|_| parse_cie(&mut c))
+}
+
+/// The rest of an FDE after its CIE pointer: initial location, range and
+/// LSDA. `bytes` is the FDE's (start, end) in the section.
+fn parse_fde(r: &mut Reader<'_>, cie: Cie, base: u64, bytes: (usize, usize)) -> Option<Fde> {
+    let pc = r.pointer(cie.fde_encoding, 0)?;
+    let range = r.pointer(cie.fde_encoding & 0x0f, 0);
+    let lsda = if cie.augmented && cie.lsda_encoding != OMIT && range.is_some() {
+        r.uleb()
+            .and_then(|_| r.pointer(cie.lsda_encoding, 0))
+            .filter(|&l| l != 0)
+    } else {
+        None
+    };
+    Some(Fde {
+        start: base.saturating_add(bytes.0 as u64),
+        end: base.saturating_add(bytes.1 as u64),
+        pc,
+        range,
+        lsda,
+    })
+}
+
+fn eh_frame_hdr<'a>(table: &Table<'_, '_>, owners: &Owners<'a>, charged: &mut Charged<'a>) {
+    let (index, section) = (table.index, table.section);
+    let mut r = table.reader(0);
     let (Some(1), Some(frame_enc), Some(count_enc), Some(table_enc)) =
         (r.u8(), r.u8(), r.u8(), r.u8())
     else {

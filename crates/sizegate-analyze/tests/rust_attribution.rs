@@ -484,3 +484,101 @@ fn anonymous_data_is_charged_to_the_crate_that_uses_it() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A crate of generics only: every instance of `spread` is made in the
+/// crate that calls it.
+const GENERIC_LIB: &str = r#"
+#[inline(never)]
+pub fn spread<T: Copy + Into<u64>>(values: &[T]) -> u64 {
+    let mut acc = 0x9e37_79b9_7f4a_7c15u64;
+    for v in values {
+        let x: u64 = (*v).into();
+        acc = acc.rotate_left(5) ^ x.wrapping_mul(0x100_0000_01b3);
+    }
+    acc
+}
+"#;
+
+const GENERIC_MAIN: &str = r#"
+#[derive(Clone, Copy)]
+struct Point { x: u32, y: u32 }
+impl From<Point> for u64 {
+    fn from(p: Point) -> u64 { (u64::from(p.x) << 32) | u64::from(p.y) }
+}
+fn main() {
+    let points: Vec<Point> = std::env::args().map(|a| Point { x: a.len() as u32, y: 7 }).collect();
+    let lengths: Vec<u32> = std::env::args().map(|a| a.len() as u32).collect();
+    println!("{} {}", genlib::spread(&points), genlib::spread(&lengths));
+}
+"#;
+
+/// With DWARF line tables, a generic defined in `genlib` and instantiated
+/// in the binary's crate is `genlib`'s by the defining rule (`units`) and
+/// the binary's by the instantiating rule (`units_instantiating`).
+#[test]
+fn line_tables_move_a_generic_to_its_instantiating_crate() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rust-instantiating-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("genlib.rs"), GENERIC_LIB).unwrap();
+    std::fs::write(dir.join("genapp.rs"), GENERIC_MAIN).unwrap();
+    let flags = ["--edition=2021", "-O", "-C", "debuginfo=line-tables-only"];
+    run(Command::new("rustc")
+        .args(flags)
+        .args(["--crate-type=rlib", "--crate-name=genlib"])
+        .arg(dir.join("genlib.rs"))
+        .arg("--out-dir")
+        .arg(&dir));
+    let app = dir.join("genapp");
+    run(Command::new("rustc")
+        .args(flags)
+        .args(["-C", "panic=abort", "--crate-name=genapp", "--extern"])
+        .arg(format!("genlib={}", dir.join("libgenlib.rlib").display()))
+        .arg(dir.join("genapp.rs"))
+        .arg("-o")
+        .arg(&app));
+    let report = report(&app);
+    assert!(
+        !report.units_instantiating.is_empty(),
+        "no instantiating view"
+    );
+    let total: u64 = report.units_instantiating.iter().map(|u| u.size).sum();
+    assert_eq!(total, report.sizes.shipped);
+    let spread: u64 = report
+        .symbols
+        .iter()
+        .filter(|s| s.name.starts_with("genlib::spread"))
+        .map(|s| s.size)
+        .sum();
+    assert!(spread > 0, "no instance of genlib::spread");
+    let size = |units: &[sizegate_analyze::Unit], name: &str| {
+        units.iter().find(|u| u.name == name).map_or(0, |u| u.size)
+    };
+    let defining = (size(&report.units, "genlib"), size(&report.units, "genapp"));
+    let instantiating = (
+        size(&report.units_instantiating, "genlib"),
+        size(&report.units_instantiating, "genapp"),
+    );
+    // Both instances leave `genlib` for `genapp`.
+    assert!(defining.0 >= spread, "genlib {defining:?}, spread {spread}");
+    assert!(
+        instantiating.0 + spread <= defining.0,
+        "genlib: {} defining, {} instantiating, spread {spread}",
+        defining.0,
+        instantiating.0
+    );
+    assert!(
+        instantiating.1 >= defining.1 + spread,
+        "genapp: {} defining, {} instantiating, spread {spread}",
+        defining.1,
+        instantiating.1
+    );
+}
+
+/// Without DWARF (stripped: `-C strip=symbols` drops it too) there is no
+/// instantiating view.
+#[test]
+fn no_instantiating_view_without_dwarf() {
+    let report = report(&built().1);
+    assert!(report.units_instantiating.is_empty());
+}

@@ -384,6 +384,7 @@ pub(crate) mod tests {
                     size: 500,
                 },
             ],
+            units_instantiating: Vec::new(),
             symbols_truncated: false,
             notes: Vec::new(),
             compression_skipped: false,

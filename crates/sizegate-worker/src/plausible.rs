@@ -241,6 +241,7 @@ mod tests {
                 section: ".text".into(),
                 size: 500,
             }],
+            units_instantiating: Vec::new(),
             symbols_truncated: false,
             notes: Vec::new(),
             compression_skipped: false,

@@ -394,3 +394,46 @@ fn debug_file_gives_a_stripped_binary_its_symbols() {
     assert!(message.contains("build-id mismatch"), "{message}");
     assert!(message.contains(other), "{message}");
 }
+
+/// A report with both crate rules shows both unit tables, each with the
+/// line naming its rule.
+#[test]
+fn analyze_table_shows_both_crate_rules() {
+    let mut report = fixture("rust-new.json");
+    // 40,000 bytes of `regex_syntax` generics instantiated in `app`.
+    let mut instantiating = report.units.clone();
+    for unit in &mut instantiating {
+        match unit.name.as_str() {
+            "regex_syntax" => unit.size -= 40_000,
+            "app" => unit.size += 40_000,
+            _ => {}
+        }
+    }
+    instantiating.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    report.units_instantiating = instantiating;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both-rules.json");
+    std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+    let text = stdout(&sizegate(&[
+        "analyze",
+        path.to_str().unwrap(),
+        "--top",
+        "4",
+    ]));
+    assert_fits_terminal(&text);
+    let defining = text.find("UNITS, DEFINING CRATE (").unwrap();
+    let instantiating = text.find("UNITS, INSTANTIATING CRATE (").unwrap();
+    assert!(defining < instantiating, "{text}");
+    let rules: Vec<&str> = text.lines().filter(|l| l.starts_with("rule: ")).collect();
+    assert_eq!(rules.len(), 2, "{text}");
+    assert!(rules[0].contains("defines it"), "{text}");
+    assert!(rules[1].contains("codegen unit"), "{text}");
+    // `app` (27,000 + 40,000 bytes) is in the top 4 only by the second
+    // rule, where it passes `core` (61,000).
+    let app = |table: &str| table.lines().any(|l| l.trim_start().starts_with("app "));
+    assert!(!app(&text[defining..instantiating]), "{text}");
+    assert!(app(&text[instantiating..]), "{text}");
+    // A report without the second list keeps the single, unnamed table.
+    let plain = stdout(&sizegate(&["analyze", RUST_NEW]));
+    assert!(plain.contains("\nUNITS (") && !plain.contains("rule: "));
+}

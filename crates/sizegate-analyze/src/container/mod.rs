@@ -396,6 +396,7 @@ fn one_image(
         sections,
         units,
         symbols: Vec::new(),
+        units_instantiating: Vec::new(),
         symbols_truncated: false,
         compression_skipped: false,
         advice,

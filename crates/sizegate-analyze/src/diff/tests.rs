@@ -20,6 +20,7 @@ fn report() -> Report {
         sections: vec![],
         units: vec![],
         symbols: vec![],
+        units_instantiating: Vec::new(),
         symbols_truncated: false,
         notes: Vec::new(),
         compression_skipped: false,

@@ -78,8 +78,71 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
             total: file_len,
         };
     }
+    let alloc: Vec<bool> = sections
+        .iter()
+        .map(|s| {
+            let flags: u64 = table
+                .section(s.index)
+                .map(|h| h.sh_flags(endian).0)
+                .unwrap_or(0);
+            flags & SHF_ALLOC != 0
+        })
+        .collect();
+    let (loaded_end, page) = loaded_image(elf, sections, &alloc);
+    let loaded_end = loaded_end.min(file_len);
+    let removed: Vec<bool> = sections
+        .iter()
+        .zip(&alloc)
+        .map(|(s, &alloc)| {
+            !alloc
+                && matches!(
+                    s.kind,
+                    SectionKind::Debug | SectionKind::Symbols | SectionKind::Relocations
+                )
+        })
+        .collect();
+    let (kept_count, cursor) = lay_out_kept(sections, &removed, loaded_end);
+    let bracketed = |name: &str| -> u64 {
+        partition
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| p.file_size)
+            .sum()
+    };
+    // Headers inside the loaded image ship as they are.
+    let headers = bracketed("[headers]");
+    // Never more than the table there is (a corrupt entry size could say so).
+    let section_headers = kept_count
+        .saturating_mul(u64::from(header.e_shentsize(endian)))
+        .min(bracketed("[section headers]"));
+    let word = if elf.is_64() { 8 } else { 4 };
+    let total = if go_internal_link(sections) {
+        // Go's own linker, with `-s -w`, writes the loaded segments (its
+        // section headers go inside them) and pads the file to the segment
+        // alignment; nothing follows.
+        align_up(loaded_end, page.min(MAX_PAGE))
+    } else {
+        align_up(cursor, word).saturating_add(section_headers)
+    };
+    Shipped {
+        pseudo: vec![
+            ("[headers]".to_string(), headers.min(loaded_end)),
+            ("[section headers]".to_string(), section_headers),
+        ],
+        total,
+    }
+}
 
-    // Everything up to the end of the loaded image stays where it is.
+/// The end of the loaded image in the file (everything up to it stays
+/// where it is: headers, program headers, segments, allocated sections)
+/// and the largest `PT_LOAD` alignment.
+fn loaded_image<Elf: FileHeader<Endian = Endianness>>(
+    elf: &ElfFile<'_, Elf>,
+    sections: &[SectionInfo<'_>],
+    alloc: &[bool],
+) -> (u64, u64) {
+    let endian = elf.endian();
+    let header = elf.elf_header();
     let mut loaded_end = u64::from(header.e_ehsize(endian));
     let phoff: u64 = header.e_phoff(endian).into();
     let phdrs = elf.elf_program_headers();
@@ -96,33 +159,25 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
             page = page.max(ph.p_align(endian).into());
         }
     }
-    let mut alloc = vec![false; sections.len()];
-    for (i, s) in sections.iter().enumerate() {
-        let flags: u64 = table
-            .section(s.index)
-            .map(|h| h.sh_flags(endian).0)
-            .unwrap_or(0);
-        alloc[i] = flags & SHF_ALLOC != 0;
-        if alloc[i]
-            && let Some((offset, size)) = s.file_range
-        {
+    for (s, &alloc) in sections.iter().zip(alloc) {
+        if alloc && let Some((offset, size)) = s.file_range {
             loaded_end = loaded_end.max(offset + size);
         }
     }
-    let loaded_end = loaded_end.min(file_len);
+    (loaded_end, page)
+}
 
-    let removed = |i: usize, s: &SectionInfo<'_>| {
-        !alloc[i]
-            && matches!(
-                s.kind,
-                SectionKind::Debug | SectionKind::Symbols | SectionKind::Relocations
-            )
-    };
+/// Set `shipped` on every section: bytes inside the loaded image as they
+/// are, removed sections 0, kept ones laid out after the image in file
+/// order (`.shstrtab` at its size once the removed names are gone).
+/// Returns the number of section headers kept (with the null one) and the
+/// end of the last kept section.
+fn lay_out_kept(sections: &mut [SectionInfo<'_>], removed: &[bool], loaded_end: u64) -> (u64, u64) {
     let kept_names: Vec<&str> = sections
         .iter()
-        .enumerate()
-        .filter(|&(i, s)| !removed(i, s) && !s.name.is_empty())
-        .map(|(_, s)| s.name.as_str())
+        .zip(removed)
+        .filter(|&(s, &removed)| !removed && !s.name.is_empty())
+        .map(|(s, _)| s.name.as_str())
         .collect();
     let kept_count = 1 + kept_names.len() as u64;
     let shstrtab_size = merged_string_table_size(&kept_names);
@@ -131,13 +186,6 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         .find(|s| s.name == ".shstrtab")
         .map(|s| s.index)
         .filter(|_| kept_count > 1);
-
-    // Headers inside the loaded image ship as they are.
-    let headers: u64 = partition
-        .iter()
-        .filter(|p| p.name == "[headers]")
-        .map(|p| p.file_size)
-        .sum();
     let mut cursor = loaded_end;
     let mut order: Vec<usize> = (0..sections.len()).collect();
     order.sort_by_key(|&i| sections[i].file_range.map_or(0, |r| r.0));
@@ -146,7 +194,7 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         let in_image = s
             .file_range
             .is_some_and(|(offset, size)| offset + size <= loaded_end);
-        let shipped = if removed(i, s) {
+        let shipped = if removed[i] {
             0
         } else if in_image {
             s.share
@@ -163,31 +211,7 @@ pub(super) fn shipped<Elf: FileHeader<Endian = Endianness>>(
         };
         sections[i].shipped = shipped;
     }
-    let word = if elf.is_64() { 8 } else { 4 };
-    // Never more than the table there is (a corrupt entry size could say so).
-    let table_now: u64 = partition
-        .iter()
-        .filter(|p| p.name == "[section headers]")
-        .map(|p| p.file_size)
-        .sum();
-    let section_headers = kept_count
-        .saturating_mul(u64::from(header.e_shentsize(endian)))
-        .min(table_now);
-    cursor = if go_internal_link(sections) {
-        // Go's own linker, with `-s -w`, writes the loaded segments (its
-        // section headers go inside them) and pads the file to the segment
-        // alignment; nothing follows.
-        align_up(loaded_end, page.min(MAX_PAGE))
-    } else {
-        align_up(cursor, word).saturating_add(section_headers)
-    };
-    Shipped {
-        pseudo: vec![
-            ("[headers]".to_string(), headers.min(loaded_end)),
-            ("[section headers]".to_string(), section_headers),
-        ],
-        total: cursor,
-    }
+    (kept_count, cursor)
 }
 
 /// Size of a string table holding `names` with suffix merging, as linkers

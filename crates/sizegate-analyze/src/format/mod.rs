@@ -8,7 +8,7 @@ mod pe;
 mod wasm;
 
 use crate::report::{Format, Section};
-use crate::sections::{self, GapNaming, SectionInfo};
+use crate::sections::{self, GapNaming, PseudoRange, SectionInfo};
 
 /// The file's bytes laid out: sections and pseudo-sections, and what ships.
 #[derive(Debug)]
@@ -52,51 +52,7 @@ pub(crate) fn layout<'data>(
 ) -> Result<Layout<'data>, crate::Error> {
     let file_len = bytes.len() as u64;
     let mut sections = sections::read_sections(file, file_len);
-    let (format, structures, containers, gaps) = match file {
-        object::File::Elf32(elf) => (
-            Format::Elf,
-            elf::structures(elf),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Elf64(elf) => (
-            Format::Elf,
-            elf::structures(elf),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::MachO32(m) => {
-            let (s, c) = macho::structures(m)?;
-            (Format::Macho, s, c, GapNaming::ZeroIsPadding)
-        }
-        object::File::MachO64(m) => {
-            let (s, c) = macho::structures(m)?;
-            (Format::Macho, s, c, GapNaming::ZeroIsPadding)
-        }
-        object::File::Pe32(pe) => (
-            Format::Pe,
-            pe::structures(pe, bytes),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Pe64(pe) => (
-            Format::Pe,
-            pe::structures(pe, bytes),
-            Vec::new(),
-            GapNaming::ZeroIsPadding,
-        ),
-        object::File::Wasm(_) => (
-            Format::Wasm,
-            Vec::new(),
-            Vec::new(),
-            GapNaming::SectionHeaders,
-        ),
-        _ => {
-            return Err(crate::Error::Unsupported(
-                "relocatable COFF and XCOFF files are not analyzed; give a linked executable or library".into(),
-            ));
-        }
-    };
+    let (format, structures, containers, gaps) = structures(file, bytes)?;
     let partition = sections::partition(bytes, &mut sections, &structures, &containers, gaps);
     let shipped = match file {
         object::File::Elf32(elf) => elf::shipped(elf, &mut sections, &partition, file_len),
@@ -120,40 +76,72 @@ pub(crate) fn layout<'data>(
         shipped_pseudo: shipped.pseudo,
         symbol_bytes,
     };
-    // The model's total is authoritative, within what the parts allow:
-    // more becomes padding, less comes off the padding and link-edit data.
-    let total = shipped.total.min(file_len);
-    let parts = layout.shipped();
-    if total > parts {
-        let padding = total - parts;
-        match layout
-            .shipped_pseudo
-            .iter_mut()
-            .find(|p| p.0 == "[padding]")
-        {
-            Some(p) => p.1 += padding,
-            None => layout
-                .shipped_pseudo
-                .push(("[padding]".to_string(), padding)),
+    layout.settle_shipped(shipped.total.min(file_len));
+    Ok(layout)
+}
+
+/// The format, its known structures and containers, and how its gaps are
+/// named.
+type Structures = (Format, Vec<PseudoRange>, Vec<PseudoRange>, GapNaming);
+
+fn structures(file: &object::File<'_>, bytes: &[u8]) -> Result<Structures, crate::Error> {
+    let padding = GapNaming::ZeroIsPadding;
+    Ok(match file {
+        object::File::Elf32(elf) => (Format::Elf, elf::structures(elf), Vec::new(), padding),
+        object::File::Elf64(elf) => (Format::Elf, elf::structures(elf), Vec::new(), padding),
+        object::File::MachO32(m) => {
+            let (s, c) = macho::structures(m)?;
+            (Format::Macho, s, c, padding)
         }
-    } else {
-        let mut excess = parts - total;
-        for name in [
-            "[padding]",
-            "[__LINKEDIT]",
-            "[unmapped]",
-            "[section headers]",
-            "[headers]",
-        ] {
-            if let Some(p) = layout.shipped_pseudo.iter_mut().find(|p| p.0 == name) {
-                let cut = excess.min(p.1);
-                p.1 -= cut;
-                excess -= cut;
+        object::File::MachO64(m) => {
+            let (s, c) = macho::structures(m)?;
+            (Format::Macho, s, c, padding)
+        }
+        object::File::Pe32(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), padding),
+        object::File::Pe64(pe) => (Format::Pe, pe::structures(pe, bytes), Vec::new(), padding),
+        object::File::Wasm(_) => (
+            Format::Wasm,
+            Vec::new(),
+            Vec::new(),
+            GapNaming::SectionHeaders,
+        ),
+        _ => {
+            return Err(crate::Error::Unsupported(
+                "relocatable COFF and XCOFF files are not analyzed; give a linked executable or library".into(),
+            ));
+        }
+    })
+}
+
+impl Layout<'_> {
+    /// The model's total is authoritative, within what the parts allow:
+    /// more becomes padding, less comes off the padding and link-edit data.
+    fn settle_shipped(&mut self, total: u64) {
+        let parts = self.shipped();
+        if total > parts {
+            let padding = total - parts;
+            match self.shipped_pseudo.iter_mut().find(|p| p.0 == "[padding]") {
+                Some(p) => p.1 += padding,
+                None => self.shipped_pseudo.push(("[padding]".to_string(), padding)),
+            }
+        } else {
+            let mut excess = parts - total;
+            for name in [
+                "[padding]",
+                "[__LINKEDIT]",
+                "[unmapped]",
+                "[section headers]",
+                "[headers]",
+            ] {
+                if let Some(p) = self.shipped_pseudo.iter_mut().find(|p| p.0 == name) {
+                    let cut = excess.min(p.1);
+                    p.1 -= cut;
+                    excess -= cut;
+                }
             }
         }
+        self.shipped_pseudo.retain(|p| p.1 > 0);
     }
-    layout.shipped_pseudo.retain(|p| p.1 > 0);
-    Ok(layout)
 }
 
 /// True for sections that stripping removes: debug info and symbol tables.

@@ -19,13 +19,14 @@ mod auditable;
 mod paths;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use crate::format::Layout;
 use crate::go::Layout as Words;
 use crate::go_units::Region;
 use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
 
-use paths::parse_source_path;
+pub(crate) use paths::parse_source_path;
 
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: u64 = 1 << 24;
@@ -283,7 +284,7 @@ fn base_relocations(layout: &Layout<'_>, words: Words, base: u64) -> HashMap<u64
 /// One path string and the locations pointing at it.
 #[derive(Debug)]
 struct PathString {
-    crate_name: String,
+    crate_name: Rc<str>,
     version: Option<String>,
 }
 
@@ -297,35 +298,123 @@ fn locations(
     relocations: &HashMap<u64, Relative>,
     facts: &mut RustFacts,
 ) {
-    let word = u64::from(words.ptr_size);
-    // (section position, start, end) of data sections, by address.
-    let mut targets: Vec<(u64, u64, usize)> = layout
-        .sections
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| is_data(s.kind) && !s.data.is_empty() && s.vm_size > 0)
-        .map(|(i, s)| (s.address, s.address.saturating_add(s.data.len() as u64), i))
-        .collect();
-    targets.sort_unstable();
-    let string_at = |address: u64, len: u64| -> Option<(usize, &[u8])> {
-        let i = targets.partition_point(|t| t.1 <= address);
-        let &(start, end, section) = targets.get(i)?;
-        if address < start || address.checked_add(len)? > end {
-            return None;
-        }
-        let from = usize::try_from(address - start).ok()?;
-        let bytes = layout.sections[section]
-            .data
-            .get(from..from.checked_add(usize::try_from(len).ok()?)?)?;
-        Some((section, bytes))
-    };
-    let mut strings: HashMap<(u64, u64), Option<PathString>> = HashMap::new();
+    let mut paths = PathStrings::new(layout, crates);
     // (section, start, end, crate) of every charged range.
-    let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
+    let mut charged: Vec<(usize, u64, u64, Rc<str>)> = Vec::new();
     for (index, section) in layout.sections.iter().enumerate() {
         if !is_data(section.kind) || section.vm_size == 0 || section.shipped == 0 {
             continue;
         }
+        let scan = SectionScan {
+            index,
+            section,
+            words,
+            relocations,
+        };
+        scan.run(&mut paths, &mut charged, facts);
+    }
+    for path in paths.strings.values().flatten() {
+        if let Some(version) = &path.version {
+            facts
+                .versions
+                .entry(path.crate_name.to_string())
+                .or_default()
+                .insert(version.clone());
+        }
+    }
+    facts.locations.sort_unstable();
+    facts.regions = Region::group_shipped(charged, layout);
+}
+
+/// The path strings found, by (address, length), and where to read them.
+struct PathStrings<'l, 'd, 'c> {
+    layout: &'l Layout<'d>,
+    crates: &'l BTreeSet<&'c str>,
+    /// (start, end, section position) of data sections, by address.
+    targets: Vec<(u64, u64, usize)>,
+    /// `None` for a string that names no crate.
+    strings: HashMap<(u64, u64), Option<PathString>>,
+}
+
+impl<'l, 'd, 'c> PathStrings<'l, 'd, 'c> {
+    fn new(layout: &'l Layout<'d>, crates: &'l BTreeSet<&'c str>) -> Self {
+        let mut targets: Vec<(u64, u64, usize)> = layout
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| is_data(s.kind) && !s.data.is_empty() && s.vm_size > 0)
+            .map(|(i, s)| (s.address, s.address.saturating_add(s.data.len() as u64), i))
+            .collect();
+        targets.sort_unstable();
+        PathStrings {
+            layout,
+            crates,
+            targets,
+            strings: HashMap::new(),
+        }
+    }
+
+    /// The section and bytes of `[address, address + len)`.
+    fn string_at(&self, address: u64, len: u64) -> Option<(usize, &'d [u8])> {
+        let i = self.targets.partition_point(|t| t.1 <= address);
+        let &(start, end, section) = self.targets.get(i)?;
+        if address < start || address.checked_add(len)? > end {
+            return None;
+        }
+        let from = usize::try_from(address - start).ok()?;
+        let data: &'d [u8] = self.layout.sections[section].data;
+        let bytes = data.get(from..from.checked_add(usize::try_from(len).ok()?)?)?;
+        Some((section, bytes))
+    }
+
+    /// The `.rs` path naming a crate at `pointer` (`len` bytes), and the
+    /// section holding it.
+    fn path(&mut self, pointer: u64, len: u64) -> Option<(usize, &PathString)> {
+        let (target, bytes) = self.string_at(pointer, len)?;
+        if !bytes.ends_with(b".rs") {
+            return None;
+        }
+        if self.strings.len() >= MAX_PATHS && !self.strings.contains_key(&(pointer, len)) {
+            return None;
+        }
+        let crates = self.crates;
+        let entry = self.strings.entry((pointer, len)).or_insert_with(|| {
+            let path = std::str::from_utf8(bytes).ok()?;
+            let parsed = parse_source_path(path)?;
+            if parsed.workspace
+                && !crates.is_empty()
+                && !crates.contains(parsed.crate_name.as_str())
+            {
+                return None;
+            }
+            Some(PathString {
+                crate_name: parsed.crate_name.into(),
+                version: parsed.version,
+            })
+        });
+        entry.as_ref().map(|path| (target, path))
+    }
+}
+
+/// One data section scanned for panic locations.
+struct SectionScan<'a, 'd> {
+    index: usize,
+    section: &'a crate::sections::SectionInfo<'d>,
+    words: Words,
+    relocations: &'a HashMap<u64, Relative>,
+}
+
+impl SectionScan<'_, '_> {
+    /// Every pointer-sized slot followed by a length that points at a path
+    /// string: the location, its string and its relocation entry charged.
+    fn run(
+        &self,
+        paths: &mut PathStrings<'_, '_, '_>,
+        charged: &mut Vec<(usize, u64, u64, Rc<str>)>,
+        facts: &mut RustFacts,
+    ) {
+        let (words, section) = (self.words, self.section);
+        let word = u64::from(words.ptr_size);
         let data = section.data;
         let slots = data.len() as u64 / word;
         let mut i = 0u64;
@@ -338,73 +427,33 @@ fn locations(
             ) else {
                 break;
             };
-            let relocation = relocations.get(&address).copied();
+            i += 1;
+            if !(4..=MAX_PATH).contains(&len) {
+                continue;
+            }
+            let relocation = self.relocations.get(&address).copied();
             let pointer = relocation.map_or(raw, |r| r.value);
-            if !(4..=MAX_PATH).contains(&len) || pointer == 0 {
-                i += 1;
+            if pointer == 0 {
                 continue;
             }
-            let Some((target, bytes)) = string_at(pointer, len) else {
-                i += 1;
-                continue;
-            };
-            if !bytes.ends_with(b".rs") {
-                i += 1;
-                continue;
-            }
-            let known = strings.len() < MAX_PATHS || strings.contains_key(&(pointer, len));
-            if !known {
-                i += 1;
-                continue;
-            }
-            let entry = strings.entry((pointer, len)).or_insert_with(|| {
-                let path = std::str::from_utf8(bytes).ok()?;
-                let parsed = parse_source_path(path)?;
-                if parsed.workspace
-                    && !crates.is_empty()
-                    && !crates.contains(parsed.crate_name.as_str())
-                {
-                    return None;
-                }
-                Some(PathString {
-                    crate_name: parsed.crate_name,
-                    version: parsed.version,
-                })
-            });
-            let Some(path) = entry else {
-                i += 1;
+            let Some((target, path)) = paths.path(pointer, len) else {
                 continue;
             };
             facts.evidence = true;
             // The location: pointer, length, line and column (two u32).
             let size = 2 * word + 8;
-            charged.push((index, address, address + size, path.crate_name.clone()));
+            let name = &path.crate_name;
+            charged.push((self.index, address, address + size, name.clone()));
             facts
                 .locations
-                .push((address, address + size, path.crate_name.clone()));
-            charged.push((target, pointer, pointer + len, path.crate_name.clone()));
+                .push((address, address + size, name.to_string()));
+            charged.push((target, pointer, pointer + len, name.clone()));
             if let Some(r) = relocation {
-                charged.push((
-                    r.section,
-                    r.entry,
-                    r.entry + r.entry_size,
-                    path.crate_name.clone(),
-                ));
+                charged.push((r.section, r.entry, r.entry + r.entry_size, name.clone()));
             }
-            i += size / word;
+            i += size / word - 1;
         }
     }
-    for path in strings.values().flatten() {
-        if let Some(version) = &path.version {
-            facts
-                .versions
-                .entry(path.crate_name.clone())
-                .or_default()
-                .insert(version.clone());
-        }
-    }
-    facts.locations.sort_unstable();
-    facts.regions = Region::group_shipped(charged, layout);
 }
 
 /// Pointer slots that relocations fill with the address of a function

@@ -76,6 +76,7 @@ pub fn report(name: &str, shipped: u64, regex: u64, salt: u64) -> Report {
                 2_000,
             ),
         ],
+        units_instantiating: Vec::new(),
         symbols_truncated: false,
         notes: Vec::new(),
         compression_skipped: false,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use sizegate_analyze::{Report, Section, human};
+use sizegate_analyze::{Report, Section, Unit, human};
 
 use super::labels;
 use super::table::{Column, Cut, Table, WIDTH, fit, wrap};
@@ -307,7 +307,43 @@ fn sections(out: &mut String, report: &Report, top: usize) {
 }
 
 fn units(out: &mut String, report: &Report, top: usize) {
-    let mut units: Vec<_> = report.units.iter().collect();
+    let both = !report.units_instantiating.is_empty();
+    let title = if both {
+        "UNITS, DEFINING CRATE"
+    } else {
+        "UNITS"
+    };
+    units_table(out, &report.units, report, top, title);
+    if both {
+        out.push_str(&wrap(
+            "rule: each function is charged to the crate that defines it (its symbol's path)",
+            WIDTH,
+            "",
+        ));
+    }
+    let bracketed = report.bracketed_size();
+    let _ = writeln!(
+        out,
+        "bracketed units (no crate, package or namespace): {} ({} of shipped)",
+        human::size(bracketed),
+        share(bracketed, report.sizes.shipped),
+    );
+    if both {
+        let title = "UNITS, INSTANTIATING CRATE";
+        units_table(out, &report.units_instantiating, report, top, title);
+        out.push_str(&wrap(
+            "rule: each function is charged to the crate whose codegen unit holds its code (DWARF compile units); other bytes as above",
+            WIDTH,
+            "",
+        ));
+    }
+    for note in &report.notes {
+        out.push_str(&wrap(&format!("note: {note}"), WIDTH, ""));
+    }
+}
+
+fn units_table(out: &mut String, units: &[Unit], report: &Report, top: usize, title: &str) {
+    let mut units: Vec<_> = units.iter().collect();
     units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
     let count = shown(units.len(), top);
     let mut table = Table::new(vec![
@@ -338,17 +374,7 @@ fn units(out: &mut String, report: &Report, top: usize) {
             symbols.to_string(),
         ]);
     }
-    let _ = write!(out, "\nUNITS ({})\n{}", units.len(), table.render());
-    let bracketed = report.bracketed_size();
-    let _ = writeln!(
-        out,
-        "bracketed units (no crate, package or namespace): {} ({} of shipped)",
-        human::size(bracketed),
-        share(bracketed, report.sizes.shipped),
-    );
-    for note in &report.notes {
-        out.push_str(&wrap(&format!("note: {note}"), WIDTH, ""));
-    }
+    let _ = write!(out, "\n{title} ({})\n{}", units.len(), table.render());
 }
 
 fn symbols(out: &mut String, report: &Report, top: usize) {

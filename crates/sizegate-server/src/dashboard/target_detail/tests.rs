@@ -118,6 +118,7 @@ fn report(units: &[(&str, u64)]) -> Report {
                 module: None,
             })
             .collect(),
+        units_instantiating: vec![],
         symbols: vec![],
         symbols_truncated: false,
         compression_skipped: false,
