@@ -50,18 +50,14 @@ fn measure(
     bytes: &[u8],
     file: &object::File<'_>,
     layout: format::Layout<'_>,
-    debug: Option<&object::File<'_>>,
+    debug: Option<&debug_file::DebugFile<'_>>,
 ) -> Report {
     let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = match debug {
         Some(debug) => {
-            toolchain.debug_info |= debug_file::has_dwarf(debug);
-            symbols::collect(
-                debug,
-                &debug_file::sections_in(debug, &layout.sections),
-                go_binary,
-            )
+            toolchain.debug_info |= debug.has_debug_info();
+            debug.symbols(&layout.sections, go_binary)
         }
         None => symbols::collect(file, &layout.sections, go_binary),
     };
@@ -103,7 +99,7 @@ fn measure(
     let names: Vec<Demangled> = placed
         .iter_mut()
         .map(|p| {
-            let demangled = demangle::demangle(&p.raw_name, go_binary);
+            let demangled = demangle::demangle_as(&p.raw_name, p.undecorated, go_binary);
             p.raw_name = String::new();
             demangled
         })
@@ -339,6 +335,12 @@ fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec
         let how = match layout.format {
             crate::report::Format::Elf => {
                 "give the debug file (`--debug-file`, from `objcopy --only-keep-debug`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            crate::report::Format::Macho => {
+                "give the dSYM (`--debug-file APP.dSYM`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            crate::report::Format::Pe => {
+                "give the PDB (`--debug-file APP.pdb`) or build with `strip = false` (`shipped` models the strip)"
             }
             _ => "build with `strip = false` (`shipped` models the strip)",
         };
