@@ -180,6 +180,19 @@ fn measure(
         go_charges
             .regions
             .extend(functions::regions(&functions, &found, &layout));
+        if debug.is_some() {
+            // With a debug file (a PDB) symbols cover the functions: their
+            // `.pdata` entries and `UNWIND_INFO` go to the symbol's unit
+            // (an empty code range: the code is the symbol's already).
+            let covered: Vec<(u64, u64, &str)> = functions
+                .iter()
+                .filter(|f| f.pdata.is_some())
+                .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
+                .collect();
+            go_charges
+                .regions
+                .extend(functions::regions(&functions, &covered, &layout));
+        }
         go_charges
             .regions
             .extend(unwind::regions(&layout, words, &code));

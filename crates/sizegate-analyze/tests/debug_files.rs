@@ -44,6 +44,14 @@ fn tool(name: &str) -> PathBuf {
     })
 }
 
+/// Run `command` when `make`, failing the test with its output when it
+/// fails.
+fn run_if(make: bool, command: &mut Command) {
+    if make {
+        run(command);
+    }
+}
+
 fn run(command: &mut Command) {
     let output = command
         .output()
@@ -75,21 +83,21 @@ const CFLAGS: &[&str] = &["-g", "-O1", "-fno-stack-protector"];
 
 /// Build the fixture for macOS on `arch` (`x86_64`, `arm64`), with its
 /// dSYM, into `dir`.
-fn build_macho(dir: &Path, arch: &str, variant: u32) -> Build {
+fn build_macho(dir: &Path, arch: &str, variant: u32, make: bool) -> Build {
     let target = format!("--target={arch}-apple-macos11");
     let define = format!("-DVARIANT={variant}");
     let (c, cpp) = (
         dir.join(format!("app-{arch}.o")),
         dir.join(format!("shapes-{arch}.o")),
     );
-    run(Command::new(tool("clang"))
+    run_if(make, Command::new(tool("clang"))
         .args([&target, &define])
         .args(CFLAGS)
         .arg("-c")
         .arg(sources().join("app.c"))
         .arg("-o")
         .arg(&c));
-    run(Command::new(tool("clang++"))
+    run_if(make, Command::new(tool("clang++"))
         .args([&target, &define])
         .args(CFLAGS)
         .args(["-fno-exceptions", "-fno-rtti", "-c"])
@@ -98,19 +106,19 @@ fn build_macho(dir: &Path, arch: &str, variant: u32) -> Build {
         .arg(&cpp));
     let unstripped = dir.join(format!("app-{arch}"));
     // No SDK: a static entry point, nothing imported.
-    run(Command::new(tool("ld64.lld"))
+    run_if(make, Command::new(tool("ld64.lld"))
         .args(["-arch", arch, "-platform_version", "macos", "11.0", "11.0"])
         .args(["-e", "_main", "-o"])
         .arg(&unstripped)
         .arg(&c)
         .arg(&cpp));
     let bundle = dir.join(format!("app-{arch}.dSYM"));
-    run(Command::new(tool("dsymutil"))
+    run_if(make, Command::new(tool("dsymutil"))
         .arg(&unstripped)
         .arg("-o")
         .arg(&bundle));
     let artifact = dir.join(format!("app-{arch}.stripped"));
-    run(Command::new(tool("llvm-strip"))
+    run_if(make, Command::new(tool("llvm-strip"))
         .arg(&unstripped)
         .arg("-o")
         .arg(&artifact));
@@ -122,18 +130,18 @@ fn build_macho(dir: &Path, arch: &str, variant: u32) -> Build {
 }
 
 /// Build the fixture for Windows x86-64 with its PDB into `dir`.
-fn build_pe(dir: &Path, variant: u32) -> Build {
+fn build_pe(dir: &Path, variant: u32, make: bool) -> Build {
     let define = format!("-DVARIANT={variant}");
     let (c, cpp) = (dir.join("app.obj"), dir.join("shapes.obj"));
     let target = "--target=x86_64-pc-windows-msvc";
-    run(Command::new(tool("clang"))
+    run_if(make, Command::new(tool("clang"))
         .args([target, &define, "-gcodeview"])
         .args(CFLAGS)
         .arg("-c")
         .arg(sources().join("app.c"))
         .arg("-o")
         .arg(&c));
-    run(Command::new(tool("clang++"))
+    run_if(make, Command::new(tool("clang++"))
         .args([target, &define, "-gcodeview"])
         .args(CFLAGS)
         .args(["-fno-exceptions", "-fno-rtti", "-c"])
@@ -141,7 +149,7 @@ fn build_pe(dir: &Path, variant: u32) -> Build {
         .arg("-o")
         .arg(&cpp));
     let (exe, pdb) = (dir.join("app.exe"), dir.join("app.pdb"));
-    run(Command::new(tool("lld-link"))
+    run_if(make, Command::new(tool("lld-link"))
         .args(["/nologo", "/debug", "/entry:main", "/subsystem:console"])
         .arg("/nodefaultlib")
         .arg(format!("/pdb:{}", pdb.display()))
@@ -171,31 +179,55 @@ struct Builds {
 fn builds() -> &'static Builds {
     static BUILDS: OnceLock<Builds> = OnceLock::new();
     BUILDS.get_or_init(|| {
+        // Each test runs in a process of its own: one builds (under a file
+        // lock) what the others then read. A stamp names the sources built.
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debug-files");
+        std::fs::create_dir_all(&root).unwrap();
+        let lock = std::fs::File::create(root.join(".lock")).unwrap();
+        lock.lock().unwrap();
+        let mut hasher = std::hash::DefaultHasher::new();
+        for name in ["app.c", "shapes.cpp"] {
+            std::hash::Hash::hash(&read(&sources().join(name)), &mut hasher);
+        }
+        let stamp = root.join(format!(
+            ".built-{:016x}",
+            std::hash::Hasher::finish(&hasher)
+        ));
+        let make = !stamp.exists();
         let dir = |name: &str| {
             let d = root.join(name);
             std::fs::create_dir_all(&d).unwrap();
             d
         };
         let (one, two) = (dir("variant-1"), dir("variant-2"));
-        let mac = build_macho(&one, "x86_64", 1);
-        let mac_arm = build_macho(&one, "arm64", 1);
-        let mac_other = build_macho(&two, "x86_64", 2);
+        let mac = build_macho(&one, "x86_64", 1, make);
+        let mac_arm = build_macho(&one, "arm64", 1, make);
+        let mac_other = build_macho(&two, "x86_64", 2, make);
         let (fat, fat_dsym) = (one.join("app-fat"), one.join("app-fat.dwarf"));
-        run(Command::new(tool("llvm-lipo"))
-            .arg("-create")
-            .arg(&mac.artifact)
-            .arg(&mac_arm.artifact)
-            .arg("-output")
-            .arg(&fat));
-        run(Command::new(tool("llvm-lipo"))
-            .arg("-create")
-            .arg(&mac.debug)
-            .arg(&mac_arm.debug)
-            .arg("-output")
-            .arg(&fat_dsym));
-        let pe = build_pe(&dir("pe-1"), 1);
-        let pe_other = build_pe(&dir("pe-2"), 2);
+        run_if(
+            make,
+            Command::new(tool("llvm-lipo"))
+                .arg("-create")
+                .arg(&mac.artifact)
+                .arg(&mac_arm.artifact)
+                .arg("-output")
+                .arg(&fat),
+        );
+        run_if(
+            make,
+            Command::new(tool("llvm-lipo"))
+                .arg("-create")
+                .arg(&mac.debug)
+                .arg(&mac_arm.debug)
+                .arg("-output")
+                .arg(&fat_dsym),
+        );
+        let pe = build_pe(&dir("pe-1"), 1, make);
+        let pe_other = build_pe(&dir("pe-2"), 2, make);
+        if make {
+            std::fs::write(&stamp, b"").unwrap();
+        }
+        drop(lock);
         Builds {
             mac,
             mac_arm,

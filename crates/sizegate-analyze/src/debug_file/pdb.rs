@@ -173,20 +173,19 @@ fn is_rust_mangled(name: &str) -> bool {
     name.starts_with("_ZN") || name.starts_with("_R")
 }
 
-/// The language a module was compiled from.
+/// The language a module was compiled from. The `pdb` crate knows no Rust
+/// language code (CodeView's 0x15, read as `Masm`): rustc's modules say
+/// so in their compiler version string (`clang LLVM (rustc version …)`).
 fn language(flags: &pdb::CompileFlagsSymbol<'_>) -> Lang {
+    if flags
+        .version_string
+        .to_string()
+        .contains("rustc version")
+    {
+        return Lang::Rust;
+    }
     match flags.language {
-        pdb::SourceLanguage::Rust => Lang::Rust,
         pdb::SourceLanguage::Cpp => Lang::Cpp,
-        // rustc's LLVM (before CodeView had a Rust language) says so in
-        // its version string.
-        _ if flags
-            .version_string
-            .to_string()
-            .contains("rustc version") =>
-        {
-            Lang::Rust
-        }
         _ => Lang::C,
     }
 }
