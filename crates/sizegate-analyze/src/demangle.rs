@@ -535,7 +535,10 @@ mod tests {
             ("core".to_string(), UnitKind::Crate)
         );
         assert_eq!(
-            unit("alloc::raw_vec::RawVec<u8,alloc::alloc::Global>::grow_one", Lang::Rust),
+            unit(
+                "alloc::raw_vec::RawVec<u8,alloc::alloc::Global>::grow_one",
+                Lang::Rust
+            ),
             ("alloc".to_string(), UnitKind::Crate)
         );
         assert_eq!(

@@ -144,7 +144,8 @@ pub fn analyze_with_debug_file(
             Some(debug),
         )?]),
         Ok(_) => Err(Error::DebugFile(
-            "separate debug files are read for ELF, Mach-O (dSYM) and PE (PDB) artifacts only".into(),
+            "separate debug files are read for ELF, Mach-O (dSYM) and PE (PDB) artifacts only"
+                .into(),
         )),
         Err(_) => Err(image::unsupported()),
     }

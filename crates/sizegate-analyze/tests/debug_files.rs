@@ -90,38 +90,53 @@ fn build_macho(dir: &Path, arch: &str, variant: u32, make: bool) -> Build {
         dir.join(format!("app-{arch}.o")),
         dir.join(format!("shapes-{arch}.o")),
     );
-    run_if(make, Command::new(tool("clang"))
-        .args([&target, &define])
-        .args(CFLAGS)
-        .arg("-c")
-        .arg(sources().join("app.c"))
-        .arg("-o")
-        .arg(&c));
-    run_if(make, Command::new(tool("clang++"))
-        .args([&target, &define])
-        .args(CFLAGS)
-        .args(["-fno-exceptions", "-fno-rtti", "-c"])
-        .arg(sources().join("shapes.cpp"))
-        .arg("-o")
-        .arg(&cpp));
+    run_if(
+        make,
+        Command::new(tool("clang"))
+            .args([&target, &define])
+            .args(CFLAGS)
+            .arg("-c")
+            .arg(sources().join("app.c"))
+            .arg("-o")
+            .arg(&c),
+    );
+    run_if(
+        make,
+        Command::new(tool("clang++"))
+            .args([&target, &define])
+            .args(CFLAGS)
+            .args(["-fno-exceptions", "-fno-rtti", "-c"])
+            .arg(sources().join("shapes.cpp"))
+            .arg("-o")
+            .arg(&cpp),
+    );
     let unstripped = dir.join(format!("app-{arch}"));
     // No SDK: a static entry point, nothing imported.
-    run_if(make, Command::new(tool("ld64.lld"))
-        .args(["-arch", arch, "-platform_version", "macos", "11.0", "11.0"])
-        .args(["-e", "_main", "-o"])
-        .arg(&unstripped)
-        .arg(&c)
-        .arg(&cpp));
+    run_if(
+        make,
+        Command::new(tool("ld64.lld"))
+            .args(["-arch", arch, "-platform_version", "macos", "11.0", "11.0"])
+            .args(["-e", "_main", "-o"])
+            .arg(&unstripped)
+            .arg(&c)
+            .arg(&cpp),
+    );
     let bundle = dir.join(format!("app-{arch}.dSYM"));
-    run_if(make, Command::new(tool("dsymutil"))
-        .arg(&unstripped)
-        .arg("-o")
-        .arg(&bundle));
+    run_if(
+        make,
+        Command::new(tool("dsymutil"))
+            .arg(&unstripped)
+            .arg("-o")
+            .arg(&bundle),
+    );
     let artifact = dir.join(format!("app-{arch}.stripped"));
-    run_if(make, Command::new(tool("llvm-strip"))
-        .arg(&unstripped)
-        .arg("-o")
-        .arg(&artifact));
+    run_if(
+        make,
+        Command::new(tool("llvm-strip"))
+            .arg(&unstripped)
+            .arg("-o")
+            .arg(&artifact),
+    );
     Build {
         artifact,
         unstripped,
@@ -134,28 +149,37 @@ fn build_pe(dir: &Path, variant: u32, make: bool) -> Build {
     let define = format!("-DVARIANT={variant}");
     let (c, cpp) = (dir.join("app.obj"), dir.join("shapes.obj"));
     let target = "--target=x86_64-pc-windows-msvc";
-    run_if(make, Command::new(tool("clang"))
-        .args([target, &define, "-gcodeview"])
-        .args(CFLAGS)
-        .arg("-c")
-        .arg(sources().join("app.c"))
-        .arg("-o")
-        .arg(&c));
-    run_if(make, Command::new(tool("clang++"))
-        .args([target, &define, "-gcodeview"])
-        .args(CFLAGS)
-        .args(["-fno-exceptions", "-fno-rtti", "-c"])
-        .arg(sources().join("shapes.cpp"))
-        .arg("-o")
-        .arg(&cpp));
+    run_if(
+        make,
+        Command::new(tool("clang"))
+            .args([target, &define, "-gcodeview"])
+            .args(CFLAGS)
+            .arg("-c")
+            .arg(sources().join("app.c"))
+            .arg("-o")
+            .arg(&c),
+    );
+    run_if(
+        make,
+        Command::new(tool("clang++"))
+            .args([target, &define, "-gcodeview"])
+            .args(CFLAGS)
+            .args(["-fno-exceptions", "-fno-rtti", "-c"])
+            .arg(sources().join("shapes.cpp"))
+            .arg("-o")
+            .arg(&cpp),
+    );
     let (exe, pdb) = (dir.join("app.exe"), dir.join("app.pdb"));
-    run_if(make, Command::new(tool("lld-link"))
-        .args(["/nologo", "/debug", "/entry:main", "/subsystem:console"])
-        .arg("/nodefaultlib")
-        .arg(format!("/pdb:{}", pdb.display()))
-        .arg(format!("/out:{}", exe.display()))
-        .arg(&c)
-        .arg(&cpp));
+    run_if(
+        make,
+        Command::new(tool("lld-link"))
+            .args(["/nologo", "/debug", "/entry:main", "/subsystem:console"])
+            .arg("/nodefaultlib")
+            .arg(format!("/pdb:{}", pdb.display()))
+            .arg(format!("/out:{}", exe.display()))
+            .arg(&c)
+            .arg(&cpp),
+    );
     Build {
         artifact: exe.clone(),
         unstripped: exe,
@@ -249,9 +273,14 @@ fn alone(path: &Path) -> Report {
 }
 
 fn with_debug(build: &Build) -> Report {
-    analyze_with_debug_file("app", &read(&build.artifact), &read(&build.debug), &options())
-        .unwrap()
-        .remove(0)
+    analyze_with_debug_file(
+        "app",
+        &read(&build.artifact),
+        &read(&build.debug),
+        &options(),
+    )
+    .unwrap()
+    .remove(0)
 }
 
 fn unit<'r>(report: &'r Report, name: &str) -> Option<&'r sizegate_analyze::Unit> {
@@ -303,7 +332,11 @@ fn a_stripped_macho_with_its_dsym_reads_as_the_unstripped_build() {
         // build; every unit of the unstripped build is there.
         let geometry = unit(&report, "geometry").expect("geometry unit");
         assert_eq!(geometry.kind, UnitKind::Namespace);
-        for u in unstripped.units.iter().filter(|u| u.kind != UnitKind::Pseudo) {
+        for u in unstripped
+            .units
+            .iter()
+            .filter(|u| u.kind != UnitKind::Pseudo)
+        {
             assert!(unit(&report, &u.name).is_some(), "{} missing", u.name);
         }
         assert!(
@@ -319,13 +352,8 @@ fn a_stripped_macho_with_its_dsym_reads_as_the_unstripped_build() {
 #[test]
 fn a_universal_file_takes_each_slice_from_the_universal_dsym() {
     let b = builds();
-    let reports = analyze_with_debug_file(
-        "app",
-        &read(&b.fat),
-        &read(&b.fat_dsym),
-        &options(),
-    )
-    .unwrap();
+    let reports =
+        analyze_with_debug_file("app", &read(&b.fat), &read(&b.fat_dsym), &options()).unwrap();
     assert_eq!(reports.len(), 2);
     for r in &reports {
         assert!(has_symbol(r, "helper_add"), "{}", r.arch);
@@ -375,11 +403,19 @@ fn a_dsym_of_another_build_is_refused_naming_both_uuids() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("(aarch64)") && err.contains("(x86_64)"), "{err}");
+    assert!(
+        err.contains("(aarch64)") && err.contains("(x86_64)"),
+        "{err}"
+    );
     // Not a Mach-O file at all: say where the DWARF file is.
-    let err = analyze_with_debug_file("app", &read(&b.mac.artifact), &read(&b.pe.debug), &options())
-        .unwrap_err()
-        .to_string();
+    let err = analyze_with_debug_file(
+        "app",
+        &read(&b.mac.artifact),
+        &read(&b.pe.debug),
+        &options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("Contents/Resources/DWARF"), "{err}");
 }
 
@@ -389,7 +425,14 @@ fn a_pe_with_its_pdb_gets_functions_units_and_data() {
     let without = alone(&b.pe.artifact);
     let report = with_debug(&b.pe);
     check_sizes(&report, &without, &b.pe.artifact);
-    for name in ["helper_add", "helper_mul", "main", "cpp_entry", "counter", "table"] {
+    for name in [
+        "helper_add",
+        "helper_mul",
+        "main",
+        "cpp_entry",
+        "counter",
+        "table",
+    ] {
         assert!(has_symbol(&report, name), "{name}: {:?}", report.symbols);
     }
     // C++ procedures by their undecorated names, charged to the namespace.
@@ -412,7 +455,12 @@ fn a_pe_with_its_pdb_gets_functions_units_and_data() {
             .find(|u| u.name == "[.text unattributed]")
             .map_or(0, |u| u.size)
     };
-    assert!(code(&report) < code(&without), "{} vs {}", code(&report), code(&without));
+    assert!(
+        code(&report) < code(&without),
+        "{} vs {}",
+        code(&report),
+        code(&without)
+    );
     assert!(unexplained(&report) < unexplained(&without));
 }
 
@@ -430,9 +478,14 @@ fn a_pdb_of_another_build_is_refused_naming_both_guids() {
     assert!(err.contains("GUID/age mismatch"), "{err}");
     assert!(err.contains("app.pdb"), "{err}");
     // A dSYM is no PDB.
-    let err = analyze_with_debug_file("app", &read(&b.pe.artifact), &read(&b.mac.debug), &options())
-        .unwrap_err()
-        .to_string();
+    let err = analyze_with_debug_file(
+        "app",
+        &read(&b.pe.artifact),
+        &read(&b.mac.debug),
+        &options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("not a PDB file"), "{err}");
 }
 

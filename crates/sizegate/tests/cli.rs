@@ -409,9 +409,9 @@ fn llvm_tool(name: &str) -> std::path::PathBuf {
         .filter(|p| p.is_file() && p.to_string_lossy().contains("llvm-"))
         .collect();
     found.sort();
-    found
-        .pop()
-        .unwrap_or_else(|| panic!("`{name}` not found: install clang, lld and llvm (bash .ci/run does)"))
+    found.pop().unwrap_or_else(|| {
+        panic!("`{name}` not found: install clang, lld and llvm (bash .ci/run does)")
+    })
 }
 
 /// `--debug-file APP.dSYM`: the bundle directory stands for the DWARF
@@ -445,7 +445,14 @@ fn debug_file_takes_a_dsym_bundle_directory() {
         .arg("-o")
         .arg(&object));
     ok(Command::new(llvm_tool("ld64.lld"))
-        .args(["-arch", "x86_64", "-platform_version", "macos", "11.0", "11.0"])
+        .args([
+            "-arch",
+            "x86_64",
+            "-platform_version",
+            "macos",
+            "11.0",
+            "11.0",
+        ])
         .args(["-e", "_main", "-o"])
         .arg(&full)
         .arg(&object));

@@ -53,13 +53,12 @@ pub(super) fn open<'d>(
         None => slices
             .iter()
             .position(|s| s.architecture() == file.architecture() && s.is_64() == file.is_64())
-            .ok_or_else(|| {
-                Error::DebugFile(format!("the dSYM holds no {arch} slice"))
-            })?,
+            .ok_or_else(|| Error::DebugFile(format!("the dSYM holds no {arch} slice")))?,
     };
-    let parsed = slices.into_iter().nth(chosen).ok_or_else(|| {
-        Error::DebugFile("the dSYM slice vanished".into())
-    })?;
+    let parsed = slices
+        .into_iter()
+        .nth(chosen)
+        .ok_or_else(|| Error::DebugFile("the dSYM slice vanished".into()))?;
     if parsed.symbols().next().is_none() && !super::elf::has_dwarf(&parsed) {
         return Err(Error::DebugFile(
             "the dSYM holds neither a symbol table nor DWARF (is it the stripped artifact?)".into(),

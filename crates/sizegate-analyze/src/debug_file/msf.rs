@@ -83,7 +83,8 @@ pub(super) fn check(pdb: &[u8]) -> Result<(), Error> {
     }
     let mut total = 0u64;
     for i in 0..streams as usize {
-        let size = word(&directory, 4 + i * 4).ok_or_else(|| bad("stream directory is truncated"))?;
+        let size =
+            word(&directory, 4 + i * 4).ok_or_else(|| bad("stream directory is truncated"))?;
         if size != NIL_STREAM {
             total = total.saturating_add(u64::from(size));
         }

@@ -177,11 +177,7 @@ fn is_rust_mangled(name: &str) -> bool {
 /// language code (CodeView's 0x15, read as `Masm`): rustc's modules say
 /// so in their compiler version string (`clang LLVM (rustc version …)`).
 fn language(flags: &pdb::CompileFlagsSymbol<'_>) -> Lang {
-    if flags
-        .version_string
-        .to_string()
-        .contains("rustc version")
-    {
+    if flags.version_string.to_string().contains("rustc version") {
         return Lang::Rust;
     }
     match flags.language {
