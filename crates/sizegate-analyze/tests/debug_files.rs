@@ -489,9 +489,11 @@ fn a_pdb_of_another_build_is_refused_naming_both_guids() {
     assert!(err.contains("not a PDB file"), "{err}");
 }
 
-/// Hostile PDBs: every truncation of a real one, and a block map naming
-/// one block over and over, fail cleanly (or, for a cut that keeps every
-/// stream the reader needs, succeed).
+/// Hostile PDBs: truncations and corruptions of a real one fail cleanly
+/// (or, for a cut that keeps every stream the reader needs, succeed); a
+/// stream directory claiming more stream bytes than the file has (what a
+/// block map naming one block over and over amounts to) is refused before
+/// any stream is read.
 #[test]
 fn truncated_and_inflated_pdbs_fail_cleanly() {
     let b = builds();
@@ -505,6 +507,18 @@ fn truncated_and_inflated_pdbs_fail_cleanly() {
         flipped[at] ^= 0xff;
     }
     let _ = analyze_with_debug_file("app", &exe, &flipped, &options());
+
+    // Stream 1 (the PDB info stream) claimed to be 2 GiB.
+    let word = |at: usize| u32::from_le_bytes(pdb[at..at + 4].try_into().unwrap()) as usize;
+    let block_size = word(32);
+    let map = word(52) * block_size;
+    let directory = word(map) * block_size;
+    let mut inflated = pdb.clone();
+    inflated[directory + 8..directory + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let err = analyze_with_debug_file("app", &exe, &inflated, &options())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("streams claim"), "{err}");
 }
 
 /// node-pty's `conpty.node` (MSVC C++, from npm) with its PDB.

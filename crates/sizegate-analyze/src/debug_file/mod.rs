@@ -15,6 +15,7 @@ use crate::sections::SectionInfo;
 use crate::symbols::{self, PlacedSymbol};
 
 /// A debug file that belongs to the artifact being analyzed.
+#[derive(Debug)]
 pub(crate) enum DebugFile<'d> {
     /// An ELF debug file or a dSYM's DWARF file: an object file whose
     /// section headers mirror the artifact's.

@@ -17,6 +17,7 @@ use crate::sections::SectionInfo;
 use crate::symbols::{self, ByAddress, PlacedSymbol};
 
 /// Symbols of a PDB, by relative virtual address.
+#[derive(Debug)]
 pub(crate) struct PdbSymbols {
     /// The artifact's image base (the section addresses are absolute).
     image_base: u64,
