@@ -18,8 +18,9 @@ use crate::symbols::{self, PlacedSymbol};
 #[derive(Debug)]
 pub(crate) enum DebugFile<'d> {
     /// An ELF debug file or a dSYM's DWARF file: an object file whose
-    /// section headers mirror the artifact's.
-    Object(object::File<'d>),
+    /// section headers mirror the artifact's (boxed: `object::File` is
+    /// large, and one is made per analysis).
+    Object(Box<object::File<'d>>),
     /// The functions and data a PDB names.
     Pdb(pdb::PdbSymbols),
 }
@@ -29,10 +30,10 @@ pub(crate) enum DebugFile<'d> {
 pub(crate) fn open<'d>(file: &object::File<'_>, debug: &'d [u8]) -> Result<DebugFile<'d>, Error> {
     match file {
         object::File::Elf32(_) | object::File::Elf64(_) => {
-            elf::open(file, debug).map(DebugFile::Object)
+            elf::open(file, debug).map(|f| DebugFile::Object(Box::new(f)))
         }
         object::File::MachO32(_) | object::File::MachO64(_) => {
-            dsym::open(file, debug).map(DebugFile::Object)
+            dsym::open(file, debug).map(|f| DebugFile::Object(Box::new(f)))
         }
         object::File::Pe32(_) | object::File::Pe64(_) => pdb::open(file, debug).map(DebugFile::Pdb),
         _ => Err(Error::DebugFile(
