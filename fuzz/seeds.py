@@ -3,7 +3,9 @@
 
 Usage: seeds.py CORPUS_DIR [BINARY...]
 
-Each binary (ELF, Mach-O, PE, WebAssembly) seeds `analyze`; the Go
+Each binary (ELF, Mach-O, PE, WebAssembly) seeds `analyze` (and, with
+SIZEGATE_DEBUG_FIXTURES set, the Mach-O + dSYM and PE + PDB pairs in that
+folder seed `debug_file`); the Go
 sections of ELF binaries (`.gopclntab`, `.go.buildinfo`, `.data.rel.ro`)
 seed `go_pclntab` and `go_buildinfo` in those targets' input layout (see
 fuzz_targets/*.rs). Reports, sizegate.toml examples and webhook payloads
@@ -13,6 +15,7 @@ again adds nothing twice.
 
 import hashlib
 import json
+import os
 import pathlib
 import re
 import struct
@@ -102,6 +105,26 @@ def debug_file_seeds(corpus, path):
             put(corpus, "debug_file", len(a).to_bytes(4, "little") + a + b)
 
 
+def debug_pair_seeds(corpus, folder):
+    """The Mach-O + dSYM and PE + PDB pairs the analyzer's `debug_files`
+    test built (`<target>/tmp/debug-files`): each stripped Mach-O with the
+    DWARF file of its dSYM, each `.exe` with its `.pdb`, in the
+    `debug_file` target's layout."""
+    if not folder.is_dir():
+        return
+    pairs = []
+    for stripped in sorted(folder.rglob("*.stripped")):
+        stem = stripped.name[: -len(".stripped")]
+        pairs.append((stripped, stripped.with_name(f"{stem}.dSYM") / "Contents/Resources/DWARF" / stem))
+    for exe in sorted(folder.rglob("*.exe")):
+        pairs.append((exe, exe.with_suffix(".pdb")))
+    for artifact, debug in pairs:
+        if artifact.is_file() and debug.is_file():
+            a, b = artifact.read_bytes(), debug.read_bytes()
+            if len(a) + len(b) <= MAX_BINARY:
+                put(corpus, "debug_file", len(a).to_bytes(4, "little") + a + b)
+
+
 def main():
     corpus = pathlib.Path(sys.argv[1])
     for path in map(pathlib.Path, sys.argv[2:]):
@@ -112,6 +135,9 @@ def main():
             put(corpus, "analyze", data)
             go_seeds(corpus, data)
             debug_file_seeds(corpus, path)
+    pairs = os.environ.get("SIZEGATE_DEBUG_FIXTURES")
+    if pairs:
+        debug_pair_seeds(corpus, pathlib.Path(pairs))
 
     fixtures = ROOT / "crates/sizegate/tests/fixtures"
     for lang in ("go", "rust"):

@@ -3,7 +3,8 @@
 # once. The Rust attribution tests and the BENCHMARKS.md figures use them;
 # tests skip with a message when a file is missing.
 #   scripts/fetch-rust-artifacts.sh        # Debian's stripped ripgrep, fd and bat (deb/)
-#   scripts/fetch-rust-artifacts.sh npm    # oxlint's macOS arm64 Mach-O and Windows x64 PE builds (npm/)
+#   scripts/fetch-rust-artifacts.sh npm    # oxlint's macOS arm64 Mach-O and Windows x64 PE builds,
+#                                          # node-pty's MSVC DLLs with their PDBs (npm/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case ${1:-deb} in
@@ -30,6 +31,15 @@ npm)
     tar xzf "$dir.tgz" -C "$dir"
     echo "fetched @oxlint/binding-$platform@$version -> $dest/$dir/package"
   done
+  # A real MSVC (C++) build that ships its PDBs: node-pty's conpty.node
+  # and conpty.pdb, for the PE + PDB debug-file test and figures.
+  dir=node-pty-win32-x64-1.1.0
+  if [[ ! -d $dir/package ]]; then
+    npm pack "@lydell/node-pty-win32-x64@1.1.0" >/dev/null
+    mkdir -p "$dir"
+    tar xzf lydell-node-pty-win32-x64-1.1.0.tgz -C "$dir"
+    echo "fetched @lydell/node-pty-win32-x64@1.1.0 -> $dest/$dir/package"
+  fi
   ;;
 *) echo "usage: $0 [deb|npm]" >&2; exit 2 ;;
 esac

@@ -73,7 +73,7 @@ if [ "${#binaries[@]}" -eq 0 ]; then
     done
   fi
 fi
-python3 fuzz/seeds.py "$corpus" "${binaries[@]}"
+SIZEGATE_DEBUG_FIXTURES=$test_target_dir/tmp/debug-files python3 fuzz/seeds.py "$corpus" "${binaries[@]}"
 
 # --- fuzzing ---------------------------------------------------------------------
 status=0

@@ -1,8 +1,12 @@
 //! The separate-debug-file path on arbitrary bytes: the input is split in
 //! two (a 4-byte little-endian length, the artifact, then the debug file).
 //! `analyze_with_debug_file` must return a clear error (mismatched
-//! build-ids, truncated or hostile debug files) or reports that keep the
-//! invariants: sections add up to the file, units to the shipped size.
+//! build-ids, UUIDs or GUIDs, truncated or hostile debug files) or reports
+//! that keep the invariants: sections add up to the file, units to the
+//! shipped size. The seeds (`seeds.py`) are real pairs of every kind: ELF +
+//! `objcopy --only-keep-debug`, Mach-O (thin and universal) + dSYM, PE +
+//! PDB; mutations of a PDB keep its GUID often enough to reach the MSF
+//! bound, the module streams and the public symbols.
 
 #![no_main]
 

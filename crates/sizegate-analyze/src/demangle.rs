@@ -67,6 +67,32 @@ pub(crate) fn demangle(raw: &str, go_binary: bool) -> Demangled {
     plain(raw, "[C]", UnitKind::C, Lang::C)
 }
 
+/// [`demangle`], or for a name that is already demangled (a PDB's
+/// procedure and data names) the unit its language's rule gives: Rust the
+/// defining crate (MSVC-style paths such as `core::fmt::impl$12::fmt`
+/// included), C++ the first namespace, C `[C]`.
+pub(crate) fn demangle_as(raw: &str, undecorated: Option<Lang>, go_binary: bool) -> Demangled {
+    match undecorated {
+        None => demangle(raw, go_binary),
+        // A Rust module's names without a path (`main`, `__rust_alloc`)
+        // follow the rules of symbol names.
+        Some(Lang::Rust) if !raw.contains("::") => demangle(raw, false),
+        Some(Lang::Rust) => {
+            let krate = match defining_crate(raw, 0) {
+                Some(krate) => krate,
+                None if raw.starts_with('<') => "core",
+                None => "[Rust]",
+            };
+            plain(raw, krate, UnitKind::Crate, Lang::Rust)
+        }
+        Some(Lang::Cpp) => {
+            let (unit, unit_kind) = cpp_unit(raw);
+            plain(raw, &unit, unit_kind, Lang::Cpp)
+        }
+        Some(Lang::C | Lang::Go) => plain(raw, "[C]", UnitKind::C, Lang::C),
+    }
+}
+
 fn plain(raw: &str, unit: &str, unit_kind: UnitKind, lang: Lang) -> Demangled {
     Demangled {
         // Most names need no cap: copy them without the formatting machinery.
@@ -331,24 +357,7 @@ fn cpp(raw: &str) -> Option<Demangled> {
     let mut out = Capped::default();
     let result = symbol.structured_demangle(&mut out, &cpp_demangle::DemangleOptions::default());
     let name = out.finish(result);
-    let head = name
-        .strip_prefix("non-virtual thunk to ")
-        .or_else(|| name.strip_prefix("virtual thunk to "))
-        .or_else(|| name.strip_prefix("vtable for "))
-        .or_else(|| name.strip_prefix("typeinfo for "))
-        .or_else(|| name.strip_prefix("typeinfo name for "))
-        .or_else(|| name.strip_prefix("VTT for "))
-        .or_else(|| name.strip_prefix("guard variable for "))
-        .unwrap_or(&name);
-    let end = head.find(['(', '<', ' ']).unwrap_or(head.len());
-    let namespace = head[..end]
-        .split("::")
-        .next()
-        .filter(|_| head[..end].contains("::"));
-    let (unit, unit_kind) = match namespace {
-        Some(ns) if !ns.is_empty() => (ns.to_string(), UnitKind::Namespace),
-        _ => ("[C]".to_string(), UnitKind::C),
-    };
+    let (unit, unit_kind) = cpp_unit(&name);
     Some(Demangled {
         name,
         unit,
@@ -357,6 +366,29 @@ fn cpp(raw: &str) -> Option<Demangled> {
         disambiguator: None,
         crate_ids: Vec::new(),
     })
+}
+
+/// The unit of a demangled C++ name: its first namespace, or `[C]` at
+/// global scope.
+fn cpp_unit(name: &str) -> (String, UnitKind) {
+    let head = name
+        .strip_prefix("non-virtual thunk to ")
+        .or_else(|| name.strip_prefix("virtual thunk to "))
+        .or_else(|| name.strip_prefix("vtable for "))
+        .or_else(|| name.strip_prefix("typeinfo for "))
+        .or_else(|| name.strip_prefix("typeinfo name for "))
+        .or_else(|| name.strip_prefix("VTT for "))
+        .or_else(|| name.strip_prefix("guard variable for "))
+        .unwrap_or(name);
+    let end = head.find(['(', '<', ' ']).unwrap_or(head.len());
+    let namespace = head[..end]
+        .split("::")
+        .next()
+        .filter(|_| head[..end].contains("::"));
+    match namespace {
+        Some(ns) if !ns.is_empty() => (ns.to_string(), UnitKind::Namespace),
+        _ => ("[C]".to_string(), UnitKind::C),
+    }
 }
 
 /// A generic function's name with its type arguments erased, for grouping
@@ -527,5 +559,40 @@ mod tests {
         let long = format!("_ZN{}E", "3foo".repeat(10_000));
         let d = demangle(&long, false);
         assert!(d.name.len() <= MAX_NAME + 4);
+    }
+
+    #[test]
+    fn undecorated_names_take_their_language_rule() {
+        let unit = |name: &str, lang| {
+            let d = demangle_as(name, Some(lang), false);
+            (d.unit, d.unit_kind)
+        };
+        assert_eq!(
+            unit("core::fmt::impl$12::fmt", Lang::Rust),
+            ("core".to_string(), UnitKind::Crate)
+        );
+        assert_eq!(
+            unit(
+                "alloc::raw_vec::RawVec<u8,alloc::alloc::Global>::grow_one",
+                Lang::Rust
+            ),
+            ("alloc".to_string(), UnitKind::Crate)
+        );
+        assert_eq!(
+            unit("__rust_alloc", Lang::Rust),
+            ("std".to_string(), UnitKind::Crate)
+        );
+        assert_eq!(
+            unit("geometry::Square::area", Lang::Cpp),
+            ("geometry".to_string(), UnitKind::Namespace)
+        );
+        assert_eq!(unit("main", Lang::Cpp), ("[C]".to_string(), UnitKind::C));
+        assert_eq!(
+            unit("helper_add", Lang::C),
+            ("[C]".to_string(), UnitKind::C)
+        );
+        // Mangled names still go through the demangler.
+        let d = demangle_as("_ZN4core3fmt5write17h0123456789abcdefE", None, false);
+        assert_eq!(d.unit, "core");
     }
 }

@@ -69,7 +69,7 @@ fn measure(
     bytes: &[u8],
     file: &object::File<'_>,
     layout: format::Layout<'_>,
-    debug: Option<&object::File<'_>>,
+    debug: Option<&debug_file::DebugFile<'_>>,
 ) -> Report {
     let image = Image {
         bytes,
@@ -84,12 +84,8 @@ fn measure(
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
     let mut placed = match debug {
         Some(debug) => {
-            toolchain.debug_info |= debug_file::has_dwarf(debug);
-            symbols::collect(
-                debug,
-                &debug_file::sections_in(debug, &layout.sections),
-                go_binary,
-            )
+            toolchain.debug_info |= debug.has_debug_info();
+            debug.symbols(&layout.sections, go_binary)
         }
         None => symbols::collect(file, &layout.sections, go_binary),
     };
@@ -108,14 +104,14 @@ fn measure(
         linkedit = moves;
         (charges, rust::RustFacts::default())
     } else {
-        rust_charges(&image, &placed, &names, &functions)
+        rust_charges(&image, &placed, &names, &functions, debug.is_some())
     };
     // WebAssembly DWARF addresses are code-section offsets, not symbol
     // addresses: no codegen units there.
     let (charged, cgus) = match (go_binary, layout.format) {
         (true, _) => (UnitKind::Package, CodegenUnits::default()),
         (false, crate::report::Format::Wasm) => (UnitKind::Crate, CodegenUnits::default()),
-        (false, _) => (UnitKind::Crate, CodegenUnits::read(debug.unwrap_or(file))),
+        (false, _) => (UnitKind::Crate, CodegenUnits::read(debug.and_then(|d| d.object()).unwrap_or(file))),
     };
     let mut attribution = units::attribute(&layout, &placed, &names, &charges, charged, &cgus);
     crate::macho_linkedit::apply(&mut attribution.units, &linkedit, charged);
@@ -283,7 +279,7 @@ fn demangled_names(
     placed
         .iter_mut()
         .map(|p| {
-            let demangled = demangle::demangle(&p.raw_name, go_binary);
+            let demangled = demangle::demangle_as(&p.raw_name, p.undecorated, go_binary);
             p.raw_name = String::new();
             demangled
         })
@@ -332,6 +328,7 @@ fn rust_charges(
     placed: &[symbols::PlacedSymbol],
     names: &[Demangled],
     functions: &[functions::Function],
+    debug_file: bool,
 ) -> (go_units::GoCharges, rust::RustFacts) {
     let (layout, words) = (image.layout, image.words);
     // Pointers relocations store (ELF relative relocations, PE base
@@ -353,6 +350,17 @@ fn rust_charges(
     });
     code.extend(&found);
     regions.extend(functions::regions(functions, &found, layout));
+    if debug_file {
+        // With a debug file (a PDB) symbols cover the functions: their
+        // `.pdata` entries and `UNWIND_INFO` go to the symbol's unit (an
+        // empty code range: the code is the symbol's already).
+        let covered: Vec<(u64, u64, &str)> = functions
+            .iter()
+            .filter(|f| f.pdata.is_some())
+            .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
+            .collect();
+        regions.extend(functions::regions(functions, &covered, layout));
+    }
     regions.extend(unwind::regions(layout, words, &code));
     // Pointer slots holding a function's address (vtables...) and their
     // relocation entries, to the function's unit.
@@ -418,6 +426,12 @@ fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec
         let how = match layout.format {
             crate::report::Format::Elf => {
                 "give the debug file (`--debug-file`, from `objcopy --only-keep-debug`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            crate::report::Format::Macho => {
+                "give the dSYM (`--debug-file APP.dSYM`) or build with `strip = false` (`shipped` models the strip)"
+            }
+            crate::report::Format::Pe => {
+                "give the PDB (`--debug-file APP.pdb`) or build with `strip = false` (`shipped` models the strip)"
             }
             _ => "build with `strip = false` (`shipped` models the strip)",
         };

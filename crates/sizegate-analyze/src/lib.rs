@@ -98,7 +98,7 @@ pub struct Options {
 pub fn analyze(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report>, Error> {
     match object::FileKind::parse(bytes) {
         Ok(object::FileKind::MachOFat32 | object::FileKind::MachOFat64) => {
-            universal::analyze_universal(name, bytes, options)
+            universal::analyze_universal(name, bytes, options, None)
         }
         Ok(_) => Ok(vec![image::analyze_image(
             name,
@@ -110,12 +110,19 @@ pub fn analyze(name: &str, bytes: &[u8], options: &Options) -> Result<Vec<Report
     }
 }
 
-/// Analyze a stripped artifact with its separate debug file (ELF: the
-/// output of `objcopy --only-keep-debug`, or a `.debug` file matched by
-/// build-id): sizes, sections and what ships come from `bytes`; symbols,
-/// units and debug facts from `debug`. The two must carry the same GNU
-/// build-id (when the artifact has one); a mismatch is
-/// [`Error::DebugFile`].
+/// Analyze a stripped artifact with its separate debug file: sizes,
+/// sections and what ships come from `bytes`; symbols, units and debug
+/// facts from `debug`. Per format:
+/// - ELF: the output of `objcopy --only-keep-debug`, or a `.debug` file
+///   matched by build-id; the GNU build-ids must agree (when the artifact
+///   has one).
+/// - Mach-O: the DWARF file of a `.dSYM` bundle
+///   (`APP.dSYM/Contents/Resources/DWARF/APP`), thin or universal; each
+///   image is matched to the dSYM slice with its `LC_UUID`.
+/// - PE: the PDB; its GUID and age must be those the artifact's CodeView
+///   debug directory entry names.
+///
+/// A mismatch, or a file of another kind, is [`Error::DebugFile`].
 pub fn analyze_with_debug_file(
     name: &str,
     bytes: &[u8],
@@ -123,14 +130,25 @@ pub fn analyze_with_debug_file(
     options: &Options,
 ) -> Result<Vec<Report>, Error> {
     match object::FileKind::parse(bytes) {
-        Ok(object::FileKind::Elf32 | object::FileKind::Elf64) => Ok(vec![image::analyze_image(
+        Ok(object::FileKind::MachOFat32 | object::FileKind::MachOFat64) => {
+            universal::analyze_universal(name, bytes, options, Some(debug))
+        }
+        Ok(
+            object::FileKind::Elf32
+            | object::FileKind::Elf64
+            | object::FileKind::MachO32
+            | object::FileKind::MachO64
+            | object::FileKind::Pe32
+            | object::FileKind::Pe64,
+        ) => Ok(vec![image::analyze_image(
             name,
             bytes,
             !options.skip_compression,
             Some(debug),
         )?]),
         Ok(_) => Err(Error::DebugFile(
-            "separate debug files are read for ELF artifacts only (Mach-O dSYM and PDB are not yet)".into(),
+            "separate debug files are read for ELF, Mach-O (dSYM) and PE (PDB) artifacts only"
+                .into(),
         )),
         Err(_) => Err(image::unsupported()),
     }

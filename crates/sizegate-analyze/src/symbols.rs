@@ -6,6 +6,7 @@
 
 use object::{Object, ObjectSymbol, SymbolKind};
 
+use crate::demangle::Lang;
 use crate::go::{self, GoSection};
 use crate::sections::SectionInfo;
 
@@ -22,6 +23,22 @@ pub(crate) struct PlacedSymbol {
     pub size: u64,
     /// Of those, bytes that survive stripping (file-backed, shipped).
     pub shipped: u64,
+    /// `Some` when the name is already demangled (a PDB's procedure and
+    /// data names): the language of the code that names it.
+    pub undecorated: Option<Lang>,
+}
+
+/// A symbol a debug file names by address, not by section (a PDB's).
+#[derive(Debug)]
+pub(crate) struct ByAddress {
+    /// Mangled, or undecorated when `undecorated` says in which language.
+    pub name: String,
+    /// Absolute address.
+    pub address: u64,
+    /// Size, or 0 to size it by the gap to the next symbol.
+    pub size: u64,
+    /// See [`PlacedSymbol::undecorated`].
+    pub undecorated: Option<Lang>,
 }
 
 /// Fewer code symbols than this in a Go binary means its symbol table is gone.
@@ -34,6 +51,7 @@ struct Candidate {
     section: usize,
     address: u64,
     size: u64,
+    undecorated: Option<Lang>,
 }
 
 /// Collect and place the symbols of `file` in `sections`.
@@ -80,6 +98,7 @@ pub(crate) fn collect(
                 section,
                 address: symbol.address(),
                 size: symbol.size(),
+                undecorated: None,
             });
         }
         out
@@ -161,6 +180,7 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
                 section,
                 address: f.entry,
                 size: f.size,
+                undecorated: None,
             })
         })
         .collect()
@@ -185,9 +205,40 @@ fn go_table_symbols(sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
                 section: i,
                 address: s.address,
                 size: s.size,
+                undecorated: None,
             })
         })
         .collect()
+}
+
+/// Place symbols given by absolute address in the section holding each
+/// (loaded sections only); those in no section are dropped.
+pub(crate) fn place_by_address(
+    named: Vec<ByAddress>,
+    sections: &[SectionInfo<'_>],
+) -> Vec<PlacedSymbol> {
+    let mut loaded: Vec<usize> = (0..sections.len())
+        .filter(|&i| sections[i].vm_size > 0)
+        .collect();
+    loaded.sort_by_key(|&i| sections[i].address);
+    let candidates = named
+        .into_iter()
+        .filter_map(|n| {
+            let after = loaded.partition_point(|&i| sections[i].address <= n.address);
+            let section = loaded[..after]
+                .last()
+                .copied()
+                .filter(|&i| sections[i].contains(n.address))?;
+            Some(Candidate {
+                name: n.name,
+                section,
+                address: n.address,
+                size: n.size,
+                undecorated: n.undecorated,
+            })
+        })
+        .collect();
+    place(candidates, sections)
 }
 
 /// Size and de-duplicate symbols section by section.
@@ -242,6 +293,7 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
                 address,
                 size: end - start,
                 shipped,
+                undecorated: candidates[k].undecorated,
             });
         }
         i = j;
@@ -277,6 +329,7 @@ mod tests {
             section: 0,
             address,
             size,
+            undecorated: None,
         }
     }
 

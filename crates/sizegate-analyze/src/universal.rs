@@ -65,11 +65,13 @@ fn arch_matches(wanted: &str, arch: &str) -> bool {
     canonical == arch
 }
 
-/// Analyze a universal file.
+/// Analyze a universal file; with a `debug` file (a dSYM, thin or
+/// universal) each slice is matched to its dSYM slice by `LC_UUID`.
 pub(crate) fn analyze_universal(
     name: &str,
     bytes: &[u8],
     options: &Options,
+    debug: Option<&[u8]>,
 ) -> Result<Vec<Report>, Error> {
     let slices = match object::FileKind::parse(bytes) {
         Ok(object::FileKind::MachOFat64) => {
@@ -108,7 +110,7 @@ pub(crate) fn analyze_universal(
                 &format!("{name} ({})", s.arch),
                 s.bytes,
                 !options.skip_compression,
-                None,
+                debug,
             )
         })
         .collect()

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -127,6 +127,7 @@ pub fn load_reports_with_debug_file(
             path.display()
         );
     }
+    let debug = &debug_file_in(debug)?;
     let debug_bytes = read_bounded(debug, MAX_INPUT_BYTES)?;
     let name = path
         .file_name()
@@ -141,6 +142,35 @@ pub fn load_reports_with_debug_file(
             )
         },
     )
+}
+
+/// The debug file `debug` names: itself, or for a `.dSYM` bundle directory
+/// the one DWARF file in its `Contents/Resources/DWARF/`.
+fn debug_file_in(debug: &Path) -> anyhow::Result<PathBuf> {
+    if !debug.is_dir() {
+        return Ok(debug.to_path_buf());
+    }
+    let dwarf = debug.join("Contents/Resources/DWARF");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dwarf)
+        .with_context(|| {
+            format!(
+                "`{}` is a directory but no .dSYM bundle (no Contents/Resources/DWARF/): give the debug file itself",
+                debug.display()
+            )
+        })?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    match files.len() {
+        1 => Ok(files.remove(0)),
+        0 => bail!("`{}` holds no DWARF file", dwarf.display()),
+        _ => bail!(
+            "`{}` holds {} DWARF files: give the one of this artifact",
+            dwarf.display(),
+            files.len()
+        ),
+    }
 }
 
 /// Exactly one report for `path`, asking for `--arch` when a universal

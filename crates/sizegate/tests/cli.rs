@@ -437,3 +437,98 @@ fn analyze_table_shows_both_crate_rules() {
     let plain = stdout(&sizegate(&["analyze", RUST_NEW]));
     assert!(plain.contains("\nUNITS (") && !plain.contains("rule: "));
 }
+
+/// An LLVM tool on the PATH, else in Debian's versioned LLVM directory
+/// (where `ld64.lld` lives without a suffix).
+fn llvm_tool(name: &str) -> std::path::PathBuf {
+    if Command::new(name).arg("--version").output().is_ok() {
+        return name.into();
+    }
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.is_file() && p.to_string_lossy().contains("llvm-"))
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!("`{name}` not found: install clang, lld and llvm (bash .ci/run does)")
+    })
+}
+
+/// `--debug-file APP.dSYM`: the bundle directory stands for the DWARF
+/// file inside it; a directory that is no bundle is a clear error.
+#[test]
+fn debug_file_takes_a_dsym_bundle_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("tiny.c");
+    std::fs::write(
+        &c,
+        "int twice(int x) { return 2 * x; }\nint main(void) { return twice(21); }\n",
+    )
+    .unwrap();
+    let (object, full, stripped, bundle) = (
+        dir.path().join("tiny.o"),
+        dir.path().join("tiny"),
+        dir.path().join("tiny.stripped"),
+        dir.path().join("tiny.dSYM"),
+    );
+    let ok = |cmd: &mut Command| {
+        let output = cmd.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ok(Command::new(llvm_tool("clang"))
+        .args(["--target=x86_64-apple-macos11", "-g", "-O1", "-c"])
+        .arg(&c)
+        .arg("-o")
+        .arg(&object));
+    ok(Command::new(llvm_tool("ld64.lld"))
+        .args([
+            "-arch",
+            "x86_64",
+            "-platform_version",
+            "macos",
+            "11.0",
+            "11.0",
+        ])
+        .args(["-e", "_main", "-o"])
+        .arg(&full)
+        .arg(&object));
+    ok(Command::new(llvm_tool("dsymutil"))
+        .arg(&full)
+        .arg("-o")
+        .arg(&bundle));
+    ok(Command::new(llvm_tool("llvm-strip"))
+        .arg(&full)
+        .arg("-o")
+        .arg(&stripped));
+    let (stripped, bundle) = (stripped.to_str().unwrap(), bundle.to_str().unwrap());
+    let text = stdout(&sizegate(&[
+        "analyze",
+        stripped,
+        "--debug-file",
+        bundle,
+        "--format",
+        "json",
+        "--top",
+        "0",
+    ]));
+    let report: Report = serde_json::from_str(&text).unwrap();
+    assert!(report.toolchain.debug_info);
+    assert!(
+        report.symbols.iter().any(|s| s.name == "twice"),
+        "{:?}",
+        report.symbols
+    );
+
+    let not_a_bundle = dir.path().to_str().unwrap();
+    let output = sizegate(&["analyze", stripped, "--debug-file", not_a_bundle]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("no .dSYM bundle"), "{message}");
+}

@@ -49,10 +49,11 @@ pub struct Args {
     /// a report (made-up sizes, unbounded names) is never taken as measured.
     #[arg(long)]
     pub binary_only: bool,
-    /// The separate debug file of a stripped ELF binary (`objcopy
-    /// --only-keep-debug` output, or the `.debug` file its build-id names):
-    /// sizes come from FILE, symbols and units from this file. A build-id
-    /// mismatch is an error.
+    /// The separate debug file of a stripped binary: for ELF the `objcopy
+    /// --only-keep-debug` output (or the `.debug` file its build-id names),
+    /// for Mach-O the `.dSYM` bundle (or the DWARF file inside it), for PE
+    /// the PDB. Sizes come from FILE, symbols and units from this file. A
+    /// build-id, UUID or GUID/age mismatch is an error.
     #[arg(long, value_name = "PATH")]
     pub debug_file: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! Separate ELF debug files (`objcopy --only-keep-debug` output, or the
 //! `.debug` file a `.gnu_debuglink` or build-id names): checked against the
-//! artifact, and their symbols placed in the artifact's sections.
+//! artifact. Their sections, like a dSYM's, mirror the artifact's
+//! (`sections_in`).
 
 use object::{Object, ObjectSection};
 
@@ -9,7 +10,7 @@ use crate::sections::SectionInfo;
 
 /// Parse `debug` and check that it belongs to `file`: the same GNU
 /// build-id when the artifact has one, the same architecture always.
-pub(crate) fn open<'d>(
+pub(super) fn open<'d>(
     file: &object::File<'_>,
     debug: &'d [u8],
 ) -> Result<object::File<'d>, Error> {
@@ -42,18 +43,20 @@ pub(crate) fn open<'d>(
     }
 }
 
-/// Whether the debug file carries DWARF.
-pub(crate) fn has_dwarf(debug: &object::File<'_>) -> bool {
-    debug
-        .section_by_name(".debug_info")
-        .is_some_and(|s| s.size() > 0)
+/// Whether the debug file carries DWARF (ELF `.debug_info`, Mach-O
+/// `__debug_info`).
+pub(super) fn has_dwarf(debug: &object::File<'_>) -> bool {
+    [".debug_info", "__debug_info"]
+        .iter()
+        .any(|name| debug.section_by_name(name).is_some_and(|s| s.size() > 0))
 }
 
 /// The artifact's sections, each with the index of the debug file's
 /// section of the same name and address (the debug file keeps every
-/// section header, its loaded sections as `NOBITS`). Sections the debug
+/// section header, its loaded sections as `NOBITS`; a dSYM keeps every
+/// section header of every segment, without their bytes). Sections the debug
 /// file lacks get an index no symbol uses.
-pub(crate) fn sections_in<'a>(
+pub(super) fn sections_in<'a>(
     debug: &object::File<'_>,
     sections: &[SectionInfo<'a>],
 ) -> Vec<SectionInfo<'a>> {
