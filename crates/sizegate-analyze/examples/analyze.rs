@@ -1,5 +1,11 @@
 //! Print the report of a file as JSON: `cargo run -p sizegate-analyze --example analyze -- FILE [TOP]`.
 //! With `SIZEGATE_NO_COMPRESS=1` the gzip and zstd sizes are skipped (as `--no-compress`).
+//! A container image archive (tar) is streamed from disk, not read whole, so
+//! the example can profile image analysis without building the CLI.
+
+use std::io::{BufReader, Read};
+
+use sizegate_analyze::container::{self, ImageOptions, TarSource};
 
 use std::io::Write as _;
 
@@ -10,6 +16,10 @@ fn main() {
         std::process::exit(2);
     };
     let top: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(20);
+    if is_tar(&path) {
+        analyze_image(&path);
+        return;
+    }
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
@@ -39,6 +49,40 @@ fn main() {
             }
             if out.flush().is_err() {
                 std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn is_tar(path: &str) -> bool {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .is_ok_and(|_| container::looks_like_tar(&head))
+}
+
+fn analyze_image(path: &str) {
+    let options = ImageOptions::default();
+    let reports = std::fs::File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|file| {
+            TarSource::new(BufReader::with_capacity(1 << 20, file), &options.limits)
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|mut source| {
+            container::analyze_image(path, &mut source, &options).map_err(|e| e.to_string())
+        });
+    match reports {
+        Ok(reports) => {
+            for report in reports {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             }
         }
         Err(e) => {

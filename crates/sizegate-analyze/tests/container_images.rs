@@ -681,3 +681,41 @@ fn a_manifest_repeating_one_layer_is_refused() {
     let err = analyze(&archive, &options()).unwrap_err();
     assert!(err.to_string().contains("the limit is 256"), "{err}");
 }
+
+// Each layer is decompressed on one thread and walked on another: a
+// failure on either side must end both, with the error one thread gave.
+
+#[test]
+fn a_truncated_gzip_layer_fails_cleanly() {
+    // Several megabytes decompressed before the cut, so the cut falls after
+    // many buffers have crossed between the threads.
+    let layer = gzip(&tar(&[
+        file("a", pattern(6 << 20, 1)),
+        file("b", pattern(6 << 20, 2)),
+    ]));
+    let cut = layer[..layer.len() / 2].to_vec();
+    let err = analyze(&one_layer(cut), &options()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "malformed container image file: layer 1: incomplete deflate stream"
+    );
+}
+
+#[test]
+fn a_walk_that_fails_early_does_not_wait_for_the_rest_of_the_layer() {
+    // The entry limit is hit after 101 entries, with 48 MiB of the layer
+    // still to decompress: far more than the buffers between the threads.
+    let mut entries: Vec<Entry> = (0..200).map(|i| file(&format!("f{i}"), "x")).collect();
+    entries.push(file("big", pattern(48 << 20, 3)));
+    let counted = ImageOptions {
+        limits: Limits {
+            max_entries: 100,
+            ..Limits::default()
+        },
+        ..options()
+    };
+    for layer in [tar(&entries), zstd(&tar(&entries))] {
+        let err = analyze(&one_layer(layer), &counted).unwrap_err();
+        assert!(err.to_string().contains("more than 100 entries"), "{err}");
+    }
+}

@@ -58,14 +58,23 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
             ),
         ));
     }
+    out.extend(package_cache(facts));
+    out.extend(unstripped_binaries(facts));
+    out.extend(static_on_base(facts));
+    out.sort_by(|a, b| b.saving.cmp(&a.saving).then_with(|| a.id.cmp(&b.id)));
+    out
+}
+
+/// Package manager caches left in the image.
+fn package_cache(facts: &Facts<'_>) -> Option<Advice> {
     let cache: u64 = facts
         .files
         .iter()
         .filter(|f| CACHES.iter().any(|c| f.path.starts_with(c)))
         .map(|f| f.size)
         .sum();
-    if cache > 0 {
-        out.push(advice(
+    (cache > 0).then(|| {
+        advice(
             "image-package-cache",
             cache,
             format!(
@@ -73,8 +82,12 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
                  `rm -rf /var/lib/apt/lists/*` (or use `apk add --no-cache`): saves {}.",
                 human::size(cache)
             ),
-        ));
-    }
+        )
+    })
+}
+
+/// The binaries that stripping would shrink most.
+fn unstripped_binaries(facts: &Facts<'_>) -> Vec<Advice> {
     let mut unstripped: Vec<(&ImageFile, u64)> = facts
         .files
         .iter()
@@ -85,18 +98,25 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
         })
         .collect();
     unstripped.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.path.cmp(&b.0.path)));
-    for (file, saving) in unstripped.into_iter().take(MAX_BINARIES) {
-        out.push(advice(
-            "image-unstripped-binary",
-            saving,
-            format!(
-                "`{}` carries symbols or debug info: strip it in the build stage: saves {}.",
-                file.path,
-                human::size(saving)
-            ),
-        ));
-    }
-    // A static binary on a base with OS packages: everything else could go.
+    unstripped
+        .into_iter()
+        .take(MAX_BINARIES)
+        .map(|(file, saving)| {
+            advice(
+                "image-unstripped-binary",
+                saving,
+                format!(
+                    "`{}` carries symbols or debug info: strip it in the build stage: saves {}.",
+                    file.path,
+                    human::size(saving)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A static binary on a base with OS packages: everything else could go.
+fn static_on_base(facts: &Facts<'_>) -> Option<Advice> {
     let has_packages = facts.units.iter().any(|u| u.kind == UnitKind::Package);
     let statics: Vec<&ImageFile> = facts
         .files
@@ -111,22 +131,21 @@ pub(crate) fn advise(facts: &Facts<'_>) -> Vec<Advice> {
             })
         })
         .collect();
-    if has_packages && !statics.is_empty() {
-        let kept: u64 = statics.iter().map(|f| f.size).sum();
-        let saving = facts.uncompressed.saturating_sub(kept);
-        if saving > 0 {
-            out.push(advice(
-                "image-static-on-base",
-                saving,
-                format!(
-                    "`{}` is statically linked, yet the image carries a base with OS packages: \
-                     copy it into `FROM scratch` (or a distroless static base): saves up to {}.",
-                    statics[0].path,
-                    human::size(saving)
-                ),
-            ));
-        }
+    if !has_packages || statics.is_empty() {
+        return None;
     }
-    out.sort_by(|a, b| b.saving.cmp(&a.saving).then_with(|| a.id.cmp(&b.id)));
-    out
+    let kept: u64 = statics.iter().map(|f| f.size).sum();
+    let saving = facts.uncompressed.saturating_sub(kept);
+    (saving > 0).then(|| {
+        advice(
+            "image-static-on-base",
+            saving,
+            format!(
+                "`{}` is statically linked, yet the image carries a base with OS packages: \
+                 copy it into `FROM scratch` (or a distroless static base): saves up to {}.",
+                statics[0].path,
+                human::size(saving)
+            ),
+        )
+    })
 }

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use sha2::{Digest, Sha256};
 
+use super::pipeline;
 use super::tar::{self, Kind};
 use super::{ImageOptions, malformed};
 use crate::report::Report;
@@ -105,6 +106,9 @@ pub(crate) fn normalize(name: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Bytes of a file's start that tell a binary ([`binary_magic`]).
+const HEAD: usize = 4;
+
 fn binary_magic(head: &[u8]) -> bool {
     head.starts_with(b"\x7fELF")
         || head.starts_with(b"\0asm")
@@ -148,6 +152,54 @@ impl Merged {
                 self.captured_bytes -= bytes.len() as u64;
             }
         }
+    }
+
+    /// Apply `path` when it is a whiteout (`.wh.NAME` deletes `NAME`
+    /// below `layer`, `.wh..wh..opq` empties its directory). `false` when
+    /// it is an ordinary entry.
+    fn whiteout(&mut self, path: &str, layer: u32) -> bool {
+        let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+        let Some(target) = base.strip_prefix(".wh.") else {
+            return false;
+        };
+        if target == ".wh..opq" {
+            if dir.is_empty() {
+                // An opaque root: every lower entry goes.
+                let all: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| n.layer < layer)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in all {
+                    self.remove(&key);
+                }
+                self.captured.clear();
+                self.captured_bytes = 0;
+            } else {
+                self.hide_tree(dir, layer, false);
+            }
+        } else if !target.is_empty() && !target.starts_with(".wh.") {
+            let target = if dir.is_empty() {
+                target.to_string()
+            } else {
+                format!("{dir}/{target}")
+            };
+            self.hide_tree(&target, layer, true);
+        }
+        true
+    }
+
+    /// Hold a package database's contents, within `limit` bytes for all.
+    fn capture(&mut self, path: &str, bytes: Vec<u8>, limit: u64) -> Result<(), Error> {
+        if self.captured_bytes + bytes.len() as u64 > limit {
+            return Err(malformed(format!(
+                "package databases larger than {limit} bytes"
+            )));
+        }
+        self.captured_bytes += bytes.len() as u64;
+        self.captured.insert(path.to_string(), bytes);
+        Ok(())
     }
 
     fn remove(&mut self, key: &str) {
@@ -194,7 +246,9 @@ impl Merged {
     }
 }
 
-/// Stream one layer blob into `merged`.
+/// Stream one layer blob into `merged`: this thread decompresses, a
+/// second one (see [`pipeline`]) walks the tar entries and hashes their
+/// data.
 pub(crate) fn apply(
     blob: &mut dyn Read,
     blob_size: u64,
@@ -203,46 +257,68 @@ pub(crate) fn apply(
     options: &ImageOptions,
 ) -> Result<LayerFigures, Error> {
     let limits = &options.limits;
-    let fail = |e: tar::TarError| malformed(format!("layer {}: {e}", layer + 1));
     let counted_blob = Counted {
         inner: blob,
         count: 0,
         limit: blob_size,
         what: "blob",
     };
-    let mut buffered = BufReader::with_capacity(256 << 10, counted_blob);
-    let head = buffered
-        .fill_buf()
-        .map_err(|e| malformed(format!("layer {}: {e}", layer + 1)))?;
-    let (compression, decoder): (&'static str, Box<dyn Read + '_>) =
-        if head.starts_with(&[0x1f, 0x8b]) {
-            (
-                "gzip",
-                Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-            )
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            let decoder = zstd::stream::read::Decoder::with_buffer(buffered)
-                .map_err(|e| malformed(format!("layer {}: zstd: {e}", layer + 1)))?;
-            ("zstd", Box::new(decoder))
-        } else {
-            ("none", Box::new(buffered))
-        };
+    let (compression, decoder) = decoder(counted_blob, layer)?;
     let limit = blob_size
         .saturating_mul(limits.max_ratio)
         .saturating_add(limits.ratio_slack)
         .min(limits.max_uncompressed);
-    let stream = Counted {
+    let mut stream = Counted {
         inner: decoder,
         count: 0,
         limit,
         what: "decompressed layer",
     };
-    let mut reader = tar::Reader::new(stream);
-    let mut figures = LayerFigures {
-        compression,
-        ..LayerFigures::default()
-    };
-    let mut buf = vec![0u8; 256 << 10];
+    let mut figures = pipeline::run(&mut stream, |reader| walk(reader, layer, merged, options))
+        .unwrap_or_else(|| Err(malformed(format!("layer {}: not read", layer + 1))))?;
+    figures.compression = compression;
+    figures.uncompressed = stream.count;
+    figures.compressed = blob_size;
+    Ok(figures)
+}
+
+/// The decompressed stream of a blob: gzip, zstd or none, told by its
+/// first bytes.
+fn decoder<'a>(
+    blob: impl Read + 'a,
+    layer: u32,
+) -> Result<(&'static str, Box<dyn Read + 'a>), Error> {
+    let mut buffered = BufReader::with_capacity(256 << 10, blob);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| malformed(format!("layer {}: {e}", layer + 1)))?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        (
+            "gzip",
+            Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        )
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let decoder = zstd::stream::read::Decoder::with_buffer(buffered)
+            .map_err(|e| malformed(format!("layer {}: zstd: {e}", layer + 1)))?;
+        ("zstd", Box::new(decoder))
+    } else {
+        ("none", Box::new(buffered))
+    })
+}
+
+/// Apply the tar entries of a decompressed layer to `merged`, then read
+/// what follows the end-of-archive blocks (tar pads to a record size, and
+/// those bytes count too, within the same limit).
+fn walk(
+    reader: &mut dyn BufRead,
+    layer: u32,
+    merged: &mut Merged,
+    options: &ImageOptions,
+) -> Result<LayerFigures, Error> {
+    let limits = &options.limits;
+    let fail = |e: tar::TarError| malformed(format!("layer {}: {e}", layer + 1));
+    let mut reader = tar::Reader::new(reader);
+    let mut figures = LayerFigures::default();
     while let Some(header) = reader.next().map_err(fail)? {
         merged.entries += 1;
         if merged.entries > limits.max_entries {
@@ -256,36 +332,7 @@ pub(crate) fn apply(
             Ok(None) => continue,
             Err(e) => return Err(malformed(format!("layer {}: {e}", layer + 1))),
         };
-        let (dir, base) = match path.rsplit_once('/') {
-            Some((d, b)) => (d, b),
-            None => ("", path.as_str()),
-        };
-        if let Some(target) = base.strip_prefix(".wh.") {
-            if target == ".wh..opq" {
-                if dir.is_empty() {
-                    // An opaque root: every lower entry goes.
-                    let all: Vec<String> = merged
-                        .nodes
-                        .iter()
-                        .filter(|(_, n)| n.layer < layer)
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    for key in all {
-                        merged.remove(&key);
-                    }
-                    merged.captured.clear();
-                    merged.captured_bytes = 0;
-                } else {
-                    merged.hide_tree(dir, layer, false);
-                }
-            } else if !target.is_empty() && !target.starts_with(".wh.") {
-                let target = if dir.is_empty() {
-                    target.to_string()
-                } else {
-                    format!("{dir}/{target}")
-                };
-                merged.hide_tree(&target, layer, true);
-            }
+        if merged.whiteout(&path, layer) {
             continue;
         }
         merged.replace(&path, header.kind);
@@ -301,44 +348,17 @@ pub(crate) fn apply(
             figures.content += header.size;
             node.size = header.size;
             let capture = is_package_db(&path) && header.size <= limits.max_capture;
-            let mut hasher = Sha256::new();
-            let mut kept: Option<Vec<u8>> = None;
-            let mut first = true;
-            loop {
-                let n = reader.data(&mut buf).map_err(fail)?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                hasher.update(chunk);
-                if first {
-                    first = false;
-                    let binary = options.analyze_binaries
-                        && header.size >= options.binary_threshold
-                        && header.size <= limits.max_binary
-                        && binary_magic(chunk);
-                    if capture || binary {
-                        kept = Some(Vec::with_capacity(header.size as usize));
-                    }
-                }
-                if let Some(k) = kept.as_mut() {
-                    k.extend_from_slice(chunk);
-                }
-            }
-            let digest = hasher.finalize();
-            let mut first8 = [0u8; 8];
-            first8.copy_from_slice(&digest[..8]);
-            node.hash = u64::from_le_bytes(first8);
+            let binary = options.analyze_binaries
+                && header.size >= options.binary_threshold
+                && header.size <= limits.max_binary;
+            let (hash, kept) = file_data(&mut reader, header.size, |head| {
+                capture || (binary && binary_magic(head))
+            })
+            .map_err(fail)?;
+            node.hash = hash;
             if let Some(bytes) = kept {
                 if capture {
-                    if merged.captured_bytes + bytes.len() as u64 > limits.max_capture {
-                        return Err(malformed(format!(
-                            "package databases larger than {} bytes",
-                            limits.max_capture
-                        )));
-                    }
-                    merged.captured_bytes += bytes.len() as u64;
-                    merged.captured.insert(path.clone(), bytes);
+                    merged.capture(&path, bytes, limits.max_capture)?;
                 } else {
                     node.report = analyze_binary(&path, &bytes);
                 }
@@ -346,16 +366,60 @@ pub(crate) fn apply(
         }
         merged.nodes.insert(path, node);
     }
-    // What follows the end-of-archive blocks counts too (tar pads to a
-    // record size): drain it within the same limit.
-    let mut stream = reader.into_inner();
-    let position = io::copy(&mut stream, &mut io::sink())
-        .map_err(|e| malformed(format!("layer {}: {e}", layer + 1)))?;
-    let _ = position;
-    figures.uncompressed = stream.count;
-    drop(stream);
-    figures.compressed = blob_size;
+    let rest = reader.into_inner();
+    loop {
+        let n = rest
+            .fill_buf()
+            .map_err(|e| malformed(format!("layer {}: {e}", layer + 1)))?
+            .len();
+        if n == 0 {
+            break;
+        }
+        rest.consume(n);
+    }
     Ok(figures)
+}
+
+/// Hash the current entry's data as it passes (first 8 bytes of its
+/// sha256), and keep it whole when `keep` says so of its first bytes
+/// (up to [`HEAD`]; fewer only for a shorter file).
+fn file_data<R: BufRead>(
+    reader: &mut tar::Reader<R>,
+    size: u64,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Result<(u64, Option<Vec<u8>>), tar::TarError> {
+    let mut hasher = Sha256::new();
+    let mut head = [0u8; HEAD];
+    let wanted = size.min(HEAD as u64) as usize;
+    let mut seen = 0;
+    let mut kept: Option<Vec<u8>> = None;
+    loop {
+        let chunk = reader.data_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        hasher.update(chunk);
+        if seen < wanted {
+            let before = seen;
+            let take = (wanted - seen).min(chunk.len());
+            head[seen..seen + take].copy_from_slice(&chunk[..take]);
+            seen += take;
+            if seen == wanted && keep(&head[..seen]) {
+                let mut bytes = Vec::with_capacity(size as usize);
+                bytes.extend_from_slice(&head[..before]);
+                kept = Some(bytes);
+            }
+        }
+        if let Some(bytes) = kept.as_mut() {
+            bytes.extend_from_slice(chunk);
+        }
+        let n = chunk.len();
+        reader.consume_data(n);
+    }
+    let digest = hasher.finalize();
+    let mut first8 = [0u8; 8];
+    first8.copy_from_slice(&digest[..8]);
+    Ok((u64::from_le_bytes(first8), kept))
 }
 
 /// The analysis of a binary inside the image: its units and sections,

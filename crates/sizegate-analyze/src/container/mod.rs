@@ -16,10 +16,11 @@ pub(crate) mod diff;
 mod layer;
 mod manifest;
 mod owners;
+mod pipeline;
 mod source;
 pub(crate) mod tar;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use source::{Source, TarSource};
 
@@ -28,7 +29,7 @@ use crate::report::{
     FileInfo, ImageDirectory, ImageFile, Language, Layer, Report, SCHEMA_VERSION, Section,
     SectionKind, Sizes, Toolchain, Unit, UnitKind,
 };
-use layer::Merged;
+use layer::{LayerFigures, Merged, Node};
 use tar::Kind;
 
 /// Bounds on what an image may make the analyzer do.
@@ -178,180 +179,21 @@ fn one_image(
     plan: &manifest::Plan,
     options: &ImageOptions,
 ) -> Result<Report, Error> {
-    let count = plan.layers.len();
-    let mut merged = Merged {
-        hidden: vec![0; count],
-        hidden_files: vec![0; count],
-        ..Merged::default()
-    };
-    let mut figures = Vec::with_capacity(count);
-    for (i, layer_ref) in plan.layers.iter().enumerate() {
-        let size = source
-            .size(&layer_ref.path)
-            .ok_or_else(|| malformed(format!("layer blob `{}` is missing", layer_ref.path)))?;
-        if let Some(declared) = layer_ref.declared_size
-            && declared != size
-        {
-            return Err(malformed(format!(
-                "layer blob `{}` is {size} bytes; the manifest says {declared}",
-                layer_ref.path
-            )));
-        }
-        let mut blob = source
-            .open(&layer_ref.path)
-            .map_err(|e| malformed(format!("cannot read `{}`: {e}", layer_ref.path)))?;
-        let index = u32::try_from(i).map_err(|_| malformed("too many layers"))?;
-        figures.push(layer::apply(&mut blob, size, index, &mut merged, options)?);
-    }
-
-    let layers: Vec<Layer> = plan
-        .layers
-        .iter()
-        .zip(&figures)
-        .enumerate()
-        .map(|(i, (r, f))| Layer {
-            digest: r.digest.clone(),
-            compression: f.compression.to_string(),
-            compressed_size: f.compressed,
-            uncompressed_size: f.uncompressed,
-            created_by: plan.created_by.get(i).cloned().flatten(),
-            files: f.files,
-            hidden_size: merged.hidden[i],
-        })
-        .collect();
+    let (mut merged, figures) = read_layers(source, plan, options)?;
+    let layers = layer_entries(plan, &figures, &merged);
     let hidden: u64 = merged.hidden.iter().sum();
+    let hidden_files: u64 = merged.hidden_files.iter().sum();
     let metadata: u64 = figures
         .iter()
         .map(|f| f.uncompressed - f.content.min(f.uncompressed))
         .sum();
     let uncompressed: u64 = figures.iter().map(|f| f.uncompressed).sum();
-
-    // Owners and units.
     let packages = owners::package_map(&merged.captured);
-    let mut units: HashMap<String, (UnitKind, u64, u64)> = HashMap::new();
-    let mut files: Vec<ImageFile> = Vec::new();
-    let mut dirs: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut groups: HashMap<(u64, u64), u32> = HashMap::new();
-    for node in merged.nodes.values() {
-        if node.kind == Kind::File && node.size > 0 {
-            let first = groups.entry((node.hash, node.size)).or_insert(node.layer);
-            *first = (*first).min(node.layer);
-        }
-    }
-    let mut duplicate = 0u64;
-    let nodes = std::mem::take(&mut merged.nodes);
-    for (path, node) in nodes {
-        if node.kind != Kind::File {
-            continue;
-        }
-        if node.size > 0
-            && groups
-                .get(&(node.hash, node.size))
-                .is_some_and(|&l| l < node.layer)
-        {
-            duplicate += node.size;
-        }
-        let (unit, kind) = match packages.get(&path) {
-            Some(p) => (p.clone(), UnitKind::Package),
-            None => (owners::path_unit(&path), UnitKind::Path),
-        };
-        let entry = units.entry(unit.clone()).or_insert((kind, 0, 0));
-        entry.1 += node.size;
-        entry.2 += 1;
-        let mut end = path.len();
-        while let Some(i) = path[..end].rfind('/') {
-            let d = dirs.entry(format!("/{}", &path[..i])).or_default();
-            d.0 += node.size;
-            d.1 += 1;
-            end = i;
-        }
-        files.push(ImageFile {
-            path: format!("/{path}"),
-            size: node.size,
-            layer: node.layer,
-            unit,
-            report: node.report,
-        });
-    }
-    if hidden > 0 {
-        units.insert(
-            "[wasted]".into(),
-            (UnitKind::Pseudo, hidden, merged.hidden_files.iter().sum()),
-        );
-    }
-    if metadata > 0 {
-        units.insert("[tar metadata]".into(), (UnitKind::Pseudo, metadata, 0));
-    }
-    let mut units: Vec<Unit> = units
-        .into_iter()
-        .filter(|(_, u)| u.1 > 0)
-        .map(|(name, (kind, size, symbols))| Unit {
-            name,
-            kind,
-            size,
-            symbols,
-            version: None,
-            module: None,
-        })
-        .collect();
-    units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-    files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-    let mut directories: Vec<ImageDirectory> = dirs
-        .into_iter()
-        .map(|(path, (size, files))| ImageDirectory { path, size, files })
-        .collect();
-    directories.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-    directories.truncate(TOP_DIRECTORIES);
-
-    // Sections: the layer blobs (each once), config, manifests, and the
-    // rest of the archive, summing to its size.
+    let tally = Tally::of(std::mem::take(&mut merged.nodes), &packages);
+    let duplicate = tally.duplicate;
+    let (files, units, directories) = tally.finish(hidden, hidden_files, metadata);
+    let (sections, pull) = sections(source, plan, &figures);
     let total = source.total_size();
-    let mut sections = Vec::new();
-    let mut seen = HashSet::new();
-    let mut pull = 0u64;
-    for (i, (r, f)) in plan.layers.iter().zip(&figures).enumerate() {
-        if seen.insert(r.path.clone()) {
-            pull += f.compressed;
-            sections.push(Section {
-                name: format!("layer {}", i + 1),
-                kind: SectionKind::Data,
-                file_size: f.compressed,
-                vm_size: 0,
-            });
-        }
-    }
-    let config_size = source.size(&plan.config_path).unwrap_or(0);
-    let mut meta_size = 0u64;
-    for path in &plan.metadata {
-        if seen.insert(path.clone()) {
-            let size = source.size(path).unwrap_or(0);
-            meta_size += size;
-            if path.starts_with("blobs/") {
-                pull += size;
-            }
-        }
-    }
-    pull += config_size;
-    sections.push(Section {
-        name: "[config]".into(),
-        kind: SectionKind::Other,
-        file_size: config_size,
-        vm_size: 0,
-    });
-    sections.push(Section {
-        name: "[manifest]".into(),
-        kind: SectionKind::Other,
-        file_size: meta_size,
-        vm_size: 0,
-    });
-    let listed: u64 = sections.iter().map(|s| s.file_size).sum();
-    sections.push(Section {
-        name: "[archive overhead]".into(),
-        kind: SectionKind::Other,
-        file_size: total.saturating_sub(listed),
-        vm_size: 0,
-    });
-    sections.retain(|s| s.file_size > 0 || s.name.starts_with("layer"));
 
     let binaries: Vec<&Report> = files.iter().filter_map(|f| f.report.as_deref()).collect();
     let language = binaries
@@ -376,7 +218,7 @@ fn one_image(
         files: &files,
         units: &units,
         hidden,
-        hidden_files: merged.hidden_files.iter().sum(),
+        hidden_files,
         duplicate,
         uncompressed,
     });
@@ -405,4 +247,211 @@ fn one_image(
         files,
         directories,
     })
+}
+
+/// Stream the layers of `plan`, bottom first, into one merged filesystem.
+fn read_layers(
+    source: &mut dyn Source,
+    plan: &manifest::Plan,
+    options: &ImageOptions,
+) -> Result<(Merged, Vec<LayerFigures>), Error> {
+    let count = plan.layers.len();
+    let mut merged = Merged {
+        hidden: vec![0; count],
+        hidden_files: vec![0; count],
+        ..Merged::default()
+    };
+    let mut figures = Vec::with_capacity(count);
+    for (i, layer_ref) in plan.layers.iter().enumerate() {
+        let size = source
+            .size(&layer_ref.path)
+            .ok_or_else(|| malformed(format!("layer blob `{}` is missing", layer_ref.path)))?;
+        if let Some(declared) = layer_ref.declared_size
+            && declared != size
+        {
+            return Err(malformed(format!(
+                "layer blob `{}` is {size} bytes; the manifest says {declared}",
+                layer_ref.path
+            )));
+        }
+        let mut blob = source
+            .open(&layer_ref.path)
+            .map_err(|e| malformed(format!("cannot read `{}`: {e}", layer_ref.path)))?;
+        let index = u32::try_from(i).map_err(|_| malformed("too many layers"))?;
+        figures.push(layer::apply(&mut blob, size, index, &mut merged, options)?);
+    }
+    Ok((merged, figures))
+}
+
+/// The report's layers, bottom first.
+fn layer_entries(plan: &manifest::Plan, figures: &[LayerFigures], merged: &Merged) -> Vec<Layer> {
+    plan.layers
+        .iter()
+        .zip(figures)
+        .enumerate()
+        .map(|(i, (r, f))| Layer {
+            digest: r.digest.clone(),
+            compression: f.compression.to_string(),
+            compressed_size: f.compressed,
+            uncompressed_size: f.uncompressed,
+            created_by: plan.created_by.get(i).cloned().flatten(),
+            files: f.files,
+            hidden_size: merged.hidden[i],
+        })
+        .collect()
+}
+
+/// The merged filesystem's files summed by owner and by directory.
+struct Tally {
+    /// Unit name -> (kind, bytes, files).
+    units: HashMap<String, (UnitKind, u64, u64)>,
+    files: Vec<ImageFile>,
+    /// Directory -> (bytes, files) under it.
+    dirs: HashMap<String, (u64, u64)>,
+    /// Bytes of files identical to a file of an earlier layer.
+    duplicate: u64,
+}
+
+impl Tally {
+    fn of(nodes: BTreeMap<String, Node>, packages: &HashMap<String, String>) -> Tally {
+        // (hash, size) -> the lowest layer holding such a file.
+        let mut groups: HashMap<(u64, u64), u32> = HashMap::new();
+        for node in nodes.values() {
+            if node.kind == Kind::File && node.size > 0 {
+                let first = groups.entry((node.hash, node.size)).or_insert(node.layer);
+                *first = (*first).min(node.layer);
+            }
+        }
+        let mut tally = Tally {
+            units: HashMap::new(),
+            files: Vec::new(),
+            dirs: HashMap::new(),
+            duplicate: 0,
+        };
+        for (path, node) in nodes {
+            if node.kind != Kind::File {
+                continue;
+            }
+            if node.size > 0
+                && groups
+                    .get(&(node.hash, node.size))
+                    .is_some_and(|&l| l < node.layer)
+            {
+                tally.duplicate += node.size;
+            }
+            let (unit, kind) = match packages.get(&path) {
+                Some(p) => (p.clone(), UnitKind::Package),
+                None => (owners::path_unit(&path), UnitKind::Path),
+            };
+            let entry = tally.units.entry(unit.clone()).or_insert((kind, 0, 0));
+            entry.1 += node.size;
+            entry.2 += 1;
+            let mut end = path.len();
+            while let Some(i) = path[..end].rfind('/') {
+                let d = tally.dirs.entry(format!("/{}", &path[..i])).or_default();
+                d.0 += node.size;
+                d.1 += 1;
+                end = i;
+            }
+            tally.files.push(ImageFile {
+                path: format!("/{path}"),
+                size: node.size,
+                layer: node.layer,
+                unit,
+                report: node.report,
+            });
+        }
+        tally
+    }
+
+    /// Files, units (with the `[wasted]` and `[tar metadata]` pseudo
+    /// units) and the largest directories, each sorted largest first.
+    fn finish(
+        self,
+        hidden: u64,
+        hidden_files: u64,
+        metadata: u64,
+    ) -> (Vec<ImageFile>, Vec<Unit>, Vec<ImageDirectory>) {
+        let Tally {
+            mut units,
+            mut files,
+            dirs,
+            ..
+        } = self;
+        if hidden > 0 {
+            units.insert("[wasted]".into(), (UnitKind::Pseudo, hidden, hidden_files));
+        }
+        if metadata > 0 {
+            units.insert("[tar metadata]".into(), (UnitKind::Pseudo, metadata, 0));
+        }
+        let mut units: Vec<Unit> = units
+            .into_iter()
+            .filter(|(_, u)| u.1 > 0)
+            .map(|(name, (kind, size, symbols))| Unit {
+                name,
+                kind,
+                size,
+                symbols,
+                version: None,
+                module: None,
+            })
+            .collect();
+        units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+        files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+        let mut directories: Vec<ImageDirectory> = dirs
+            .into_iter()
+            .map(|(path, (size, files))| ImageDirectory { path, size, files })
+            .collect();
+        directories.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+        directories.truncate(TOP_DIRECTORIES);
+        (files, units, directories)
+    }
+}
+
+/// Sections: the layer blobs (each once), config, manifests, and the rest
+/// of the archive, summing to its size; and the bytes a pull downloads.
+fn sections(
+    source: &dyn Source,
+    plan: &manifest::Plan,
+    figures: &[LayerFigures],
+) -> (Vec<Section>, u64) {
+    let total = source.total_size();
+    let mut sections = Vec::new();
+    let mut seen = HashSet::new();
+    let mut pull = 0u64;
+    for (i, (r, f)) in plan.layers.iter().zip(figures).enumerate() {
+        if seen.insert(r.path.clone()) {
+            pull += f.compressed;
+            sections.push(Section {
+                name: format!("layer {}", i + 1),
+                kind: SectionKind::Data,
+                file_size: f.compressed,
+                vm_size: 0,
+            });
+        }
+    }
+    let config_size = source.size(&plan.config_path).unwrap_or(0);
+    let mut meta_size = 0u64;
+    for path in &plan.metadata {
+        if seen.insert(path.clone()) {
+            let size = source.size(path).unwrap_or(0);
+            meta_size += size;
+            if path.starts_with("blobs/") {
+                pull += size;
+            }
+        }
+    }
+    pull += config_size;
+    let other = |name: &str, file_size| Section {
+        name: name.into(),
+        kind: SectionKind::Other,
+        file_size,
+        vm_size: 0,
+    };
+    sections.push(other("[config]", config_size));
+    sections.push(other("[manifest]", meta_size));
+    let listed: u64 = sections.iter().map(|s| s.file_size).sum();
+    sections.push(other("[archive overhead]", total.saturating_sub(listed)));
+    sections.retain(|s| s.file_size > 0 || s.name.starts_with("layer"));
+    (sections, pull)
 }

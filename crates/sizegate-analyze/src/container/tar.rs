@@ -2,7 +2,7 @@
 //! size records): one header at a time from any [`Read`], never holding an
 //! entry's data. Every length read from the archive is bounded.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 /// Tar block size.
 pub(crate) const BLOCK: u64 = 512;
@@ -230,118 +230,169 @@ impl<R: Read> Reader<R> {
         self.skip(self.remaining + self.pad)?;
         self.remaining = 0;
         self.pad = 0;
-        let mut long_name: Option<String> = None;
-        let mut long_link: Option<String> = None;
-        let mut pax_size: Option<u64> = None;
+        let mut pending = Pending::default();
         for _ in 0..MAX_META_RUN {
-            let mut block = [0u8; BLOCK as usize];
-            let got = self.fill(&mut block)?;
-            if got == 0 {
-                // No end-of-archive blocks: accepted, as GNU tar does.
+            let Some(block) = self.header_block()? else {
                 self.done = true;
                 return Ok(None);
-            }
-            if got < block.len() {
-                return Err(malformed("archive truncated inside a header"));
-            }
-            if block.iter().all(|&b| b == 0) {
-                self.done = true;
-                return Ok(None);
-            }
-            if !is_header(&block) {
-                return Err(malformed(format!(
-                    "bad tar header checksum at offset {}",
-                    self.position - BLOCK
-                )));
-            }
+            };
             let size = octal(&block[124..136])
                 .ok_or_else(|| malformed("bad size field in a tar header"))?;
             let flag = block[156];
-            match flag {
-                b'L' | b'K' => {
-                    let bytes = self.read_small(size, MAX_NAME as u64 + 1, "long name")?;
-                    let name = text(&bytes);
-                    if flag == b'L' {
-                        long_name = Some(name);
-                    } else {
-                        long_link = Some(name);
-                    }
-                    continue;
-                }
-                b'x' => {
-                    let bytes = self.read_small(size, MAX_PAX, "PAX header")?;
-                    for (key, value) in pax_records(&bytes)? {
-                        match key.as_str() {
-                            "path" => long_name = Some(value),
-                            "linkpath" => long_link = Some(value),
-                            "size" => {
-                                pax_size =
-                                    Some(value.parse().map_err(|_| {
-                                        malformed(format!("bad PAX size `{value}`"))
-                                    })?)
-                            }
-                            _ => {}
-                        }
-                    }
-                    continue;
-                }
-                b'g' => {
-                    self.read_small(size, MAX_PAX, "PAX global header")?;
-                    continue;
-                }
-                _ => {}
+            if self.read_metadata(flag, size, &mut pending)? {
+                continue;
             }
-            let name = long_name.unwrap_or_else(|| {
-                let base = text(&block[0..100]);
-                let prefix = if &block[257..262] == b"ustar" {
-                    text(&block[345..500])
-                } else {
-                    String::new()
-                };
-                if prefix.is_empty() {
-                    base
-                } else {
-                    format!("{prefix}/{base}")
-                }
-            });
-            let link = long_link.unwrap_or_else(|| text(&block[157..257]));
-            if name.len() > MAX_NAME || link.len() > MAX_NAME {
-                return Err(malformed(format!(
-                    "entry name longer than {MAX_NAME} bytes"
-                )));
-            }
-            let size = pax_size.unwrap_or(size);
-            let kind = match flag {
-                b'0' | 0 | b'7' => Kind::File,
-                b'1' => Kind::HardLink,
-                b'2' => Kind::Symlink,
-                b'5' => Kind::Dir,
-                _ => Kind::Other,
-            };
+            let header = entry_header(&block, flag, size, pending)?;
             // Only regular files carry data we measure; others may still
             // declare a size (skipped as data all the same).
-            self.remaining = size;
-            self.pad = padding(size);
-            return Ok(Some(Header { name, kind, size }));
+            self.remaining = header.size;
+            self.pad = padding(header.size);
+            return Ok(Some(header));
         }
         Err(malformed(format!(
             "more than {MAX_META_RUN} metadata records before one entry"
         )))
     }
 
-    /// Read the current entry's data (returns 0 at its end).
-    pub(crate) fn data(&mut self, buf: &mut [u8]) -> Result<usize, TarError> {
-        let want = (buf.len() as u64).min(self.remaining) as usize;
-        if want == 0 {
-            return Ok(0);
-        }
-        let got = self.fill(&mut buf[..want])?;
+    /// The next header block, checked; `None` at the end of the archive
+    /// (a zero block, or no more bytes: accepted, as GNU tar does).
+    fn header_block(&mut self) -> Result<Option<[u8; BLOCK as usize]>, TarError> {
+        let mut block = [0u8; BLOCK as usize];
+        let got = self.fill(&mut block)?;
         if got == 0 {
+            return Ok(None);
+        }
+        if got < block.len() {
+            return Err(malformed("archive truncated inside a header"));
+        }
+        if block.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
+        if !is_header(&block) {
+            return Err(malformed(format!(
+                "bad tar header checksum at offset {}",
+                self.position - BLOCK
+            )));
+        }
+        Ok(Some(block))
+    }
+
+    /// Read a metadata record (GNU long name or link, PAX header) into
+    /// `pending`. `false` when the block is an entry of its own.
+    fn read_metadata(
+        &mut self,
+        flag: u8,
+        size: u64,
+        pending: &mut Pending,
+    ) -> Result<bool, TarError> {
+        match flag {
+            b'L' | b'K' => {
+                let bytes = self.read_small(size, MAX_NAME as u64 + 1, "long name")?;
+                let name = text(&bytes);
+                if flag == b'L' {
+                    pending.name = Some(name);
+                } else {
+                    pending.link = Some(name);
+                }
+            }
+            b'x' => {
+                let bytes = self.read_small(size, MAX_PAX, "PAX header")?;
+                for (key, value) in pax_records(&bytes)? {
+                    match key.as_str() {
+                        "path" => pending.name = Some(value),
+                        "linkpath" => pending.link = Some(value),
+                        "size" => {
+                            pending.size = Some(
+                                value
+                                    .parse()
+                                    .map_err(|_| malformed(format!("bad PAX size `{value}`")))?,
+                            )
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            b'g' => {
+                self.read_small(size, MAX_PAX, "PAX global header")?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// The current entry's next data bytes, straight from the underlying
+    /// reader's buffer (empty at the entry's end): no copy. Mark them read
+    /// with [`Reader::consume_data`].
+    pub(crate) fn data_buf(&mut self) -> Result<&[u8], TarError> {
+        if self.remaining == 0 {
+            return Ok(&[]);
+        }
+        let remaining = self.remaining;
+        let buf = self.inner.fill_buf()?;
+        if buf.is_empty() {
             return Err(malformed("archive truncated inside an entry's data"));
         }
-        self.remaining -= got as u64;
-        Ok(got)
+        let n = (buf.len() as u64).min(remaining) as usize;
+        Ok(&buf[..n])
     }
+
+    /// Mark `n` bytes of what [`Reader::data_buf`] returned as read.
+    pub(crate) fn consume_data(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.remaining -= n as u64;
+        self.position += n as u64;
+    }
+}
+
+/// What metadata records (long names, PAX) said about the entry that
+/// follows them.
+#[derive(Debug, Default)]
+struct Pending {
+    name: Option<String>,
+    link: Option<String>,
+    size: Option<u64>,
+}
+
+/// The header of an entry from its block and the metadata before it.
+fn entry_header(
+    block: &[u8; BLOCK as usize],
+    flag: u8,
+    size: u64,
+    pending: Pending,
+) -> Result<Header, TarError> {
+    let name = pending.name.unwrap_or_else(|| {
+        let base = text(&block[0..100]);
+        let prefix = if &block[257..262] == b"ustar" {
+            text(&block[345..500])
+        } else {
+            String::new()
+        };
+        if prefix.is_empty() {
+            base
+        } else {
+            format!("{prefix}/{base}")
+        }
+    });
+    let link = pending.link.unwrap_or_else(|| text(&block[157..257]));
+    if name.len() > MAX_NAME || link.len() > MAX_NAME {
+        return Err(malformed(format!(
+            "entry name longer than {MAX_NAME} bytes"
+        )));
+    }
+    let kind = match flag {
+        b'0' | 0 | b'7' => Kind::File,
+        b'1' => Kind::HardLink,
+        b'2' => Kind::Symlink,
+        b'5' => Kind::Dir,
+        _ => Kind::Other,
+    };
+    Ok(Header {
+        name,
+        kind,
+        size: pending.size.unwrap_or(size),
+    })
 }
 
 /// `LEN KEY=VALUE\n` records of a PAX header.
