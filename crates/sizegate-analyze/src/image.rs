@@ -111,7 +111,10 @@ fn measure(
     let (charged, cgus) = match (go_binary, layout.format) {
         (true, _) => (UnitKind::Package, CodegenUnits::default()),
         (false, crate::report::Format::Wasm) => (UnitKind::Crate, CodegenUnits::default()),
-        (false, _) => (UnitKind::Crate, CodegenUnits::read(debug.and_then(|d| d.object()).unwrap_or(file))),
+        (false, _) => (
+            UnitKind::Crate,
+            CodegenUnits::read(debug.and_then(|d| d.object()).unwrap_or(file)),
+        ),
     };
     let mut attribution = units::attribute(&layout, &placed, &names, &charges, charged, &cgus);
     crate::macho_linkedit::apply(&mut attribution.units, &linkedit, charged);

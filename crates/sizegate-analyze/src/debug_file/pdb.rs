@@ -57,38 +57,72 @@ fn format_guid(bytes: &[u8; 16]) -> String {
     )
 }
 
+/// The PDB being read, over the debug file's bytes.
+type Pdb<'d> = pdb::PDB<'d, std::io::Cursor<&'d [u8]>>;
+
 /// Parse the PDB `debug` and check that `file` names it.
 pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, Error> {
+    let wanted = named_pdb(file)?;
+    super::msf::check(debug)?;
+    let mut pdb = pdb::PDB::open(std::io::Cursor::new(debug)).map_err(malformed)?;
+    check_identity(&wanted, &mut pdb)?;
+    let address_map = pdb.address_map().map_err(malformed)?;
+    let (mut by_rva, modules) = module_symbols(&mut pdb, &address_map)?;
+    add_publics(&mut pdb, &address_map, &mut by_rva)?;
+    let mut entries: Vec<Entry> = by_rva.into_values().collect();
+    entries.sort_unstable_by_key(|e| e.rva);
+    Ok(PdbSymbols {
+        image_base: file.relative_address_base(),
+        modules,
+        entries,
+    })
+}
+
+/// The PDB the artifact's CodeView debug directory entry names.
+struct NamedPdb {
+    guid: String,
+    age: u32,
+    path: String,
+}
+
+fn named_pdb(file: &object::File<'_>) -> Result<NamedPdb, Error> {
     let code_view = file.pdb_info().ok().flatten().ok_or_else(|| {
         Error::DebugFile(
             "the artifact names no PDB (it has no CodeView debug directory entry): link with /DEBUG"
                 .into(),
         )
     })?;
-    let wanted = (format_guid(&code_view.guid()), code_view.age());
-    super::msf::check(debug)?;
-    let mut pdb = pdb::PDB::open(std::io::Cursor::new(debug)).map_err(malformed)?;
+    Ok(NamedPdb {
+        guid: format_guid(&code_view.guid()),
+        age: code_view.age(),
+        path: String::from_utf8_lossy(code_view.path()).into_owned(),
+    })
+}
+
+/// The GUID and age the artifact names must be the PDB's.
+fn check_identity(wanted: &NamedPdb, pdb: &mut Pdb<'_>) -> Result<(), Error> {
     let info = pdb.pdb_information().map_err(malformed)?;
     let dbi = pdb.debug_information().map_err(malformed)?;
     let found = (
         info.guid.hyphenated().to_string().to_uppercase(),
         dbi.age().unwrap_or(info.age),
     );
-    if found != wanted {
+    if found != (wanted.guid.clone(), wanted.age) {
         return Err(Error::DebugFile(format!(
             "GUID/age mismatch: the artifact names PDB {} age {} (`{}`), this PDB is {} age {}; give the PDB of this very build",
-            wanted.0,
-            wanted.1,
-            String::from_utf8_lossy(code_view.path()),
-            found.0,
-            found.1
+            wanted.guid, wanted.age, wanted.path, found.0, found.1
         )));
     }
-    let address_map = pdb.address_map().map_err(malformed)?;
-    let rva = |offset: pdb::PdbInternalSectionOffset| offset.to_rva(&address_map).map(|r| r.0);
+    Ok(())
+}
 
-    // Procedures, thunks and data from each module's stream: undecorated
-    // names, in the module's language.
+/// Procedures, thunks and data from each module's stream: undecorated
+/// names, in the module's language; and how many modules had a stream.
+fn module_symbols(
+    pdb: &mut Pdb<'_>,
+    address_map: &pdb::AddressMap<'_>,
+) -> Result<(HashMap<u32, Entry>, usize), Error> {
+    let dbi = pdb.debug_information().map_err(malformed)?;
     let mut by_rva: HashMap<u32, Entry> = HashMap::new();
     let mut modules = 0usize;
     let mut list = dbi.modules().map_err(malformed)?;
@@ -112,7 +146,9 @@ pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, 
                 Ok(pdb::SymbolData::Data(d)) => (d.name, d.offset, 0),
                 _ => continue,
             };
-            let Some(at) = rva(offset) else { continue };
+            let Some(at) = offset.to_rva(address_map).map(|r| r.0) else {
+                continue;
+            };
             if name.as_bytes().is_empty() {
                 continue;
             }
@@ -124,17 +160,24 @@ pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, 
             });
         }
     }
+    Ok((by_rva, modules))
+}
 
-    // Public symbols: mangled names. A Rust one replaces the undecorated
-    // name (it names the crate the same way as on other platforms); others
-    // fill addresses no module named.
+/// Public symbols: mangled names. A Rust one replaces the undecorated name
+/// (it names the crate the same way as on other platforms); others fill
+/// addresses no module named.
+fn add_publics(
+    pdb: &mut Pdb<'_>,
+    address_map: &pdb::AddressMap<'_>,
+    by_rva: &mut HashMap<u32, Entry>,
+) -> Result<(), Error> {
     let globals = pdb.global_symbols().map_err(malformed)?;
     let mut publics = globals.iter();
     while let Ok(Some(symbol)) = publics.next() {
         let Ok(pdb::SymbolData::Public(public)) = symbol.parse() else {
             continue;
         };
-        let Some(at) = rva(public.offset) else {
+        let Some(at) = public.offset.to_rva(address_map).map(|r| r.0) else {
             continue;
         };
         let name = public.name.to_string();
@@ -160,13 +203,7 @@ pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, 
             }
         }
     }
-    let mut entries: Vec<Entry> = by_rva.into_values().collect();
-    entries.sort_unstable_by_key(|e| e.rva);
-    Ok(PdbSymbols {
-        image_base: file.relative_address_base(),
-        modules,
-        entries,
-    })
+    Ok(())
 }
 
 /// Whether a public symbol's name is Rust's mangling (legacy or v0).
