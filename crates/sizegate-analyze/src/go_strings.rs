@@ -250,7 +250,7 @@ const MAX_DATA_WORDS: usize = 1 << 24;
 fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Reference> {
     let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
     let mut refs = Vec::new();
-    let mut words = 0usize;
+    let mut budget = MAX_DATA_WORDS;
     for (section, start, end, owners) in pieces {
         let Some(info) = layout.sections.get(*section) else {
             continue;
@@ -264,25 +264,47 @@ fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)])
         let Some(&owner) = owners.first() else {
             continue;
         };
-        let mut at = start.next_multiple_of(8);
-        while at + 8 <= *end && words < MAX_DATA_WORDS {
-            words += 1;
-            let word = |address: u64| -> Option<u64> {
-                let offset = usize::try_from(address.checked_sub(info.address)?).ok()?;
-                let bytes = info.data.get(offset..offset.checked_add(8)?)?;
-                Some(u64::from_le_bytes(bytes.try_into().ok()?))
-            };
-            if let Some(pointer) = word(at).filter(|&p| inside(p)) {
-                let length = word(at + 8)
-                    .filter(|&n| n > 0 && n <= 1 << 16)
-                    .map_or(0, |n| n as u32);
-                refs.push((pointer, owner, length));
-            }
-            at += 8;
-        }
+        let word = |address: u64| -> Option<u64> {
+            let offset = usize::try_from(address.checked_sub(info.address)?).ok()?;
+            let bytes = info.data.get(offset..offset.checked_add(8)?)?;
+            Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        };
+        held_words(
+            (*start, *end),
+            owner,
+            &word,
+            &inside,
+            &mut budget,
+            &mut refs,
+        );
     }
     refs.sort_unstable();
     refs
+}
+
+/// Push the 8-aligned words of `start..end` (read by `word`) that point
+/// where `inside` accepts, as (pointer, `owner`, length): the length is the
+/// next word when it is a plausible string length (1 to 64 KiB), else 0.
+/// Each word read takes one from `budget`; none is read once it is spent.
+pub(crate) fn held_words(
+    (start, end): (u64, u64),
+    owner: u32,
+    word: &dyn Fn(u64) -> Option<u64>,
+    inside: &dyn Fn(u64) -> bool,
+    budget: &mut usize,
+    refs: &mut Vec<Reference>,
+) {
+    let mut at = start.next_multiple_of(8);
+    while at.saturating_add(8) <= end && *budget > 0 {
+        *budget -= 1;
+        if let Some(pointer) = word(at).filter(|&p| inside(p)) {
+            let length = word(at + 8)
+                .filter(|&n| n > 0 && n <= 1 << 16)
+                .map_or(0, |n| n as u32);
+            refs.push((pointer, owner, length));
+        }
+        at += 8;
+    }
 }
 
 /// The regions charging referenced read-only data to packages; nothing

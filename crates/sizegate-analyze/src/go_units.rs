@@ -565,18 +565,23 @@ pub(crate) fn relocation_regions(
                 *bytes.entry(unit).or_default() += entry;
             }
         }
-        let charges: Vec<(String, u64)> =
-            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
-        regions.push(Region::new(
-            index,
-            vec![(
-                section.address,
-                section.address.saturating_add(section.shipped),
-            )],
-            charges,
-        ));
+        regions.push(whole_section(index, section, bytes));
     }
     regions
+}
+
+/// A region over the whole of section `index`, shared between units by the
+/// bytes each was charged.
+fn whole_section(index: usize, section: &SectionInfo<'_>, bytes: HashMap<&str, u64>) -> Region {
+    let charges: Vec<(String, u64)> = bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
+    Region::new(
+        index,
+        vec![(
+            section.address,
+            section.address.saturating_add(section.shipped),
+        )],
+        charges,
+    )
 }
 
 /// Charge each PE base relocation (`.reloc`: blocks of a page RVA, the
@@ -633,16 +638,7 @@ pub(crate) fn base_relocation_regions(
             }
             at += size;
         }
-        let charges: Vec<(String, u64)> =
-            bytes.into_iter().map(|(u, n)| (u.to_owned(), n)).collect();
-        regions.push(Region::new(
-            index,
-            vec![(
-                section.address,
-                section.address.saturating_add(section.shipped),
-            )],
-            charges,
-        ));
+        regions.push(whole_section(index, section, bytes));
     }
     regions
 }

@@ -172,23 +172,21 @@ fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Ve
             memory.get(at..at.checked_add(8)?)?.try_into().ok()?,
         ))
     };
+    let inside = |p: u64| base <= p && p < end;
     let mut refs = Vec::new();
-    let mut words = 0usize;
+    let mut budget = MAX_HELD_WORDS;
     for (_, start, stop, owners) in pieces {
         let Some(&owner) = owners.first() else {
             continue;
         };
-        let mut at = start.next_multiple_of(8);
-        while at.saturating_add(8) <= *stop && words < MAX_HELD_WORDS {
-            words += 1;
-            if let Some(pointer) = word(at).filter(|&p| base <= p && p < end) {
-                let length = word(at + 8)
-                    .filter(|&n| n > 0 && n <= 1 << 16)
-                    .map_or(0, |n| n as u32);
-                refs.push((pointer, owner, length));
-            }
-            at += 8;
-        }
+        go_strings::held_words(
+            (*start, *stop),
+            owner,
+            &word,
+            &inside,
+            &mut budget,
+            &mut refs,
+        );
     }
     refs.sort_unstable();
     refs
