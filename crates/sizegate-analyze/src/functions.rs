@@ -23,6 +23,7 @@ use object::{Endianness, Object, ObjectSegment};
 use crate::code_refs::{CodeSections, Isa, References};
 use crate::format::Layout;
 use crate::go_units::Region;
+use crate::sections::SectionInfo;
 
 /// Most functions read (bounds memory on hostile input).
 const MAX_FUNCTIONS: usize = 1 << 22;
@@ -151,6 +152,46 @@ fn macho_starts<Mach: MachHeader<Endian = Endianness>>(
     out
 }
 
+/// One x86-64 `RUNTIME_FUNCTION` entry of a `.pdata` section: the entry's
+/// own address and its begin, end and unwind info RVAs.
+pub(crate) struct RuntimeFunction {
+    pub(crate) at: u64,
+    pub(crate) begin: u64,
+    pub(crate) end: u64,
+    pub(crate) unwind: u64,
+}
+
+impl RuntimeFunction {
+    /// The address of its `UNWIND_INFO`, relative to image base `base`;
+    /// `None` when bit 0 is set (a pointer to another entry, not unwind
+    /// info) or there is none.
+    pub(crate) fn unwind_info(&self, base: u64) -> Option<u64> {
+        (self.unwind != 0 && self.unwind & 1 == 0).then(|| base.saturating_add(self.unwind))
+    }
+}
+
+/// The 12-byte `RUNTIME_FUNCTION` entries of `section`, in order.
+pub(crate) fn runtime_functions<'s>(
+    section: &'s SectionInfo<'_>,
+) -> impl Iterator<Item = RuntimeFunction> + 's {
+    section.data.chunks_exact(12).enumerate().map(|(i, entry)| {
+        let word = |at: usize| {
+            u64::from(u32::from_le_bytes([
+                entry[at],
+                entry[at + 1],
+                entry[at + 2],
+                entry[at + 3],
+            ]))
+        };
+        RuntimeFunction {
+            at: section.address.saturating_add(12 * i as u64),
+            begin: word(0),
+            end: word(4),
+            unwind: word(8),
+        }
+    })
+}
+
 /// x86-64 `RUNTIME_FUNCTION` entries: begin, end and unwind info RVAs.
 fn pdata(layout: &Layout<'_>, base: u64) -> Vec<Function> {
     let mut out = Vec::new();
@@ -158,28 +199,18 @@ fn pdata(layout: &Layout<'_>, base: u64) -> Vec<Function> {
         if section.raw_name != ".pdata" {
             continue;
         }
-        for (i, entry) in section.data.chunks_exact(12).enumerate() {
+        for entry in runtime_functions(section) {
             if out.len() >= MAX_FUNCTIONS {
                 break;
             }
-            let word = |at: usize| {
-                u64::from(u32::from_le_bytes([
-                    entry[at],
-                    entry[at + 1],
-                    entry[at + 2],
-                    entry[at + 3],
-                ]))
-            };
-            let (begin, end, unwind) = (word(0), word(4), word(8));
-            if begin == 0 || end <= begin {
+            if entry.begin == 0 || entry.end <= entry.begin {
                 continue;
             }
             out.push(Function {
-                start: base.saturating_add(begin),
-                end: base.saturating_add(end),
-                pdata: Some((index, section.address.saturating_add(12 * i as u64))),
-                // Bit 0 set: a pointer to another entry, not unwind info.
-                unwind: (unwind != 0 && unwind & 1 == 0).then(|| base.saturating_add(unwind)),
+                start: base.saturating_add(entry.begin),
+                end: base.saturating_add(entry.end),
+                pdata: Some((index, entry.at)),
+                unwind: entry.unwind_info(base),
             });
         }
     }

@@ -669,27 +669,13 @@ pub(crate) fn pdata_regions(
         if section.raw_name != ".pdata" || section.shipped == 0 {
             continue;
         }
-        for (i, entry) in section.data.chunks_exact(12).enumerate() {
-            let word = |at: usize| {
-                u64::from(u32::from_le_bytes([
-                    entry[at],
-                    entry[at + 1],
-                    entry[at + 2],
-                    entry[at + 3],
-                ]))
-            };
-            let (begin, unwind) = (word(0), word(8));
-            let Some(unit) = package(base.saturating_add(begin)) else {
+        for entry in crate::functions::runtime_functions(section) {
+            let Some(unit) = package(base.saturating_add(entry.begin)) else {
                 continue;
             };
-            let at = section.address.saturating_add(12 * i as u64);
-            charged.push((index, at, at + 12, unit));
-            // Bit 0 set: a pointer to another entry, not unwind info.
-            if unwind != 0 && unwind & 1 == 0 {
-                unwind_users
-                    .entry(base.saturating_add(unwind))
-                    .or_default()
-                    .push(unit);
+            charged.push((index, entry.at, entry.at + 12, unit));
+            if let Some(info) = entry.unwind_info(base) {
+                unwind_users.entry(info).or_default().push(unit);
             }
         }
     }
