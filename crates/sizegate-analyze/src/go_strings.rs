@@ -264,15 +264,10 @@ fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)])
         let Some(&owner) = owners.first() else {
             continue;
         };
-        let word = |address: u64| -> Option<u64> {
-            let offset = usize::try_from(address.checked_sub(info.address)?).ok()?;
-            let bytes = info.data.get(offset..offset.checked_add(8)?)?;
-            Some(u64::from_le_bytes(bytes.try_into().ok()?))
-        };
         held_words(
             (*start, *end),
             owner,
-            &word,
+            (info.data, info.address),
             &inside,
             &mut budget,
             &mut refs,
@@ -282,18 +277,24 @@ fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)])
     refs
 }
 
-/// Push the 8-aligned words of `start..end` (read by `word`) that point
-/// where `inside` accepts, as (pointer, `owner`, length): the length is the
-/// next word when it is a plausible string length (1 to 64 KiB), else 0.
-/// Each word read takes one from `budget`; none is read once it is spent.
+/// Push the 8-aligned little-endian words of `start..end` that point where
+/// `inside` accepts, as (pointer, `owner`, length): the length is the next
+/// word when it is a plausible string length (1 to 64 KiB), else 0. The
+/// words are read from `data`, whose first byte is at `data_address`. Each
+/// word read takes one from `budget`; none is read once it is spent.
 pub(crate) fn held_words(
     (start, end): (u64, u64),
     owner: u32,
-    word: &dyn Fn(u64) -> Option<u64>,
+    (data, data_address): (&[u8], u64),
     inside: &dyn Fn(u64) -> bool,
     budget: &mut usize,
     refs: &mut Vec<Reference>,
 ) {
+    let word = |address: u64| -> Option<u64> {
+        let offset = usize::try_from(address.checked_sub(data_address)?).ok()?;
+        let bytes = data.get(offset..offset.checked_add(8)?)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    };
     let mut at = start.next_multiple_of(8);
     while at.saturating_add(8) <= end && *budget > 0 {
         *budget -= 1;

@@ -166,12 +166,6 @@ const HELD_ROUNDS: usize = 4;
 /// Sorted.
 fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Vec<(u64, u32, u32)> {
     let end = base.saturating_add(memory.len() as u64);
-    let word = |address: u64| -> Option<u64> {
-        let at = usize::try_from(address.checked_sub(base)?).ok()?;
-        Some(u64::from_le_bytes(
-            memory.get(at..at.checked_add(8)?)?.try_into().ok()?,
-        ))
-    };
     let inside = |p: u64| base <= p && p < end;
     let mut refs = Vec::new();
     let mut budget = MAX_HELD_WORDS;
@@ -182,7 +176,7 @@ fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Ve
         go_strings::held_words(
             (*start, *stop),
             owner,
-            &word,
+            (memory, base),
             &inside,
             &mut budget,
             &mut refs,
