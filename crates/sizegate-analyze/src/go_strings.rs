@@ -81,14 +81,55 @@ fn data_targets(layout: &Layout<'_>) -> (Vec<usize>, Vec<(u64, u64)>) {
     (targets, bounds)
 }
 
+/// The data addresses the code of the functions forms, decoded once for
+/// the type walk and the string pass.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct CodeRefs {
+    /// References, sorted.
+    pub refs: Vec<Reference>,
+    /// Package names the references index.
+    pub packages: Vec<String>,
+}
+
+impl CodeRefs {
+    /// Decode the code of every function for the addresses it forms into
+    /// the data sections or `[types, etypes)`.
+    pub(crate) fn decode(
+        layout: &Layout<'_>,
+        isa: Isa,
+        functions: &[GoFunction],
+        (types, etypes): (u64, u64),
+    ) -> CodeRefs {
+        let (_, bounds) = data_targets(layout);
+        let inside = |address: u64| {
+            (types <= address && address < etypes)
+                || bounds.iter().any(|&(a, b)| a <= address && address < b)
+        };
+        code_references(layout, isa, functions, &inside)
+    }
+
+    /// The distinct addresses in `[start, end)`, each with its first
+    /// referencing package.
+    pub(crate) fn within(&self, (start, end): (u64, u64)) -> Vec<(u64, u32)> {
+        let first = self.refs.partition_point(|r| r.0 < start);
+        let mut out: Vec<(u64, u32)> = Vec::new();
+        for &(address, owner, _) in self.refs[first..].iter().take_while(|r| r.0 < end) {
+            if out.last().is_none_or(|last| last.0 != address) {
+                out.push((address, owner));
+            }
+        }
+        out
+    }
+}
+
 /// Decode the code of every function; the references into `inside`
 /// addresses, sorted, and the packages they index.
-fn code_references<'f>(
+fn code_references(
     layout: &Layout<'_>,
     isa: Isa,
-    functions: &'f [GoFunction],
+    functions: &[GoFunction],
     inside: &impl Fn(u64) -> bool,
-) -> (Vec<Reference>, Vec<&'f str>) {
+) -> CodeRefs {
     let mut packages: Vec<&str> = Vec::new();
     let mut index: HashMap<&str, u32> = HashMap::new();
     let mut refs: Vec<Reference> = Vec::new();
@@ -130,7 +171,10 @@ fn code_references<'f>(
         decoder.scan(bytes, function.entry, inside, &mut push);
     }
     refs.sort_unstable();
-    (refs, packages)
+    CodeRefs {
+        refs,
+        packages: packages.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// Bytes no reference may take, merged and sorted: the other regions,
@@ -240,11 +284,15 @@ pub(crate) fn pieces(
     out
 }
 
-/// Most words read from the pieces for pointers.
+/// Rounds of following the pointers data pieces hold.
+const POINTER_ROUNDS: usize = 4;
+
+/// Most words read from the pieces for pointers (per round).
 const MAX_DATA_WORDS: usize = 1 << 24;
 
-/// Pointers held by the pieces of variable sections (`.data`,
-/// `.noptrdata`): each 8-aligned word pointing inside the targets, with
+/// Pointers held by the pieces (variables, and the read-only tables the
+/// compiler lays out: string headers of map literals, static interface
+/// values): each 8-aligned word pointing inside the targets, with
 /// the piece's (first) owner and, when the next word is a plausible string
 /// length, that length. Sorted.
 fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Reference> {
@@ -255,12 +303,6 @@ fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)])
         let Some(info) = layout.sections.get(*section) else {
             continue;
         };
-        if !matches!(
-            info.raw_name.as_str(),
-            ".data" | ".noptrdata" | "__data" | "__noptrdata"
-        ) {
-            continue;
-        }
         let Some(&owner) = owners.first() else {
             continue;
         };
@@ -279,7 +321,9 @@ fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)])
 
 /// Push the 8-aligned little-endian words of `start..end` that point where
 /// `inside` accepts, as (pointer, `owner`, length): the length is the next
-/// word when it is a plausible string length (1 to 64 KiB), else 0. The
+/// word when it is a plausible string length (1 to 64 KiB) and the word
+/// after it differs (else it is more likely a slice's length and
+/// capacity, in elements), else 0. The
 /// words are read from `data`, whose first byte is at `data_address`. Each
 /// word read takes one from `budget`; none is read once it is spent.
 pub(crate) fn held_words(
@@ -299,8 +343,10 @@ pub(crate) fn held_words(
     while at.saturating_add(8) <= end && *budget > 0 {
         *budget -= 1;
         if let Some(pointer) = word(at).filter(|&p| inside(p)) {
+            // A slice header's capacity usually equals its length, which
+            // counts elements, not bytes: no length then.
             let length = word(at + 8)
-                .filter(|&n| n > 0 && n <= 1 << 16)
+                .filter(|&n| n > 0 && n <= 1 << 16 && word(at + 16) != Some(n))
                 .map_or(0, |n| n as u32);
             refs.push((pointer, owner, length));
         }
@@ -309,12 +355,13 @@ pub(crate) fn held_words(
 }
 
 /// The regions charging referenced read-only data to packages; nothing
-/// without a decodable instruction set. `taken` are the regions already
+/// without a decodable instruction set. `code` are the references of the
+/// functions' code when already decoded; `taken` the regions already
 /// charged.
 pub(crate) fn regions(
     layout: &Layout<'_>,
     isa: Option<Isa>,
-    functions: &[GoFunction],
+    (functions, code): (&[GoFunction], Option<CodeRefs>),
     taken: &[Region],
     placed: &[PlacedSymbol],
     names: &[Demangled],
@@ -329,23 +376,29 @@ pub(crate) fn regions(
     if targets.is_empty() {
         return StringCharges::default();
     }
-    let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
-    let (refs, packages) = code_references(layout, isa, functions, &inside);
+    let CodeRefs { refs, packages } =
+        code.unwrap_or_else(|| CodeRefs::decode(layout, isa, functions, (0, 0)));
     if refs.is_empty() {
         return StringCharges::default();
     }
     let blocked = blocked_ranges(&targets, &bounds, taken, placed, names);
     let mut pieces = pieces(&refs, &blocked, &targets, &bounds);
-    // Then what those pieces point at (a variable's string header): its
-    // owners' too, outside every piece so far.
-    let data_refs = data_references(layout, &pieces, &bounds);
-    if !data_refs.is_empty() {
-        let mut blocked = blocked;
-        blocked.extend(pieces.iter().map(|p| (p.1, p.2)));
-        let blocked = merged(blocked);
+    // Then what those pieces point at (a variable's string header, a
+    // slice's backing array and what its elements point at): their owners'
+    // too, outside every piece so far, for a few rounds.
+    let mut blocked = blocked;
+    let mut fresh = 0;
+    for _ in 0..POINTER_ROUNDS {
+        let data_refs = data_references(layout, &pieces[fresh..], &bounds);
+        if data_refs.is_empty() {
+            break;
+        }
+        blocked.extend(pieces[fresh..].iter().map(|p| (p.1, p.2)));
+        blocked = merged(blocked);
+        fresh = pieces.len();
         pieces.extend(self::pieces(&data_refs, &blocked, &targets, &bounds));
-        pieces.sort_unstable_by_key(|p| p.1);
     }
+    pieces.sort_unstable_by_key(|p| p.1);
     let mut by_section: HashMap<usize, Pieces> = HashMap::new();
     for (section, address, end, owners) in &pieces {
         let bytes = end - address;
@@ -362,7 +415,7 @@ pub(crate) fn regions(
             let charges: Vec<(String, u64)> = bytes
                 .into_iter()
                 .filter(|&(_, n)| n > 0)
-                .map(|(owner, n)| (packages[owner as usize].to_owned(), n))
+                .map(|(owner, n)| (packages[owner as usize].clone(), n))
                 .collect();
             Region::new(section, ranges, charges)
         })
@@ -375,6 +428,6 @@ pub(crate) fn regions(
             .filter(|p| p.1 < p.2)
             .map(|(_, start, end, owners)| (start, end, owners.first().copied().unwrap_or(0)))
             .collect(),
-        packages: packages.into_iter().map(str::to_owned).collect(),
+        packages,
     }
 }

@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 
+use crate::code_refs::Isa;
 use crate::demangle::Demangled;
 use crate::format::Layout;
 use crate::go::{self, GoSection};
-use crate::go_strings::StringCharges;
+use crate::go_strings::{CodeRefs, StringCharges};
 use crate::report::{Format, GoBuildInfo, Unit, UnitKind};
 use crate::sections::SectionInfo;
 use crate::symbols::PlacedSymbol;
@@ -119,6 +120,8 @@ pub(crate) struct GoCharges {
     pub runtime: Option<go::RuntimeDataSplit>,
     /// The pclntab's functions (for the string references in their code).
     pub functions: Vec<go::GoFunction>,
+    /// The references their code makes, when decoded for the type walk.
+    pub code: Option<CodeRefs>,
 }
 
 /// A WebAssembly data segment: where its bytes land in linear memory and
@@ -374,20 +377,35 @@ fn section_of(layout: &Layout<'_>, address: u64, size: u64) -> Option<usize> {
     })
 }
 
-/// Read the Go tables of the image and turn them into charges.
+/// Read the Go tables of the image and turn them into charges. With an
+/// `isa`, the functions' code is decoded (once) for the type descriptors
+/// it refers to, which the type walk starts from too.
 pub(crate) fn charges(
     layout: &Layout<'_>,
     module: &[u8],
     target: go::Target,
     go_version: Option<&str>,
+    isa: Option<Isa>,
 ) -> GoCharges {
     let memory = wasm_memory(&layout.sections);
     let sections = go_sections(&layout.sections, memory.as_ref());
     let wasm = layout.format == Format::Wasm;
     let mut out = GoCharges::default();
-    let Some(tables) = go::read_tables(&sections, target, go_version) else {
+    let mut code: Option<CodeRefs> = None;
+    let mut seeds = |functions: &[go::GoFunction], types: (u64, u64)| {
+        let Some(isa) = isa else {
+            return (Vec::new(), Vec::new());
+        };
+        let decoded = CodeRefs::decode(layout, isa, functions, types);
+        let referenced = decoded.within(types);
+        let packages = decoded.packages.clone();
+        code = Some(decoded);
+        (referenced, packages)
+    };
+    let Some(tables) = go::read_tables(&sections, target, go_version, &mut seeds) else {
         return out;
     };
+    out.code = code;
     {
         let table = &tables;
         let mut padding: HashMap<usize, u64> = HashMap::new();

@@ -299,12 +299,13 @@ fn go_charges(
 ) -> (go_units::GoCharges, crate::macho_linkedit::Moves) {
     let (layout, target) = (image.layout, image.target());
     let base = image.file.relative_address_base();
-    let mut charges = go_units::charges(layout, image.bytes, target, go_version);
+    let isa = crate::code_refs::Isa::of(image.file.architecture());
+    let mut charges = go_units::charges(layout, image.bytes, target, go_version, isa);
     let functions = std::mem::take(&mut charges.functions);
     let strings = crate::go_strings::regions(
         layout,
-        crate::code_refs::Isa::of(image.file.architecture()),
-        &functions,
+        isa,
+        (&functions, charges.code.take()),
         &charges.regions,
         placed,
         names,

@@ -556,3 +556,89 @@ fn strings_held_by_package_variables_go_with_the_variable() {
         "quote grew by {grown}, expected the 2000 bytes of the string its variable holds"
     );
 }
+
+/// Bracketed bytes of the read-only and variable data sections (on every
+/// format) and `[go type data]`.
+fn bracketed_data(report: &Report) -> u64 {
+    report
+        .units
+        .iter()
+        .filter(|u| {
+            u.name.starts_with('[')
+                && (u.name.contains("data")
+                    || u.name.contains("rodata")
+                    || u.name.contains("rdata"))
+        })
+        .map(|u| u.size)
+        .sum()
+}
+
+#[test]
+fn named_types_the_code_uses_are_charged_to_their_package() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    // Named types are in no `typelinks` entry and no itab: only the code
+    // (here, converting each to `any`) points at their descriptors. Each
+    // type's field name is 200 bytes, in the name data of its descriptor.
+    let fixture = |count: usize, goos: &str| {
+        let mut source = String::from("package quote\n\nimport \"fmt\"\n\n");
+        for i in 0..count {
+            let field: String = (0..200)
+                .map(|j| char::from(b'a' + ((i * 31 + j * 7) % 26) as u8))
+                .collect();
+            source.push_str(&format!("type T{i} struct{{ F{field} int }}\n"));
+        }
+        source.push_str("\n//go:noinline\nfunc Values() (out []any) {\n");
+        for i in 0..count {
+            source.push_str(&format!("\tout = append(out, T{i}{{}})\n"));
+        }
+        source
+            .push_str("\treturn out\n}\n\nfunc Text() string { return fmt.Sprint(Values()...) }\n");
+        quote_fixture(&source, "-s -w", goos, "amd64")
+    };
+    for goos in ["linux", "windows"] {
+        let (few, many) = (fixture(4, goos), fixture(24, goos));
+        let grown = unit_size(&many, PACKAGE) - unit_size(&few, PACKAGE);
+        // 20 more types: each at least its 200-byte field name, its type
+        // name and its descriptor (a struct type: 80 bytes and more).
+        assert!(
+            grown >= 20 * (200 + 80),
+            "{goos}: quote grew by {grown} for 20 more types"
+        );
+        assert!(
+            bracketed_data(&many) < bracketed_data(&few) + 200,
+            "{goos}: bracketed data grew from {} to {}",
+            bracketed_data(&few),
+            bracketed_data(&many)
+        );
+    }
+}
+
+#[test]
+fn strings_reached_through_tables_of_pointers_go_with_the_table() {
+    const PACKAGE: &str = "example.com/strs/quote";
+    // The code addresses the slice header only; its backing array of
+    // pointers leads to structs whose string headers lead to the strings:
+    // three pointers away from the code.
+    let fixture = |length: usize| {
+        let mut source = String::from(
+            "package quote\n\ntype entry struct{ name string; n int }\n\nvar table = []*entry{\n",
+        );
+        for i in 0..8 {
+            let text: String = (0..length)
+                .map(|j| char::from(b'a' + ((i * 13 + j * 5) % 26) as u8))
+                .collect();
+            source.push_str(&format!("\t{{\"{text}\", {i}}},\n"));
+        }
+        source.push_str(
+            "}\n\n//go:noinline\nfunc Text() string { return table[len(table)-1].name }\n",
+        );
+        quote_fixture(&source, "-s -w", "linux", "amd64")
+    };
+    let (short, long) = (fixture(100), fixture(400));
+    let grown = unit_size(&long, PACKAGE) - unit_size(&short, PACKAGE);
+    assert!(
+        (8 * 300 - 64..=8 * 300 + 64).contains(&grown),
+        "quote grew by {grown}, expected the 2400 bytes of the strings its table leads to"
+    );
+    assert!(bracketed_data(&long) < bracketed_data(&short) + 100);
+}

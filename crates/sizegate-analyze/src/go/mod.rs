@@ -139,7 +139,24 @@ pub fn split_runtime_data(
 ) -> Option<RuntimeDataSplit> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
-    runtime_data(sections, &located, split.as_ref(), go_version)
+    runtime_data(
+        sections,
+        &located,
+        split.as_ref(),
+        go_version,
+        &mut no_seeds,
+    )
+}
+
+/// The type descriptors the code refers to, asked for once `moduledata`
+/// gives the type data's range: the functions and `[types, etypes)` in, the
+/// addresses inside it that the code forms (each with the index of the
+/// referencing package) and the package names out.
+pub(crate) type TypeSeeds<'s> =
+    dyn FnMut(&[GoFunction], (u64, u64)) -> (Vec<(u64, u32)>, Vec<String>) + 's;
+
+fn no_seeds(_: &[GoFunction], _: (u64, u64)) -> (Vec<(u64, u32)>, Vec<String>) {
+    (Vec::new(), Vec::new())
 }
 
 /// Everything the analyzer takes from the Go tables, decoding the pclntab
@@ -155,14 +172,18 @@ pub(crate) struct GoTables {
 }
 
 /// Read every Go table once; `None` without a pclntab.
+/// `seeds` gives the type descriptors the code refers to (see
+/// [`TypeSeeds`]): the walk starts from them too, charging each to the
+/// package whose code refers to it unless it names its own.
 pub(crate) fn read_tables(
     sections: &[GoSection<'_>],
     target: Target,
     go_version: Option<&str>,
+    seeds: &mut TypeSeeds<'_>,
 ) -> Option<GoTables> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
-    let runtime = runtime_data(sections, &located, split.as_ref(), go_version);
+    let runtime = runtime_data(sections, &located, split.as_ref(), go_version, seeds);
     Some(GoTables {
         functions: located.functions,
         pclntab: split,
@@ -175,6 +196,7 @@ fn runtime_data(
     located: &pclntab::Located<'_>,
     split: Option<&PclntabSplit>,
     go_version: Option<&str>,
+    seeds: &mut TypeSeeds<'_>,
 ) -> Option<RuntimeDataSplit> {
     let module = moduledata::find(sections, located)?;
     let minor = go_version
@@ -192,7 +214,15 @@ fn runtime_data(
     let mut walk = types::TypeWalk::new(memory, located.table.layout, module, minor);
     walk.walk_itabs();
     walk.push_typelinks();
+    // Pushed last, so walked first: a type the code uses goes with that
+    // code's package when it names none of its own.
+    let (referenced, referrers) = seeds(&located.functions, (module.types, module.etypes));
+    let referrers: Vec<u32> = referrers.iter().map(|p| walk.intern(p)).collect();
+    for (address, referrer) in referenced {
+        walk.push_referenced(address, referrers.get(referrer as usize).copied());
+    }
     walk.run();
+    find_func_buckets(&mut walk, memory, module, &located.functions);
     // Funcdata: each item to the next one's start (the last one, of
     // unknown length, stays unexplained).
     if let Some(split) = split {
@@ -227,6 +257,47 @@ fn runtime_data(
         pieces: types::settle(claims),
         packages,
     })
+}
+
+/// Bytes of one `findfunctab` bucket: a `uint32` index and 16 one-byte
+/// sub-bucket deltas, for 4 KiB of text.
+const FIND_FUNC_BUCKET: u64 = 20;
+
+/// Claim the runtime's `findfunctab` (the pc → function lookup: one bucket
+/// per 4 KiB of text from `minpc` to `maxpc`), each bucket to the package
+/// of the function holding the bucket's first address, the code it
+/// indexes. Nothing when the table is not in loaded data outside code.
+fn find_func_buckets(
+    walk: &mut types::TypeWalk<'_, '_>,
+    memory: moduledata::Memory<'_, '_>,
+    module: moduledata::ModuleData,
+    functions: &[GoFunction],
+) {
+    let (table, minpc, maxpc) = module.findfunctab;
+    // The last bucket holds only the sub-buckets (256 bytes of text each)
+    // that exist.
+    let span = maxpc.saturating_sub(minpc);
+    let buckets = span.div_ceil(4096);
+    let size = buckets.saturating_mul(4).saturating_add(span.div_ceil(256));
+    let fits = memory.at(table).is_some_and(|d| d.len() as u64 >= size);
+    if table == 0 || buckets == 0 || !fits || memory.in_code(table) {
+        return;
+    }
+    let mut owner: Option<(usize, u32)> = None;
+    for bucket in 0..buckets {
+        let pc = minpc + bucket * 4096;
+        let Some(index) = functions.partition_point(|f| f.entry <= pc).checked_sub(1) else {
+            continue;
+        };
+        let package = match owner {
+            Some((known, package)) if known == index => package,
+            _ => walk.intern(package_of(&functions[index].name)),
+        };
+        owner = Some((index, package));
+        let at = table + bucket * FIND_FUNC_BUCKET;
+        walk.claims
+            .push((at, (at + FIND_FUNC_BUCKET).min(table + size), package));
+    }
 }
 
 /// Find and decode the Go build info (`\xff Go buildinf:`), looking first in

@@ -5,7 +5,7 @@
 //!
 //! Field positions (in words from the start; slices take three):
 //! `minpc` is word 20 in every layout since Go 1.16 and must equal the first
-//! function's entry. `types`, `etypes`, `gofunc`, `typelinks`, `itablinks`:
+//! function's entry; `findfunctab` and `maxpc` are words 19 and 21. `types`, `etypes`, `gofunc`, `typelinks`, `itablinks`:
 //! Go 1.16–1.17 at 35, 36, –, 40, 43; Go 1.18–1.19 at 35, 36, 38, 42, 45;
 //! Go 1.20+ (which added the coverage counters) at 37, 38, 40, 44, 47.
 
@@ -27,6 +27,8 @@ pub(crate) struct ModuleData {
     pub typelinks: (u64, u64),
     /// Address and length of `itablinks` (`[]*itab`).
     pub itablinks: (u64, u64),
+    /// `findfunctab` (word 19), `minpc` and `maxpc` (words 20 and 21).
+    pub findfunctab: (u64, u64, u64),
 }
 
 /// Word indices of the fields read, per layout generation.
@@ -115,6 +117,7 @@ pub(crate) fn find(sections: &[GoSection<'_>], pclntab: &Located<'_>) -> Option<
                 gofunc: fields.gofunc.and_then(word),
                 typelinks,
                 itablinks,
+                findfunctab: (word(19).unwrap_or(0), first_entry, word(21).unwrap_or(0)),
             });
         }
     }
@@ -134,5 +137,14 @@ impl<'a> Memory<'a, '_> {
             !s.data.is_empty() && address >= s.address && address - s.address < s.data.len() as u64
         })?;
         section.data.get(to_usize(address - section.address)?..)
+    }
+
+    /// Whether `address` is in a code section (`.text`, `__text`).
+    pub fn in_code(&self, address: u64) -> bool {
+        self.sections.iter().any(|s| {
+            s.name.ends_with("text")
+                && address >= s.address
+                && address - s.address < s.data.len() as u64
+        })
     }
 }

@@ -31,6 +31,8 @@ const SLICE: u8 = 23;
 const STRUCT: u8 = 25;
 const TFLAG_UNCOMMON: u8 = 1;
 const TFLAG_NAMED: u8 = 4;
+/// In the full `kind` byte: `gcdata` is a GC program, not a bitmap.
+const KIND_GC_PROG: u8 = 1 << 6;
 
 /// Largest descriptor part believed (fields, methods...): bigger means corrupt.
 const MAX_PART: u64 = 1 << 20;
@@ -256,6 +258,75 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         }
     }
 
+    /// Queue a type the code of package `referrer` refers to, when what
+    /// is there looks like a type descriptor (the code also forms
+    /// addresses of strings and tables that may lie in the type data's
+    /// range).
+    pub fn push_referenced(&mut self, address: u64, referrer: Option<u32>) {
+        if self.in_types(address) && !self.visited.contains(&address) && self.plausible(address) {
+            self.queue.push((address, referrer));
+        }
+    }
+
+    /// Whether `address` holds something shaped like a type descriptor:
+    /// aligned, pointer bytes within the size, small flags, power-of-two
+    /// alignments, a known kind and a readable name.
+    fn plausible(&self, address: u64) -> bool {
+        let p = self.ptr();
+        let at = address + 2 * p + 4;
+        let (Some(size), Some(ptrdata), Some(tflag), Some(align), Some(field_align), Some(kind)) = (
+            self.word(address),
+            self.word(address + p),
+            self.byte(at),
+            self.byte(at + 1),
+            self.byte(at + 2),
+            self.byte(at + 3),
+        ) else {
+            return false;
+        };
+        address % p == 0
+            && ptrdata <= size
+            && tflag < 32
+            && align.is_power_of_two()
+            && align <= 64
+            && field_align.is_power_of_two()
+            && field_align <= 64
+            && (1..=26).contains(&(kind & 0x1f))
+            && self
+                .u32(address + self.common() - 8)
+                .and_then(|o| self.offset(o))
+                .and_then(|a| self.name(a))
+                .is_some()
+    }
+
+    /// Claim a type's pointer bitmap (`gcdata`, shared between types of one
+    /// layout: the first claim by address keeps it): one bit per word of
+    /// the pointer-holding prefix, or a GC program (its 4-byte length and
+    /// the program). Never in code.
+    fn claim_gcdata(&mut self, address: u64, kind: u8, ptrdata: u64, owner: u32) {
+        if address == 0 || self.memory.in_code(address) {
+            return;
+        }
+        let len = if kind & KIND_GC_PROG != 0 {
+            match self.u32(address) {
+                Some(n) => 4 + u64::from(n),
+                None => return,
+            }
+        } else {
+            (ptrdata / self.ptr()).div_ceil(8)
+        };
+        if len == 0 || len > MAX_PART {
+            return;
+        }
+        if self
+            .memory
+            .at(address)
+            .is_some_and(|d| d.len() as u64 >= len)
+        {
+            self.claims.push((address, address + len, owner));
+        }
+    }
+
     /// Queue the types of `typelinks`.
     pub fn push_typelinks(&mut self) {
         let (at, len) = self.module.typelinks;
@@ -327,6 +398,13 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         let common = self.common();
         let tflag = self.byte(address + 2 * p + 4)?;
         let kind = self.byte(address + 2 * p + 7)? & 0x1f;
+        if let (Some(ptrdata), Some(gcdata), Some(kind)) = (
+            self.word(address + p),
+            self.word(address + 3 * p + 8),
+            self.byte(address + 2 * p + 7),
+        ) {
+            self.claim_gcdata(gcdata, kind, ptrdata, owner);
+        }
         let str_off = self.u32(address + common - 8)?;
         let ptr_to_this = self.u32(address + common - 4)?;
         if let Some(name) = self.offset(str_off) {
