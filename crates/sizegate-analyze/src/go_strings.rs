@@ -284,6 +284,39 @@ pub(crate) fn pieces(
     out
 }
 
+/// The data symbols of real packages (unstripped builds) as pieces, so
+/// that what they point at is charged with them too; their units are
+/// added to `packages`.
+fn symbol_pieces(
+    targets: &[usize],
+    placed: &[PlacedSymbol],
+    names: &[Demangled],
+    packages: &mut Vec<String>,
+) -> Vec<Piece> {
+    let mut index: HashMap<String, u32> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), i as u32))
+        .collect();
+    let mut out = Vec::new();
+    for (p, n) in placed.iter().zip(names) {
+        if p.size == 0 || n.unit.starts_with('[') || !targets.contains(&p.section) {
+            continue;
+        }
+        let owner = *index.entry(n.unit.clone()).or_insert_with(|| {
+            packages.push(n.unit.clone());
+            (packages.len() - 1) as u32
+        });
+        out.push((
+            p.section,
+            p.address,
+            p.address.saturating_add(p.size),
+            vec![owner],
+        ));
+    }
+    out
+}
+
 /// Rounds of following the pointers data pieces hold.
 const POINTER_ROUNDS: usize = 4;
 
@@ -376,7 +409,7 @@ pub(crate) fn regions(
     if targets.is_empty() {
         return StringCharges::default();
     }
-    let CodeRefs { refs, packages } =
+    let CodeRefs { refs, mut packages } =
         code.unwrap_or_else(|| CodeRefs::decode(layout, isa, functions, (0, 0)));
     if refs.is_empty() {
         return StringCharges::default();
@@ -388,8 +421,14 @@ pub(crate) fn regions(
     // too, outside every piece so far, for a few rounds.
     let mut blocked = blocked;
     let mut fresh = 0;
+    let mut symbols = symbol_pieces(&targets, placed, names, &mut packages);
     for _ in 0..POINTER_ROUNDS {
-        let data_refs = data_references(layout, &pieces[fresh..], &bounds);
+        let mut data_refs = data_references(layout, &pieces[fresh..], &bounds);
+        if !symbols.is_empty() {
+            data_refs.extend(data_references(layout, &symbols, &bounds));
+            data_refs.sort_unstable();
+            symbols = Vec::new();
+        }
         if data_refs.is_empty() {
             break;
         }
@@ -430,4 +469,58 @@ pub(crate) fn regions(
             .collect(),
         packages,
     }
+}
+
+/// Longest run of zero bytes taken for alignment fill: Go's linker aligns
+/// a data symbol to at most 32 bytes.
+const MAX_FILL: u64 = 32;
+
+/// Alignment fill of the data sections: a run of fewer than [`MAX_FILL`]
+/// zero bytes that nothing charges, between charged bytes, and ending at
+/// an 8-aligned address where a package's bytes start, goes with that
+/// package (the linker put it there to align that symbol). `charged` are
+/// the regions so far; symbols (any unit) count as charged too.
+pub(crate) fn alignment_fill<'o>(
+    layout: &Layout<'_>,
+    charged: &[&[Region]],
+    placed: &[PlacedSymbol],
+    owner: &dyn Fn(u64) -> Option<&'o str>,
+) -> Vec<Region> {
+    let (targets, bounds) = data_targets(layout);
+    let mut covered: Vec<(u64, u64)> = charged
+        .iter()
+        .flat_map(|regions| regions.iter())
+        .filter(|r| targets.contains(&r.section))
+        .flat_map(|r| r.ranges.iter().copied())
+        .collect();
+    covered.extend(
+        placed
+            .iter()
+            .filter(|p| p.size > 0 && targets.contains(&p.section))
+            .map(|p| (p.address, p.address.saturating_add(p.size))),
+    );
+    let covered = merged(covered);
+    let mut fill: Vec<(usize, u64, u64, &str)> = Vec::new();
+    for (&section, &(start, end)) in targets.iter().zip(&bounds) {
+        let info = &layout.sections[section];
+        let first = covered.partition_point(|r| r.1 <= start);
+        for pair in covered[first..].windows(2) {
+            let (gap, next) = (pair[0].1, pair[1].0);
+            if next > end {
+                break;
+            }
+            if gap < start || next - gap >= MAX_FILL || next % 8 != 0 {
+                continue;
+            }
+            let zeros = usize::try_from(gap - info.address)
+                .ok()
+                .zip(usize::try_from(next - info.address).ok())
+                .and_then(|(a, b)| info.data.get(a..b))
+                .is_some_and(|bytes| bytes.iter().all(|&b| b == 0));
+            if let Some(unit) = owner(next).filter(|u| zeros && !u.starts_with('[')) {
+                fill.push((section, gap, next, unit));
+            }
+        }
+    }
+    Region::group_shipped(fill, layout)
 }

@@ -317,8 +317,15 @@ fn go_charges(
     let mut relocations = go_units::relocation_regions(layout, target, &owners);
     relocations.extend(go_units::base_relocation_regions(layout, &owners, base));
     let linkedit = go_units::linkedit_moves(image.file, image.bytes, &owners);
+    let fill = crate::go_strings::alignment_fill(
+        layout,
+        &[&charges.regions, &strings.regions],
+        placed,
+        &|address| owners.unit(address),
+    );
     charges.regions.extend(relocations);
     charges.regions.extend(strings.regions);
+    charges.regions.extend(fill);
     charges
         .regions
         .extend(go_units::pdata_regions(layout, &functions, base));
