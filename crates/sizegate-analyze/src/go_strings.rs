@@ -317,10 +317,70 @@ fn symbol_pieces(
     out
 }
 
-/// Rounds of following the pointers data pieces hold.
-const POINTER_ROUNDS: usize = 4;
+/// The pieces the code's references start, then with what the pieces
+/// (and the data `symbols`) point at, for at most [`POINTER_ROUNDS`]
+/// rounds, one level of pointers each (a variable's string header, a
+/// slice's backing array and what its elements point at): each round cuts
+/// the pieces again from the code's references and the pointers the
+/// pieces of the previous round hold, so a piece without a length ends
+/// where data points too, not only where code does, and pointers read
+/// from bytes it then no longer covers are dropped. A pointer into a piece
+/// of known length (inside a string) adds nothing.
+fn followed_pieces(
+    layout: &Layout<'_>,
+    code: Vec<Reference>,
+    blocked: &[(u64, u64)],
+    (targets, bounds): (&[usize], &[(u64, u64)]),
+    symbols: &[Piece],
+) -> Vec<Piece> {
+    let mut pieces = pieces(&code, blocked, targets, bounds);
+    let mut refs = code.clone();
+    let mut previous: Vec<Reference> = Vec::new();
+    for _ in 0..POINTER_ROUNDS {
+        // Read again from the pieces as cut last round: a pointer read from
+        // bytes a piece no longer covers is gone.
+        let mut held = data_references(layout, &pieces, bounds);
+        held.extend(data_references(layout, symbols, bounds));
+        held.retain(|r| !in_sized_piece(&pieces, &refs, r.0));
+        held.sort_unstable();
+        held.dedup();
+        if held == previous {
+            break;
+        }
+        refs.clone_from(&code);
+        refs.extend_from_slice(&held);
+        refs.sort_unstable();
+        refs.dedup();
+        pieces = self::pieces(&refs, blocked, targets, bounds);
+        previous = held;
+    }
+    pieces
+}
 
-/// Most words read from the pieces for pointers (per round).
+/// Whether `address` is inside (not at the start of) one of the sorted
+/// `pieces` that a reference gave a length.
+fn in_sized_piece(pieces: &[Piece], refs: &[Reference], address: u64) -> bool {
+    let Some(piece) = pieces
+        .partition_point(|p| p.1 <= address)
+        .checked_sub(1)
+        .and_then(|i| pieces.get(i))
+    else {
+        return false;
+    };
+    if address == piece.1 || address >= piece.2 {
+        return false;
+    }
+    let first = refs.partition_point(|r| r.0 < piece.1);
+    refs[first..]
+        .iter()
+        .take_while(|r| r.0 == piece.1)
+        .any(|r| r.2 > 0)
+}
+
+/// Rounds of following the pointers data pieces hold.
+const POINTER_ROUNDS: usize = 6;
+
+/// Most words read from the pieces for pointers (per round and kind).
 const MAX_DATA_WORDS: usize = 1 << 24;
 
 /// Pointers held by the pieces (variables, and the read-only tables the
@@ -415,28 +475,8 @@ pub(crate) fn regions(
         return StringCharges::default();
     }
     let blocked = blocked_ranges(&targets, &bounds, taken, placed, names);
-    let mut pieces = pieces(&refs, &blocked, &targets, &bounds);
-    // Then what those pieces point at (a variable's string header, a
-    // slice's backing array and what its elements point at): their owners'
-    // too, outside every piece so far, for a few rounds.
-    let mut blocked = blocked;
-    let mut fresh = 0;
-    let mut symbols = symbol_pieces(&targets, placed, names, &mut packages);
-    for _ in 0..POINTER_ROUNDS {
-        let mut data_refs = data_references(layout, &pieces[fresh..], &bounds);
-        if !symbols.is_empty() {
-            data_refs.extend(data_references(layout, &symbols, &bounds));
-            data_refs.sort_unstable();
-            symbols = Vec::new();
-        }
-        if data_refs.is_empty() {
-            break;
-        }
-        blocked.extend(pieces[fresh..].iter().map(|p| (p.1, p.2)));
-        blocked = merged(blocked);
-        fresh = pieces.len();
-        pieces.extend(self::pieces(&data_refs, &blocked, &targets, &bounds));
-    }
+    let symbols = symbol_pieces(&targets, placed, names, &mut packages);
+    let mut pieces = followed_pieces(layout, refs, &blocked, (&targets, &bounds), &symbols);
     pieces.sort_unstable_by_key(|p| p.1);
     let mut by_section: HashMap<usize, Pieces> = HashMap::new();
     for (section, address, end, owners) in &pieces {

@@ -248,30 +248,34 @@ fn real_build(name: &str) -> Option<Vec<u8>> {
 fn real_release_builds_are_attributed_on_every_format() {
     // Bracketed share at most, and the read-only data section's
     // unattributed share at most (x86-64: strings charged through the code
-    // that references them, 5.4-5.5% before; arm64 code is not decoded).
+    // that references them and the data that points at them, type data
+    // through the code too; 5.4-5.5% before the code was decoded, 2.1-2.6%
+    // before the type data and pointer rounds; arm64 is not checked). The
+    // bracketed shares were 3.8% (linux), 2.6% (darwin), 4.0% (windows),
+    // 3.5% (esbuild) when these bounds were set.
     for (name, format, bracketed_at_most, rodata) in [
         (
             "buf-linux-x64",
             sizegate_analyze::Format::Elf,
-            0.09,
+            0.042,
             ".rodata",
         ),
         (
             "buf-darwin-arm64",
             sizegate_analyze::Format::Macho,
-            0.065,
+            0.03,
             "",
         ),
         (
             "buf-win32-x64.exe",
             sizegate_analyze::Format::Pe,
-            0.075,
+            0.044,
             ".rdata",
         ),
         (
             "esbuild-linux-x64",
             sizegate_analyze::Format::Elf,
-            0.085,
+            0.04,
             ".rodata",
         ),
     ] {
@@ -298,7 +302,7 @@ fn real_release_builds_are_attributed_on_every_format() {
         if !rodata.is_empty() {
             let left = unit_size(&report, &format!("[{rodata} unattributed]"));
             let left = left as f64 / report.sizes.shipped as f64;
-            assert!(left <= 0.035, "{name}: {rodata} unattributed {left:.3}");
+            assert!(left <= 0.015, "{name}: {rodata} unattributed {left:.3}");
         }
         // runtime holds its own share only (code, pclntab, types, strings:
         // 10.2% of esbuild), far from the whole pclntab.
@@ -625,7 +629,7 @@ fn strings_reached_through_tables_of_pointers_go_with_the_table() {
         );
         for i in 0..8 {
             let text: String = (0..length)
-                .map(|j| char::from(b'a' + ((i * 13 + j * 5) % 26) as u8))
+                .map(|j| char::from(b'a' + ((i * 3 + j * 5 + j / 26) % 26) as u8))
                 .collect();
             source.push_str(&format!("\t{{\"{text}\", {i}}},\n"));
         }
