@@ -549,7 +549,7 @@ pub(crate) fn alignment_fill<'o>(
             if next > end {
                 break;
             }
-            if gap < start || next - gap >= MAX_FILL || next % 8 != 0 {
+            if gap < start || next - gap >= MAX_FILL || !next.is_multiple_of(8) {
                 continue;
             }
             let zeros = usize::try_from(gap - info.address)

@@ -284,7 +284,7 @@ impl<'a, 'b> TypeWalk<'a, 'b> {
         ) else {
             return false;
         };
-        address % p == 0
+        address.is_multiple_of(p)
             && ptrdata <= size
             && tflag < 32
             && align.is_power_of_two()
