@@ -377,6 +377,24 @@ fn section_of(layout: &Layout<'_>, address: u64, size: u64) -> Option<usize> {
     })
 }
 
+/// The alignment padding after each function, summed per section
+/// position, sorted.
+fn padding_of(layout: &Layout<'_>, functions: &[go::GoFunction]) -> Vec<(usize, u64)> {
+    let mut padding: HashMap<usize, u64> = HashMap::new();
+    for function in functions {
+        if function.padding == 0 {
+            continue;
+        }
+        let end = function.entry.saturating_add(function.size);
+        if let Some(section) = section_of(layout, end, function.padding) {
+            *padding.entry(section).or_default() += function.padding;
+        }
+    }
+    let mut out: Vec<(usize, u64)> = padding.into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
 /// Read the Go tables of the image and turn them into charges. With an
 /// `isa`, the functions' code is decoded (once) for the type descriptors
 /// it refers to, which the type walk starts from too.
@@ -406,21 +424,7 @@ pub(crate) fn charges(
         return out;
     };
     out.code = code;
-    {
-        let table = &tables;
-        let mut padding: HashMap<usize, u64> = HashMap::new();
-        for function in &table.functions {
-            if function.padding == 0 {
-                continue;
-            }
-            let end = function.entry.saturating_add(function.size);
-            if let Some(section) = section_of(layout, end, function.padding) {
-                *padding.entry(section).or_default() += function.padding;
-            }
-        }
-        out.padding = padding.into_iter().collect();
-        out.padding.sort_unstable();
-    }
+    out.padding = padding_of(layout, &tables.functions);
     if let Some(split) = &tables.pclntab {
         let section = if wasm {
             Some(0)

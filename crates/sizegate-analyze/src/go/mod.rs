@@ -326,3 +326,71 @@ pub(crate) fn version_from_memory(memory: &[u8], base: u64) -> Option<String> {
 pub fn package_of(symbol: &str) -> &str {
     names::package_of(symbol)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(name: &str, entry: u64, size: u64) -> GoFunction {
+        GoFunction {
+            name: name.into(),
+            entry,
+            size,
+            padding: 0,
+        }
+    }
+
+    #[test]
+    fn find_func_buckets_go_to_the_package_of_the_code_they_index() {
+        // 3 buckets for 12,188 bytes of text: 3 indexes of 4 bytes and 48
+        // sub-bucket bytes, 60 bytes in all.
+        let (text, span) = (0x10000u64, 3 * 4096 - 100);
+        let table = vec![0u8; 64];
+        let sections = [GoSection {
+            name: ".rodata",
+            address: 0x1000,
+            data: &table,
+        }];
+        let memory = moduledata::Memory {
+            sections: &sections,
+        };
+        let module = moduledata::ModuleData {
+            types: 0x1000,
+            etypes: 0x1040,
+            gofunc: None,
+            typelinks: (0, 0),
+            itablinks: (0, 0),
+            findfunctab: (0x1000, text, text + span),
+        };
+        let layout = Layout {
+            big_endian: false,
+            ptr_size: 8,
+        };
+        let mut walk = types::TypeWalk::new(memory, layout, module, 22);
+        let functions = [
+            function("a.F", text, 5000),
+            function("b.(*T).G", text + 5000, span - 5000),
+        ];
+        find_func_buckets(&mut walk, memory, module, &functions);
+        let (packages, claims) = walk.into_packages();
+        assert_eq!(packages, ["a", "b"]);
+        assert_eq!(
+            claims,
+            [
+                (0x1000, 0x1014, 0),
+                (0x1014, 0x1028, 0),
+                (0x1028, 0x103c, 1)
+            ]
+        );
+        // A table that does not fit in its section is left alone.
+        let short = [GoSection {
+            name: ".rodata",
+            address: 0x1000,
+            data: &table[..59],
+        }];
+        let memory = moduledata::Memory { sections: &short };
+        let mut walk = types::TypeWalk::new(memory, layout, module, 22);
+        find_func_buckets(&mut walk, memory, module, &functions);
+        assert!(walk.into_packages().1.is_empty());
+    }
+}
