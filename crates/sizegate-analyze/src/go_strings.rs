@@ -33,12 +33,19 @@ const MARKERS: [&str; 6] = [
 ];
 
 /// Data sections where Go puts its strings, constants and package
-/// variables: read-only data, and the variables without pointers
-/// (`noptrdata`) and with them (`data`).
+/// variables: read-only data (with pointers, `.data.rel.ro` in a PIE), and
+/// the variables without pointers (`noptrdata`) and with them (`data`).
 fn is_rodata(name: &str) -> bool {
     matches!(
         name,
-        ".rodata" | "__rodata" | ".rdata" | ".noptrdata" | "__noptrdata" | ".data" | "__data"
+        ".rodata"
+            | "__rodata"
+            | ".rdata"
+            | ".data.rel.ro"
+            | ".noptrdata"
+            | "__noptrdata"
+            | ".data"
+            | "__data"
     )
 }
 
