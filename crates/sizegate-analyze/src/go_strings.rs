@@ -193,11 +193,7 @@ fn blocked_ranges(
     placed: &[PlacedSymbol],
     names: &[Demangled],
 ) -> Vec<(u64, u64)> {
-    let mut blocked: Vec<(u64, u64)> = taken
-        .iter()
-        .filter(|r| targets.contains(&r.section))
-        .flat_map(|r| r.ranges.iter().copied())
-        .collect();
+    let mut blocked = target_ranges(taken.iter(), targets);
     blocked.extend(
         placed
             .iter()
@@ -212,6 +208,17 @@ fn blocked_ranges(
     );
     blocked.extend(bounds.iter().map(|&(_, end)| (end, end.saturating_add(1))));
     merged(blocked)
+}
+
+/// The ranges of the `regions` in the `targets` sections.
+fn target_ranges<'r>(
+    regions: impl Iterator<Item = &'r Region>,
+    targets: &[usize],
+) -> Vec<(u64, u64)> {
+    regions
+        .filter(|r| targets.contains(&r.section))
+        .flat_map(|r| r.ranges.iter().copied())
+        .collect()
 }
 
 /// Ranges sorted and merged where they overlap or touch: disjoint, so that
@@ -534,12 +541,7 @@ pub(crate) fn alignment_fill<'o>(
     owner: &dyn Fn(u64) -> Option<&'o str>,
 ) -> Vec<Region> {
     let (targets, bounds) = data_targets(layout);
-    let mut covered: Vec<(u64, u64)> = charged
-        .iter()
-        .flat_map(|regions| regions.iter())
-        .filter(|r| targets.contains(&r.section))
-        .flat_map(|r| r.ranges.iter().copied())
-        .collect();
+    let mut covered = target_ranges(charged.iter().flat_map(|regions| regions.iter()), &targets);
     covered.extend(
         placed
             .iter()
