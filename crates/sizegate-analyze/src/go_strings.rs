@@ -353,7 +353,9 @@ fn followed_pieces(
     for _ in 0..POINTER_ROUNDS {
         // Read again from the pieces as cut last round: a pointer read from
         // bytes a piece no longer covers is gone.
-        let mut held = data_references(layout, &pieces, bounds);
+        // A piece given a length (a string) holds no pointers.
+        let lengthless = pieces.iter().filter(|p| !starts_sized(&refs, p.1));
+        let mut held = data_references(layout, lengthless, bounds);
         held.extend(data_references(layout, symbols, bounds));
         held.retain(|r| !in_sized_piece(&pieces, &refs, r.0));
         held.sort_unstable();
@@ -384,10 +386,15 @@ fn in_sized_piece(pieces: &[Piece], refs: &[Reference], address: u64) -> bool {
     if address == piece.1 || address >= piece.2 {
         return false;
     }
-    let first = refs.partition_point(|r| r.0 < piece.1);
+    starts_sized(refs, piece.1)
+}
+
+/// Whether a reference to `address` gave it a length.
+fn starts_sized(refs: &[Reference], address: u64) -> bool {
+    let first = refs.partition_point(|r| r.0 < address);
     refs[first..]
         .iter()
-        .take_while(|r| r.0 == piece.1)
+        .take_while(|r| r.0 == address)
         .any(|r| r.2 > 0)
 }
 
@@ -402,7 +409,11 @@ const MAX_DATA_WORDS: usize = 1 << 24;
 /// values): each 8-aligned word pointing inside the targets, with
 /// the piece's (first) owner and, when the next word is a plausible string
 /// length, that length. Sorted.
-fn data_references(layout: &Layout<'_>, pieces: &[Piece], bounds: &[(u64, u64)]) -> Vec<Reference> {
+fn data_references<'p>(
+    layout: &Layout<'_>,
+    pieces: impl IntoIterator<Item = &'p Piece>,
+    bounds: &[(u64, u64)],
+) -> Vec<Reference> {
     let inside = |address: u64| bounds.iter().any(|&(a, b)| a <= address && address < b);
     let mut refs = Vec::new();
     let mut budget = MAX_DATA_WORDS;
