@@ -49,8 +49,12 @@ fn is_rodata(name: &str) -> bool {
     )
 }
 
+/// A reference's length flag: the length of a slice (its elements, so at
+/// least that many bytes), not of a string.
+pub(crate) const SLICE: u32 = 1 << 31;
+
 /// One reference from code: the address, the referencing package, and the
-/// length loaded right after it (0 when none).
+/// length loaded right after it (0 when none; see [`SLICE`]).
 pub(crate) type Reference = (u64, u32, u32);
 
 /// A section's ranges, and bytes per package index.
@@ -279,7 +283,9 @@ pub(crate) fn pieces(
         if block_start <= address {
             continue;
         }
-        let want = if length > 0 {
+        let want = if length & SLICE != 0 {
+            u64::from(length & !SLICE).max(MAX_PIECE)
+        } else if length > 0 {
             u64::from(length)
         } else {
             MAX_PIECE
@@ -389,13 +395,13 @@ fn in_sized_piece(pieces: &[Piece], refs: &[Reference], address: u64) -> bool {
     starts_sized(refs, piece.1)
 }
 
-/// Whether a reference to `address` gave it a length.
+/// Whether a reference to `address` gave it a (string's) length.
 fn starts_sized(refs: &[Reference], address: u64) -> bool {
     let first = refs.partition_point(|r| r.0 < address);
     refs[first..]
         .iter()
         .take_while(|r| r.0 == address)
-        .any(|r| r.2 > 0)
+        .any(|r| r.2 > 0 && r.2 & SLICE == 0)
 }
 
 /// Rounds of following the pointers data pieces hold.
@@ -439,9 +445,10 @@ fn data_references<'p>(
 
 /// Push the 8-aligned little-endian words of `start..end` that point where
 /// `inside` accepts, as (pointer, `owner`, length): the length is the next
-/// word when it is a plausible string length (1 to 64 KiB) and the word
-/// after it differs (else it is more likely a slice's length and
-/// capacity, in elements), else 0. The
+/// word when it is a plausible string length (1 to 64 KiB), flagged
+/// [`SLICE`] when the word after it is equal (a slice's length and
+/// capacity, in elements: the piece runs at least that many bytes, up to
+/// the next reference), else 0. The
 /// words are read from `data`, whose first byte is at `data_address`. Each
 /// word read takes one from `budget`; none is read once it is spent.
 pub(crate) fn held_words(
@@ -462,10 +469,16 @@ pub(crate) fn held_words(
         *budget -= 1;
         if let Some(pointer) = word(at).filter(|&p| inside(p)) {
             // A slice header's capacity usually equals its length, which
-            // counts elements, not bytes: no length then.
+            // counts elements, not bytes: at least that many bytes then.
             let length = word(at + 8)
-                .filter(|&n| n > 0 && n <= 1 << 16 && word(at + 16) != Some(n))
-                .map_or(0, |n| n as u32);
+                .filter(|&n| n > 0 && n <= 1 << 16)
+                .map_or(0, |n| {
+                    if word(at + 16) == Some(n) {
+                        n as u32 | SLICE
+                    } else {
+                        n as u32
+                    }
+                });
             refs.push((pointer, owner, length));
         }
         at += 8;
