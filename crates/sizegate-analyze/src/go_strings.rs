@@ -369,14 +369,38 @@ fn followed_pieces(
         if held == previous {
             break;
         }
-        refs.clone_from(&code);
-        refs.extend_from_slice(&held);
-        refs.sort_unstable();
-        refs.dedup();
+        merge_sorted(&code, &held, &mut refs);
         pieces = self::pieces(&refs, blocked, targets, bounds);
         previous = held;
     }
     pieces
+}
+
+/// `out` becomes the sorted, deduplicated merge of sorted `a` and `b`.
+fn merge_sorted(a: &[Reference], b: &[Reference], out: &mut Vec<Reference>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if y < x => {
+                j += 1;
+                *y
+            }
+            (Some(x), _) => {
+                i += 1;
+                *x
+            }
+            (None, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => break,
+        };
+        if out.last() != Some(&next) {
+            out.push(next);
+        }
+    }
 }
 
 /// Whether `address` is inside (not at the start of) one of the sorted
