@@ -30,6 +30,7 @@ mod codegen_units;
 pub mod container;
 mod debug_file;
 mod demangle;
+mod dwarf_data;
 pub mod diff;
 mod format;
 mod functions;

@@ -25,6 +25,8 @@ pub(crate) struct PdbSymbols {
     modules: usize,
     /// Functions and data, one per address.
     entries: Vec<Entry>,
+    /// The object file or library at each address (`pdb_objects`).
+    objects: super::pdb_objects::ObjectMap,
 }
 
 /// One function or datum.
@@ -71,10 +73,13 @@ pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, 
     add_publics(&mut pdb, &address_map, &mut by_rva)?;
     let mut entries: Vec<Entry> = by_rva.into_values().collect();
     entries.sort_unstable_by_key(|e| e.rva);
+    let dbi = pdb.debug_information().map_err(malformed)?;
+    let objects = super::pdb_objects::ObjectMap::read(&dbi, &address_map);
     Ok(PdbSymbols {
         image_base: file.relative_address_base(),
         modules,
         entries,
+        objects,
     })
 }
 
@@ -231,9 +236,10 @@ impl PdbSymbols {
         self.modules > 0
     }
 
-    /// The symbols placed in the artifact's sections.
+    /// The symbols placed in the artifact's sections, with one for each
+    /// stretch of code they leave unnamed (see `pdb_objects`).
     pub(super) fn place(&self, sections: &[SectionInfo<'_>]) -> Vec<PlacedSymbol> {
-        let named = self
+        let mut named: Vec<ByAddress> = self
             .entries
             .iter()
             .map(|e| ByAddress {
@@ -243,7 +249,26 @@ impl PdbSymbols {
                 undecorated: e.lang,
             })
             .collect();
+        let extents: Vec<(u32, u32)> = self.entries.iter().map(|e| (e.rva, e.size)).collect();
+        named.extend(
+            self.objects
+                .fillers(&extents)
+                .into_iter()
+                .map(|(rva, size, name)| ByAddress {
+                    name,
+                    address: self.image_base.saturating_add(u64::from(rva)),
+                    size: u64::from(size),
+                    undecorated: Some(Lang::C),
+                }),
+        );
         symbols::place_by_address(named, sections)
+    }
+
+    /// The library or object file (`libcmt.lib`, `conpty.obj`) whose code
+    /// or data lies at `address`.
+    pub(super) fn object_unit_at(&self, address: u64) -> Option<&str> {
+        let rva = u32::try_from(address.checked_sub(self.image_base)?).ok()?;
+        self.objects.unit_at(rva)
     }
 }
 
