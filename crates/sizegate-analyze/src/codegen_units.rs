@@ -298,6 +298,7 @@ mod tests {
         let mut units = CodegenUnits {
             crates: vec!["a".into(), "b".into()],
             ranges: vec![(0x2000, 0x3000, 1), (0x1000, 0x2800, 0)],
+            notes: Vec::new(),
         };
         units.finish();
         assert_eq!(units.crate_at(0x1000), Some("a"));

@@ -162,7 +162,9 @@ mod tests {
 
     #[test]
     fn decompresses_zlib_and_zstd_within_the_bounds() {
-        let plain: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let plain: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let z = zlib(&plain);
         let zs = zstd::stream::encode_all(&plain[..], 3).unwrap();
         let mut budget = Budget::default();
@@ -178,7 +180,11 @@ mod tests {
 
     #[test]
     fn refuses_hostile_and_wrong_sizes() {
-        let plain = vec![7u8; 4096];
+        // Bytes that compress a little (a run of one byte compresses
+        // past the ratio bound).
+        let plain: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 28) as u8)
+            .collect();
         let z = zlib(&plain);
         let mut budget = Budget::default();
         let zlib = object::CompressionFormat::Zlib;

@@ -97,6 +97,9 @@ fn measure(
         function_extents(&image, &placed)
     };
     clip_to_functions(&mut placed, &functions, &layout);
+    if let Some(debug) = debug {
+        debug.add_unnamed_code(&mut placed, &layout.sections);
+    }
     let mut names = demangled_names(&image, &mut placed, go_binary);
     if let Some(debug) = debug {
         debug.name_c_units(&placed, &mut names);
@@ -426,10 +429,12 @@ fn clip_to_functions(
 /// What the attribution lacks and how to get it.
 fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    let dwarf = layout
-        .sections
-        .iter()
-        .any(|s| matches!(s.raw_name.as_str(), ".debug_info" | ".zdebug_info" | "__debug_info"));
+    let dwarf = layout.sections.iter().any(|s| {
+        matches!(
+            s.raw_name.as_str(),
+            ".debug_info" | ".zdebug_info" | "__debug_info"
+        )
+    });
     if stripped && !dwarf && matches!(language, Language::Rust | Language::Mixed) {
         let how = match layout.format {
             crate::report::Format::Elf => {

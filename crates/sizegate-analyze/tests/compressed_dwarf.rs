@@ -87,7 +87,10 @@ fn built() -> &'static PathBuf {
         run(Command::new("rustc")
             .args(flags)
             .args(["-C", "panic=abort", "--crate-name=zlib_app", "--extern"])
-            .arg(format!("zlib_lib={}", dir.join("libzlib_lib.rlib").display()))
+            .arg(format!(
+                "zlib_lib={}",
+                dir.join("libzlib_lib.rlib").display()
+            ))
             .arg(dir.join("main.rs"))
             .arg("-o")
             .arg(&app));
@@ -330,7 +333,12 @@ fn hostile_compressed_sizes_are_left_out_with_a_note() {
     let cases = [
         (&zlib, ".debug_info", 4u64 << 30, "more than the bound"),
         (&zlib, ".debug_info", 16, "decompresses to more"),
-        (&gnu, ".zdebug_info", u64::from(u32::MAX), "more than the bound"),
+        (
+            &gnu,
+            ".zdebug_info",
+            u64::from(u32::MAX),
+            "more than the bound",
+        ),
     ];
     let stripped = app.with_extension("hostile-stripped");
     run(Command::new("strip")

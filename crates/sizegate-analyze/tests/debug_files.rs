@@ -583,5 +583,10 @@ fn a_real_msvc_build_with_its_pdb() {
             report.units
         );
     }
-    assert!(report.symbols.iter().any(|s| s.name.starts_with("<code of ")));
+    assert!(
+        report
+            .symbols
+            .iter()
+            .any(|s| s.name.starts_with("<code of "))
+    );
 }

@@ -78,6 +78,24 @@ impl<'d> DebugFile<'d> {
         }
     }
 
+    /// With a PDB, add a symbol for each stretch of code in an object
+    /// file's contribution that the (sized) `placed` symbols leave unnamed;
+    /// `placed` stays sorted by section and address.
+    pub(crate) fn add_unnamed_code(
+        &self,
+        placed: &mut Vec<PlacedSymbol>,
+        sections: &[SectionInfo<'_>],
+    ) {
+        let DebugFile::Pdb(pdb) = self else {
+            return;
+        };
+        let more = pdb.unnamed_code(placed, sections);
+        if !more.is_empty() {
+            placed.extend(more);
+            placed.sort_by_key(|p| (p.section, p.address));
+        }
+    }
+
     /// With a PDB, the C code's unit (`[C]`: C, and C++ at global scope)
     /// becomes the library or object file that holds each symbol
     /// (`libcmt.lib`, `conpty.obj`), from the PDB's section contributions.

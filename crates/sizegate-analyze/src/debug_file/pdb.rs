@@ -236,10 +236,9 @@ impl PdbSymbols {
         self.modules > 0
     }
 
-    /// The symbols placed in the artifact's sections, with one for each
-    /// stretch of code they leave unnamed (see `pdb_objects`).
+    /// The symbols placed in the artifact's sections.
     pub(super) fn place(&self, sections: &[SectionInfo<'_>]) -> Vec<PlacedSymbol> {
-        let mut named: Vec<ByAddress> = self
+        let named = self
             .entries
             .iter()
             .map(|e| ByAddress {
@@ -249,18 +248,34 @@ impl PdbSymbols {
                 undecorated: e.lang,
             })
             .collect();
-        let extents: Vec<(u32, u32)> = self.entries.iter().map(|e| (e.rva, e.size)).collect();
-        named.extend(
-            self.objects
-                .fillers(&extents)
-                .into_iter()
-                .map(|(rva, size, name)| ByAddress {
-                    name,
-                    address: self.image_base.saturating_add(u64::from(rva)),
-                    size: u64::from(size),
-                    undecorated: Some(Lang::C),
-                }),
-        );
+        symbols::place_by_address(named, sections)
+    }
+
+    /// Symbols for the code `placed` (sized) leaves unnamed in the PDB's
+    /// code contributions, named after their object files (see
+    /// `pdb_objects`), placed in `sections`.
+    pub(super) fn unnamed_code(
+        &self,
+        placed: &[PlacedSymbol],
+        sections: &[SectionInfo<'_>],
+    ) -> Vec<PlacedSymbol> {
+        let rva = |address: u64| u32::try_from(address.checked_sub(self.image_base)?).ok();
+        let mut extents: Vec<(u32, u32)> = placed
+            .iter()
+            .filter_map(|p| Some((rva(p.address)?, u32::try_from(p.size).unwrap_or(u32::MAX))))
+            .collect();
+        extents.sort_unstable();
+        let named = self
+            .objects
+            .fillers(&extents)
+            .into_iter()
+            .map(|(rva, size, name)| ByAddress {
+                name,
+                address: self.image_base.saturating_add(u64::from(rva)),
+                size: u64::from(size),
+                undecorated: Some(Lang::C),
+            })
+            .collect();
         symbols::place_by_address(named, sections)
     }
 

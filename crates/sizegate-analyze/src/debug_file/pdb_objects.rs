@@ -52,15 +52,17 @@ fn object_name(module_name: &str, object_file: &str) -> Option<ObjectName> {
     if object.is_empty() || module_name.starts_with('*') {
         return None;
     }
-    let library = base_name(object_file);
-    let lower = library.to_ascii_lowercase();
-    let unit = if object_file != module_name && (lower.ends_with(".lib") || lower.ends_with(".a")) {
-        library
-    } else {
-        object
-    };
+    // Windows file names are case-insensitive, and the toolchain spells
+    // its libraries both ways (`LIBCMT.lib`, `libcmt.lib`).
+    let library = base_name(object_file).to_ascii_lowercase();
+    let unit =
+        if object_file != module_name && (library.ends_with(".lib") || library.ends_with(".a")) {
+            library
+        } else {
+            object.to_string()
+        };
     Some(ObjectName {
-        unit: unit.to_string(),
+        unit,
         object: object.to_string(),
     })
 }
@@ -127,9 +129,8 @@ impl ObjectMap {
         self.name(c).map(|n| n.unit.as_str())
     }
 
-    /// Symbols for the code that `named` (`(rva, size)` sorted by rva; size
-    /// 0 reaches the next symbol) leaves unnamed in each code contribution:
-    /// `(rva, size, name)`.
+    /// Symbols for the code that `named` (`(rva, size)` sorted by rva)
+    /// leaves unnamed in each code contribution: `(rva, size, name)`.
     pub(super) fn fillers(&self, named: &[(u32, u32)]) -> Vec<(u32, u32, String)> {
         let mut out = Vec::new();
         for c in self.contributions.iter().filter(|c| c.code) {
@@ -141,20 +142,23 @@ impl ObjectMap {
                     out.push((from, to - from, format!("<code of {object}>")));
                 }
             };
+            // A symbol starting before `c` may reach into it.
             let first = named.partition_point(|n| n.0 < c.rva);
-            // A symbol before `c` is another contribution's: a symbol
-            // sized by the gap ends where `c` starts.
-            let (mut cursor, mut open) = (c.rva, false);
-            for &(rva, size) in named.get(first..).unwrap_or(&[]).iter().take_while(|n| n.0 < c.end) {
-                if !open {
-                    add(cursor, rva);
-                }
-                open = size == 0;
+            let before = first
+                .checked_sub(1)
+                .and_then(|i| named.get(i))
+                .map_or(0, |n| n.0.saturating_add(n.1));
+            let mut cursor = c.rva.max(before);
+            for &(rva, size) in named
+                .get(first..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|n| n.0 < c.end)
+            {
+                add(cursor, rva);
                 cursor = cursor.max(rva.saturating_add(size));
             }
-            if !open {
-                add(cursor, c.end);
-            }
+            add(cursor, c.end);
         }
         out
     }
@@ -202,9 +206,9 @@ mod tests {
             (0x1200, 0x1300, 1, true),
             (0x2000, 0x2100, 1, false),
         ]);
-        // A procedure of 0x80 bytes at 0x1000; a public (sized by the gap)
-        // at 0x1180; nothing in 0x1200..0x1300 nor in data.
-        let named = [(0x1000, 0x80), (0x1180, 0)];
+        // A procedure of 0x80 bytes at 0x1000, one of 0x80 at 0x1180;
+        // nothing in 0x1200..0x1300 nor in data.
+        let named = [(0x1000, 0x80), (0x1180, 0x80)];
         let fillers = m.fillers(&named);
         assert_eq!(
             fillers,
