@@ -97,7 +97,13 @@ fn measure(
         function_extents(&image, &placed)
     };
     clip_to_functions(&mut placed, &functions, &layout);
-    let names = demangled_names(&image, &mut placed, go_binary);
+    if let Some(debug) = debug {
+        debug.add_unnamed_code(&mut placed, &layout.sections);
+    }
+    let mut names = demangled_names(&image, &mut placed, go_binary);
+    if let Some(debug) = debug {
+        debug.name_c_units(&placed, &mut names);
+    }
     let mut linkedit = crate::macho_linkedit::Moves::new();
     let (charges, rust_facts) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
@@ -138,7 +144,9 @@ fn measure(
         go_binary,
         with_debug_file: debug.is_some(),
     };
-    assemble(name, &image, facts, attribution, &placed, names)
+    let mut report = assemble(name, &image, facts, attribution, &placed, names);
+    report.notes.extend(cgus.notes);
+    report
 }
 
 /// What `assemble` needs besides the attribution.
@@ -421,10 +429,12 @@ fn clip_to_functions(
 /// What the attribution lacks and how to get it.
 fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    let dwarf = layout
-        .sections
-        .iter()
-        .any(|s| s.raw_name == ".debug_info" || s.raw_name == "__debug_info");
+    let dwarf = layout.sections.iter().any(|s| {
+        matches!(
+            s.raw_name.as_str(),
+            ".debug_info" | ".zdebug_info" | "__debug_info"
+        )
+    });
     if stripped && !dwarf && matches!(language, Language::Rust | Language::Mixed) {
         let how = match layout.format {
             crate::report::Format::Elf => {

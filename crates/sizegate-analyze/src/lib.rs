@@ -31,6 +31,7 @@ pub mod container;
 mod debug_file;
 mod demangle;
 pub mod diff;
+mod dwarf_data;
 mod format;
 mod functions;
 pub mod go;
