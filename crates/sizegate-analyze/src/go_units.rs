@@ -444,16 +444,29 @@ pub(crate) fn charges(
     if wasm {
         // The data the code references, outside the tables (memory addresses).
         if let Some((base, data)) = &memory {
-            let taken: Vec<(u64, u64)> = out
+            let mut taken: Vec<(u64, u64)> = out
                 .regions
                 .iter()
                 .flat_map(|r| r.ranges.iter().copied())
                 .collect();
+            let bounds = (*base, data.len() as u64);
+            let findfunctab = tables.module.as_ref().and_then(|m| {
+                crate::go_wasm::findfunctab_region(m, &tables.functions, bounds, &taken)
+            });
+            if let Some(region) = findfunctab {
+                taken.extend(region.ranges.iter().copied());
+                out.regions.push(region);
+            }
             let region =
                 crate::go_wasm::data_region(module, (*base, data), &taken, &tables.functions);
             out.regions.extend(region);
         }
         wasm_to_section(layout, &mut out.regions);
+        out.regions.extend(crate::go_wasm::function_entry_regions(
+            module,
+            layout,
+            &tables.functions,
+        ));
     }
     out.runtime = tables.runtime;
     out.functions = tables.functions;

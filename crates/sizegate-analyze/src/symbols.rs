@@ -107,7 +107,12 @@ pub(crate) fn collect(
     // A Go binary has thousands of functions; with a handful of code
     // symbols (WebAssembly exports, or none) the pclntab knows better.
     let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
-    if go_binary && candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS {
+    // On WebAssembly the pclntab names each code body by its index, with
+    // the names the `name` section spells otherwise (`net_http.Get`): read
+    // it there always, so that stripping changes nothing.
+    let is_wasm = matches!(file, object::File::Wasm(_));
+    if go_binary && (is_wasm || candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS)
+    {
         let pclntab = go_functions(file, sections);
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
@@ -161,6 +166,23 @@ fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Ca
     let Some(table) = go::read_pclntab(&go_sections, target) else {
         return Vec::new();
     };
+    if matches!(file, object::File::Wasm(_)) {
+        // Entries are function indices there: each names a code body.
+        let Some(code) = sections.iter().position(|s| s.raw_name == "<code>") else {
+            return Vec::new();
+        };
+        let base = sections[code].address;
+        return crate::go_wasm::function_symbols(sections[code].data, table.functions)
+            .into_iter()
+            .map(|(name, start, size)| Candidate {
+                name,
+                section: code,
+                address: base.saturating_add(start),
+                size,
+                undecorated: None,
+            })
+            .collect();
+    }
     // Code sections by address, to find each function's by binary search.
     let mut code: Vec<usize> = (0..sections.len())
         .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)
