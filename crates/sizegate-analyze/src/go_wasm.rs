@@ -386,3 +386,70 @@ pub(crate) fn function_entry_regions(
         .collect();
     Region::group_shipped(charged, layout)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(name: &str, index: u64) -> GoFunction {
+        GoFunction {
+            name: name.into(),
+            entry: (FUNC_VALUE_OFFSET + index) << 16,
+            size: 1,
+            padding: 0,
+        }
+    }
+
+    #[test]
+    fn entries_name_code_bodies_by_index() {
+        assert_eq!(body_index(0x1000 << 16), Some(0));
+        assert_eq!(body_index(0x1003 << 16), Some(3));
+        // A resume point inside a function, or a pc below the first.
+        assert_eq!(body_index((0x1003 << 16) | 2), None);
+        assert_eq!(body_index(0x0fff << 16), None);
+        let functions = [function("a.F", 0), function("b.G", 2)];
+        let names: Vec<Option<&str>> = body_functions(&functions)
+            .into_iter()
+            .map(|f| f.map(|f| f.name.as_str()))
+            .collect();
+        assert_eq!(names, [Some("a.F"), None, Some("b.G")]);
+        // An index far beyond the table is corrupt, not a huge vector.
+        assert_eq!(body_functions(&[function("c.H", 1 << 40)]).len(), 0);
+    }
+
+    #[test]
+    fn code_bodies_are_read_up_to_the_first_malformed_one() {
+        // Three bodies announced: 2 bytes, 1 byte, then one running past
+        // the end.
+        let code = [3, 2, 0xaa, 0xbb, 1, 0xcc, 9, 0];
+        assert_eq!(code_bodies(&code), [(2, 2), (5, 1)]);
+        assert_eq!(code_bodies(&[]), []);
+        assert_eq!(code_bodies(&[0xff]), []);
+    }
+
+    #[test]
+    fn findfunctab_buckets_go_to_the_function_they_cover() {
+        let functions = [function("a.F", 0), function("b.G", 1)];
+        let module = crate::go::ModuleData {
+            types: 0,
+            etypes: 0,
+            gofunc: None,
+            typelinks: (0, 0),
+            itablinks: (0, 0),
+            findfunctab: 0x2000,
+            minpc: 0x1000 << 16,
+            maxpc: 0x1002 << 16,
+        };
+        // 32 buckets of 20 bytes, 16 per function; the first bucket taken.
+        let region =
+            findfunctab_region(&module, &functions, (0x1000, 0x2000), &[(0x2000, 0x2001)]).unwrap();
+        assert_eq!(region.ranges, [(0x2000 + 20, 0x2000 + 32 * 20)]);
+        let charges: HashMap<String, u64> = region.charges.into_iter().collect();
+        assert_eq!(charges["a"], 15 * 20);
+        assert_eq!(charges["b"], 16 * 20);
+        // A table reaching outside memory, or pcs that run backwards.
+        assert!(findfunctab_region(&module, &functions, (0x1000, 0x1200), &[]).is_none());
+        let backwards = crate::go::ModuleData { maxpc: 0, ..module };
+        assert!(findfunctab_region(&backwards, &functions, (0x1000, 0x2000), &[]).is_none());
+    }
+}

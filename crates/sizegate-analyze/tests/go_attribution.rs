@@ -699,3 +699,55 @@ fn stripped_go_wasm_is_charged_as_the_unstripped_module() {
     assert!(a <= 0.10 && b <= 0.10, "bracketed {a:.3} and {b:.3}");
     assert!((a - b).abs() <= 0.01, "bracketed {a:.3} and {b:.3}");
 }
+
+#[test]
+fn truncated_go_wasm_modules_give_reports_that_add_up_or_an_error() {
+    const WASM: Variant = Variant::cross("js-wasm", "js", "wasm", &[]);
+    let bytes = std::fs::read(build(WASM)).unwrap();
+    let options = Options {
+        skip_compression: true,
+        ..Options::default()
+    };
+    // Cuts through every section, the code and data at many points (an
+    // error), and at each section's end (a module without the sections
+    // after it: no data, so no pclntab; no name section).
+    let mut cuts: Vec<usize> = (8..bytes.len()).step_by(bytes.len() / 41 + 1).collect();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let Some((_, range)) = payload.unwrap().as_section() {
+            cuts.push(range.end);
+        }
+    }
+    // And modules whose data section is zeroed from a point on: the
+    // segments after it are malformed, so linear memory (the pclntab,
+    // `moduledata`, `findfunctab`) is cut short there.
+    let mut modules: Vec<Vec<u8>> = cuts.into_iter().map(|cut| bytes[..cut].to_vec()).collect();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let Some((11, range)) = payload.unwrap().as_section() {
+            for part in 1..=8 {
+                let mut copy = bytes.clone();
+                let from = range.start + (range.end - range.start) * part / 9;
+                copy[from..range.end].fill(0);
+                modules.push(copy);
+            }
+        }
+    }
+    let mut reported = 0;
+    for module in modules {
+        let cut = module.len();
+        let started = std::time::Instant::now();
+        if let Ok(reports) = analyze("cut.wasm", &module, &options) {
+            reported += 1;
+            for report in reports {
+                let units: u64 = report.units.iter().map(|u| u.size).sum();
+                assert_eq!(units, report.sizes.shipped, "cut at {cut}");
+                let sections: u64 = report.sections.iter().map(|s| s.file_size).sum();
+                assert_eq!(sections, report.file.size, "cut at {cut}");
+            }
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "cut at {cut} took too long"
+        );
+    }
+    assert!(reported >= 12, "only {reported} modules gave a report");
+}
