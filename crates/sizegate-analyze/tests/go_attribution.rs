@@ -530,6 +530,31 @@ fn go_wasm_data_is_charged_to_packages_and_the_version_is_read() {
         .unwrap();
     let version = String::from_utf8(go.stdout).unwrap();
     assert_eq!(report.toolchain.go.as_deref(), Some(version.trim()));
+    // Go 1.19 writes no build info blob there: the module information is
+    // read from `runtime.modinfo` (what `go version -m` prints for the
+    // same program built for Linux; it cannot read the module).
+    let info = report
+        .toolchain
+        .go_build
+        .as_ref()
+        .expect("module information");
+    let linux = go_support::go_version_m(&build(PLAIN));
+    assert_eq!(info.path, linux.path);
+    let deps: Vec<&str> = info.deps.iter().map(|d| d.path.as_str()).collect();
+    let expected: Vec<&str> = linux
+        .modules
+        .iter()
+        .filter(|m| m.0 == "dep")
+        .map(|m| m.1[0].as_str())
+        .collect();
+    assert_eq!(deps, expected);
+    let dotted = report
+        .units
+        .iter()
+        .find(|u| u.name == "example.com/dotted%2ev2")
+        .expect("the dependency's unit");
+    assert_eq!(dotted.module.as_deref(), Some("example.com/dotted.v2"));
+    assert!(dotted.version.is_some());
     // 10.1% before findfunctab and the function entries were charged.
     let share = report.bracketed_size() as f64 / report.sizes.shipped as f64;
     assert!(share <= 0.05, "bracketed {share:.3}");

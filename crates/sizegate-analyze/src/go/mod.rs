@@ -252,6 +252,19 @@ pub(crate) fn version_from_memory(memory: &[u8], base: u64) -> Option<String> {
     buildinfo::version_from_string_header(memory, base)
 }
 
+/// The module information of a module without build info (Go WebAssembly
+/// before 1.21): the `runtime.modinfo` string in its linear `memory`
+/// starting at `base`, with `go_version` as the Go version.
+pub(crate) fn modinfo_from_memory(
+    memory: &[u8],
+    base: u64,
+    go_version: &str,
+) -> Option<GoBuildInfo> {
+    let mut info = buildinfo::modinfo_from_string_header(memory, base)?;
+    go_version.clone_into(&mut info.go_version);
+    Some(info)
+}
+
 /// The package (full import path) a Go symbol belongs to:
 /// `github.com/a/b.(*T).M` → `github.com/a/b`, `main.main.func1` → `main`,
 /// `fmt.Println[...]` → `fmt`, `type:*foo.Bar` and `go:string.*` → the
