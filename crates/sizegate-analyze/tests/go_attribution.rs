@@ -379,21 +379,7 @@ fn quote_fixture(quote: &str, ldflags: &str, goos: &str, goarch: &str) -> Report
          func main() { os.Stdout.WriteString(quote.Text()[:len(os.Args)]) }\n",
     )
     .unwrap();
-    let output = root.join("strs");
-    let status = go_support::go_command()
-        .current_dir(root)
-        .env("GOOS", goos)
-        .env("GOARCH", goarch)
-        .env("CGO_ENABLED", "0")
-        .arg("build")
-        .arg(format!("-ldflags={ldflags}"))
-        .arg("-o")
-        .arg(&output)
-        .arg(".")
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build failed");
-    let bytes = std::fs::read(&output).unwrap();
+    let bytes = go_build(root, (goos, goarch), ldflags);
     let options = Options {
         skip_compression: true,
         ..Options::default()
@@ -624,11 +610,18 @@ func main() {
     )
     .unwrap();
     std::fs::write(root.join("main.go"), SOURCE).unwrap();
-    let output = root.join("service.wasm");
+    go_build(root, ("js", "wasm"), ldflags)
+}
+
+/// `go build` of the module in `root` for (`GOOS`, `GOARCH`) with
+/// `ldflags`, without cgo: the binary's bytes.
+fn go_build(root: &std::path::Path, (goos, goarch): (&str, &str), ldflags: &str) -> Vec<u8> {
+    let output = root.join("out.bin");
     let status = go_support::go_command()
         .current_dir(root)
-        .env("GOOS", "js")
-        .env("GOARCH", "wasm")
+        .env("GOOS", goos)
+        .env("GOARCH", goarch)
+        .env("CGO_ENABLED", "0")
         .arg("build")
         .arg(format!("-ldflags={ldflags}"))
         .arg("-o")
