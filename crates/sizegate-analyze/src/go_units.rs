@@ -245,10 +245,15 @@ pub(crate) fn go_sections<'a>(
 
 /// Go's WebAssembly linker writes function names with `/` turned into `_`
 /// in the `name` section (`net_http.(*Server).Serve`); give the symbols
-/// back their pclntab names so they land in the right package.
-pub(crate) fn restore_wasm_names(layout: &Layout<'_>, target: go::Target, names: &mut [String]) {
-    let memory = wasm_memory(&layout.sections);
-    let sections = go_sections(&layout.sections, memory.as_ref());
+/// back their pclntab names so they land in the right package (when the
+/// pclntab cannot name the code bodies itself).
+pub(crate) fn restore_wasm_names(
+    sections: &[SectionInfo<'_>],
+    target: go::Target,
+    names: &mut [String],
+) {
+    let memory = wasm_memory(sections);
+    let sections = go_sections(sections, memory.as_ref());
     let Some(table) = go::read_pclntab(&sections, target) else {
         return;
     };

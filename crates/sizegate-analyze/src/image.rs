@@ -97,7 +97,7 @@ fn measure(
         function_extents(&image, &placed)
     };
     clip_to_functions(&mut placed, &functions, &layout);
-    let names = demangled_names(&image, &mut placed, go_binary);
+    let names = demangled_names(&mut placed, go_binary);
     let mut linkedit = crate::macho_linkedit::Moves::new();
     let (charges, rust_facts) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
@@ -264,21 +264,7 @@ fn function_extents(
 /// Demangled names, one per symbol. The raw names are needed only here:
 /// each is freed once demangled, so the raw and demangled names of 100k+
 /// symbols are not all held at once.
-fn demangled_names(
-    image: &Image<'_, '_>,
-    placed: &mut [symbols::PlacedSymbol],
-    go_binary: bool,
-) -> Vec<Demangled> {
-    if go_binary && image.layout.format == crate::report::Format::Wasm {
-        let mut raw: Vec<String> = placed
-            .iter_mut()
-            .map(|p| std::mem::take(&mut p.raw_name))
-            .collect();
-        go_units::restore_wasm_names(image.layout, image.target(), &mut raw);
-        for (p, name) in placed.iter_mut().zip(raw) {
-            p.raw_name = name;
-        }
-    }
+fn demangled_names(placed: &mut [symbols::PlacedSymbol], go_binary: bool) -> Vec<Demangled> {
     placed
         .iter_mut()
         .map(|p| {

@@ -118,6 +118,15 @@ pub(crate) fn collect(
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
             candidates.extend(go_table_symbols(sections));
+        } else if is_wasm {
+            let mut names: Vec<String> = candidates
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.name))
+                .collect();
+            crate::go_units::restore_wasm_names(sections, go_target(file), &mut names);
+            for (candidate, name) in candidates.iter_mut().zip(names) {
+                candidate.name = name;
+            }
         }
     }
     if candidates.is_empty() {
@@ -155,15 +164,19 @@ impl SectionIndexMap {
     }
 }
 
+/// The byte order and pointer size of `file`, as the Go readers take them.
+fn go_target(file: &object::File<'_>) -> go::Target {
+    go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    }
+}
+
 /// Functions from the Go pclntab, placed in the code section holding them.
 fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
     let memory = crate::go_units::wasm_memory(sections);
     let go_sections: Vec<GoSection<'_>> = crate::go_units::go_sections(sections, memory.as_ref());
-    let target = go::Target {
-        big_endian: !file.is_little_endian(),
-        ptr_size: if file.is_64() { 8 } else { 4 },
-    };
-    let Some(table) = go::read_pclntab(&go_sections, target) else {
+    let Some(table) = go::read_pclntab(&go_sections, go_target(file)) else {
         return Vec::new();
     };
     if matches!(file, object::File::Wasm(_)) {
