@@ -100,7 +100,7 @@ fn measure(
     if let Some(debug) = debug {
         debug.add_unnamed_code(&mut placed, &layout.sections);
     }
-    let mut names = demangled_names(&image, &mut placed, go_binary);
+    let mut names = demangled_names(&mut placed, go_binary);
     if let Some(debug) = debug {
         debug.name_c_units(&placed, &mut names);
     }
@@ -272,21 +272,7 @@ fn function_extents(
 /// Demangled names, one per symbol. The raw names are needed only here:
 /// each is freed once demangled, so the raw and demangled names of 100k+
 /// symbols are not all held at once.
-fn demangled_names(
-    image: &Image<'_, '_>,
-    placed: &mut [symbols::PlacedSymbol],
-    go_binary: bool,
-) -> Vec<Demangled> {
-    if go_binary && image.layout.format == crate::report::Format::Wasm {
-        let mut raw: Vec<String> = placed
-            .iter_mut()
-            .map(|p| std::mem::take(&mut p.raw_name))
-            .collect();
-        go_units::restore_wasm_names(image.layout, image.target(), &mut raw);
-        for (p, name) in placed.iter_mut().zip(raw) {
-            p.raw_name = name;
-        }
-    }
+fn demangled_names(placed: &mut [symbols::PlacedSymbol], go_binary: bool) -> Vec<Demangled> {
     placed
         .iter_mut()
         .map(|p| {

@@ -107,12 +107,26 @@ pub(crate) fn collect(
     // A Go binary has thousands of functions; with a handful of code
     // symbols (WebAssembly exports, or none) the pclntab knows better.
     let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
-    if go_binary && candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS {
+    // On WebAssembly the pclntab names each code body by its index, with
+    // the names the `name` section spells otherwise (`net_http.Get`): read
+    // it there always, so that stripping changes nothing.
+    let is_wasm = matches!(file, object::File::Wasm(_));
+    if go_binary && (is_wasm || candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS)
+    {
         let pclntab = go_functions(file, sections);
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
             candidates.extend(go_table_symbols(sections));
+        } else if is_wasm {
+            let mut names: Vec<String> = candidates
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.name))
+                .collect();
+            crate::go_units::restore_wasm_names(sections, go_target(file), &mut names);
+            for (candidate, name) in candidates.iter_mut().zip(names) {
+                candidate.name = name;
+            }
         }
     }
     if candidates.is_empty() {
@@ -150,17 +164,38 @@ impl SectionIndexMap {
     }
 }
 
+/// The byte order and pointer size of `file`, as the Go readers take them.
+fn go_target(file: &object::File<'_>) -> go::Target {
+    go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    }
+}
+
 /// Functions from the Go pclntab, placed in the code section holding them.
 fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
     let memory = crate::go_units::wasm_memory(sections);
     let go_sections: Vec<GoSection<'_>> = crate::go_units::go_sections(sections, memory.as_ref());
-    let target = go::Target {
-        big_endian: !file.is_little_endian(),
-        ptr_size: if file.is_64() { 8 } else { 4 },
-    };
-    let Some(table) = go::read_pclntab(&go_sections, target) else {
+    let Some(table) = go::read_pclntab(&go_sections, go_target(file)) else {
         return Vec::new();
     };
+    if matches!(file, object::File::Wasm(_)) {
+        // Entries are function indices there: each names a code body.
+        let Some(code) = sections.iter().position(|s| s.raw_name == "<code>") else {
+            return Vec::new();
+        };
+        let base = sections[code].address;
+        return crate::go_wasm::function_symbols(sections[code].data, table.functions)
+            .into_iter()
+            .map(|(name, start, size)| Candidate {
+                name,
+                section: code,
+                address: base.saturating_add(start),
+                size,
+                undecorated: None,
+            })
+            .collect();
+    }
     // Code sections by address, to find each function's by binary search.
     let mut code: Vec<usize> = (0..sections.len())
         .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)

@@ -9,6 +9,7 @@
 mod buildinfo;
 mod decode;
 mod moduledata;
+pub(crate) use moduledata::ModuleData;
 mod names;
 mod pcln_split;
 mod pclntab;
@@ -139,7 +140,8 @@ pub fn split_runtime_data(
 ) -> Option<RuntimeDataSplit> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
-    runtime_data(sections, &located, split.as_ref(), go_version)
+    let module = moduledata::find(sections, &located)?;
+    runtime_data(sections, &located, module, split.as_ref(), go_version)
 }
 
 /// Everything the analyzer takes from the Go tables, decoding the pclntab
@@ -152,6 +154,8 @@ pub(crate) struct GoTables {
     pub pclntab: Option<PclntabSplit>,
     /// See [`split_runtime_data`].
     pub runtime: Option<RuntimeDataSplit>,
+    /// `moduledata`, when found.
+    pub module: Option<moduledata::ModuleData>,
 }
 
 /// Read every Go table once; `None` without a pclntab.
@@ -162,21 +166,24 @@ pub(crate) fn read_tables(
 ) -> Option<GoTables> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
-    let runtime = runtime_data(sections, &located, split.as_ref(), go_version);
+    let module = moduledata::find(sections, &located);
+    let runtime = module
+        .and_then(|module| runtime_data(sections, &located, module, split.as_ref(), go_version));
     Some(GoTables {
         functions: located.functions,
         pclntab: split,
         runtime,
+        module,
     })
 }
 
 fn runtime_data(
     sections: &[GoSection<'_>],
     located: &pclntab::Located<'_>,
+    module: moduledata::ModuleData,
     split: Option<&PclntabSplit>,
     go_version: Option<&str>,
 ) -> Option<RuntimeDataSplit> {
-    let module = moduledata::find(sections, located)?;
     let minor = go_version
         .and_then(|v| v.strip_prefix("go1."))
         .and_then(|rest| {
@@ -243,6 +250,19 @@ pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoB
 /// `memory` starting at `base` (see [`buildinfo`]).
 pub(crate) fn version_from_memory(memory: &[u8], base: u64) -> Option<String> {
     buildinfo::version_from_string_header(memory, base)
+}
+
+/// The module information of a module without build info (Go WebAssembly
+/// before 1.21): the `runtime.modinfo` string in its linear `memory`
+/// starting at `base`, with `go_version` as the Go version.
+pub(crate) fn modinfo_from_memory(
+    memory: &[u8],
+    base: u64,
+    go_version: &str,
+) -> Option<GoBuildInfo> {
+    let mut info = buildinfo::modinfo_from_string_header(memory, base)?;
+    go_version.clone_into(&mut info.go_version);
+    Some(info)
 }
 
 /// The package (full import path) a Go symbol belongs to:
