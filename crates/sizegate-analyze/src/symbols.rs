@@ -62,6 +62,8 @@ pub(crate) fn collect(
 ) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
     let is_elf = matches!(file, object::File::Elf32(_) | object::File::Elf64(_));
+    let is_pe = matches!(file, object::File::Pe32(_) | object::File::Pe64(_));
+    let is_wasm = matches!(file, object::File::Wasm(_));
     let index_map = SectionIndexMap::new(sections);
 
     let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
@@ -93,11 +95,29 @@ pub(crate) fn collect(
             if is_elf && symbol.size() == 0 && !code {
                 continue;
             }
+            // A mingw build's COFF symbols in `.pdata` and `.xdata` are
+            // labels (`GCC_except_table12`): those bytes go with the
+            // functions they describe, not to the label. So are those
+            // named like sections (`.text`, `.idata$6`).
+            if is_pe
+                && (sections[section].kind == crate::report::SectionKind::Unwind
+                    || name.starts_with('.'))
+            {
+                continue;
+            }
+            // A WebAssembly function's body follows its size (a LEB128):
+            // sized to the next function, each takes the next one's size
+            // (Go keeps its own sizes).
+            let size = if is_wasm && code && !go_binary {
+                0
+            } else {
+                symbol.size()
+            };
             out.push(Candidate {
                 name: name.to_string(),
                 section,
                 address: symbol.address(),
-                size: symbol.size(),
+                size,
                 undecorated: None,
             });
         }

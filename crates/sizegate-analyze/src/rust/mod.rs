@@ -17,6 +17,7 @@
 
 mod auditable;
 mod paths;
+mod wasm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -27,6 +28,7 @@ use crate::go_units::Region;
 use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
 
 pub(crate) use paths::parse_source_path;
+pub(crate) use wasm::data_regions as wasm_data_regions;
 
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: u64 = 1 << 24;
