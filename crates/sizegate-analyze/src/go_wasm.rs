@@ -28,5 +28,10 @@ pub(crate) fn data_region(
         let package = crate::go::package_of(name);
         (!package.starts_with('[')).then(|| package.to_owned())
     };
-    crate::wasm_data::data_region(module, (base, memory), taken, 8, &mut package_of)
+    let reading = crate::wasm_data::Reading {
+        word: 8,
+        offsets: false,
+        to_next: false,
+    };
+    crate::wasm_data::data_region(module, (base, memory), taken, reading, &mut package_of)
 }

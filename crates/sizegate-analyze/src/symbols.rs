@@ -105,18 +105,22 @@ pub(crate) fn collect(
             {
                 continue;
             }
-            // A WebAssembly function's body follows its size (a LEB128):
-            // sized to the next function, each takes the next one's size
-            // (Go keeps its own sizes).
-            let size = if is_wasm && code && !go_binary {
-                0
-            } else {
-                symbol.size()
-            };
+            // Rust and C WebAssembly: a function's body follows its size
+            // (a LEB128), which is charged with it; exported memories and
+            // globals are no data objects (Go keeps its own rules).
+            let (mut address, mut size) = (symbol.address(), symbol.size());
+            if is_wasm && !go_binary {
+                if !code {
+                    continue;
+                }
+                let prefix = crate::format::leb128_len(size);
+                address = address.saturating_sub(prefix);
+                size = size.saturating_add(prefix);
+            }
             out.push(Candidate {
                 name: name.to_string(),
                 section,
-                address: symbol.address(),
+                address,
                 size,
                 undecorated: None,
             });

@@ -27,6 +27,20 @@ const HELD_ROUNDS: usize = 4;
 /// charge nothing for its references).
 pub(crate) type UnitOf<'a> = dyn FnMut(&str) -> Option<String> + 'a;
 
+/// How a toolchain's code and data refer to memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// Bytes of a pointer in memory: 8 (Go) or 4 (wasm32).
+    pub word: u64,
+    /// LLVM folds a constant address into a load's or store's offset
+    /// (`i32.const 0` then `i32.load offset=1049000`): such offsets inside
+    /// the data are references too.
+    pub offsets: bool,
+    /// Without a length, a piece runs to the next reference (LLVM's data
+    /// has no lengths to go by), not at most `go_strings`' cap.
+    pub to_next: bool,
+}
+
 /// Function bodies and their names (by function index, imports counted)
 /// of a module; what is read up to the first fault.
 fn bodies_and_names(module: &[u8]) -> (u32, Vec<wasmparser::FunctionBody<'_>>, HashMap<u32, &str>) {
@@ -73,8 +87,11 @@ fn bodies_and_names(module: &[u8]) -> (u32, Vec<wasmparser::FunctionBody<'_>>, H
 fn references(
     module: &[u8],
     (start, end): (u64, u64),
+    reading: Reading,
     unit_of: &mut UnitOf<'_>,
 ) -> (Vec<Reference>, Vec<String>) {
+    // A reference's length: none, or "to the next reference".
+    let length = if reading.to_next { u32::MAX } else { 0 };
     let (imported, bodies, names) = bodies_and_names(module);
     let mut units: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
@@ -99,11 +116,15 @@ fn references(
             let value = match operators.read() {
                 Ok(Operator::I64Const { value }) => value as u64,
                 Ok(Operator::I32Const { value }) => u64::from(value as u32),
+                Ok(operator) if reading.offsets => match memory_offset(&operator) {
+                    Some(offset) => offset,
+                    None => continue,
+                },
                 Ok(_) => continue,
                 Err(_) => break,
             };
             if start <= value && value < end {
-                refs.push((value, owner, 0));
+                refs.push((value, owner, length));
             }
         }
     }
@@ -111,20 +132,51 @@ fn references(
     (refs, units)
 }
 
+/// The constant offset of a load or store.
+fn memory_offset(operator: &Operator<'_>) -> Option<u64> {
+    use Operator as O;
+    match operator {
+        O::I32Load { memarg }
+        | O::I64Load { memarg }
+        | O::F32Load { memarg }
+        | O::F64Load { memarg }
+        | O::I32Load8S { memarg }
+        | O::I32Load8U { memarg }
+        | O::I32Load16S { memarg }
+        | O::I32Load16U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Load8U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Load16U { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Load32U { memarg }
+        | O::I32Store { memarg }
+        | O::I64Store { memarg }
+        | O::F32Store { memarg }
+        | O::F64Store { memarg }
+        | O::I32Store8 { memarg }
+        | O::I32Store16 { memarg }
+        | O::I64Store8 { memarg }
+        | O::I64Store16 { memarg }
+        | O::I64Store32 { memarg } => Some(memarg.offset),
+        _ => None,
+    }
+}
+
 /// The pieces of linear memory (`base`, `memory`) the code references,
 /// outside `taken` (ranges already charged, in memory addresses), and what
-/// they point at (`word`-byte little-endian pointers): a region of section
-/// 0 in memory addresses, charging each piece to the units referencing it
-/// in equal parts.
+/// they point at: a region of section 0 in memory addresses, charging each
+/// piece to the units referencing it in equal parts.
 pub(crate) fn data_region(
     module: &[u8],
     (base, memory): (u64, &[u8]),
     taken: &[(u64, u64)],
-    word: u64,
+    reading: Reading,
     unit_of: &mut UnitOf<'_>,
 ) -> Option<Region> {
     let end = base.saturating_add(memory.len() as u64);
-    let (refs, units) = references(module, (base, end), unit_of);
+    let word = reading.word;
+    let (refs, units) = references(module, (base, end), reading, unit_of);
     if refs.is_empty() {
         return None;
     }

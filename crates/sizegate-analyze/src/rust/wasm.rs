@@ -17,9 +17,13 @@ pub(crate) fn data_regions(layout: &Layout<'_>, module: &[u8], ptr_size: u8) -> 
         let demangled = crate::demangle::demangle(name, false);
         (!demangled.unit.starts_with('[')).then_some(demangled.unit)
     };
-    let word = if ptr_size == 8 { 8 } else { 4 };
+    let reading = crate::wasm_data::Reading {
+        word: if ptr_size == 8 { 8 } else { 4 },
+        offsets: true,
+        to_next: true,
+    };
     let Some(region) =
-        crate::wasm_data::data_region(module, (base, &memory), &[], word, &mut crate_of)
+        crate::wasm_data::data_region(module, (base, &memory), &[], reading, &mut crate_of)
     else {
         return Vec::new();
     };
