@@ -6,7 +6,8 @@
 # Builds go to target/test-artifacts/rust-cross/ (once). Needs the two rustup
 # targets, x86_64-w64-mingw32-gcc (gcc-mingw-w64-x86-64-win32), strip for
 # PE (binutils-mingw-w64), wasm-strip (wabt) and wasm-opt (binaryen).
-# SIZEGATE: the CLI to run (default target/release/sizegate, else target/debug/sizegate).
+# ANALYZE: the analyzer example to run (default target/release/examples/analyze,
+# else target/debug/examples/analyze; `cargo build --release -p sizegate-analyze --example analyze`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest=$root/target/test-artifacts/rust-cross
@@ -41,14 +42,14 @@ build)
   ls -l "$dest"/rg-*
   ;;
 figures)
-  sizegate=${SIZEGATE:-$root/target/release/sizegate}
-  [[ -x $sizegate ]] || sizegate=$root/target/debug/sizegate
+  analyze=${ANALYZE:-$root/target/release/examples/analyze}
+  [[ -x $analyze ]] || analyze=$root/target/debug/examples/analyze
   cat /proc/loadavg
   echo "| build | file | shipped | language | crates with bytes | std/core/alloc | bracketed |"
   echo "|---|---|---|---|---|---|---|"
   for build in rg-debug.exe rg-symbols.exe rg-stripped.exe rg-debug.wasm rg-names.wasm rg-stripped.wasm rg-opt.wasm; do
     [[ -f $dest/$build ]] || { echo "| $build | missing: run \`$0 build\` | | | | | |"; continue; }
-    "$sizegate" analyze --no-compress --format json --top 0 "$dest/$build" | python3 -c '
+    SIZEGATE_NO_COMPRESS=1 "$analyze" "$dest/$build" 0 | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 shipped = r["sizes"]["shipped"]

@@ -109,7 +109,10 @@ fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
             continue;
         }
         let data = section.data;
-        for at in memmem::find_iter(data, b"/library/") {
+        // Windows builds of the standard library write
+        // `/rustc/<commit>/library\core\src\…`.
+        let unix = memmem::find_iter(data, b"/library/");
+        for at in unix.chain(memmem::find_iter(data, b"/library\\")) {
             let before = &data[..at];
             // `/rustc/<40 hex>` right before.
             if before.len() >= 47 && before[before.len() - 47..].starts_with(b"/rustc/") {
