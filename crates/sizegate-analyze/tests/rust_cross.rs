@@ -216,6 +216,11 @@ fn windows_gnu_rust_gets_crates_from_its_coff_symbols() {
     assert!(report.stripped);
     assert_eq!(report.language, Language::Rust);
     assert!(size(&report, "tinydep") > 0, "{:?}", report.units);
+    assert!(
+        size(&report, "std") + size(&report, "core") > 0,
+        "{:?}",
+        report.units
+    );
     // The standard library's Windows paths (`/rustc/<commit>/library\core\…`)
     // name the rustc commit.
     let commit = report.toolchain.rustc_commit.as_deref().unwrap_or("");
