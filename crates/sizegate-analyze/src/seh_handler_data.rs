@@ -25,6 +25,15 @@ pub(crate) fn regions<'a>(
     let mut starts: Vec<u64> = functions.iter().filter_map(|f| f.unwind).collect();
     starts.sort_unstable();
     starts.dedup();
+    // `.xdata` sections by address: (start, end of data, position).
+    let mut xdata: Vec<(u64, u64, usize)> = layout
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.raw_name == ".xdata" && !s.data.is_empty())
+        .map(|(i, s)| (s.address, s.address.saturating_add(s.data.len() as u64), i))
+        .collect();
+    xdata.sort_unstable();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut charged: Vec<(usize, u64, u64, &'a str)> = Vec::new();
     for f in functions {
@@ -34,14 +43,11 @@ pub(crate) fn regions<'a>(
         if !seen.insert(unwind) {
             continue;
         }
-        let Some((section, info)) = layout
-            .sections
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.raw_name == ".xdata" && s.contains(unwind))
-        else {
+        let i = xdata.partition_point(|x| x.1 <= unwind);
+        let Some(&(_, section_end, section)) = xdata.get(i).filter(|x| x.0 <= unwind) else {
             continue;
         };
+        let info = &layout.sections[section];
         // Only with a handler: flags (top 5 bits of byte 0) EHANDLER or
         // UHANDLER, whose RVA ends what `unwind_info_size` counts.
         let has_handler = usize::try_from(unwind - info.address)
@@ -61,7 +67,7 @@ pub(crate) fn regions<'a>(
             .copied()
             .unwrap_or(u64::MAX);
         let end = next
-            .min(info.address.saturating_add(info.data.len() as u64))
+            .min(section_end)
             .min(start.saturating_add(MAX_HANDLER_DATA));
         if start < end {
             charged.push((section, start, end, unit));
