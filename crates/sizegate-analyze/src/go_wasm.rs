@@ -23,7 +23,8 @@ pub(crate) fn data_region(
         .map(|f| (crate::go_units::wasm_mangled(&f.name), f.name.clone()))
         .filter(|(mangled, name)| mangled != name)
         .collect();
-    let mut package_of = |name: &str| {
+    let mut package_of = |_, name: Option<&str>| {
+        let name = name?;
         let name = real.get(name).map_or(name, String::as_str);
         let package = crate::go::package_of(name);
         (!package.starts_with('[')).then(|| package.to_owned())

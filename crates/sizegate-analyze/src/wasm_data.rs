@@ -23,9 +23,10 @@ const MAX_HELD_WORDS: usize = 1 << 24;
 /// Rounds of following pointers from pieces to what they point at.
 const HELD_ROUNDS: usize = 4;
 
-/// The unit of a function, from its name in the `name` section (`None`:
-/// charge nothing for its references).
-pub(crate) type UnitOf<'a> = dyn FnMut(&str) -> Option<String> + 'a;
+/// The unit of a function, from its position among the module's function
+/// bodies and its name in the `name` section, if any (`None`: charge
+/// nothing for its references).
+pub(crate) type UnitOf<'a> = dyn FnMut(usize, Option<&str>) -> Option<String> + 'a;
 
 /// How a toolchain's code and data refer to memory.
 #[derive(Debug, Clone, Copy)]
@@ -80,11 +81,25 @@ fn bodies_and_names(module: &[u8]) -> (u32, Vec<wasmparser::FunctionBody<'_>>, H
     (imported, bodies, names)
 }
 
+/// The file range of each function body with the size before it, in
+/// order (what is read up to the first fault).
+pub(crate) fn body_ranges(module: &[u8]) -> Vec<(u64, u64)> {
+    let (_, bodies, _) = bodies_and_names(module);
+    bodies
+        .iter()
+        .map(|b| {
+            let range = b.range();
+            let (start, end) = (range.start as u64, range.end as u64);
+            let prefix = crate::format::leb128_len(end - start);
+            (start.saturating_sub(prefix), end)
+        })
+        .collect()
+}
+
 /// References from code into linear memory `[start, end)`: (address, unit
-/// index, 0) sorted, and the units they index. Nothing without a `name`
-/// section (functions would have no unit); a malformed module gives the
-/// references read up to the fault.
-fn references(
+/// index, length) sorted, and the units they index. A malformed module
+/// gives the references read up to the fault.
+pub(crate) fn references(
     module: &[u8],
     (start, end): (u64, u64),
     reading: Reading,
@@ -97,11 +112,10 @@ fn references(
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut refs = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
-        let Some(unit) = u32::try_from(i)
+        let name = u32::try_from(i)
             .ok()
-            .and_then(|i| names.get(&imported.checked_add(i)?))
-            .and_then(|name| unit_of(name))
-        else {
+            .and_then(|i| names.get(&imported.checked_add(i)?));
+        let Some(unit) = unit_of(i, name.copied()) else {
             continue;
         };
         let next = units.len() as u32;

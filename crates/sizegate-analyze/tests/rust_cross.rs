@@ -251,7 +251,14 @@ fn wasm_rust_gets_crates_from_its_name_section_and_data_from_its_code() {
         "tinydep: {} bytes, {code} of code",
         size(&report, "tinydep")
     );
+    // Stripped (no `name` section): functions get crates from the panic
+    // locations their code refers to.
     let report = self::report(&stripped);
     assert!(report.stripped);
     assert_eq!(report.language, Language::Rust);
+    assert!(size(&report, "tinydep") > 0, "{:?}", report.units);
+    assert_eq!(
+        report.units.iter().map(|u| u.size).sum::<u64>(),
+        report.sizes.shipped
+    );
 }
