@@ -157,9 +157,10 @@ fn locations(base: u64, memory: &[u8], word: u64) -> Vec<(u64, u64, String)> {
             at += step;
             continue;
         };
-        let location = base + at as u64;
-        out.push((location, location + size as u64, crate_name.clone()));
-        out.push((pointer, pointer + len, crate_name));
+        let location = base.saturating_add(at as u64);
+        let location_end = location.saturating_add(size as u64);
+        out.push((location, location_end, crate_name.clone()));
+        out.push((pointer, pointer.saturating_add(len), crate_name));
         at += size;
     }
     out.sort_unstable();
