@@ -190,3 +190,35 @@ fn path_crate(base: u64, memory: &[u8], (pointer, len): (u64, u64), end: u64) ->
     let path = crate::rust::parse_source_path(std::str::from_utf8(bytes).ok()?)?;
     Some(path.crate_name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::locations;
+
+    #[test]
+    fn panic_locations_in_memory_name_their_crates() {
+        let base = 0x10_0000u64;
+        let path = b"/home/u/.cargo/registry/src/index/regex-1.11.1/src/lib.rs";
+        let mut memory = vec![0u8; 64];
+        let pointer = u32::try_from(base).unwrap() + 64;
+        let len = u32::try_from(path.len()).unwrap();
+        // A location at 16: pointer, length, line, column; a length past
+        // the end at 32 is no location.
+        memory[16..20].copy_from_slice(&pointer.to_le_bytes());
+        memory[20..24].copy_from_slice(&len.to_le_bytes());
+        memory[24..28].copy_from_slice(&7u32.to_le_bytes());
+        memory[32..36].copy_from_slice(&pointer.to_le_bytes());
+        memory[36..40].copy_from_slice(&u32::MAX.to_le_bytes());
+        memory.extend_from_slice(path);
+        let at = base + 64;
+        assert_eq!(
+            locations(base, &memory, 4),
+            [
+                (base + 16, base + 32, "regex".to_string()),
+                (at, at + u64::from(len), "regex".to_string()),
+            ]
+        );
+        // Memory at the top of the address space: nothing, no overflow.
+        assert!(locations(u64::MAX - 8, &memory, 4).is_empty());
+    }
+}
