@@ -66,7 +66,7 @@ fn stripped_regions(
             *votes.entry(owner).or_default().entry(&l.2).or_default() += 1;
         }
     }
-    let crate_of_body: HashMap<usize, String> = votes
+    let mut crate_of_body: HashMap<usize, String> = votes
         .into_iter()
         .filter_map(|(owner, crates)| {
             let body = bodies.get(owner as usize)?.parse().ok()?;
@@ -76,6 +76,7 @@ fn stripped_regions(
             Some((body, name.to_string()))
         })
         .collect();
+    fill_between(&mut crate_of_body);
     let taken: Vec<(u64, u64)> = located.iter().map(|l| (l.0, l.1)).collect();
     let mut regions = Region::group(located.iter().map(|l| (0, l.0, l.1, &l.2)).collect());
     let mut crate_of = |i: usize, _: Option<&str>| crate_of_body.get(&i).cloned();
@@ -89,6 +90,25 @@ fn stripped_regions(
     crate::go_units::wasm_to_section(layout, &mut regions);
     regions.extend(code_regions(layout, module, &crate_of_body));
     regions
+}
+
+/// A function whose code names no panic location, between two functions
+/// of one crate, is that crate's: rustc lays a codegen unit's functions
+/// out together.
+fn fill_between(crate_of_body: &mut HashMap<usize, String>) {
+    let mut known: Vec<(usize, String)> = crate_of_body
+        .iter()
+        .map(|(&i, name)| (i, name.clone()))
+        .collect();
+    known.sort_unstable();
+    for pair in known.windows(2) {
+        let ((a, first), (b, second)) = (&pair[0], &pair[1]);
+        if first == second {
+            for i in a + 1..*b {
+                crate_of_body.insert(i, first.clone());
+            }
+        }
+    }
 }
 
 /// The function bodies given a crate, charged to it (code section
