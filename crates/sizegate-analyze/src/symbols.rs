@@ -95,28 +95,14 @@ pub(crate) fn collect(
             if is_elf && symbol.size() == 0 && !code {
                 continue;
             }
-            // A mingw build's COFF symbols in `.pdata` and `.xdata` are
-            // labels (`GCC_except_table12`): those bytes go with the
-            // functions they describe, not to the label. So are those
-            // named like sections (`.text`, `.idata$6`).
-            if is_pe
-                && (sections[section].kind == crate::report::SectionKind::Unwind
-                    || name.starts_with('.'))
-            {
+            let Some((address, size)) = pe_wasm_extent(
+                (is_pe, is_wasm && !go_binary),
+                sections[section].kind,
+                name,
+                (symbol.address(), symbol.size()),
+            ) else {
                 continue;
-            }
-            // Rust and C WebAssembly: a function's body follows its size
-            // (a LEB128), which is charged with it; exported memories and
-            // globals are no data objects (Go keeps its own rules).
-            let (mut address, mut size) = (symbol.address(), symbol.size());
-            if is_wasm && !go_binary {
-                if !code {
-                    continue;
-                }
-                let prefix = crate::format::leb128_len(size);
-                address = address.saturating_sub(prefix);
-                size = size.saturating_add(prefix);
-            }
+            };
             out.push(Candidate {
                 name: name.to_string(),
                 section,
@@ -143,6 +129,35 @@ pub(crate) fn collect(
         candidates = from_table(&mut file.dynamic_symbols());
     }
     place(candidates, sections)
+}
+
+/// The extent of a PE or (non-Go) WebAssembly symbol, `None` for one that
+/// is no object to charge; others as they are.
+fn pe_wasm_extent(
+    (pe, wasm): (bool, bool),
+    kind: crate::report::SectionKind,
+    name: &str,
+    (address, size): (u64, u64),
+) -> Option<(u64, u64)> {
+    use crate::report::SectionKind;
+    // A mingw build's COFF symbols in `.pdata` and `.xdata` are labels
+    // (`GCC_except_table12`): those bytes go with the functions they
+    // describe, not to the label. So are those named like sections
+    // (`.text`, `.idata$6`).
+    if pe && (kind == SectionKind::Unwind || name.starts_with('.')) {
+        return None;
+    }
+    if !wasm {
+        return Some((address, size));
+    }
+    // Rust and C WebAssembly: a function's body follows its size (a
+    // LEB128), which is charged with it; exported memories and globals are
+    // no data objects (Go keeps its own rules).
+    if kind != SectionKind::Code {
+        return None;
+    }
+    let prefix = crate::format::leb128_len(size);
+    Some((address.saturating_sub(prefix), size.saturating_add(prefix)))
 }
 
 /// Maps `object` section indices to positions in the layout's list.
