@@ -442,7 +442,7 @@ pub(crate) fn regions(
 /// Bytes of an x86-64 `UNWIND_INFO`: the 4-byte header, the unwind codes
 /// (an even count of 2-byte slots), then a handler's RVA or a chained
 /// `RUNTIME_FUNCTION` (the handler's own data, of unknown size, is left).
-fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option<u64> {
+pub(crate) fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option<u64> {
     let s = layout.sections.get(section)?;
     let at = usize::try_from(address.checked_sub(s.address)?).ok()?;
     let header = s.data.get(at..at.checked_add(4)?)?;

@@ -288,7 +288,7 @@ pub(crate) fn wasm_mangled(name: &str) -> String {
 /// Translate WebAssembly linear memory ranges to the data section's own
 /// addresses (its start plus the offset in its contents), where its
 /// symbols lie; ranges outside every segment are dropped.
-fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
+pub(crate) fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
     let Some((data_index, data)) = layout
         .sections
         .iter()

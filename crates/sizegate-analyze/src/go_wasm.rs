@@ -1,20 +1,17 @@
 //! Go WebAssembly: the linear-memory data no runtime table explains
 //! (strings, constants, package variables) charged to the packages of the
 //! functions whose code forms its addresses. Go materializes a data
-//! address as an `i64.const` (or `i32.const`) immediate, so every such
-//! immediate inside the data starts a piece, as the machine-code references
-//! do on other formats (`go_strings`). The code is read with `wasmparser`.
+//! address as an `i64.const` (or `i32.const`) immediate and stores 8-byte
+//! pointers in memory; the reading is shared with Rust and C Wasm
+//! (`wasm_data`).
 
 use std::collections::HashMap;
 
-use wasmparser::{ElementItems, Operator, Parser, Payload};
+use wasmparser::{ElementItems, Parser, Payload};
 
 use crate::go::GoFunction;
 use crate::go_strings;
 use crate::go_units::Region;
-
-/// Most references read from one module (more is corrupt).
-const MAX_REFERENCES: usize = 1 << 24;
 
 /// Go's WebAssembly linker numbers a function's pc as `(F << 16) | B`,
 /// where `F` is this offset plus the function's index among the module's
@@ -93,60 +90,6 @@ pub(crate) fn function_symbols(code: &[u8], functions: Vec<GoFunction>) -> Vec<(
         .collect()
 }
 
-/// References from code into linear memory `[start, end)`: (address,
-/// package index, 0) sorted, and the packages they index. Each code body
-/// is the pclntab function whose entry names its index, so a stripped
-/// module (no `name` section) reads as an unstripped one; a malformed
-/// module gives the references read up to the fault.
-fn references(
-    module: &[u8],
-    (start, end): (u64, u64),
-    functions: &[GoFunction],
-) -> (Vec<(u64, u32, u32)>, Vec<String>) {
-    let by_body = body_functions(functions);
-    let mut packages: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut refs = Vec::new();
-    let mut body = 0usize;
-    for payload in Parser::new(0).parse_all(module) {
-        let Ok(payload) = payload else {
-            break;
-        };
-        let Payload::CodeSectionEntry(code) = payload else {
-            continue;
-        };
-        body += 1;
-        let Some(function) = by_body.get(body - 1).copied().flatten() else {
-            continue;
-        };
-        let package = crate::go::package_of(&function.name);
-        if package.starts_with('[') {
-            continue;
-        }
-        let next = packages.len() as u32;
-        let owner = *index.entry(package.to_owned()).or_insert_with(|| {
-            packages.push(package.to_owned());
-            next
-        });
-        let Ok(mut operators) = code.get_operators_reader() else {
-            continue;
-        };
-        while !operators.eof() && refs.len() < MAX_REFERENCES {
-            let value = match operators.read() {
-                Ok(Operator::I64Const { value }) => value as u64,
-                Ok(Operator::I32Const { value }) => u64::from(value as u32),
-                Ok(_) => continue,
-                Err(_) => break,
-            };
-            if start <= value && value < end {
-                refs.push((value, owner, 0));
-            }
-        }
-    }
-    refs.sort_unstable();
-    (refs, packages)
-}
-
 /// The pieces of linear memory (`base`, `memory`) the code references,
 /// outside `taken` (ranges already charged, in memory addresses): a region
 /// of section 0 in memory addresses, charging each piece to the packages
@@ -158,78 +101,20 @@ pub(crate) fn data_region(
     taken: &[(u64, u64)],
     functions: &[GoFunction],
 ) -> Option<Region> {
-    let end = base.saturating_add(memory.len() as u64);
-    let (refs, packages) = references(module, (base, end), functions);
-    if refs.is_empty() {
-        return None;
-    }
-    let mut blocked: Vec<(u64, u64)> = taken.to_vec();
-    blocked.push((end, end.saturating_add(1)));
-    let blocked = go_strings::merged(blocked);
-    let mut pieces = go_strings::pieces(&refs, &blocked, &[0], &[(base, end)]);
-    // Then what those pieces point at (a variable's string header, a table
-    // of pointers), and what that points at: a few rounds, each reading
-    // only the pieces the previous one added.
-    let mut blocked = blocked;
-    let mut added = pieces.clone();
-    for _ in 0..HELD_ROUNDS {
-        let held = held_references(base, memory, &added);
-        if held.is_empty() {
-            break;
-        }
-        blocked.extend(added.iter().map(|p| (p.1, p.2)));
-        blocked = go_strings::merged(blocked);
-        added = go_strings::pieces(&held, &blocked, &[0], &[(base, end)]);
-        pieces.extend(added.iter().cloned());
-    }
-    pieces.sort_unstable_by_key(|p| p.1);
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut bytes: HashMap<u32, u64> = HashMap::new();
-    for (_, start, stop, owners) in &pieces {
-        match ranges.last_mut() {
-            Some(last) if last.1 == *start => last.1 = *stop,
-            _ => ranges.push((*start, *stop)),
-        }
-        go_strings::split_between(&mut bytes, owners, stop - start);
-    }
-    let charges = bytes
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
-        .filter_map(|(owner, n)| Some((packages.get(owner as usize)?.clone(), n)))
-        .collect();
-    Some(Region::new(0, ranges, charges))
-}
-
-/// Most words read from the pieces for pointers (per round).
-const MAX_HELD_WORDS: usize = 1 << 24;
-
-/// Rounds of following pointers from pieces to what they point at.
-const HELD_ROUNDS: usize = 4;
-
-/// The 8-aligned little-endian words of `pieces` that point inside linear
-/// memory (`base`, `memory`), with the piece's first owner and, when the
-/// next word is a plausible string length (at most 64 KiB), that length.
-/// Sorted.
-fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Vec<(u64, u32, u32)> {
-    let end = base.saturating_add(memory.len() as u64);
-    let inside = |p: u64| base <= p && p < end;
-    let mut refs = Vec::new();
-    let mut budget = MAX_HELD_WORDS;
-    for (_, start, stop, owners) in pieces {
-        let Some(&owner) = owners.first() else {
-            continue;
-        };
-        go_strings::held_words(
-            (*start, *stop),
-            owner,
-            (memory, base),
-            &inside,
-            &mut budget,
-            &mut refs,
-        );
-    }
-    refs.sort_unstable();
-    refs
+    // Each code body is the pclntab function whose entry names its index,
+    // so a stripped module (no `name` section) reads as an unstripped one.
+    let by_body = body_functions(functions);
+    let mut package_of = |body: usize, _: Option<&str>| {
+        let function = by_body.get(body).copied().flatten()?;
+        let package = crate::go::package_of(&function.name);
+        (!package.starts_with('[')).then(|| package.to_owned())
+    };
+    let reading = crate::wasm_data::Reading {
+        word: 8,
+        offsets: false,
+        to_next: false,
+    };
+    crate::wasm_data::data_region(module, (base, memory), taken, reading, &mut package_of)
 }
 
 /// Bytes of a `findfunctab` bucket: a base function index (4) and 16

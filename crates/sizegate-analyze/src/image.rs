@@ -7,8 +7,8 @@ use crate::codegen_units::CodegenUnits;
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, anon_data, debug_file, format, functions, go_units, rust, sizes, symbols,
-    toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, format, functions, go_units, rust, seh_handler_data,
+    sizes, symbols, toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
@@ -110,7 +110,7 @@ fn measure(
         linkedit = moves;
         (charges, rust::RustFacts::default())
     } else {
-        rust_charges(&image, &placed, &names, &functions, debug.is_some())
+        rust_charges(&image, &placed, &names, &functions)
     };
     // WebAssembly DWARF addresses are code-section offsets, not symbol
     // addresses: no codegen units there.
@@ -325,7 +325,6 @@ fn rust_charges(
     placed: &[symbols::PlacedSymbol],
     names: &[Demangled],
     functions: &[functions::Function],
-    debug_file: bool,
 ) -> (go_units::GoCharges, rust::RustFacts) {
     let (layout, words) = (image.layout, image.words);
     // Pointers relocations store (ELF relative relocations, PE base
@@ -347,16 +346,22 @@ fn rust_charges(
     });
     code.extend(&found);
     regions.extend(functions::regions(functions, &found, layout));
-    if debug_file {
-        // With a debug file (a PDB) symbols cover the functions: their
-        // `.pdata` entries and `UNWIND_INFO` go to the symbol's unit (an
-        // empty code range: the code is the symbol's already).
-        let covered: Vec<(u64, u64, &str)> = functions
-            .iter()
-            .filter(|f| f.pdata.is_some())
-            .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
-            .collect();
-        regions.extend(functions::regions(functions, &covered, layout));
+    // Functions a symbol covers (a PDB's, or the COFF symbol table a
+    // mingw build keeps): their `.pdata` entries and `UNWIND_INFO` go to
+    // the symbol's unit (an empty code range: the code is the symbol's
+    // already).
+    let named: std::collections::HashSet<u64> = found.iter().map(|f| f.0).collect();
+    let covered: Vec<(u64, u64, &str)> = functions
+        .iter()
+        .filter(|f| f.pdata.is_some() && !named.contains(&f.start))
+        .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
+        .collect();
+    regions.extend(functions::regions(functions, &covered, layout));
+    regions.extend(seh_handler_data::regions(functions, layout, &|address| {
+        code.unit(address)
+    }));
+    if layout.format == crate::report::Format::Wasm {
+        regions.extend(rust::wasm_data_regions(layout, image.bytes, words.ptr_size));
     }
     regions.extend(unwind::regions(layout, words, &code));
     // Pointer slots holding a function's address (vtables...) and their

@@ -44,12 +44,14 @@ mod macho_linkedit;
 pub mod report;
 mod rust;
 mod sections;
+mod seh_handler_data;
 mod sizes;
 mod symbols;
 mod toolchain;
 mod units;
 mod universal;
 mod unwind;
+mod wasm_data;
 
 pub use diff::{Cause, Change, ChangeStatus, DiffSide, ReportDiff, diff};
 pub use report::*;

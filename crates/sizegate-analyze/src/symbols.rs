@@ -62,6 +62,8 @@ pub(crate) fn collect(
 ) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
     let is_elf = matches!(file, object::File::Elf32(_) | object::File::Elf64(_));
+    let is_pe = matches!(file, object::File::Pe32(_) | object::File::Pe64(_));
+    let is_wasm = matches!(file, object::File::Wasm(_));
     let index_map = SectionIndexMap::new(sections);
 
     let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
@@ -93,11 +95,19 @@ pub(crate) fn collect(
             if is_elf && symbol.size() == 0 && !code {
                 continue;
             }
+            let Some((address, size)) = pe_wasm_extent(
+                (is_pe, is_wasm && !go_binary),
+                sections[section].kind,
+                name,
+                (symbol.address(), symbol.size()),
+            ) else {
+                continue;
+            };
             out.push(Candidate {
                 name: name.to_string(),
                 section,
-                address: symbol.address(),
-                size: symbol.size(),
+                address,
+                size,
                 undecorated: None,
             });
         }
@@ -133,6 +143,35 @@ pub(crate) fn collect(
         candidates = from_table(&mut file.dynamic_symbols());
     }
     place(candidates, sections)
+}
+
+/// The extent of a PE or (non-Go) WebAssembly symbol, `None` for one that
+/// is no object to charge; others as they are.
+fn pe_wasm_extent(
+    (pe, wasm): (bool, bool),
+    kind: crate::report::SectionKind,
+    name: &str,
+    (address, size): (u64, u64),
+) -> Option<(u64, u64)> {
+    use crate::report::SectionKind;
+    // A mingw build's COFF symbols in `.pdata` and `.xdata` are labels
+    // (`GCC_except_table12`): those bytes go with the functions they
+    // describe, not to the label. So are those named like sections
+    // (`.text`, `.idata$6`).
+    if pe && (kind == SectionKind::Unwind || name.starts_with('.')) {
+        return None;
+    }
+    if !wasm {
+        return Some((address, size));
+    }
+    // Rust and C WebAssembly: a function's body follows its size (a
+    // LEB128), which is charged with it; exported memories and globals are
+    // no data objects (Go keeps its own rules).
+    if kind != SectionKind::Code {
+        return None;
+    }
+    let prefix = crate::format::leb128_len(size);
+    Some((address.saturating_sub(prefix), size.saturating_add(prefix)))
 }
 
 /// Maps `object` section indices to positions in the layout's list.

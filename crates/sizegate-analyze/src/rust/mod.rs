@@ -17,6 +17,7 @@
 
 mod auditable;
 mod paths;
+mod wasm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -27,6 +28,7 @@ use crate::go_units::Region;
 use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
 
 pub(crate) use paths::parse_source_path;
+pub(crate) use wasm::data_regions as wasm_data_regions;
 
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: u64 = 1 << 24;
@@ -107,7 +109,10 @@ fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
             continue;
         }
         let data = section.data;
-        for at in memmem::find_iter(data, b"/library/") {
+        // Windows builds of the standard library write
+        // `/rustc/<commit>/library\core\src\…`.
+        let unix = memmem::find_iter(data, b"/library/");
+        for at in unix.chain(memmem::find_iter(data, b"/library\\")) {
             let before = &data[..at];
             // `/rustc/<40 hex>` right before.
             if before.len() >= 47 && before[before.len() - 47..].starts_with(b"/rustc/") {
