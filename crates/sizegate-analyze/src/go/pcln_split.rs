@@ -145,7 +145,20 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
         .map(|(i, &r)| (r, i))
         .collect();
     record_order.sort_unstable();
+    // At most 3 + `npcdata` pc-value references per record (a corrupt
+    // count bounded by the data): sized once, as a large binary has
+    // millions of them and doubling left up to half the room unused.
+    let pc_refs = record_order
+        .iter()
+        .filter_map(|&(record, _)| {
+            let at = table.funcdata.checked_add(record)?.checked_add(fields.pcsp + 12)?;
+            let npcdata = usize::try_from(table.layout.u32(data, at)?).ok()?;
+            Some(3 + npcdata.min(data.len() / 4))
+        })
+        .fold(0usize, usize::saturating_add)
+        .min(data.len() / 4);
     let mut out = Records {
+        pc_refs: Vec::with_capacity(pc_refs),
         record_bytes: vec![0; located.records.len()],
         table_end: table
             .functab
@@ -321,7 +334,7 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         .iter()
         .map(|f| interner.get(names::package_of(&f.name)))
         .collect();
-    let records = read_records(located, &fields, &owners)?;
+    let mut records = read_records(located, &fields, &owners)?;
     let table_end = if located.whole_section {
         data.len()
     } else {
@@ -353,7 +366,7 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
     explained += (table.pctab - table.filetab) as u64;
     // pc-value tables: each to the end of the next one, exactly.
     let pieces = pc_table_pieces(
-        &records.pc_refs,
+        std::mem::take(&mut records.pc_refs),
         data,
         table.pctab,
         table.funcdata,
@@ -410,23 +423,23 @@ fn finish(
 
 /// The pc-value table references, kept where a table really starts (a
 /// corrupt offset pointing inside another table is dropped), so that each
-/// piece runs exactly to the next table.
+/// piece runs exactly to the next table. Filtered in place: a large binary
+/// has millions of references, and a copy was the largest allocation of
+/// its analysis.
 fn pc_table_pieces(
-    refs: &[(usize, u32)],
+    mut refs: Vec<(usize, u32)>,
     data: &[u8],
     start: usize,
     end: usize,
     quantum: u8,
 ) -> Vec<(usize, u32)> {
-    refs.iter()
-        .copied()
-        .filter(|&(offset, _)| {
-            offset >= start
-                && offset < end
-                && data
-                    .get(offset..end)
-                    .and_then(|t| pc_table_extent(t, quantum))
-                    .is_some()
-        })
-        .collect()
+    refs.retain(|&(offset, _)| {
+        offset >= start
+            && offset < end
+            && data
+                .get(offset..end)
+                .and_then(|t| pc_table_extent(t, quantum))
+                .is_some()
+    });
+    refs
 }
