@@ -151,7 +151,10 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
     let pc_refs = record_order
         .iter()
         .filter_map(|&(record, _)| {
-            let at = table.funcdata.checked_add(record)?.checked_add(fields.pcsp + 12)?;
+            let at = table
+                .funcdata
+                .checked_add(record)?
+                .checked_add(fields.pcsp + 12)?;
             let npcdata = usize::try_from(table.layout.u32(data, at)?).ok()?;
             Some(3 + npcdata.min(data.len() / 4))
         })
