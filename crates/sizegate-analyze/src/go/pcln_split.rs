@@ -145,23 +145,10 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
         .map(|(i, &r)| (r, i))
         .collect();
     record_order.sort_unstable();
-    // At most 3 + `npcdata` pc-value references per record (a corrupt
-    // count bounded by the data): sized once, as a large binary has
-    // millions of them and doubling left up to half the room unused.
-    let pc_refs = record_order
-        .iter()
-        .filter_map(|&(record, _)| {
-            let at = table
-                .funcdata
-                .checked_add(record)?
-                .checked_add(fields.pcsp + 12)?;
-            let npcdata = usize::try_from(table.layout.u32(data, at)?).ok()?;
-            Some(3 + npcdata.min(data.len() / 4))
-        })
-        .fold(0usize, usize::saturating_add)
-        .min(data.len() / 4);
+    let (pc_refs, funcdata) = reference_counts(located, fields, &record_order);
     let mut out = Records {
         pc_refs: Vec::with_capacity(pc_refs),
+        funcdata: Vec::with_capacity(funcdata),
         record_bytes: vec![0; located.records.len()],
         table_end: table
             .functab
@@ -184,6 +171,37 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
         out.table_end = out.table_end.max(next);
     }
     Some(out)
+}
+
+/// How many pc-value table and `funcdata` references the records hold at
+/// most: 3 + `npcdata` and `nfuncdata` per record, a corrupt count bounded
+/// by the data. The lists are sized once from these: a large binary has
+/// millions of references, and growing by doubling left up to half the
+/// room unused at the analysis's peak memory.
+fn reference_counts(
+    located: &Located<'_>,
+    fields: &FuncFields,
+    record_order: &[(usize, usize)],
+) -> (usize, usize) {
+    let (table, data) = (&located.table, located.data);
+    let bound = data.len() / 4;
+    let (mut pc_refs, mut funcdata) = (0usize, 0usize);
+    for &(record, _) in record_order {
+        let Some(at) = table.funcdata.checked_add(record) else {
+            continue;
+        };
+        if let Some(npcdata) = at
+            .checked_add(fields.pcsp + 12)
+            .and_then(|n| table.layout.u32(data, n))
+            .and_then(|n| usize::try_from(n).ok())
+        {
+            pc_refs = pc_refs.saturating_add(3 + npcdata.min(bound));
+        }
+        if let Some(&n) = at.checked_add(fields.nfuncdata).and_then(|n| data.get(n)) {
+            funcdata = funcdata.saturating_add(usize::from(n));
+        }
+    }
+    (pc_refs.min(bound), funcdata.min(bound))
 }
 
 /// The references of the `_func` record at `at`, charged to `owner`; the
