@@ -98,11 +98,9 @@ fn measure(
     };
     clip_to_functions(&mut placed, &functions, &layout);
     let names = demangled_names(&image, &mut placed, go_binary);
-    let mut linkedit = crate::macho_linkedit::Moves::new();
-    let (charges, rust_facts) = if go_binary {
+    let (charges, rust_facts, linkedit) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
-        linkedit = moves;
-        (charges, rust::RustFacts::default())
+        (charges, rust::RustFacts::default(), moves)
     } else {
         rust_charges(&image, &placed, &names, &functions, debug.is_some())
     };
@@ -332,7 +330,11 @@ fn rust_charges(
     names: &[Demangled],
     functions: &[functions::Function],
     debug_file: bool,
-) -> (go_units::GoCharges, rust::RustFacts) {
+) -> (
+    go_units::GoCharges,
+    rust::RustFacts,
+    crate::macho_linkedit::Moves,
+) {
     let (layout, words) = (image.layout, image.words);
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
@@ -386,7 +388,19 @@ fn rust_charges(
         regions,
         ..go_units::GoCharges::default()
     };
-    (charges, rust_facts)
+    // Mach-O `__LINKEDIT`: to the owners of the code and data it describes.
+    let (none, no_strings) = (
+        go_units::GoCharges::default(),
+        crate::go_strings::StringCharges::default(),
+    );
+    let data = go_units::DataOwners::new(&none, &no_strings, placed, names);
+    let owner = |address: u64| code.unit(address).or_else(|| data.unit(address));
+    let linkedit = match image.file {
+        object::File::MachO32(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        object::File::MachO64(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        _ => Vec::new(),
+    };
+    (charges, rust_facts, linkedit)
 }
 
 /// End each code symbol at the next function start after it (Mach-O
