@@ -96,7 +96,11 @@ fn measure(
     } else {
         function_extents(&image, &placed)
     };
-    clip_to_functions(&mut placed, &functions, &layout);
+    // A PDB's procedures carry their code length, and the `.pdata` entries
+    // inside them (funclets, split parts) are not functions of their own.
+    if !debug.is_some_and(debug_file::DebugFile::sizes_code) {
+        clip_to_functions(&mut placed, &functions, &layout);
+    }
     let names = demangled_names(&image, &mut placed, go_binary);
     let (charges, rust_facts, linkedit) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);

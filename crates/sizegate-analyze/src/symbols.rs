@@ -314,8 +314,16 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
 /// - COFF constant-pool entries named by their contents (`__xmm@<hex>`,
 ///   `__ymm@`, `__zmm@`, `__real@`), merged across the whole program;
 /// - COFF import address slots (`__imp_<function>`), used by the code that
-///   calls the import.
+///   calls the import;
+/// - Rust vtables as a PDB names them (`impl$<Type, Trait>::vtable$`,
+///   without a size: the gap to the next symbol would take in unrelated
+///   constants); their function pointers go to the functions' units and
+///   the rest to the code that uses the vtable, as on ELF where vtables
+///   are anonymous.
 pub(crate) fn names_no_owner(name: &str) -> bool {
+    if name.ends_with("::vtable$") {
+        return true;
+    }
     const POOLS: [&str; 4] = ["__xmm@", "__ymm@", "__zmm@", "__real@"];
     if let Some(pool) = POOLS.iter().find_map(|p| name.strip_prefix(p)) {
         return !pool.is_empty() && pool.bytes().all(|b| b.is_ascii_hexdigit());
@@ -400,6 +408,7 @@ mod tests {
             "__xmm@01010101010101010101010101010101",
             "__real@3ff0000000000000",
             "__imp_GetLastError",
+            "impl$<core::fmt::Error, core::fmt::Debug>::vtable$",
         ] {
             assert!(names_no_owner(anonymous), "{anonymous}");
         }
