@@ -391,6 +391,7 @@ pub(crate) fn regions(
     functions: &[Function],
     crates: &[(u64, u64, &str)],
     layout: &Layout<'_>,
+    base: u64,
 ) -> Vec<Region> {
     // Loaded sections by address, to find the one holding an address.
     let mut loaded: Vec<(u64, u64, usize)> = layout
@@ -421,7 +422,18 @@ pub(crate) fn regions(
             && let Some(section) = section_of(unwind)
             && let Some(size) = unwind_info_size(layout, section, unwind)
         {
-            charged.push((section, unwind, unwind + size, name));
+            // A handler's data: the C++ exception tables, when the handler
+            // is `__CxxFrameHandler3`'s kind (with their 4-byte RVA).
+            let tables = read_u32(layout, unwind + size)
+                .map(|rva| cxx_tables(layout, base, base.saturating_add(u64::from(rva))))
+                .unwrap_or_default();
+            let data = if tables.is_empty() { 0 } else { 4 };
+            charged.push((section, unwind, unwind + size + data, name));
+            for (start, end) in tables {
+                if let Some(section) = section_of(start) {
+                    charged.push((section, start, end, name));
+                }
+            }
         }
     }
     let charged = charged
@@ -437,6 +449,59 @@ pub(crate) fn regions(
         })
         .collect();
     Region::group(charged)
+}
+
+/// The little-endian word at `address`, in the section holding it.
+fn read_u32(layout: &Layout<'_>, address: u64) -> Option<u32> {
+    let s = layout
+        .sections
+        .iter()
+        .find(|s| s.contains(address) && !s.data.is_empty())?;
+    let at = usize::try_from(address - s.address).ok()?;
+    let word = s.data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+}
+
+/// The C++ exception tables an x86-64 `__CxxFrameHandler3` reads (what
+/// rustc's cleanups and `catch_unwind` use on Windows), from the
+/// `FuncInfo` at `at` (its handler data): the `FuncInfo` (32, 36 or 40
+/// bytes by its magic number), its unwind map (8 bytes a state), its
+/// try-block map (20 bytes a block, and each block's 20-byte handlers) and
+/// its IP-to-state map (8 bytes an entry), as (start, end) addresses. Empty
+/// when `at` holds no `FuncInfo`; a table that does not fit in its section
+/// is left out, so the work is bounded by the section sizes.
+fn cxx_tables(layout: &Layout<'_>, base: u64, at: u64) -> Vec<(u64, u64)> {
+    let word = |offset: u64| read_u32(layout, at.saturating_add(offset));
+    let size = match word(0) {
+        Some(0x1993_0520) => 32,
+        Some(0x1993_0521) => 36,
+        Some(0x1993_0522) => 40,
+        _ => return Vec::new(),
+    };
+    let mut out = vec![(at, at + size)];
+    // A table of `count` entries of `entry` bytes at `rva`, when it fits.
+    let mut table = |rva: Option<u32>, count: Option<u32>, entry: u64| -> Option<(u64, u64)> {
+        let (rva, count) = (rva.filter(|&r| r != 0)?, u64::from(count?));
+        let start = base.checked_add(u64::from(rva))?;
+        let end = start.checked_add(count.checked_mul(entry)?)?;
+        let section = layout.sections.iter().find(|s| s.contains(start))?;
+        (count > 0 && end <= section.address.saturating_add(section.data.len() as u64)).then(|| {
+            out.push((start, end));
+            (start, end)
+        })
+    };
+    let _ = table(word(8), word(4), 8);
+    let tries = table(word(16), word(12), 20);
+    let _ = table(word(24), word(20), 8);
+    if let Some((start, end)) = tries {
+        let mut block = start;
+        while block < end {
+            let handlers = read_u32(layout, block + 12);
+            let _ = table(read_u32(layout, block + 16), handlers, 20);
+            block += 20;
+        }
+    }
+    out
 }
 
 /// Bytes of an x86-64 `UNWIND_INFO`: the 4-byte header, the unwind codes

@@ -340,9 +340,10 @@ fn rust_charges(
     crate::macho_linkedit::Moves,
 ) {
     let (layout, words) = (image.layout, image.words);
+    let base = image.file.relative_address_base();
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
-    let relocations = rust::relative_relocations(layout, words, image.file.relative_address_base());
+    let relocations = rust::relative_relocations(layout, words, base);
     let crates: std::collections::BTreeSet<&str> = names
         .iter()
         .filter(|n| n.unit_kind == UnitKind::Crate)
@@ -358,7 +359,7 @@ fn rust_charges(
         code.covers(address)
     });
     code.extend(&found);
-    regions.extend(functions::regions(functions, &found, layout));
+    regions.extend(functions::regions(functions, &found, layout, base));
     if debug_file {
         // With a debug file (a PDB) symbols cover the functions: their
         // `.pdata` entries and `UNWIND_INFO` go to the symbol's unit (an
@@ -368,7 +369,7 @@ fn rust_charges(
             .filter(|f| f.pdata.is_some())
             .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
             .collect();
-        regions.extend(functions::regions(functions, &covered, layout));
+        regions.extend(functions::regions(functions, &covered, layout, base));
     }
     regions.extend(unwind::regions(layout, words, &code));
     // Pointer slots holding a function's address (vtables...) and their
