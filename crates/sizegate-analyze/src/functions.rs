@@ -39,8 +39,9 @@ const CALL_ROUNDS: usize = 4;
 pub(crate) struct Function {
     pub start: u64,
     pub end: u64,
-    /// Section position and address of its `.pdata` entry.
-    pub pdata: Option<(usize, u64)>,
+    /// Section position, address and size of its `.pdata` entry (12
+    /// bytes on x86-64, 8 on arm64).
+    pub pdata: Option<(usize, u64, u64)>,
     /// Address of its `UNWIND_INFO`.
     pub unwind: Option<u64>,
 }
@@ -73,6 +74,9 @@ pub(crate) fn extents(
         object::File::MachO32(m) => macho_starts(m, bytes),
         object::File::Pe64(_) if file.architecture() == object::Architecture::X86_64 => {
             pdata(layout, file.relative_address_base())
+        }
+        object::File::Pe64(_) if file.architecture() == object::Architecture::Aarch64 => {
+            pdata_arm64(layout, file.relative_address_base())
         }
         _ => Vec::new(),
     };
@@ -209,12 +213,71 @@ fn pdata(layout: &Layout<'_>, base: u64) -> Vec<Function> {
             out.push(Function {
                 start: base.saturating_add(entry.begin),
                 end: base.saturating_add(entry.end),
-                pdata: Some((index, entry.at)),
+                pdata: Some((index, entry.at, 12)),
                 unwind: entry.unwind_info(base),
             });
         }
     }
     out
+}
+
+/// arm64 `.pdata` entries (8 bytes: the function's RVA, then either the
+/// RVA of its `.xdata` record or, when the low two bits are set, packed
+/// unwind data holding the function's length in words).
+fn pdata_arm64(layout: &Layout<'_>, base: u64) -> Vec<Function> {
+    let mut out = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".pdata" {
+            continue;
+        }
+        for (i, entry) in section.data.chunks_exact(8).enumerate() {
+            if out.len() >= MAX_FUNCTIONS {
+                break;
+            }
+            let begin = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            let unwind = u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
+            if begin == 0 {
+                continue;
+            }
+            let start = base.saturating_add(u64::from(begin));
+            let (length, xdata) = if unwind & 3 == 0 {
+                let xdata = base.saturating_add(u64::from(unwind));
+                let header = read_u32(layout, xdata).unwrap_or(0);
+                (u64::from(header & 0x3_ffff) * 4, Some(xdata))
+            } else {
+                (u64::from((unwind >> 2) & 0x7ff) * 4, None)
+            };
+            out.push(Function {
+                start,
+                end: start.saturating_add(length),
+                pdata: Some((index, section.address.saturating_add(8 * i as u64), 8)),
+                unwind: xdata,
+            });
+        }
+    }
+    out
+}
+
+/// Bytes of an arm64 `.xdata` record: its header (one word, two when both
+/// counts there are 0), the epilog scopes (a word each, none when the `E`
+/// bit says the one epilog is packed in the header), the unwind code
+/// words, and the exception handler's RVA when the `X` bit is set (the
+/// handler's own data follows).
+fn xdata_size(layout: &Layout<'_>, address: u64) -> Option<u64> {
+    let header = read_u32(layout, address)?;
+    let (x, e) = (header >> 20 & 1, header >> 21 & 1);
+    let (mut epilogs, mut words) = (header >> 22 & 0x1f, header >> 27 & 0x1f);
+    let mut size = 4u64;
+    if epilogs == 0 && words == 0 {
+        let extended = read_u32(layout, address.saturating_add(4))?;
+        (epilogs, words) = (extended & 0xffff, extended >> 16 & 0xff);
+        size += 4;
+    }
+    if e == 0 {
+        size += 4 * u64::from(epilogs);
+    }
+    size += 4 * u64::from(words) + 4 * u64::from(x);
+    Some(size)
 }
 
 /// The crate of each function no symbol covers (`covered` says which
@@ -415,12 +478,18 @@ pub(crate) fn regions(
         let Some(f) = by_start.get(&start) else {
             continue;
         };
-        if let Some((section, entry)) = f.pdata {
-            charged.push((section, entry, entry + 12, name));
+        let mut arm64 = false;
+        if let Some((section, entry, size)) = f.pdata {
+            charged.push((section, entry, entry + size, name));
+            arm64 = size == 8;
         }
+        let size_of = |section: usize, unwind: u64| match arm64 {
+            true => xdata_size(layout, unwind),
+            false => unwind_info_size(layout, section, unwind),
+        };
         if let Some(unwind) = f.unwind
             && let Some(section) = section_of(unwind)
-            && let Some(size) = unwind_info_size(layout, section, unwind)
+            && let Some(size) = size_of(section, unwind)
         {
             // A handler's data: the C++ exception tables, when the handler
             // is `__CxxFrameHandler3`'s kind (with their 4-byte RVA).

@@ -224,6 +224,17 @@ fn share(report: &Report) -> f64 {
     report.bracketed_size() as f64 * 100.0 / report.sizes.shipped as f64
 }
 
+/// Pseudo-units of the file's layout, not of its contents: alignment
+/// (arm64 Mach-O pads its segments to 16 KiB pages, a tenth of this small
+/// program), headers and the code signature.
+const LAYOUT: [&str; 3] = ["[padding]", "[headers]", "[code signature]"];
+
+/// [`share`] without the layout's pseudo-units.
+fn content_share(report: &Report) -> f64 {
+    let layout: u64 = LAYOUT.iter().map(|u| size(report, u)).sum();
+    (report.bracketed_size() - layout) as f64 * 100.0 / report.sizes.shipped as f64
+}
+
 fn size(report: &Report, unit: &str) -> u64 {
     report
         .units
@@ -234,7 +245,9 @@ fn size(report: &Report, unit: &str) -> u64 {
 
 /// What every target's build must give: Rust, with and without its debug
 /// file; the crates of the program; with the debug file at most `limit`%
-/// of the shipped bytes in bracketed units.
+/// of the shipped bytes in bracketed units besides the layout's (the
+/// figure on real programs, where the layout weighs little, is
+/// `scripts/rust-crossbuild.sh`'s).
 fn check(target: &str, limit: f64) {
     let Some(build) = build(target) else {
         return;
@@ -254,9 +267,10 @@ fn check(target: &str, limit: f64) {
             "{target} {what}"
         );
         eprintln!(
-            "{target} {what}: {:.1}% of {} shipped bytes bracketed",
+            "{target} {what}: {:.1}% of {} shipped bytes bracketed ({:.1}% besides the layout)",
             share(report),
-            report.sizes.shipped
+            report.sizes.shipped,
+            content_share(report)
         );
     }
     assert_eq!(debug.sizes.shipped, stripped.sizes.shipped);
@@ -275,9 +289,9 @@ fn check(target: &str, limit: f64) {
         .map(|u| (&u.name, u.size))
         .collect();
     assert!(
-        share(&debug) <= limit,
+        content_share(&debug) <= limit,
         "{target}: {:.1}% bracketed with the debug file: {bracketed:?}",
-        share(&debug)
+        content_share(&debug)
     );
 }
 
