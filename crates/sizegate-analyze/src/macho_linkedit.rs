@@ -154,6 +154,20 @@ fn linkedit_moves(linkedit: HashMap<&str, u64>, signature: u64) -> Moves {
     moves
 }
 
+/// The load commands of `file`, and its rebase and bind opcodes' bytes by
+/// the unit owning what they patch.
+fn fixup_charges<'o, Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    bytes: &[u8],
+    owner: &dyn Fn(u64) -> Option<&'o str>,
+) -> (Commands, HashMap<&'o str, u64>) {
+    let word: u64 = if file.is_64() { 8 } else { 4 };
+    let commands = Commands::read(file);
+    let mut linkedit: HashMap<&str, u64> = HashMap::new();
+    commands.fixups(bytes, word, owner, &mut linkedit);
+    (commands, linkedit)
+}
+
 /// The `__LINKEDIT` charges of a Go Mach-O file; `owner` says which unit
 /// owns a data address.
 pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
@@ -161,10 +175,7 @@ pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
     bytes: &[u8],
     owner: &dyn Fn(u64) -> Option<&'o str>,
 ) -> Moves {
-    let word: u64 = if file.is_64() { 8 } else { 4 };
-    let commands = Commands::read(file);
-    let mut linkedit: HashMap<&str, u64> = HashMap::new();
-    commands.fixups(bytes, word, owner, &mut linkedit);
+    let (commands, linkedit) = fixup_charges(file, bytes, owner);
     let mut moves = linkedit_moves(linkedit, commands.signature);
     moves.extend(symbol_moves(file));
     moves
@@ -181,10 +192,7 @@ pub(crate) fn other_charges<'o, Mach: MachHeader<Endian = Endianness>>(
     bytes: &[u8],
     owner: &dyn Fn(u64) -> Option<&'o str>,
 ) -> Moves {
-    let word: u64 = if file.is_64() { 8 } else { 4 };
-    let commands = Commands::read(file);
-    let mut linkedit: HashMap<&str, u64> = HashMap::new();
-    commands.fixups(bytes, word, owner, &mut linkedit);
+    let (commands, mut linkedit) = fixup_charges(file, bytes, owner);
     if let Some(starts) = piece(bytes, commands.function_starts) {
         let mut at = 0usize;
         let mut address = commands.text;
