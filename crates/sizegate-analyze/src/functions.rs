@@ -598,6 +598,70 @@ mod tests {
     use super::*;
     use crate::report::SectionKind;
 
+    fn rdata(data: &[u8]) -> Layout<'_> {
+        let section = crate::sections::SectionInfo {
+            name: ".rdata".into(),
+            raw_name: ".rdata".into(),
+            size: data.len() as u64,
+            kind: SectionKind::Rodata,
+            index: object::SectionIndex(1),
+            address: 0x1000,
+            vm_size: data.len() as u64,
+            file_range: None,
+            align: 4,
+            data,
+            share: 0,
+            shipped: data.len() as u64,
+        };
+        Layout {
+            format: crate::report::Format::Pe,
+            sections: vec![section],
+            partition: Vec::new(),
+            shipped_pseudo: Vec::new(),
+            symbol_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn arm64_xdata_sizes() {
+        // X set, E clear, two epilog scopes, three code words.
+        let header: u32 = 1 << 20 | 2 << 22 | 3 << 27 | 40;
+        let mut data = header.to_le_bytes().to_vec();
+        // Both counts 0: an extended header word (one epilog, two words).
+        data.extend_from_slice(&(1u32 << 20 | 21).to_le_bytes());
+        data.extend_from_slice(&(1u32 | 2 << 16).to_le_bytes());
+        let layout = rdata(&data);
+        assert_eq!(xdata_size(&layout, 0x1000), Some(4 + 8 + 12 + 4));
+        assert_eq!(xdata_size(&layout, 0x1004), Some(8 + 4 + 8 + 4));
+        // An extended header past the end.
+        assert_eq!(xdata_size(&layout, 0x1008), None);
+    }
+
+    #[test]
+    fn cxx_exception_tables_follow_their_func_info() {
+        let mut data = vec![0u8; 0x80];
+        let put = |data: &mut Vec<u8>, at: usize, value: u32| {
+            data[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        };
+        // FuncInfo at 0x1000 (magic 0x19930522, 40 bytes): two states at
+        // RVA 0x1030, no try blocks, three IP-to-state entries at 0x1040.
+        put(&mut data, 0, 0x1993_0522);
+        put(&mut data, 4, 2);
+        put(&mut data, 8, 0x30);
+        put(&mut data, 20, 3);
+        put(&mut data, 24, 0x40);
+        let layout = rdata(&data);
+        assert_eq!(
+            cxx_tables(&layout, 0x1000, 0x1000),
+            [(0x1000, 0x1028), (0x1030, 0x1040), (0x1040, 0x1058)]
+        );
+        // A map running past its section is left out; no magic, nothing.
+        put(&mut data, 20, 1000);
+        let layout = rdata(&data);
+        assert_eq!(cxx_tables(&layout, 0x1000, 0x1000).len(), 2);
+        assert!(cxx_tables(&layout, 0x1000, 0x1004).is_empty());
+    }
+
     #[test]
     fn unwind_info_sizes() {
         let data: Vec<u8> = vec![0x09, 4, 3, 0, 5, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9];

@@ -588,6 +588,24 @@ mod tests {
     }
 
     #[test]
+    fn export_tries_give_their_exports_and_end_on_cycles() {
+        // Root: no terminal, one edge "_main" to the node at 9: a terminal
+        // (flags 0, address 0x10), no children.
+        let mut trie = vec![0x00, 0x01];
+        trie.extend_from_slice(b"_main\0");
+        trie.push(9);
+        trie.extend_from_slice(&[0x02, 0x00, 0x10, 0x00]);
+        assert_eq!(export_addresses(&trie), [0x10]);
+        // A child pointing back at the root, and one past the end.
+        let cyclic = [0x00, 0x02, b'a', 0, 0, b'b', 0, 0x7f];
+        assert!(export_addresses(&cyclic).is_empty());
+        // A re-export has no address.
+        let mut reexport = vec![0x00, 0x01, b'x', 0, 5];
+        reexport.extend_from_slice(&[0x03, 0x08, 0x01, 0x00, 0x00]);
+        assert!(export_addresses(&reexport).is_empty());
+    }
+
+    #[test]
     fn hostile_streams_end_cleanly() {
         // A patch before any segment, a truncated operand, an unknown segment.
         assert_eq!(run(&[0x51], true), []);
