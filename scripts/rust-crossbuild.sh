@@ -31,10 +31,12 @@ build() {
       SDKROOT=$dir/sdk CARGO_PROFILE_RELEASE_SPLIT_DEBUGINFO=packed \
         RUSTFLAGS="-C linker=$root/scripts/crossbuild/ld64-stubs.sh -C linker-flavor=ld64.lld" \
         cargo install --locked --force --target "$target" --root "$dir/install" "$program@$version"
+      # cargo install moves the binary out of the target directory and
+      # leaves the dSYM there.
       local built=$CARGO_TARGET_DIR/$target/release
-      cp "$built/rg" "$dir/rg"
+      cp "$dir/install/bin/rg" "$dir/rg"
       rm -rf "$dir/rg.dSYM"
-      cp -r "$built/rg.dSYM" "$dir/rg.dSYM"
+      cp -rL "$built/rg.dSYM" "$dir/rg.dSYM"
       # As shipped: without the symbol table (the dSYM keeps it).
       llvm-strip -o "$dir/rg-stripped" "$dir/rg"
       ;;
@@ -42,7 +44,7 @@ build() {
       RUSTFLAGS="-C linker=$root/scripts/crossbuild/lld-link-stubs.sh" \
         cargo install --locked --force --target "$target" --root "$dir/install" "$program@$version"
       local built=$CARGO_TARGET_DIR/$target/release
-      cp "$built/rg.exe" "$dir/rg.exe"
+      cp "$dir/install/bin/rg.exe" "$dir/rg.exe"
       cp "$built/rg.pdb" "$dir/rg.pdb"
       ;;
     *) echo "unsupported target $target" >&2; return 2 ;;
