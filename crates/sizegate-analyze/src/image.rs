@@ -96,7 +96,11 @@ fn measure(
     } else {
         function_extents(&image, &placed)
     };
-    clip_to_functions(&mut placed, &functions, &layout);
+    // A PDB's procedures carry their code length, and the `.pdata` entries
+    // inside them (funclets, split parts) are not functions of their own.
+    if !debug.is_some_and(debug_file::DebugFile::sizes_code) {
+        clip_to_functions(&mut placed, &functions, &layout);
+    }
     if let Some(debug) = debug {
         debug.add_unnamed_code(&mut placed, &layout.sections);
     }
@@ -104,11 +108,9 @@ fn measure(
     if let Some(debug) = debug {
         debug.name_c_units(&placed, &mut names);
     }
-    let mut linkedit = crate::macho_linkedit::Moves::new();
-    let (charges, rust_facts) = if go_binary {
+    let (charges, rust_facts, linkedit) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
-        linkedit = moves;
-        (charges, rust::RustFacts::default())
+        (charges, rust::RustFacts::default(), moves)
     } else {
         rust_charges(&image, &placed, &names, &functions)
     };
@@ -325,11 +327,16 @@ fn rust_charges(
     placed: &[symbols::PlacedSymbol],
     names: &[Demangled],
     functions: &[functions::Function],
-) -> (go_units::GoCharges, rust::RustFacts) {
+) -> (
+    go_units::GoCharges,
+    rust::RustFacts,
+    crate::macho_linkedit::Moves,
+) {
     let (layout, words) = (image.layout, image.words);
+    let base = image.file.relative_address_base();
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
-    let relocations = rust::relative_relocations(layout, words, image.file.relative_address_base());
+    let relocations = rust::relative_relocations(layout, words, base);
     let crates: std::collections::BTreeSet<&str> = names
         .iter()
         .filter(|n| n.unit_kind == UnitKind::Crate)
@@ -345,7 +352,7 @@ fn rust_charges(
         code.covers(address)
     });
     code.extend(&found);
-    regions.extend(functions::regions(functions, &found, layout));
+    regions.extend(functions::regions(functions, &found, layout, base));
     // Functions a symbol covers (a PDB's, or the COFF symbol table a
     // mingw build keeps): their `.pdata` entries and `UNWIND_INFO` go to
     // the symbol's unit (an empty code range: the code is the symbol's
@@ -356,7 +363,7 @@ fn rust_charges(
         .filter(|f| f.pdata.is_some() && !named.contains(&f.start))
         .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
         .collect();
-    regions.extend(functions::regions(functions, &covered, layout));
+    regions.extend(functions::regions(functions, &covered, layout, base));
     regions.extend(seh_handler_data::regions(functions, layout, &|address| {
         code.unit(address)
     }));
@@ -385,7 +392,19 @@ fn rust_charges(
         regions,
         ..go_units::GoCharges::default()
     };
-    (charges, rust_facts)
+    // Mach-O `__LINKEDIT`: to the owners of the code and data it describes.
+    let (none, no_strings) = (
+        go_units::GoCharges::default(),
+        crate::go_strings::StringCharges::default(),
+    );
+    let data = go_units::DataOwners::new(&none, &no_strings, placed, names);
+    let owner = |address: u64| code.unit(address).or_else(|| data.unit(address));
+    let linkedit = match image.file {
+        object::File::MachO32(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        object::File::MachO64(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        _ => Vec::new(),
+    };
+    (charges, rust_facts, linkedit)
 }
 
 /// End each code symbol at the next function start after it (Mach-O

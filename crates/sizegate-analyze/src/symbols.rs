@@ -360,6 +360,11 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
             }
             let shipped = end.min(shipped_end).saturating_sub(start);
             cursor = end;
+            // Names of anonymous data bound their neighbours, but the bytes
+            // are charged as anonymous data: to the units that use them.
+            if names_no_owner(&candidates[k].name) {
+                continue;
+            }
             out.push(PlacedSymbol {
                 // Each candidate is placed at most once: take its name.
                 raw_name: std::mem::take(&mut candidates[k].name),
@@ -373,6 +378,47 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
         i = j;
     }
     out
+}
+
+/// Whether `name` names data that no source names, so that the symbol says
+/// nothing about which unit the bytes belong to:
+/// - LLVM's anonymous constants (`anon.<module hash>.<n>`, after ThinLTO
+///   `anon.<hash>.<n>.llvm.<n>`), listed in a dSYM's symbol table and in a
+///   Mach-O build that is not stripped;
+/// - COFF constant-pool entries named by their contents (`__xmm@<hex>`,
+///   `__ymm@`, `__zmm@`, `__real@`), merged across the whole program;
+/// - COFF import address slots (`__imp_<function>`), used by the code that
+///   calls the import;
+/// - Rust vtables as a PDB names them (`impl$<Type, Trait>::vtable$`,
+///   without a size: the gap to the next symbol would take in unrelated
+///   constants); their function pointers go to the functions' units and
+///   the rest to the code that uses the vtable, as on ELF where vtables
+///   are anonymous.
+pub(crate) fn names_no_owner(name: &str) -> bool {
+    if name.ends_with("::vtable$") {
+        return true;
+    }
+    const POOLS: [&str; 4] = ["__xmm@", "__ymm@", "__zmm@", "__real@"];
+    if let Some(pool) = POOLS.iter().find_map(|p| name.strip_prefix(p)) {
+        return !pool.is_empty() && pool.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if name.strip_prefix("__imp_").is_some_and(|f| !f.is_empty()) {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("anon.") else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    let hash = parts.next().unwrap_or_default();
+    let index = parts.next().unwrap_or_default();
+    let all = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(f);
+    all(hash, u8::is_ascii_hexdigit)
+        && all(index, u8::is_ascii_digit)
+        && match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => true,
+            (Some("llvm"), Some(n), None) => all(n, u8::is_ascii_digit),
+            _ => false,
+        }
 }
 
 #[cfg(test)]
@@ -426,6 +472,43 @@ mod tests {
             &sections,
         );
         assert_eq!(sized(&placed), [("a", 0x40), ("b", 0xb0), ("c", 0x10)]);
+    }
+
+    #[test]
+    fn names_of_anonymous_data_bound_their_neighbours_and_are_left_out() {
+        for anonymous in [
+            "anon.ad1bb2eb6a09041b7351be9a34c3521e.2970",
+            "anon.ad1bb2eb6a09041b7351be9a34c3521e.2970.llvm.7613713457348788043",
+            "__xmm@01010101010101010101010101010101",
+            "__real@3ff0000000000000",
+            "__imp_GetLastError",
+            "impl$<core::fmt::Error, core::fmt::Debug>::vtable$",
+        ] {
+            assert!(names_no_owner(anonymous), "{anonymous}");
+        }
+        for other in [
+            "anon",
+            "anon.x1.2",
+            "anon.ab.",
+            "anon.ab.1.llvm.",
+            "anon.ab.1.cold",
+            "anonymous",
+            "__xmm@",
+            "__xmm@zz",
+            "__imp_",
+        ] {
+            assert!(!names_no_owner(other), "{other}");
+        }
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("a", 0x1000, 0),
+                candidate("anon.0f49a08d.14", 0x1040, 0),
+                candidate("c", 0x10f0, 0),
+            ],
+            &sections,
+        );
+        assert_eq!(sized(&placed), [("a", 0x40), ("c", 0x10)]);
     }
 
     #[test]

@@ -55,6 +55,13 @@ impl<'d> DebugFile<'d> {
         }
     }
 
+    /// Whether its code symbols carry their sizes (a PDB's procedures):
+    /// then they are not cut at the next function start the artifact
+    /// lists.
+    pub(crate) fn sizes_code(&self) -> bool {
+        matches!(self, DebugFile::Pdb(_))
+    }
+
     /// Whether it carries debug information beyond symbols (DWARF, or a
     /// PDB's module streams).
     pub(crate) fn has_debug_info(&self) -> bool {
