@@ -87,7 +87,9 @@ def go_seeds(corpus, data):
 
 
 def debug_file_seeds(corpus, path):
-    """An ELF binary stripped, with its `objcopy --only-keep-debug` file:
+    """An ELF binary stripped, with its `objcopy --only-keep-debug` file,
+    plain and with its DWARF compressed (zlib `SHF_COMPRESSED` and GNU
+    `.zdebug_*`, as Debian's `-dbgsym` files ship it):
     `[len(stripped) as u32 LE][stripped][debug]`."""
     if not path.read_bytes().startswith(b"\x7fELF"):
         return
@@ -100,9 +102,19 @@ def debug_file_seeds(corpus, path):
             subprocess.run(["strip", "--strip-all", "-o", str(stripped), str(path)], check=True, capture_output=True)
         except (OSError, subprocess.CalledProcessError):
             return
-        a, b = stripped.read_bytes(), debug.read_bytes()
-        if len(a) + len(b) <= MAX_BINARY:
-            put(corpus, "debug_file", len(a).to_bytes(4, "little") + a + b)
+        debugs = [debug.read_bytes()]
+        for form in ("zlib", "zlib-gnu"):
+            packed = pathlib.Path(tmp, form)
+            try:
+                subprocess.run(["objcopy", f"--compress-debug-sections={form}", str(debug), str(packed)],
+                               check=True, capture_output=True)
+            except (OSError, subprocess.CalledProcessError):
+                continue
+            debugs.append(packed.read_bytes())
+        a = stripped.read_bytes()
+        for b in debugs:
+            if len(a) + len(b) <= MAX_BINARY:
+                put(corpus, "debug_file", len(a).to_bytes(4, "little") + a + b)
 
 
 def debug_pair_seeds(corpus, folder):

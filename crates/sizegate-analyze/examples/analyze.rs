@@ -1,5 +1,7 @@
 //! Print the report of a file as JSON: `cargo run -p sizegate-analyze --example analyze -- FILE [TOP]`.
-//! With `SIZEGATE_NO_COMPRESS=1` the gzip and zstd sizes are skipped (as `--no-compress`).
+//! With `SIZEGATE_NO_COMPRESS=1` the gzip and zstd sizes are skipped (as `--no-compress`);
+//! with `SIZEGATE_DEBUG_FILE=DEBUG` the debug file is read (as `--debug-file`: a dSYM's
+//! DWARF file, not the bundle directory, or a PDB).
 //! A container image archive (tar) is streamed from disk, not read whole, so
 //! the example can profile image analysis without building the CLI.
 
@@ -27,14 +29,21 @@ fn main() {
             std::process::exit(1);
         }
     };
-    match sizegate_analyze::analyze(
-        &path,
-        &bytes,
-        &sizegate_analyze::Options {
-            skip_compression: std::env::var_os("SIZEGATE_NO_COMPRESS").is_some(),
-            ..sizegate_analyze::Options::default()
+    let options = sizegate_analyze::Options {
+        skip_compression: std::env::var_os("SIZEGATE_NO_COMPRESS").is_some(),
+        ..sizegate_analyze::Options::default()
+    };
+    let reports = match std::env::var_os("SIZEGATE_DEBUG_FILE") {
+        Some(debug) => match std::fs::read(&debug) {
+            Ok(debug) => sizegate_analyze::analyze_with_debug_file(&path, &bytes, &debug, &options),
+            Err(e) => {
+                eprintln!("{}: {e}", debug.to_string_lossy());
+                std::process::exit(1);
+            }
         },
-    ) {
+        None => sizegate_analyze::analyze(&path, &bytes, &options),
+    };
+    match reports {
         Ok(reports) => {
             // Streamed, as `sizegate analyze --format json` writes it: the
             // JSON of 100k+ symbols is not held in memory.

@@ -9,7 +9,9 @@
 
 use std::borrow::Cow;
 
-use object::{Object, ObjectSection};
+use object::Object;
+
+use crate::dwarf_data;
 
 /// Most address ranges kept (bounds memory on hostile DWARF).
 const MAX_RANGES: usize = 1 << 22;
@@ -23,28 +25,57 @@ pub(crate) struct CodegenUnits {
     crates: Vec<String>,
     /// (start, end, index into `crates`), sorted by start, disjoint.
     ranges: Vec<(u64, u64, u32)>,
+    /// Compressed DWARF sections left out, and why (for the report's notes).
+    pub(crate) notes: Vec<String>,
 }
 
+/// The DWARF sections the compile units, their ranges and line programs
+/// need; the others (location lists, macros, type units...) are never
+/// decompressed.
+const READ: &[gimli::SectionId] = &[
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugStrOffsets,
+];
+
 impl CodegenUnits {
-    /// The codegen units `file`'s DWARF describes; empty when it has none
-    /// (or only compressed or malformed DWARF, or no Rust unit).
+    /// The codegen units `file`'s DWARF describes (plain or compressed,
+    /// see `dwarf_data`); empty when it has none (or malformed DWARF, or
+    /// no Rust unit), with a note for each compressed section left out.
     pub(crate) fn read(file: &object::File<'_>) -> CodegenUnits {
         let endian = if file.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
             gimli::RunTimeEndian::Big
         };
-        let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
-            Ok(section_bytes(file, id.name()))
-        };
-        if section_bytes(file, ".debug_info").is_empty() {
+        if !dwarf_data::has_section(file, ".debug_info") {
             return CodegenUnits::default();
         }
+        let mut budget = dwarf_data::Budget::default();
+        let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
+            Ok(if READ.contains(&id) {
+                dwarf_data::section_bytes(file, id.name(), &mut budget)
+            } else {
+                Cow::Borrowed(&[])
+            })
+        };
         let Ok(sections) = gimli::DwarfSections::load(load) else {
             return CodegenUnits::default();
         };
+        let mut out = CodegenUnits {
+            notes: budget.notes,
+            ..CodegenUnits::default()
+        };
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
-        let mut out = CodegenUnits::default();
+        if gimli::Section::reader(&dwarf.debug_info).is_empty() {
+            return out;
+        }
         let mut headers = dwarf.units();
         let mut seen = 0;
         while let Ok(Some(header)) = headers.next() {
@@ -147,18 +178,6 @@ impl CodegenUnits {
 /// A DWARF string attribute as UTF-8.
 fn text<'d>(value: Option<gimli::EndianSlice<'d, gimli::RunTimeEndian>>) -> Option<&'d str> {
     value.and_then(|n| std::str::from_utf8(n.slice()).ok())
-}
-
-/// The bytes of a DWARF section, empty when absent or compressed
-/// (decompressing would allocate what the header claims).
-fn section_bytes<'data>(file: &object::File<'data>, name: &str) -> Cow<'data, [u8]> {
-    let Some(section) = file.section_by_name(name) else {
-        return Cow::Borrowed(&[]);
-    };
-    match section.compressed_data() {
-        Ok(data) if data.format == object::CompressionFormat::None => Cow::Borrowed(data.data),
-        _ => Cow::Borrowed(&[]),
-    }
 }
 
 /// The crate of a rustc codegen unit, from its compile unit's name and
@@ -279,6 +298,7 @@ mod tests {
         let mut units = CodegenUnits {
             crates: vec!["a".into(), "b".into()],
             ranges: vec![(0x2000, 0x3000, 1), (0x1000, 0x2800, 0)],
+            notes: Vec::new(),
         };
         units.finish();
         assert_eq!(units.crate_at(0x1000), Some("a"));

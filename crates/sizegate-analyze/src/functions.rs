@@ -39,8 +39,9 @@ const CALL_ROUNDS: usize = 4;
 pub(crate) struct Function {
     pub start: u64,
     pub end: u64,
-    /// Section position and address of its `.pdata` entry.
-    pub pdata: Option<(usize, u64)>,
+    /// Section position, address and size of its `.pdata` entry (12
+    /// bytes on x86-64, 8 on arm64).
+    pub pdata: Option<(usize, u64, u64)>,
     /// Address of its `UNWIND_INFO`.
     pub unwind: Option<u64>,
 }
@@ -73,6 +74,9 @@ pub(crate) fn extents(
         object::File::MachO32(m) => macho_starts(m, bytes),
         object::File::Pe64(_) if file.architecture() == object::Architecture::X86_64 => {
             pdata(layout, file.relative_address_base())
+        }
+        object::File::Pe64(_) if file.architecture() == object::Architecture::Aarch64 => {
+            pdata_arm64(layout, file.relative_address_base())
         }
         _ => Vec::new(),
     };
@@ -209,12 +213,71 @@ fn pdata(layout: &Layout<'_>, base: u64) -> Vec<Function> {
             out.push(Function {
                 start: base.saturating_add(entry.begin),
                 end: base.saturating_add(entry.end),
-                pdata: Some((index, entry.at)),
+                pdata: Some((index, entry.at, 12)),
                 unwind: entry.unwind_info(base),
             });
         }
     }
     out
+}
+
+/// arm64 `.pdata` entries (8 bytes: the function's RVA, then either the
+/// RVA of its `.xdata` record or, when the low two bits are set, packed
+/// unwind data holding the function's length in words).
+fn pdata_arm64(layout: &Layout<'_>, base: u64) -> Vec<Function> {
+    let mut out = Vec::new();
+    for (index, section) in layout.sections.iter().enumerate() {
+        if section.raw_name != ".pdata" {
+            continue;
+        }
+        for (i, entry) in section.data.chunks_exact(8).enumerate() {
+            if out.len() >= MAX_FUNCTIONS {
+                break;
+            }
+            let begin = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            let unwind = u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
+            if begin == 0 {
+                continue;
+            }
+            let start = base.saturating_add(u64::from(begin));
+            let (length, xdata) = if unwind & 3 == 0 {
+                let xdata = base.saturating_add(u64::from(unwind));
+                let header = read_u32(layout, xdata).unwrap_or(0);
+                (u64::from(header & 0x3_ffff) * 4, Some(xdata))
+            } else {
+                (u64::from((unwind >> 2) & 0x7ff) * 4, None)
+            };
+            out.push(Function {
+                start,
+                end: start.saturating_add(length),
+                pdata: Some((index, section.address.saturating_add(8 * i as u64), 8)),
+                unwind: xdata,
+            });
+        }
+    }
+    out
+}
+
+/// Bytes of an arm64 `.xdata` record: its header (one word, two when both
+/// counts there are 0), the epilog scopes (a word each, none when the `E`
+/// bit says the one epilog is packed in the header), the unwind code
+/// words, and the exception handler's RVA when the `X` bit is set (the
+/// handler's own data follows).
+fn xdata_size(layout: &Layout<'_>, address: u64) -> Option<u64> {
+    let header = read_u32(layout, address)?;
+    let (x, e) = (header >> 20 & 1, header >> 21 & 1);
+    let (mut epilogs, mut words) = (header >> 22 & 0x1f, header >> 27 & 0x1f);
+    let mut size = 4u64;
+    if epilogs == 0 && words == 0 {
+        let extended = read_u32(layout, address.saturating_add(4))?;
+        (epilogs, words) = (extended & 0xffff, extended >> 16 & 0xff);
+        size += 4;
+    }
+    if e == 0 {
+        size += 4 * u64::from(epilogs);
+    }
+    size += 4 * u64::from(words) + 4 * u64::from(x);
+    Some(size)
 }
 
 /// The crate of each function no symbol covers (`covered` says which
@@ -391,6 +454,7 @@ pub(crate) fn regions(
     functions: &[Function],
     crates: &[(u64, u64, &str)],
     layout: &Layout<'_>,
+    base: u64,
 ) -> Vec<Region> {
     // Loaded sections by address, to find the one holding an address.
     let mut loaded: Vec<(u64, u64, usize)> = layout
@@ -414,14 +478,31 @@ pub(crate) fn regions(
         let Some(f) = by_start.get(&start) else {
             continue;
         };
-        if let Some((section, entry)) = f.pdata {
-            charged.push((section, entry, entry + 12, name));
+        let mut arm64 = false;
+        if let Some((section, entry, size)) = f.pdata {
+            charged.push((section, entry, entry + size, name));
+            arm64 = size == 8;
         }
+        let size_of = |section: usize, unwind: u64| match arm64 {
+            true => xdata_size(layout, unwind),
+            false => unwind_info_size(layout, section, unwind),
+        };
         if let Some(unwind) = f.unwind
             && let Some(section) = section_of(unwind)
-            && let Some(size) = unwind_info_size(layout, section, unwind)
+            && let Some(size) = size_of(section, unwind)
         {
-            charged.push((section, unwind, unwind + size, name));
+            // A handler's data: the C++ exception tables, when the handler
+            // is `__CxxFrameHandler3`'s kind (with their 4-byte RVA).
+            let tables = read_u32(layout, unwind + size)
+                .map(|rva| cxx_tables(layout, base, base.saturating_add(u64::from(rva))))
+                .unwrap_or_default();
+            let data = if tables.is_empty() { 0 } else { 4 };
+            charged.push((section, unwind, unwind + size + data, name));
+            for (start, end) in tables {
+                if let Some(section) = section_of(start) {
+                    charged.push((section, start, end, name));
+                }
+            }
         }
     }
     let charged = charged
@@ -439,10 +520,63 @@ pub(crate) fn regions(
     Region::group(charged)
 }
 
+/// The little-endian word at `address`, in the section holding it.
+fn read_u32(layout: &Layout<'_>, address: u64) -> Option<u32> {
+    let s = layout
+        .sections
+        .iter()
+        .find(|s| s.contains(address) && !s.data.is_empty())?;
+    let at = usize::try_from(address - s.address).ok()?;
+    let word = s.data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+}
+
+/// The C++ exception tables an x86-64 `__CxxFrameHandler3` reads (what
+/// rustc's cleanups and `catch_unwind` use on Windows), from the
+/// `FuncInfo` at `at` (its handler data): the `FuncInfo` (32, 36 or 40
+/// bytes by its magic number), its unwind map (8 bytes a state), its
+/// try-block map (20 bytes a block, and each block's 20-byte handlers) and
+/// its IP-to-state map (8 bytes an entry), as (start, end) addresses. Empty
+/// when `at` holds no `FuncInfo`; a table that does not fit in its section
+/// is left out, so the work is bounded by the section sizes.
+fn cxx_tables(layout: &Layout<'_>, base: u64, at: u64) -> Vec<(u64, u64)> {
+    let word = |offset: u64| read_u32(layout, at.saturating_add(offset));
+    let size = match word(0) {
+        Some(0x1993_0520) => 32,
+        Some(0x1993_0521) => 36,
+        Some(0x1993_0522) => 40,
+        _ => return Vec::new(),
+    };
+    let mut out = vec![(at, at + size)];
+    // A table of `count` entries of `entry` bytes at `rva`, when it fits.
+    let mut table = |rva: Option<u32>, count: Option<u32>, entry: u64| -> Option<(u64, u64)> {
+        let (rva, count) = (rva.filter(|&r| r != 0)?, u64::from(count?));
+        let start = base.checked_add(u64::from(rva))?;
+        let end = start.checked_add(count.checked_mul(entry)?)?;
+        let section = layout.sections.iter().find(|s| s.contains(start))?;
+        (count > 0 && end <= section.address.saturating_add(section.data.len() as u64)).then(|| {
+            out.push((start, end));
+            (start, end)
+        })
+    };
+    let _ = table(word(8), word(4), 8);
+    let tries = table(word(16), word(12), 20);
+    let _ = table(word(24), word(20), 8);
+    if let Some((start, end)) = tries {
+        let mut block = start;
+        while block < end {
+            let handlers = read_u32(layout, block + 12);
+            let _ = table(read_u32(layout, block + 16), handlers, 20);
+            block += 20;
+        }
+    }
+    out
+}
+
 /// Bytes of an x86-64 `UNWIND_INFO`: the 4-byte header, the unwind codes
 /// (an even count of 2-byte slots), then a handler's RVA or a chained
 /// `RUNTIME_FUNCTION` (the handler's own data, of unknown size, is left).
-fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option<u64> {
+pub(crate) fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option<u64> {
     let s = layout.sections.get(section)?;
     let at = usize::try_from(address.checked_sub(s.address)?).ok()?;
     let header = s.data.get(at..at.checked_add(4)?)?;
@@ -463,6 +597,70 @@ fn unwind_info_size(layout: &Layout<'_>, section: usize, address: u64) -> Option
 mod tests {
     use super::*;
     use crate::report::SectionKind;
+
+    fn rdata(data: &[u8]) -> Layout<'_> {
+        let section = crate::sections::SectionInfo {
+            name: ".rdata".into(),
+            raw_name: ".rdata".into(),
+            size: data.len() as u64,
+            kind: SectionKind::Rodata,
+            index: object::SectionIndex(1),
+            address: 0x1000,
+            vm_size: data.len() as u64,
+            file_range: None,
+            align: 4,
+            data,
+            share: 0,
+            shipped: data.len() as u64,
+        };
+        Layout {
+            format: crate::report::Format::Pe,
+            sections: vec![section],
+            partition: Vec::new(),
+            shipped_pseudo: Vec::new(),
+            symbol_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn arm64_xdata_sizes() {
+        // X set, E clear, two epilog scopes, three code words.
+        let header: u32 = 1 << 20 | 2 << 22 | 3 << 27 | 40;
+        let mut data = header.to_le_bytes().to_vec();
+        // Both counts 0: an extended header word (one epilog, two words).
+        data.extend_from_slice(&(1u32 << 20 | 21).to_le_bytes());
+        data.extend_from_slice(&(1u32 | 2 << 16).to_le_bytes());
+        let layout = rdata(&data);
+        assert_eq!(xdata_size(&layout, 0x1000), Some(4 + 8 + 12 + 4));
+        assert_eq!(xdata_size(&layout, 0x1004), Some(8 + 4 + 8 + 4));
+        // An extended header past the end.
+        assert_eq!(xdata_size(&layout, 0x1008), None);
+    }
+
+    #[test]
+    fn cxx_exception_tables_follow_their_func_info() {
+        let mut data = vec![0u8; 0x80];
+        let put = |data: &mut Vec<u8>, at: usize, value: u32| {
+            data[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        };
+        // FuncInfo at 0x1000 (magic 0x19930522, 40 bytes): two states at
+        // RVA 0x1030, no try blocks, three IP-to-state entries at 0x1040.
+        put(&mut data, 0, 0x1993_0522);
+        put(&mut data, 4, 2);
+        put(&mut data, 8, 0x30);
+        put(&mut data, 20, 3);
+        put(&mut data, 24, 0x40);
+        let layout = rdata(&data);
+        assert_eq!(
+            cxx_tables(&layout, 0x1000, 0x1000),
+            [(0x1000, 0x1028), (0x1030, 0x1040), (0x1040, 0x1058)]
+        );
+        // A map running past its section is left out; no magic, nothing.
+        put(&mut data, 20, 1000);
+        let layout = rdata(&data);
+        assert_eq!(cxx_tables(&layout, 0x1000, 0x1000).len(), 2);
+        assert!(cxx_tables(&layout, 0x1000, 0x1004).is_empty());
+    }
 
     #[test]
     fn unwind_info_sizes() {

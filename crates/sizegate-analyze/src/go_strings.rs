@@ -468,14 +468,26 @@ fn data_references<'p>(
 }
 
 /// Push the 8-aligned little-endian words of `start..end` that point where
-/// `inside` accepts, as (pointer, `owner`, length): the length is the next
-/// word when it is a plausible string length (1 to 64 KiB), flagged
-/// [`SLICE`] when the word after it is equal (a slice's length and
-/// capacity, in elements: the piece runs at least that many bytes, up to
-/// the next reference), else 0. The
-/// words are read from `data`, whose first byte is at `data_address`. Each
-/// word read takes one from `budget`; none is read once it is spent.
+/// `inside` accepts, as (pointer, `owner`, length): see [`held_words_of`].
 pub(crate) fn held_words(
+    range: (u64, u64),
+    owner: u32,
+    data: (&[u8], u64),
+    inside: &dyn Fn(u64) -> bool,
+    budget: &mut usize,
+    refs: &mut Vec<Reference>,
+) {
+    held_words_of(8, range, owner, data, inside, budget, refs);
+}
+
+/// Push the `width`-aligned little-endian words (4 or 8 bytes) of
+/// `start..end` that point where `inside` accepts, as (pointer, `owner`,
+/// length): the length is the next word when it is a plausible string
+/// length (1 to 64 KiB), else 0. The words are read from `data`, whose
+/// first byte is at `data_address`. Each word read takes one from
+/// `budget`; none is read once it is spent.
+pub(crate) fn held_words_of(
+    width: u64,
     (start, end): (u64, u64),
     owner: u32,
     (data, data_address): (&[u8], u64),
@@ -483,21 +495,26 @@ pub(crate) fn held_words(
     budget: &mut usize,
     refs: &mut Vec<Reference>,
 ) {
+    let width = if width == 4 { 4 } else { 8 };
     let word = |address: u64| -> Option<u64> {
         let offset = usize::try_from(address.checked_sub(data_address)?).ok()?;
-        let bytes = data.get(offset..offset.checked_add(8)?)?;
-        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        let bytes = data.get(offset..offset.checked_add(width)?)?;
+        let mut le = [0u8; 8];
+        le[..width].copy_from_slice(bytes);
+        Some(u64::from_le_bytes(le))
     };
-    let mut at = start.next_multiple_of(8);
-    while at.saturating_add(8) <= end && *budget > 0 {
+    let step = width as u64;
+    let mut at = start.next_multiple_of(step);
+    while at.saturating_add(step) <= end && *budget > 0 {
         *budget -= 1;
         if let Some(pointer) = word(at).filter(|&p| inside(p)) {
-            // A slice header's capacity usually equals its length, which
-            // counts elements, not bytes: at least that many bytes then.
-            let length = word(at + 8)
+            // A Go slice header's capacity usually equals its length,
+            // which counts elements, not bytes: at least that many bytes
+            // then (8-byte words: Go's own layout).
+            let length = word(at + step)
                 .filter(|&n| n > 0 && n <= 1 << 16)
                 .map_or(0, |n| {
-                    if word(at + 16) == Some(n) {
+                    if width == 8 && word(at + 16) == Some(n) {
                         n as u32 | SLICE
                     } else {
                         n as u32
@@ -505,7 +522,7 @@ pub(crate) fn held_words(
                 });
             refs.push((pointer, owner, length));
         }
-        at += 8;
+        at += step;
     }
 }
 

@@ -248,10 +248,15 @@ pub(crate) fn go_sections<'a>(
 
 /// Go's WebAssembly linker writes function names with `/` turned into `_`
 /// in the `name` section (`net_http.(*Server).Serve`); give the symbols
-/// back their pclntab names so they land in the right package.
-pub(crate) fn restore_wasm_names(layout: &Layout<'_>, target: go::Target, names: &mut [String]) {
-    let memory = wasm_memory(&layout.sections);
-    let sections = go_sections(&layout.sections, memory.as_ref());
+/// back their pclntab names so they land in the right package (when the
+/// pclntab cannot name the code bodies itself).
+pub(crate) fn restore_wasm_names(
+    sections: &[SectionInfo<'_>],
+    target: go::Target,
+    names: &mut [String],
+) {
+    let memory = wasm_memory(sections);
+    let sections = go_sections(sections, memory.as_ref());
     let Some(table) = go::read_pclntab(&sections, target) else {
         return;
     };
@@ -286,7 +291,7 @@ pub(crate) fn wasm_mangled(name: &str) -> String {
 /// Translate WebAssembly linear memory ranges to the data section's own
 /// addresses (its start plus the offset in its contents), where its
 /// symbols lie; ranges outside every segment are dropped.
-fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
+pub(crate) fn wasm_to_section(layout: &Layout<'_>, regions: &mut [Region]) {
     let Some((data_index, data)) = layout
         .sections
         .iter()
@@ -466,16 +471,29 @@ pub(crate) fn charges(
     if wasm {
         // The data the code references, outside the tables (memory addresses).
         if let Some((base, data)) = &memory {
-            let taken: Vec<(u64, u64)> = out
+            let mut taken: Vec<(u64, u64)> = out
                 .regions
                 .iter()
                 .flat_map(|r| r.ranges.iter().copied())
                 .collect();
+            let bounds = (*base, data.len() as u64);
+            let findfunctab = tables.module.as_ref().and_then(|m| {
+                crate::go_wasm::findfunctab_region(m, &tables.functions, bounds, &taken)
+            });
+            if let Some(region) = findfunctab {
+                taken.extend(region.ranges.iter().copied());
+                out.regions.push(region);
+            }
             let region =
                 crate::go_wasm::data_region(module, (*base, data), &taken, &tables.functions);
             out.regions.extend(region);
         }
         wasm_to_section(layout, &mut out.regions);
+        out.regions.extend(crate::go_wasm::function_entry_regions(
+            module,
+            layout,
+            &tables.functions,
+        ));
     }
     out.runtime = tables.runtime;
     out.functions = tables.functions;

@@ -1,187 +1,340 @@
 //! Go WebAssembly: the linear-memory data no runtime table explains
 //! (strings, constants, package variables) charged to the packages of the
 //! functions whose code forms its addresses. Go materializes a data
-//! address as an `i64.const` (or `i32.const`) immediate, so every such
-//! immediate inside the data starts a piece, as the machine-code references
-//! do on other formats (`go_strings`). The code is read with `wasmparser`.
+//! address as an `i64.const` (or `i32.const`) immediate and stores 8-byte
+//! pointers in memory; the reading is shared with Rust and C Wasm
+//! (`wasm_data`).
 
 use std::collections::HashMap;
 
-use wasmparser::{KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+use wasmparser::{ElementItems, Parser, Payload};
 
+use crate::go::GoFunction;
 use crate::go_strings;
+use crate::go_units::Region;
 
-/// Most references read from one module (more is corrupt).
-const MAX_REFERENCES: usize = 1 << 24;
+/// Go's WebAssembly linker numbers a function's pc as `(F << 16) | B`,
+/// where `F` is this offset plus the function's index among the module's
+/// own (not imported) functions and `B` a resume point inside it (0 at
+/// the entry).
+const FUNC_VALUE_OFFSET: u64 = 0x1000;
 
-/// References from code into linear memory `[start, end)`: (address,
-/// package index, 0) sorted, and the packages they index. `real` maps the
-/// `name` section's spelling of a function to its pclntab name. Nothing
-/// without a `name` section (functions would have no package); a malformed
-/// module gives the references read up to the fault.
-fn references(
+/// The index among the module's own functions (its code body) of the Go
+/// function entered at `entry`; `None` for a pc that is no entry.
+fn body_index(entry: u64) -> Option<usize> {
+    if entry & 0xffff != 0 {
+        return None;
+    }
+    usize::try_from((entry >> 16).checked_sub(FUNC_VALUE_OFFSET)?).ok()
+}
+
+/// Each code body's pclntab function (by body index; `None` where no
+/// function of the table enters that body).
+fn body_functions(functions: &[GoFunction]) -> Vec<Option<&GoFunction>> {
+    let mut out: Vec<Option<&GoFunction>> = Vec::new();
+    for function in functions {
+        let Some(index) = body_index(function.entry) else {
+            continue;
+        };
+        // Entries are sorted, so a sane table grows this one by one: an
+        // index far beyond the functions read is corrupt.
+        if index >= functions.len().saturating_mul(2).saturating_add(64) {
+            continue;
+        }
+        if out.len() <= index {
+            out.resize(index + 1, None);
+        }
+        out[index].get_or_insert(function);
+    }
+    out
+}
+
+/// Where each code body lies in the contents of the code section
+/// `code` (after its id and size): (start, length) of the body proper,
+/// after its size prefix. Stops at the first malformed entry.
+fn code_bodies(code: &[u8]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let Some((count, mut at)) = crate::go::uleb128(code) else {
+        return out;
+    };
+    // Each body takes at least two bytes: the contents bound the count.
+    for _ in 0..count.min(code.len() as u64 / 2) {
+        let Some((len, used)) = code.get(at..).and_then(crate::go::uleb128) else {
+            break;
+        };
+        let start = at + used;
+        let Some(end) = usize::try_from(len)
+            .ok()
+            .and_then(|len| start.checked_add(len))
+            .filter(|&end| end <= code.len())
+        else {
+            break;
+        };
+        out.push((start as u64, len));
+        at = end;
+    }
+    out
+}
+
+/// The pclntab's functions placed on the code bodies of a stripped module
+/// (code section contents `code`): (name, start, length) in the section,
+/// as the `name` section of an unstripped one would give them.
+pub(crate) fn function_symbols(code: &[u8], functions: Vec<GoFunction>) -> Vec<(String, u64, u64)> {
+    let bodies = code_bodies(code);
+    functions
+        .into_iter()
+        .filter_map(|f| {
+            let &(start, len) = bodies.get(body_index(f.entry)?)?;
+            Some((f.name, start, len))
+        })
+        .collect()
+}
+
+/// The pieces of linear memory (`base`, `memory`) the code references,
+/// outside `taken` (ranges already charged, in memory addresses): a region
+/// of section 0 in memory addresses, charging each piece to the packages
+/// referencing it in equal parts. `functions` are the pclntab's (the
+/// code bodies' names).
+pub(crate) fn data_region(
     module: &[u8],
-    (start, end): (u64, u64),
-    real: &HashMap<String, String>,
-) -> (Vec<(u64, u32, u32)>, Vec<String>) {
-    let mut imported = 0u32;
-    let mut names: HashMap<u32, &str> = HashMap::new();
-    let mut bodies = Vec::new();
+    (base, memory): (u64, &[u8]),
+    taken: &[(u64, u64)],
+    functions: &[GoFunction],
+) -> Option<Region> {
+    // Each code body is the pclntab function whose entry names its index,
+    // so a stripped module (no `name` section) reads as an unstripped one.
+    let by_body = body_functions(functions);
+    let mut package_of = |body: usize, _: Option<&str>| {
+        let function = by_body.get(body).copied().flatten()?;
+        let package = crate::go::package_of(&function.name);
+        (!package.starts_with('[')).then(|| package.to_owned())
+    };
+    let reading = crate::wasm_data::Reading {
+        word: 8,
+        offsets: false,
+        to_next: false,
+    };
+    crate::wasm_data::data_region(module, (base, memory), taken, reading, &mut package_of)
+}
+
+/// Bytes of a `findfunctab` bucket: a base function index (4) and 16
+/// one-byte deltas.
+const BUCKET_BYTES: u64 = 20;
+
+/// Pcs a `findfunctab` bucket covers.
+const BUCKET_PCS: u64 = 4096;
+
+/// The runtime's `findfunctab` (`module`), charged bucket by bucket to the
+/// package of the function whose pcs the bucket covers. A function spans
+/// 65,536 pcs on WebAssembly, so the table holds 16 buckets per function
+/// (1.4 MB for 4,000 functions) and, being mostly zeros, splits the data
+/// into one segment per bucket. Buckets overlapping `taken` are left out;
+/// nothing when the table does not lie inside linear memory
+/// (`base`, `len`).
+pub(crate) fn findfunctab_region(
+    module: &crate::go::ModuleData,
+    functions: &[GoFunction],
+    (base, len): (u64, u64),
+    taken: &[(u64, u64)],
+) -> Option<Region> {
+    let buckets = module.maxpc.checked_sub(module.minpc)?.div_ceil(BUCKET_PCS);
+    let start = module.findfunctab;
+    let end = start.checked_add(buckets.checked_mul(BUCKET_BYTES)?)?;
+    if start < base || end > base.saturating_add(len) {
+        return None;
+    }
+    let taken = go_strings::merged(taken.to_vec());
+    let mut charged = Vec::new();
+    for bucket in 0..buckets {
+        let from = start + bucket * BUCKET_BYTES;
+        let to = from + BUCKET_BYTES;
+        let first = taken.partition_point(|r| r.1 <= from);
+        if taken.get(first).is_some_and(|r| r.0 < to) {
+            continue;
+        }
+        let pc = module.minpc.saturating_add(bucket * BUCKET_PCS);
+        let at = functions.partition_point(|f| f.entry <= pc);
+        let Some(function) = at.checked_sub(1).and_then(|i| functions.get(i)) else {
+            continue;
+        };
+        charged.push((0usize, from, to, crate::go::package_of(&function.name)));
+    }
+    Region::group(charged).into_iter().next()
+}
+
+/// Each function's entries outside its code body, as file ranges with the
+/// body index: its size prefix in the code section (the first also takes
+/// the count), its type index in the function section and its slot in
+/// the element section's table. Keyed by the section's `object` name.
+fn function_entries(module: &[u8]) -> Vec<(&'static str, usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut imported = 0usize;
+    let mut previous_end = None;
+    let mut body = 0usize;
+    // Consecutive items: each runs to the next one's start, the last to
+    // `end`.
+    let spans = |out: &mut Vec<_>, section, offsets: Vec<(usize, usize)>, end: usize| {
+        for (i, &(offset, index)) in offsets.iter().enumerate() {
+            let next = offsets.get(i + 1).map_or(end, |n| n.0);
+            out.push((section, offset, next, index));
+        }
+    };
     for payload in Parser::new(0).parse_all(module) {
         let Ok(payload) = payload else {
             break;
         };
         match payload {
             Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    let Ok(import) = import else {
-                        break;
+                imported = reader
+                    .into_imports()
+                    .map_while(Result::ok)
+                    .filter(|i| matches!(i.ty, wasmparser::TypeRef::Func(_)))
+                    .count();
+            }
+            Payload::FunctionSection(reader) => {
+                let end = reader.range().end;
+                let offsets = reader
+                    .into_iter_with_offsets()
+                    .map_while(Result::ok)
+                    .enumerate()
+                    .map(|(index, (offset, _))| (offset, index))
+                    .collect();
+                spans(&mut out, "<function>", offsets, end);
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader.into_iter().map_while(Result::ok) {
+                    let ElementItems::Functions(items) = element.items else {
+                        continue;
                     };
-                    if matches!(import.ty, TypeRef::Func(_)) {
-                        imported += 1;
-                    }
+                    let offsets = items
+                        .into_iter_with_offsets()
+                        .map_while(Result::ok)
+                        .filter_map(|(offset, f)| {
+                            Some((offset, (f as usize).checked_sub(imported)?))
+                        })
+                        .collect();
+                    spans(&mut out, "<element>", offsets, element.range.end);
                 }
             }
-            Payload::CodeSectionEntry(body) => bodies.push(body),
-            Payload::CustomSection(custom) => {
-                if let KnownCustom::Name(reader) = custom.as_known() {
-                    for name in reader.into_iter().flatten() {
-                        if let Name::Function(map) = name {
-                            for naming in map.into_iter().flatten() {
-                                names.insert(naming.index, naming.name);
-                            }
-                        }
-                    }
+            Payload::CodeSectionStart { range, .. } => previous_end = Some(range.start),
+            Payload::CodeSectionEntry(code) => {
+                let range = code.range();
+                if let Some(start) = previous_end.filter(|&s| s < range.start) {
+                    out.push(("<code>", start, range.start, body));
                 }
+                previous_end = Some(range.end);
+                body += 1;
             }
             _ => {}
         }
     }
-    let mut packages: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut refs = Vec::new();
-    for (i, body) in bodies.iter().enumerate() {
-        let Some(name) = u32::try_from(i)
-            .ok()
-            .and_then(|i| names.get(&imported.checked_add(i)?))
-        else {
-            continue;
-        };
-        let name = real.get(*name).map_or(*name, String::as_str);
-        let package = crate::go::package_of(name).to_owned();
-        if package.starts_with('[') {
-            continue;
-        }
-        let next = packages.len() as u32;
-        let owner = *index.entry(package.clone()).or_insert_with(|| {
-            packages.push(package);
-            next
-        });
-        let Ok(mut operators) = body.get_operators_reader() else {
-            continue;
-        };
-        while !operators.eof() && refs.len() < MAX_REFERENCES {
-            let value = match operators.read() {
-                Ok(Operator::I64Const { value }) => value as u64,
-                Ok(Operator::I32Const { value }) => u64::from(value as u32),
-                Ok(_) => continue,
-                Err(_) => break,
-            };
-            if start <= value && value < end {
-                refs.push((value, owner, 0));
-            }
-        }
-    }
-    refs.sort_unstable();
-    (refs, packages)
+    out
 }
 
-/// The pieces of linear memory (`base`, `memory`) the code references,
-/// outside `taken` (ranges already charged, in memory addresses): a region
-/// of section 0 in memory addresses, charging each piece to the packages
-/// referencing it in equal parts. `functions` are the pclntab's (to read
-/// the `name` section's spelling back).
-pub(crate) fn data_region(
+/// The module's per-function entries outside the code bodies (see
+/// [`function_entries`]) charged to the package of each body's pclntab
+/// function, in the sections of `layout`.
+pub(crate) fn function_entry_regions(
     module: &[u8],
-    (base, memory): (u64, &[u8]),
-    taken: &[(u64, u64)],
-    functions: &[crate::go::GoFunction],
-) -> Option<crate::go_units::Region> {
-    let end = base.saturating_add(memory.len() as u64);
-    let real: HashMap<String, String> = functions
-        .iter()
-        .map(|f| (crate::go_units::wasm_mangled(&f.name), f.name.clone()))
-        .filter(|(mangled, name)| mangled != name)
-        .collect();
-    let (refs, packages) = references(module, (base, end), &real);
-    if refs.is_empty() {
-        return None;
-    }
-    let mut blocked: Vec<(u64, u64)> = taken.to_vec();
-    blocked.push((end, end.saturating_add(1)));
-    let blocked = go_strings::merged(blocked);
-    let mut pieces = go_strings::pieces(&refs, &blocked, &[0], &[(base, end)]);
-    // Then what those pieces point at (a variable's string header, a table
-    // of pointers), and what that points at: a few rounds, each reading
-    // only the pieces the previous one added.
-    let mut blocked = blocked;
-    let mut added = pieces.clone();
-    for _ in 0..HELD_ROUNDS {
-        let held = held_references(base, memory, &added);
-        if held.is_empty() {
-            break;
-        }
-        blocked.extend(added.iter().map(|p| (p.1, p.2)));
-        blocked = go_strings::merged(blocked);
-        added = go_strings::pieces(&held, &blocked, &[0], &[(base, end)]);
-        pieces.extend(added.iter().cloned());
-    }
-    pieces.sort_unstable_by_key(|p| p.1);
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    let mut bytes: HashMap<u32, u64> = HashMap::new();
-    for (_, start, stop, owners) in &pieces {
-        match ranges.last_mut() {
-            Some(last) if last.1 == *start => last.1 = *stop,
-            _ => ranges.push((*start, *stop)),
-        }
-        go_strings::split_between(&mut bytes, owners, stop - start);
-    }
-    let charges = bytes
+    layout: &crate::format::Layout<'_>,
+    functions: &[GoFunction],
+) -> Vec<Region> {
+    let by_body = body_functions(functions);
+    let section_of = |name: &str| {
+        let (index, info) = layout
+            .sections
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.raw_name == name)?;
+        Some((index, info.address, info.file_range?))
+    };
+    let sections: HashMap<&str, _> = ["<code>", "<function>", "<element>"]
         .into_iter()
-        .filter(|&(_, n)| n > 0)
-        .filter_map(|(owner, n)| Some((packages.get(owner as usize)?.clone(), n)))
+        .filter_map(|name| Some((name, section_of(name)?)))
         .collect();
-    Some(crate::go_units::Region::new(0, ranges, charges))
+    let charged: Vec<(usize, u64, u64, &str)> = function_entries(module)
+        .into_iter()
+        .filter_map(|(name, start, end, body)| {
+            let &(index, address, (offset, size)) = sections.get(name)?;
+            let function = by_body.get(body).copied().flatten()?;
+            let start = (start as u64).checked_sub(offset)?;
+            let end = (end as u64)
+                .min(offset.saturating_add(size))
+                .checked_sub(offset)?;
+            Some((
+                index,
+                address + start,
+                address + end,
+                crate::go::package_of(&function.name),
+            ))
+        })
+        .collect();
+    Region::group_shipped(charged, layout)
 }
 
-/// Most words read from the pieces for pointers (per round).
-const MAX_HELD_WORDS: usize = 1 << 24;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Rounds of following pointers from pieces to what they point at.
-const HELD_ROUNDS: usize = 4;
-
-/// The 8-aligned little-endian words of `pieces` that point inside linear
-/// memory (`base`, `memory`), with the piece's first owner and, when the
-/// next word is a plausible string length (at most 64 KiB), that length.
-/// Sorted.
-fn held_references(base: u64, memory: &[u8], pieces: &[go_strings::Piece]) -> Vec<(u64, u32, u32)> {
-    let end = base.saturating_add(memory.len() as u64);
-    let inside = |p: u64| base <= p && p < end;
-    let mut refs = Vec::new();
-    let mut budget = MAX_HELD_WORDS;
-    for (_, start, stop, owners) in pieces {
-        let Some(&owner) = owners.first() else {
-            continue;
-        };
-        go_strings::held_words(
-            (*start, *stop),
-            owner,
-            (memory, base),
-            &inside,
-            &mut budget,
-            &mut refs,
-        );
+    fn function(name: &str, index: u64) -> GoFunction {
+        GoFunction {
+            name: name.into(),
+            entry: (FUNC_VALUE_OFFSET + index) << 16,
+            size: 1,
+            padding: 0,
+        }
     }
-    refs.sort_unstable();
-    refs
+
+    #[test]
+    fn entries_name_code_bodies_by_index() {
+        assert_eq!(body_index(0x1000 << 16), Some(0));
+        assert_eq!(body_index(0x1003 << 16), Some(3));
+        // A resume point inside a function, or a pc below the first.
+        assert_eq!(body_index((0x1003 << 16) | 2), None);
+        assert_eq!(body_index(0x0fff << 16), None);
+        let functions = [function("a.F", 0), function("b.G", 2)];
+        let names: Vec<Option<&str>> = body_functions(&functions)
+            .into_iter()
+            .map(|f| f.map(|f| f.name.as_str()))
+            .collect();
+        assert_eq!(names, [Some("a.F"), None, Some("b.G")]);
+        // An index far beyond the table is corrupt, not a huge vector.
+        assert_eq!(body_functions(&[function("c.H", 1 << 40)]).len(), 0);
+    }
+
+    #[test]
+    fn code_bodies_are_read_up_to_the_first_malformed_one() {
+        // Three bodies announced: 2 bytes, 1 byte, then one running past
+        // the end.
+        let code = [3, 2, 0xaa, 0xbb, 1, 0xcc, 9, 0];
+        assert_eq!(code_bodies(&code), [(2, 2), (5, 1)]);
+        assert_eq!(code_bodies(&[]), []);
+        assert_eq!(code_bodies(&[0xff]), []);
+    }
+
+    #[test]
+    fn findfunctab_buckets_go_to_the_function_they_cover() {
+        let functions = [function("a.F", 0), function("b.G", 1)];
+        let module = crate::go::ModuleData {
+            types: 0,
+            etypes: 0,
+            gofunc: None,
+            typelinks: (0, 0),
+            itablinks: (0, 0),
+            findfunctab: 0x2000,
+            minpc: 0x1000 << 16,
+            maxpc: 0x1002 << 16,
+        };
+        // 32 buckets of 20 bytes, 16 per function; the first bucket taken.
+        let region =
+            findfunctab_region(&module, &functions, (0x1000, 0x2000), &[(0x2000, 0x2001)]).unwrap();
+        assert_eq!(region.ranges, [(0x2000 + 20, 0x2000 + 32 * 20)]);
+        let charges: HashMap<String, u64> = region.charges.into_iter().collect();
+        assert_eq!(charges["a"], 15 * 20);
+        assert_eq!(charges["b"], 16 * 20);
+        // A table reaching outside memory, or pcs that run backwards.
+        assert!(findfunctab_region(&module, &functions, (0x1000, 0x1200), &[]).is_none());
+        let backwards = crate::go::ModuleData { maxpc: 0, ..module };
+        assert!(findfunctab_region(&backwards, &functions, (0x1000, 0x2000), &[]).is_none());
+    }
 }

@@ -7,8 +7,8 @@ use crate::codegen_units::CodegenUnits;
 use crate::demangle::{self, Demangled};
 use crate::report::{FileInfo, Language, Report, SCHEMA_VERSION, SectionKind, Sizes, UnitKind};
 use crate::{
-    Error, advice, anon_data, debug_file, format, functions, go_units, rust, sizes, symbols,
-    toolchain, units, unwind,
+    Error, advice, anon_data, debug_file, format, functions, go_units, rust, seh_handler_data,
+    sizes, symbols, toolchain, units, unwind,
 };
 
 /// Analyze one image (a whole file, or one slice of a universal Mach-O).
@@ -96,15 +96,23 @@ fn measure(
     } else {
         function_extents(&image, &placed)
     };
-    clip_to_functions(&mut placed, &functions, &layout);
-    let names = demangled_names(&image, &mut placed, go_binary);
-    let mut linkedit = crate::macho_linkedit::Moves::new();
-    let (charges, rust_facts) = if go_binary {
+    // A PDB's procedures carry their code length, and the `.pdata` entries
+    // inside them (funclets, split parts) are not functions of their own.
+    if !debug.is_some_and(debug_file::DebugFile::sizes_code) {
+        clip_to_functions(&mut placed, &functions, &layout);
+    }
+    if let Some(debug) = debug {
+        debug.add_unnamed_code(&mut placed, &layout.sections);
+    }
+    let mut names = demangled_names(&mut placed, go_binary);
+    if let Some(debug) = debug {
+        debug.name_c_units(&placed, &mut names);
+    }
+    let (charges, rust_facts, linkedit) = if go_binary {
         let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
-        linkedit = moves;
-        (charges, rust::RustFacts::default())
+        (charges, rust::RustFacts::default(), moves)
     } else {
-        rust_charges(&image, &placed, &names, &functions, debug.is_some())
+        rust_charges(&image, &placed, &names, &functions)
     };
     // WebAssembly DWARF addresses are code-section offsets, not symbol
     // addresses: no codegen units there.
@@ -138,7 +146,9 @@ fn measure(
         go_binary,
         with_debug_file: debug.is_some(),
     };
-    assemble(name, &image, facts, attribution, &placed, names)
+    let mut report = assemble(name, &image, facts, attribution, &placed, names);
+    report.notes.extend(cgus.notes);
+    report
 }
 
 /// What `assemble` needs besides the attribution.
@@ -264,21 +274,7 @@ fn function_extents(
 /// Demangled names, one per symbol. The raw names are needed only here:
 /// each is freed once demangled, so the raw and demangled names of 100k+
 /// symbols are not all held at once.
-fn demangled_names(
-    image: &Image<'_, '_>,
-    placed: &mut [symbols::PlacedSymbol],
-    go_binary: bool,
-) -> Vec<Demangled> {
-    if go_binary && image.layout.format == crate::report::Format::Wasm {
-        let mut raw: Vec<String> = placed
-            .iter_mut()
-            .map(|p| std::mem::take(&mut p.raw_name))
-            .collect();
-        go_units::restore_wasm_names(image.layout, image.target(), &mut raw);
-        for (p, name) in placed.iter_mut().zip(raw) {
-            p.raw_name = name;
-        }
-    }
+fn demangled_names(placed: &mut [symbols::PlacedSymbol], go_binary: bool) -> Vec<Demangled> {
     placed
         .iter_mut()
         .map(|p| {
@@ -339,12 +335,16 @@ fn rust_charges(
     placed: &[symbols::PlacedSymbol],
     names: &[Demangled],
     functions: &[functions::Function],
-    debug_file: bool,
-) -> (go_units::GoCharges, rust::RustFacts) {
+) -> (
+    go_units::GoCharges,
+    rust::RustFacts,
+    crate::macho_linkedit::Moves,
+) {
     let (layout, words) = (image.layout, image.words);
+    let base = image.file.relative_address_base();
     // Pointers relocations store (ELF relative relocations, PE base
     // relocations), by patched address.
-    let relocations = rust::relative_relocations(layout, words, image.file.relative_address_base());
+    let relocations = rust::relative_relocations(layout, words, base);
     let crates: std::collections::BTreeSet<&str> = names
         .iter()
         .filter(|n| n.unit_kind == UnitKind::Crate)
@@ -360,17 +360,23 @@ fn rust_charges(
         code.covers(address)
     });
     code.extend(&found);
-    regions.extend(functions::regions(functions, &found, layout));
-    if debug_file {
-        // With a debug file (a PDB) symbols cover the functions: their
-        // `.pdata` entries and `UNWIND_INFO` go to the symbol's unit (an
-        // empty code range: the code is the symbol's already).
-        let covered: Vec<(u64, u64, &str)> = functions
-            .iter()
-            .filter(|f| f.pdata.is_some())
-            .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
-            .collect();
-        regions.extend(functions::regions(functions, &covered, layout));
+    regions.extend(functions::regions(functions, &found, layout, base));
+    // Functions a symbol covers (a PDB's, or the COFF symbol table a
+    // mingw build keeps): their `.pdata` entries and `UNWIND_INFO` go to
+    // the symbol's unit (an empty code range: the code is the symbol's
+    // already).
+    let named: std::collections::HashSet<u64> = found.iter().map(|f| f.0).collect();
+    let covered: Vec<(u64, u64, &str)> = functions
+        .iter()
+        .filter(|f| f.pdata.is_some() && !named.contains(&f.start))
+        .filter_map(|f| Some((f.start, f.start, code.unit(f.start)?)))
+        .collect();
+    regions.extend(functions::regions(functions, &covered, layout, base));
+    regions.extend(seh_handler_data::regions(functions, layout, &|address| {
+        code.unit(address)
+    }));
+    if layout.format == crate::report::Format::Wasm {
+        regions.extend(rust::wasm_data_regions(layout, image.bytes, words.ptr_size));
     }
     regions.extend(unwind::regions(layout, words, &code));
     // Pointer slots holding a function's address (vtables...) and their
@@ -394,7 +400,19 @@ fn rust_charges(
         regions,
         ..go_units::GoCharges::default()
     };
-    (charges, rust_facts)
+    // Mach-O `__LINKEDIT`: to the owners of the code and data it describes.
+    let (none, no_strings) = (
+        go_units::GoCharges::default(),
+        crate::go_strings::StringCharges::default(),
+    );
+    let data = go_units::DataOwners::new(&none, &no_strings, placed, names);
+    let owner = |address: u64| code.unit(address).or_else(|| data.unit(address));
+    let linkedit = match image.file {
+        object::File::MachO32(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        object::File::MachO64(m) => crate::macho_linkedit::other_charges(m, image.bytes, &owner),
+        _ => Vec::new(),
+    };
+    (charges, rust_facts, linkedit)
 }
 
 /// End each code symbol at the next function start after it (Mach-O
@@ -429,10 +447,12 @@ fn clip_to_functions(
 /// What the attribution lacks and how to get it.
 fn notes(language: Language, stripped: bool, layout: &format::Layout<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    let dwarf = layout
-        .sections
-        .iter()
-        .any(|s| s.raw_name == ".debug_info" || s.raw_name == "__debug_info");
+    let dwarf = layout.sections.iter().any(|s| {
+        matches!(
+            s.raw_name.as_str(),
+            ".debug_info" | ".zdebug_info" | "__debug_info"
+        )
+    });
     if stripped && !dwarf && matches!(language, Language::Rust | Language::Mixed) {
         let how = match layout.format {
             crate::report::Format::Elf => {

@@ -1,7 +1,9 @@
-//! Mach-O `__LINKEDIT` of Go binaries charged to units: each dyld rebase
-//! and bind opcode to the unit owning the address it patches, each symbol
-//! table entry (and its name) to the symbol's package, and the code
-//! signature to `[code signature]`. What is left (the end of the opcode
+//! Mach-O `__LINKEDIT` charged to units: each dyld rebase and bind opcode
+//! to the unit owning the address it patches, the code signature to
+//! `[code signature]`; for Go binaries each symbol table entry (and its
+//! name) to the symbol's package; for others (Rust, C) each
+//! `LC_FUNCTION_STARTS` entry to its function's unit and the export trie
+//! to the exports' units. What is left (the end of the opcode
 //! streams, addresses no one owns, the indirect symbol table) stays
 //! `[__LINKEDIT]`. A small reader of the `LC_DYLD_INFO` opcodes
 //! (`<mach-o/loader.h>`): every read is bounds-checked and the work is
@@ -29,80 +31,117 @@ const MAX_FIXUPS: u64 = 1 << 26;
 /// Bytes moved from pseudo-units to units: (from, to, bytes).
 pub(crate) type Moves = Vec<(&'static str, String, u64)>;
 
-/// The `__LINKEDIT` charges of a Go Mach-O file; `owner` says which unit
-/// owns a data address.
-pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
-    file: &MachOFile<'_, Mach>,
-    bytes: &[u8],
-    owner: &dyn Fn(u64) -> Option<&'o str>,
-) -> Moves {
-    let endian = file.endian();
-    let word: u64 = if file.is_64() { 8 } else { 4 };
-    let mut segments: Vec<u64> = Vec::new();
-    let mut streams: Vec<(bool, u64, u64)> = Vec::new();
-    let mut signature = 0u64;
-    if let Ok(mut commands) = file.macho_load_commands() {
+/// The `__LINKEDIT` pieces one image's load commands point at.
+#[derive(Default)]
+struct Commands {
+    /// Segment addresses, in load command order (what opcodes index).
+    segments: Vec<u64>,
+    /// Address of `__TEXT` (function starts and exports are relative to it).
+    text: u64,
+    /// (rebase?, file offset, size) of the rebase and bind opcode streams.
+    streams: Vec<(bool, u64, u64)>,
+    /// (file offset, size) of `LC_FUNCTION_STARTS` and the export trie.
+    function_starts: (u64, u64),
+    exports: (u64, u64),
+    /// Size of the code signature.
+    signature: u64,
+}
+
+impl Commands {
+    fn read<Mach: MachHeader<Endian = Endianness>>(file: &MachOFile<'_, Mach>) -> Commands {
+        let endian = file.endian();
+        let mut out = Commands::default();
+        let Ok(mut commands) = file.macho_load_commands() else {
+            return out;
+        };
         while let Ok(Some(command)) = commands.next() {
-            match command.variant() {
-                Ok(LoadCommandVariant::Segment32(s, _)) => {
-                    segments.push(s.vmaddr.get(endian).into())
-                }
-                Ok(LoadCommandVariant::Segment64(s, _)) => segments.push(s.vmaddr.get(endian)),
+            let (name, address) = match command.variant() {
+                Ok(LoadCommandVariant::Segment32(s, _)) => (s.segname, s.vmaddr.get(endian).into()),
+                Ok(LoadCommandVariant::Segment64(s, _)) => (s.segname, s.vmaddr.get(endian)),
                 Ok(LoadCommandVariant::DyldInfo(info)) => {
-                    streams.push((
-                        true,
-                        info.rebase_off.get(endian).into(),
-                        info.rebase_size.get(endian).into(),
-                    ));
-                    streams.push((
-                        false,
-                        info.bind_off.get(endian).into(),
-                        info.bind_size.get(endian).into(),
-                    ));
+                    let pair = |off: object::U32<Endianness>, size: object::U32<Endianness>| {
+                        (u64::from(off.get(endian)), u64::from(size.get(endian)))
+                    };
+                    let rebase = pair(info.rebase_off, info.rebase_size);
+                    let bind = pair(info.bind_off, info.bind_size);
+                    out.streams.push((true, rebase.0, rebase.1));
+                    out.streams.push((false, bind.0, bind.1));
+                    out.exports = pair(info.export_off, info.export_size);
+                    continue;
                 }
-                Ok(LoadCommandVariant::LinkeditData(data))
-                    if command.cmd() == object::macho::LC_CODE_SIGNATURE =>
-                {
-                    signature = data.datasize.get(endian).into();
+                Ok(LoadCommandVariant::LinkeditData(data)) => {
+                    let piece = (
+                        u64::from(data.dataoff.get(endian)),
+                        u64::from(data.datasize.get(endian)),
+                    );
+                    match command.cmd() {
+                        object::macho::LC_CODE_SIGNATURE => out.signature = piece.1,
+                        object::macho::LC_FUNCTION_STARTS => out.function_starts = piece,
+                        object::macho::LC_DYLD_EXPORTS_TRIE => out.exports = piece,
+                        _ => {}
+                    }
+                    continue;
                 }
-                _ => {}
+                _ => continue,
+            };
+            if name.starts_with(b"__TEXT\0") {
+                out.text = address;
+            }
+            out.segments.push(address);
+        }
+        out
+    }
+
+    /// The rebase and bind opcodes' bytes by the unit owning what they
+    /// patch.
+    fn fixups<'o>(
+        &self,
+        bytes: &[u8],
+        word: u64,
+        owner: &dyn Fn(u64) -> Option<&'o str>,
+        linkedit: &mut HashMap<&'o str, u64>,
+    ) {
+        for &(rebase, offset, size) in &self.streams {
+            let Some(stream) = piece(bytes, (offset, size)) else {
+                continue;
+            };
+            let mut charge = |pending: u64, run: Run| {
+                // Split equally, the remainder to the first: past `pending`
+                // addresses the shares are 0, so the work is bounded by the
+                // stream's size.
+                for i in 0..run.count.min(pending.max(1)) {
+                    let share = pending / run.count + u64::from(i < pending % run.count);
+                    let address = run.start.wrapping_add(i.wrapping_mul(run.stride));
+                    if share > 0
+                        && let Some(unit) = owner(address)
+                    {
+                        *linkedit.entry(unit).or_default() += share;
+                    }
+                }
+            };
+            let opcodes = Opcodes {
+                stream,
+                segments: &self.segments,
+                word,
+            };
+            if rebase {
+                opcodes.rebases(&mut charge);
+            } else {
+                opcodes.binds(&mut charge);
             }
         }
     }
-    let mut linkedit: HashMap<&str, u64> = HashMap::new();
-    for (rebase, offset, size) in streams {
-        let Some(stream) = usize::try_from(offset)
-            .ok()
-            .zip(usize::try_from(size).ok())
-            .and_then(|(o, n)| bytes.get(o..o.checked_add(n)?))
-        else {
-            continue;
-        };
-        let mut charge = |pending: u64, run: Run| {
-            // Split equally, the remainder to the first: past `pending`
-            // addresses the shares are 0, so the work is bounded by the
-            // stream's size.
-            for i in 0..run.count.min(pending.max(1)) {
-                let share = pending / run.count + u64::from(i < pending % run.count);
-                let address = run.start.wrapping_add(i.wrapping_mul(run.stride));
-                if share > 0
-                    && let Some(unit) = owner(address)
-                {
-                    *linkedit.entry(unit).or_default() += share;
-                }
-            }
-        };
-        let opcodes = Opcodes {
-            stream,
-            segments: &segments,
-            word,
-        };
-        if rebase {
-            opcodes.rebases(&mut charge);
-        } else {
-            opcodes.binds(&mut charge);
-        }
-    }
+}
+
+/// The bytes of a (file offset, size) piece, when in the file.
+fn piece(bytes: &[u8], (offset, size): (u64, u64)) -> Option<&[u8]> {
+    let offset = usize::try_from(offset).ok()?;
+    bytes.get(offset..offset.checked_add(usize::try_from(size).ok()?)?)
+}
+
+/// Moves out of `[__LINKEDIT]` to the units `linkedit` names (bracketed
+/// owners stay), then the code signature's.
+fn linkedit_moves(linkedit: HashMap<&str, u64>, signature: u64) -> Moves {
     let mut moves: Moves = linkedit
         .into_iter()
         .filter(|(unit, _)| !unit.starts_with('['))
@@ -112,8 +151,128 @@ pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
     if signature > 0 {
         moves.push((LINKEDIT, CODE_SIGNATURE.to_owned(), signature));
     }
+    moves
+}
+
+/// The load commands of `file`, and its rebase and bind opcodes' bytes by
+/// the unit owning what they patch.
+fn fixup_charges<'o, Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    bytes: &[u8],
+    owner: &dyn Fn(u64) -> Option<&'o str>,
+) -> (Commands, HashMap<&'o str, u64>) {
+    let word: u64 = if file.is_64() { 8 } else { 4 };
+    let commands = Commands::read(file);
+    let mut linkedit: HashMap<&str, u64> = HashMap::new();
+    commands.fixups(bytes, word, owner, &mut linkedit);
+    (commands, linkedit)
+}
+
+/// The `__LINKEDIT` charges of a Go Mach-O file; `owner` says which unit
+/// owns a data address.
+pub(crate) fn charges<'o, Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    bytes: &[u8],
+    owner: &dyn Fn(u64) -> Option<&'o str>,
+) -> Moves {
+    let (commands, linkedit) = fixup_charges(file, bytes, owner);
+    let mut moves = linkedit_moves(linkedit, commands.signature);
     moves.extend(symbol_moves(file));
     moves
+}
+
+/// The `__LINKEDIT` charges of a Mach-O file of other languages (Rust, C):
+/// rebase and bind opcodes to the owner of what they patch, each
+/// `LC_FUNCTION_STARTS` entry (a ULEB128 delta) to the owner of the
+/// function it starts, the export trie split equally among the exports'
+/// owners, the code signature to `[code signature]`. `owner` says which
+/// unit owns an address (code or data).
+pub(crate) fn other_charges<'o, Mach: MachHeader<Endian = Endianness>>(
+    file: &MachOFile<'_, Mach>,
+    bytes: &[u8],
+    owner: &dyn Fn(u64) -> Option<&'o str>,
+) -> Moves {
+    let (commands, mut linkedit) = fixup_charges(file, bytes, owner);
+    if let Some(starts) = piece(bytes, commands.function_starts) {
+        let mut at = 0usize;
+        let mut address = commands.text;
+        while let Some((delta, used)) = starts.get(at..).and_then(go::uleb128) {
+            at += used;
+            if delta == 0 {
+                break;
+            }
+            address = address.wrapping_add(delta);
+            if let Some(unit) = owner(address) {
+                *linkedit.entry(unit).or_default() += used as u64;
+            }
+        }
+    }
+    if let Some(trie) = piece(bytes, commands.exports) {
+        let exports = export_addresses(trie);
+        let count = exports.len() as u64;
+        for (i, offset) in exports.iter().enumerate() {
+            let share =
+                trie.len() as u64 / count + u64::from((i as u64) < trie.len() as u64 % count);
+            if let Some(unit) = owner(commands.text.wrapping_add(*offset)) {
+                *linkedit.entry(unit).or_default() += share;
+            }
+        }
+    }
+    linkedit_moves(linkedit, commands.signature)
+}
+
+/// The addresses (offsets from `__TEXT`) of the exports in an export trie
+/// (`<mach-o/loader.h>`: a node is a ULEB128 terminal size, the terminal's
+/// flags and address, a child count and the children's edge strings and
+/// node offsets). Each node is read once; re-exports carry no address.
+fn export_addresses(trie: &[u8]) -> Vec<u64> {
+    const REEXPORT: u64 = 0x08;
+    let mut out = Vec::new();
+    let mut seen = vec![false; trie.len()];
+    let mut stack = vec![0usize];
+    while let Some(node) = stack.pop() {
+        if seen.get(node).copied().unwrap_or(true) {
+            continue;
+        }
+        seen[node] = true;
+        let mut c = Cursor {
+            at: node,
+            pending: 0,
+            address: None,
+            fixups: 0,
+        };
+        let Some(terminal) = c.uleb(trie) else {
+            continue;
+        };
+        let children_at =
+            c.at.saturating_add(usize::try_from(terminal).unwrap_or(usize::MAX));
+        if terminal > 0
+            && let Some(flags) = c.uleb(trie)
+            && flags & REEXPORT == 0
+            && let Some(address) = c.uleb(trie)
+        {
+            out.push(address);
+        }
+        c.at = children_at;
+        let Some(&children) = trie.get(c.at) else {
+            continue;
+        };
+        c.at += 1;
+        for _ in 0..children {
+            let Some(len) = trie
+                .get(c.at..)
+                .and_then(|r| r.iter().position(|&b| b == 0))
+            else {
+                break;
+            };
+            c.at += len + 1;
+            match c.uleb(trie).and_then(|o| usize::try_from(o).ok()) {
+                Some(child) => stack.push(child),
+                None => break,
+            }
+        }
+    }
+    out
 }
 
 /// Each defined symbol's table entry and name to its package (Go writes
@@ -426,6 +585,24 @@ mod tests {
             stride: 8,
         };
         assert_eq!(run(&stream, false), [(9, one)]);
+    }
+
+    #[test]
+    fn export_tries_give_their_exports_and_end_on_cycles() {
+        // Root: no terminal, one edge "_main" to the node at 9: a terminal
+        // (flags 0, address 0x10), no children.
+        let mut trie = vec![0x00, 0x01];
+        trie.extend_from_slice(b"_main\0");
+        trie.push(9);
+        trie.extend_from_slice(&[0x02, 0x00, 0x10, 0x00]);
+        assert_eq!(export_addresses(&trie), [0x10]);
+        // A child pointing back at the root, and one past the end.
+        let cyclic = [0x00, 0x02, b'a', 0, 0, b'b', 0, 0x7f];
+        assert!(export_addresses(&cyclic).is_empty());
+        // A re-export has no address.
+        let mut reexport = vec![0x00, 0x01, b'x', 0, 5];
+        reexport.extend_from_slice(&[0x03, 0x08, 0x01, 0x00, 0x00]);
+        assert!(export_addresses(&reexport).is_empty());
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub(crate) fn collect(
 ) -> Vec<PlacedSymbol> {
     let strip_underscore = matches!(file, object::File::MachO32(_) | object::File::MachO64(_));
     let is_elf = matches!(file, object::File::Elf32(_) | object::File::Elf64(_));
+    let is_pe = matches!(file, object::File::Pe32(_) | object::File::Pe64(_));
+    let is_wasm = matches!(file, object::File::Wasm(_));
     let index_map = SectionIndexMap::new(sections);
 
     let from_table = |symbols: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
@@ -93,11 +95,19 @@ pub(crate) fn collect(
             if is_elf && symbol.size() == 0 && !code {
                 continue;
             }
+            let Some((address, size)) = pe_wasm_extent(
+                (is_pe, is_wasm && !go_binary),
+                sections[section].kind,
+                name,
+                (symbol.address(), symbol.size()),
+            ) else {
+                continue;
+            };
             out.push(Candidate {
                 name: name.to_string(),
                 section,
-                address: symbol.address(),
-                size: symbol.size(),
+                address,
+                size,
                 undecorated: None,
             });
         }
@@ -107,18 +117,61 @@ pub(crate) fn collect(
     // A Go binary has thousands of functions; with a handful of code
     // symbols (WebAssembly exports, or none) the pclntab knows better.
     let is_code = |c: &Candidate| sections[c.section].kind == crate::report::SectionKind::Code;
-    if go_binary && candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS {
+    // On WebAssembly the pclntab names each code body by its index, with
+    // the names the `name` section spells otherwise (`net_http.Get`): read
+    // it there always, so that stripping changes nothing.
+    let is_wasm = matches!(file, object::File::Wasm(_));
+    if go_binary && (is_wasm || candidates.iter().filter(|c| is_code(c)).count() < GO_MIN_FUNCTIONS)
+    {
         let pclntab = go_functions(file, sections);
         if pclntab.len() >= GO_MIN_FUNCTIONS {
             candidates.retain(|c| !is_code(c));
             candidates.extend(pclntab);
             candidates.extend(go_table_symbols(sections));
+        } else if is_wasm {
+            let mut names: Vec<String> = candidates
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.name))
+                .collect();
+            crate::go_units::restore_wasm_names(sections, go_target(file), &mut names);
+            for (candidate, name) in candidates.iter_mut().zip(names) {
+                candidate.name = name;
+            }
         }
     }
     if candidates.is_empty() {
         candidates = from_table(&mut file.dynamic_symbols());
     }
     place(candidates, sections)
+}
+
+/// The extent of a PE or (non-Go) WebAssembly symbol, `None` for one that
+/// is no object to charge; others as they are.
+fn pe_wasm_extent(
+    (pe, wasm): (bool, bool),
+    kind: crate::report::SectionKind,
+    name: &str,
+    (address, size): (u64, u64),
+) -> Option<(u64, u64)> {
+    use crate::report::SectionKind;
+    // A mingw build's COFF symbols in `.pdata` and `.xdata` are labels
+    // (`GCC_except_table12`): those bytes go with the functions they
+    // describe, not to the label. So are those named like sections
+    // (`.text`, `.idata$6`).
+    if pe && (kind == SectionKind::Unwind || name.starts_with('.')) {
+        return None;
+    }
+    if !wasm {
+        return Some((address, size));
+    }
+    // Rust and C WebAssembly: a function's body follows its size (a
+    // LEB128), which is charged with it; exported memories and globals are
+    // no data objects (Go keeps its own rules).
+    if kind != SectionKind::Code {
+        return None;
+    }
+    let prefix = crate::format::leb128_len(size);
+    Some((address.saturating_sub(prefix), size.saturating_add(prefix)))
 }
 
 /// Maps `object` section indices to positions in the layout's list.
@@ -150,17 +203,38 @@ impl SectionIndexMap {
     }
 }
 
+/// The byte order and pointer size of `file`, as the Go readers take them.
+fn go_target(file: &object::File<'_>) -> go::Target {
+    go::Target {
+        big_endian: !file.is_little_endian(),
+        ptr_size: if file.is_64() { 8 } else { 4 },
+    }
+}
+
 /// Functions from the Go pclntab, placed in the code section holding them.
 fn go_functions(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Vec<Candidate> {
     let memory = crate::go_units::wasm_memory(sections);
     let go_sections: Vec<GoSection<'_>> = crate::go_units::go_sections(sections, memory.as_ref());
-    let target = go::Target {
-        big_endian: !file.is_little_endian(),
-        ptr_size: if file.is_64() { 8 } else { 4 },
-    };
-    let Some(table) = go::read_pclntab(&go_sections, target) else {
+    let Some(table) = go::read_pclntab(&go_sections, go_target(file)) else {
         return Vec::new();
     };
+    if matches!(file, object::File::Wasm(_)) {
+        // Entries are function indices there: each names a code body.
+        let Some(code) = sections.iter().position(|s| s.raw_name == "<code>") else {
+            return Vec::new();
+        };
+        let base = sections[code].address;
+        return crate::go_wasm::function_symbols(sections[code].data, table.functions)
+            .into_iter()
+            .map(|(name, start, size)| Candidate {
+                name,
+                section: code,
+                address: base.saturating_add(start),
+                size,
+                undecorated: None,
+            })
+            .collect();
+    }
     // Code sections by address, to find each function's by binary search.
     let mut code: Vec<usize> = (0..sections.len())
         .filter(|&i| sections[i].kind == crate::report::SectionKind::Code)
@@ -286,6 +360,11 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
             }
             let shipped = end.min(shipped_end).saturating_sub(start);
             cursor = end;
+            // Names of anonymous data bound their neighbours, but the bytes
+            // are charged as anonymous data: to the units that use them.
+            if names_no_owner(&candidates[k].name) {
+                continue;
+            }
             out.push(PlacedSymbol {
                 // Each candidate is placed at most once: take its name.
                 raw_name: std::mem::take(&mut candidates[k].name),
@@ -299,6 +378,47 @@ fn place(mut candidates: Vec<Candidate>, sections: &[SectionInfo<'_>]) -> Vec<Pl
         i = j;
     }
     out
+}
+
+/// Whether `name` names data that no source names, so that the symbol says
+/// nothing about which unit the bytes belong to:
+/// - LLVM's anonymous constants (`anon.<module hash>.<n>`, after ThinLTO
+///   `anon.<hash>.<n>.llvm.<n>`), listed in a dSYM's symbol table and in a
+///   Mach-O build that is not stripped;
+/// - COFF constant-pool entries named by their contents (`__xmm@<hex>`,
+///   `__ymm@`, `__zmm@`, `__real@`), merged across the whole program;
+/// - COFF import address slots (`__imp_<function>`), used by the code that
+///   calls the import;
+/// - Rust vtables as a PDB names them (`impl$<Type, Trait>::vtable$`,
+///   without a size: the gap to the next symbol would take in unrelated
+///   constants); their function pointers go to the functions' units and
+///   the rest to the code that uses the vtable, as on ELF where vtables
+///   are anonymous.
+pub(crate) fn names_no_owner(name: &str) -> bool {
+    if name.ends_with("::vtable$") {
+        return true;
+    }
+    const POOLS: [&str; 4] = ["__xmm@", "__ymm@", "__zmm@", "__real@"];
+    if let Some(pool) = POOLS.iter().find_map(|p| name.strip_prefix(p)) {
+        return !pool.is_empty() && pool.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if name.strip_prefix("__imp_").is_some_and(|f| !f.is_empty()) {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("anon.") else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    let hash = parts.next().unwrap_or_default();
+    let index = parts.next().unwrap_or_default();
+    let all = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(f);
+    all(hash, u8::is_ascii_hexdigit)
+        && all(index, u8::is_ascii_digit)
+        && match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => true,
+            (Some("llvm"), Some(n), None) => all(n, u8::is_ascii_digit),
+            _ => false,
+        }
 }
 
 #[cfg(test)]
@@ -352,6 +472,43 @@ mod tests {
             &sections,
         );
         assert_eq!(sized(&placed), [("a", 0x40), ("b", 0xb0), ("c", 0x10)]);
+    }
+
+    #[test]
+    fn names_of_anonymous_data_bound_their_neighbours_and_are_left_out() {
+        for anonymous in [
+            "anon.ad1bb2eb6a09041b7351be9a34c3521e.2970",
+            "anon.ad1bb2eb6a09041b7351be9a34c3521e.2970.llvm.7613713457348788043",
+            "__xmm@01010101010101010101010101010101",
+            "__real@3ff0000000000000",
+            "__imp_GetLastError",
+            "impl$<core::fmt::Error, core::fmt::Debug>::vtable$",
+        ] {
+            assert!(names_no_owner(anonymous), "{anonymous}");
+        }
+        for other in [
+            "anon",
+            "anon.x1.2",
+            "anon.ab.",
+            "anon.ab.1.llvm.",
+            "anon.ab.1.cold",
+            "anonymous",
+            "__xmm@",
+            "__xmm@zz",
+            "__imp_",
+        ] {
+            assert!(!names_no_owner(other), "{other}");
+        }
+        let sections = [section(0x1000, 0x100)];
+        let placed = place(
+            vec![
+                candidate("a", 0x1000, 0),
+                candidate("anon.0f49a08d.14", 0x1040, 0),
+                candidate("c", 0x10f0, 0),
+            ],
+            &sections,
+        );
+        assert_eq!(sized(&placed), [("a", 0x40), ("c", 0x10)]);
     }
 
     #[test]

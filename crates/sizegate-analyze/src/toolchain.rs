@@ -51,6 +51,10 @@ pub(crate) fn read(file: &object::File<'_>, sections: &[SectionInfo<'_>]) -> Too
         && let Some((base, data)) = &memory
     {
         toolchain.go = go::version_from_memory(data, *base);
+        toolchain.go_build = toolchain
+            .go
+            .as_deref()
+            .and_then(|version| go::modinfo_from_memory(data, *base, version));
     }
     toolchain
 }

@@ -31,21 +31,25 @@ impl<'a> Owners<'a> {
         placed: &[PlacedSymbol],
         names: &'a [Demangled],
     ) -> Self {
-        let mut spans: Vec<(u64, u64, &'a str)> = placed
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                p.size > 0
-                    && layout
-                        .sections
-                        .get(p.section)
-                        .is_some_and(|s| s.kind == SectionKind::Code)
-            })
-            .filter_map(|(i, p)| {
-                let unit = names.get(i)?.unit.as_str();
-                Some((p.address, p.address.saturating_add(p.size), unit))
-            })
-            .collect();
+        // At most one span per symbol: sized once rather than grown by
+        // doubling (it lives through all the Rust passes).
+        let mut spans: Vec<(u64, u64, &'a str)> = Vec::with_capacity(placed.len());
+        spans.extend(
+            placed
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| {
+                    p.size > 0
+                        && layout
+                            .sections
+                            .get(p.section)
+                            .is_some_and(|s| s.kind == SectionKind::Code)
+                })
+                .filter_map(|(i, p)| {
+                    let unit = names.get(i)?.unit.as_str();
+                    Some((p.address, p.address.saturating_add(p.size), unit))
+                }),
+        );
         spans.sort_unstable();
         Owners { spans }
     }
@@ -248,6 +252,7 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
         return Vec::new();
     }
     let mut found = Found::default();
+    let mut out = Vec::new();
     for (index, section) in layout.sections.iter().enumerate() {
         if section.shipped == 0 {
             continue;
@@ -262,6 +267,12 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
             ".eh_frame_hdr" => eh_frame_hdr(&table, owners, &mut found.charged),
             "__unwind_info" => unwind_info(&table, owners, &mut found),
             _ => {}
+        }
+        // Each table charges only its own section: grouped table by table,
+        // the charged ranges (one per FDE or entry, 40 B each) of one table
+        // are held at a time, not those of all of them.
+        if !found.charged.is_empty() {
+            out.extend(Region::group(std::mem::take(&mut found.charged)));
         }
     }
     let Found {
@@ -298,7 +309,8 @@ pub(crate) fn regions(layout: &Layout<'_>, words: Words, owners: &Owners<'_>) ->
             charged.push((position, start, next, unit));
         }
     }
-    Region::group(charged)
+    out.extend(Region::group(charged));
+    out
 }
 
 /// Most second-level pages and entries read from `__unwind_info`.

@@ -6,8 +6,8 @@
 //! `scripts/fetch-rust-artifacts.sh npm`; skipped with a message when
 //! absent). Another build (`-DVARIANT=2`) gives the mismatched pairs.
 //!
-//! Rust builds for macOS and Windows with their debug files cannot be made
-//! here (no such rustc targets installed), so none is tested.
+//! Rust builds for macOS and Windows with their debug files are tested in
+//! `rust_cross_targets.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -464,6 +464,29 @@ fn a_pe_with_its_pdb_gets_functions_units_and_data() {
     assert!(unexplained(&report) < unexplained(&without));
 }
 
+/// C code and global-scope C++ (no namespace to name a unit) are charged
+/// to the object file the PDB's section contributions place them in, not
+/// to `[C]`; namespaced C++ keeps its namespace.
+#[test]
+fn c_code_in_a_pdb_is_charged_to_its_object_file() {
+    let b = builds();
+    let report = with_debug(&b.pe);
+    let unit_of = |name: &str| {
+        report
+            .symbols
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.unit.as_str())
+    };
+    for name in ["helper_add", "helper_mul", "main", "counter", "table"] {
+        assert_eq!(unit_of(name), Some("app.obj"), "{name}");
+    }
+    assert_eq!(unit_of("cpp_entry"), Some("shapes.obj"));
+    assert_eq!(unit_of("geometry::total"), Some("geometry"));
+    assert_eq!(unit(&report, "app.obj").map(|u| u.kind), Some(UnitKind::C));
+    assert!(unit(&report, "[C]").is_none(), "{:?}", report.units);
+}
+
 #[test]
 fn a_pdb_of_another_build_is_refused_naming_both_guids() {
     let b = builds();
@@ -551,4 +574,19 @@ fn a_real_msvc_build_with_its_pdb() {
     );
     assert!(unexplained(&report) < unexplained(&without));
     assert!(unit(&report, "std").is_some(), "{:?}", report.units);
+    // The static C runtime by its library, node-pty's own C by its object
+    // file (section contributions); what no symbol names, by its object.
+    for name in ["libcmt.lib", "conpty.obj"] {
+        assert!(
+            unit(&report, name).is_some_and(|u| u.kind == UnitKind::C),
+            "{name}: {:?}",
+            report.units
+        );
+    }
+    assert!(
+        report
+            .symbols
+            .iter()
+            .any(|s| s.name.starts_with("<code of "))
+    );
 }

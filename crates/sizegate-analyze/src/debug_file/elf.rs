@@ -43,12 +43,13 @@ pub(super) fn open<'d>(
     }
 }
 
-/// Whether the debug file carries DWARF (ELF `.debug_info`, Mach-O
-/// `__debug_info`).
+/// Whether the debug file carries DWARF (ELF `.debug_info`, compressed or
+/// not, or `.zdebug_info`; Mach-O `__debug_info`).
 pub(super) fn has_dwarf(debug: &object::File<'_>) -> bool {
-    [".debug_info", "__debug_info"]
-        .iter()
-        .any(|name| debug.section_by_name(name).is_some_and(|s| s.size() > 0))
+    crate::dwarf_data::has_section(debug, ".debug_info")
+        || debug
+            .section_by_name("__debug_info")
+            .is_some_and(|s| s.size() > 0)
 }
 
 /// The artifact's sections, each with the index of the debug file's

@@ -9,8 +9,11 @@ mod dsym;
 mod elf;
 mod msf;
 mod pdb;
+mod pdb_objects;
 
 use crate::Error;
+use crate::demangle::Demangled;
+use crate::report::UnitKind;
 use crate::sections::SectionInfo;
 use crate::symbols::{self, PlacedSymbol};
 
@@ -52,6 +55,13 @@ impl<'d> DebugFile<'d> {
         }
     }
 
+    /// Whether its code symbols carry their sizes (a PDB's procedures):
+    /// then they are not cut at the next function start the artifact
+    /// lists.
+    pub(crate) fn sizes_code(&self) -> bool {
+        matches!(self, DebugFile::Pdb(_))
+    }
+
     /// Whether it carries debug information beyond symbols (DWARF, or a
     /// PDB's module streams).
     pub(crate) fn has_debug_info(&self) -> bool {
@@ -72,6 +82,40 @@ impl<'d> DebugFile<'d> {
                 symbols::collect(debug, &elf::sections_in(debug, sections), go_binary)
             }
             DebugFile::Pdb(pdb) => pdb.place(sections),
+        }
+    }
+
+    /// With a PDB, add a symbol for each stretch of code in an object
+    /// file's contribution that the (sized) `placed` symbols leave unnamed;
+    /// `placed` stays sorted by section and address.
+    pub(crate) fn add_unnamed_code(
+        &self,
+        placed: &mut Vec<PlacedSymbol>,
+        sections: &[SectionInfo<'_>],
+    ) {
+        let DebugFile::Pdb(pdb) = self else {
+            return;
+        };
+        let more = pdb.unnamed_code(placed, sections);
+        if !more.is_empty() {
+            placed.extend(more);
+            placed.sort_by_key(|p| (p.section, p.address));
+        }
+    }
+
+    /// With a PDB, the C code's unit (`[C]`: C, and C++ at global scope)
+    /// becomes the library or object file that holds each symbol
+    /// (`libcmt.lib`, `conpty.obj`), from the PDB's section contributions.
+    pub(crate) fn name_c_units(&self, placed: &[PlacedSymbol], names: &mut [Demangled]) {
+        let DebugFile::Pdb(pdb) = self else {
+            return;
+        };
+        for (symbol, name) in placed.iter().zip(names) {
+            if name.unit_kind == UnitKind::C
+                && let Some(unit) = pdb.object_unit_at(symbol.address)
+            {
+                name.unit = unit.to_string();
+            }
         }
     }
 }

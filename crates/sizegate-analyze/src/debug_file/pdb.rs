@@ -25,6 +25,8 @@ pub(crate) struct PdbSymbols {
     modules: usize,
     /// Functions and data, one per address.
     entries: Vec<Entry>,
+    /// The object file or library at each address (`pdb_objects`).
+    objects: super::pdb_objects::ObjectMap,
 }
 
 /// One function or datum.
@@ -71,10 +73,13 @@ pub(super) fn open(file: &object::File<'_>, debug: &[u8]) -> Result<PdbSymbols, 
     add_publics(&mut pdb, &address_map, &mut by_rva)?;
     let mut entries: Vec<Entry> = by_rva.into_values().collect();
     entries.sort_unstable_by_key(|e| e.rva);
+    let dbi = pdb.debug_information().map_err(malformed)?;
+    let objects = super::pdb_objects::ObjectMap::read(&dbi, &address_map);
     Ok(PdbSymbols {
         image_base: file.relative_address_base(),
         modules,
         entries,
+        objects,
     })
 }
 
@@ -244,6 +249,41 @@ impl PdbSymbols {
             })
             .collect();
         symbols::place_by_address(named, sections)
+    }
+
+    /// Symbols for the code `placed` (sized) leaves unnamed in the PDB's
+    /// code contributions, named after their object files (see
+    /// `pdb_objects`), placed in `sections`.
+    pub(super) fn unnamed_code(
+        &self,
+        placed: &[PlacedSymbol],
+        sections: &[SectionInfo<'_>],
+    ) -> Vec<PlacedSymbol> {
+        let rva = |address: u64| u32::try_from(address.checked_sub(self.image_base)?).ok();
+        let mut extents: Vec<(u32, u32)> = placed
+            .iter()
+            .filter_map(|p| Some((rva(p.address)?, u32::try_from(p.size).unwrap_or(u32::MAX))))
+            .collect();
+        extents.sort_unstable();
+        let named = self
+            .objects
+            .fillers(&extents)
+            .into_iter()
+            .map(|(rva, size, name)| ByAddress {
+                name,
+                address: self.image_base.saturating_add(u64::from(rva)),
+                size: u64::from(size),
+                undecorated: Some(Lang::C),
+            })
+            .collect();
+        symbols::place_by_address(named, sections)
+    }
+
+    /// The library or object file (`libcmt.lib`, `conpty.obj`) whose code
+    /// or data lies at `address`.
+    pub(super) fn object_unit_at(&self, address: u64) -> Option<&str> {
+        let rva = u32::try_from(address.checked_sub(self.image_base)?).ok()?;
+        self.objects.unit_at(rva)
     }
 }
 

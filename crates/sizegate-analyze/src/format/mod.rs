@@ -7,6 +7,8 @@ mod macho;
 mod pe;
 mod wasm;
 
+pub(crate) use wasm::leb128_len;
+
 use crate::report::{Format, Section};
 use crate::sections::{self, GapNaming, PseudoRange, SectionInfo};
 

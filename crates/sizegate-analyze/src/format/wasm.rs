@@ -6,7 +6,7 @@ use crate::report::Section;
 use crate::sections::SectionInfo;
 
 /// Bytes of an unsigned LEB128 encoding of `value`.
-fn leb128_len(mut value: u64) -> u64 {
+pub(crate) fn leb128_len(mut value: u64) -> u64 {
     let mut len = 1;
     while value >= 0x80 {
         value >>= 7;

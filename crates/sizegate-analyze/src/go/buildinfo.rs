@@ -18,6 +18,9 @@ const HEADER_SIZE: usize = 32;
 const ALIGN: u64 = 16;
 /// Length of each sentinel around the modinfo string.
 const SENTINEL_LEN: usize = 16;
+/// The sentinel the Go toolchain puts before the modinfo string.
+const MODINFO_OPENING: &[u8; SENTINEL_LEN] =
+    b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6";
 
 /// Find and decode the build info; see [`super::read_build_info`].
 pub(crate) fn read(sections: &[GoSection<'_>], _target: Target) -> Option<GoBuildInfo> {
@@ -299,6 +302,47 @@ pub(crate) fn version_from_string_header(memory: &[u8], base: u64) -> Option<Str
         }
         from = at + 4;
     }
+    let text = pointed_at(memory, base, &candidates, 5)?;
+    std::str::from_utf8(text).ok().map(str::to_owned)
+}
+
+/// The module information without a build info blob (Go 1.19 writes none
+/// into WebAssembly modules): the `runtime.modinfo` string, found as its
+/// opening sentinel and `path` line that a string header in `memory` (as
+/// for [`version_from_string_header`]) points at. The Go version is left
+/// empty.
+pub(crate) fn modinfo_from_string_header(memory: &[u8], base: u64) -> Option<GoBuildInfo> {
+    let mut candidates: Vec<(u64, u64)> = Vec::new();
+    let mut from = 0usize;
+    while let Some(found) = memory
+        .get(from..)
+        .and_then(|rest| find(rest, MODINFO_OPENING))
+    {
+        let at = from + found;
+        if memory[at + SENTINEL_LEN..].starts_with(b"path\t") && candidates.len() < 64 {
+            candidates.push((base.saturating_add(at as u64), (memory.len() - at) as u64));
+        }
+        from = at + SENTINEL_LEN;
+    }
+    let modinfo = strip_sentinels(pointed_at(
+        memory,
+        base,
+        &candidates,
+        2 * SENTINEL_LEN as u64,
+    )?);
+    let info = parse_modinfo(std::str::from_utf8(modinfo).ok()?);
+    info.path.is_some().then_some(info)
+}
+
+/// The bytes of the first string that an 8-aligned string header in
+/// `memory` (at `base`) points at among `candidates` (address, longest
+/// length; sorted by address), at least `shortest` bytes long.
+fn pointed_at<'a>(
+    memory: &'a [u8],
+    base: u64,
+    candidates: &[(u64, u64)],
+    shortest: u64,
+) -> Option<&'a [u8]> {
     if candidates.is_empty() {
         return None;
     }
@@ -313,12 +357,11 @@ pub(crate) fn version_from_string_header(memory: &[u8], base: u64) -> Option<Str
             continue;
         };
         let (start, longest) = candidates[i];
-        let Some(len) = word(at + 8).filter(|&n| n >= 5 && n <= longest) else {
+        let Some(len) = word(at + 8).filter(|&n| n >= shortest && n <= longest) else {
             continue;
         };
         let offset = usize::try_from(start - base).ok()?;
-        let text = memory.get(offset..offset + usize::try_from(len).ok()?)?;
-        return std::str::from_utf8(text).ok().map(str::to_owned);
+        return memory.get(offset..offset + usize::try_from(len).ok()?);
     }
     None
 }
@@ -415,5 +458,30 @@ mod tests {
         memory[40..48].copy_from_slice(&40u64.to_le_bytes());
         assert_eq!(version_from_string_header(&memory, 0x1000), None);
         assert_eq!(version_from_string_header(b"go1.", 0), None);
+    }
+
+    #[test]
+    fn modinfo_from_a_string_header_pointing_at_it() {
+        let text = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\n\
+                    dep\texample.com/lib\tv1.2.3\th1:x=\n";
+        let mut memory = vec![0u8; 16];
+        memory
+            .extend_from_slice(b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6");
+        memory.extend_from_slice(text.as_bytes());
+        memory.extend_from_slice(&[0xf9; SENTINEL_LEN]);
+        let len = (memory.len() - 16) as u64;
+        memory.resize(memory.len().next_multiple_of(8), 0);
+        let header = memory.len();
+        memory.extend_from_slice(&(0x2000u64 + 16).to_le_bytes());
+        memory.extend_from_slice(&len.to_le_bytes());
+        let info = modinfo_from_string_header(&memory, 0x2000).unwrap();
+        assert_eq!(info.path.as_deref(), Some("example.com/app"));
+        assert_eq!(info.deps.len(), 1);
+        assert_eq!(info.deps[0].version, "v1.2.3");
+        // A length running past memory, or no header: none.
+        memory[header + 8..header + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(modinfo_from_string_header(&memory, 0x2000), None);
+        memory.truncate(header);
+        assert_eq!(modinfo_from_string_header(&memory, 0x2000), None);
     }
 }

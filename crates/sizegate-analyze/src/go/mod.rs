@@ -9,6 +9,7 @@
 mod buildinfo;
 mod decode;
 mod moduledata;
+pub(crate) use moduledata::ModuleData;
 mod names;
 mod pcln_split;
 mod pclntab;
@@ -139,9 +140,11 @@ pub fn split_runtime_data(
 ) -> Option<RuntimeDataSplit> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
+    let module = moduledata::find(sections, &located)?;
     runtime_data(
         sections,
         &located,
+        module,
         split.as_ref(),
         go_version,
         &mut no_seeds,
@@ -169,6 +172,8 @@ pub(crate) struct GoTables {
     pub pclntab: Option<PclntabSplit>,
     /// See [`split_runtime_data`].
     pub runtime: Option<RuntimeDataSplit>,
+    /// `moduledata`, when found.
+    pub module: Option<moduledata::ModuleData>,
 }
 
 /// Read every Go table once; `None` without a pclntab.
@@ -183,22 +188,26 @@ pub(crate) fn read_tables(
 ) -> Option<GoTables> {
     let located = pclntab::locate(sections, target)?;
     let split = pcln_split::split(&located);
-    let runtime = runtime_data(sections, &located, split.as_ref(), go_version, seeds);
+    let module = moduledata::find(sections, &located);
+    let runtime = module.and_then(|module| {
+        runtime_data(sections, &located, module, split.as_ref(), go_version, seeds)
+    });
     Some(GoTables {
         functions: located.functions,
         pclntab: split,
         runtime,
+        module,
     })
 }
 
 fn runtime_data(
     sections: &[GoSection<'_>],
     located: &pclntab::Located<'_>,
+    module: moduledata::ModuleData,
     split: Option<&PclntabSplit>,
     go_version: Option<&str>,
     seeds: &mut TypeSeeds<'_>,
 ) -> Option<RuntimeDataSplit> {
-    let module = moduledata::find(sections, located)?;
     let minor = go_version
         .and_then(|v| v.strip_prefix("go1."))
         .and_then(|rest| {
@@ -273,7 +282,7 @@ fn find_func_buckets(
     module: moduledata::ModuleData,
     functions: &[GoFunction],
 ) {
-    let (table, minpc, maxpc) = module.findfunctab;
+    let (table, minpc, maxpc) = (module.findfunctab, module.minpc, module.maxpc);
     // The last bucket holds only the sub-buckets (256 bytes of text each)
     // that exist.
     let span = maxpc.saturating_sub(minpc);
@@ -314,6 +323,19 @@ pub fn read_build_info(sections: &[GoSection<'_>], target: Target) -> Option<GoB
 /// `memory` starting at `base` (see [`buildinfo`]).
 pub(crate) fn version_from_memory(memory: &[u8], base: u64) -> Option<String> {
     buildinfo::version_from_string_header(memory, base)
+}
+
+/// The module information of a module without build info (Go WebAssembly
+/// before 1.21): the `runtime.modinfo` string in its linear `memory`
+/// starting at `base`, with `go_version` as the Go version.
+pub(crate) fn modinfo_from_memory(
+    memory: &[u8],
+    base: u64,
+    go_version: &str,
+) -> Option<GoBuildInfo> {
+    let mut info = buildinfo::modinfo_from_string_header(memory, base)?;
+    go_version.clone_into(&mut info.go_version);
+    Some(info)
 }
 
 /// The package (full import path) a Go symbol belongs to:
@@ -360,7 +382,9 @@ mod tests {
             gofunc: None,
             typelinks: (0, 0),
             itablinks: (0, 0),
-            findfunctab: (0x1000, text, text + span),
+            findfunctab: 0x1000,
+            minpc: text,
+            maxpc: text + span,
         };
         let layout = Layout {
             big_endian: false,

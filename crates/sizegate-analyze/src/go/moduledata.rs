@@ -27,8 +27,13 @@ pub(crate) struct ModuleData {
     pub typelinks: (u64, u64),
     /// Address and length of `itablinks` (`[]*itab`).
     pub itablinks: (u64, u64),
-    /// `findfunctab` (word 19), `minpc` and `maxpc` (words 20 and 21).
-    pub findfunctab: (u64, u64, u64),
+    /// `findfunctab` (word 19): one 20-byte bucket per 4096 bytes of
+    /// the pc range `[minpc, maxpc)` (words 20 and 21).
+    pub findfunctab: u64,
+    /// `minpc`: the first function's entry.
+    pub minpc: u64,
+    /// `maxpc`: the end of the last function.
+    pub maxpc: u64,
 }
 
 /// Word indices of the fields read, per layout generation.
@@ -111,13 +116,18 @@ pub(crate) fn find(sections: &[GoSection<'_>], pclntab: &Located<'_>) -> Option<
             if types > etypes {
                 continue;
             }
+            let (Some(findfunctab), Some(maxpc)) = (word(19), word(21)) else {
+                continue;
+            };
             return Some(ModuleData {
+                findfunctab,
+                minpc: first_entry,
+                maxpc,
                 types,
                 etypes,
                 gofunc: fields.gofunc.and_then(word),
                 typelinks,
                 itablinks,
-                findfunctab: (word(19).unwrap_or(0), first_entry, word(21).unwrap_or(0)),
             });
         }
     }

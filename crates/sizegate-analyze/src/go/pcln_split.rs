@@ -145,7 +145,10 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
         .map(|(i, &r)| (r, i))
         .collect();
     record_order.sort_unstable();
+    let (pc_refs, funcdata) = reference_counts(located, fields, &record_order);
     let mut out = Records {
+        pc_refs: Vec::with_capacity(pc_refs),
+        funcdata: Vec::with_capacity(funcdata),
         record_bytes: vec![0; located.records.len()],
         table_end: table
             .functab
@@ -168,6 +171,37 @@ fn read_records(located: &Located<'_>, fields: &FuncFields, owners: &[u32]) -> O
         out.table_end = out.table_end.max(next);
     }
     Some(out)
+}
+
+/// How many pc-value table and `funcdata` references the records hold at
+/// most: 3 + `npcdata` and `nfuncdata` per record, a corrupt count bounded
+/// by the data. The lists are sized once from these: a large binary has
+/// millions of references, and growing by doubling left up to half the
+/// room unused at the analysis's peak memory.
+fn reference_counts(
+    located: &Located<'_>,
+    fields: &FuncFields,
+    record_order: &[(usize, usize)],
+) -> (usize, usize) {
+    let (table, data) = (&located.table, located.data);
+    let bound = data.len() / 4;
+    let (mut pc_refs, mut funcdata) = (0usize, 0usize);
+    for &(record, _) in record_order {
+        let Some(at) = table.funcdata.checked_add(record) else {
+            continue;
+        };
+        if let Some(npcdata) = at
+            .checked_add(fields.pcsp + 12)
+            .and_then(|n| table.layout.u32(data, n))
+            .and_then(|n| usize::try_from(n).ok())
+        {
+            pc_refs = pc_refs.saturating_add(3 + npcdata.min(bound));
+        }
+        if let Some(&n) = at.checked_add(fields.nfuncdata).and_then(|n| data.get(n)) {
+            funcdata = funcdata.saturating_add(usize::from(n));
+        }
+    }
+    (pc_refs.min(bound), funcdata.min(bound))
 }
 
 /// The references of the `_func` record at `at`, charged to `owner`; the
@@ -321,7 +355,7 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
         .iter()
         .map(|f| interner.get(names::package_of(&f.name)))
         .collect();
-    let records = read_records(located, &fields, &owners)?;
+    let mut records = read_records(located, &fields, &owners)?;
     let table_end = if located.whole_section {
         data.len()
     } else {
@@ -353,7 +387,7 @@ pub(crate) fn split(located: &Located<'_>) -> Option<PclntabSplit> {
     explained += (table.pctab - table.filetab) as u64;
     // pc-value tables: each to the end of the next one, exactly.
     let pieces = pc_table_pieces(
-        &records.pc_refs,
+        std::mem::take(&mut records.pc_refs),
         data,
         table.pctab,
         table.funcdata,
@@ -410,23 +444,23 @@ fn finish(
 
 /// The pc-value table references, kept where a table really starts (a
 /// corrupt offset pointing inside another table is dropped), so that each
-/// piece runs exactly to the next table.
+/// piece runs exactly to the next table. Filtered in place: a large binary
+/// has millions of references, and a copy was the largest allocation of
+/// its analysis.
 fn pc_table_pieces(
-    refs: &[(usize, u32)],
+    mut refs: Vec<(usize, u32)>,
     data: &[u8],
     start: usize,
     end: usize,
     quantum: u8,
 ) -> Vec<(usize, u32)> {
-    refs.iter()
-        .copied()
-        .filter(|&(offset, _)| {
-            offset >= start
-                && offset < end
-                && data
-                    .get(offset..end)
-                    .and_then(|t| pc_table_extent(t, quantum))
-                    .is_some()
-        })
-        .collect()
+    refs.retain(|&(offset, _)| {
+        offset >= start
+            && offset < end
+            && data
+                .get(offset..end)
+                .and_then(|t| pc_table_extent(t, quantum))
+                .is_some()
+    });
+    refs
 }

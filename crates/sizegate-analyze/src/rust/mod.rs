@@ -17,6 +17,7 @@
 
 mod auditable;
 mod paths;
+mod wasm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -27,6 +28,7 @@ use crate::go_units::Region;
 use crate::report::{CrateVersion, Format, SectionKind, Toolchain, Unit, UnitKind};
 
 pub(crate) use paths::parse_source_path;
+pub(crate) use wasm::data_regions as wasm_data_regions;
 
 /// Most relocation entries read from one section.
 const MAX_RELOCATIONS: u64 = 1 << 24;
@@ -107,7 +109,10 @@ fn markers(layout: &Layout<'_>, facts: &mut RustFacts) {
             continue;
         }
         let data = section.data;
-        for at in memmem::find_iter(data, b"/library/") {
+        // Windows builds of the standard library write
+        // `/rustc/<commit>/library\core\src\…`.
+        let unix = memmem::find_iter(data, b"/library/");
+        for at in unix.chain(memmem::find_iter(data, b"/library\\")) {
             let before = &data[..at];
             // `/rustc/<40 hex>` right before.
             if before.len() >= 47 && before[before.len() - 47..].starts_with(b"/rustc/") {
@@ -479,19 +484,26 @@ pub(crate) fn pointer_slots<'a>(
         let i = sections.partition_point(|s| s.1 <= address);
         sections.get(i).filter(|s| s.0 <= address).map(|s| s.2)
     };
-    let mut charged: Vec<(usize, u64, u64, String)> = Vec::new();
+    // Sized before it is filled (two entries per owned slot at most),
+    // with the units borrowed: on a large binary this list was the peak of
+    // the analysis's memory, grown by doubling with a `String` per entry.
+    let owned = relocations
+        .values()
+        .filter(|r| owner(r.value).is_some())
+        .count();
+    let mut charged: Vec<(usize, u64, u64, &str)> = Vec::with_capacity(2 * owned);
     for (&slot, relocation) in relocations {
         let Some(unit) = owner(relocation.value) else {
             continue;
         };
         if let Some(section) = section_of(slot) {
-            charged.push((section, slot, slot.saturating_add(word), unit.to_string()));
+            charged.push((section, slot, slot.saturating_add(word), unit));
         }
         charged.push((
             relocation.section,
             relocation.entry,
             relocation.entry.saturating_add(relocation.entry_size),
-            unit.to_string(),
+            unit,
         ));
     }
     Region::group_shipped(charged, layout)

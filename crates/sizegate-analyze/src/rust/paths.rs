@@ -45,14 +45,14 @@ pub(crate) fn parse_source_path(path: &str) -> Option<SourcePath> {
             });
         }
     }
-    if let Some(at) = path
-        .find("/library/")
-        .or_else(|| path.starts_with("library/").then_some(0))
-    {
-        let rest = &path[at..];
-        let rest = rest
-            .strip_prefix("/library/")
-            .or_else(|| rest.strip_prefix("library/"))?;
+    // The standard library: `…/library/core/src/…`, or as Windows builds
+    // write it, `…/library\core\src\…`.
+    let library = ["/library/", "/library\\"]
+        .iter()
+        .find_map(|p| Some(path.find(p)? + p.len()))
+        .or_else(|| (path.starts_with("library/") || path.starts_with("library\\")).then_some(8));
+    if let Some(at) = library {
+        let rest = path.get(at..)?;
         return library_crate(rest.as_bytes()).map(|name| SourcePath {
             crate_name: name.to_string(),
             version: None,
@@ -190,6 +190,13 @@ mod tests {
         assert_eq!(
             parsed("/usr/src/rustc-1.63.0/library/alloc/src/string.rs"),
             Some(("alloc".into(), None))
+        );
+        // The windows-gnu standard library's own spelling.
+        assert_eq!(
+            parsed(
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library\\std\\src\\sync\\once.rs"
+            ),
+            Some(("std".into(), None))
         );
     }
 

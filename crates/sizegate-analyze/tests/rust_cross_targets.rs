@@ -1,0 +1,316 @@
+//! Rust release builds for macOS and Windows with their debug files, made
+//! during the test run with the installed rustc for each of
+//! `aarch64-apple-darwin`, `x86_64-apple-darwin`, `x86_64-pc-windows-msvc`
+//! and `aarch64-pc-windows-msvc`, linked without an SDK by the wrappers in
+//! `scripts/crossbuild/` (`ld64.lld` with `.tbd` stubs, then rustc's own
+//! `dsymutil` run; `lld-link /DEBUG` with stub import libraries). Each is a
+//! small program of our own over a local library crate laid out as Cargo's
+//! registry lays it out (`tinydep-1.2.3/src/lib.rs`). A target whose
+//! standard library is not installed (`rustup target add`) is skipped with
+//! a message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sizegate_analyze::{Language, Options, Report, analyze, analyze_with_debug_file};
+
+const LIB: &str = r#"
+#[inline(never)]
+pub fn pick(values: &[u32], at: usize) -> u32 {
+    let value = values.get(at).copied().expect("index in range");
+    if value == 7 { panic!("seven is not allowed at {at}"); }
+    value.checked_mul(3).unwrap()
+}
+
+const fn table() -> [u64; 512] {
+    let mut t = [0u64; 512];
+    let mut i = 0;
+    while i < 512 {
+        t[i] = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
+        i += 1;
+    }
+    t
+}
+
+/// A 4 KiB anonymous constant, used by this crate only.
+#[inline(never)]
+pub fn lookup(at: usize) -> u64 {
+    const TABLE: &[u64; 512] = &table();
+    TABLE[at % 512]
+}
+
+/// A table of string slices (pointers to anonymous strings).
+#[inline(never)]
+pub fn word(at: usize) -> &'static str {
+    const WORDS: [&str; 4] = [
+        "tinydep-alpha-constant-used-only-here",
+        "tinydep-bravo-constant-used-only-here",
+        "tinydep-charlie-constant-used-only-here",
+        "tinydep-delta-constant-used-only-here",
+    ];
+    WORDS[at % 4]
+}
+"#;
+
+const MAIN: &str = r#"
+use std::collections::HashMap;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let values: Vec<u32> = args.iter().map(|a| a.len() as u32).collect();
+    let at = args.len().saturating_sub(1);
+    println!("{}", tinydep::pick(&values, at));
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for a in &args {
+        *counts.entry(a.len()).or_default() += 1;
+    }
+    println!("{counts:?} {} {}", tinydep::lookup(at), tinydep::word(at));
+}
+"#;
+
+/// The files of one target's build.
+struct Build {
+    /// The release build with its symbol table.
+    unstripped: PathBuf,
+    /// The same build as shipped without symbols (Mach-O: `-C
+    /// strip=symbols`; a PE carries none either way).
+    stripped: PathBuf,
+    /// The dSYM's DWARF file, or the PDB.
+    debug: PathBuf,
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether rustup has the standard library of `target`.
+fn installed(target: &str) -> bool {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    let lib = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib");
+    let found = std::fs::read_dir(&lib).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+    });
+    if !found {
+        eprintln!(
+            "skipped: the {target} standard library is not installed (rustup target add {target})"
+        );
+    }
+    found
+}
+
+fn linker(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/crossbuild")
+        .join(name)
+}
+
+/// Build the program for `target` (once per test process and target).
+fn build(target: &str) -> Option<Build> {
+    if !installed(target) {
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rust-cross-{}", std::process::id()))
+        .join(target);
+    let src = dir.join("registry/tinydep-1.2.3/src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("lib.rs"), LIB).unwrap();
+    std::fs::write(dir.join("main.rs"), MAIN).unwrap();
+    let apple = target.contains("apple");
+    // An SDK root that exists keeps rustc from looking for Xcode.
+    let sdk = dir.join("sdk");
+    std::fs::create_dir_all(&sdk).unwrap();
+    let rustc = || {
+        let mut c = Command::new("rustc");
+        c.args([
+            "--edition=2021",
+            "-O",
+            "-C",
+            "debuginfo=2",
+            "--target",
+            target,
+        ])
+        .env("SDKROOT", &sdk)
+        .current_dir(&dir);
+        c
+    };
+    run(rustc()
+        .args(["--crate-type=rlib", "--crate-name=tinydep"])
+        .arg(src.join("lib.rs"))
+        .arg("--out-dir")
+        .arg(&dir));
+    let link = |out: &str, extra: &[&str]| {
+        let mut c = rustc();
+        if apple {
+            c.arg("-C")
+                .arg(format!("linker={}", linker("ld64-stubs.sh").display()))
+                .args(["-C", "linker-flavor=ld64.lld"]);
+        } else {
+            c.arg("-C")
+                .arg(format!("linker={}", linker("lld-link-stubs.sh").display()));
+        }
+        run(c
+            .args(extra)
+            .arg("--extern")
+            .arg(format!("tinydep={}", dir.join("libtinydep.rlib").display()))
+            .arg("main.rs")
+            .arg("-o")
+            .arg(dir.join(out)));
+        dir.join(out)
+    };
+    Some(if apple {
+        // rustc runs dsymutil (split-debuginfo=packed) before it strips.
+        let unstripped = link("app", &[]);
+        let stripped = link("app-stripped", &["-C", "strip=symbols"]);
+        Build {
+            unstripped,
+            debug: dir.join("app-stripped.dSYM/Contents/Resources/DWARF/app-stripped"),
+            stripped,
+        }
+    } else {
+        let exe = link("app.exe", &[]);
+        Build {
+            unstripped: exe.clone(),
+            stripped: exe,
+            debug: dir.join("app.pdb"),
+        }
+    })
+}
+
+fn options() -> Options {
+    Options {
+        skip_compression: true,
+        ..Options::default()
+    }
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn alone(path: &Path) -> Report {
+    analyze("app", &read(path), &options()).unwrap().remove(0)
+}
+
+fn with_debug(build: &Build) -> Report {
+    analyze_with_debug_file(
+        "app",
+        &read(&build.stripped),
+        &read(&build.debug),
+        &options(),
+    )
+    .unwrap()
+    .remove(0)
+}
+
+fn share(report: &Report) -> f64 {
+    report.bracketed_size() as f64 * 100.0 / report.sizes.shipped as f64
+}
+
+/// Pseudo-units of the file's layout, not of its contents: alignment
+/// (arm64 Mach-O pads its segments to 16 KiB pages, a tenth of this small
+/// program), headers and the code signature.
+const LAYOUT: [&str; 3] = ["[padding]", "[headers]", "[code signature]"];
+
+/// [`share`] without the layout's pseudo-units.
+fn content_share(report: &Report) -> f64 {
+    let layout: u64 = LAYOUT.iter().map(|u| size(report, u)).sum();
+    (report.bracketed_size() - layout) as f64 * 100.0 / report.sizes.shipped as f64
+}
+
+fn size(report: &Report, unit: &str) -> u64 {
+    report
+        .units
+        .iter()
+        .find(|u| u.name == unit)
+        .map_or(0, |u| u.size)
+}
+
+/// What every target's build must give: Rust, with and without its debug
+/// file; the crates of the program; with the debug file at most `limit`%
+/// of the shipped bytes in bracketed units besides the layout's (the
+/// figure on real programs, where the layout weighs little, is
+/// `scripts/rust-crossbuild.sh`'s).
+fn check(target: &str, limit: f64) {
+    let Some(build) = build(target) else {
+        return;
+    };
+    let stripped = alone(&build.stripped);
+    let unstripped = alone(&build.unstripped);
+    let debug = with_debug(&build);
+    for (what, report) in [
+        ("stripped", &stripped),
+        ("unstripped", &unstripped),
+        ("with its debug file", &debug),
+    ] {
+        assert_eq!(report.language, Language::Rust, "{target} {what}");
+        assert_eq!(
+            report.units.iter().map(|u| u.size).sum::<u64>(),
+            report.sizes.shipped,
+            "{target} {what}"
+        );
+        eprintln!(
+            "{target} {what}: {:.1}% of {} shipped bytes bracketed ({:.1}% besides the layout)",
+            share(report),
+            report.sizes.shipped,
+            content_share(report)
+        );
+    }
+    assert_eq!(debug.sizes.shipped, stripped.sizes.shipped);
+    assert!(debug.toolchain.debug_info, "{target}");
+    for unit in ["std", "core", "alloc", "tinydep", "main"] {
+        assert!(
+            size(&debug, unit) > 0,
+            "{target}: no {unit}: {:?}",
+            debug.units
+        );
+    }
+    let bracketed: Vec<_> = debug
+        .units
+        .iter()
+        .filter(|u| u.name.starts_with('['))
+        .map(|u| (&u.name, u.size))
+        .collect();
+    assert!(
+        content_share(&debug) <= limit,
+        "{target}: {:.1}% bracketed with the debug file: {bracketed:?}",
+        content_share(&debug)
+    );
+}
+
+#[test]
+fn macos_arm64_rust_with_its_dsym() {
+    check("aarch64-apple-darwin", 5.0);
+}
+
+#[test]
+fn macos_x86_64_rust_with_its_dsym() {
+    check("x86_64-apple-darwin", 5.0);
+}
+
+#[test]
+fn windows_x64_rust_with_its_pdb() {
+    check("x86_64-pc-windows-msvc", 5.0);
+}
+
+#[test]
+fn windows_arm64_rust_with_its_pdb() {
+    check("aarch64-pc-windows-msvc", 5.0);
+}
