@@ -117,13 +117,6 @@ pub(crate) fn data_region(
     crate::wasm_data::data_region(module, (base, memory), taken, reading, &mut package_of)
 }
 
-/// Bytes of a `findfunctab` bucket: a base function index (4) and 16
-/// one-byte deltas.
-const BUCKET_BYTES: u64 = 20;
-
-/// Pcs a `findfunctab` bucket covers.
-const BUCKET_PCS: u64 = 4096;
-
 /// The runtime's `findfunctab` (`module`), charged bucket by bucket to the
 /// package of the function whose pcs the bucket covers. A function spans
 /// 65,536 pcs on WebAssembly, so the table holds 16 buckets per function
@@ -137,27 +130,24 @@ pub(crate) fn findfunctab_region(
     (base, len): (u64, u64),
     taken: &[(u64, u64)],
 ) -> Option<Region> {
-    let buckets = module.maxpc.checked_sub(module.minpc)?.div_ceil(BUCKET_PCS);
-    let start = module.findfunctab;
-    let end = start.checked_add(buckets.checked_mul(BUCKET_BYTES)?)?;
+    let (start, size) = crate::go::find_func_table(module)?;
+    let end = start.checked_add(size)?;
     if start < base || end > base.saturating_add(len) {
         return None;
     }
     let taken = go_strings::merged(taken.to_vec());
     let mut charged = Vec::new();
-    for bucket in 0..buckets {
-        let from = start + bucket * BUCKET_BYTES;
-        let to = from + BUCKET_BYTES;
+    for (from, to, index) in crate::go::find_func_buckets(module, functions) {
         let first = taken.partition_point(|r| r.1 <= from);
         if taken.get(first).is_some_and(|r| r.0 < to) {
             continue;
         }
-        let pc = module.minpc.saturating_add(bucket * BUCKET_PCS);
-        let at = functions.partition_point(|f| f.entry <= pc);
-        let Some(function) = at.checked_sub(1).and_then(|i| functions.get(i)) else {
-            continue;
-        };
-        charged.push((0usize, from, to, crate::go::package_of(&function.name)));
+        charged.push((
+            0usize,
+            from,
+            to,
+            crate::go::package_of(&functions[index].name),
+        ));
     }
     Region::group(charged).into_iter().next()
 }

@@ -190,7 +190,14 @@ pub(crate) fn read_tables(
     let split = pcln_split::split(&located);
     let module = moduledata::find(sections, &located);
     let runtime = module.and_then(|module| {
-        runtime_data(sections, &located, module, split.as_ref(), go_version, seeds)
+        runtime_data(
+            sections,
+            &located,
+            module,
+            split.as_ref(),
+            go_version,
+            seeds,
+        )
     });
     Some(GoTables {
         functions: located.functions,
@@ -231,7 +238,7 @@ fn runtime_data(
         walk.push_referenced(address, referrers.get(referrer as usize).copied());
     }
     walk.run();
-    find_func_buckets(&mut walk, memory, module, &located.functions);
+    claim_find_func_table(&mut walk, memory, module, &located.functions);
     // Funcdata: each item to the next one's start (the last one, of
     // unknown length, stays unexplained).
     if let Some(split) = split {
@@ -269,43 +276,69 @@ fn runtime_data(
 }
 
 /// Bytes of one `findfunctab` bucket: a `uint32` index and 16 one-byte
-/// sub-bucket deltas, for 4 KiB of text.
+/// sub-bucket deltas, for 4 KiB of code.
 const FIND_FUNC_BUCKET: u64 = 20;
 
-/// Claim the runtime's `findfunctab` (the pc → function lookup: one bucket
-/// per 4 KiB of text from `minpc` to `maxpc`), each bucket to the package
-/// of the function holding the bucket's first address, the code it
-/// indexes. Nothing when the table is not in loaded data outside code.
-fn find_func_buckets(
+/// Where the runtime's `findfunctab` (the pc → function lookup: one
+/// bucket per 4 KiB of code from `minpc` to `maxpc`) lies: its address and
+/// size (the last bucket holds only the sub-buckets, 256 bytes of code
+/// each, that exist). `None` when the module has none.
+pub(crate) fn find_func_table(module: &ModuleData) -> Option<(u64, u64)> {
+    let span = module.maxpc.checked_sub(module.minpc)?;
+    let buckets = span.div_ceil(4096);
+    let size = buckets.saturating_mul(4).saturating_add(span.div_ceil(256));
+    (module.findfunctab != 0 && buckets > 0).then_some((module.findfunctab, size))
+}
+
+/// The buckets of the `findfunctab` (see [`find_func_table`]): (start,
+/// end, index in `functions` of the function holding the bucket's first
+/// pc, the code it indexes). Buckets before the first function are left
+/// out.
+pub(crate) fn find_func_buckets<'f>(
+    module: &ModuleData,
+    functions: &'f [GoFunction],
+) -> impl Iterator<Item = (u64, u64, usize)> + 'f {
+    let (table, size) = find_func_table(module).unwrap_or((0, 0));
+    let buckets = if size == 0 {
+        0
+    } else {
+        module.maxpc.saturating_sub(module.minpc).div_ceil(4096)
+    };
+    let minpc = module.minpc;
+    (0..buckets).filter_map(move |bucket| {
+        let pc = minpc.saturating_add(bucket * 4096);
+        let index = functions
+            .partition_point(|f| f.entry <= pc)
+            .checked_sub(1)?;
+        let at = table + bucket * FIND_FUNC_BUCKET;
+        Some((at, (at + FIND_FUNC_BUCKET).min(table + size), index))
+    })
+}
+
+/// Claim the runtime's `findfunctab`, each bucket to the package of the
+/// code it indexes. Nothing when the table is not in loaded data outside
+/// code.
+fn claim_find_func_table(
     walk: &mut types::TypeWalk<'_, '_>,
     memory: moduledata::Memory<'_, '_>,
     module: moduledata::ModuleData,
     functions: &[GoFunction],
 ) {
-    let (table, minpc, maxpc) = (module.findfunctab, module.minpc, module.maxpc);
-    // The last bucket holds only the sub-buckets (256 bytes of text each)
-    // that exist.
-    let span = maxpc.saturating_sub(minpc);
-    let buckets = span.div_ceil(4096);
-    let size = buckets.saturating_mul(4).saturating_add(span.div_ceil(256));
+    let Some((table, size)) = find_func_table(&module) else {
+        return;
+    };
     let fits = memory.at(table).is_some_and(|d| d.len() as u64 >= size);
-    if table == 0 || buckets == 0 || !fits || memory.in_code(table) {
+    if !fits || memory.in_code(table) {
         return;
     }
     let mut owner: Option<(usize, u32)> = None;
-    for bucket in 0..buckets {
-        let pc = minpc + bucket * 4096;
-        let Some(index) = functions.partition_point(|f| f.entry <= pc).checked_sub(1) else {
-            continue;
-        };
+    for (start, end, index) in find_func_buckets(&module, functions) {
         let package = match owner {
             Some((known, package)) if known == index => package,
             _ => walk.intern(package_of(&functions[index].name)),
         };
         owner = Some((index, package));
-        let at = table + bucket * FIND_FUNC_BUCKET;
-        walk.claims
-            .push((at, (at + FIND_FUNC_BUCKET).min(table + size), package));
+        walk.claims.push((start, end, package));
     }
 }
 
@@ -395,7 +428,7 @@ mod tests {
             function("a.F", text, 5000),
             function("b.(*T).G", text + 5000, span - 5000),
         ];
-        find_func_buckets(&mut walk, memory, module, &functions);
+        claim_find_func_table(&mut walk, memory, module, &functions);
         let (packages, claims) = walk.into_packages();
         assert_eq!(packages, ["a", "b"]);
         assert_eq!(
@@ -414,7 +447,7 @@ mod tests {
         }];
         let memory = moduledata::Memory { sections: &short };
         let mut walk = types::TypeWalk::new(memory, layout, module, 22);
-        find_func_buckets(&mut walk, memory, module, &functions);
+        claim_find_func_table(&mut walk, memory, module, &functions);
         assert!(walk.into_packages().1.is_empty());
     }
 }
