@@ -16,56 +16,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use object::{Object, ObjectSection};
-use sizegate_analyze::{Options, Report, Unit, analyze, analyze_with_debug_file};
+use sizegate_analyze::{Unit, analyze, analyze_with_debug_file};
 
-const LIB: &str = r#"
-#[inline(never)]
-pub fn spread<T: Copy + Into<u64>>(values: &[T]) -> u64 {
-    let mut acc = 0x9e37_79b9_7f4a_7c15u64;
-    for v in values {
-        let x: u64 = (*v).into();
-        acc = acc.rotate_left(5) ^ x.wrapping_mul(0x100_0000_01b3);
-    }
-    acc
-}
-"#;
-
-const MAIN: &str = r#"
-#[derive(Clone, Copy)]
-struct Point { x: u32, y: u32 }
-impl From<Point> for u64 {
-    fn from(p: Point) -> u64 { (u64::from(p.x) << 32) | u64::from(p.y) }
-}
-fn main() {
-    let points: Vec<Point> = std::env::args().map(|a| Point { x: a.len() as u32, y: 7 }).collect();
-    let lengths: Vec<u32> = std::env::args().map(|a| a.len() as u32).collect();
-    println!("{} {}", zlib_lib::spread(&points), zlib_lib::spread(&lengths));
-}
-"#;
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn options() -> Options {
-    Options {
-        skip_compression: true,
-        ..Options::default()
-    }
-}
-
-fn report(path: &Path) -> Report {
-    analyze("app", &std::fs::read(path).unwrap(), &options())
-        .unwrap()
-        .remove(0)
-}
+mod rust_support;
+use rust_support::{build_generic_program, options, report, run};
 
 /// The Rust program with line tables, unstripped and uncompressed.
 fn built() -> &'static PathBuf {
@@ -73,28 +27,7 @@ fn built() -> &'static PathBuf {
     BUILT.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("compressed-dwarf-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lib.rs"), LIB).unwrap();
-        std::fs::write(dir.join("main.rs"), MAIN).unwrap();
-        let flags = ["--edition=2021", "-O", "-C", "debuginfo=line-tables-only"];
-        run(Command::new("rustc")
-            .args(flags)
-            .args(["--crate-type=rlib", "--crate-name=zlib_lib"])
-            .arg(dir.join("lib.rs"))
-            .arg("--out-dir")
-            .arg(&dir));
-        let app = dir.join("app");
-        run(Command::new("rustc")
-            .args(flags)
-            .args(["-C", "panic=abort", "--crate-name=zlib_app", "--extern"])
-            .arg(format!(
-                "zlib_lib={}",
-                dir.join("libzlib_lib.rlib").display()
-            ))
-            .arg(dir.join("main.rs"))
-            .arg("-o")
-            .arg(&app));
-        app
+        build_generic_program(&dir, ["zlib_lib", "zlib_app"], ["lib.rs", "main.rs", "app"])
     })
 }
 
