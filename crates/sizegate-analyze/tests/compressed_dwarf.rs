@@ -19,7 +19,7 @@ use object::{Object, ObjectSection};
 use sizegate_analyze::{Unit, analyze, analyze_with_debug_file};
 
 mod rust_support;
-use rust_support::{build_generic_program, options, report, run};
+use rust_support::{build_generic_program, options, report, run, strip_all};
 
 /// The Rust program with line tables, unstripped and uncompressed.
 fn built() -> &'static PathBuf {
@@ -159,11 +159,7 @@ fn stripped_build_with_a_compressed_debug_file() {
     let plain = report(app);
     let debug = compressed(app, "zlib", &["--only-keep-debug"]);
     let stripped = app.with_extension("strip-all");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(app));
+    strip_all(app, &stripped);
     let debug_bytes = std::fs::read(&debug).unwrap();
     assert_eq!(info_format(&debug_bytes), object::CompressionFormat::Zlib);
     let report = analyze_with_debug_file(
@@ -219,11 +215,7 @@ fn gcc_gz_debug_file_gives_the_symbols() {
         .arg(&exe)
         .arg(&debug));
     let stripped = dir.join("hello.stripped");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&exe));
+    strip_all(&exe, &stripped);
     let unstripped = report(&exe);
     let with_debug = analyze_with_debug_file(
         "hello",
@@ -274,11 +266,7 @@ fn hostile_compressed_sizes_are_left_out_with_a_note() {
         ),
     ];
     let stripped = app.with_extension("hostile-stripped");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(app));
+    strip_all(app, &stripped);
     let stripped = std::fs::read(&stripped).unwrap();
     for (original, section, value, why) in cases {
         let mut bytes = original.clone();

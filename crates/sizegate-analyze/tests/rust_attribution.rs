@@ -17,7 +17,8 @@ use sizegate_analyze::{CrateVersion, Language, Report};
 
 mod rust_support;
 use rust_support::{
-    build_generic_program, options, report, run, tinydep_lib, write_registry_program,
+    bracketed_units, build_generic_program, options, report, run, strip_all, tinydep_lib,
+    write_registry_program,
 };
 
 const MAIN: &str = r#"
@@ -279,11 +280,7 @@ fn stripped_build_with_its_debug_file_matches_the_unstripped_build() {
         .arg("--only-keep-debug")
         .arg(plain)
         .arg(&debug));
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(plain));
+    strip_all(plain, &stripped);
     let options = options();
     let (bytes, debug_bytes) = (
         std::fs::read(&stripped).unwrap(),
@@ -413,11 +410,7 @@ fn anonymous_data_is_charged_to_the_crate_that_uses_it() {
         bracketed * 100 < report.sizes.shipped * 5,
         "{bracketed} of {} bytes bracketed: {:?}",
         report.sizes.shipped,
-        report
-            .units
-            .iter()
-            .filter(|u| u.name.starts_with('['))
-            .collect::<Vec<_>>()
+        bracketed_units(&report)
     );
 }
 

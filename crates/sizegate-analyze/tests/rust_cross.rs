@@ -15,7 +15,9 @@ use std::process::Command;
 use sizegate_analyze::{Format, Language, Report, UnitKind};
 
 mod rust_support;
-use rust_support::{TINYDEP_LIB_PATH, report, run, size, tinydep_lib, write_registry_program};
+use rust_support::{
+    TINYDEP_LIB_PATH, bracketed_units, report, run, size, tinydep_lib, write_registry_program,
+};
 
 const MAIN: &str = r#"
 use std::collections::BTreeMap;
@@ -114,11 +116,7 @@ fn check_symbols(report: &Report, bracketed: u64) {
         "{} of {} bytes bracketed: {:?}",
         report.bracketed_size(),
         report.sizes.shipped,
-        report
-            .units
-            .iter()
-            .filter(|u| u.name.starts_with('['))
-            .collect::<Vec<_>>()
+        bracketed_units(report)
     );
 }
 

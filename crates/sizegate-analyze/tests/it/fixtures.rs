@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use sizegate_analyze::{Options, Report, analyze};
 
-use crate::rust_support::run;
+use crate::rust_support::{run, strip_all};
 
 /// One built fixture and its analysis.
 #[derive(Debug)]
@@ -114,11 +114,7 @@ fn build_into(out: &Path, stamp: &str) -> String {
             "-".to_string()
         } else {
             let stripped = path.with_extension("stripped");
-            run(Command::new("strip")
-                .arg("--strip-all")
-                .arg("-o")
-                .arg(&stripped)
-                .arg(&path));
+            strip_all(&path, &stripped);
             std::fs::metadata(&stripped).unwrap().len().to_string()
         };
         manifest.push_str(&format!("{name}\t{}\t{strip_size}\n", path.display()));

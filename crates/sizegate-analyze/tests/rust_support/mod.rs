@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sizegate_analyze::{Options, Report, analyze, analyze_with_debug_file};
+use sizegate_analyze::{Options, Report, Unit, analyze, analyze_with_debug_file};
 
 /// Run a command, failing the test with its output when it fails.
 pub fn run(command: &mut Command) {
@@ -24,7 +24,16 @@ pub fn run(command: &mut Command) {
     );
 }
 
-/// The library crate's source, with `TABLE_LEN` and `WORD_*` filled in by
+/// `strip --strip-all -o output input`.
+pub fn strip_all(input: &Path, output: &Path) {
+    run(Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(output)
+        .arg(input));
+}
+
+/// The library crate's source, with `TABLE_*` and `WORD_*` filled in by
 /// [`tinydep_lib`].
 const TINYDEP_LIB: &str = r#"
 #[inline(never)]
@@ -44,7 +53,7 @@ const fn table() -> [u64; TABLE_LEN] {
     t
 }
 
-/// An anonymous constant of TABLE_LEN words, used by this crate only.
+/// A TABLE_KIB KiB anonymous constant, used by this crate only.
 #[inline(never)]
 pub fn lookup(at: usize) -> u64 {
     const TABLE: &[u64; TABLE_LEN] = &table();
@@ -72,6 +81,7 @@ pub fn tinydep_lib(table_len: usize, words: usize) -> String {
         .map(|name| format!("        \"tinydep-{name}-constant-used-only-here\",\n"))
         .collect();
     TINYDEP_LIB
+        .replace("TABLE_KIB", &(table_len * 8 / 1024).to_string())
         .replace("TABLE_LEN", &table_len.to_string())
         .replace("WORD_COUNT", &words.to_string())
         .replace("WORD_LIST", &list)
@@ -190,4 +200,13 @@ pub fn size(report: &Report, unit: &str) -> u64 {
         .iter()
         .find(|u| u.name == unit)
         .map_or(0, |u| u.size)
+}
+
+/// The pseudo-units (`[…]`) of `report`, for failure messages.
+pub fn bracketed_units(report: &Report) -> Vec<&Unit> {
+    report
+        .units
+        .iter()
+        .filter(|u| u.name.starts_with('['))
+        .collect()
 }
