@@ -16,56 +16,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use object::{Object, ObjectSection};
-use sizegate_analyze::{Options, Report, Unit, analyze, analyze_with_debug_file};
+use sizegate_analyze::{Unit, analyze, analyze_with_debug_file};
 
-const LIB: &str = r#"
-#[inline(never)]
-pub fn spread<T: Copy + Into<u64>>(values: &[T]) -> u64 {
-    let mut acc = 0x9e37_79b9_7f4a_7c15u64;
-    for v in values {
-        let x: u64 = (*v).into();
-        acc = acc.rotate_left(5) ^ x.wrapping_mul(0x100_0000_01b3);
-    }
-    acc
-}
-"#;
-
-const MAIN: &str = r#"
-#[derive(Clone, Copy)]
-struct Point { x: u32, y: u32 }
-impl From<Point> for u64 {
-    fn from(p: Point) -> u64 { (u64::from(p.x) << 32) | u64::from(p.y) }
-}
-fn main() {
-    let points: Vec<Point> = std::env::args().map(|a| Point { x: a.len() as u32, y: 7 }).collect();
-    let lengths: Vec<u32> = std::env::args().map(|a| a.len() as u32).collect();
-    println!("{} {}", zlib_lib::spread(&points), zlib_lib::spread(&lengths));
-}
-"#;
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn options() -> Options {
-    Options {
-        skip_compression: true,
-        ..Options::default()
-    }
-}
-
-fn report(path: &Path) -> Report {
-    analyze("app", &std::fs::read(path).unwrap(), &options())
-        .unwrap()
-        .remove(0)
-}
+mod rust_support;
+use rust_support::{build_generic_program, options, report, run, strip_all};
 
 /// The Rust program with line tables, unstripped and uncompressed.
 fn built() -> &'static PathBuf {
@@ -73,28 +27,7 @@ fn built() -> &'static PathBuf {
     BUILT.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("compressed-dwarf-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lib.rs"), LIB).unwrap();
-        std::fs::write(dir.join("main.rs"), MAIN).unwrap();
-        let flags = ["--edition=2021", "-O", "-C", "debuginfo=line-tables-only"];
-        run(Command::new("rustc")
-            .args(flags)
-            .args(["--crate-type=rlib", "--crate-name=zlib_lib"])
-            .arg(dir.join("lib.rs"))
-            .arg("--out-dir")
-            .arg(&dir));
-        let app = dir.join("app");
-        run(Command::new("rustc")
-            .args(flags)
-            .args(["-C", "panic=abort", "--crate-name=zlib_app", "--extern"])
-            .arg(format!(
-                "zlib_lib={}",
-                dir.join("libzlib_lib.rlib").display()
-            ))
-            .arg(dir.join("main.rs"))
-            .arg("-o")
-            .arg(&app));
-        app
+        build_generic_program(&dir, ["zlib_lib", "zlib_app"], ["lib.rs", "main.rs", "app"])
     })
 }
 
@@ -226,11 +159,7 @@ fn stripped_build_with_a_compressed_debug_file() {
     let plain = report(app);
     let debug = compressed(app, "zlib", &["--only-keep-debug"]);
     let stripped = app.with_extension("strip-all");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(app));
+    strip_all(app, &stripped);
     let debug_bytes = std::fs::read(&debug).unwrap();
     assert_eq!(info_format(&debug_bytes), object::CompressionFormat::Zlib);
     let report = analyze_with_debug_file(
@@ -286,11 +215,7 @@ fn gcc_gz_debug_file_gives_the_symbols() {
         .arg(&exe)
         .arg(&debug));
     let stripped = dir.join("hello.stripped");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&exe));
+    strip_all(&exe, &stripped);
     let unstripped = report(&exe);
     let with_debug = analyze_with_debug_file(
         "hello",
@@ -341,11 +266,7 @@ fn hostile_compressed_sizes_are_left_out_with_a_note() {
         ),
     ];
     let stripped = app.with_extension("hostile-stripped");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(app));
+    strip_all(app, &stripped);
     let stripped = std::fs::read(&stripped).unwrap();
     for (original, section, value, why) in cases {
         let mut bytes = original.clone();

@@ -15,14 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use sizegate_analyze::{Options, Report, UnitKind, analyze, analyze_with_debug_file};
+use sizegate_analyze::{Options, Report, UnitKind, analyze_with_debug_file};
 
-fn options() -> Options {
-    Options {
-        skip_compression: true,
-        ..Options::default()
-    }
-}
+mod rust_support;
+use rust_support::{options, read, report as alone, run, with_debug};
 
 /// An LLVM tool: on the PATH, else in Debian's versioned LLVM directory
 /// (where `ld64.lld` and `dsymutil` live without a suffix).
@@ -50,18 +46,6 @@ fn run_if(make: bool, command: &mut Command) {
     if make {
         run(command);
     }
-}
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn sources() -> PathBuf {
@@ -264,25 +248,6 @@ fn builds() -> &'static Builds {
     })
 }
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn alone(path: &Path) -> Report {
-    analyze("app", &read(path), &options()).unwrap().remove(0)
-}
-
-fn with_debug(build: &Build) -> Report {
-    analyze_with_debug_file(
-        "app",
-        &read(&build.artifact),
-        &read(&build.debug),
-        &options(),
-    )
-    .unwrap()
-    .remove(0)
-}
-
 fn unit<'r>(report: &'r Report, name: &str) -> Option<&'r sizegate_analyze::Unit> {
     report.units.iter().find(|u| u.name == name)
 }
@@ -323,7 +288,7 @@ fn a_stripped_macho_with_its_dsym_reads_as_the_unstripped_build() {
         let stripped = alone(&build.artifact);
         let unstripped = alone(&build.unstripped);
         assert!(!has_symbol(&stripped, "helper_add"));
-        let report = with_debug(build);
+        let report = with_debug(&build.artifact, &build.debug);
         check_sizes(&report, &stripped, &build.artifact);
         for name in ["helper_add", "helper_mul", "main", "cpp_entry", "counter"] {
             assert!(has_symbol(&report, name), "{name}: {:?}", report.symbols);
@@ -423,7 +388,7 @@ fn a_dsym_of_another_build_is_refused_naming_both_uuids() {
 fn a_pe_with_its_pdb_gets_functions_units_and_data() {
     let b = builds();
     let without = alone(&b.pe.artifact);
-    let report = with_debug(&b.pe);
+    let report = with_debug(&b.pe.artifact, &b.pe.debug);
     check_sizes(&report, &without, &b.pe.artifact);
     for name in [
         "helper_add",
@@ -470,7 +435,7 @@ fn a_pe_with_its_pdb_gets_functions_units_and_data() {
 #[test]
 fn c_code_in_a_pdb_is_charged_to_its_object_file() {
     let b = builds();
-    let report = with_debug(&b.pe);
+    let report = with_debug(&b.pe.artifact, &b.pe.debug);
     let unit_of = |name: &str| {
         report
             .symbols

@@ -13,50 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use sizegate_analyze::{CrateVersion, Language, Options, Report, analyze};
+use sizegate_analyze::{CrateVersion, Language, Report};
 
-const LIB: &str = r#"
-#[inline(never)]
-pub fn pick(values: &[u32], at: usize) -> u32 {
-    let value = values.get(at).copied().expect("index in range");
-    if value == 7 { panic!("seven is not allowed at {at}"); }
-    value.checked_mul(3).unwrap()
-}
-
-const fn table() -> [u64; 2048] {
-    let mut t = [0u64; 2048];
-    let mut i = 0;
-    while i < 2048 {
-        t[i] = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
-        i += 1;
-    }
-    t
-}
-
-/// A 16 KiB anonymous constant in `.rodata`, used by this crate only.
-#[inline(never)]
-pub fn lookup(at: usize) -> u64 {
-    const TABLE: &[u64; 2048] = &table();
-    TABLE[at % 2048]
-}
-
-/// A table of string slices in `.data.rel.ro` (relative relocations to the
-/// strings' bytes in `.rodata`), used by this crate only.
-#[inline(never)]
-pub fn word(at: usize) -> &'static str {
-    const WORDS: [&str; 8] = [
-        "tinydep-alpha-constant-used-only-here",
-        "tinydep-bravo-constant-used-only-here",
-        "tinydep-charlie-constant-used-only-here",
-        "tinydep-delta-constant-used-only-here",
-        "tinydep-echo-constant-used-only-here",
-        "tinydep-foxtrot-constant-used-only-here",
-        "tinydep-golf-constant-used-only-here",
-        "tinydep-hotel-constant-used-only-here",
-    ];
-    WORDS[at % 8]
-}
-"#;
+mod rust_support;
+use rust_support::{
+    bracketed_units, build_generic_program, options, report, run, strip_all, tinydep_lib,
+    write_registry_program,
+};
 
 const MAIN: &str = r#"
 fn main() {
@@ -70,17 +33,6 @@ fn main() {
 }
 "#;
 
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Built binaries: (unstripped, stripped, with `.dep-v0`).
 fn built() -> &'static (PathBuf, PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf, PathBuf)> = OnceLock::new();
@@ -89,13 +41,10 @@ fn built() -> &'static (PathBuf, PathBuf, PathBuf) {
             "rust-attribution-{}",
             std::process::id()
         ));
-        let src = dir.join("registry/tinydep-1.2.3/src");
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(src.join("lib.rs"), LIB).unwrap();
-        std::fs::write(dir.join("main.rs"), MAIN).unwrap();
+        let lib = write_registry_program(&dir, &tinydep_lib(2048, 8), MAIN);
         run(Command::new("rustc")
             .args(["--edition=2021", "--crate-type=rlib", "--crate-name=tinydep", "-O"])
-            .arg(src.join("lib.rs"))
+            .arg(&lib)
             .arg("--out-dir")
             .arg(&dir));
         let build = |name: &str, extra: &[&str], main: &Path| {
@@ -126,15 +75,6 @@ fn built() -> &'static (PathBuf, PathBuf, PathBuf) {
         let audited = build("app-audited", &["-C", "strip=symbols"], &dir.join("audited.rs"));
         (plain, stripped, audited)
     })
-}
-
-fn report(path: &Path) -> Report {
-    let bytes = std::fs::read(path).unwrap();
-    let options = Options {
-        skip_compression: true,
-        ..Options::default()
-    };
-    analyze("app", &bytes, &options).unwrap().remove(0)
 }
 
 fn unit<'a>(report: &'a Report, name: &str) -> &'a sizegate_analyze::Unit {
@@ -340,15 +280,8 @@ fn stripped_build_with_its_debug_file_matches_the_unstripped_build() {
         .arg("--only-keep-debug")
         .arg(plain)
         .arg(&debug));
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(plain));
-    let options = Options {
-        skip_compression: true,
-        ..Options::default()
-    };
+    strip_all(plain, &stripped);
+    let options = options();
     let (bytes, debug_bytes) = (
         std::fs::read(&stripped).unwrap(),
         std::fs::read(&debug).unwrap(),
@@ -477,40 +410,9 @@ fn anonymous_data_is_charged_to_the_crate_that_uses_it() {
         bracketed * 100 < report.sizes.shipped * 5,
         "{bracketed} of {} bytes bracketed: {:?}",
         report.sizes.shipped,
-        report
-            .units
-            .iter()
-            .filter(|u| u.name.starts_with('['))
-            .collect::<Vec<_>>()
+        bracketed_units(&report)
     );
 }
-
-/// A crate of generics only: every instance of `spread` is made in the
-/// crate that calls it.
-const GENERIC_LIB: &str = r#"
-#[inline(never)]
-pub fn spread<T: Copy + Into<u64>>(values: &[T]) -> u64 {
-    let mut acc = 0x9e37_79b9_7f4a_7c15u64;
-    for v in values {
-        let x: u64 = (*v).into();
-        acc = acc.rotate_left(5) ^ x.wrapping_mul(0x100_0000_01b3);
-    }
-    acc
-}
-"#;
-
-const GENERIC_MAIN: &str = r#"
-#[derive(Clone, Copy)]
-struct Point { x: u32, y: u32 }
-impl From<Point> for u64 {
-    fn from(p: Point) -> u64 { (u64::from(p.x) << 32) | u64::from(p.y) }
-}
-fn main() {
-    let points: Vec<Point> = std::env::args().map(|a| Point { x: a.len() as u32, y: 7 }).collect();
-    let lengths: Vec<u32> = std::env::args().map(|a| a.len() as u32).collect();
-    println!("{} {}", genlib::spread(&points), genlib::spread(&lengths));
-}
-"#;
 
 /// With DWARF line tables, a generic defined in `genlib` and instantiated
 /// in the binary's crate is `genlib`'s by the defining rule (`units`) and
@@ -519,24 +421,11 @@ fn main() {
 fn line_tables_move_a_generic_to_its_instantiating_crate() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("rust-instantiating-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("genlib.rs"), GENERIC_LIB).unwrap();
-    std::fs::write(dir.join("genapp.rs"), GENERIC_MAIN).unwrap();
-    let flags = ["--edition=2021", "-O", "-C", "debuginfo=line-tables-only"];
-    run(Command::new("rustc")
-        .args(flags)
-        .args(["--crate-type=rlib", "--crate-name=genlib"])
-        .arg(dir.join("genlib.rs"))
-        .arg("--out-dir")
-        .arg(&dir));
-    let app = dir.join("genapp");
-    run(Command::new("rustc")
-        .args(flags)
-        .args(["-C", "panic=abort", "--crate-name=genapp", "--extern"])
-        .arg(format!("genlib={}", dir.join("libgenlib.rlib").display()))
-        .arg(dir.join("genapp.rs"))
-        .arg("-o")
-        .arg(&app));
+    let app = build_generic_program(
+        &dir,
+        ["genlib", "genapp"],
+        ["genlib.rs", "genapp.rs", "genapp"],
+    );
     let report = report(&app);
     assert!(
         !report.units_instantiating.is_empty(),

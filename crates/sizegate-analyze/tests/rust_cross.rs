@@ -12,45 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sizegate_analyze::{Format, Language, Options, Report, UnitKind, analyze};
+use sizegate_analyze::{Format, Language, Report, UnitKind};
 
-const LIB: &str = r#"
-#[inline(never)]
-pub fn pick(values: &[u32], at: usize) -> u32 {
-    let value = values.get(at).copied().expect("index in range");
-    if value == 7 { panic!("seven is not allowed at {at}"); }
-    value.checked_mul(3).unwrap()
-}
-
-const fn table() -> [u64; 512] {
-    let mut t = [0u64; 512];
-    let mut i = 0;
-    while i < 512 {
-        t[i] = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
-        i += 1;
-    }
-    t
-}
-
-/// A 4 KiB anonymous constant, used by this crate only.
-#[inline(never)]
-pub fn lookup(at: usize) -> u64 {
-    const TABLE: &[u64; 512] = &table();
-    TABLE[at % 512]
-}
-
-/// A table of string slices (pointers to the strings' bytes).
-#[inline(never)]
-pub fn word(at: usize) -> &'static str {
-    const WORDS: [&str; 4] = [
-        "tinydep-alpha-constant-used-only-here",
-        "tinydep-bravo-constant-used-only-here",
-        "tinydep-charlie-constant-used-only-here",
-        "tinydep-delta-constant-used-only-here",
-    ];
-    WORDS[at % 4]
-}
-"#;
+mod rust_support;
+use rust_support::{
+    TINYDEP_LIB_PATH, bracketed_units, report, run, size, tinydep_lib, write_registry_program,
+};
 
 const MAIN: &str = r#"
 use std::collections::BTreeMap;
@@ -87,26 +54,12 @@ fn has_command(name: &str) -> bool {
     Command::new(name).arg("--version").output().is_ok()
 }
 
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Build the program for `target` (`rustc` flags `extra`), with symbols
 /// and stripped: (with symbols, stripped).
 fn build(target: &str, extension: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("rust-cross-{target}-{}", std::process::id()));
-    let src = dir.join("registry/tinydep-1.2.3/src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("lib.rs"), LIB).unwrap();
-    std::fs::write(dir.join("main.rs"), MAIN).unwrap();
+    write_registry_program(&dir, &tinydep_lib(512, 4), MAIN);
     let rustc = |args: &[&str]| {
         let mut command = Command::new("rustc");
         command
@@ -119,7 +72,7 @@ fn build(target: &str, extension: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     rustc(&[
         "--crate-type=rlib",
         "--crate-name=tinydep",
-        "registry/tinydep-1.2.3/src/lib.rs",
+        TINYDEP_LIB_PATH,
     ]);
     let binary = |name: &str, strip: &str| {
         let out = format!("{name}.{extension}");
@@ -139,23 +92,6 @@ fn build(target: &str, extension: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
         binary("app", "strip=debuginfo"),
         binary("app-stripped", "strip=symbols"),
     )
-}
-
-fn report(path: &Path) -> Report {
-    let bytes = std::fs::read(path).unwrap();
-    let options = Options {
-        skip_compression: true,
-        ..Options::default()
-    };
-    analyze("app", &bytes, &options).unwrap().remove(0)
-}
-
-fn size(report: &Report, unit: &str) -> u64 {
-    report
-        .units
-        .iter()
-        .find(|u| u.name == unit)
-        .map_or(0, |u| u.size)
 }
 
 /// Rust, units summing to the shipped size, the program's own crates and
@@ -180,11 +116,7 @@ fn check_symbols(report: &Report, bracketed: u64) {
         "{} of {} bytes bracketed: {:?}",
         report.bracketed_size(),
         report.sizes.shipped,
-        report
-            .units
-            .iter()
-            .filter(|u| u.name.starts_with('['))
-            .collect::<Vec<_>>()
+        bracketed_units(report)
     );
 }
 
@@ -212,7 +144,7 @@ fn windows_gnu_rust_gets_crates_from_its_coff_symbols() {
         assert!(left * 10 < total, "{section}: {left} of {total} bytes left");
     }
     // Stripped: still Rust, with crates from panic locations and `.pdata`.
-    let report = self::report(&stripped);
+    let report = rust_support::report(&stripped);
     assert!(report.stripped);
     assert_eq!(report.language, Language::Rust);
     assert!(size(&report, "tinydep") > 0, "{:?}", report.units);
@@ -253,7 +185,7 @@ fn wasm_rust_gets_crates_from_its_name_section_and_data_from_its_code() {
     );
     // Stripped (no `name` section): functions get crates from the panic
     // locations their code refers to.
-    let report = self::report(&stripped);
+    let report = rust_support::report(&stripped);
     assert!(report.stripped);
     assert_eq!(report.language, Language::Rust);
     assert!(size(&report, "tinydep") > 0, "{:?}", report.units);

@@ -14,45 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sizegate_analyze::{Language, Options, Report, analyze, analyze_with_debug_file};
+use sizegate_analyze::{Language, Report};
 
-const LIB: &str = r#"
-#[inline(never)]
-pub fn pick(values: &[u32], at: usize) -> u32 {
-    let value = values.get(at).copied().expect("index in range");
-    if value == 7 { panic!("seven is not allowed at {at}"); }
-    value.checked_mul(3).unwrap()
-}
-
-const fn table() -> [u64; 512] {
-    let mut t = [0u64; 512];
-    let mut i = 0;
-    while i < 512 {
-        t[i] = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
-        i += 1;
-    }
-    t
-}
-
-/// A 4 KiB anonymous constant, used by this crate only.
-#[inline(never)]
-pub fn lookup(at: usize) -> u64 {
-    const TABLE: &[u64; 512] = &table();
-    TABLE[at % 512]
-}
-
-/// A table of string slices (pointers to anonymous strings).
-#[inline(never)]
-pub fn word(at: usize) -> &'static str {
-    const WORDS: [&str; 4] = [
-        "tinydep-alpha-constant-used-only-here",
-        "tinydep-bravo-constant-used-only-here",
-        "tinydep-charlie-constant-used-only-here",
-        "tinydep-delta-constant-used-only-here",
-    ];
-    WORDS[at % 4]
-}
-"#;
+mod rust_support;
+use rust_support::{report as alone, run, size, tinydep_lib, with_debug, write_registry_program};
 
 const MAIN: &str = r#"
 use std::collections::HashMap;
@@ -79,18 +44,6 @@ struct Build {
     stripped: PathBuf,
     /// The dSYM's DWARF file, or the PDB.
     debug: PathBuf,
-}
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Whether rustup has the standard library of `target`.
@@ -129,10 +82,7 @@ fn build(target: &str) -> Option<Build> {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("rust-cross-{}", std::process::id()))
         .join(target);
-    let src = dir.join("registry/tinydep-1.2.3/src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("lib.rs"), LIB).unwrap();
-    std::fs::write(dir.join("main.rs"), MAIN).unwrap();
+    let lib = write_registry_program(&dir, &tinydep_lib(512, 4), MAIN);
     let apple = target.contains("apple");
     // An SDK root that exists keeps rustc from looking for Xcode.
     let sdk = dir.join("sdk");
@@ -153,7 +103,7 @@ fn build(target: &str) -> Option<Build> {
     };
     run(rustc()
         .args(["--crate-type=rlib", "--crate-name=tinydep"])
-        .arg(src.join("lib.rs"))
+        .arg(&lib)
         .arg("--out-dir")
         .arg(&dir));
     let link = |out: &str, extra: &[&str]| {
@@ -194,32 +144,6 @@ fn build(target: &str) -> Option<Build> {
     })
 }
 
-fn options() -> Options {
-    Options {
-        skip_compression: true,
-        ..Options::default()
-    }
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn alone(path: &Path) -> Report {
-    analyze("app", &read(path), &options()).unwrap().remove(0)
-}
-
-fn with_debug(build: &Build) -> Report {
-    analyze_with_debug_file(
-        "app",
-        &read(&build.stripped),
-        &read(&build.debug),
-        &options(),
-    )
-    .unwrap()
-    .remove(0)
-}
-
 fn share(report: &Report) -> f64 {
     report.bracketed_size() as f64 * 100.0 / report.sizes.shipped as f64
 }
@@ -235,14 +159,6 @@ fn content_share(report: &Report) -> f64 {
     (report.bracketed_size() - layout) as f64 * 100.0 / report.sizes.shipped as f64
 }
 
-fn size(report: &Report, unit: &str) -> u64 {
-    report
-        .units
-        .iter()
-        .find(|u| u.name == unit)
-        .map_or(0, |u| u.size)
-}
-
 /// What every target's build must give: Rust, with and without its debug
 /// file; the crates of the program; with the debug file at most `limit`%
 /// of the shipped bytes in bracketed units besides the layout's (the
@@ -254,7 +170,7 @@ fn check(target: &str, limit: f64) {
     };
     let stripped = alone(&build.stripped);
     let unstripped = alone(&build.unstripped);
-    let debug = with_debug(&build);
+    let debug = with_debug(&build.stripped, &build.debug);
     for (what, report) in [
         ("stripped", &stripped),
         ("unstripped", &unstripped),

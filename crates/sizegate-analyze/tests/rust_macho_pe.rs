@@ -9,9 +9,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use sizegate_analyze::{Language, Options, Report, analyze};
+use sizegate_analyze::{Language, Report};
+
+mod rust_support;
+use rust_support::{report_named, size};
 
 const VERSION: &str = "1.96.0";
 
@@ -30,21 +33,8 @@ fn artifact(package: &str, file: &str) -> Option<PathBuf> {
     }
 }
 
-fn report(path: &PathBuf) -> Report {
-    let bytes = std::fs::read(path).unwrap();
-    let options = Options {
-        skip_compression: true,
-        ..Options::default()
-    };
-    analyze("oxlint", &bytes, &options).unwrap().remove(0)
-}
-
-fn size(report: &Report, unit: &str) -> u64 {
-    report
-        .units
-        .iter()
-        .find(|u| u.name == unit)
-        .map_or(0, |u| u.size)
+fn report(path: &Path) -> Report {
+    report_named("oxlint", path)
 }
 
 /// What both builds must give: Rust, the workspace's and the registry's

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use sizegate_analyze::{Options, Report, analyze};
 
+use crate::rust_support::{run, strip_all};
+
 /// One built fixture and its analysis.
 #[derive(Debug)]
 pub struct Fixture {
@@ -47,19 +49,6 @@ pub fn get(name: &str) -> &'static Fixture {
 /// Source directory of the fixtures.
 pub fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Run a command, failing the test with its output when it fails.
-pub fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Build every fixture once per machine state, not once per test process:
@@ -125,11 +114,7 @@ fn build_into(out: &Path, stamp: &str) -> String {
             "-".to_string()
         } else {
             let stripped = path.with_extension("stripped");
-            run(Command::new("strip")
-                .arg("--strip-all")
-                .arg("-o")
-                .arg(&stripped)
-                .arg(&path));
+            strip_all(&path, &stripped);
             std::fs::metadata(&stripped).unwrap().len().to_string()
         };
         manifest.push_str(&format!("{name}\t{}\t{strip_size}\n", path.display()));

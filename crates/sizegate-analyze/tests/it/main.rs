@@ -5,6 +5,8 @@
 
 mod checks;
 mod fixtures;
+#[path = "../rust_support/mod.rs"]
+mod rust_support;
 
 mod formats;
 mod invariants;
