@@ -34,7 +34,7 @@ use crate::format::Layout;
 use crate::go::Layout as Words;
 use crate::go_units::Region;
 use crate::report::{Format, SectionKind};
-use crate::rust::Relative;
+use crate::rust::Relocations;
 use crate::symbols::PlacedSymbol;
 
 /// Most units one anonymous object is split between.
@@ -110,7 +110,7 @@ pub(crate) struct Inputs<'i, 'd> {
     /// slots): their bytes are not taken again.
     pub taken: &'i [Region],
     /// `R_*_RELATIVE` pointers by patched address.
-    pub relocations: &'i HashMap<u64, Relative>,
+    pub relocations: &'i Relocations,
     /// Functions no symbol covers, with their unit: (start, end, unit).
     pub functions: &'i [(u64, u64, &'i str)],
 }
@@ -345,7 +345,8 @@ impl Pieces {
         // Data to data: a slot in a symbol charges its target to the
         // symbol's unit; a slot in a piece passes the piece's owners on.
         let mut edges: Vec<(usize, usize)> = Vec::new();
-        for (&slot, relocation) in inputs.relocations {
+        for relocation in inputs.relocations.values() {
+            let slot = relocation.slot;
             let Some(to) = self.piece_of(relocation.value) else {
                 continue;
             };

@@ -65,7 +65,7 @@ pub(crate) fn read(
     layout: &Layout<'_>,
     words: Words,
     crates: &BTreeSet<&str>,
-    relocations: &HashMap<u64, Relative>,
+    relocations: &Relocations,
 ) -> RustFacts {
     let mut facts = RustFacts::default();
     markers(layout, &mut facts);
@@ -164,6 +164,49 @@ pub(crate) struct Relative {
     pub entry_size: u64,
 }
 
+/// The pointers relocation entries store, sorted by patched address (one
+/// entry per address: the last one read). A sorted list sized once, not a
+/// hash map: on a large binary the map was among the analysis's largest
+/// allocations.
+#[derive(Debug, Default)]
+pub(crate) struct Relocations(Vec<Relative>);
+
+impl Relocations {
+    fn with_capacity(n: u64) -> Self {
+        Relocations(Vec::with_capacity(
+            usize::try_from(n.min(MAX_RELOCATIONS)).unwrap_or(0),
+        ))
+    }
+
+    fn insert(&mut self, relative: Relative) {
+        self.0.push(relative);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Sort by patched address, keeping the last entry read for each.
+    fn finish(mut self) -> Self {
+        self.0.reverse();
+        self.0.sort_by_key(|r| r.slot);
+        self.0.dedup_by_key(|r| r.slot);
+        self.0.shrink_to_fit();
+        self
+    }
+
+    /// The entry patching `slot`, if any.
+    pub(crate) fn get(&self, slot: u64) -> Option<&Relative> {
+        let i = self.0.partition_point(|r| r.slot < slot);
+        self.0.get(i).filter(|r| r.slot == slot)
+    }
+
+    /// Every entry, by patched address.
+    pub(crate) fn values(&self) -> std::slice::Iter<'_, Relative> {
+        self.0.iter()
+    }
+}
+
 /// Pointers stored by `R_*_RELATIVE`-like entries (no symbol, an addend)
 /// of the loaded `.rela` sections, by patched address; on PE the
 /// `IMAGE_REL_BASED_DIR64` entries of `.reloc` (the pointer is the word at
@@ -172,15 +215,23 @@ pub(crate) fn relative_relocations(
     layout: &Layout<'_>,
     words: Words,
     image_base: u64,
-) -> HashMap<u64, Relative> {
+) -> Relocations {
     if layout.format == Format::Pe {
-        return base_relocations(layout, words, image_base);
+        return base_relocations(layout, words, image_base).finish();
     }
-    let mut out = HashMap::new();
     if layout.format != Format::Elf {
-        return out;
+        return Relocations::default();
     }
     let word = u64::from(words.ptr_size);
+    let rela =
+        |s: &&crate::sections::SectionInfo<'_>| s.raw_name.starts_with(".rela") && s.vm_size > 0;
+    let most: u64 = layout
+        .sections
+        .iter()
+        .filter(rela)
+        .map(|s| s.data.len() as u64 / (3 * word))
+        .sum();
+    let mut out = Relocations::with_capacity(most);
     for (index, section) in layout.sections.iter().enumerate() {
         if !section.raw_name.starts_with(".rela") || section.vm_size == 0 {
             continue;
@@ -200,27 +251,30 @@ pub(crate) fn relative_relocations(
             };
             let symbol = if word == 8 { info >> 32 } else { info >> 8 };
             if symbol == 0 && info != 0 {
-                out.insert(
-                    offset,
-                    Relative {
-                        slot: offset,
-                        value: addend,
-                        section: index,
-                        entry: section.address.saturating_add(i * entry),
-                        entry_size: entry,
-                    },
-                );
+                out.insert(Relative {
+                    slot: offset,
+                    value: addend,
+                    section: index,
+                    entry: section.address.saturating_add(i * entry),
+                    entry_size: entry,
+                });
             }
         }
     }
-    out
+    out.finish()
 }
 
 /// PE base relocations: blocks of a page RVA, the block's size, then 2-byte
 /// entries (type in the top 4 bits, offset in the page below).
-fn base_relocations(layout: &Layout<'_>, words: Words, base: u64) -> HashMap<u64, Relative> {
+fn base_relocations(layout: &Layout<'_>, words: Words, base: u64) -> Relocations {
     const DIR64: u16 = 10;
-    let mut out = HashMap::new();
+    let most: u64 = layout
+        .sections
+        .iter()
+        .filter(|s| s.raw_name == ".reloc")
+        .map(|s| s.data.len() as u64 / 2)
+        .sum();
+    let mut out = Relocations::with_capacity(most);
     if words.ptr_size != 8 {
         return out;
     }
@@ -266,16 +320,13 @@ fn base_relocations(layout: &Layout<'_>, words: Words, base: u64) -> HashMap<u64
                         .saturating_add(page)
                         .saturating_add(u64::from(entry & 0xfff));
                     if let Some(value) = word_at(slot) {
-                        out.insert(
+                        out.insert(Relative {
                             slot,
-                            Relative {
-                                slot,
-                                value,
-                                section: index,
-                                entry: section.address.saturating_add(e as u64),
-                                entry_size: 2,
-                            },
-                        );
+                            value,
+                            section: index,
+                            entry: section.address.saturating_add(e as u64),
+                            entry_size: 2,
+                        });
                     }
                 }
                 e += 2;
@@ -300,7 +351,7 @@ fn locations(
     layout: &Layout<'_>,
     words: Words,
     crates: &BTreeSet<&str>,
-    relocations: &HashMap<u64, Relative>,
+    relocations: &Relocations,
     facts: &mut RustFacts,
 ) {
     let mut paths = PathStrings::new(layout, crates);
@@ -406,7 +457,7 @@ struct SectionScan<'a, 'd> {
     index: usize,
     section: &'a crate::sections::SectionInfo<'d>,
     words: Words,
-    relocations: &'a HashMap<u64, Relative>,
+    relocations: &'a Relocations,
 }
 
 impl SectionScan<'_, '_> {
@@ -436,7 +487,7 @@ impl SectionScan<'_, '_> {
             if !(4..=MAX_PATH).contains(&len) {
                 continue;
             }
-            let relocation = self.relocations.get(&address).copied();
+            let relocation = self.relocations.get(address).copied();
             let pointer = relocation.map_or(raw, |r| r.value);
             if pointer == 0 {
                 continue;
@@ -468,7 +519,7 @@ impl SectionScan<'_, '_> {
 pub(crate) fn pointer_slots<'a>(
     layout: &Layout<'_>,
     words: Words,
-    relocations: &HashMap<u64, Relative>,
+    relocations: &Relocations,
     owner: &dyn Fn(u64) -> Option<&'a str>,
 ) -> Vec<Region> {
     let word = u64::from(words.ptr_size);
@@ -492,7 +543,8 @@ pub(crate) fn pointer_slots<'a>(
         .filter(|r| owner(r.value).is_some())
         .count();
     let mut charged: Vec<(usize, u64, u64, &str)> = Vec::with_capacity(2 * owned);
-    for (&slot, relocation) in relocations {
+    for relocation in relocations.values() {
+        let slot = relocation.slot;
         let Some(unit) = owner(relocation.value) else {
             continue;
         };
