@@ -355,7 +355,9 @@ fn followed_pieces(
 ) -> Vec<Piece> {
     let mut pieces = pieces(&code, blocked, targets, bounds);
     let mut refs = code.clone();
-    let mut previous: Vec<Reference> = Vec::new();
+    // The last round's pointers, as a digest: holding the list itself
+    // for the comparison made the peak of a large Go binary's analysis.
+    let mut previous = digest(&[]);
     for _ in 0..POINTER_ROUNDS {
         // Read again from the pieces as cut last round: a pointer read from
         // bytes a piece no longer covers is gone.
@@ -366,14 +368,29 @@ fn followed_pieces(
         held.retain(|r| !in_sized_piece(&pieces, &refs, r.0));
         held.sort_unstable();
         held.dedup();
-        if held == previous {
+        // Grown by doubling: give back the unused half before the merge
+        // doubles the references again.
+        held.shrink_to_fit();
+        let this = digest(&held);
+        if this == previous {
             break;
         }
         merge_sorted(&code, &held, &mut refs);
+        drop(held);
+        // The old cut is freed before the new one is made.
+        drop(std::mem::take(&mut pieces));
         pieces = self::pieces(&refs, blocked, targets, bounds);
-        previous = held;
+        previous = this;
     }
     pieces
+}
+
+/// A digest of a sorted list of references (its length and entries).
+fn digest(refs: &[Reference]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    refs.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// `out` becomes the sorted, deduplicated merge of sorted `a` and `b`.
