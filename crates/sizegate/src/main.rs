@@ -48,7 +48,27 @@ enum Command {
     Report(cmd::report::Args),
 }
 
+/// glibc raises its mmap threshold each time a large block is freed, up to
+/// 32 MiB, so later large blocks come from the heap and stay resident once
+/// freed: analyzing a 66 MB Rust binary, the peak RSS was 10 MB over the
+/// live heap (2.03x the file; 1.85x with the threshold fixed). Fixed at
+/// glibc's initial 128 KiB, large blocks go back to the system when freed.
+/// musl and other platforms keep their allocator's own policy.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn fixed_mmap_threshold() {
+    // SAFETY: `mallopt` only sets a parameter of the C allocator; it is
+    // called first thing in `main`, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fixed_mmap_threshold() {}
+
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
