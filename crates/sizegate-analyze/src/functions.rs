@@ -665,27 +665,7 @@ mod tests {
     #[test]
     fn unwind_info_sizes() {
         let data: Vec<u8> = vec![0x09, 4, 3, 0, 5, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9];
-        let section = crate::sections::SectionInfo {
-            name: ".rdata".into(),
-            raw_name: ".rdata".into(),
-            size: data.len() as u64,
-            kind: SectionKind::Rodata,
-            index: object::SectionIndex(1),
-            address: 0x1000,
-            vm_size: data.len() as u64,
-            file_range: None,
-            align: 4,
-            data: &data,
-            share: 0,
-            shipped: data.len() as u64,
-        };
-        let layout = Layout {
-            format: crate::report::Format::Pe,
-            sections: vec![section],
-            partition: Vec::new(),
-            shipped_pseudo: Vec::new(),
-            symbol_bytes: 0,
-        };
+        let layout = rdata(&data);
         // Version 1, an exception handler, three codes (four slots).
         assert_eq!(unwind_info_size(&layout, 0, 0x1000), Some(4 + 8 + 4));
         // Not version 1 or 2.

@@ -138,17 +138,7 @@ pub fn split_runtime_data(
     target: Target,
     go_version: Option<&str>,
 ) -> Option<RuntimeDataSplit> {
-    let located = pclntab::locate(sections, target)?;
-    let split = pcln_split::split(&located);
-    let module = moduledata::find(sections, &located)?;
-    runtime_data(
-        sections,
-        &located,
-        module,
-        split.as_ref(),
-        go_version,
-        &mut no_seeds,
-    )
+    read_tables(sections, target, go_version, &mut no_seeds)?.runtime
 }
 
 /// The type descriptors the code refers to, asked for once `moduledata`
