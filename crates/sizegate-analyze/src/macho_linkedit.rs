@@ -319,6 +319,7 @@ struct Opcodes<'a> {
 
 /// Where the reader stands: position in the stream, bytes read since the
 /// last patch, the current address and the patches so far.
+#[derive(Default)]
 struct Cursor {
     at: usize,
     pending: u64,
@@ -364,12 +365,7 @@ impl Opcodes<'_> {
     /// unknown opcode or a truncated operand.
     fn rebases(&self, charge: &mut dyn FnMut(u64, Run)) {
         let (stream, word) = (self.stream, self.word);
-        let mut c = Cursor {
-            at: 0,
-            pending: 0,
-            address: None,
-            fixups: 0,
-        };
+        let mut c = Cursor::default();
         while let Some(&byte) = stream.get(c.at) {
             let start = c.at;
             c.at += 1;
@@ -421,12 +417,7 @@ impl Opcodes<'_> {
     /// `BIND_OPCODE_*`, as [`Opcodes::rebases`]; threaded binds stop it.
     fn binds(&self, charge: &mut dyn FnMut(u64, Run)) {
         let (stream, word) = (self.stream, self.word);
-        let mut c = Cursor {
-            at: 0,
-            pending: 0,
-            address: None,
-            fixups: 0,
-        };
+        let mut c = Cursor::default();
         while let Some(&byte) = stream.get(c.at) {
             let start = c.at;
             c.at += 1;
@@ -507,22 +498,18 @@ pub(crate) fn apply(
         units[source].size -= bytes;
         match units.iter_mut().find(|u| u.name == *to) {
             Some(unit) => unit.size += bytes,
-            None => units.push(crate::report::Unit {
-                name: to.clone(),
-                kind: if to.starts_with('[') {
+            None => {
+                let kind = if to.starts_with('[') {
                     crate::report::UnitKind::Pseudo
                 } else {
                     kind
-                },
-                size: bytes,
-                symbols: 0,
-                version: None,
-                module: None,
-            }),
+                };
+                units.push(crate::report::Unit::new(to.clone(), kind, bytes, 0));
+            }
         }
     }
     units.retain(|u| u.size > 0);
-    units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    crate::report::Unit::sort(units);
 }
 
 #[cfg(test)]

@@ -480,6 +480,25 @@ pub struct Unit {
     pub module: Option<String>,
 }
 
+impl Unit {
+    /// A unit without a version or module.
+    pub fn new(name: String, kind: UnitKind, size: u64, symbols: u64) -> Unit {
+        Unit {
+            name,
+            kind,
+            size,
+            symbols,
+            version: None,
+            module: None,
+        }
+    }
+
+    /// The report's order of units: the largest first, then by name.
+    pub fn sort(units: &mut [Unit]) {
+        units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    }
+}
+
 /// Classification of a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

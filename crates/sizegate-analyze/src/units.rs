@@ -184,14 +184,7 @@ impl Charges<'_> {
         let mut out: Vec<Unit> = units
             .into_iter()
             .filter(|(_, (_, size, _))| *size > 0)
-            .map(|(name, (kind, size, symbols))| Unit {
-                name: name.to_string(),
-                kind,
-                size,
-                symbols,
-                version: None,
-                module: None,
-            })
+            .map(|(name, (kind, size, symbols))| Unit::new(name.to_string(), kind, size, symbols))
             .collect();
         // Two sections may share a name; their pseudo-units merge. (A map,
         // as a file may hold tens of thousands of sections.)
@@ -201,18 +194,11 @@ impl Charges<'_> {
                 Some(&i) => out[i].size += size,
                 None => {
                     positions.insert(name, out.len());
-                    out.push(Unit {
-                        name: name.clone(),
-                        kind: UnitKind::Pseudo,
-                        size: *size,
-                        symbols: 0,
-                        version: None,
-                        module: None,
-                    });
+                    out.push(Unit::new(name.clone(), UnitKind::Pseudo, *size, 0));
                 }
             }
         }
-        out.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+        Unit::sort(&mut out);
         out
     }
 }

@@ -387,16 +387,9 @@ impl Tally {
         let mut units: Vec<Unit> = units
             .into_iter()
             .filter(|(_, u)| u.1 > 0)
-            .map(|(name, (kind, size, symbols))| Unit {
-                name,
-                kind,
-                size,
-                symbols,
-                version: None,
-                module: None,
-            })
+            .map(|(name, (kind, size, symbols))| Unit::new(name, kind, size, symbols))
             .collect();
-        units.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+        Unit::sort(&mut units);
         files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
         let mut directories: Vec<ImageDirectory> = dirs
             .into_iter()
