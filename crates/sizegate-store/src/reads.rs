@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sizegate_analyze::{Advice, Metric, Sizes, Toolchain};
 use sqlx::types::Json;
 
-use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow};
+use crate::history::{HISTORY_SELECT, HistoryPoint, HistoryRow, SeriesBound};
 use crate::{Error, Store, stored_bytes};
 
 /// A target of a repository.
@@ -271,7 +271,7 @@ impl Store {
                  ORDER BY created_at DESC LIMIT $2) newest
              GROUP BY branch ORDER BY max(created_at) DESC LIMIT $3",
         )
-        // Planned with its LIMITs known (see `target_series`): a generic
+        // Planned with its LIMITs known (see `Store::series_newest_first`): a generic
         // plan sorts every commit instead of reading the newest.
         .persistent(false)
         .bind(repository_id)
@@ -303,30 +303,10 @@ impl Store {
         since: Option<DateTime<Utc>>,
         limit: i64,
     ) -> Result<Vec<HistoryPoint>, Error> {
-        let sql = format!(
-            "{HISTORY_SELECT}
-             WHERE b.target_id = $1 AND b.superseded_at IS NULL
-               AND ($2::text IS NULL OR c.branch = $2)
-               AND ($3::timestamptz IS NULL OR b.created_at >= $3)
-             ORDER BY b.id DESC LIMIT $4"
-        );
-        // Planned for its actual parameters every time (an unnamed
-        // statement): a cached generic plan cannot tell `$2 IS NULL` from a
-        // rare branch nor see the LIMIT, and on a long history it sorts the
-        // whole series (1.2 s instead of ~50 ms on 200,000 builds; see
-        // benchmarks/service.md).
-        let rows: Vec<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(target_id)
-            .bind(branch)
-            .bind(since)
-            .bind(limit)
-            .fetch_all(&self.pool)
+        let bound = SeriesBound("($3::timestamptz IS NULL OR b.created_at >= $3)", since);
+        let mut points = self
+            .series_newest_first(target_id, branch, bound, limit)
             .await?;
-        let mut points: Vec<HistoryPoint> = rows
-            .into_iter()
-            .filter_map(HistoryRow::into_point)
-            .collect();
         points.reverse();
         Ok(points)
     }
@@ -348,7 +328,7 @@ impl Store {
                    AND ($3::timestamptz IS NULL OR b.created_at >= $3)
                  ORDER BY b.id DESC LIMIT $4) p"
         );
-        // Planned for its parameters every time: see `target_series`.
+        // Planned for its parameters every time: see `Store::series_newest_first`.
         let rows: Vec<TargetHistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .persistent(false)
             .bind(target_ids)
@@ -385,7 +365,7 @@ impl Store {
                    AND b.created_at <= $3
                  ORDER BY b.id DESC LIMIT 1) p"
         );
-        // Planned for its parameters every time: see `target_series`.
+        // Planned for its parameters every time: see `Store::series_newest_first`.
         let rows: Vec<TargetHistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .persistent(false)
             .bind(target_ids)
@@ -421,7 +401,7 @@ impl Store {
                AND ($3::timestamptz IS NULL OR b.created_at >= $3)
              ORDER BY b.id DESC LIMIT $4"
         );
-        // Planned for its parameters every time: see `target_series`.
+        // Planned for its parameters every time: see `Store::series_newest_first`.
         let mut points: Vec<MetricPoint> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .persistent(false)
             .bind(target_id)
@@ -448,7 +428,7 @@ impl Store {
                AND b.created_at <= $3
              ORDER BY b.id DESC LIMIT 1"
         );
-        // Planned for its parameters every time: see `target_series`.
+        // Planned for its parameters every time: see `Store::series_newest_first`.
         let row: Option<HistoryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .persistent(false)
             .bind(target_id)
@@ -471,7 +451,7 @@ impl Store {
                AND trust_rank >= 3
              ORDER BY created_at DESC, id DESC LIMIT 1",
         )
-        // Planned for its parameters every time: see `target_series`.
+        // Planned for its parameters every time: see `Store::series_newest_first`.
         .persistent(false)
         .bind(repository_id)
         .bind(branch)
