@@ -14,7 +14,9 @@ use sizegate_analyze::human;
 use sizegate_core::{Sha, TargetName};
 use sizegate_store::RepoName;
 use sizegate_store::blob::{BlobUpload, UploadError, UploadedBlob};
-use sizegate_store::uploads::{BuildOutcome, CommitMeta, NewArtifact, Provenance, RecordedBuild};
+use sizegate_store::uploads::{
+    BuildOutcome, CommitMeta, NewArtifact, NewDebugFile, Provenance, RecordedBuild,
+};
 
 use crate::auth::AuthMethod;
 use crate::{ApiError, AppState, Uploader, provenance};
@@ -518,7 +520,7 @@ impl Parts {
 
     /// Check the upload is whole (a `meta`, an artifact, no stray debug
     /// file), then commit its blobs.
-    async fn commit(self) -> Result<(CommitMeta, Vec<NewArtifact>, Vec<DebugFile>), ApiError> {
+    async fn commit(self) -> Result<(CommitMeta, Vec<NewArtifact>, Vec<NewDebugFile>), ApiError> {
         let meta = self
             .meta
             .ok_or_else(|| ApiError::Unprocessable("the `meta` part is missing".into()))?;
@@ -542,7 +544,11 @@ impl Parts {
             let key = sizegate_store::blob::debug_key(&blob.sha256);
             let size = blob.size;
             blob.commit_as(&key).await?;
-            debug_files.push(DebugFile { target, key, size });
+            debug_files.push(NewDebugFile {
+                target,
+                blob_key: key,
+                size,
+            });
         }
         let mut artifacts = Vec::with_capacity(self.artifacts.len());
         for (target, blob) in self.artifacts {
@@ -559,13 +565,6 @@ impl Parts {
     }
 }
 
-/// A debug file stored for the build of `target`.
-pub(crate) struct DebugFile {
-    target: String,
-    key: String,
-    size: u64,
-}
-
 /// Record committed artifacts as the builds of `meta`'s commit, and the
 /// answer to give: 202 when a job was queued, 200 when all were known.
 pub(crate) async fn record_and_answer(
@@ -574,26 +573,18 @@ pub(crate) async fn record_and_answer(
     host: Option<&str>,
     meta: CommitMeta,
     artifacts: &[NewArtifact],
-    debug_files: &[DebugFile],
+    debug_files: &[NewDebugFile],
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let recorded = state
         .store
-        .record_upload(
+        .record_upload_with_debug_files(
             uploader.repository_id,
             &meta,
             artifacts,
+            debug_files,
             state.config.max_attempts,
         )
         .await?;
-
-    for debug in debug_files {
-        if let Some(build) = recorded.iter().find(|b| b.target == debug.target) {
-            state
-                .store
-                .attach_debug_file(build.build_id, &debug.key, debug.size)
-                .await?;
-        }
-    }
     let base = match &state.config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => host.map(|h| format!("http://{h}")).unwrap_or_default(),

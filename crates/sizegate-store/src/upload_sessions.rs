@@ -47,7 +47,7 @@ pub fn new_session_id() -> String {
     crate::blob::random_hex(32)
 }
 
-fn to_db(value: u64) -> Result<i64, Error> {
+pub(crate) fn to_db(value: u64) -> Result<i64, Error> {
     i64::try_from(value).map_err(|_| Error::Invalid(format!("size {value} is too large")))
 }
 
@@ -140,22 +140,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         delete_chunks(blobs, id).await
-    }
-
-    /// Attach a debug file (a blob under `debug/`) to a build.
-    pub async fn attach_debug_file(
-        &self,
-        build_id: i64,
-        blob_key: &str,
-        size: u64,
-    ) -> Result<(), Error> {
-        sqlx::query("UPDATE builds SET debug_blob_key = $2, debug_size = $3 WHERE id = $1")
-            .bind(build_id)
-            .bind(blob_key)
-            .bind(to_db(size)?)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// The blob key of the debug file uploaded with a build, if any.

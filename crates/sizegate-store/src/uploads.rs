@@ -109,6 +109,18 @@ pub struct NewArtifact {
     pub blob_key: String,
 }
 
+/// A debug file uploaded with the artifact of `target`, stored in the blob
+/// store under `blob_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDebugFile {
+    /// Target of the artifact it goes with.
+    pub target: String,
+    /// Key in the blob store.
+    pub blob_key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
 /// What became of one artifact of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,6 +199,22 @@ impl Store {
         artifacts: &[NewArtifact],
         max_attempts: i32,
     ) -> Result<Vec<RecordedBuild>, Error> {
+        self.record_upload_with_debug_files(repository_id, meta, artifacts, &[], max_attempts)
+            .await
+    }
+
+    /// [`Store::record_upload`] with the debug files uploaded beside the
+    /// artifacts, each recorded on its target's build in the same
+    /// transaction as the build and its job: a worker never takes the job
+    /// before the build names its debug file.
+    pub async fn record_upload_with_debug_files(
+        &self,
+        repository_id: i64,
+        meta: &CommitMeta,
+        artifacts: &[NewArtifact],
+        debug_files: &[NewDebugFile],
+        max_attempts: i32,
+    ) -> Result<Vec<RecordedBuild>, Error> {
         // Uploads of different commits sharing new targets or artifacts can
         // deadlock on those rows; Postgres aborts one, which is retried. So
         // is one whose artifact row the garbage collector deleted under it
@@ -195,7 +223,7 @@ impl Store {
         loop {
             attempt += 1;
             match self
-                .record_upload_once(repository_id, meta, artifacts, max_attempts)
+                .record_upload_once(repository_id, meta, artifacts, debug_files, max_attempts)
                 .await
             {
                 Err(Error::Database(sqlx::Error::Database(e)))
@@ -217,12 +245,13 @@ impl Store {
 
     /// One attempt of [`Store::record_upload`], in one transaction: decide
     /// the upload's trust, record its commit (and tag), its targets and
-    /// contents, then one build per artifact with its job.
+    /// contents, then one build per artifact with its job and debug file.
     async fn record_upload_once(
         &self,
         repository_id: i64,
         meta: &CommitMeta,
         artifacts: &[NewArtifact],
+        debug_files: &[NewDebugFile],
         max_attempts: i32,
     ) -> Result<Vec<RecordedBuild>, Error> {
         let mut tx = self.pool.begin().await?;
@@ -252,6 +281,14 @@ impl Store {
                 artifact_id: *artifact_ids.get(&artifact.sha256).ok_or_else(missing)?,
             };
             let build = record_build(&mut tx, slot, meta, trust, max_attempts).await?;
+            for debug in debug_files.iter().filter(|d| d.target == artifact.target) {
+                sqlx::query("UPDATE builds SET debug_blob_key = $2, debug_size = $3 WHERE id = $1")
+                    .bind(build.build_id)
+                    .bind(&debug.blob_key)
+                    .bind(crate::upload_sessions::to_db(debug.size)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let shown = show_most_trusted(&mut tx, commit_id, slot.target_id).await?;
             recorded.push(RecordedBuild {
                 target: artifact.target.clone(),
@@ -683,6 +720,62 @@ mod tests {
         assert!(!trust(Provenance::Token, Some("main"), Some(7)));
         assert!(!trust(Provenance::OidcPullRequest, Some("main"), None));
         assert!(!trust(Provenance::Fork, Some("main"), None));
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn a_claimed_job_always_finds_its_debug_file(pool: sqlx::PgPool) {
+        // A worker polling while uploads arrive: each job it claims must
+        // already name the debug file uploaded with its artifact (it was
+        // attached after the job was queued, in a second statement).
+        let (store, repo) = crate::test_support::store_with_repository(pool, "acme/app").await;
+        let polling = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while seen.len() < 20 {
+                    let lease = std::time::Duration::from_secs(60);
+                    match store.claim_next_job("w", lease).await.unwrap() {
+                        Some(job) => {
+                            let debug = store.build_debug_file(job.build_id).await.unwrap();
+                            seen.push((job.target, debug));
+                        }
+                        None => tokio::task::yield_now().await,
+                    }
+                }
+                seen
+            })
+        };
+        for i in 0..20u8 {
+            let meta = CommitMeta {
+                sha: format!("{i:040x}"),
+                ..Default::default()
+            };
+            let app = artifact("linux/app", i);
+            let debug = NewDebugFile {
+                target: "linux/app".into(),
+                blob_key: crate::blob::debug_key(&app.sha256),
+                size: 77,
+            };
+            let recorded = store
+                .record_upload_with_debug_files(repo, &meta, &[app], &[debug], 5)
+                .await
+                .unwrap();
+            assert_eq!(recorded[0].outcome, BuildOutcome::Created);
+        }
+        let seen = polling.await.unwrap();
+        assert_eq!(seen.len(), 20);
+        for (target, debug) in seen {
+            assert_eq!(target, "linux/app");
+            assert!(
+                debug.is_some_and(|key| key.starts_with("debug/")),
+                "a job without its debug file"
+            );
+        }
+        let sizes: Vec<i64> = sqlx::query_scalar("SELECT debug_size FROM builds")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(sizes, vec![77; 20]);
     }
 
     #[sqlx::test(migrations = "../../migrations")]
