@@ -19,9 +19,37 @@ pub const MAX_INPUT_BYTES: u64 = 4 << 30;
 /// with every symbol); the parsed form takes several times the text.
 pub const MAX_REPORT_BYTES: u64 = 512 << 20;
 
+/// Files from this size on are mapped rather than read (see [`Bytes`]).
+const MAP_FROM_BYTES: u64 = 1 << 20;
+
+/// A file's bytes: a large regular file mapped read-only, anything else
+/// (small files, pipes, a file that cannot be mapped) read into memory.
+///
+/// Mapping spares copying the whole file into fresh pages: on a 74 MB Go
+/// binary that copy was a fifth of the attribution's wall time. The pages
+/// are the page cache's, counted in the process's RSS as they are touched,
+/// like the copy was.
+pub enum Bytes {
+    /// The file mapped read-only.
+    Mapped(memmap2::Mmap),
+    /// The file read into memory.
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(map) => map,
+            Bytes::Read(bytes) => bytes,
+        }
+    }
+}
+
 /// The file's bytes, refusing files over `limit`, directories and anything
 /// else that cannot be read, with a message that names the file.
-pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Bytes> {
     let cannot_read = || format!("cannot read `{}`", path.display());
     let file = File::open(path).with_context(cannot_read)?;
     let metadata = file.metadata().with_context(cannot_read)?;
@@ -36,6 +64,12 @@ pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
             human::size(limit)
         );
     }
+    if metadata.is_file()
+        && metadata.len() >= MAP_FROM_BYTES
+        && let Some(map) = mapped(&file, metadata.len())
+    {
+        return Ok(Bytes::Mapped(map));
+    }
     // `len` is bounded by `limit` above; `take` guards a file that grows
     // while we read it.
     let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
@@ -49,7 +83,24 @@ pub fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
             human::size(limit)
         );
     }
-    Ok(bytes)
+    Ok(Bytes::Read(bytes))
+}
+
+/// `file` (a regular file of `len` bytes, `len` within the limit) mapped
+/// read-only and private; `None` when it cannot be mapped or its length
+/// changed, and the caller reads it instead.
+#[allow(unsafe_code)]
+fn mapped(file: &File, len: u64) -> Option<memmap2::Mmap> {
+    // SAFETY: the map is only read, and only while this process runs the
+    // one command it was started for. A mapped file that another process
+    // changes while it is measured is read as it is at each access (the
+    // analyzer bounds every read by the slice's length and accepts any
+    // bytes); one truncated meanwhile ends the process with SIGBUS, as
+    // any program reading a mapped file would. The files measured are the
+    // user's own build outputs, and the worker's are files it wrote itself
+    // and hands to no one else.
+    let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(file) }.ok()?;
+    (map.len() as u64 == len).then_some(map)
 }
 
 /// The report(s) of one input: one per architecture for a universal
@@ -299,6 +350,24 @@ mod tests {
             )
         );
         assert_eq!(read_bounded(&path, 2048).map(|b| b.len()).ok(), Some(2048));
+    }
+
+    #[test]
+    fn large_files_are_mapped_and_read_the_same() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("large.bin");
+        let content: Vec<u8> = (0..MAP_FROM_BYTES + 4097)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &content).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = read_bounded(&path, MAX_INPUT_BYTES).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(matches!(bytes, Bytes::Mapped(_)), "a large file is mapped");
+        assert!(*bytes == content[..]);
+        let small = dir.path().join("small.bin");
+        std::fs::write(&small, &content[..100]).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = read_bounded(&small, MAX_INPUT_BYTES).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(matches!(bytes, Bytes::Read(_)), "a small file is read");
+        assert!(*bytes == content[..100]);
     }
 
     #[test]

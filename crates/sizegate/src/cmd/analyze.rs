@@ -93,6 +93,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // The process ends here: freeing the reports' hundreds of thousands of
+    // strings one by one would only delay the exit (about 2% of the time
+    // of a 74 MB binary's report).
+    std::mem::forget(reports);
     Ok(ExitCode::SUCCESS)
 }
 
