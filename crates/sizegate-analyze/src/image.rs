@@ -82,37 +82,22 @@ fn measure(
     };
     let mut toolchain = toolchain::read(file, &layout.sections);
     let go_binary = toolchain::is_go(&toolchain, &layout.sections, file);
-    let mut placed = match debug {
-        Some(debug) => {
-            toolchain.debug_info |= debug.has_debug_info();
-            debug.symbols(&layout.sections, go_binary)
+    if let Some(debug) = debug {
+        toolchain.debug_info |= debug.has_debug_info();
+    }
+    // The Go tables (pclntab, type data, the decoded code) do not need the
+    // symbols: on a large Go binary they are read beside them.
+    let go_version = toolchain.go.as_deref();
+    let (go_tables, (placed, names, functions)) = crate::parallel::join(
+        || go_binary.then(|| go_tables(&image, go_version)),
+        || symbols_and_names(&image, debug, go_binary),
+    );
+    let (charges, rust_facts, linkedit) = match go_tables {
+        Some(tables) => {
+            let (charges, moves) = go_charges(&image, tables, &placed, &names);
+            (charges, rust::RustFacts::default(), moves)
         }
-        None => symbols::collect(file, &layout.sections, go_binary),
-    };
-    // Functions a stripped Mach-O or PE file still describes; a code
-    // symbol (sized by the next symbol there) ends at the next of them.
-    let functions = if go_binary {
-        Vec::new()
-    } else {
-        function_extents(&image, &placed)
-    };
-    // A PDB's procedures carry their code length, and the `.pdata` entries
-    // inside them (funclets, split parts) are not functions of their own.
-    if !debug.is_some_and(debug_file::DebugFile::sizes_code) {
-        clip_to_functions(&mut placed, &functions, &layout);
-    }
-    if let Some(debug) = debug {
-        debug.add_unnamed_code(&mut placed, &layout.sections);
-    }
-    let mut names = demangled_names(&mut placed, go_binary);
-    if let Some(debug) = debug {
-        debug.name_c_units(&placed, &mut names);
-    }
-    let (charges, rust_facts, linkedit) = if go_binary {
-        let (charges, moves) = go_charges(&image, toolchain.go.as_deref(), &placed, &names);
-        (charges, rust::RustFacts::default(), moves)
-    } else {
-        rust_charges(&image, &placed, &names, &functions)
+        None => rust_charges(&image, &placed, &names, &functions),
     };
     // WebAssembly DWARF addresses are code-section offsets, not symbol
     // addresses: no codegen units there.
@@ -285,18 +270,62 @@ fn demangled_names(placed: &mut [symbols::PlacedSymbol], go_binary: bool) -> Vec
         .collect()
 }
 
+/// The symbols (sized, placed), their demangled names and, but for Go,
+/// the functions the file describes besides its symbols.
+fn symbols_and_names(
+    image: &Image<'_, '_>,
+    debug: Option<&debug_file::DebugFile<'_>>,
+    go_binary: bool,
+) -> (
+    Vec<symbols::PlacedSymbol>,
+    Vec<Demangled>,
+    Vec<functions::Function>,
+) {
+    let layout = image.layout;
+    let mut placed = match debug {
+        Some(debug) => debug.symbols(&layout.sections, go_binary),
+        None => symbols::collect(image.file, &layout.sections, go_binary),
+    };
+    // Functions a stripped Mach-O or PE file still describes; a code
+    // symbol (sized by the next symbol there) ends at the next of them.
+    let functions = if go_binary {
+        Vec::new()
+    } else {
+        function_extents(image, &placed)
+    };
+    // A PDB's procedures carry their code length, and the `.pdata` entries
+    // inside them (funclets, split parts) are not functions of their own.
+    if !debug.is_some_and(debug_file::DebugFile::sizes_code) {
+        clip_to_functions(&mut placed, &functions, layout);
+    }
+    if let Some(debug) = debug {
+        debug.add_unnamed_code(&mut placed, &layout.sections);
+    }
+    let mut names = demangled_names(&mut placed, go_binary);
+    if let Some(debug) = debug {
+        debug.name_c_units(&placed, &mut names);
+    }
+    (placed, names, functions)
+}
+
+/// What the Go tables charge by themselves (the pclntab, runtime data,
+/// code the tables describe), with the decoded code for the string pass.
+fn go_tables(image: &Image<'_, '_>, go_version: Option<&str>) -> go_units::GoCharges {
+    let isa = crate::code_refs::Isa::of(image.file.architecture());
+    go_units::charges(image.layout, image.bytes, image.target(), go_version, isa)
+}
+
 /// The Go readers' charges (runtime data, strings, relocations, `.pdata`)
-/// and the Mach-O `__LINKEDIT` moves.
+/// and the Mach-O `__LINKEDIT` moves, from the tables' own charges.
 fn go_charges(
     image: &Image<'_, '_>,
-    go_version: Option<&str>,
+    mut charges: go_units::GoCharges,
     placed: &[symbols::PlacedSymbol],
     names: &[Demangled],
 ) -> (go_units::GoCharges, crate::macho_linkedit::Moves) {
     let (layout, target) = (image.layout, image.target());
     let base = image.file.relative_address_base();
     let isa = crate::code_refs::Isa::of(image.file.architecture());
-    let mut charges = go_units::charges(layout, image.bytes, target, go_version, isa);
     let functions = std::mem::take(&mut charges.functions);
     let strings = crate::go_strings::regions(
         layout,

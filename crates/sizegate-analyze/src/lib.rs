@@ -41,6 +41,7 @@ mod go_wasm;
 pub mod human;
 mod image;
 mod macho_linkedit;
+mod parallel;
 pub mod report;
 mod rust;
 mod sections;

@@ -126,7 +126,9 @@ pub(crate) fn with_whole_file<T>(
     meanwhile: impl FnOnce() -> T,
 ) -> (T, WholeFile) {
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(jobs.len()).max(1))
+        // This thread joins in only once `meanwhile` returns: a job
+        // alone (the sha256 without compression) goes to a helper too.
+        let helpers: Vec<_> = (1..threads.min(jobs.len() + 1))
             .filter_map(|i| {
                 std::thread::Builder::new()
                     .name(format!("sizegate-sizes-{i}"))

@@ -177,16 +177,21 @@ pub(crate) fn read_tables(
     seeds: &mut TypeSeeds<'_>,
 ) -> Option<GoTables> {
     let located = pclntab::locate(sections, target)?;
-    let split = pcln_split::split(&located);
     let module = moduledata::find(sections, &located);
-    let runtime = module.and_then(|module| {
+    // The pclntab split and the seeds (the decoding of all code) read
+    // different bytes and take about as long on a large binary.
+    let (split, seeded) = crate::parallel::join(
+        || pcln_split::split(&located),
+        || module.map(|m| seeds(&located.functions, (m.types, m.etypes))),
+    );
+    let runtime = module.zip(seeded).and_then(|(module, seeded)| {
         runtime_data(
             sections,
             &located,
             module,
             split.as_ref(),
             go_version,
-            seeds,
+            seeded,
         )
     });
     Some(GoTables {
@@ -203,7 +208,7 @@ fn runtime_data(
     module: moduledata::ModuleData,
     split: Option<&PclntabSplit>,
     go_version: Option<&str>,
-    seeds: &mut TypeSeeds<'_>,
+    (referenced, referrers): (Vec<(u64, u32)>, Vec<String>),
 ) -> Option<RuntimeDataSplit> {
     let minor = go_version
         .and_then(|v| v.strip_prefix("go1."))
@@ -222,7 +227,6 @@ fn runtime_data(
     walk.push_typelinks();
     // Pushed last, so walked first: a type the code uses goes with that
     // code's package when it names none of its own.
-    let (referenced, referrers) = seeds(&located.functions, (module.types, module.etypes));
     let referrers: Vec<u32> = referrers.iter().map(|p| walk.intern(p)).collect();
     for (address, referrer) in referenced {
         walk.push_referenced(address, referrers.get(referrer as usize).copied());
