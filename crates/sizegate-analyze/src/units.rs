@@ -219,7 +219,7 @@ fn overlap(ranges: &[(u64, u64)], address: u64, size: u64) -> u64 {
 pub(crate) fn symbols(
     layout: &Layout<'_>,
     placed: &[PlacedSymbol],
-    names: Vec<Demangled>,
+    mut names: Vec<Demangled>,
 ) -> Vec<Symbol> {
     // Sort small keys, not the symbols: a large binary has 100k+ of them,
     // many of one size. The position makes every key distinct, so the
@@ -232,15 +232,16 @@ pub(crate) fn symbols(
         .collect();
     order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
     let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i).collect();
-    let mut names: Vec<Option<Demangled>> = names.into_iter().map(Some).collect();
+    // Each name is taken once (the positions are distinct), in place: no
+    // second list of the 100k+ names is made.
     order
         .into_iter()
         .filter_map(|i| {
             let p = placed.get(i)?;
-            let n = names.get_mut(i)?.take()?;
+            let n = names.get_mut(i)?;
             Some(Symbol {
-                name: n.name,
-                unit: n.unit,
+                name: std::mem::take(&mut n.name),
+                unit: std::mem::take(&mut n.unit),
                 section: layout
                     .sections
                     .get(p.section)
