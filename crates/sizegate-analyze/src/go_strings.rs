@@ -249,7 +249,11 @@ pub(crate) fn split_between(totals: &mut HashMap<u32, u64>, owners: &[u32], byte
 }
 
 /// One charged piece: section position, start, end and its packages.
-pub(crate) type Piece = (usize, u64, u64, Vec<u32>);
+pub(crate) type Piece = (usize, u64, u64, Owners);
+
+/// The packages a piece is charged to: almost always one, so held inline
+/// (a Go binary's string pass cuts a few hundred thousand pieces per round).
+pub(crate) type Owners = smallvec::SmallVec<[u32; 2]>;
 
 /// The pieces the sorted references start: each runs to the length loaded
 /// with it, else to the next reference (at most [`MAX_PIECE`]), never into
@@ -266,13 +270,11 @@ pub(crate) fn pieces(
         let address = refs[at].0;
         let mut next = at;
         let mut length = 0u32;
-        let mut owners = Vec::new();
         while next < refs.len() && refs[next].0 == address {
-            owners.push(refs[next].1);
             length = length.max(refs[next].2);
             next += 1;
         }
-        owners.dedup();
+        let group = &refs[at..next];
         let following = refs.get(next).map_or(u64::MAX, |r| r.0);
         at = next;
         // Inside blocked bytes: not ours. Else up to the next blocked start.
@@ -299,6 +301,8 @@ pub(crate) fn pieces(
         else {
             continue;
         };
+        let mut owners: Owners = group.iter().map(|r| r.1).collect();
+        owners.dedup();
         out.push((section, address, end, owners));
     }
     out
@@ -331,7 +335,7 @@ fn symbol_pieces(
             p.section,
             p.address,
             p.address.saturating_add(p.size),
-            vec![owner],
+            smallvec::smallvec![owner],
         ));
     }
     out
