@@ -48,28 +48,47 @@ enum Command {
     Report(cmd::report::Args),
 }
 
+/// glibc's allocator, tuned at start.
+///
 /// glibc raises its mmap threshold each time a large block is freed, up to
 /// 32 MiB, so later large blocks come from the heap and stay resident once
 /// freed: analyzing a 66 MB Rust binary, the peak RSS was 10 MB over the
 /// live heap (2.03x the file; 1.85x with the threshold fixed). Fixed at
 /// glibc's initial 128 KiB, large blocks go back to the system when freed.
+///
+/// When `analyzing` (`analyze`, `diff`), one arena for all threads: glibc
+/// gives each new thread that allocates an arena of its own, reserving
+/// 64 MiB of address space each, and the analyzer's threads (the Go tables
+/// beside the symbols, the sha256) then need some 120 MiB more of it under
+/// the worker's address-space limit (`SIZEGATE_ANALYZER_MEMORY_MIB`): a
+/// 74 MB Go binary's report needed 300 MiB of address space, and fits in
+/// 180 MiB with one arena, no slower (its threads allocate little at the
+/// same time). The server and the worker keep glibc's arenas per thread.
+///
 /// musl and other platforms keep their allocator's own policy.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn fixed_mmap_threshold() {
-    // SAFETY: `mallopt` only sets a parameter of the C allocator; it is
-    // called first thing in `main`, before any other thread exists.
+fn tune_allocator(analyzing: bool) {
+    // SAFETY: `mallopt` only sets parameters of the C allocator; `main`
+    // calls this once the arguments are parsed, before any other thread
+    // exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        if analyzing {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fixed_mmap_threshold() {}
+fn tune_allocator(_analyzing: bool) {}
 
 fn main() -> ExitCode {
-    fixed_mmap_threshold();
     let cli = Cli::parse();
+    tune_allocator(matches!(
+        cli.command,
+        Command::Analyze(_) | Command::Diff(_)
+    ));
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Diff(args) => cmd::diff::run(args),
