@@ -86,12 +86,17 @@ fn measure(
         toolchain.debug_info |= debug.has_debug_info();
     }
     // The Go tables (pclntab, type data, the decoded code) do not need the
-    // symbols: on a large Go binary they are read beside them.
+    // symbols: on a Go binary they are read beside them. Other binaries
+    // have no second pass to run there.
     let go_version = toolchain.go.as_deref();
-    let (go_tables, (placed, names, functions)) = crate::parallel::join(
-        || go_binary.then(|| go_tables(&image, go_version)),
-        || symbols_and_names(&image, debug, go_binary),
-    );
+    let (go_tables, (placed, names, functions)) = if go_binary {
+        crate::parallel::join(
+            || Some(go_tables(&image, go_version)),
+            || symbols_and_names(&image, debug, go_binary),
+        )
+    } else {
+        (None, symbols_and_names(&image, debug, go_binary))
+    };
     let (charges, rust_facts, linkedit) = match go_tables {
         Some(tables) => {
             let (charges, moves) = go_charges(&image, tables, &placed, &names);
