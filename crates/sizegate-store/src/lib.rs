@@ -238,6 +238,12 @@ pub(crate) fn stored_bytes(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A byte count (a size, a range bound) as a column value; a count beyond
+/// `i64` is refused.
+pub(crate) fn to_db(value: u64) -> Result<i64, Error> {
+    i64::try_from(value).map_err(|_| Error::Invalid(format!("size {value} is too large")))
+}
+
 impl From<sizegate_core::InvalidRepoName> for Error {
     fn from(e: sizegate_core::InvalidRepoName) -> Self {
         Error::Invalid(e.to_string())

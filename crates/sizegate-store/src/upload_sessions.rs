@@ -47,10 +47,6 @@ pub fn new_session_id() -> String {
     crate::blob::random_hex(32)
 }
 
-pub(crate) fn to_db(value: u64) -> Result<i64, Error> {
-    i64::try_from(value).map_err(|_| Error::Invalid(format!("size {value} is too large")))
-}
-
 impl Store {
     /// Open a session for `size` bytes of `target`, expiring after `ttl`.
     pub async fn create_upload_session(
@@ -70,7 +66,7 @@ impl Store {
         .bind(repository_id)
         .bind(target)
         .bind(meta)
-        .bind(to_db(size)?)
+        .bind(crate::to_db(size)?)
         .bind(ttl.as_secs_f64())
         .fetch_one(&self.pool)
         .await?;
@@ -109,8 +105,8 @@ impl Store {
              WHERE id = $1 AND received = $2 AND expires_at > now()",
         )
         .bind(id)
-        .bind(to_db(from)?)
-        .bind(to_db(to)?)
+        .bind(crate::to_db(from)?)
+        .bind(crate::to_db(to)?)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

@@ -285,7 +285,7 @@ impl Store {
                 sqlx::query("UPDATE builds SET debug_blob_key = $2, debug_size = $3 WHERE id = $1")
                     .bind(build.build_id)
                     .bind(&debug.blob_key)
-                    .bind(crate::upload_sessions::to_db(debug.size)?)
+                    .bind(crate::to_db(debug.size)?)
                     .execute(&mut *tx)
                     .await?;
             }
